@@ -1,0 +1,2 @@
+//! Gateway configuration.
+pub mod secret;

@@ -1,0 +1,3 @@
+//! (in progress)
+use crate::provider::error_table::ErrorTable;
+pub static TABLE: ErrorTable = ErrorTable { api: "Alibaba Cloud ECS", domain: "ecs.aliyuncs.com", rules: &[] };

@@ -1,0 +1,153 @@
+//! The HTTP plumbing every provider adapter shares: one pooled client per
+//! provider, and a `send` that reads the whole (bounded) response and
+//! classifies failures by whether the request left the gateway.
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::HeaderMap;
+
+use super::error::{ProviderError, SendPhase, TransportError};
+use super::model::{HttpSettings, Operation};
+
+/// Largest provider response body the gateway reads (a DescribeEipAddresses
+/// page of 100 EIPs is about 60 KiB).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A complete provider response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as text for error messages: lossy UTF-8, at most `max` chars.
+    pub fn body_snippet(&self, max: usize) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return "empty body".to_owned();
+        }
+        let mut snippet: String = trimmed.chars().take(max).collect();
+        if trimmed.chars().count() > max {
+            snippet.push_str("...");
+        }
+        snippet
+    }
+}
+
+/// Builds the one client a provider reuses for every call (connection pool,
+/// TLS session cache). Never call this per request.
+pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, ProviderError> {
+    // reqwest is built without a bundled crypto provider; ring is ours.
+    // Installing twice is harmless (the second call reports the first).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.request_timeout)
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .user_agent(concat!("ipalloc-gateway/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ProviderError::Internal(format!("building HTTP client: {}", e.without_url())))
+}
+
+/// Sends a request and reads its whole response.
+pub async fn send(
+    op: Operation,
+    request: reqwest::RequestBuilder,
+) -> Result<HttpResponse, ProviderError> {
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| ProviderError::Transport(classify(op, &e)))?;
+    let status = response.status().as_u16();
+    let headers = std::mem::take(response.headers_mut());
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large(op, status));
+    }
+    let mut body = BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large(op, status));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                // The provider started answering: the request was received.
+                return Err(ProviderError::Transport(TransportError {
+                    op,
+                    phase: SendPhase::Sent,
+                    timed_out: e.is_timeout(),
+                    detail: format!("reading the response body: {}", error_chain(&e)),
+                }));
+            }
+        }
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: body.freeze(),
+    })
+}
+
+fn too_large(op: Operation, status: u16) -> ProviderError {
+    ProviderError::MalformedResponse {
+        op,
+        http_status: status,
+        detail: format!("response body larger than {MAX_BODY_BYTES} bytes"),
+        request_id: None,
+    }
+}
+
+/// Connection failures (refused, DNS, TLS handshake) happen before any byte
+/// of the request is written; everything else may have reached the provider.
+fn classify(op: Operation, error: &reqwest::Error) -> TransportError {
+    let phase = if error.is_connect() {
+        SendPhase::NotSent
+    } else {
+        SendPhase::Sent
+    };
+    TransportError {
+        op,
+        phase,
+        timed_out: error.is_timeout(),
+        detail: error_chain(error),
+    }
+}
+
+/// The error and its sources, without the URL: an Alibaba URL carries the
+/// AccessKeyId, Signature and SecurityToken.
+fn error_chain(error: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = match error.url() {
+        Some(_) => {
+            // `without_url` needs ownership; rebuild the top line by hand.
+            let top = error.to_string();
+            match top.split_once(" for url (") {
+                Some((head, _)) => head.to_owned(),
+                None => top,
+            }
+        }
+        None => error.to_string(),
+    };
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,184 @@
+//! Provider-neutral domain types: what the gRPC layer hands to a provider
+//! adapter (already validated) and what the adapter hands back.
+
+use std::time::Duration;
+
+/// The cloud behind a configured provider account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    Aliyun,
+    Zenlayer,
+}
+
+impl ProviderKind {
+    /// The lowercase name used in configuration files and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Aliyun => "aliyun",
+            ProviderKind::Zenlayer => "zenlayer",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One provider API call, named as the cloud names it. Errors carry it so the
+/// mapping can tell a read (safe to retry) from a write (outcome matters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The provider's action name, e.g. `AllocatePublicIpAddress`.
+    pub name: &'static str,
+    /// True when the call changes provider state (and may cost money).
+    pub mutating: bool,
+}
+
+/// Validated parameters of Alibaba Cloud ECS `AllocatePublicIpAddress`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliyunAllocate {
+    pub instance_id: String,
+    pub ip_address: Option<String>,
+    pub vlan_id: Option<String>,
+    /// Overrides the provider's configured region.
+    pub region_id: Option<String>,
+}
+
+/// How Zenlayer bills an EIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeType {
+    Prepaid { period_months: u32 },
+    Postpaid,
+}
+
+/// Validated parameters of Zenlayer BMC `AllocateEipAddresses`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZenlayerAllocate {
+    pub zone_id: String,
+    pub charge: ChargeType,
+    pub resource_group_id: Option<String>,
+    /// 1..=100 (defaults applied by validation).
+    pub amount: u32,
+    /// 1..=32 (defaults applied by validation).
+    pub netmask: u32,
+    pub discount_code: Option<String>,
+    pub use_poc_voucher: bool,
+    /// Unique keys, in request order.
+    pub tags: Vec<Tag>,
+}
+
+/// A key/value tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// What to allocate: one variant per provider kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllocateSpec {
+    Aliyun(AliyunAllocate),
+    Zenlayer(ZenlayerAllocate),
+}
+
+impl AllocateSpec {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            AllocateSpec::Aliyun(_) => ProviderKind::Aliyun,
+            AllocateSpec::Zenlayer(_) => ProviderKind::Zenlayer,
+        }
+    }
+}
+
+/// Which allocation to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocationLookup {
+    /// Zenlayer eipId or Aliyun instance id.
+    pub id: String,
+    /// Aliyun only: overrides the provider's configured region.
+    pub region_id: Option<String>,
+}
+
+/// Common lifecycle state of an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocationState {
+    Pending,
+    Ready,
+    Failed,
+    Released,
+}
+
+/// One allocated address as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    pub id: String,
+    pub ip_address: Option<String>,
+    pub state: AllocationState,
+    /// The provider's own status word (CREATING, AVAILABLE, Running, ...).
+    pub provider_status: String,
+    pub zone_id: Option<String>,
+    pub region_id: Option<String>,
+    pub requires_instance_restart: bool,
+    pub instance_id: Option<String>,
+    pub failure_reason: Option<String>,
+    pub netmask: Option<u32>,
+}
+
+/// The result of one successful allocation call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocateResult {
+    pub provider_request_id: String,
+    pub order_number: Option<String>,
+    pub allocations: Vec<Allocation>,
+}
+
+/// What ListProviders reports about a provider account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderDescription {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub region: Option<String>,
+    pub endpoint: String,
+    pub capabilities: Capabilities,
+}
+
+/// What a provider supports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    pub max_allocations_per_request: u32,
+    pub asynchronous: bool,
+    pub requires_instance: bool,
+    pub requires_instance_restart: bool,
+    pub charge_types: Vec<ChargeTypeName>,
+    pub api_version: String,
+    pub signature: String,
+}
+
+/// A charge type without its parameters, for capability lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeTypeName {
+    Prepaid,
+    Postpaid,
+}
+
+/// Timeouts of the HTTP client a provider uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// TCP (and TLS) connection establishment.
+    pub connect_timeout: Duration,
+    /// One whole provider request, from sending to the last body byte.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        // Alibaba's legacy SDK uses 5 s connect and 36 s read for this action;
+        // a longer read timeout means fewer ambiguous allocations.
+        HttpSettings {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}

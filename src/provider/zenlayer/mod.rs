@@ -1,0 +1,40 @@
+//! Zenlayer Cloud BMC (API 2.0, `POST /api/v2/bmc`): `AllocateEipAddresses`
+//! and `DescribeEipAddresses`, signed with ZC2-HMAC-SHA256 over the exact
+//! body bytes sent.
+
+pub mod client;
+pub mod errors;
+pub mod signer;
+pub mod wire;
+
+pub use client::ZenlayerProvider;
+
+use crate::config::secret::Secret;
+use crate::provider::model::HttpSettings;
+
+/// Default `X-ZC-Version` for the bmc service (the current one; EIP request
+/// and response shapes are the same in 2022-11-20).
+pub const DEFAULT_API_VERSION: &str = "2026-02-01";
+
+/// Default base URL.
+pub const DEFAULT_ENDPOINT: &str = "https://console.zenlayer.com";
+
+/// A Zenlayer API key pair.
+#[derive(Debug, Clone)]
+pub struct ZenlayerCredentials {
+    pub access_key_id: String,
+    pub access_key_password: Secret,
+}
+
+/// Everything a Zenlayer provider needs, as parsed from configuration.
+#[derive(Debug, Clone)]
+pub struct ZenlayerSettings {
+    /// The configured provider name.
+    pub name: String,
+    /// Base URL; the adapter appends `/api/v2/bmc`.
+    pub endpoint: String,
+    /// `X-ZC-Version`.
+    pub api_version: String,
+    pub credentials: ZenlayerCredentials,
+    pub http: HttpSettings,
+}
