@@ -11,7 +11,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.protoc_executable(protoc);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("ipalloc_descriptor.bin"))
-        .compile_with_config(config, &["proto/ipalloc/v1/ip_allocation.proto"], &["proto"])?;
+        .compile_with_config(
+            config,
+            &["proto/ipalloc/v1/ip_allocation.proto"],
+            &["proto"],
+        )?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

@@ -1,8 +1,15 @@
 //! ipalloc-gateway: one gRPC API for allocating public IP addresses on
 //! Alibaba Cloud ECS and Zenlayer Cloud BMC.
+//!
+//! - `api`: the `IpAllocation` service, validation, error-to-status mapping.
+//! - `provider`: the provider trait and one adapter per cloud.
+//! - `config`: the TOML configuration and credentials.
+//! - `server`: wiring and serving.
 
+pub mod api;
 pub mod config;
 pub mod provider;
+pub mod server;
 
 /// Code generated from `proto/ipalloc/v1/ip_allocation.proto`.
 pub mod pb {
@@ -12,4 +19,24 @@ pub mod pb {
     /// Encoded file descriptor set of the API, served by gRPC reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("ipalloc_descriptor");
+}
+
+/// Every error mapping table as Markdown, as published in README.md.
+pub fn error_tables_markdown() -> String {
+    use provider::ProviderKind;
+    let mut out = String::new();
+    for kind in [ProviderKind::Aliyun, ProviderKind::Zenlayer] {
+        let table = kind.error_table();
+        out.push_str(&format!(
+            "#### {} (ErrorInfo domain `{}`)\n\n{}\n",
+            table.api,
+            table.domain,
+            table.to_markdown()
+        ));
+    }
+    out.push_str(&format!(
+        "#### Codes no table knows (by HTTP status; reason `PROVIDER_ERROR_UNRECOGNIZED`)\n\n{}",
+        provider::error_table::fallback_markdown()
+    ));
+    out
 }

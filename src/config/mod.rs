@@ -1,2 +1,560 @@
-//! Gateway configuration.
+//! Gateway configuration: a TOML file (`--config`), environment overrides
+//! (`IPALLOC_*`), and credentials from the file, from environment variables
+//! the file names, or from each cloud's conventional variables.
+//!
+//! `load` takes the environment as a function so tests can pass a map. Every
+//! error names the key at fault.
+
+pub mod raw;
 pub mod secret;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use raw::{RawConfig, RawProvider};
+use secret::Secret;
+
+use crate::provider::HttpSettings;
+use crate::provider::aliyun::{AliyunCredentials, AliyunSettings, SignatureVersion};
+use crate::provider::zenlayer::{self, ZenlayerCredentials, ZenlayerSettings};
+
+/// Default gRPC listen address: loopback, since a sidecar serves only its pod.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+
+/// The environment, as a lookup function (`std::env::var` in production).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub json: bool,
+    /// A tracing filter directive, e.g. `info`.
+    pub level: String,
+}
+
+/// One configured provider account.
+#[derive(Debug, Clone)]
+pub enum ProviderConfig {
+    Aliyun(AliyunSettings),
+    Zenlayer(ZenlayerSettings),
+}
+
+impl ProviderConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            ProviderConfig::Aliyun(s) => &s.name,
+            ProviderConfig::Zenlayer(s) => &s.name,
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub log: LogConfig,
+    pub providers: Vec<ProviderConfig>,
+}
+
+/// Reads and validates the configuration file at `path`.
+pub fn load_file(path: &str, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    load(&text, path, env)
+}
+
+/// Parses and validates configuration text; `origin` names it in errors.
+pub fn load(text: &str, origin: &str, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    let mut raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: origin.to_owned(),
+        message: syntax_message(text, &e),
+    })?;
+    apply_env_overrides(&mut raw, env)?;
+
+    let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
+        invalid(
+            "listen",
+            format!("{listen_text:?} is not an address like 127.0.0.1:50051"),
+        )
+    })?;
+
+    let log = LogConfig {
+        json: match raw.log.format.as_deref().unwrap_or("text") {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(invalid(
+                    "log.format",
+                    format!("{other:?} is not one of \"text\", \"json\""),
+                ));
+            }
+        },
+        level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),
+    };
+
+    if raw.providers.is_empty() {
+        return Err(invalid(
+            "providers",
+            "no provider is configured; add a [providers.NAME] table with kind = \"aliyun\" or \"zenlayer\"",
+        ));
+    }
+    let mut providers = Vec::with_capacity(raw.providers.len());
+    for (name, provider) in &raw.providers {
+        providers.push(provider_config(name, provider, env)?);
+    }
+    Ok(Config {
+        listen,
+        log,
+        providers,
+    })
+}
+
+/// A TOML error as "line L, column C: message", without the source excerpt
+/// the parser would quote (that line may hold an inline secret).
+fn syntax_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim();
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// `IPALLOC_LISTEN`, `IPALLOC_LOG_FORMAT`, `IPALLOC_LOG_LEVEL`, and
+/// `IPALLOC_PROVIDER_<NAME>_<KEY>` for each provider in the file, where NAME
+/// is the provider name upper-cased with `-` as `_`, and KEY a provider key
+/// upper-cased (`IPALLOC_PROVIDER_ALIYUN_PROD_ENDPOINT`).
+fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), ConfigError> {
+    if let Some(v) = env("IPALLOC_LISTEN") {
+        raw.listen = Some(v);
+    }
+    if let Some(v) = env("IPALLOC_LOG_FORMAT") {
+        raw.log.format = Some(v);
+    }
+    if let Some(v) = env("IPALLOC_LOG_LEVEL") {
+        raw.log.level = Some(v);
+    }
+    for (name, provider) in raw.providers.iter_mut() {
+        let prefix = format!("IPALLOC_PROVIDER_{}_", env_name(name));
+        let var = |key: &str| env(&format!("{prefix}{key}"));
+        let number = |key: &str| -> Result<Option<u64>, ConfigError> {
+            var(key)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        invalid(
+                            format!("{prefix}{key}"),
+                            format!("{v:?} is not a whole number"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let text_keys: [(&str, &mut Option<String>); 5] = [
+            ("KIND", &mut provider.kind),
+            ("REGION", &mut provider.region),
+            ("ENDPOINT", &mut provider.endpoint),
+            ("SIGNATURE_VERSION", &mut provider.signature_version),
+            ("API_VERSION", &mut provider.api_version),
+        ];
+        for (key, slot) in text_keys {
+            if let Some(v) = var(key) {
+                *slot = Some(v);
+            }
+        }
+        // A credential override replaces both the inline value and the
+        // variable the file names.
+        let credential_keys: [(&str, &mut Option<String>, &mut Option<String>); 4] = [
+            (
+                "ACCESS_KEY_ID",
+                &mut provider.access_key_id,
+                &mut provider.access_key_id_env,
+            ),
+            (
+                "ACCESS_KEY_SECRET",
+                &mut provider.access_key_secret,
+                &mut provider.access_key_secret_env,
+            ),
+            (
+                "SECURITY_TOKEN",
+                &mut provider.security_token,
+                &mut provider.security_token_env,
+            ),
+            (
+                "ACCESS_KEY_PASSWORD",
+                &mut provider.access_key_password,
+                &mut provider.access_key_password_env,
+            ),
+        ];
+        for (key, inline, named) in credential_keys {
+            if let Some(v) = var(key) {
+                *inline = Some(v);
+                *named = None;
+            }
+        }
+        if let Some(v) = number("CONNECT_TIMEOUT_MS")? {
+            provider.connect_timeout_ms = Some(v);
+        }
+        if let Some(v) = number("REQUEST_TIMEOUT_MS")? {
+            provider.request_timeout_ms = Some(v);
+        }
+    }
+    Ok(())
+}
+
+/// A provider name as it appears in environment variable names.
+pub fn env_name(provider: &str) -> String {
+    provider
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn provider_config(
+    name: &str,
+    raw: &RawProvider,
+    env: EnvLookup<'_>,
+) -> Result<ProviderConfig, ConfigError> {
+    let key = |field: &str| format!("providers.{name}.{field}");
+    if !valid_provider_name(name) {
+        return Err(invalid(
+            format!("providers.{name}"),
+            "provider names are 1 to 63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
+        ));
+    }
+    let http = http_settings(raw, &key)?;
+    match raw.kind.as_deref() {
+        Some("aliyun") => {
+            reject_fields(
+                &key,
+                &[
+                    ("api_version", raw.api_version.is_some()),
+                    ("access_key_password", raw.access_key_password.is_some()),
+                    (
+                        "access_key_password_env",
+                        raw.access_key_password_env.is_some(),
+                    ),
+                ],
+                "aliyun",
+            )?;
+            let region = raw.region.clone().ok_or_else(|| {
+                invalid(
+                    key("region"),
+                    "required for kind \"aliyun\" (e.g. \"cn-hangzhou\")",
+                )
+            })?;
+            if !valid_region(&region) {
+                return Err(invalid(
+                    key("region"),
+                    format!("{region:?} is not a region id like \"cn-hangzhou\""),
+                ));
+            }
+            let endpoint = raw
+                .endpoint
+                .as_deref()
+                .map(|e| check_url(e, &key("endpoint")))
+                .transpose()?;
+            let signature = match raw.signature_version.as_deref().unwrap_or("v1") {
+                "v1" => SignatureVersion::V1,
+                "v3" => SignatureVersion::V3,
+                other => {
+                    return Err(invalid(
+                        key("signature_version"),
+                        format!("{other:?} is not one of \"v1\", \"v3\""),
+                    ));
+                }
+            };
+            let access_key_id = credential(
+                env,
+                &key,
+                "access_key_id",
+                &raw.access_key_id,
+                &raw.access_key_id_env,
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            )?
+            .ok_or_else(|| {
+                missing_credential(&key, "access_key_id", "ALIBABA_CLOUD_ACCESS_KEY_ID")
+            })?;
+            let access_key_secret = credential(
+                env,
+                &key,
+                "access_key_secret",
+                &raw.access_key_secret,
+                &raw.access_key_secret_env,
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            )?
+            .ok_or_else(|| {
+                missing_credential(&key, "access_key_secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            })?;
+            let security_token = credential(
+                env,
+                &key,
+                "security_token",
+                &raw.security_token,
+                &raw.security_token_env,
+                "ALIBABA_CLOUD_SECURITY_TOKEN",
+            )?;
+            Ok(ProviderConfig::Aliyun(AliyunSettings {
+                name: name.to_owned(),
+                region,
+                endpoint,
+                signature,
+                credentials: AliyunCredentials {
+                    access_key_id,
+                    access_key_secret: Secret::new(access_key_secret),
+                    security_token: security_token.map(Secret::new),
+                },
+                http,
+            }))
+        }
+        Some("zenlayer") => {
+            reject_fields(
+                &key,
+                &[
+                    ("region", raw.region.is_some()),
+                    ("signature_version", raw.signature_version.is_some()),
+                    ("access_key_secret", raw.access_key_secret.is_some()),
+                    ("access_key_secret_env", raw.access_key_secret_env.is_some()),
+                    ("security_token", raw.security_token.is_some()),
+                    ("security_token_env", raw.security_token_env.is_some()),
+                ],
+                "zenlayer",
+            )?;
+            let endpoint = check_url(
+                raw.endpoint
+                    .as_deref()
+                    .unwrap_or(zenlayer::DEFAULT_ENDPOINT),
+                &key("endpoint"),
+            )?;
+            let api_version = raw
+                .api_version
+                .clone()
+                .unwrap_or_else(|| zenlayer::DEFAULT_API_VERSION.to_owned());
+            if !valid_api_version(&api_version) {
+                return Err(invalid(
+                    key("api_version"),
+                    format!("{api_version:?} is not a version like \"2026-02-01\""),
+                ));
+            }
+            let access_key_id = credential(
+                env,
+                &key,
+                "access_key_id",
+                &raw.access_key_id,
+                &raw.access_key_id_env,
+                "ZENLAYERCLOUD_ACCESS_KEY_ID",
+            )?
+            .ok_or_else(|| {
+                missing_credential(&key, "access_key_id", "ZENLAYERCLOUD_ACCESS_KEY_ID")
+            })?;
+            let access_key_password = credential(
+                env,
+                &key,
+                "access_key_password",
+                &raw.access_key_password,
+                &raw.access_key_password_env,
+                "ZENLAYERCLOUD_ACCESS_KEY_PASSWORD",
+            )?
+            .ok_or_else(|| {
+                missing_credential(
+                    &key,
+                    "access_key_password",
+                    "ZENLAYERCLOUD_ACCESS_KEY_PASSWORD",
+                )
+            })?;
+            Ok(ProviderConfig::Zenlayer(ZenlayerSettings {
+                name: name.to_owned(),
+                endpoint,
+                api_version,
+                credentials: ZenlayerCredentials {
+                    access_key_id,
+                    access_key_password: Secret::new(access_key_password),
+                },
+                http,
+            }))
+        }
+        Some(other) => Err(invalid(
+            key("kind"),
+            format!("{other:?} is not one of \"aliyun\", \"zenlayer\""),
+        )),
+        None => Err(invalid(key("kind"), "required: \"aliyun\" or \"zenlayer\"")),
+    }
+}
+
+fn http_settings(
+    raw: &RawProvider,
+    key: &dyn Fn(&str) -> String,
+) -> Result<HttpSettings, ConfigError> {
+    let defaults = HttpSettings::default();
+    let millis = |value: Option<u64>, field: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(ms) if (1..=600_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+        Some(ms) => Err(invalid(
+            key(field),
+            format!("{ms} is outside 1..=600000 milliseconds"),
+        )),
+    };
+    Ok(HttpSettings {
+        connect_timeout: millis(
+            raw.connect_timeout_ms,
+            "connect_timeout_ms",
+            defaults.connect_timeout,
+        )?,
+        request_timeout: millis(
+            raw.request_timeout_ms,
+            "request_timeout_ms",
+            defaults.request_timeout,
+        )?,
+    })
+}
+
+fn reject_fields(
+    key: &dyn Fn(&str) -> String,
+    fields: &[(&str, bool)],
+    kind: &str,
+) -> Result<(), ConfigError> {
+    match fields.iter().find(|(_, present)| *present) {
+        Some((field, _)) => Err(invalid(
+            key(field),
+            format!("not a setting of kind {kind:?}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A credential from, in order: the file's inline value, the variable the
+/// file names in `<field>_env`, or the cloud's conventional variable.
+/// Surrounding white space is trimmed (as the official SDKs do).
+fn credential(
+    env: EnvLookup<'_>,
+    key: &dyn Fn(&str) -> String,
+    field: &str,
+    inline: &Option<String>,
+    named_var: &Option<String>,
+    conventional: &str,
+) -> Result<Option<String>, ConfigError> {
+    let value = match (inline, named_var) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                key(field),
+                format!("set either {field} or {field}_env, not both"),
+            ));
+        }
+        (Some(value), None) => Some(value.clone()),
+        (None, Some(var)) => Some(env(var).ok_or_else(|| {
+            invalid(
+                key(&format!("{field}_env")),
+                format!("environment variable {var} is not set"),
+            )
+        })?),
+        (None, None) => env(conventional),
+    };
+    match value.map(|v| v.trim().to_owned()) {
+        Some(v) if v.is_empty() => Err(invalid(key(field), "is empty")),
+        other => Ok(other),
+    }
+}
+
+fn missing_credential(
+    key: &dyn Fn(&str) -> String,
+    field: &str,
+    conventional: &str,
+) -> ConfigError {
+    invalid(
+        key(field),
+        format!(
+            "required: set {field}, or {field}_env naming an environment variable, or {conventional}"
+        ),
+    )
+}
+
+fn check_url(url: &str, key: &str) -> Result<String, ConfigError> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed)
+            if matches!(parsed.scheme(), "http" | "https")
+                && parsed.host_str().is_some()
+                && parsed.query().is_none() =>
+        {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => Err(invalid(
+            key,
+            format!("{url:?} is not an http(s) base URL like \"https://host[:port]\""),
+        )),
+    }
+}
+
+fn valid_provider_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
+}
+
+/// Alibaba region ids: lowercase words joined by `-` (`cn-hangzhou`,
+/// `ap-southeast-1`, `cn-zhengzhou-jva`).
+pub fn valid_region(region: &str) -> bool {
+    region.len() <= 64
+        && region.contains('-')
+        && region.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+fn valid_api_version(version: &str) -> bool {
+    let b = version.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests;

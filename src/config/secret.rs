@@ -45,7 +45,10 @@ mod tests {
         let secret = Secret::new("hunter2-very-secret");
         assert_eq!(format!("{secret:?}"), "Secret(***)");
         assert_eq!(format!("{secret}"), "***");
-        assert_eq!(format!("{:#?}", Some(secret.clone())), "Some(\n    Secret(***),\n)");
+        assert_eq!(
+            format!("{:#?}", Some(secret.clone())),
+            "Some(\n    Secret(***),\n)"
+        );
         assert_eq!(secret.expose(), "hunter2-very-secret");
     }
 }

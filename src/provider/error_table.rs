@@ -146,9 +146,8 @@ pub fn fallback_for_http_status(status: u16) -> &'static ErrorRule {
 
 /// The fallback table as Markdown, as published in README.md.
 pub fn fallback_markdown() -> String {
-    let mut out = String::from(
-        "| HTTP status | gRPC code | ErrorInfo reason | Retry |\n|---|---|---|---|\n",
-    );
+    let mut out =
+        String::from("| HTTP status | gRPC code | ErrorInfo reason | Retry |\n|---|---|---|---|\n");
     for rule in HTTP_FALLBACK {
         let status = rule.http_status.map(|s| s.to_string()).unwrap_or_default();
         out.push_str(&format!(
@@ -222,7 +221,10 @@ mod tests {
         assert!(!code_matches("Throttling*", "Throttlin"));
         assert!(code_matches("*.NotFound", "InvalidZone.NotFound"));
         assert!(!code_matches("*.NotFound", "NotFound"));
-        assert!(code_matches("INVALID_PARAMETER_*", "INVALID_PARAMETER_VALUE"));
+        assert!(code_matches(
+            "INVALID_PARAMETER_*",
+            "INVALID_PARAMETER_VALUE"
+        ));
         assert!(code_matches("IpInUse", "IpInUse"));
         assert!(!code_matches("IpInUse", "IpInUse2"));
         assert!(code_matches("*", "anything"));
@@ -248,8 +250,16 @@ mod tests {
             reason: "INSTANCE_IN_VPC",
             retry: RetryClass::Never,
         }];
-        let table = ErrorTable { api: "t", domain: "t", rules: RULES };
-        assert!(table.lookup("OperationDenied", "instance is IN VPC.").is_some());
+        let table = ErrorTable {
+            api: "t",
+            domain: "t",
+            rules: RULES,
+        };
+        assert!(
+            table
+                .lookup("OperationDenied", "instance is IN VPC.")
+                .is_some()
+        );
         assert!(table.lookup("OperationDenied", "other").is_none());
         assert_eq!(
             table.resolve("OperationDenied", "other", 400).reason,

@@ -30,8 +30,7 @@ pub trait Provider: Send + Sync + 'static {
     async fn allocate(&self, spec: &AllocateSpec) -> Result<AllocateResult, ProviderError>;
 
     /// Reads the current state of one allocation.
-    async fn get_allocation(&self, lookup: &AllocationLookup)
-    -> Result<Allocation, ProviderError>;
+    async fn get_allocation(&self, lookup: &AllocationLookup) -> Result<Allocation, ProviderError>;
 }
 
 impl ProviderKind {

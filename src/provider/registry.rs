@@ -11,7 +11,9 @@ use super::{Provider, ProviderKind};
 pub enum ResolveError {
     #[error("unknown provider {name:?}; configured providers: {known}")]
     Unknown { name: String, known: String },
-    #[error("provider {name:?} is a {actual} provider, but the request carries {requested} parameters")]
+    #[error(
+        "provider {name:?} is a {actual} provider, but the request carries {requested} parameters"
+    )]
     KindMismatch {
         name: String,
         actual: ProviderKind,

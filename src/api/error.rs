@@ -1,0 +1,310 @@
+//! The one place where errors become `tonic::Status`: provider errors through
+//! the provider's error table, transport failures by whether the request was
+//! sent, and the gateway's own refusals. Every status carries exactly one
+//! `google.rpc.ErrorInfo` (AIP-193), a `RequestInfo` when the provider gave a
+//! request id, and a `RetryInfo` where waiting helps.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+use crate::provider::error::{ApiError, SendPhase, TransportError};
+use crate::provider::error_table::{ErrorRule, RetryClass, fallback_for_http_status};
+use crate::provider::{Operation, ProviderDescription, ProviderError};
+
+/// ErrorInfo domain of errors the gateway itself decides.
+pub const GATEWAY_DOMAIN: &str = "ipalloc-gateway";
+
+/// Reason for a mutating call whose outcome the gateway cannot know.
+pub const OUTCOME_UNKNOWN: &str = "PROVIDER_OUTCOME_UNKNOWN";
+
+/// Delay suggested in RetryInfo when the provider gave none.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// INVALID_ARGUMENT with one field violation per bad field.
+pub fn invalid_argument(what: &str, violations: Vec<(String, String)>) -> Status {
+    let summary = violations
+        .iter()
+        .map(|(field, description)| format!("{field}: {description}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let fields = violations
+        .iter()
+        .map(|(field, _)| field.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let message = format!(
+        "invalid {what}: {} bad field{}: {summary}",
+        violations.len(),
+        if violations.len() == 1 { "" } else { "s" }
+    );
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        "INVALID_REQUEST",
+        GATEWAY_DOMAIN,
+        HashMap::from([("fields".to_owned(), fields)]),
+    );
+    details.set_bad_request(
+        violations
+            .into_iter()
+            .map(|(field, description)| FieldViolation::new(field, description))
+            .collect::<Vec<_>>(),
+    );
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// A status for an error the provider adapter returned.
+pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) -> Status {
+    match error {
+        ProviderError::Api(api) => api_status(provider, api),
+        ProviderError::Transport(transport) => transport_status(provider, transport),
+        ProviderError::MalformedResponse {
+            op,
+            http_status,
+            detail,
+            request_id,
+        } => {
+            let rule = if (200..300).contains(http_status) {
+                // Answered "success" unreadably: the call probably happened.
+                MALFORMED_SUCCESS
+            } else {
+                *fallback_for_http_status(*http_status)
+            };
+            let facts = Facts {
+                op: Some(*op),
+                code: "",
+                message: detail,
+                request_id: request_id.as_deref(),
+                http_status: Some(*http_status),
+            };
+            let text = format!(
+                "{} returned a response that is not its API's format: {detail}",
+                op.name
+            );
+            build(
+                provider,
+                &facts,
+                Mapped::from_rule(&rule, "PROVIDER_RESPONSE_MALFORMED", *op),
+                text,
+                None,
+            )
+        }
+        ProviderError::NotFound {
+            op,
+            reason,
+            message,
+            request_id,
+        } => {
+            let facts = Facts {
+                op: Some(*op),
+                code: "",
+                message,
+                request_id: request_id.as_deref(),
+                http_status: None,
+            };
+            let mapped = Mapped {
+                code: Code::NotFound,
+                reason,
+                retry: RetryClass::Never,
+                outcome_unknown: false,
+            };
+            build(provider, &facts, mapped, message.clone(), None)
+        }
+        ProviderError::Internal(message) => {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(
+                "GATEWAY_INTERNAL",
+                GATEWAY_DOMAIN,
+                HashMap::from([("provider".to_owned(), provider.name.clone())]),
+            );
+            Status::with_error_details(
+                Code::Internal,
+                format!("provider {}: {message}", provider.name),
+                details,
+            )
+        }
+    }
+}
+
+static MALFORMED_SUCCESS: ErrorRule = ErrorRule {
+    code: "*",
+    message: None,
+    http_status: None,
+    grpc: Code::Internal,
+    reason: "PROVIDER_RESPONSE_MALFORMED",
+    retry: RetryClass::IdempotentOnly,
+};
+
+fn api_status(provider: &ProviderDescription, api: &ApiError) -> Status {
+    let table = provider.kind.error_table();
+    let rule = table.resolve(&api.code, &api.message, api.http_status);
+    let facts = Facts {
+        op: Some(api.op),
+        code: &api.code,
+        message: &api.message,
+        request_id: api.request_id.as_deref(),
+        http_status: Some(api.http_status),
+    };
+    let text = format!("{} failed: {}: {}", api.op.name, api.code, api.message);
+    build(
+        provider,
+        &facts,
+        Mapped::from_rule(rule, rule.reason, api.op),
+        text,
+        api.retry_after,
+    )
+}
+
+fn transport_status(provider: &ProviderDescription, t: &TransportError) -> Status {
+    let (code, reason, retry, text) = match (t.phase, t.op.mutating, t.timed_out) {
+        (SendPhase::NotSent, _, _) => (
+            Code::Unavailable,
+            "PROVIDER_UNREACHABLE",
+            RetryClass::Retryable,
+            format!("could not reach the provider; {} was not sent", t.op.name),
+        ),
+        (SendPhase::Sent, true, _) => (
+            Code::DeadlineExceeded,
+            OUTCOME_UNKNOWN,
+            RetryClass::IdempotentOnly,
+            format!(
+                "{} was sent but no answer came back ({}); the provider may have performed it",
+                t.op.name,
+                if t.timed_out {
+                    "timeout"
+                } else {
+                    "connection lost"
+                }
+            ),
+        ),
+        (SendPhase::Sent, false, true) => (
+            Code::DeadlineExceeded,
+            "PROVIDER_TIMEOUT",
+            RetryClass::IdempotentOnly,
+            format!("{} timed out", t.op.name),
+        ),
+        (SendPhase::Sent, false, false) => (
+            Code::Unavailable,
+            "PROVIDER_CONNECTION_LOST",
+            RetryClass::IdempotentOnly,
+            format!("{} lost its connection", t.op.name),
+        ),
+    };
+    let facts = Facts {
+        op: Some(t.op),
+        code: "",
+        message: &t.detail,
+        request_id: None,
+        http_status: None,
+    };
+    let mapped = Mapped {
+        code,
+        reason,
+        retry,
+        outcome_unknown: reason == OUTCOME_UNKNOWN,
+    };
+    build(
+        provider,
+        &facts,
+        mapped,
+        format!("{text}: {}", t.detail),
+        None,
+    )
+}
+
+/// What the provider told us, for ErrorInfo metadata.
+struct Facts<'a> {
+    op: Option<Operation>,
+    code: &'a str,
+    message: &'a str,
+    request_id: Option<&'a str>,
+    http_status: Option<u16>,
+}
+
+/// The gateway's answer: gRPC code, reason, retry class.
+struct Mapped {
+    code: Code,
+    reason: &'static str,
+    retry: RetryClass,
+    outcome_unknown: bool,
+}
+
+impl Mapped {
+    /// A table row applied to an operation. A write whose row says "may have
+    /// been performed" becomes DEADLINE_EXCEEDED / PROVIDER_OUTCOME_UNKNOWN:
+    /// the caller must check before trying again.
+    fn from_rule(rule: &ErrorRule, reason: &'static str, op: Operation) -> Mapped {
+        if op.mutating && rule.retry == RetryClass::IdempotentOnly {
+            Mapped {
+                code: Code::DeadlineExceeded,
+                reason: OUTCOME_UNKNOWN,
+                retry: rule.retry,
+                outcome_unknown: true,
+            }
+        } else {
+            Mapped {
+                code: rule.grpc,
+                reason,
+                retry: rule.retry,
+                outcome_unknown: false,
+            }
+        }
+    }
+
+    /// Waiting helps when the call certainly did not happen, or when it is a
+    /// read that may simply be repeated.
+    fn waiting_helps(&self, op: Option<Operation>) -> bool {
+        match self.retry {
+            RetryClass::Retryable => true,
+            RetryClass::IdempotentOnly => op.is_some_and(|op| !op.mutating),
+            RetryClass::Never => false,
+        }
+    }
+}
+
+fn build(
+    provider: &ProviderDescription,
+    facts: &Facts<'_>,
+    mapped: Mapped,
+    text: String,
+    retry_after: Option<Duration>,
+) -> Status {
+    let table = provider.kind.error_table();
+    let metadata = HashMap::from([
+        ("provider".to_owned(), provider.name.clone()),
+        ("providerKind".to_owned(), provider.kind.as_str().to_owned()),
+        (
+            "providerAction".to_owned(),
+            facts.op.map(|op| op.name).unwrap_or_default().to_owned(),
+        ),
+        ("providerCode".to_owned(), facts.code.to_owned()),
+        ("providerMessage".to_owned(), facts.message.to_owned()),
+        (
+            "providerRequestId".to_owned(),
+            facts.request_id.unwrap_or_default().to_owned(),
+        ),
+        (
+            "httpStatus".to_owned(),
+            facts.http_status.map(|s| s.to_string()).unwrap_or_default(),
+        ),
+    ]);
+    let mut details = ErrorDetails::new();
+    details.set_error_info(mapped.reason, table.domain, metadata);
+    if let Some(request_id) = facts.request_id {
+        details.set_request_info(request_id, format!("provider {}", provider.name));
+    }
+    if mapped.waiting_helps(facts.op) {
+        details.set_retry_info(Some(retry_after.unwrap_or(DEFAULT_RETRY_DELAY)));
+    }
+    let mut message = format!("provider {} ({}): {text}", provider.name, provider.kind);
+    if let Some(request_id) = facts.request_id {
+        message.push_str(&format!(" [provider request id {request_id}]"));
+    }
+    if mapped.outcome_unknown {
+        message
+            .push_str("; the outcome is unknown: check with GetAllocation before allocating again");
+    }
+    Status::with_error_details(mapped.code, message, details)
+}

@@ -1,0 +1,262 @@
+//! Unit tests of configuration loading, with the environment as a map.
+
+use std::collections::HashMap;
+
+use super::*;
+
+const ALIYUN_SECRET: &str = "aliyun-secret-VALUE-0001";
+const ZL_PASSWORD: &str = "zenlayer-password-VALUE-0002";
+const STS_TOKEN: &str = "sts-token-VALUE-0003";
+
+fn env_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load_with(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map = env_of(pairs);
+    let lookup = move |name: &str| map.get(name).cloned();
+    load(text, "test.toml", &lookup)
+}
+
+fn error_text(text: &str, pairs: &[(&str, &str)]) -> String {
+    match load_with(text, pairs) {
+        Ok(config) => panic!("expected an error, got {config:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const BOTH: &str = r#"
+listen = "127.0.0.1:6000"
+[log]
+format = "json"
+level = "debug"
+[providers.ali-prod]
+kind = "aliyun"
+region = "cn-hangzhou"
+access_key_id = "LTAI-id"
+access_key_secret = "aliyun-secret-VALUE-0001"
+security_token_env = "MY_STS"
+request_timeout_ms = 36000
+[providers.zl]
+kind = "zenlayer"
+endpoint = "http://127.0.0.1:18081/"
+access_key_id = "zl-id"
+access_key_password_env = "ZL_PW"
+"#;
+
+#[test]
+fn parses_both_kinds_with_defaults_and_named_env_vars() {
+    let config = load_with(BOTH, &[("MY_STS", STS_TOKEN), ("ZL_PW", ZL_PASSWORD)]).unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:6000");
+    assert!(config.log.json);
+    assert_eq!(config.log.level, "debug");
+    assert_eq!(config.providers.len(), 2);
+    let ProviderConfig::Aliyun(ali) = &config.providers[0] else {
+        panic!("first provider should be aliyun (sorted by name)")
+    };
+    assert_eq!(ali.name, "ali-prod");
+    assert_eq!(ali.region, "cn-hangzhou");
+    assert_eq!(ali.endpoint, None);
+    assert_eq!(ali.signature, SignatureVersion::V1);
+    assert_eq!(ali.credentials.access_key_id, "LTAI-id");
+    assert_eq!(ali.credentials.access_key_secret.expose(), ALIYUN_SECRET);
+    assert_eq!(
+        ali.credentials.security_token.as_ref().map(|s| s.expose()),
+        Some(STS_TOKEN)
+    );
+    assert_eq!(ali.http.request_timeout, Duration::from_millis(36000));
+    assert_eq!(ali.http.connect_timeout, Duration::from_secs(5));
+    let ProviderConfig::Zenlayer(zl) = &config.providers[1] else {
+        panic!("second provider should be zenlayer")
+    };
+    assert_eq!(zl.endpoint, "http://127.0.0.1:18081");
+    assert_eq!(zl.api_version, "2026-02-01");
+    assert_eq!(zl.credentials.access_key_password.expose(), ZL_PASSWORD);
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let config = load_with(BOTH, &[("MY_STS", STS_TOKEN), ("ZL_PW", ZL_PASSWORD)]).unwrap();
+    let debug = format!("{config:?} {config:#?}");
+    for secret in [ALIYUN_SECRET, ZL_PASSWORD, STS_TOKEN] {
+        assert!(!debug.contains(secret), "secret leaked in Debug: {debug}");
+    }
+    assert!(
+        debug.contains("LTAI-id"),
+        "ids are not secret and help debugging"
+    );
+    let raw: raw::RawConfig = toml::from_str(BOTH).unwrap();
+    assert!(!format!("{raw:?}").contains(ALIYUN_SECRET));
+}
+
+#[test]
+fn conventional_env_vars_are_the_fallback() {
+    let text = r#"
+[providers.a]
+kind = "aliyun"
+region = "cn-beijing"
+[providers.z]
+kind = "zenlayer"
+"#;
+    let config = load_with(
+        text,
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", " ak-id \n"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ALIYUN_SECRET),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", STS_TOKEN),
+            ("ZENLAYERCLOUD_ACCESS_KEY_ID", "zl-id"),
+            ("ZENLAYERCLOUD_ACCESS_KEY_PASSWORD", ZL_PASSWORD),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    let ProviderConfig::Aliyun(ali) = &config.providers[0] else {
+        panic!()
+    };
+    assert_eq!(ali.credentials.access_key_id, "ak-id", "trimmed");
+    assert!(ali.credentials.security_token.is_some());
+    let ProviderConfig::Zenlayer(zl) = &config.providers[1] else {
+        panic!()
+    };
+    assert_eq!(zl.endpoint, "https://console.zenlayer.com");
+    assert_eq!(zl.credentials.access_key_id, "zl-id");
+}
+
+#[test]
+fn environment_overrides_file_values() {
+    let config = load_with(
+        BOTH,
+        &[
+            ("MY_STS", STS_TOKEN),
+            ("IPALLOC_LISTEN", "127.0.0.1:7000"),
+            ("IPALLOC_LOG_FORMAT", "text"),
+            ("IPALLOC_PROVIDER_ALI_PROD_ENDPOINT", "http://127.0.0.1:9"),
+            ("IPALLOC_PROVIDER_ALI_PROD_SIGNATURE_VERSION", "v3"),
+            ("IPALLOC_PROVIDER_ALI_PROD_REQUEST_TIMEOUT_MS", "1500"),
+            ("IPALLOC_PROVIDER_ZL_ACCESS_KEY_PASSWORD", "from-override"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:7000");
+    assert!(!config.log.json);
+    let ProviderConfig::Aliyun(ali) = &config.providers[0] else {
+        panic!()
+    };
+    assert_eq!(ali.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+    assert_eq!(ali.signature, SignatureVersion::V3);
+    assert_eq!(ali.http.request_timeout, Duration::from_millis(1500));
+    let ProviderConfig::Zenlayer(zl) = &config.providers[1] else {
+        panic!()
+    };
+    assert_eq!(
+        zl.credentials.access_key_password.expose(),
+        "from-override",
+        "an override replaces the variable the file names"
+    );
+}
+
+/// (config text, environment, the key the error must name)
+type ErrorCase<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+
+#[test]
+fn errors_name_the_key_at_fault() {
+    let aliyun = |extra: &str| {
+        format!(
+            "[providers.p]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\n{extra}"
+        )
+    };
+    let cases: Vec<ErrorCase> = vec![
+        ("listen = \"nope\"\n".to_owned() + &aliyun(""), vec![], "listen"),
+        (aliyun("regoin = \"x\""), vec![], "regoin"),
+        (aliyun("signature_version = \"v2\""), vec![], "providers.p.signature_version"),
+        (aliyun("api_version = \"2026-02-01\""), vec![], "providers.p.api_version"),
+        (aliyun("endpoint = \"ftp://x\""), vec![], "providers.p.endpoint"),
+        (aliyun("request_timeout_ms = 0"), vec![], "providers.p.request_timeout_ms"),
+        (aliyun("security_token_env = \"UNSET_VAR\""), vec![], "providers.p.security_token_env"),
+        (aliyun("access_key_id_env = \"X\""), vec![("X", "y")], "providers.p.access_key_id"),
+        (
+            "[providers.p]\nkind = \"aliyun\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\n".to_owned(),
+            vec![],
+            "providers.p.region",
+        ),
+        (
+            "[providers.p]\nkind = \"aliyun\"\nregion = \"Hangzhou\"\n".to_owned(),
+            vec![],
+            "providers.p.region",
+        ),
+        (
+            "[providers.p]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\n".to_owned(),
+            vec![],
+            "providers.p.access_key_secret",
+        ),
+        ("[providers.p]\nkind = \"gcp\"\n".to_owned(), vec![], "providers.p.kind"),
+        ("[providers.p]\nregion = \"cn-hangzhou\"\n".to_owned(), vec![], "providers.p.kind"),
+        (
+            "[providers.p]\nkind = \"zenlayer\"\nregion = \"cn-hangzhou\"\n".to_owned(),
+            vec![],
+            "providers.p.region",
+        ),
+        (
+            "[providers.z]\nkind = \"zenlayer\"\napi_version = \"v2\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n".to_owned(),
+            vec![],
+            "providers.z.api_version",
+        ),
+        (
+            "[providers.z]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\n".to_owned(),
+            vec![],
+            "providers.z.access_key_password",
+        ),
+        (
+            "[providers.Bad]\nkind = \"zenlayer\"\n".to_owned(),
+            vec![],
+            "providers.Bad",
+        ),
+        ("listen = \"127.0.0.1:1\"\n".to_owned(), vec![], "providers"),
+        (aliyun(""), vec![("IPALLOC_PROVIDER_P_CONNECT_TIMEOUT_MS", "soon")], "IPALLOC_PROVIDER_P_CONNECT_TIMEOUT_MS"),
+        ("[log]\nformat = \"xml\"\n".to_owned() + &aliyun(""), vec![], "log.format"),
+    ];
+    for (text, env, key) in cases {
+        let message = error_text(&text, &env);
+        assert!(
+            message.contains(key),
+            "error for key {key} should name it; got: {message}"
+        );
+    }
+}
+
+#[test]
+fn errors_never_show_secret_values() {
+    let text = format!(
+        "[providers.p]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\naccess_key_secret = \"{ALIYUN_SECRET}\"\naccess_key_secret_env = \"ALSO\"\n"
+    );
+    let message = error_text(&text, &[("ALSO", ALIYUN_SECRET)]);
+    assert!(message.contains("providers.p.access_key_secret"));
+    assert!(!message.contains(ALIYUN_SECRET), "{message}");
+    let syntax = error_text(
+        &format!(
+            "[providers.p]\nkind = \"aliyun\"\naccess_key_secret = \"{ALIYUN_SECRET}\"\nbogus = 1\n"
+        ),
+        &[],
+    );
+    assert!(syntax.contains("bogus"), "{syntax}");
+    let unterminated = error_text(
+        &format!("[providers.p]\nkind = \"aliyun\"\naccess_key_secret = \"{ALIYUN_SECRET}\n"),
+        &[],
+    );
+    assert!(unterminated.contains("line 3"), "{unterminated}");
+    assert!(!unterminated.contains(ALIYUN_SECRET), "{unterminated}");
+}
+
+#[test]
+fn region_and_env_name_helpers() {
+    assert!(valid_region("cn-hangzhou"));
+    assert!(valid_region("ap-southeast-1"));
+    assert!(valid_region("cn-zhengzhou-jva"));
+    assert!(!valid_region("cn_hangzhou"));
+    assert!(!valid_region("hangzhou"));
+    assert!(!valid_region("cn--x"));
+    assert_eq!(env_name("ali-prod.2"), "ALI_PROD_2");
+}
