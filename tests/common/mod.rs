@@ -1,0 +1,136 @@
+//! Shared integration-test harness: a scripted provider HTTP server on
+//! 127.0.0.1:0 that records every request exactly, the gateway served on
+//! 127.0.0.1:0 with a real tonic client, and readers for error details.
+#![allow(dead_code)]
+
+pub mod scripted;
+pub mod tools;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipalloc_gateway::config;
+use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
+use ipalloc_gateway::server;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic_types::{ErrorDetails, StatusExt};
+
+#[allow(unused_imports)]
+pub use scripted::{Recorded, Reply, Scripted};
+
+pub const ALIYUN_AK_ID: &str = "LTAI5tTestAkId0001";
+pub const ALIYUN_SECRET: &str = "aliyun-TEST-secret/0001+=";
+pub const ALIYUN_STS: &str = "CAIS+test/sts-token==";
+pub const ZL_AK_ID: &str = "AKIDZLTEST0000000001";
+pub const ZL_PASSWORD: &str = "zl-TEST-password/0002+=";
+
+/// A gateway serving on 127.0.0.1:<ephemeral> until dropped.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub client: IpAllocationClient<Channel>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts the gateway with a TOML configuration (environment: none).
+pub async fn start_gateway(config_toml: &str) -> TestGateway {
+    start_gateway_with_env(config_toml, HashMap::new()).await
+}
+
+pub async fn start_gateway_with_env(
+    config_toml: &str,
+    env: HashMap<String, String>,
+) -> TestGateway {
+    let lookup = move |name: &str| env.get(name).cloned();
+    let config = config::load(config_toml, "test", &lookup).expect("test config is valid");
+    let registry = Arc::new(server::build_registry(&config.providers).expect("providers build"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        server::serve(listener, registry, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("gateway serves");
+    });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("gateway accepts connections");
+    TestGateway {
+        addr,
+        client: IpAllocationClient::new(channel),
+        shutdown: Some(tx),
+    }
+}
+
+/// `[providers.<name>]` for an Aliyun account pointed at `endpoint`.
+pub fn aliyun_provider(name: &str, endpoint: &str, extra: &str) -> String {
+    format!(
+        "[providers.{name}]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\nendpoint = \"{endpoint}\"\n\
+         access_key_id = \"{ALIYUN_AK_ID}\"\naccess_key_secret = \"{ALIYUN_SECRET}\"\n{extra}\n"
+    )
+}
+
+/// `[providers.<name>]` for a Zenlayer account pointed at `endpoint`.
+pub fn zenlayer_provider(name: &str, endpoint: &str, extra: &str) -> String {
+    format!(
+        "[providers.{name}]\nkind = \"zenlayer\"\nendpoint = \"{endpoint}\"\n\
+         access_key_id = \"{ZL_AK_ID}\"\naccess_key_password = \"{ZL_PASSWORD}\"\n{extra}\n"
+    )
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub async fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The decoded error details of a status.
+pub fn details(status: &tonic::Status) -> ErrorDetails {
+    status.get_error_details()
+}
+
+/// ErrorInfo (reason, domain, metadata); panics when absent.
+pub fn error_info(status: &tonic::Status) -> (String, String, HashMap<String, String>) {
+    let details = details(status);
+    let info = details
+        .error_info()
+        .unwrap_or_else(|| panic!("status without ErrorInfo: {status:?}"));
+    (
+        info.reason.clone(),
+        info.domain.clone(),
+        info.metadata.clone(),
+    )
+}
+
+/// The BadRequest field names of a status, in order.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    details(status)
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// The RetryInfo delay, if any.
+pub fn retry_delay(status: &tonic::Status) -> Option<Duration> {
+    details(status).retry_info().and_then(|r| r.retry_delay)
+}
+
+/// The RequestInfo request id, if any.
+pub fn request_id(status: &tonic::Status) -> Option<String> {
+    details(status).request_info().map(|r| r.request_id.clone())
+}

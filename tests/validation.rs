@@ -1,0 +1,378 @@
+//! Bad requests get INVALID_ARGUMENT with one BadRequest field violation per
+//! bad field (all of them), and no provider is called.
+
+mod common;
+
+use common::*;
+use ipalloc_gateway::pb;
+use pb::allocate_ip_request::Params;
+use tonic::Code;
+
+struct Fixture {
+    gateway: TestGateway,
+    aliyun: Scripted,
+    zenlayer: Scripted,
+}
+
+async fn fixture() -> Fixture {
+    let aliyun = Scripted::start(vec![Reply::raw(500, "text/plain", "must not be called")]).await;
+    let zenlayer = Scripted::start(vec![Reply::raw(500, "text/plain", "must not be called")]).await;
+    let config = format!(
+        "{}{}{}",
+        aliyun_provider("ali", &aliyun.url(), ""),
+        zenlayer_provider("zl", &zenlayer.url(), ""),
+        zenlayer_provider("zl-2", &zenlayer.url(), ""),
+    );
+    Fixture {
+        gateway: start_gateway(&config).await,
+        aliyun,
+        zenlayer,
+    }
+}
+
+impl Fixture {
+    /// Sends the request, expects INVALID_ARGUMENT naming exactly `fields`.
+    async fn rejects(&self, request: pb::AllocateIpRequest, fields: &[&str]) {
+        let status = self
+            .gateway
+            .client
+            .clone()
+            .allocate_ip(request.clone())
+            .await
+            .expect_err("request must be rejected");
+        assert_invalid(&status, fields, &format!("{request:?}"));
+    }
+
+    fn assert_no_provider_called(&self) {
+        assert_eq!(self.aliyun.requests().len(), 0, "aliyun was called");
+        assert_eq!(self.zenlayer.requests().len(), 0, "zenlayer was called");
+    }
+}
+
+fn assert_invalid(status: &tonic::Status, fields: &[&str], context: &str) {
+    assert_eq!(
+        status.code(),
+        Code::InvalidArgument,
+        "{context}: {status:?}"
+    );
+    let mut got = violated_fields(status);
+    got.sort();
+    let mut want: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want, "{context}: {}", status.message());
+    let (reason, domain, metadata) = error_info(status);
+    assert_eq!(reason, "INVALID_REQUEST");
+    assert_eq!(domain, "ipalloc-gateway");
+    assert!(metadata.contains_key("fields"));
+}
+
+fn aliyun(provider: &str, params: pb::AliyunAllocateParams) -> pb::AllocateIpRequest {
+    pb::AllocateIpRequest {
+        provider: provider.into(),
+        params: Some(Params::Aliyun(params)),
+        ..Default::default()
+    }
+}
+
+fn zenlayer(provider: &str, params: pb::ZenlayerAllocateParams) -> pb::AllocateIpRequest {
+    pb::AllocateIpRequest {
+        provider: provider.into(),
+        params: Some(Params::Zenlayer(params)),
+        ..Default::default()
+    }
+}
+
+fn good_zenlayer() -> pb::ZenlayerAllocateParams {
+    pb::ZenlayerAllocateParams {
+        zone_id: "SEL-A".into(),
+        charge_type: pb::ChargeType::Postpaid as i32,
+        ..Default::default()
+    }
+}
+
+fn tag(key: &str, value: &str) -> pb::Tag {
+    pb::Tag {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+#[tokio::test]
+async fn every_bad_aliyun_field_is_reported() {
+    let f = fixture().await;
+    f.rejects(aliyun("ali", Default::default()), &["aliyun.instance_id"])
+        .await;
+    f.rejects(
+        aliyun(
+            "ali",
+            pb::AliyunAllocateParams {
+                instance_id: "instance-1".into(),
+                ip_address: "300.1.1.1".into(),
+                vlan_id: "0".into(),
+                region_id: "Hangzhou".into(),
+            },
+        ),
+        &[
+            "aliyun.instance_id",
+            "aliyun.ip_address",
+            "aliyun.vlan_id",
+            "aliyun.region_id",
+        ],
+    )
+    .await;
+    for bad_id in ["i-", "i-UPPER", "i-has space", "x-abc", "i-abc;rm"] {
+        f.rejects(
+            aliyun(
+                "ali",
+                pb::AliyunAllocateParams {
+                    instance_id: bad_id.into(),
+                    ..Default::default()
+                },
+            ),
+            &["aliyun.instance_id"],
+        )
+        .await;
+    }
+    for bad_vlan in ["4095", "-1", "12a", "00001"] {
+        f.rejects(
+            aliyun(
+                "ali",
+                pb::AliyunAllocateParams {
+                    instance_id: "i-bp1abc".into(),
+                    vlan_id: bad_vlan.into(),
+                    ..Default::default()
+                },
+            ),
+            &["aliyun.vlan_id"],
+        )
+        .await;
+    }
+    f.assert_no_provider_called();
+}
+
+#[tokio::test]
+async fn every_bad_zenlayer_field_is_reported() {
+    let f = fixture().await;
+    let long = "k".repeat(129);
+    f.rejects(
+        zenlayer(
+            "zl",
+            pb::ZenlayerAllocateParams {
+                zone_id: String::new(),
+                charge_type: pb::ChargeType::Prepaid as i32,
+                prepaid_period_months: None,
+                amount: Some(0),
+                netmask: Some(33),
+                resource_group_id: "bad group".into(),
+                discount_code: "x".repeat(129),
+                use_poc_voucher: false,
+                tags: vec![
+                    tag("env", "prod"),
+                    tag("env", "dup"),
+                    tag(&long, "v"),
+                    tag("empty", ""),
+                ],
+            },
+        ),
+        &[
+            "zenlayer.zone_id",
+            "zenlayer.prepaid_period_months",
+            "zenlayer.amount",
+            "zenlayer.netmask",
+            "zenlayer.resource_group_id",
+            "zenlayer.discount_code",
+            "zenlayer.tags[1].key",
+            "zenlayer.tags[2].key",
+            "zenlayer.tags[3].value",
+        ],
+    )
+    .await;
+    f.rejects(
+        zenlayer(
+            "zl",
+            pb::ZenlayerAllocateParams {
+                amount: Some(101),
+                ..good_zenlayer()
+            },
+        ),
+        &["zenlayer.amount"],
+    )
+    .await;
+    f.rejects(
+        zenlayer(
+            "zl",
+            pb::ZenlayerAllocateParams {
+                netmask: Some(0),
+                ..good_zenlayer()
+            },
+        ),
+        &["zenlayer.netmask"],
+    )
+    .await;
+    f.rejects(
+        zenlayer(
+            "zl",
+            pb::ZenlayerAllocateParams {
+                prepaid_period_months: Some(1),
+                ..good_zenlayer()
+            },
+        ),
+        &["zenlayer.prepaid_period_months"],
+    )
+    .await;
+    f.rejects(
+        zenlayer(
+            "zl",
+            pb::ZenlayerAllocateParams {
+                charge_type: pb::ChargeType::Prepaid as i32,
+                prepaid_period_months: Some(0),
+                ..good_zenlayer()
+            },
+        ),
+        &["zenlayer.prepaid_period_months"],
+    )
+    .await;
+    for charge_type in [0, 7] {
+        f.rejects(
+            zenlayer(
+                "zl",
+                pb::ZenlayerAllocateParams {
+                    charge_type,
+                    ..good_zenlayer()
+                },
+            ),
+            &["zenlayer.charge_type"],
+        )
+        .await;
+    }
+    // 128 characters (not bytes) is the limit: 128 multi-byte characters pass
+    // validation, so only the other bad field is reported.
+    f.rejects(
+        zenlayer(
+            "zl",
+            pb::ZenlayerAllocateParams {
+                amount: Some(0),
+                tags: vec![tag(&"运".repeat(128), &"维".repeat(128))],
+                ..good_zenlayer()
+            },
+        ),
+        &["zenlayer.amount"],
+    )
+    .await;
+    f.rejects(
+        zenlayer(
+            "zl",
+            pb::ZenlayerAllocateParams {
+                tags: (0..51).map(|i| tag(&format!("k{i}"), "v")).collect(),
+                ..good_zenlayer()
+            },
+        ),
+        &["zenlayer.tags"],
+    )
+    .await;
+    f.assert_no_provider_called();
+}
+
+#[tokio::test]
+async fn provider_choice_is_validated() {
+    let f = fixture().await;
+    let good_aliyun = pb::AliyunAllocateParams {
+        instance_id: "i-bp1abc".into(),
+        ..Default::default()
+    };
+    // Unknown name.
+    f.rejects(aliyun("nope", good_aliyun.clone()), &["provider"])
+        .await;
+    // A oneof kind that doesn't match the named provider.
+    f.rejects(zenlayer("ali", good_zenlayer()), &["provider"])
+        .await;
+    f.rejects(aliyun("zl", good_aliyun.clone()), &["provider"])
+        .await;
+    // Omitted while two zenlayer providers are configured.
+    let status = f
+        .gateway
+        .client
+        .clone()
+        .allocate_ip(zenlayer("", good_zenlayer()))
+        .await
+        .unwrap_err();
+    assert_invalid(&status, &["provider"], "ambiguous");
+    assert!(
+        status.message().contains("zl, zl-2"),
+        "{}",
+        status.message()
+    );
+    // No params at all; the provider error and the params error both show.
+    f.rejects(
+        pb::AllocateIpRequest {
+            provider: "nope".into(),
+            ..Default::default()
+        },
+        &["provider", "params"],
+    )
+    .await;
+    // Bad idempotency key, reported with the other bad fields.
+    f.rejects(
+        pb::AllocateIpRequest {
+            provider: "ali".into(),
+            idempotency_key: "has space/slash".into(),
+            params: Some(Params::Aliyun(Default::default())),
+        },
+        &["idempotency_key", "aliyun.instance_id"],
+    )
+    .await;
+    f.rejects(
+        pb::AllocateIpRequest {
+            provider: "ali".into(),
+            idempotency_key: "k".repeat(129),
+            params: Some(Params::Aliyun(good_aliyun)),
+        },
+        &["idempotency_key"],
+    )
+    .await;
+    f.assert_no_provider_called();
+}
+
+#[tokio::test]
+async fn get_allocation_is_validated() {
+    let f = fixture().await;
+    let mut client = f.gateway.client.clone();
+    let cases: Vec<(pb::GetAllocationRequest, Vec<&str>)> = vec![
+        (
+            pb::GetAllocationRequest {
+                provider: "ali".into(),
+                ..Default::default()
+            },
+            vec!["id"],
+        ),
+        (
+            pb::GetAllocationRequest {
+                provider: "ali".into(),
+                id: "eip-123".into(),
+                region_id: "nowhere".into(),
+            },
+            vec!["id", "region_id"],
+        ),
+        (
+            pb::GetAllocationRequest {
+                provider: "zl".into(),
+                id: "eip 1".into(),
+                region_id: "cn-hangzhou".into(),
+            },
+            vec!["id", "region_id"],
+        ),
+        (
+            pb::GetAllocationRequest {
+                provider: String::new(),
+                id: "eip-1".into(),
+                region_id: String::new(),
+            },
+            vec!["provider"],
+        ),
+    ];
+    for (request, fields) in cases {
+        let status = client.get_allocation(request.clone()).await.unwrap_err();
+        assert_invalid(&status, &fields, &format!("{request:?}"));
+    }
+    f.assert_no_provider_called();
+}
