@@ -1,7 +1,173 @@
-//! (in progress)
-use crate::provider::error_table::ErrorTable;
+//! Zenlayer Cloud BMC error codes -> gRPC code, ErrorInfo reason and retry
+//! class. Codes are UPPER_SNAKE_CASE strings on the wire (FACTS §2.2-2.3);
+//! `SECURITY_CHALLENGE` and `REQUEST_BLOCKED` are synthetic codes the
+//! adapter gives to the Cloudflare front's non-JSON answers (403 challenge,
+//! 451). Rows are ordered from most to least specific: the first match wins,
+//! so every exact code comes before the wildcard row of its family.
+
+use tonic::Code;
+
+use crate::provider::error_table::{ErrorRule, ErrorTable, RetryClass};
+
+use Code::{
+    DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
+    ResourceExhausted, Unavailable,
+};
+use RetryClass::{IdempotentOnly, Never, Retryable};
+
+const fn rule(
+    code: &'static str,
+    http_status: u16,
+    grpc: Code,
+    reason: &'static str,
+    retry: RetryClass,
+) -> ErrorRule {
+    ErrorRule {
+        code,
+        message: None,
+        http_status: Some(http_status),
+        grpc,
+        reason,
+        retry,
+    }
+}
+
+/// The Zenlayer BMC error table.
+#[rustfmt::skip]
 pub static TABLE: ErrorTable = ErrorTable {
     api: "Zenlayer Cloud BMC",
     domain: "bmc.console.zenlayer.com",
-    rules: &[],
+    rules: &[
+        // AllocateEipAddresses / EIP specific.
+        rule("INVALID_EIP_TYPE_ZONE_NO_SELL", 400, FailedPrecondition, "EIP_NOT_SOLD_IN_ZONE", Never),
+        rule("INVALID_ZONE_NOT_FOUND", 404, NotFound, "ZONE_NOT_FOUND", Never),
+        rule("INVALID_EIP_NOT_FOUND", 404, NotFound, "EIP_NOT_FOUND", Never),
+        // Throttling and server side.
+        rule("REQUEST_LIMIT_EXCEEDED", 429, ResourceExhausted, "PROVIDER_THROTTLED", Retryable),
+        rule("SERVICE_TEMPORARY_UNAVAILABLE", 503, Unavailable, "PROVIDER_UNAVAILABLE", Retryable),
+        rule("INTERNAL_SERVER_ERROR", 500, Internal, "PROVIDER_INTERNAL_ERROR", IdempotentOnly),
+        rule("REQUEST_TIMED_OUT", 503, DeadlineExceeded, "PROVIDER_REQUEST_TIMED_OUT", IdempotentOnly),
+        // Authentication.
+        rule("AUTHFAILURE_SIGNATURE_EXPIRED", 401, FailedPrecondition, "PROVIDER_CLOCK_SKEW", Never),
+        rule("AUTHFAILURE_UNAUTHORIZED_OPERATION", 401, PermissionDenied, "PROVIDER_PERMISSION_DENIED", Never),
+        rule("AUTHFAILURE_SIGNATURE_FAILURE", 401, FailedPrecondition, "PROVIDER_SIGNATURE_REJECTED", Never),
+        rule("AUTHFAILURE_INVALID_AUTHORIZATION", 401, FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", Never),
+        rule("AUTHFAILURE_*", 401, FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", Never),
+        // Parameters.
+        rule("MISSING_PARAMETER", 400, InvalidArgument, "PROVIDER_PARAMETER_MISSING", Never),
+        rule("INVALID_PARAMETER_*", 400, InvalidArgument, "PROVIDER_PARAMETER_INVALID", Never),
+        // Operations on resources.
+        rule("OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND", 404, NotFound, "RESOURCE_GROUP_NOT_FOUND", Never),
+        rule("OPERATION_FAILED_RESOURCE_NOT_FOUND", 404, NotFound, "PROVIDER_RESOURCE_NOT_FOUND", Never),
+        rule("OPERATION_FAILED_FOR_RECYCLE_RESOURCE", 403, FailedPrecondition, "RESOURCE_RECYCLING", Never),
+        rule("OPERATION_FAILED_*", 403, FailedPrecondition, "OPERATION_FAILED", Never),
+        rule("OPERATION_DENIED_*", 403, FailedPrecondition, "OPERATION_DENIED", Never),
+        // Synthetic codes for the Cloudflare front (see wire.rs).
+        rule("SECURITY_CHALLENGE", 403, Unavailable, "PROVIDER_SECURITY_CHALLENGE", Retryable),
+        rule("REQUEST_BLOCKED", 451, FailedPrecondition, "PROVIDER_REQUEST_BLOCKED", Never),
+    ],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One line per row, in table order: a realistic provider code, its
+    /// HTTP status, and the expected answer written out literally.
+    #[rustfmt::skip]
+    const CASES: &[(&str, u16, Code, &str, RetryClass)] = &[
+        ("INVALID_EIP_TYPE_ZONE_NO_SELL", 400, Code::FailedPrecondition, "EIP_NOT_SOLD_IN_ZONE", RetryClass::Never),
+        ("INVALID_ZONE_NOT_FOUND", 404, Code::NotFound, "ZONE_NOT_FOUND", RetryClass::Never),
+        ("INVALID_EIP_NOT_FOUND", 404, Code::NotFound, "EIP_NOT_FOUND", RetryClass::Never),
+        ("REQUEST_LIMIT_EXCEEDED", 429, Code::ResourceExhausted, "PROVIDER_THROTTLED", RetryClass::Retryable),
+        ("SERVICE_TEMPORARY_UNAVAILABLE", 503, Code::Unavailable, "PROVIDER_UNAVAILABLE", RetryClass::Retryable),
+        ("INTERNAL_SERVER_ERROR", 500, Code::Internal, "PROVIDER_INTERNAL_ERROR", RetryClass::IdempotentOnly),
+        ("REQUEST_TIMED_OUT", 503, Code::DeadlineExceeded, "PROVIDER_REQUEST_TIMED_OUT", RetryClass::IdempotentOnly),
+        ("AUTHFAILURE_SIGNATURE_EXPIRED", 401, Code::FailedPrecondition, "PROVIDER_CLOCK_SKEW", RetryClass::Never),
+        ("AUTHFAILURE_UNAUTHORIZED_OPERATION", 401, Code::PermissionDenied, "PROVIDER_PERMISSION_DENIED", RetryClass::Never),
+        ("AUTHFAILURE_SIGNATURE_FAILURE", 401, Code::FailedPrecondition, "PROVIDER_SIGNATURE_REJECTED", RetryClass::Never),
+        ("AUTHFAILURE_INVALID_AUTHORIZATION", 401, Code::FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", RetryClass::Never),
+        ("AUTHFAILURE_SECRET_ID_NOT_FOUND", 401, Code::FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", RetryClass::Never),
+        ("MISSING_PARAMETER", 400, Code::InvalidArgument, "PROVIDER_PARAMETER_MISSING", RetryClass::Never),
+        ("INVALID_PARAMETER_EXCEED_MAXIMUM", 400, Code::InvalidArgument, "PROVIDER_PARAMETER_INVALID", RetryClass::Never),
+        ("OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND", 404, Code::NotFound, "RESOURCE_GROUP_NOT_FOUND", RetryClass::Never),
+        ("OPERATION_FAILED_RESOURCE_NOT_FOUND", 404, Code::NotFound, "PROVIDER_RESOURCE_NOT_FOUND", RetryClass::Never),
+        ("OPERATION_FAILED_FOR_RECYCLE_RESOURCE", 403, Code::FailedPrecondition, "RESOURCE_RECYCLING", RetryClass::Never),
+        ("OPERATION_FAILED_INSUFFICIENT_BALANCE", 403, Code::FailedPrecondition, "OPERATION_FAILED", RetryClass::Never),
+        ("OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT", 403, Code::FailedPrecondition, "OPERATION_DENIED", RetryClass::Never),
+        ("SECURITY_CHALLENGE", 403, Code::Unavailable, "PROVIDER_SECURITY_CHALLENGE", RetryClass::Retryable),
+        ("REQUEST_BLOCKED", 451, Code::FailedPrecondition, "PROVIDER_REQUEST_BLOCKED", RetryClass::Never),
+    ];
+
+    #[test]
+    fn every_row_is_reachable_and_not_shadowed() {
+        assert_eq!(CASES.len(), TABLE.rules.len(), "one case per row");
+        for (index, &(code, http, grpc, reason, retry)) in CASES.iter().enumerate() {
+            let rule = TABLE
+                .lookup(code, "some provider message")
+                .unwrap_or_else(|| panic!("{code}: no row"));
+            assert!(
+                std::ptr::eq(rule, &TABLE.rules[index]),
+                "{code}: matched row {:?}, expected row {index}",
+                rule.code
+            );
+            assert_eq!(rule.grpc, grpc, "{code}");
+            assert_eq!(rule.reason, reason, "{code}");
+            assert_eq!(rule.retry, retry, "{code}");
+            assert_eq!(rule.http_status, Some(http), "{code}");
+            assert_eq!(rule.message, None, "{code}");
+            // resolve() agrees with lookup() for known codes.
+            assert!(std::ptr::eq(TABLE.resolve(code, "", http), rule), "{code}");
+        }
+    }
+
+    #[test]
+    fn unknown_codes_fall_back_by_http_status() {
+        let r = TABLE.resolve("SOMETHING_NEW", "", 404);
+        assert_eq!(
+            (r.grpc, r.reason),
+            (Code::NotFound, "PROVIDER_ERROR_UNRECOGNIZED")
+        );
+        let r = TABLE.resolve("SOMETHING_NEW", "", 429);
+        assert_eq!(
+            (r.grpc, r.retry),
+            (Code::ResourceExhausted, RetryClass::Retryable)
+        );
+        let r = TABLE.resolve("SOMETHING_NEW", "", 502);
+        assert_eq!(r.grpc, Code::Unavailable);
+        // A near miss of a wildcard family does not match it.
+        assert!(TABLE.lookup("INVALID_PARAMETER", "").is_none());
+        assert!(TABLE.lookup("OPERATION_DENIED", "").is_none());
+        assert!(TABLE.lookup("Invalid.Zone.Not.Found", "").is_none());
+        // Codes are matched case-sensitively, as the wire spells them.
+        assert!(TABLE.lookup("invalid_zone_not_found", "").is_none());
+    }
+
+    #[test]
+    fn reasons_are_upper_snake_and_short() {
+        for rule in TABLE.rules {
+            let reason = rule.reason;
+            assert!(!reason.is_empty() && reason.len() <= 63, "{reason}");
+            assert!(
+                reason
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "{reason}"
+            );
+            assert!(
+                reason.starts_with(|c: char| c.is_ascii_uppercase())
+                    && !reason.ends_with('_')
+                    && !reason.contains("__"),
+                "{reason}"
+            );
+            assert!(rule.code.matches('*').count() <= 1, "{}", rule.code);
+        }
+    }
+
+    #[test]
+    fn markdown_lists_every_row() {
+        let md = TABLE.to_markdown();
+        assert_eq!(md.lines().count(), TABLE.rules.len() + 2);
+        assert!(md.contains("| `AUTHFAILURE_*` |  | 401 | FAILED_PRECONDITION | `PROVIDER_CREDENTIALS_REJECTED` | no |"));
+    }
+}
