@@ -355,18 +355,25 @@ pub fn error_from_response(op: Operation, response: &HttpResponse) -> ProviderEr
             "the request was stopped by a Cloudflare security challenge (cf-mitigated: challenge)",
         );
     }
-    if status == 451 {
-        return synthetic(
+    let parsed = serde_json::from_slice::<ErrorBody>(&response.body).ok();
+    let request_id = parsed
+        .as_ref()
+        .and_then(|b| non_empty(b.request_id.clone()));
+    let has_code = parsed
+        .as_ref()
+        .is_some_and(|b| b.code.as_deref().is_some_and(|c| !c.is_empty()));
+    if status == 451 && !has_code {
+        let mut error = synthetic(
             op,
             status,
             REQUEST_BLOCKED,
             "the request was blocked for legal reasons (HTTP 451)",
         );
+        if let ProviderError::Api(api) = &mut error {
+            api.request_id = request_id;
+        }
+        return error;
     }
-    let parsed = serde_json::from_slice::<ErrorBody>(&response.body).ok();
-    let request_id = parsed
-        .as_ref()
-        .and_then(|b| non_empty(b.request_id.clone()));
     if let Some(ErrorBody {
         code: Some(code),
         message,
@@ -803,12 +810,21 @@ mod tests {
 
     #[test]
     fn status_451_is_request_blocked() {
-        for body in ["", "<html>blocked</html>", r#"{"code":"X","message":"y"}"#] {
+        for body in ["", "<html>blocked</html>", r#"{"requestId":"T-451"}"#] {
             let ProviderError::Api(e) = error_from_response(OP, &resp(451, body)) else {
                 panic!("not an API error");
             };
             assert_eq!((e.code.as_str(), e.http_status), (REQUEST_BLOCKED, 451));
         }
+        // An API error body on a 451 is the API speaking: keep its code and id.
+        let body = r#"{"requestId":"T-9","code":"X","message":"y"}"#;
+        let ProviderError::Api(e) = error_from_response(OP, &resp(451, body)) else {
+            panic!("not an API error");
+        };
+        assert_eq!(
+            (e.code.as_str(), e.request_id.as_deref()),
+            ("X", Some("T-9"))
+        );
     }
 
     #[test]
