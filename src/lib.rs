@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod config;
+pub mod emulator;
 pub mod provider;
 pub mod server;
 
