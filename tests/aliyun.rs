@@ -1,0 +1,386 @@
+//! Alibaba Cloud ECS end to end: tonic client -> gateway -> scripted provider.
+//! Asserts the exact HTTP request (method, path, headers, every query
+//! parameter, and a signature recomputed here from the spec, independently
+//! of the gateway's signer) for RPC V1 (with and without STS) and V3, the
+//! response mapping, and GetAllocation.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use common::*;
+use hmac::{KeyInit, Mac};
+use ipalloc_gateway::pb;
+use pb::allocate_ip_request::Params;
+use serde_json::json;
+use sha2::Digest;
+
+/// RFC 3986: only A-Z a-z 0-9 - _ . ~ stay literal.
+fn rfc3986(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn expected_v1_signature(request: &Recorded, secret: &str) -> String {
+    let params: BTreeMap<String, String> = request
+        .query_pairs()
+        .into_iter()
+        .filter(|(k, _)| k != "Signature")
+        .collect();
+    let canonical = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let to_sign = format!("{}&%2F&{}", request.method, rfc3986(&canonical));
+    let mut mac =
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(format!("{secret}&").as_bytes()).unwrap();
+    mac.update(to_sign.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+fn expected_v3_authorization(request: &Recorded, access_key_id: &str, secret: &str) -> String {
+    let auth = request.header("authorization").unwrap();
+    let signed: Vec<&str> = auth
+        .split("SignedHeaders=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .split(';')
+        .collect();
+    let mut query: Vec<(String, String)> = request.query_pairs();
+    query.sort();
+    let canonical_query = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let headers: String = signed
+        .iter()
+        .map(|name| format!("{name}:{}\n", request.header(name).unwrap().trim()))
+        .collect();
+    let body_hash = hex::encode(sha2::Sha256::digest(&request.body));
+    let canonical = format!(
+        "POST\n/\n{canonical_query}\n{headers}\n{}\n{body_hash}",
+        signed.join(";")
+    );
+    let to_sign = format!(
+        "ACS3-HMAC-SHA256\n{}",
+        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(to_sign.as_bytes());
+    format!(
+        "ACS3-HMAC-SHA256 Credential={access_key_id},SignedHeaders={},Signature={}",
+        signed.join(";"),
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+fn allocate(params: pb::AliyunAllocateParams) -> pb::AllocateIpRequest {
+    pb::AllocateIpRequest {
+        provider: "ali".into(),
+        params: Some(Params::Aliyun(params)),
+        ..Default::default()
+    }
+}
+
+fn ok_reply() -> Reply {
+    Reply::json(
+        200,
+        json!({"RequestId": "F2EF6A3B-E345-46B9-931E-0EA094818567", "IpAddress": "47.95.10.20"}),
+    )
+}
+
+fn assert_fresh_timestamp(text: &str) {
+    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert!(
+        text.ends_with('Z') && text.len() == 20,
+        "YYYY-MM-DDThh:mm:ssZ: {text}"
+    );
+    let skew = (time::OffsetDateTime::now_utc() - parsed)
+        .whole_seconds()
+        .abs();
+    assert!(skew <= 5, "timestamp {text} is {skew}s off");
+}
+
+#[tokio::test]
+async fn v1_allocation_request_is_exact_and_signed() {
+    let server = Scripted::start(vec![ok_reply()]).await;
+    let gateway = start_gateway(&aliyun_provider("ali", &server.url(), "")).await;
+    let response = gateway
+        .client
+        .clone()
+        .allocate_ip(allocate(pb::AliyunAllocateParams {
+            instance_id: "i-bp1abcdefghijk123456".into(),
+            ip_address: "47.95.10.20".into(),
+            vlan_id: "100".into(),
+            region_id: "cn-beijing".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/");
+    assert!(request.body.is_empty(), "parameters travel in the query");
+    let params: BTreeMap<String, String> = request.query_pairs().into_iter().collect();
+    let keys: Vec<&str> = params.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "AccessKeyId",
+            "Action",
+            "Format",
+            "InstanceId",
+            "IpAddress",
+            "RegionId",
+            "Signature",
+            "SignatureMethod",
+            "SignatureNonce",
+            "SignatureVersion",
+            "Timestamp",
+            "Version",
+            "VlanId"
+        ]
+    );
+    assert_eq!(params["Action"], "AllocatePublicIpAddress");
+    assert_eq!(params["Version"], "2014-05-26");
+    assert_eq!(params["Format"], "JSON");
+    assert_eq!(params["AccessKeyId"], ALIYUN_AK_ID);
+    assert_eq!(params["SignatureMethod"], "HMAC-SHA1");
+    assert_eq!(params["SignatureVersion"], "1.0");
+    assert_eq!(params["RegionId"], "cn-beijing");
+    assert_eq!(params["InstanceId"], "i-bp1abcdefghijk123456");
+    assert_eq!(params["IpAddress"], "47.95.10.20");
+    assert_eq!(params["VlanId"], "100");
+    assert!(uuid::Uuid::parse_str(&params["SignatureNonce"]).is_ok());
+    assert_fresh_timestamp(&params["Timestamp"]);
+    assert_eq!(
+        params["Signature"],
+        expected_v1_signature(request, ALIYUN_SECRET)
+    );
+    // The wire encoding is RFC 3986 (':' as %3A, signature '=' as %3D).
+    assert!(request.query.contains("Timestamp=20"), "{}", request.query);
+    assert!(request.query.contains("%3A"), "{}", request.query);
+    assert!(
+        !request.query.contains('+'),
+        "no '+' for spaces or in the signature"
+    );
+
+    assert_eq!(response.provider, "ali");
+    assert_eq!(
+        response.provider_request_id,
+        "F2EF6A3B-E345-46B9-931E-0EA094818567"
+    );
+    assert_eq!(response.order_number, "");
+    assert_eq!(response.allocations.len(), 1);
+    let allocation = &response.allocations[0];
+    assert_eq!(allocation.id, "i-bp1abcdefghijk123456");
+    assert_eq!(allocation.instance_id, "i-bp1abcdefghijk123456");
+    assert_eq!(allocation.ip_address, "47.95.10.20");
+    assert_eq!(allocation.state(), pb::AllocationState::Ready);
+    assert_eq!(allocation.region_id, "cn-beijing");
+    assert_eq!(allocation.provider_kind(), pb::ProviderKind::Aliyun);
+    assert!(allocation.requires_instance_restart, "Alibaba's rule");
+}
+
+#[tokio::test]
+async fn every_attempt_gets_a_fresh_nonce() {
+    let server = Scripted::start(vec![ok_reply()]).await;
+    let gateway = start_gateway(&aliyun_provider("ali", &server.url(), "")).await;
+    for _ in 0..3 {
+        gateway
+            .client
+            .clone()
+            .allocate_ip(allocate(pb::AliyunAllocateParams {
+                instance_id: "i-bp1abc".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+    }
+    let nonces: std::collections::HashSet<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.param("SignatureNonce").unwrap())
+        .collect();
+    assert_eq!(nonces.len(), 3);
+}
+
+#[tokio::test]
+async fn v1_with_sts_token_signs_the_security_token() {
+    let server = Scripted::start(vec![ok_reply()]).await;
+    let extra = "security_token_env = \"STS_FOR_TEST\"";
+    let gateway = start_gateway_with_env(
+        &aliyun_provider("ali", &server.url(), extra),
+        [("STS_FOR_TEST".to_owned(), ALIYUN_STS.to_owned())].into(),
+    )
+    .await;
+    gateway
+        .client
+        .clone()
+        .allocate_ip(allocate(pb::AliyunAllocateParams {
+            instance_id: "i-2ze0example0000002".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let request = server.last_request();
+    assert_eq!(request.param("SecurityToken").as_deref(), Some(ALIYUN_STS));
+    // '+', '/' and '=' in the token are percent-encoded on the wire.
+    assert!(
+        request
+            .query
+            .contains("SecurityToken=CAIS%2Btest%2Fsts-token%3D%3D")
+    );
+    assert_eq!(
+        request.param("Signature").unwrap(),
+        expected_v1_signature(&request, ALIYUN_SECRET)
+    );
+}
+
+#[tokio::test]
+async fn v3_request_is_exact_and_signed() {
+    let server = Scripted::start(vec![ok_reply()]).await;
+    let extra = "signature_version = \"v3\"\nsecurity_token_env = \"STS_FOR_TEST\"";
+    let gateway = start_gateway_with_env(
+        &aliyun_provider("ali", &server.url(), extra),
+        [("STS_FOR_TEST".to_owned(), ALIYUN_STS.to_owned())].into(),
+    )
+    .await;
+    gateway
+        .client
+        .clone()
+        .allocate_ip(allocate(pb::AliyunAllocateParams {
+            instance_id: "i-2ze0example0000002".into(),
+            ip_address: "47.95.10.20".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let request = server.last_request();
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/");
+    let mut query = request.query_pairs();
+    query.sort();
+    assert_eq!(
+        query,
+        [
+            ("InstanceId".to_owned(), "i-2ze0example0000002".to_owned()),
+            ("IpAddress".to_owned(), "47.95.10.20".to_owned()),
+            ("RegionId".to_owned(), "cn-hangzhou".to_owned()),
+        ],
+        "V3 moves the common parameters into headers"
+    );
+    assert_eq!(
+        request.header("x-acs-action"),
+        Some("AllocatePublicIpAddress")
+    );
+    assert_eq!(request.header("x-acs-version"), Some("2014-05-26"));
+    assert_eq!(request.header("x-acs-security-token"), Some(ALIYUN_STS));
+    assert_eq!(request.header("x-acs-accesskey-id"), Some(ALIYUN_AK_ID));
+    assert_eq!(
+        request.header("x-acs-content-sha256"),
+        Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    );
+    assert_eq!(
+        request.header("host"),
+        Some(server.addr.to_string().as_str())
+    );
+    assert_fresh_timestamp(request.header("x-acs-date").unwrap());
+    let nonce = request.header("x-acs-signature-nonce").unwrap();
+    assert_eq!(nonce.len(), 32);
+    let auth = request.header("authorization").unwrap();
+    assert!(
+        auth.contains("SignedHeaders=host;x-acs-accesskey-id;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-nonce;x-acs-version,"),
+        "{auth}"
+    );
+    assert_eq!(
+        auth,
+        expected_v3_authorization(&request, ALIYUN_AK_ID, ALIYUN_SECRET)
+    );
+}
+
+#[tokio::test]
+async fn get_allocation_reads_the_instance_public_ip() {
+    let server = Scripted::start(vec![Reply::json(
+        200,
+        json!({
+            "RequestId": "R-DESC-1", "InstanceId": "i-bp1abc", "RegionId": "cn-hangzhou",
+            "ZoneId": "cn-hangzhou-h", "Status": "Stopped", "InstanceNetworkType": "vpc",
+            "InternetMaxBandwidthOut": 5,
+            "PublicIpAddress": {"IpAddress": ["47.95.10.20"]},
+            "EipAddress": {"IpAddress": "", "AllocationId": ""},
+            "OperationLocks": {"LockReason": []}
+        }),
+    )])
+    .await;
+    let gateway = start_gateway(&aliyun_provider("ali", &server.url(), "")).await;
+    let mut client = gateway.client.clone();
+    let allocation = client
+        .get_allocation(pb::GetAllocationRequest {
+            provider: String::new(), // the only provider
+            id: "i-bp1abc".into(),
+            region_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(allocation.ip_address, "47.95.10.20");
+    assert_eq!(allocation.state(), pb::AllocationState::Ready);
+    assert_eq!(allocation.provider_status, "Stopped");
+    assert_eq!(allocation.region_id, "cn-hangzhou");
+    assert!(allocation.requires_instance_restart);
+    let request = server.last_request();
+    assert_eq!(
+        request.param("Action").as_deref(),
+        Some("DescribeInstanceAttribute")
+    );
+    assert_eq!(request.param("InstanceId").as_deref(), Some("i-bp1abc"));
+    assert_eq!(
+        request.param("Signature").unwrap(),
+        expected_v1_signature(&request, ALIYUN_SECRET)
+    );
+
+    // An instance with only an EIP has no static public IP: NOT_FOUND.
+    server.set_replies(vec![Reply::json(
+        200,
+        json!({
+            "RequestId": "R-DESC-2", "InstanceId": "i-bp1abc", "Status": "Running",
+            "PublicIpAddress": {"IpAddress": []},
+            "EipAddress": {"IpAddress": "39.1.2.3", "AllocationId": "eip-x"}
+        }),
+    )]);
+    let status = client
+        .get_allocation(pb::GetAllocationRequest {
+            provider: "ali".into(),
+            id: "i-bp1abc".into(),
+            region_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    let (reason, domain, metadata) = error_info(&status);
+    assert_eq!(reason, "PUBLIC_IP_NOT_ALLOCATED");
+    assert_eq!(domain, "ecs.aliyuncs.com");
+    assert_eq!(metadata["providerRequestId"], "R-DESC-2");
+    assert!(
+        status.message().contains("39.1.2.3"),
+        "{}",
+        status.message()
+    );
+}
