@@ -1,0 +1,161 @@
+//! Secrets (access key secrets, passwords, STS tokens) never appear in logs,
+//! in gRPC error messages or details, or in Debug output, even at trace log
+//! level, when a provider echoes its string-to-sign, or when the network fails.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use ipalloc_gateway::pb;
+use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
+use pb::allocate_ip_request::Params;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
+
+fn aliyun_request(provider: &str) -> pb::AllocateIpRequest {
+    pb::AllocateIpRequest {
+        provider: provider.into(),
+        params: Some(Params::Aliyun(pb::AliyunAllocateParams {
+            instance_id: "i-bp1abc".into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn zenlayer_request(provider: &str) -> pb::AllocateIpRequest {
+    pb::AllocateIpRequest {
+        provider: provider.into(),
+        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
+            zone_id: "SEL-A".into(),
+            charge_type: pb::ChargeType::Postpaid as i32,
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn assert_clean(text: &str, what: &str) {
+    for secret in [ALIYUN_SECRET, ALIYUN_STS, ZL_PASSWORD] {
+        assert!(!text.contains(secret), "{what} contains secret {secret:?}:\n{text}");
+        // Also the percent-encoded form a URL would carry.
+        let encoded: String = percent_encoding::utf8_percent_encode(
+            secret,
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .to_string();
+        assert!(!text.contains(&encoded), "{what} contains encoded secret:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_reach_logs_errors_or_statuses() {
+    // The provider echoes a string-to-sign carrying the STS token, as
+    // Alibaba does on SignatureDoesNotMatch.
+    let echo = format!(
+        "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3D{ALIYUN_AK_ID}%26SecurityToken%3D{}",
+        percent_encoding::utf8_percent_encode(ALIYUN_STS, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let aliyun = Scripted::start(vec![
+        Reply::json(400, json!({"RequestId": "R-SIG", "Code": "SignatureDoesNotMatch", "Message": echo})),
+        Reply::json(200, json!({"RequestId": "R-OK", "IpAddress": "47.95.10.20"})),
+    ])
+    .await;
+    let zenlayer = Scripted::start(vec![
+        Reply::json(401, json!({"requestId": "T-1", "code": "AUTHFAILURE_SIGNATURE_FAILURE", "message": "bad"})),
+        Reply::json(200, json!({"requestId": "T-2", "response": {"requestId": "T-2", "eipIdSet": ["eip-1"], "orderNumber": ""}})),
+    ])
+    .await;
+    let dead = closed_port().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\n[log]\nlevel = \"trace\"\nformat = \"json\"\n{}{}{}{}",
+        aliyun_provider("ali", &aliyun.url(), "security_token_env = \"TEST_STS\""),
+        aliyun_provider("ali-v3", &aliyun.url(), "signature_version = \"v3\"\nsecurity_token_env = \"TEST_STS\""),
+        zenlayer_provider("zl", &zenlayer.url(), ""),
+        aliyun_provider("ali-dead", &format!("http://127.0.0.1:{dead}"), "security_token_env = \"TEST_STS\""),
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), config).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(file.path())
+        .env_clear()
+        .env("TEST_STS", ALIYUN_STS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n")
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut client = loop {
+        if let Ok(client) = IpAllocationClient::connect(format!("http://127.0.0.1:{port}")).await {
+            break client;
+        }
+        assert!(Instant::now() < deadline, "gateway did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let mut seen = String::new();
+    for request in [
+        aliyun_request("ali"),      // SignatureDoesNotMatch echoing the token
+        aliyun_request("ali"),      // success
+        aliyun_request("ali-v3"),   // success, token in a header
+        aliyun_request("ali-dead"), // connection refused
+        zenlayer_request("zl"),     // AUTHFAILURE
+        zenlayer_request("zl"),     // success
+    ] {
+        match client.allocate_ip(request).await {
+            Ok(response) => seen.push_str(&format!("{:?}\n", response.into_inner())),
+            Err(status) => {
+                seen.push_str(&format!("{status:?}\n{}\n", status.message()));
+                seen.push_str(&format!("{:?}\n", details(&status)));
+            }
+        }
+    }
+    assert_clean(&seen, "gRPC responses and statuses");
+    assert!(seen.contains("[redacted]"), "the echoed string-to-sign is redacted: {seen}");
+
+    let killed = Command::new("kill").arg(child.id().to_string()).status().unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+    let logs = reader.join().unwrap();
+    assert!(logs.contains("sending aliyun request"), "trace logs were captured: {logs}");
+    assert!(logs.contains("allocation failed"), "{logs}");
+    assert_clean(&logs, "logs");
+}
+
+#[test]
+fn debug_of_providers_and_config_hides_secrets() {
+    let text = format!(
+        "{}{}",
+        aliyun_provider("ali", "http://127.0.0.1:9", "security_token_env = \"S\""),
+        zenlayer_provider("zl", "http://127.0.0.1:9", "")
+    );
+    let env = |name: &str| (name == "S").then(|| ALIYUN_STS.to_owned());
+    let config = ipalloc_gateway::config::load(&text, "t", &env).unwrap();
+    assert_clean(&format!("{config:?} {config:#?}"), "Config Debug");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    for provider in &config.providers {
+        let debug = match provider {
+            ipalloc_gateway::config::ProviderConfig::Aliyun(s) => format!(
+                "{:?}",
+                ipalloc_gateway::provider::aliyun::AliyunProvider::new(s.clone()).unwrap()
+            ),
+            ipalloc_gateway::config::ProviderConfig::Zenlayer(s) => format!(
+                "{:?}",
+                ipalloc_gateway::provider::zenlayer::ZenlayerProvider::new(s.clone()).unwrap()
+            ),
+        };
+        assert_clean(&debug, "provider Debug");
+    }
+}
