@@ -41,14 +41,18 @@ fn zenlayer_request(provider: &str) -> pb::AllocateIpRequest {
 
 fn assert_clean(text: &str, what: &str) {
     for secret in [ALIYUN_SECRET, ALIYUN_STS, ZL_PASSWORD] {
-        assert!(!text.contains(secret), "{what} contains secret {secret:?}:\n{text}");
+        assert!(
+            !text.contains(secret),
+            "{what} contains secret {secret:?}:\n{text}"
+        );
         // Also the percent-encoded form a URL would carry.
-        let encoded: String = percent_encoding::utf8_percent_encode(
-            secret,
-            percent_encoding::NON_ALPHANUMERIC,
-        )
-        .to_string();
-        assert!(!text.contains(&encoded), "{what} contains encoded secret:\n{text}");
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        assert!(
+            !text.contains(&encoded),
+            "{what} contains encoded secret:\n{text}"
+        );
     }
 }
 
@@ -61,8 +65,14 @@ async fn secrets_never_reach_logs_errors_or_statuses() {
         percent_encoding::utf8_percent_encode(ALIYUN_STS, percent_encoding::NON_ALPHANUMERIC)
     );
     let aliyun = Scripted::start(vec![
-        Reply::json(400, json!({"RequestId": "R-SIG", "Code": "SignatureDoesNotMatch", "Message": echo})),
-        Reply::json(200, json!({"RequestId": "R-OK", "IpAddress": "47.95.10.20"})),
+        Reply::json(
+            400,
+            json!({"RequestId": "R-SIG", "Code": "SignatureDoesNotMatch", "Message": echo}),
+        ),
+        Reply::json(
+            200,
+            json!({"RequestId": "R-OK", "IpAddress": "47.95.10.20"}),
+        ),
     ])
     .await;
     let zenlayer = Scripted::start(vec![
@@ -71,13 +81,25 @@ async fn secrets_never_reach_logs_errors_or_statuses() {
     ])
     .await;
     let dead = closed_port().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = format!(
         "listen = \"127.0.0.1:{port}\"\n[log]\nlevel = \"trace\"\nformat = \"json\"\n{}{}{}{}",
         aliyun_provider("ali", &aliyun.url(), "security_token_env = \"TEST_STS\""),
-        aliyun_provider("ali-v3", &aliyun.url(), "signature_version = \"v3\"\nsecurity_token_env = \"TEST_STS\""),
+        aliyun_provider(
+            "ali-v3",
+            &aliyun.url(),
+            "signature_version = \"v3\"\nsecurity_token_env = \"TEST_STS\""
+        ),
         zenlayer_provider("zl", &zenlayer.url(), ""),
-        aliyun_provider("ali-dead", &format!("http://127.0.0.1:{dead}"), "security_token_env = \"TEST_STS\""),
+        aliyun_provider(
+            "ali-dead",
+            &format!("http://127.0.0.1:{dead}"),
+            "security_token_env = \"TEST_STS\""
+        ),
     );
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), config).unwrap();
@@ -92,7 +114,11 @@ async fn secrets_never_reach_logs_errors_or_statuses() {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
-        BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n")
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+            .join("\n")
     });
 
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -122,13 +148,22 @@ async fn secrets_never_reach_logs_errors_or_statuses() {
         }
     }
     assert_clean(&seen, "gRPC responses and statuses");
-    assert!(seen.contains("[redacted]"), "the echoed string-to-sign is redacted: {seen}");
+    assert!(
+        seen.contains("[redacted]"),
+        "the echoed string-to-sign is redacted: {seen}"
+    );
 
-    let killed = Command::new("kill").arg(child.id().to_string()).status().unwrap();
+    let killed = Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(killed.success());
     assert!(child.wait().unwrap().success());
     let logs = reader.join().unwrap();
-    assert!(logs.contains("sending aliyun request"), "trace logs were captured: {logs}");
+    assert!(
+        logs.contains("sending aliyun request"),
+        "trace logs were captured: {logs}"
+    );
     assert!(logs.contains("allocation failed"), "{logs}");
     assert_clean(&logs, "logs");
 }

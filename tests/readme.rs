@@ -1,0 +1,16 @@
+//! README.md publishes the error mapping tables; they must equal the code's.
+
+#[test]
+fn readme_error_tables_match_the_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let begin = "<!-- error-tables:begin -->\n";
+    let end = "<!-- error-tables:end -->";
+    let start = readme.find(begin).expect("begin marker") + begin.len();
+    let stop = readme.find(end).expect("end marker");
+    assert_eq!(
+        &readme[start..stop],
+        ipalloc_gateway::error_tables_markdown(),
+        "regenerate with: cargo run -- error-tables"
+    );
+}
