@@ -303,28 +303,22 @@ fn provider_config(
                     ));
                 }
             };
-            let access_key_id = credential(
+            let access_key_id = required_credential(
                 env,
                 &key,
                 "access_key_id",
                 &raw.access_key_id,
                 &raw.access_key_id_env,
                 "ALIBABA_CLOUD_ACCESS_KEY_ID",
-            )?
-            .ok_or_else(|| {
-                missing_credential(&key, "access_key_id", "ALIBABA_CLOUD_ACCESS_KEY_ID")
-            })?;
-            let access_key_secret = credential(
+            )?;
+            let access_key_secret = required_credential(
                 env,
                 &key,
                 "access_key_secret",
                 &raw.access_key_secret,
                 &raw.access_key_secret_env,
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            )?
-            .ok_or_else(|| {
-                missing_credential(&key, "access_key_secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-            })?;
+            )?;
             let security_token = credential(
                 env,
                 &key,
@@ -375,32 +369,22 @@ fn provider_config(
                     format!("{api_version:?} is not a version like \"2026-02-01\""),
                 ));
             }
-            let access_key_id = credential(
+            let access_key_id = required_credential(
                 env,
                 &key,
                 "access_key_id",
                 &raw.access_key_id,
                 &raw.access_key_id_env,
                 "ZENLAYERCLOUD_ACCESS_KEY_ID",
-            )?
-            .ok_or_else(|| {
-                missing_credential(&key, "access_key_id", "ZENLAYERCLOUD_ACCESS_KEY_ID")
-            })?;
-            let access_key_password = credential(
+            )?;
+            let access_key_password = required_credential(
                 env,
                 &key,
                 "access_key_password",
                 &raw.access_key_password,
                 &raw.access_key_password_env,
                 "ZENLAYERCLOUD_ACCESS_KEY_PASSWORD",
-            )?
-            .ok_or_else(|| {
-                missing_credential(
-                    &key,
-                    "access_key_password",
-                    "ZENLAYERCLOUD_ACCESS_KEY_PASSWORD",
-                )
-            })?;
+            )?;
             Ok(ProviderConfig::Zenlayer(ZenlayerSettings {
                 name: name.to_owned(),
                 endpoint,
@@ -494,17 +478,23 @@ fn credential(
     }
 }
 
-fn missing_credential(
+/// A credential that must be present (see [`credential`]).
+fn required_credential(
+    env: EnvLookup<'_>,
     key: &dyn Fn(&str) -> String,
     field: &str,
+    inline: &Option<String>,
+    named_var: &Option<String>,
     conventional: &str,
-) -> ConfigError {
-    invalid(
-        key(field),
-        format!(
-            "required: set {field}, or {field}_env naming an environment variable, or {conventional}"
-        ),
-    )
+) -> Result<String, ConfigError> {
+    credential(env, key, field, inline, named_var, conventional)?.ok_or_else(|| {
+        invalid(
+            key(field),
+            format!(
+                "required: set {field}, or {field}_env naming an environment variable, or {conventional}"
+            ),
+        )
+    })
 }
 
 fn check_url(url: &str, key: &str) -> Result<String, ConfigError> {

@@ -42,3 +42,25 @@ impl ProviderKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// AIP-193: ErrorInfo reasons are UPPER_SNAKE_CASE, at most 63 characters.
+    #[test]
+    fn every_table_reason_is_upper_snake_and_short() {
+        for kind in [ProviderKind::Aliyun, ProviderKind::Zenlayer] {
+            for rule in kind.error_table().rules {
+                let reason = rule.reason;
+                assert!(!reason.is_empty() && reason.len() <= 63, "{reason}");
+                assert!(
+                    reason
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+                    "{reason}"
+                );
+            }
+        }
+    }
+}
