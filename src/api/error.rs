@@ -112,6 +112,62 @@ pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) ->
             };
             build(provider, &facts, mapped, message.clone(), None)
         }
+        ProviderError::RateLimited { op, retry_after } => {
+            let facts = Facts {
+                op: Some(*op),
+                code: "",
+                message: "",
+                request_id: None,
+                http_status: None,
+            };
+            let mapped = Mapped {
+                code: Code::ResourceExhausted,
+                reason: "GATEWAY_RATE_LIMITED",
+                retry: RetryClass::Retryable,
+                outcome_unknown: false,
+            };
+            let text = format!(
+                "the gateway's rate limit for this provider account has no capacity before the deadline; {} was not sent",
+                op.name
+            );
+            build_in(
+                GATEWAY_DOMAIN,
+                provider,
+                &facts,
+                mapped,
+                text,
+                Some(*retry_after),
+            )
+        }
+        ProviderError::DeadlineExceeded { op, sent } => {
+            let facts = Facts {
+                op: Some(*op),
+                code: "",
+                message: "",
+                request_id: None,
+                http_status: None,
+            };
+            let unknown = *sent && op.mutating;
+            let mapped = Mapped {
+                code: Code::DeadlineExceeded,
+                reason: if unknown {
+                    OUTCOME_UNKNOWN
+                } else {
+                    "DEADLINE_EXCEEDED"
+                },
+                retry: RetryClass::IdempotentOnly,
+                outcome_unknown: unknown,
+            };
+            let text = format!(
+                "the caller's deadline passed {}",
+                if *sent {
+                    format!("while {} was in progress", op.name)
+                } else {
+                    format!("before {} was sent", op.name)
+                }
+            );
+            build_in(GATEWAY_DOMAIN, provider, &facts, mapped, text, None)
+        }
         ProviderError::Internal(message) => {
             let mut details = ErrorDetails::new();
             details.set_error_info(
@@ -271,7 +327,18 @@ fn build(
     text: String,
     retry_after: Option<Duration>,
 ) -> Status {
-    let table = provider.kind.error_table();
+    let domain = provider.kind.error_table().domain;
+    build_in(domain, provider, facts, mapped, text, retry_after)
+}
+
+fn build_in(
+    domain: &str,
+    provider: &ProviderDescription,
+    facts: &Facts<'_>,
+    mapped: Mapped,
+    text: String,
+    retry_after: Option<Duration>,
+) -> Status {
     let metadata = HashMap::from([
         ("provider".to_owned(), provider.name.clone()),
         ("providerKind".to_owned(), provider.kind.as_str().to_owned()),
@@ -291,7 +358,7 @@ fn build(
         ),
     ]);
     let mut details = ErrorDetails::new();
-    details.set_error_info(mapped.reason, table.domain, metadata);
+    details.set_error_info(mapped.reason, domain, metadata);
     if let Some(request_id) = facts.request_id {
         details.set_request_info(request_id, format!("provider {}", provider.name));
     }

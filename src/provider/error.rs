@@ -71,6 +71,19 @@ pub enum ProviderError {
         request_id: Option<String>,
     },
 
+    /// The gateway's own rate limit for this provider account has no token
+    /// before the caller's deadline. Nothing was sent.
+    #[error("{op_name}: the gateway's rate limit for this provider is exhausted; retry in {retry_after:?}", op_name = op.name)]
+    RateLimited {
+        op: Operation,
+        retry_after: Duration,
+    },
+
+    /// The caller's deadline passed. `sent` says whether a request of this
+    /// call may have reached the provider.
+    #[error("{op_name}: the caller's deadline passed{}", if *sent { " after the request was sent" } else { " before anything was sent" }, op_name = op.name)]
+    DeadlineExceeded { op: Operation, sent: bool },
+
     /// A gateway-side fault (a request the adapter cannot build).
     #[error("internal error: {0}")]
     Internal(String),
@@ -83,7 +96,10 @@ impl ProviderError {
             ProviderError::Api(e) => e.request_id.as_deref(),
             ProviderError::MalformedResponse { request_id, .. }
             | ProviderError::NotFound { request_id, .. } => request_id.as_deref(),
-            ProviderError::Transport(_) | ProviderError::Internal(_) => None,
+            ProviderError::Transport(_)
+            | ProviderError::RateLimited { .. }
+            | ProviderError::DeadlineExceeded { .. }
+            | ProviderError::Internal(_) => None,
         }
     }
 
@@ -92,9 +108,10 @@ impl ProviderError {
         match self {
             ProviderError::Api(e) => Some(e.op),
             ProviderError::Transport(e) => Some(e.op),
-            ProviderError::MalformedResponse { op, .. } | ProviderError::NotFound { op, .. } => {
-                Some(*op)
-            }
+            ProviderError::MalformedResponse { op, .. }
+            | ProviderError::NotFound { op, .. }
+            | ProviderError::RateLimited { op, .. }
+            | ProviderError::DeadlineExceeded { op, .. } => Some(*op),
             ProviderError::Internal(_) => None,
         }
     }

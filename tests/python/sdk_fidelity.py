@@ -1,0 +1,136 @@
+"""Proof of fidelity: the official Python SDKs against our emulators.
+
+Run by tests/sdk_fidelity.rs with the emulators on loopback. Uses only the
+SDKs' public APIs (plus urllib for one hand-tampered request), so the
+emulators' signature checks are tested independently of the gateway's
+signers. Prints one JSON object with what happened; the Rust test asserts.
+
+Arguments: ALIYUN_HOST:PORT ZENLAYER_HOST:PORT ALIYUN_INSTANCE_ID
+Environment: ALIYUN_AK_ID, ALIYUN_AK_SECRET, ZENLAYER_AK_ID, ZENLAYER_AK_PASSWORD
+"""
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.client import AcsClient
+from aliyunsdkecs.request.v20140526.AllocatePublicIpAddressRequest import (
+    AllocatePublicIpAddressRequest,
+)
+from aliyunsdkecs.request.v20140526.DescribeInstanceAttributeRequest import (
+    DescribeInstanceAttributeRequest,
+)
+from zenlayercloud.bmc.v20260201 import bmc_client, models
+from zenlayercloud.common.config import Config
+from zenlayercloud.common.credential import Credential
+from zenlayercloud.common.excpetion.zenlayer_cloud_sdk_exception import (
+    ZenlayerCloudSdkException,
+)
+
+aliyun_endpoint, zenlayer_domain, instance_id = sys.argv[1:4]
+result = {}
+
+
+def aliyun_client(secret):
+    return AcsClient(os.environ["ALIYUN_AK_ID"], secret, "cn-hangzhou", auto_retry=False)
+
+
+def aliyun_request(request):
+    request.set_endpoint(aliyun_endpoint)
+    request.set_protocol_type("http")
+    request.set_accept_format("JSON")
+    return request
+
+
+# 1. AllocatePublicIpAddress with the legacy SDK (what most Python users run).
+client = aliyun_client(os.environ["ALIYUN_AK_SECRET"])
+allocate = aliyun_request(AllocatePublicIpAddressRequest())
+allocate.set_InstanceId(instance_id)
+response = json.loads(client.do_action_with_exception(allocate))
+result["aliyun_allocate"] = response
+
+describe = aliyun_request(DescribeInstanceAttributeRequest())
+describe.set_InstanceId(instance_id)
+result["aliyun_describe"] = json.loads(client.do_action_with_exception(describe))
+
+# 2. A wrong secret: the emulator answers SignatureDoesNotMatch with its
+# string-to-sign; the SDK compares it with its own and, when they are equal
+# (the emulator canonicalised exactly as the SDK did), reports
+# InvalidAccessKeySecret.
+wrong = aliyun_client("not-the-secret")
+again = aliyun_request(AllocatePublicIpAddressRequest())
+again.set_InstanceId(instance_id)
+try:
+    wrong.do_action_with_exception(again)
+    result["aliyun_wrong_secret"] = "accepted"
+except ServerException as e:
+    result["aliyun_wrong_secret"] = {"code": e.get_error_code(), "status": e.get_http_status()}
+
+# 3. A hand-tampered signature on an otherwise SDK-signed URL.
+tampered = aliyun_request(DescribeInstanceAttributeRequest())
+tampered.set_InstanceId(instance_id)
+url = tampered.get_url("cn-hangzhou", os.environ["ALIYUN_AK_ID"], os.environ["ALIYUN_AK_SECRET"])
+head, signature = url.rsplit("Signature=", 1)
+bad = head + "Signature=" + ("A" if signature[0] != "A" else "B") + signature[1:]
+try:
+    urllib.request.urlopen(
+        urllib.request.Request("http://" + aliyun_endpoint + bad, method="POST"), timeout=10
+    )
+    result["aliyun_tampered"] = "accepted"
+except urllib.error.HTTPError as e:
+    body = json.loads(e.read() or b"{}")
+    result["aliyun_tampered"] = {"status": e.code, "code": body.get("Code")}
+
+
+# 4. Zenlayer: AllocateEipAddresses (POSTPAID with tags, PREPAID) and
+# DescribeEipAddresses with the official client over plain HTTP.
+def zenlayer_client(password):
+    config = Config(scheme="http", domain=zenlayer_domain, rate_limit_max_retries=0)
+    return bmc_client.BmcClient(Credential(os.environ["ZENLAYER_AK_ID"], password), config)
+
+
+zl = zenlayer_client(os.environ["ZENLAYER_AK_PASSWORD"])
+req = models.AllocateEipAddressesRequest()
+req.zoneId = "SEL-A"
+req.eipChargeType = "POSTPAID"
+req.amount = 2
+tags = models.TagAssociation()
+tags.tags = [models.Tag({"key": "env", "value": "sdk test"}), models.Tag({"key": "owner", "value": "运维"})]
+req.tags = tags
+postpaid = zl.AllocateEipAddresses(req)
+result["zenlayer_postpaid"] = {"eipIdSet": postpaid.eipIdSet, "orderNumber": postpaid.orderNumber}
+
+req = models.AllocateEipAddressesRequest()
+req.zoneId = "HKG-A"
+req.eipChargeType = "PREPAID"
+prepaid = models.ChargePrepaid()
+prepaid.period = 1
+req.eipChargePrepaid = prepaid
+prepaid_response = zl.AllocateEipAddresses(req)
+result["zenlayer_prepaid"] = {
+    "eipIdSet": prepaid_response.eipIdSet,
+    "orderNumber": prepaid_response.orderNumber,
+}
+
+describe = models.DescribeEipAddressesRequest()
+describe.eipIds = postpaid.eipIdSet
+described = zl.DescribeEipAddresses(describe)
+result["zenlayer_describe"] = {
+    "totalCount": described.totalCount,
+    "eips": [
+        {"eipId": e.eipId, "eipStatus": e.eipStatus, "zoneId": e.zoneId}
+        for e in described.dataSet
+    ],
+}
+
+# 5. A wrong password is a signature failure.
+try:
+    zenlayer_client("not-the-password").DescribeEipAddresses(models.DescribeEipAddressesRequest())
+    result["zenlayer_wrong_password"] = "accepted"
+except ZenlayerCloudSdkException as e:
+    result["zenlayer_wrong_password"] = {"code": e.code}
+
+print(json.dumps(result, ensure_ascii=False))
