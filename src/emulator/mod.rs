@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod faults;
 pub mod serve;
+pub mod zenlayer;
 
 pub use faults::{CounterSnapshot, FaultConfig, Faults, Verdict};
 pub use serve::{ConnectionDropper, RunningEmulator};

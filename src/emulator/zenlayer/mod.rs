@@ -1,0 +1,197 @@
+//! A stateful emulator of the Zenlayer Cloud BMC API 2.0 (`POST
+//! /api/v2/bmc`): `AllocateEipAddresses`, `DescribeEipAddresses` and
+//! `TerminateEipAddress`, with the real ZC2-HMAC-SHA256 signature check and
+//! the documented error codes, so that our tests, the `--sandbox` mode and
+//! users' own integration tests (including the official Python SDK pointed
+//! at it with `Config(scheme="http", domain="127.0.0.1:PORT")`) run without
+//! a Zenlayer account.
+//!
+//! EIP creation is asynchronous as on Zenlayer: CREATING for the creation
+//! delay (2 s by default), then AVAILABLE (or CREATE_FAILED in zone SIN-A).
+//! Faults and counters come from the shared core (`crate::emulator`);
+//! [`inventory_markdown`] documents zones and how to reproduce each error.
+//!
+//! Files: `api` (the handler), `verify` (signature check), `params` (JSON
+//! parameter reading), `allocate` / `describe` / `terminate` (the actions),
+//! `state` (EIPs and their status), `pool` (IP pools), `seed` (zones,
+//! resource groups), `error` / `response` (answers), `admin` (extra admin
+//! routes), `inventory` (README table).
+
+mod admin;
+mod allocate;
+mod api;
+mod describe;
+mod error;
+mod inventory;
+mod params;
+mod pool;
+mod response;
+mod seed;
+mod state;
+mod terminate;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+
+use super::faults::{FaultConfig, Faults};
+use super::serve::RunningEmulator;
+use crate::config::secret::Secret;
+
+pub use inventory::inventory_markdown;
+pub use state::{ChargeType, EipStatus, EipView, TagView, TagsView};
+
+/// The access key id of the sandbox account.
+pub const SANDBOX_ACCESS_KEY_ID: &str = "ZLSANDBOXKEY00000001";
+/// The access key password of the sandbox account (public by design).
+pub const SANDBOX_ACCESS_KEY_PASSWORD: &str = "sandbox-zenlayer-password";
+/// The path every action is posted to.
+pub const API_PATH: &str = "/api/v2/bmc";
+/// How long EIPs stay CREATING by default.
+pub const DEFAULT_CREATION_DELAY: Duration = Duration::from_secs(2);
+/// The longest creation delay accepted (longer ones are clamped).
+pub const MAX_CREATION_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// How to start an emulator.
+#[derive(Clone)]
+pub struct ZenlayerEmulatorConfig {
+    /// Accepted key pairs: (access key id, access key password).
+    pub credentials: Vec<(String, String)>,
+    /// How long new EIPs stay CREATING.
+    pub creation_delay: Duration,
+    pub faults: FaultConfig,
+}
+
+impl Default for ZenlayerEmulatorConfig {
+    /// The sandbox key pair, a 2 s creation delay, no faults.
+    fn default() -> Self {
+        ZenlayerEmulatorConfig {
+            credentials: vec![(
+                SANDBOX_ACCESS_KEY_ID.to_owned(),
+                SANDBOX_ACCESS_KEY_PASSWORD.to_owned(),
+            )],
+            creation_delay: DEFAULT_CREATION_DELAY,
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ZenlayerEmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.credentials.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("ZenlayerEmulatorConfig")
+            .field("access_key_ids", &ids)
+            .field("creation_delay", &self.creation_delay)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shared state of one emulator: accepted keys, faults and counters,
+/// the creation delay, the EIPs and IP pools.
+pub struct ZenlayerEmulator {
+    credentials: Vec<(String, Secret)>,
+    faults: Arc<Faults>,
+    creation_delay: Mutex<Duration>,
+    store: Mutex<state::Store>,
+}
+
+impl std::fmt::Debug for ZenlayerEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.credentials.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("ZenlayerEmulator")
+            .field("access_key_ids", &ids)
+            .field("creation_delay", &self.creation_delay())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZenlayerEmulator {
+    /// A fresh account with no EIPs. Key ids and passwords are trimmed, as
+    /// the official SDKs trim them.
+    pub fn new(config: ZenlayerEmulatorConfig) -> ZenlayerEmulator {
+        ZenlayerEmulator {
+            credentials: config
+                .credentials
+                .into_iter()
+                .map(|(id, password)| (id.trim().to_owned(), Secret::new(password.trim())))
+                .collect(),
+            faults: Arc::new(Faults::new(config.faults)),
+            creation_delay: Mutex::new(config.creation_delay.min(MAX_CREATION_DELAY)),
+            store: Mutex::new(state::Store::default()),
+        }
+    }
+
+    /// Faults and counters (the same the admin endpoint reads and sets).
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
+    }
+
+    /// How long EIPs allocated from now on stay CREATING.
+    pub fn creation_delay(&self) -> Duration {
+        *lock(&self.creation_delay)
+    }
+
+    /// Sets the creation delay for EIPs allocated from now on (EIPs already
+    /// allocated keep theirs); clamped to [`MAX_CREATION_DELAY`].
+    pub fn set_creation_delay(&self, delay: Duration) {
+        *lock(&self.creation_delay) = delay.min(MAX_CREATION_DELAY);
+    }
+
+    /// One EIP as DescribeEipAddresses would show it now.
+    pub fn eip(&self, eip_id: &str) -> Option<EipView> {
+        self.store().get(eip_id, std::time::Instant::now())
+    }
+
+    /// Every EIP, newest first.
+    pub fn eips(&self) -> Vec<EipView> {
+        self.store().all(std::time::Instant::now())
+    }
+
+    /// Addresses not reserved in a zone's pool (0 for zones without one).
+    pub fn free_addresses(&self, zone_id: &str) -> usize {
+        self.store().free_addresses(zone_id)
+    }
+
+    fn store(&self) -> MutexGuard<'_, state::Store> {
+        lock(&self.store)
+    }
+}
+
+/// The API at `POST /api/v2/bmc` plus the admin routes (shared and
+/// Zenlayer-specific).
+pub fn router(emulator: Arc<ZenlayerEmulator>) -> Router {
+    let faults = Arc::clone(&emulator.faults);
+    Router::new()
+        .route(API_PATH, post(api::handle))
+        .with_state(Arc::clone(&emulator))
+        .merge(admin::router(emulator))
+        .merge(super::admin::router(faults))
+}
+
+/// Starts an emulator on `listener` in the background.
+pub async fn start(
+    listener: tokio::net::TcpListener,
+    config: ZenlayerEmulatorConfig,
+) -> std::io::Result<(RunningEmulator, Arc<ZenlayerEmulator>)> {
+    config
+        .faults
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let emulator = Arc::new(ZenlayerEmulator::new(config));
+    let running = RunningEmulator::spawn(listener, router(Arc::clone(&emulator)))?;
+    tracing::info!(addr = %running.addr, "zenlayer emulator listening");
+    Ok((running, emulator))
+}
+
+/// A poisoned lock only means a request panicked mid-update; the state is
+/// still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
