@@ -7,6 +7,7 @@
 //! (`serve`).
 
 pub mod admin;
+pub mod aliyun;
 pub mod faults;
 pub mod serve;
 pub mod zenlayer;

@@ -1,0 +1,261 @@
+//! `DescribeInstances` over raw V1 requests: filters, paging, limits, and
+//! allocations showing up.
+
+use serde_json::{Value, json};
+
+use super::{start_default, v1_params};
+
+fn ids(body: &Value) -> Vec<String> {
+    body["Instances"]["Instance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["InstanceId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn filters_paging_and_limits() {
+    let harness = start_default().await;
+    let describe = |extra: Vec<(&'static str, String)>| {
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        v1_params("DescribeInstances", &extra)
+    };
+    // By ids.
+    let answer = harness
+        .v1(
+            "POST",
+            &describe(vec![
+                ("RegionId", "cn-hangzhou".into()),
+                (
+                    "InstanceIds",
+                    r#"["i-emuready001","i-emuhasip001","i-unknown"]"#.into(),
+                ),
+            ]),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let body = answer.json();
+    assert_eq!(body["TotalCount"], 2);
+    assert_eq!(body["PageNumber"], 1);
+    assert_eq!(body["PageSize"], 10);
+    assert_eq!(ids(&body), ["i-emuhasip001", "i-emuready001"]);
+    assert_eq!(
+        body["Instances"]["Instance"][0]["PublicIpAddress"]["IpAddress"],
+        json!(["47.96.0.10"])
+    );
+    assert_eq!(
+        body["Instances"]["Instance"][0]["EipAddress"]["IsSupportUnassociate"],
+        true
+    );
+
+    // Everything, paged.
+    let answer = harness
+        .v1(
+            "POST",
+            &describe(vec![
+                ("RegionId", "cn-hangzhou".into()),
+                ("PageSize", "5".into()),
+                ("PageNumber", "2".into()),
+            ]),
+        )
+        .await;
+    let body = answer.json();
+    assert_eq!(body["TotalCount"], 2020);
+    assert_eq!(ids(&body).len(), 5);
+    assert_eq!(body["PageNumber"], 2);
+    // Past the end.
+    let answer = harness
+        .v1(
+            "POST",
+            &describe(vec![
+                ("RegionId", "cn-hangzhou".into()),
+                ("PageSize", "100".into()),
+                ("PageNumber", "99".into()),
+            ]),
+        )
+        .await;
+    assert_eq!(answer.json()["TotalCount"], 2020);
+    assert!(ids(&answer.json()).is_empty());
+
+    // Filters.
+    let answer = harness
+        .v1(
+            "POST",
+            &describe(vec![
+                ("RegionId", "cn-hangzhou".into()),
+                ("Status", "Starting".into()),
+            ]),
+        )
+        .await;
+    assert_eq!(ids(&answer.json()), ["i-emustarting01"]);
+    let answer = harness
+        .v1(
+            "POST",
+            &describe(vec![
+                ("RegionId", "cn-hangzhou".into()),
+                ("InstanceNetworkType", "classic".into()),
+            ]),
+        )
+        .await;
+    assert_eq!(ids(&answer.json()), ["i-emuclassic01", "i-emuclassic02"]);
+    let answer = harness
+        .v1(
+            "POST",
+            &describe(vec![
+                ("RegionId", "cn-hangzhou".into()),
+                ("ZoneId", "cn-hangzhou-k".into()),
+            ]),
+        )
+        .await;
+    assert_eq!(ids(&answer.json()), ["i-emuemptyzone1"]);
+    let answer = harness
+        .v1(
+            "POST",
+            &describe(vec![
+                ("RegionId", "cn-hangzhou".into()),
+                ("PublicIpAddresses", r#"["47.100.0.10"]"#.into()),
+            ]),
+        )
+        .await;
+    assert_eq!(ids(&answer.json()), ["i-emuclassic02"]);
+    // Another region has none of them.
+    let answer = harness
+        .v1("POST", &describe(vec![("RegionId", "cn-beijing".into())]))
+        .await;
+    assert_eq!(answer.json()["TotalCount"], 0);
+
+    // Errors.
+    let answer = harness.v1("POST", &describe(vec![])).await;
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (400, "MissingParameter")
+    );
+    assert!(
+        answer.json()["Message"]
+            .as_str()
+            .unwrap()
+            .contains("\"RegionId\"")
+    );
+    let many: Vec<String> = (0..101).map(|n| format!("i-emupool{n:04}")).collect();
+    let many = serde_json::to_string(&many).unwrap();
+    for (name, value) in [
+        ("InstanceIds", many.as_str()),
+        ("InstanceIds", "i-emuready001"),
+        ("InstanceIds", "[1,2]"),
+        ("PublicIpAddresses", "{}"),
+        ("PageSize", "101"),
+        ("PageSize", "0"),
+        ("PageNumber", "0"),
+        ("PageNumber", "x"),
+    ] {
+        let answer = harness
+            .v1(
+                "POST",
+                &describe(vec![
+                    ("RegionId", "cn-hangzhou".into()),
+                    (name, value.into()),
+                ]),
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (400, "InvalidParameter"),
+            "{name}={value}"
+        );
+        assert!(answer.json()["Message"].as_str().unwrap().contains(name));
+    }
+    // 100 ids are fine.
+    let hundred: Vec<String> = (0..100).map(|n| format!("i-emupool{n:04}")).collect();
+    let answer = harness
+        .v1(
+            "POST",
+            &describe(vec![
+                ("RegionId", "cn-hangzhou".into()),
+                ("InstanceIds", serde_json::to_string(&hundred).unwrap()),
+                ("PageSize", "100".into()),
+            ]),
+        )
+        .await;
+    assert_eq!(answer.json()["TotalCount"], 100);
+    assert_eq!(ids(&answer.json()).len(), 100);
+}
+
+#[tokio::test]
+async fn an_allocation_is_visible_in_both_describe_calls() {
+    let harness = start_default().await;
+    let answer = harness
+        .v1(
+            "POST",
+            &v1_params(
+                "AllocatePublicIpAddress",
+                &[("InstanceId", "i-emuclassic01"), ("VlanId", "100")],
+            ),
+        )
+        .await;
+    assert_eq!(answer.json()["IpAddress"], "47.100.0.11");
+    let answer = harness
+        .v1(
+            "POST",
+            &v1_params(
+                "DescribeInstances",
+                &[
+                    ("RegionId", "cn-hangzhou"),
+                    ("InstanceIds", r#"["i-emuclassic01"]"#),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(
+        answer.json()["Instances"]["Instance"][0]["PublicIpAddress"]["IpAddress"],
+        json!(["47.100.0.11"])
+    );
+    let answer = harness
+        .v1(
+            "POST",
+            &v1_params(
+                "DescribeInstanceAttribute",
+                &[("InstanceId", "i-emuclassic01")],
+            ),
+        )
+        .await;
+    assert_eq!(
+        answer.json()["PublicIpAddress"]["IpAddress"],
+        json!(["47.100.0.11"])
+    );
+    assert_eq!(
+        answer.json()["InnerIpAddress"]["IpAddress"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let pools = harness.admin_get("/_admin/pools").await;
+    assert_eq!(
+        pools["vlans"]["100"]["free_ips"],
+        json!(["47.100.0.12", "47.100.0.13", "47.100.0.14"])
+    );
+}
+
+#[tokio::test]
+async fn describe_instances_in_xml() {
+    let harness = start_default().await;
+    let mut params = v1_params(
+        "DescribeInstances",
+        &[
+            ("RegionId", "cn-hangzhou"),
+            ("InstanceIds", r#"["i-emuhasip001","i-emuready001"]"#),
+        ],
+    );
+    super::set(&mut params, "Format", "XML");
+    let answer = harness.v1("POST", &params).await;
+    assert_eq!(answer.content_type(), "text/xml;charset=utf-8");
+    let body = &answer.body;
+    assert!(
+        body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><DescribeInstancesResponse>")
+    );
+    assert_eq!(body.matches("<Instance><").count(), 2, "{body}");
+    assert!(body.contains("<PublicIpAddress><IpAddress>47.96.0.10</IpAddress></PublicIpAddress>"));
+    assert!(body.contains("<TotalCount>2</TotalCount>"));
+    assert!(body.ends_with("</DescribeInstancesResponse>"));
+}
