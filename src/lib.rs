@@ -1,15 +1,23 @@
 //! ipalloc-gateway: one gRPC API for allocating public IP addresses on
 //! Alibaba Cloud ECS and Zenlayer Cloud BMC.
 //!
-//! - `api`: the `IpAllocation` service, validation, error-to-status mapping.
+//! - `api`: the `IpAllocation` service, validation, the allocation flow,
+//!   error-to-status mapping.
 //! - `provider`: the provider trait and one adapter per cloud.
+//! - `middleware`: the tower layers around every provider attempt (retry,
+//!   rate limit, concurrency cap, per-attempt timeout).
 //! - `config`: the TOML configuration and credentials.
+//! - `idempotency`: the idempotency record store (redb) and in-flight registry.
+//! - `emulator`: stateful emulators of both provider APIs; `sandbox` wires them up.
 //! - `server`: wiring and serving.
 
 pub mod api;
 pub mod config;
 pub mod emulator;
+pub mod idempotency;
+pub mod middleware;
 pub mod provider;
+pub mod sandbox;
 pub mod server;
 
 /// Code generated from `proto/ipalloc/v1/ip_allocation.proto`.

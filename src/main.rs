@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ipalloc_gateway::config::{self, Config};
-use ipalloc_gateway::server;
+use ipalloc_gateway::{sandbox, server};
 
 /// gRPC gateway for allocating public IP addresses on Alibaba Cloud ECS and
 /// Zenlayer Cloud BMC.
@@ -25,6 +25,11 @@ struct Cli {
     #[arg(long)]
     check_config: bool,
 
+    /// Try the gateway with no cloud account: start both provider emulators
+    /// in-process on loopback and serve providers `aliyun` and `zenlayer`.
+    #[arg(long, conflicts_with = "config")]
+    sandbox: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -33,13 +38,56 @@ struct Cli {
 enum Command {
     /// Print the provider error mapping tables (Markdown, as in README.md).
     ErrorTables,
+    /// Run only the provider emulators, for your own integration tests.
+    Emulate {
+        /// Serve the Alibaba Cloud ECS emulator here.
+        #[arg(long, value_name = "ADDR")]
+        aliyun: Option<std::net::SocketAddr>,
+        /// Serve the Zenlayer BMC emulator here.
+        #[arg(long, value_name = "ADDR")]
+        zenlayer: Option<std::net::SocketAddr>,
+        /// How long Zenlayer EIPs stay CREATING.
+        #[arg(long, default_value_t = 2000, value_name = "MS")]
+        creation_delay_ms: u64,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::ErrorTables) = cli.command {
-        print!("{}", ipalloc_gateway::error_tables_markdown());
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Some(Command::ErrorTables) => {
+            print!("{}", ipalloc_gateway::error_tables_markdown());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Emulate {
+            aliyun,
+            zenlayer,
+            creation_delay_ms,
+        }) => {
+            if aliyun.is_none() && zenlayer.is_none() {
+                eprintln!("error: emulate needs --aliyun ADDR and/or --zenlayer ADDR");
+                return ExitCode::from(2);
+            }
+            let options = sandbox::EmulatorOptions {
+                aliyun,
+                zenlayer,
+                creation_delay: std::time::Duration::from_millis(creation_delay_ms),
+                ..sandbox::EmulatorOptions::default()
+            };
+            return block_on(emulate(options));
+        }
+        None => {}
+    }
+    if cli.sandbox {
+        let mut config = sandbox_config();
+        if let Some(listen) = cli.listen {
+            config.listen = listen;
+        }
+        if let Err(e) = init_logging(&config) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        return block_on(run_sandbox(config));
     }
     let Some(path) = cli.config.as_deref() else {
         eprintln!(
@@ -69,6 +117,13 @@ fn main() -> ExitCode {
         eprintln!("error: log.level: {e}");
         return ExitCode::from(2);
     }
+    block_on(run(config))
+}
+
+/// Runs `task` on a fresh runtime; an error is printed and exits non-zero.
+fn block_on(
+    task: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -76,18 +131,67 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    match runtime.block_on(task) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "gateway stopped");
+            tracing::error!(error = %e, "stopped with an error");
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
+/// The sandbox's configuration: loopback, in-memory idempotency, providers
+/// added once the emulators run.
+fn sandbox_config() -> Config {
+    Config {
+        listen: config::DEFAULT_LISTEN
+            .parse()
+            .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 50051))),
+        log: config::LogConfig {
+            json: false,
+            level: "info".to_owned(),
+        },
+        server: config::ServerConfig::default(),
+        idempotency: config::IdempotencyConfig::default(),
+        providers: Vec::new(),
+    }
+}
+
+async fn run_sandbox(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let emulators = sandbox::start_emulators(&sandbox::EmulatorOptions::default()).await?;
+    config.providers = emulators.provider_configs();
+    let gateway = server::Gateway::build(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr()?;
+    println!(
+        "ipalloc-gateway sandbox: gRPC on {address}, providers `aliyun` and `zenlayer` on local emulators\n"
+    );
+    print!("{}", emulators.describe());
+    println!();
+    print!("{}", sandbox::grpcurl_examples(address));
+    println!("\nStop with Ctrl-C.");
+    tracing::info!(%address, "sandbox listening");
+    server::serve(listener, gateway, server::shutdown_signal()).await?;
+    drop(emulators);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn emulate(options: sandbox::EmulatorOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let emulators = sandbox::start_emulators(&options).await?;
+    print!("{}", emulators.describe());
+    println!("Stop with Ctrl-C.");
+    server::shutdown_signal().await;
+    drop(emulators);
+    Ok(())
+}
+
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let registry = Arc::new(server::build_registry(&config.providers)?);
+    let gateway = server::Gateway::build(&config)?;
+    let registry = Arc::clone(&gateway.registry);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -97,7 +201,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(name = %d.name, kind = %d.kind, endpoint = %d.endpoint, "provider configured");
     }
     tracing::info!(%address, "ipalloc-gateway listening");
-    server::serve(listener, registry, server::shutdown_signal()).await?;
+    server::serve(listener, gateway, server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

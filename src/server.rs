@@ -10,16 +10,15 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::api::IpAllocationService;
-use crate::config::ProviderConfig;
+use crate::api::allocate::Allocator;
+use crate::api::shed::LoadShedLayer;
+use crate::config::{Config, IdempotencyConfig, ProviderConfig, ServerConfig};
+use crate::idempotency::{IdempotencyStore, InFlightRegistry, StoreError};
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocationServer;
 use crate::provider::aliyun::AliyunProvider;
 use crate::provider::zenlayer::ZenlayerProvider;
 use crate::provider::{Provider, ProviderError, Registry};
-
-/// Largest request message accepted (a full Zenlayer request with 50 tags of
-/// 128 characters is about 14 KiB).
-pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// The fully qualified name of the service, as health checks name it.
 pub const SERVICE_NAME: &str = "ipalloc.v1.IpAllocation";
@@ -34,6 +33,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Registry(#[from] crate::provider::registry::DuplicateProvider),
+    #[error("idempotency store: {0}")]
+    Store(#[from] StoreError),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("gRPC server: {0}")]
@@ -61,13 +62,58 @@ pub fn build_registry(configs: &[ProviderConfig]) -> Result<Registry, ServeError
     Ok(Registry::new(providers)?)
 }
 
+/// Everything the server needs, built once from configuration.
+pub struct Gateway {
+    pub registry: Arc<Registry>,
+    pub allocator: Arc<Allocator>,
+    pub server: ServerConfig,
+}
+
+impl Gateway {
+    /// Providers (one HTTP client and one resilience stack each), the
+    /// idempotency store, and each provider's follow settings.
+    pub fn build(config: &Config) -> Result<Gateway, ServeError> {
+        Gateway::from_parts(&config.providers, &config.idempotency, config.server)
+    }
+
+    pub fn from_parts(
+        providers: &[ProviderConfig],
+        idempotency: &IdempotencyConfig,
+        server: ServerConfig,
+    ) -> Result<Gateway, ServeError> {
+        let registry = Arc::new(build_registry(providers)?);
+        let store = IdempotencyStore::open(idempotency.path.as_deref(), idempotency.retention)?;
+        let allocator = Arc::new(Allocator {
+            store,
+            inflight: InFlightRegistry::new(),
+            follow: providers
+                .iter()
+                .map(|p| (p.name().to_owned(), p.follow()))
+                .collect(),
+        });
+        Ok(Gateway {
+            registry,
+            allocator,
+            server,
+        })
+    }
+}
+
+/// How often expired idempotency records are purged.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Serves the gateway on `listener` until `shutdown` completes, then drains
 /// in-flight calls. Health turns NOT_SERVING as soon as shutdown begins.
 pub async fn serve(
     listener: TcpListener,
-    registry: Arc<Registry>,
+    gateway: Gateway,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let Gateway {
+        registry,
+        allocator,
+        server,
+    } = gateway;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<IpAllocationServer<IpAllocationService>>()
@@ -90,8 +136,9 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
-    let service = IpAllocationServer::new(IpAllocationService::new(registry))
-        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let purger = tokio::spawn(purge_expired(allocator.store.clone()));
+    let service = IpAllocationServer::new(IpAllocationService::new(registry, allocator))
+        .max_decoding_message_size(server.max_request_bytes);
 
     let draining = async move {
         shutdown.await;
@@ -104,7 +151,9 @@ pub async fn serve(
             .await;
     };
 
-    Server::builder()
+    let served = Server::builder()
+        // Shed calls over the cap at once instead of queueing them.
+        .layer(LoadShedLayer::new(server.max_concurrent_calls))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -113,8 +162,29 @@ pub async fn serve(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             draining,
         )
-        .await?;
+        .await;
+    purger.abort();
+    served?;
     Ok(())
+}
+
+/// Removes idempotency records past their retention, once an hour.
+async fn purge_expired(store: IdempotencyStore) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.purge_expired(std::time::SystemTime::now()))
+            .await
+        {
+            Ok(Ok(purged)) if purged > 0 => {
+                tracing::info!(purged, "purged expired idempotency records")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "purging idempotency records failed"),
+            Err(e) => tracing::warn!(error = %e, "the purge task failed"),
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -317,6 +317,7 @@ async fn provider_choice_is_validated() {
             provider: "ali".into(),
             idempotency_key: "has space/slash".into(),
             params: Some(Params::Aliyun(Default::default())),
+            ..Default::default()
         },
         &["idempotency_key", "aliyun.instance_id"],
     )
@@ -326,6 +327,7 @@ async fn provider_choice_is_validated() {
             provider: "ali".into(),
             idempotency_key: "k".repeat(129),
             params: Some(Params::Aliyun(good_aliyun)),
+            ..Default::default()
         },
         &["idempotency_key"],
     )

@@ -89,26 +89,29 @@ async fn prepaid_allocation_sends_every_parameter_and_maps_the_order() {
     let response = gateway
         .client
         .clone()
-        .allocate_ip(allocate(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Prepaid as i32,
-            prepaid_period_months: Some(3),
-            resource_group_id: "rg-1".into(),
-            amount: Some(2),
-            netmask: Some(31),
-            discount_code: "WELCOME".into(),
-            use_poc_voucher: true,
-            tags: vec![
-                pb::Tag {
-                    key: "env".into(),
-                    value: "prod".into(),
-                },
-                pb::Tag {
-                    key: "owner".into(),
-                    value: "运维 team".into(),
-                },
-            ],
-        }))
+        .allocate_ip(pb::AllocateIpRequest {
+            idempotency_key: "order:2026-11-23.001".into(),
+            ..allocate(pb::ZenlayerAllocateParams {
+                zone_id: "SEL-A".into(),
+                charge_type: pb::ChargeType::Prepaid as i32,
+                prepaid_period_months: Some(3),
+                resource_group_id: "rg-1".into(),
+                amount: Some(2),
+                netmask: Some(31),
+                discount_code: "WELCOME".into(),
+                use_poc_voucher: true,
+                tags: vec![
+                    pb::Tag {
+                        key: "env".into(),
+                        value: "prod".into(),
+                    },
+                    pb::Tag {
+                        key: "owner".into(),
+                        value: "运维 team".into(),
+                    },
+                ],
+            })
+        })
         .await
         .unwrap()
         .into_inner();
@@ -127,7 +130,12 @@ async fn prepaid_allocation_sends_every_parameter_and_maps_the_order() {
             "amount": 2,
             "netmask": 31,
             "marketingOptions": {"discountCode": "WELCOME", "usePocVoucher": true},
-            "tags": {"tags": [{"key": "env", "value": "prod"}, {"key": "owner", "value": "运维 team"}]}
+            "tags": {"tags": [
+                {"key": "env", "value": "prod"},
+                {"key": "owner", "value": "运维 team"},
+                // Recorded so an ambiguous allocation can be found again.
+                {"key": "ipalloc-idempotency-key", "value": "order:2026-11-23.001"}
+            ]}
         })
     );
     // Field order as the official SDK sends it (compact JSON).
@@ -180,10 +188,14 @@ async fn postpaid_minimal_request_uses_documented_defaults() {
         .into_inner();
     let request = server.last_request();
     assert_eq!(request.header("x-zc-version"), Some("2022-11-20"));
-    assert_eq!(
-        String::from_utf8(request.body.clone()).unwrap(),
-        r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID","amount":1,"netmask":32}"#
-    );
+    // Without a caller key the gateway makes one up, so an unknown outcome
+    // can still be reconciled (and the error names the key to retry with).
+    let body = String::from_utf8(request.body.clone()).unwrap();
+    let prefix = r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID","amount":1,"netmask":32,"tags":{"tags":[{"key":"ipalloc-idempotency-key","value":"gw-"#;
+    assert!(body.starts_with(prefix), "{body}");
+    let generated = &body[prefix.len()..body.len() - r#""}]}}"#.len()];
+    assert_eq!(generated.len(), 32, "{body}");
+    assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()), "{body}");
     assert_eq!(
         request.header("authorization").unwrap(),
         expected_authorization(&request)

@@ -13,6 +13,32 @@ pub fn provider_kind(kind: ProviderKind) -> pb::ProviderKind {
     }
 }
 
+fn state_from_pb(state: pb::AllocationState) -> AllocationState {
+    match state {
+        pb::AllocationState::Ready => AllocationState::Ready,
+        pb::AllocationState::Failed => AllocationState::Failed,
+        pb::AllocationState::Released => AllocationState::Released,
+        pb::AllocationState::Pending | pb::AllocationState::Unspecified => AllocationState::Pending,
+    }
+}
+
+/// A stored or just-built response's allocation, back in domain terms.
+pub fn allocation_from_pb(a: &pb::Allocation) -> Allocation {
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    Allocation {
+        id: a.id.clone(),
+        ip_address: text(&a.ip_address),
+        state: state_from_pb(a.state()),
+        provider_status: a.provider_status.clone(),
+        zone_id: text(&a.zone_id),
+        region_id: text(&a.region_id),
+        requires_instance_restart: a.requires_instance_restart,
+        instance_id: text(&a.instance_id),
+        failure_reason: text(&a.failure_reason),
+        netmask: (a.netmask != 0).then_some(a.netmask),
+    }
+}
+
 fn state(state: AllocationState) -> pb::AllocationState {
     match state {
         AllocationState::Pending => pb::AllocationState::Pending,

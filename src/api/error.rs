@@ -12,7 +12,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::provider::error::{ApiError, SendPhase, TransportError};
 use crate::provider::error_table::{ErrorRule, RetryClass, fallback_for_http_status};
-use crate::provider::{Operation, ProviderDescription, ProviderError};
+use crate::provider::{Operation, ProviderDescription, ProviderError, ProviderKind};
 
 /// ErrorInfo domain of errors the gateway itself decides.
 pub const GATEWAY_DOMAIN: &str = "ipalloc-gateway";
@@ -22,6 +22,35 @@ pub const OUTCOME_UNKNOWN: &str = "PROVIDER_OUTCOME_UNKNOWN";
 
 /// Delay suggested in RetryInfo when the provider gave none.
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// True when `error` leaves the outcome of a mutating call unknown: the
+/// provider may have performed it. Exactly the errors `provider_status`
+/// answers with `PROVIDER_OUTCOME_UNKNOWN`.
+pub fn outcome_unknown(kind: ProviderKind, error: &ProviderError) -> bool {
+    let Some(op) = error.operation() else {
+        return false;
+    };
+    if !op.mutating {
+        return false;
+    }
+    match error {
+        ProviderError::Api(api) => {
+            kind.error_table()
+                .resolve(&api.code, &api.message, api.http_status)
+                .retry
+                == RetryClass::IdempotentOnly
+        }
+        ProviderError::Transport(t) => t.phase == SendPhase::Sent,
+        ProviderError::MalformedResponse { http_status, .. } => {
+            (200..300).contains(http_status)
+                || fallback_for_http_status(*http_status).retry == RetryClass::IdempotentOnly
+        }
+        ProviderError::DeadlineExceeded { sent, .. } => *sent,
+        ProviderError::NotFound { .. }
+        | ProviderError::RateLimited { .. }
+        | ProviderError::Internal(_) => false,
+    }
+}
 
 /// INVALID_ARGUMENT with one field violation per bad field.
 pub fn invalid_argument(what: &str, violations: Vec<(String, String)>) -> Status {
@@ -374,4 +403,12 @@ fn build_in(
             .push_str("; the outcome is unknown: check with GetAllocation before allocating again");
     }
     Status::with_error_details(mapped.code, message, details)
+}
+
+/// DEADLINE_EXCEEDED decided by the gateway itself (no provider call was in
+/// doubt), with ErrorInfo reason `DEADLINE_EXCEEDED`.
+pub fn deadline_exceeded(message: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info("DEADLINE_EXCEEDED", GATEWAY_DOMAIN, HashMap::new());
+    Status::with_error_details(Code::DeadlineExceeded, message.to_owned(), details)
 }

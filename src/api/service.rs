@@ -1,26 +1,34 @@
-//! The `ipalloc.v1.IpAllocation` service: validate, dispatch to the provider
-//! named by the request, map the outcome. Nothing provider-specific lives here
-//! beyond the `params` oneof.
+//! The `ipalloc.v1.IpAllocation` service: read the deadline, validate,
+//! dispatch to the provider named by the request, map the outcome. Nothing
+//! provider-specific lives here beyond the `params` oneof.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::{info, warn};
 
-use super::{convert, error, validate};
+use super::allocate::{self, Allocator};
+use super::{convert, deadline, error, follow, validate};
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocation;
-use crate::provider::Registry;
+use crate::provider::{CallContext, Registry};
 
 /// The gRPC service over a set of provider accounts.
 #[derive(Clone)]
 pub struct IpAllocationService {
     registry: Arc<Registry>,
+    allocator: Arc<Allocator>,
 }
 
 impl IpAllocationService {
-    pub fn new(registry: Arc<Registry>) -> Self {
-        IpAllocationService { registry }
+    pub fn new(registry: Arc<Registry>, allocator: Arc<Allocator>) -> Self {
+        IpAllocationService {
+            registry,
+            allocator,
+        }
     }
 }
 
@@ -31,29 +39,37 @@ impl IpAllocation for IpAllocationService {
         &self,
         request: Request<pb::AllocateIpRequest>,
     ) -> Result<Response<pb::AllocateIpResponse>, Status> {
+        let deadline = deadline::from_metadata(request.metadata(), Instant::now());
         let request = request.into_inner();
-        let valid = validate::allocate(&request, &self.registry).inspect_err(|status| {
-            info!(code = ?status.code(), message = status.message(), "rejected allocate request");
-        })?;
-        let provider = valid.provider.description();
-        let result = valid.provider.allocate(&valid.spec).await.map_err(|e| {
-            let status = error::provider_status(provider, &e);
-            warn!(
-                provider = %provider.name,
-                code = ?status.code(),
-                provider_request_id = e.request_id().unwrap_or_default(),
-                error = %e,
-                "allocation failed"
-            );
-            status
-        })?;
+        let (valid, wait_timeout) = validate::allocate(&request, &self.registry)
+            .inspect_err(|status| {
+                info!(code = ?status.code(), message = status.message(), "rejected allocate request");
+            })?;
+        let provider = valid.provider.description().name.clone();
+        let response = self
+            .allocator
+            .allocate(allocate::Request {
+                valid,
+                wait: request.wait,
+                wait_timeout,
+                deadline,
+            })
+            .await
+            .inspect_err(|status| {
+                warn!(
+                    provider = %provider,
+                    code = ?status.code(),
+                    message = status.message(),
+                    "allocation failed"
+                );
+            })?;
         info!(
-            provider = %provider.name,
-            provider_request_id = %result.provider_request_id,
-            allocations = result.allocations.len(),
+            provider = %provider,
+            provider_request_id = %response.provider_request_id,
+            allocations = response.allocations.len(),
             "allocated"
         );
-        Ok(Response::new(convert::allocate_response(provider, result)))
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(name = "get_allocation", skip_all)]
@@ -61,10 +77,20 @@ impl IpAllocation for IpAllocationService {
         &self,
         request: Request<pb::GetAllocationRequest>,
     ) -> Result<Response<pb::Allocation>, Status> {
+        let deadline = deadline::from_metadata(request.metadata(), Instant::now());
         let request = request.into_inner();
-        let (provider, lookup) = validate::get_allocation(&request, &self.registry)?;
+        let (provider, lookup) = validate::get_allocation(
+            &request.provider,
+            &request.id,
+            &request.region_id,
+            &self.registry,
+        )?;
         let description = provider.description();
-        let allocation = provider.get_allocation(&lookup).await.map_err(|e| {
+        let ctx = CallContext {
+            deadline,
+            idempotency_key: None,
+        };
+        let allocation = provider.get_allocation(&lookup, &ctx).await.map_err(|e| {
             let status = error::provider_status(description, &e);
             info!(
                 provider = %description.name,
@@ -88,5 +114,28 @@ impl IpAllocation for IpAllocationService {
             .map(|p| convert::provider_info(p.description()))
             .collect();
         Ok(Response::new(pb::ListProvidersResponse { providers }))
+    }
+
+    type WatchAllocationStream = ReceiverStream<Result<pb::Allocation, Status>>;
+
+    #[tracing::instrument(name = "watch_allocation", skip_all)]
+    async fn watch_allocation(
+        &self,
+        request: Request<pb::WatchAllocationRequest>,
+    ) -> Result<Response<Self::WatchAllocationStream>, Status> {
+        let deadline = deadline::from_metadata(request.metadata(), Instant::now());
+        let request = request.into_inner();
+        let (provider, lookup) = validate::get_allocation(
+            &request.provider,
+            &request.id,
+            &request.region_id,
+            &self.registry,
+        )?;
+        let poll = self.allocator.follow_settings(&provider.description().name);
+        // Without a deadline a watch still ends: at most an hour.
+        let deadline = deadline.or_else(|| Some(Instant::now() + Duration::from_secs(3600)));
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(follow::watch(provider, lookup, deadline, poll, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tonic::Status;
 
@@ -12,6 +13,7 @@ use super::error;
 use crate::config::valid_region;
 use crate::pb;
 use crate::provider::registry::ResolveError;
+use crate::provider::zenlayer::IDEMPOTENCY_TAG_KEY;
 use crate::provider::{
     AliyunAllocate, AllocateSpec, AllocationLookup, ChargeType, Provider, ProviderKind, Registry,
     Tag, ZenlayerAllocate,
@@ -59,13 +61,24 @@ pub struct ValidAllocate {
     pub idempotency_key: Option<String>,
 }
 
-/// Validates an AllocateIp request and picks its provider.
+/// Validates an AllocateIp request and picks its provider; also returns the
+/// wait timeout, if one was given.
 pub fn allocate(
     request: &pb::AllocateIpRequest,
     registry: &Registry,
-) -> Result<ValidAllocate, Status> {
+) -> Result<(ValidAllocate, Option<Duration>), Status> {
     use pb::allocate_ip_request::Params;
     let mut v = Violations::default();
+    let wait_timeout = match &request.wait_timeout {
+        None => None,
+        Some(d) => match Duration::try_from(*d) {
+            Ok(d) if !d.is_zero() => Some(d),
+            _ => {
+                v.add("wait_timeout", "must be a positive duration");
+                None
+            }
+        },
+    };
 
     let idempotency_key = idempotency_key(&request.idempotency_key, &mut v);
     let kind = match &request.params {
@@ -90,18 +103,24 @@ pub fn allocate(
         }),
         _ => None,
     };
-    v.finish("AllocateIpRequest", valid)
+    v.finish(
+        "AllocateIpRequest",
+        valid.map(|valid| (valid, wait_timeout)),
+    )
 }
 
-/// Validates a GetAllocation request and picks its provider.
+/// Validates a GetAllocation or WatchAllocation request and picks its
+/// provider.
 pub fn get_allocation(
-    request: &pb::GetAllocationRequest,
+    provider: &str,
+    id: &str,
+    region_id: &str,
     registry: &Registry,
 ) -> Result<(Arc<dyn Provider>, AllocationLookup), Status> {
     let mut v = Violations::default();
-    let provider = resolve(registry, &request.provider, None, &mut v);
-    let region_id = optional(&request.region_id);
-    let id = request.id.trim();
+    let provider = resolve(registry, provider, None, &mut v);
+    let region_id = optional(region_id);
+    let id = id.trim();
     if id.is_empty() {
         v.add("id", "required: a Zenlayer eipId or an Aliyun instance id");
     }
@@ -312,6 +331,12 @@ fn zenlayer(p: &pb::ZenlayerAllocateParams, v: &mut Violations) -> Option<Zenlay
     for (i, tag) in p.tags.iter().enumerate() {
         check_tag_text(&tag.key, &format!("zenlayer.tags[{i}].key"), v);
         check_tag_text(&tag.value, &format!("zenlayer.tags[{i}].value"), v);
+        if tag.key == IDEMPOTENCY_TAG_KEY {
+            v.add(
+                format!("zenlayer.tags[{i}].key"),
+                format!("{IDEMPOTENCY_TAG_KEY:?} is reserved: the gateway records idempotency keys under it"),
+            );
+        }
         if !seen.insert(tag.key.as_str()) {
             v.add(
                 format!("zenlayer.tags[{i}].key"),

@@ -14,9 +14,10 @@ use std::time::Duration;
 use raw::{RawConfig, RawProvider};
 use secret::Secret;
 
-use crate::provider::HttpSettings;
+use crate::middleware::{BudgetSettings, ResilienceSettings};
 use crate::provider::aliyun::{AliyunCredentials, AliyunSettings, SignatureVersion};
 use crate::provider::zenlayer::{self, ZenlayerCredentials, ZenlayerSettings};
+use crate::provider::{FollowSettings, HttpSettings};
 
 /// Default gRPC listen address: loopback, since a sidecar serves only its pod.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -73,6 +74,49 @@ impl ProviderConfig {
             ProviderConfig::Zenlayer(s) => &s.name,
         }
     }
+
+    pub fn follow(&self) -> FollowSettings {
+        match self {
+            ProviderConfig::Aliyun(s) => s.follow,
+            ProviderConfig::Zenlayer(s) => s.follow,
+        }
+    }
+}
+
+/// Inbound limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Server-wide cap on concurrent API calls; more are shed (UNAVAILABLE).
+    pub max_concurrent_calls: usize,
+    /// Largest request message accepted.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_concurrent_calls: 1024,
+            max_request_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Where idempotency records live and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyConfig {
+    /// The embedded database file; `None` keeps records in memory (lost on
+    /// restart).
+    pub path: Option<std::path::PathBuf>,
+    pub retention: Duration,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            path: None,
+            retention: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// The validated configuration.
@@ -80,6 +124,8 @@ impl ProviderConfig {
 pub struct Config {
     pub listen: SocketAddr,
     pub log: LogConfig,
+    pub server: ServerConfig,
+    pub idempotency: IdempotencyConfig,
     pub providers: Vec<ProviderConfig>,
 }
 
@@ -128,6 +174,38 @@ pub fn load(text: &str, origin: &str, env: EnvLookup<'_>) -> Result<Config, Conf
             "no provider is configured; add a [providers.NAME] table with kind = \"aliyun\" or \"zenlayer\"",
         ));
     }
+    let server_defaults = ServerConfig::default();
+    let server = ServerConfig {
+        max_concurrent_calls: in_range(
+            raw.server.max_concurrent_calls,
+            "server.max_concurrent_calls",
+            1..=100_000,
+            server_defaults.max_concurrent_calls as u64,
+        )? as usize,
+        max_request_bytes: in_range(
+            raw.server.max_request_bytes,
+            "server.max_request_bytes",
+            1024..=16 * 1024 * 1024,
+            server_defaults.max_request_bytes as u64,
+        )? as usize,
+    };
+    let idempotency = IdempotencyConfig {
+        path: raw
+            .idempotency
+            .path
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from),
+        retention: Duration::from_secs(
+            in_range(
+                raw.idempotency.retention_hours,
+                "idempotency.retention_hours",
+                1..=24 * 365,
+                24,
+            )? * 3600,
+        ),
+    };
+
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (name, provider) in &raw.providers {
         providers.push(provider_config(name, provider, env)?);
@@ -135,6 +213,8 @@ pub fn load(text: &str, origin: &str, env: EnvLookup<'_>) -> Result<Config, Conf
     Ok(Config {
         listen,
         log,
+        server,
+        idempotency,
         providers,
     })
 }
@@ -262,6 +342,8 @@ fn provider_config(
         ));
     }
     let http = http_settings(raw, &key)?;
+    let follow = follow_settings(raw, &key)?;
+    let resilience = resilience_settings(raw, &key, &http)?;
     match raw.kind.as_deref() {
         Some("aliyun") => {
             reject_fields(
@@ -338,6 +420,8 @@ fn provider_config(
                     security_token: security_token.map(Secret::new),
                 },
                 http,
+                follow,
+                resilience,
             }))
         }
         Some("zenlayer") => {
@@ -394,6 +478,8 @@ fn provider_config(
                     access_key_password: Secret::new(access_key_password),
                 },
                 http,
+                follow,
+                resilience,
             }))
         }
         Some(other) => Err(invalid(
@@ -402,6 +488,134 @@ fn provider_config(
         )),
         None => Err(invalid(key("kind"), "required: \"aliyun\" or \"zenlayer\"")),
     }
+}
+
+/// `value` (or `default`) checked against `range`, naming `key` when not.
+fn in_range(
+    value: Option<u64>,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if range.contains(&v) => Ok(v),
+        Some(v) => Err(invalid(
+            key,
+            format!("{v} is outside {}..={}", range.start(), range.end()),
+        )),
+    }
+}
+
+fn follow_settings(
+    raw: &RawProvider,
+    key: &dyn Fn(&str) -> String,
+) -> Result<FollowSettings, ConfigError> {
+    let defaults = FollowSettings::default();
+    let millis = |value, field: &str, default: Duration| -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(in_range(
+            value,
+            &key(field),
+            1..=3_600_000,
+            default.as_millis() as u64,
+        )?))
+    };
+    let follow = FollowSettings {
+        poll_initial: millis(
+            raw.poll_initial_ms,
+            "poll_initial_ms",
+            defaults.poll_initial,
+        )?,
+        poll_max: millis(raw.poll_max_ms, "poll_max_ms", defaults.poll_max)?,
+        terminate_failed: raw.terminate_failed.unwrap_or(defaults.terminate_failed),
+        reconcile_grace: millis(
+            raw.reconcile_grace_ms,
+            "reconcile_grace_ms",
+            defaults.reconcile_grace,
+        )?,
+    };
+    if follow.poll_max < follow.poll_initial {
+        return Err(invalid(
+            key("poll_max_ms"),
+            "must not be below poll_initial_ms",
+        ));
+    }
+    Ok(follow)
+}
+
+fn resilience_settings(
+    raw: &RawProvider,
+    key: &dyn Fn(&str) -> String,
+    http: &HttpSettings,
+) -> Result<ResilienceSettings, ConfigError> {
+    let d = ResilienceSettings::default();
+    let ms = |value, field: &str, default: Duration, max: u64| -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(in_range(
+            value,
+            &key(field),
+            1..=max,
+            default.as_millis() as u64,
+        )?))
+    };
+    let ratio = match raw.retry_budget_ratio {
+        None => d.retry_budget.retry_ratio,
+        Some(r) if (0.0..=10.0).contains(&r) => r as f32,
+        Some(r) => {
+            return Err(invalid(
+                key("retry_budget_ratio"),
+                format!("{r} is outside 0..=10"),
+            ));
+        }
+    };
+    let settings = ResilienceSettings {
+        // One attempt's timeout is the HTTP request timeout.
+        attempt_timeout: http.request_timeout,
+        max_attempts: in_range(
+            raw.max_attempts,
+            &key("max_attempts"),
+            1..=10,
+            u64::from(d.max_attempts),
+        )? as u32,
+        backoff_base: ms(
+            raw.backoff_base_ms,
+            "backoff_base_ms",
+            d.backoff_base,
+            60_000,
+        )?,
+        backoff_max: ms(raw.backoff_max_ms, "backoff_max_ms", d.backoff_max, 600_000)?,
+        retry_budget: BudgetSettings {
+            ttl: d.retry_budget.ttl,
+            min_per_second: in_range(
+                raw.retry_budget_min_per_second,
+                &key("retry_budget_min_per_second"),
+                0..=1000,
+                u64::from(d.retry_budget.min_per_second),
+            )? as u32,
+            retry_ratio: ratio,
+        },
+        rate_per_second: in_range(
+            raw.rate_per_second,
+            &key("rate_per_second"),
+            1..=100_000,
+            u64::from(d.rate_per_second),
+        )? as u32,
+        burst: in_range(raw.burst, &key("burst"), 1..=100_000, u64::from(d.burst))? as u32,
+        max_concurrency: in_range(
+            raw.max_concurrency,
+            &key("max_concurrency"),
+            1..=10_000,
+            d.max_concurrency as u64,
+        )? as usize,
+    };
+    settings.validate().map_err(|e| {
+        let field = match e.field {
+            "backoff_max" => "backoff_max_ms",
+            "backoff_base" => "backoff_base_ms",
+            other => other,
+        };
+        invalid(key(field), e.problem)
+    })?;
+    Ok(settings)
 }
 
 fn http_settings(

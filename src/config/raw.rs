@@ -12,6 +12,10 @@ pub struct RawConfig {
     pub listen: Option<String>,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub idempotency: RawIdempotency,
     /// Provider accounts by name.
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
@@ -24,6 +28,24 @@ pub struct RawLog {
     pub format: Option<String>,
     /// A tracing filter, e.g. `info` or `ipalloc_gateway=debug`.
     pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Server-wide cap on concurrent API calls; more are shed.
+    pub max_concurrent_calls: Option<u64>,
+    /// Largest request message accepted, in bytes.
+    pub max_request_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdempotency {
+    /// File of the embedded store; in memory when absent.
+    pub path: Option<String>,
+    /// How long keys are remembered after their last activity.
+    pub retention_hours: Option<u64>,
 }
 
 /// One `[providers.NAME]` table. Every field is optional here; which ones a
@@ -46,6 +68,18 @@ pub struct RawProvider {
     pub access_key_password_env: Option<String>,
     pub connect_timeout_ms: Option<u64>,
     pub request_timeout_ms: Option<u64>,
+    pub max_attempts: Option<u64>,
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
+    pub retry_budget_ratio: Option<f64>,
+    pub retry_budget_min_per_second: Option<u64>,
+    pub rate_per_second: Option<u64>,
+    pub burst: Option<u64>,
+    pub max_concurrency: Option<u64>,
+    pub poll_initial_ms: Option<u64>,
+    pub poll_max_ms: Option<u64>,
+    pub terminate_failed: Option<bool>,
+    pub reconcile_grace_ms: Option<u64>,
 }
 
 // Hand-written so inline secrets never reach a log through `{:?}`.
@@ -68,6 +102,21 @@ impl std::fmt::Debug for RawProvider {
             .field("access_key_password_env", &self.access_key_password_env)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff_base_ms", &self.backoff_base_ms)
+            .field("backoff_max_ms", &self.backoff_max_ms)
+            .field("retry_budget_ratio", &self.retry_budget_ratio)
+            .field(
+                "retry_budget_min_per_second",
+                &self.retry_budget_min_per_second,
+            )
+            .field("rate_per_second", &self.rate_per_second)
+            .field("burst", &self.burst)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("poll_initial_ms", &self.poll_initial_ms)
+            .field("poll_max_ms", &self.poll_max_ms)
+            .field("terminate_failed", &self.terminate_failed)
+            .field("reconcile_grace_ms", &self.reconcile_grace_ms)
             .finish()
     }
 }

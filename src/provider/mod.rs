@@ -18,6 +18,16 @@ pub use registry::Registry;
 
 use error_table::ErrorTable;
 
+/// What travels with every provider call besides its parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// The caller's deadline: no attempt, backoff or wait outlives it.
+    pub deadline: Option<tokio::time::Instant>,
+    /// The caller's idempotency key; providers that can tag what they create
+    /// (Zenlayer) record it so an ambiguous allocation can be found again.
+    pub idempotency_key: Option<String>,
+}
+
 /// A configured provider account. The gRPC layer only dispatches to it; every
 /// provider-specific detail lives behind this trait.
 #[async_trait]
@@ -27,10 +37,42 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Performs one allocation call. `spec` is validated and its kind
     /// matches this provider's.
-    async fn allocate(&self, spec: &AllocateSpec) -> Result<AllocateResult, ProviderError>;
+    async fn allocate(
+        &self,
+        spec: &AllocateSpec,
+        ctx: &CallContext,
+    ) -> Result<AllocateResult, ProviderError>;
 
     /// Reads the current state of one allocation.
-    async fn get_allocation(&self, lookup: &AllocationLookup) -> Result<Allocation, ProviderError>;
+    async fn get_allocation(
+        &self,
+        lookup: &AllocationLookup,
+        ctx: &CallContext,
+    ) -> Result<Allocation, ProviderError>;
+
+    /// Reads the current state of several allocations, batching where the
+    /// provider allows. Ids the provider no longer knows are left out.
+    async fn get_allocations(
+        &self,
+        ids: &[String],
+        ctx: &CallContext,
+    ) -> Result<Vec<Allocation>, ProviderError>;
+
+    /// After an allocation whose outcome is unknown: what the provider now
+    /// shows for it. `Some` when the allocation exists (Zenlayer: EIPs tagged
+    /// with `key`; Aliyun: the instance has a public IP), `None` when it was
+    /// not performed (yet).
+    async fn reconcile(
+        &self,
+        spec: &AllocateSpec,
+        key: &str,
+        ctx: &CallContext,
+    ) -> Result<Option<AllocateResult>, ProviderError>;
+
+    /// Returns a FAILED allocation to the provider (Zenlayer refunds a
+    /// terminated CREATE_FAILED EIP in full). Providers without failed
+    /// allocations answer `Ok(false)`.
+    async fn release_failed(&self, id: &str, ctx: &CallContext) -> Result<bool, ProviderError>;
 }
 
 impl ProviderKind {

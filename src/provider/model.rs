@@ -182,3 +182,33 @@ impl Default for HttpSettings {
         }
     }
 }
+
+/// How the gateway follows a provider's allocations after creating them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowSettings {
+    /// Delay before the first poll of a pending allocation; it doubles after
+    /// each poll.
+    pub poll_initial: Duration,
+    /// Longest delay between polls.
+    pub poll_max: Duration,
+    /// Terminate allocations that end FAILED (Zenlayer refunds a terminated
+    /// CREATE_FAILED EIP in full).
+    pub terminate_failed: bool,
+    /// How old an attempt with an unknown outcome must be before a retry
+    /// with the same idempotency key, finding nothing at the provider,
+    /// allocates again.
+    pub reconcile_grace: Duration,
+}
+
+impl Default for FollowSettings {
+    /// Terraform waits 10 s, then polls every 5 to 10 s; a gateway answering
+    /// interactive callers starts at 1 s and backs off to the same 10 s.
+    fn default() -> Self {
+        FollowSettings {
+            poll_initial: Duration::from_secs(1),
+            poll_max: Duration::from_secs(10),
+            terminate_failed: false,
+            reconcile_grace: Duration::from_secs(60),
+        }
+    }
+}

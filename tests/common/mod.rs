@@ -8,7 +8,6 @@ pub mod tools;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ipalloc_gateway::config;
@@ -53,12 +52,12 @@ pub async fn start_gateway_with_env(
 ) -> TestGateway {
     let lookup = move |name: &str| env.get(name).cloned();
     let config = config::load(config_toml, "test", &lookup).expect("test config is valid");
-    let registry = Arc::new(server::build_registry(&config.providers).expect("providers build"));
+    let gateway = server::Gateway::build(&config).expect("gateway builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        server::serve(listener, registry, async {
+        server::serve(listener, gateway, async {
             let _ = rx.await;
         })
         .await

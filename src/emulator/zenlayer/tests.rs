@@ -102,6 +102,12 @@ impl Harness {
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: Duration::from_secs(10),
             },
+            follow: Default::default(),
+            // One attempt: these tests count requests and map single answers.
+            resilience: crate::middleware::ResilienceSettings {
+                max_attempts: 1,
+                ..Default::default()
+            },
         })
         .unwrap()
     }
@@ -278,11 +284,10 @@ async fn provider_allocates_and_sees_creating_then_available() {
     let h = harness(Duration::from_millis(300)).await;
     let provider = h.provider();
     let result = provider
-        .allocate(&AllocateSpec::Zenlayer(spec(
-            "SEL-A",
-            SpecCharge::Postpaid,
-            2,
-        )))
+        .allocate(
+            &AllocateSpec::Zenlayer(spec("SEL-A", SpecCharge::Postpaid, 2)),
+            &crate::provider::CallContext::default(),
+        )
         .await
         .unwrap();
     assert!(result.provider_request_id.starts_with('T'));
@@ -291,14 +296,20 @@ async fn provider_allocates_and_sees_creating_then_available() {
     let id = result.allocations[0].id.clone();
     assert!(id.starts_with("eip-"), "{id}");
 
-    let first = provider.get_allocation(&lookup(&id)).await.unwrap();
+    let first = provider
+        .get_allocation(&lookup(&id), &crate::provider::CallContext::default())
+        .await
+        .unwrap();
     assert_eq!(first.state, AllocationState::Pending);
     assert_eq!(first.provider_status, "CREATING");
     assert_eq!(first.ip_address, None);
 
     let mut ready = None;
     for _ in 0..100 {
-        let allocation = provider.get_allocation(&lookup(&id)).await.unwrap();
+        let allocation = provider
+            .get_allocation(&lookup(&id), &crate::provider::CallContext::default())
+            .await
+            .unwrap();
         if allocation.state != AllocationState::Pending {
             ready = Some(allocation);
             break;
@@ -323,17 +334,19 @@ async fn provider_sees_create_failed_in_sin_a() {
     let h = harness(Duration::from_millis(200)).await;
     let provider = h.provider();
     let result = provider
-        .allocate(&AllocateSpec::Zenlayer(spec(
-            "SIN-A",
-            SpecCharge::Postpaid,
-            1,
-        )))
+        .allocate(
+            &AllocateSpec::Zenlayer(spec("SIN-A", SpecCharge::Postpaid, 1)),
+            &crate::provider::CallContext::default(),
+        )
         .await
         .unwrap();
     let id = &result.allocations[0].id;
     let mut last = None;
     for _ in 0..100 {
-        let allocation = provider.get_allocation(&lookup(id)).await.unwrap();
+        let allocation = provider
+            .get_allocation(&lookup(id), &crate::provider::CallContext::default())
+            .await
+            .unwrap();
         if allocation.state != AllocationState::Pending {
             last = Some(allocation);
             break;
@@ -352,11 +365,10 @@ async fn provider_prepaid_gets_an_order_number() {
     let h = harness(Duration::ZERO).await;
     let provider = h.provider();
     let result = provider
-        .allocate(&AllocateSpec::Zenlayer(spec(
-            "HKG-A",
-            SpecCharge::Prepaid { period_months: 3 },
-            1,
-        )))
+        .allocate(
+            &AllocateSpec::Zenlayer(spec("HKG-A", SpecCharge::Prepaid { period_months: 3 }, 1)),
+            &crate::provider::CallContext::default(),
+        )
         .await
         .unwrap();
     let order = result.order_number.unwrap();
@@ -369,7 +381,10 @@ async fn provider_prepaid_gets_an_order_number() {
     assert_eq!(eip.period, Some(3));
     assert!(eip.expired_time.is_some());
     let allocation = provider
-        .get_allocation(&lookup(&result.allocations[0].id))
+        .get_allocation(
+            &lookup(&result.allocations[0].id),
+            &crate::provider::CallContext::default(),
+        )
         .await
         .unwrap();
     assert_eq!(allocation.state, AllocationState::Ready);
@@ -381,11 +396,10 @@ async fn provider_maps_emulated_errors() {
     let h = harness(Duration::ZERO).await;
     let err = h
         .provider()
-        .allocate(&AllocateSpec::Zenlayer(spec(
-            "XXX-A",
-            SpecCharge::Postpaid,
-            1,
-        )))
+        .allocate(
+            &AllocateSpec::Zenlayer(spec("XXX-A", SpecCharge::Postpaid, 1)),
+            &crate::provider::CallContext::default(),
+        )
         .await
         .unwrap_err();
     let crate::provider::error::ProviderError::Api(e) = err else {
@@ -400,7 +414,10 @@ async fn provider_maps_emulated_errors() {
     // Unknown EIP: an empty dataSet, which the provider reports as not found.
     let err = h
         .provider()
-        .get_allocation(&lookup("eip-nope"))
+        .get_allocation(
+            &lookup("eip-nope"),
+            &crate::provider::CallContext::default(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -1337,11 +1354,10 @@ async fn throttling_and_server_errors_come_before_auth() {
     // Our provider sees the same codes.
     let err = h
         .provider()
-        .allocate(&AllocateSpec::Zenlayer(spec(
-            "SEL-A",
-            SpecCharge::Postpaid,
-            1,
-        )))
+        .allocate(
+            &AllocateSpec::Zenlayer(spec("SEL-A", SpecCharge::Postpaid, 1)),
+            &crate::provider::CallContext::default(),
+        )
         .await
         .unwrap_err();
     let crate::provider::error::ProviderError::Api(e) = err else {

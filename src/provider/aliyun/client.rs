@@ -9,14 +9,20 @@
 //! in an error or a log line.
 
 use std::fmt;
+use std::sync::Arc;
 
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
+use tokio::time::Instant;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
 use uuid::Uuid;
 
 use super::signer::{self, EMPTY_BODY_SHA256, SignError, V3Request};
 use super::{API_VERSION, AliyunSettings, SignatureVersion, wire};
+use crate::middleware::{self, AttemptRequest, ProviderLimits};
+use crate::provider::CallContext;
 use crate::provider::error::ProviderError;
 use crate::provider::http::{self, HttpResponse};
 use crate::provider::model::{
@@ -45,10 +51,74 @@ const METHOD: &str = "POST";
 
 /// One configured Alibaba Cloud account.
 pub struct AliyunProvider {
+    description: ProviderDescription,
+    /// Every attempt goes through this stack (retry, rate limit, concurrency
+    /// cap, per-attempt timeout) down to [`Sender`], which signs it afresh.
+    stack: BoxCloneSyncService<Attempt, HttpResponse, ProviderError>,
+    shared: Arc<Shared>,
+}
+
+/// One attempt of one call: the action's parameters, signed afresh (new
+/// nonce and timestamp) every time it reaches the [`Sender`].
+#[derive(Clone)]
+pub struct Attempt {
+    op: Operation,
+    region: String,
+    params: Vec<(&'static str, String)>,
+    deadline: Option<Instant>,
+}
+
+impl AttemptRequest for Attempt {
+    fn operation(&self) -> Operation {
+        self.op
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Aliyun
+    }
+}
+
+/// The innermost service: signs and sends exactly one attempt; `Ok` only
+/// for a 2xx answer.
+#[derive(Clone)]
+struct Sender(Arc<Shared>);
+
+impl tower::Service<Attempt> for Sender {
+    type Response = HttpResponse;
+    type Error = ProviderError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<HttpResponse, ProviderError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), ProviderError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, attempt: Attempt) -> Self::Future {
+        let shared = Arc::clone(&self.0);
+        Box::pin(async move {
+            let params: Vec<(&'static str, &str)> = attempt
+                .params
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .collect();
+            shared.send_once(attempt.op, &attempt.region, &params).await
+        })
+    }
+}
+
+/// What signing and sending need, shared by the provider and its sender.
+struct Shared {
     settings: AliyunSettings,
     /// The one HTTP client, reused for every call.
     client: reqwest::Client,
-    description: ProviderDescription,
     /// The URL of the configured region (or of the endpoint override).
     default_base: Url,
 }
@@ -58,12 +128,18 @@ impl fmt::Debug for AliyunProvider {
     // the settings later.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AliyunProvider")
-            .field("name", &self.settings.name)
-            .field("region", &self.settings.region)
+            .field("name", &self.shared.settings.name)
+            .field("region", &self.shared.settings.region)
             .field("endpoint", &self.description.endpoint)
-            .field("signature", &self.settings.signature)
-            .field("access_key_id", &self.settings.credentials.access_key_id)
-            .field("sts", &self.settings.credentials.security_token.is_some())
+            .field("signature", &self.shared.settings.signature)
+            .field(
+                "access_key_id",
+                &self.shared.settings.credentials.access_key_id,
+            )
+            .field(
+                "sts",
+                &self.shared.settings.credentials.security_token.is_some(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -113,14 +189,58 @@ impl AliyunProvider {
                 .to_owned(),
             },
         };
-        Ok(AliyunProvider {
+        let limits = ProviderLimits::new(&settings.resilience);
+        let resilience = settings.resilience.clone();
+        let shared = Arc::new(Shared {
             settings,
             client,
-            description,
             default_base,
+        });
+        let stack = middleware::stack(Sender(Arc::clone(&shared)), &resilience, &limits);
+        Ok(AliyunProvider {
+            description,
+            stack,
+            shared,
         })
     }
 
+    /// Pushes one call through the resilience stack; a non-2xx answer
+    /// becomes an error.
+    async fn call(
+        &self,
+        op: Operation,
+        region: &str,
+        params: &[(&'static str, &str)],
+        ctx: &CallContext,
+    ) -> Result<HttpResponse, ProviderError> {
+        let attempt = Attempt {
+            op,
+            region: region.to_owned(),
+            params: params
+                .iter()
+                .map(|(name, value)| (*name, (*value).to_owned()))
+                .collect(),
+            deadline: ctx.deadline,
+        };
+        self.stack.clone().oneshot(attempt).await
+    }
+
+    fn region<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str, ProviderError> {
+        self.shared.region(requested)
+    }
+
+    #[cfg(test)]
+    fn build_request(
+        &self,
+        op: Operation,
+        region: &str,
+        params: &[(&'static str, &str)],
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+        self.shared.build_request(op, region, params)
+    }
+}
+
+impl Shared {
     /// The URL for `region`: the endpoint override, or
     /// `https://ecs.<region>.aliyuncs.com/`.
     fn base_url(&self, region: &str) -> Result<Url, ProviderError> {
@@ -228,14 +348,17 @@ impl AliyunProvider {
         Ok(self.client.post(url).headers(headers))
     }
 
-    /// Signs and sends one call; a non-2xx answer becomes an error.
-    async fn call(
+    /// Signs and sends one attempt; a non-2xx answer becomes an error.
+    async fn send_once(
         &self,
         op: Operation,
         region: &str,
-        instance_id: &str,
         params: &[(&'static str, &str)],
     ) -> Result<HttpResponse, ProviderError> {
+        let instance_id = params
+            .iter()
+            .find(|(name, _)| *name == "InstanceId")
+            .map_or("", |(_, value)| *value);
         let request = self.build_request(op, region, params)?;
         tracing::debug!(
             provider = %self.settings.name,
@@ -283,11 +406,15 @@ impl crate::provider::Provider for AliyunProvider {
         &self.description
     }
 
-    async fn allocate(&self, spec: &AllocateSpec) -> Result<AllocateResult, ProviderError> {
+    async fn allocate(
+        &self,
+        spec: &AllocateSpec,
+        ctx: &CallContext,
+    ) -> Result<AllocateResult, ProviderError> {
         let AllocateSpec::Aliyun(spec) = spec else {
             return Err(ProviderError::Internal(format!(
                 "aliyun provider {:?} received a {} allocation request",
-                self.settings.name,
+                self.shared.settings.name,
                 spec.kind()
             )));
         };
@@ -302,10 +429,10 @@ impl crate::provider::Provider for AliyunProvider {
             params.push(("VlanId", vlan.as_str()));
         }
 
-        let response = self.call(op, region, &spec.instance_id, &params).await?;
+        let response = self.call(op, region, &params, ctx).await?;
         let body = wire::parse_allocate(op, &response)?;
         tracing::debug!(
-            provider = %self.settings.name,
+            provider = %self.shared.settings.name,
             action = op.name,
             instance_id = %spec.instance_id,
             request_id = %body.request_id,
@@ -332,16 +459,20 @@ impl crate::provider::Provider for AliyunProvider {
         })
     }
 
-    async fn get_allocation(&self, lookup: &AllocationLookup) -> Result<Allocation, ProviderError> {
+    async fn get_allocation(
+        &self,
+        lookup: &AllocationLookup,
+        ctx: &CallContext,
+    ) -> Result<Allocation, ProviderError> {
         let op = DESCRIBE_INSTANCE_ATTRIBUTE;
         let region = self.region(lookup.region_id.as_deref())?;
         let instance_id = lookup.id.as_str();
         let response = self
-            .call(op, region, instance_id, &[("InstanceId", instance_id)])
+            .call(op, region, &[("InstanceId", instance_id)], ctx)
             .await?;
         let body = wire::parse_describe_instance_attribute(op, &response)?;
         tracing::debug!(
-            provider = %self.settings.name,
+            provider = %self.shared.settings.name,
             action = op.name,
             instance_id,
             request_id = %body.request_id,
@@ -378,6 +509,62 @@ impl crate::provider::Provider for AliyunProvider {
             failure_reason: None,
             netmask: None,
         })
+    }
+
+    /// One instance per allocation: ids are looked up one by one.
+    async fn get_allocations(
+        &self,
+        ids: &[String],
+        ctx: &CallContext,
+    ) -> Result<Vec<Allocation>, ProviderError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let lookup = AllocationLookup {
+                id: id.clone(),
+                region_id: None,
+            };
+            match self.get_allocation(&lookup, ctx).await {
+                Ok(allocation) => found.push(allocation),
+                Err(ProviderError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The instance now has a static public IP: the allocation happened (an
+    /// instance holds at most one, so it is the one asked for).
+    async fn reconcile(
+        &self,
+        spec: &AllocateSpec,
+        _key: &str,
+        ctx: &CallContext,
+    ) -> Result<Option<AllocateResult>, ProviderError> {
+        let AllocateSpec::Aliyun(spec) = spec else {
+            return Err(ProviderError::Internal(format!(
+                "aliyun provider {:?} received a {} reconciliation",
+                self.shared.settings.name,
+                spec.kind()
+            )));
+        };
+        let lookup = AllocationLookup {
+            id: spec.instance_id.clone(),
+            region_id: spec.region_id.clone(),
+        };
+        match self.get_allocation(&lookup, ctx).await {
+            Ok(allocation) => Ok(Some(AllocateResult {
+                provider_request_id: String::new(),
+                order_number: None,
+                allocations: vec![allocation],
+            })),
+            Err(ProviderError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Alibaba allocations never end FAILED: nothing to release.
+    async fn release_failed(&self, _id: &str, _ctx: &CallContext) -> Result<bool, ProviderError> {
+        Ok(false)
     }
 }
 
@@ -493,6 +680,12 @@ mod tests {
             http: HttpSettings {
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: Duration::from_secs(5),
+            },
+            follow: Default::default(),
+            // One attempt: these tests count requests and map single answers.
+            resilience: crate::middleware::ResilienceSettings {
+                max_attempts: 1,
+                ..Default::default()
             },
         }
     }
@@ -748,11 +941,11 @@ mod tests {
     fn endpoint_resolution() {
         let provider = provider(SignatureVersion::V1, false);
         assert_eq!(
-            provider.base_url("cn-hangzhou").unwrap().as_str(),
+            provider.shared.base_url("cn-hangzhou").unwrap().as_str(),
             "https://ecs.cn-hangzhou.aliyuncs.com/"
         );
         assert_eq!(
-            provider.base_url("ap-southeast-1").unwrap().as_str(),
+            provider.shared.base_url("ap-southeast-1").unwrap().as_str(),
             "https://ecs.ap-southeast-1.aliyuncs.com/"
         );
         assert_eq!(provider.region(None).unwrap(), "cn-hangzhou");
@@ -766,7 +959,7 @@ mod tests {
         let provider =
             AliyunProvider::new(settings(SignatureVersion::V1, false, endpoint)).unwrap();
         assert_eq!(
-            provider.base_url("eu-central-1").unwrap().as_str(),
+            provider.shared.base_url("eu-central-1").unwrap().as_str(),
             "http://127.0.0.1:9/"
         );
     }
@@ -934,7 +1127,10 @@ mod tests {
         }]);
         let provider = local_provider(SignatureVersion::V1, true, &base);
         let result = provider
-            .allocate(&aliyun_spec(Some("cn-beijing")))
+            .allocate(
+                &aliyun_spec(Some("cn-beijing")),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -980,7 +1176,10 @@ mod tests {
             body: r#"{"RequestId":"R-3","IpAddress":"47.95.10.21"}"#,
         }]);
         let provider = local_provider(SignatureVersion::V3, true, &base);
-        let result = provider.allocate(&aliyun_spec(None)).await.unwrap();
+        let result = provider
+            .allocate(&aliyun_spec(None), &crate::provider::CallContext::default())
+            .await
+            .unwrap();
         assert_eq!(result.provider_request_id, "R-3");
         assert_eq!(
             result.allocations[0].region_id.as_deref(),
@@ -1034,7 +1233,10 @@ mod tests {
             body: r#"{"RequestId":"R-T","HostId":"ecs.cn-hangzhou.aliyuncs.com","Code":"Throttling.User","Message":"Request was denied due to user flow control.","Recommend":"https://api.aliyun.com/troubleshoot?q=Throttling.User"}"#,
         }]);
         let provider = local_provider(SignatureVersion::V1, false, &base);
-        let error = provider.allocate(&aliyun_spec(None)).await.unwrap_err();
+        let error = provider
+            .allocate(&aliyun_spec(None), &crate::provider::CallContext::default())
+            .await
+            .unwrap_err();
         let ProviderError::Api(api) = &error else {
             panic!("expected Api, got {error:?}")
         };
@@ -1065,12 +1267,18 @@ mod tests {
             },
         ]);
         let provider = local_provider(SignatureVersion::V1, false, &base);
-        let error = provider.allocate(&aliyun_spec(None)).await.unwrap_err();
+        let error = provider
+            .allocate(&aliyun_spec(None), &crate::provider::CallContext::default())
+            .await
+            .unwrap_err();
         assert!(
             matches!(&error, ProviderError::MalformedResponse { http_status: 502, detail, .. } if detail.contains("502 Bad Gateway")),
             "{error:?}"
         );
-        let error = provider.allocate(&aliyun_spec(None)).await.unwrap_err();
+        let error = provider
+            .allocate(&aliyun_spec(None), &crate::provider::CallContext::default())
+            .await
+            .unwrap_err();
         assert!(
             matches!(&error, ProviderError::MalformedResponse { http_status: 200, request_id: Some(id), .. } if id == "R-4"),
             "{error:?}"
@@ -1092,7 +1300,10 @@ mod tests {
             id: "i-1".into(),
             region_id: Some("cn-shanghai".into()),
         };
-        let allocation = provider.get_allocation(&lookup).await.unwrap();
+        let allocation = provider
+            .get_allocation(&lookup, &crate::provider::CallContext::default())
+            .await
+            .unwrap();
         assert_eq!(
             allocation,
             Allocation {
@@ -1133,7 +1344,10 @@ mod tests {
             id: "i-2".into(),
             region_id: None,
         };
-        let error = provider.get_allocation(&lookup).await.unwrap_err();
+        let error = provider
+            .get_allocation(&lookup, &crate::provider::CallContext::default())
+            .await
+            .unwrap_err();
         assert_eq!(
             error,
             ProviderError::NotFound {
@@ -1143,7 +1357,10 @@ mod tests {
                 request_id: Some("R-6".into()),
             }
         );
-        let error = provider.get_allocation(&lookup).await.unwrap_err();
+        let error = provider
+            .get_allocation(&lookup, &crate::provider::CallContext::default())
+            .await
+            .unwrap_err();
         let ProviderError::NotFound {
             message,
             request_id,
@@ -1169,7 +1386,10 @@ mod tests {
             id: "i-missing".into(),
             region_id: None,
         };
-        let error = provider.get_allocation(&lookup).await.unwrap_err();
+        let error = provider
+            .get_allocation(&lookup, &crate::provider::CallContext::default())
+            .await
+            .unwrap_err();
         let ProviderError::Api(api) = &error else {
             panic!("expected Api, got {error:?}")
         };
@@ -1193,7 +1413,9 @@ mod tests {
             tags: vec![],
         });
         assert!(matches!(
-            provider.allocate(&spec).await,
+            provider
+                .allocate(&spec, &crate::provider::CallContext::default())
+                .await,
             Err(ProviderError::Internal(_))
         ));
     }
@@ -1205,7 +1427,10 @@ mod tests {
         let base = format!("http://{}", listener.local_addr().unwrap());
         drop(listener);
         let provider = local_provider(SignatureVersion::V1, true, &base);
-        let error = provider.allocate(&aliyun_spec(None)).await.unwrap_err();
+        let error = provider
+            .allocate(&aliyun_spec(None), &crate::provider::CallContext::default())
+            .await
+            .unwrap_err();
         let ProviderError::Transport(transport) = &error else {
             panic!("expected Transport, got {error:?}")
         };

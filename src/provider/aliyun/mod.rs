@@ -10,7 +10,8 @@ pub mod wire;
 pub use client::AliyunProvider;
 
 use crate::config::secret::Secret;
-use crate::provider::model::HttpSettings;
+use crate::middleware::ResilienceSettings;
+use crate::provider::model::{FollowSettings, HttpSettings};
 
 /// The ECS API version every call uses.
 pub const API_VERSION: &str = "2014-05-26";
@@ -47,4 +48,7 @@ pub struct AliyunSettings {
     pub signature: SignatureVersion,
     pub credentials: AliyunCredentials,
     pub http: HttpSettings,
+    pub follow: FollowSettings,
+    /// Retries, rate limit, concurrency cap and per-attempt timeout.
+    pub resilience: ResilienceSettings,
 }

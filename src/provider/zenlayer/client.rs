@@ -8,23 +8,32 @@
 //! API version in `X-ZC-Version`; neither is signed. One HTTP client per
 //! provider is built at construction and reused.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
 
 use super::signer::{self, SigningInput};
 use super::wire::{
     self, AllocateEipAddressesRequest, AllocateEipAddressesResponse, DescribeEipAddressesRequest,
-    DescribeEipAddressesResponse, EipAddress, HasRequestId, Success,
+    DescribeEipAddressesResponse, EipAddress, HasRequestId, Success, TagSet,
+    TerminateEipAddressRequest, TerminateEipAddressResponse, WireTag,
 };
-use super::{ZenlayerCredentials, ZenlayerSettings};
+use super::{IDEMPOTENCY_TAG_KEY, ZenlayerCredentials, ZenlayerSettings};
 use crate::config::secret::Secret;
+use crate::middleware::{self, AttemptRequest, ProviderLimits};
+use crate::provider::CallContext;
 use crate::provider::error::ProviderError;
-use crate::provider::http;
+use crate::provider::http::{self, HttpResponse};
 use crate::provider::model::{
     AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState, Capabilities,
-    ChargeTypeName, Operation, ProviderDescription, ProviderKind,
+    ChargeTypeName, Operation, ProviderDescription, ProviderKind, ZenlayerAllocate,
 };
 
 /// `AllocateEipAddresses`: creates EIPs (and may cost money).
@@ -38,6 +47,16 @@ pub const DESCRIBE_EIP_ADDRESSES: Operation = Operation {
     name: "DescribeEipAddresses",
     mutating: false,
 };
+
+/// `TerminateEipAddress`: returns an EIP (refunded in full when it is
+/// CREATE_FAILED).
+pub const TERMINATE_EIP_ADDRESS: Operation = Operation {
+    name: "TerminateEipAddress",
+    mutating: true,
+};
+
+/// The most EIP ids one DescribeEipAddresses call may filter on.
+pub const MAX_DESCRIBE_IDS: usize = 100;
 
 /// The path every action is posted to, after the endpoint.
 pub const API_PATH: &str = "/api/v2/bmc";
@@ -63,6 +82,42 @@ const SIGNATURE_METHOD_VALUE: HeaderValue = HeaderValue::from_static(signer::ALG
 /// A configured Zenlayer BMC account.
 pub struct ZenlayerProvider {
     description: ProviderDescription,
+    /// Every attempt goes through this stack (retry, rate limit, concurrency
+    /// cap, per-attempt timeout) down to [`Sender`], which signs it afresh.
+    stack: BoxCloneSyncService<Attempt, HttpResponse, ProviderError>,
+    sender: Sender,
+}
+
+/// One attempt of one call, as the resilience stack sees it: the body is
+/// serialized once per call; each attempt re-signs those same bytes with a
+/// fresh timestamp.
+#[derive(Clone)]
+pub struct Attempt {
+    op: Operation,
+    body: Bytes,
+    deadline: Option<Instant>,
+}
+
+impl AttemptRequest for Attempt {
+    fn operation(&self) -> Operation {
+        self.op
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Zenlayer
+    }
+}
+
+/// The innermost service: signs and sends exactly one attempt; `Ok` only
+/// for HTTP 200.
+#[derive(Clone)]
+struct Sender(Arc<SenderInner>);
+
+struct SenderInner {
     client: reqwest::Client,
     /// `<endpoint>/api/v2/bmc`, parsed once.
     url: Url,
@@ -78,9 +133,10 @@ impl std::fmt::Debug for ZenlayerProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZenlayerProvider")
             .field("name", &self.description.name)
-            .field("signing_host", &self.signing_host)
-            .field("api_version", &self.api_version)
-            .field("access_key_password", &self.access_key_password)
+            .field("signing_host", &self.sender.0.signing_host)
+            .field("api_version", &self.sender.0.api_version)
+            .field("access_key_id", &self.sender.0.access_key_id)
+            .field("access_key_password", &self.sender.0.access_key_password)
             .finish_non_exhaustive()
     }
 }
@@ -136,20 +192,31 @@ impl ZenlayerProvider {
             },
             name,
         };
-        Ok(ZenlayerProvider {
-            description,
+        let sender = Sender(Arc::new(SenderInner {
             client,
             url,
             signing_host,
             api_version,
             access_key_id,
             access_key_password,
+        }));
+        let limits = ProviderLimits::new(&settings.resilience);
+        let stack = middleware::stack(sender.clone(), &settings.resilience, &limits);
+        Ok(ZenlayerProvider {
+            description,
+            stack,
+            sender,
         })
     }
 
-    /// Serializes `body` once, signs those bytes, sends them, and decodes the
-    /// answer.
-    async fn call<B, T>(&self, op: Operation, body: &B) -> Result<Success<T>, ProviderError>
+    /// Serializes `body` once, pushes it through the resilience stack (each
+    /// attempt signed afresh), and decodes the answer.
+    async fn call<B, T>(
+        &self,
+        op: Operation,
+        body: &B,
+        ctx: &CallContext,
+    ) -> Result<Success<T>, ProviderError>
     where
         B: Serialize,
         T: DeserializeOwned + HasRequestId,
@@ -157,6 +224,53 @@ impl ZenlayerProvider {
         let body = serde_json::to_vec(body).map_err(|e| {
             ProviderError::Internal(format!("serializing the {} request: {e}", op.name))
         })?;
+        let attempt = Attempt {
+            op,
+            body: Bytes::from(body),
+            deadline: ctx.deadline,
+        };
+        let response = self.stack.clone().oneshot(attempt).await?;
+        let decoded = wire::decode::<T>(op, &response);
+        let request_id = match &decoded {
+            Ok(success) => success.request_id.as_deref(),
+            Err(error) => error.request_id(),
+        };
+        tracing::debug!(
+            provider = %self.description.name,
+            action = op.name,
+            request_id = request_id.unwrap_or(""),
+            status = response.status,
+            ok = decoded.is_ok(),
+            "zenlayer response"
+        );
+        decoded
+    }
+}
+
+impl tower::Service<Attempt> for Sender {
+    type Response = HttpResponse;
+    type Error = ProviderError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<HttpResponse, ProviderError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), ProviderError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, attempt: Attempt) -> Self::Future {
+        let inner = Arc::clone(&self.0);
+        Box::pin(async move { inner.send(attempt).await })
+    }
+}
+
+impl SenderInner {
+    /// Signs the attempt's bytes with a fresh timestamp and sends them once.
+    async fn send(&self, attempt: Attempt) -> Result<HttpResponse, ProviderError> {
+        let Attempt { op, body, .. } = attempt;
         let timestamp = unix_seconds()?;
         let authorization = signer::authorization(&SigningInput {
             access_key_id: &self.access_key_id,
@@ -178,19 +292,11 @@ impl ZenlayerProvider {
             .headers(headers)
             .body(body);
         let response = http::send(op, request).await?;
-        let decoded = wire::decode::<T>(op, &response);
-        let request_id = match &decoded {
-            Ok(success) => success.request_id.as_deref(),
-            Err(error) => error.request_id(),
-        };
-        tracing::debug!(
-            action = op.name,
-            request_id = request_id.unwrap_or(""),
-            status = response.status,
-            ok = decoded.is_ok(),
-            "zenlayer response"
-        );
-        decoded
+        if response.status == 200 {
+            Ok(response)
+        } else {
+            Err(wire::error_from_response(op, &response))
+        }
     }
 
     fn headers(
@@ -223,21 +329,30 @@ impl crate::provider::Provider for ZenlayerProvider {
         &self.description
     }
 
-    async fn allocate(&self, spec: &AllocateSpec) -> Result<AllocateResult, ProviderError> {
-        let AllocateSpec::Zenlayer(spec) = spec else {
-            return Err(ProviderError::Internal(format!(
-                "zenlayer provider {:?} was given {} allocation parameters",
-                self.description.name,
-                spec.kind()
-            )));
-        };
+    async fn allocate(
+        &self,
+        spec: &AllocateSpec,
+        ctx: &CallContext,
+    ) -> Result<AllocateResult, ProviderError> {
+        let spec = self.own_spec(spec)?;
         let op = ALLOCATE_EIP_ADDRESSES;
-        let request = AllocateEipAddressesRequest::from(spec);
+        let mut request = AllocateEipAddressesRequest::from(spec);
+        if let Some(key) = &ctx.idempotency_key {
+            // Recorded on every EIP so an ambiguous call can be found again.
+            request
+                .tags
+                .get_or_insert_with(TagSet::default)
+                .tags
+                .push(WireTag {
+                    key: IDEMPOTENCY_TAG_KEY.to_owned(),
+                    value: key.clone(),
+                });
+        }
         let Success {
             request_id,
             response,
         } = self
-            .call::<_, AllocateEipAddressesResponse>(op, &request)
+            .call::<_, AllocateEipAddressesResponse>(op, &request, ctx)
             .await?;
         let ids: Vec<String> = response
             .eip_id_set
@@ -283,7 +398,11 @@ impl crate::provider::Provider for ZenlayerProvider {
         })
     }
 
-    async fn get_allocation(&self, lookup: &AllocationLookup) -> Result<Allocation, ProviderError> {
+    async fn get_allocation(
+        &self,
+        lookup: &AllocationLookup,
+        ctx: &CallContext,
+    ) -> Result<Allocation, ProviderError> {
         let op = DESCRIBE_EIP_ADDRESSES;
         let request = DescribeEipAddressesRequest {
             eip_ids: vec![lookup.id.clone()],
@@ -293,7 +412,7 @@ impl crate::provider::Provider for ZenlayerProvider {
             request_id,
             response,
         } = self
-            .call::<_, DescribeEipAddressesResponse>(op, &request)
+            .call::<_, DescribeEipAddressesResponse>(op, &request, ctx)
             .await?;
         if response.data_set.is_empty() {
             return Err(ProviderError::NotFound {
@@ -319,6 +438,92 @@ impl crate::provider::Provider for ZenlayerProvider {
                 ),
                 request_id,
             }),
+        }
+    }
+
+    async fn get_allocations(
+        &self,
+        ids: &[String],
+        ctx: &CallContext,
+    ) -> Result<Vec<Allocation>, ProviderError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_DESCRIBE_IDS) {
+            let request = DescribeEipAddressesRequest {
+                eip_ids: chunk.to_vec(),
+                page_size: Some(MAX_DESCRIBE_IDS as u32),
+                ..Default::default()
+            };
+            let Success { response, .. } = self
+                .call::<_, DescribeEipAddressesResponse>(DESCRIBE_EIP_ADDRESSES, &request, ctx)
+                .await?;
+            found.extend(
+                response
+                    .data_set
+                    .into_iter()
+                    .filter(|eip| chunk.contains(&eip.eip_id))
+                    .map(allocation_from_eip),
+            );
+        }
+        Ok(found)
+    }
+
+    async fn reconcile(
+        &self,
+        spec: &AllocateSpec,
+        key: &str,
+        ctx: &CallContext,
+    ) -> Result<Option<AllocateResult>, ProviderError> {
+        let spec = self.own_spec(spec)?;
+        let request = DescribeEipAddressesRequest {
+            zone_id: Some(spec.zone_id.clone()),
+            tags: Some(vec![WireTag {
+                key: IDEMPOTENCY_TAG_KEY.to_owned(),
+                value: key.to_owned(),
+            }]),
+            page_size: Some(MAX_DESCRIBE_IDS as u32),
+            ..Default::default()
+        };
+        let Success {
+            request_id,
+            response,
+        } = self
+            .call::<_, DescribeEipAddressesResponse>(DESCRIBE_EIP_ADDRESSES, &request, ctx)
+            .await?;
+        if response.data_set.is_empty() {
+            return Ok(None);
+        }
+        let mut allocations: Vec<Allocation> = response
+            .data_set
+            .into_iter()
+            .map(allocation_from_eip)
+            .collect();
+        allocations.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Some(AllocateResult {
+            provider_request_id: request_id.unwrap_or_default(),
+            order_number: None,
+            allocations,
+        }))
+    }
+
+    async fn release_failed(&self, id: &str, ctx: &CallContext) -> Result<bool, ProviderError> {
+        let request = TerminateEipAddressRequest {
+            eip_id: id.to_owned(),
+        };
+        self.call::<_, TerminateEipAddressResponse>(TERMINATE_EIP_ADDRESS, &request, ctx)
+            .await?;
+        Ok(true)
+    }
+}
+
+impl ZenlayerProvider {
+    fn own_spec<'a>(&self, spec: &'a AllocateSpec) -> Result<&'a ZenlayerAllocate, ProviderError> {
+        match spec {
+            AllocateSpec::Zenlayer(spec) => Ok(spec),
+            other => Err(ProviderError::Internal(format!(
+                "zenlayer provider {:?} was given {} allocation parameters",
+                self.description.name,
+                other.kind()
+            ))),
         }
     }
 }
@@ -432,6 +637,12 @@ mod tests {
             http: HttpSettings {
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: Duration::from_secs(5),
+            },
+            follow: Default::default(),
+            // One attempt: these tests count requests and map single answers.
+            resilience: crate::middleware::ResilienceSettings {
+                max_attempts: 1,
+                ..Default::default()
             },
         }
     }
@@ -690,7 +901,10 @@ mod tests {
         .await;
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let result = provider
-            .allocate(&AllocateSpec::Zenlayer(spec()))
+            .allocate(
+                &AllocateSpec::Zenlayer(spec()),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap();
         let captured = server.await.unwrap();
@@ -748,7 +962,13 @@ mod tests {
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let mut s = spec();
         s.charge = ChargeType::Prepaid { period_months: 1 };
-        let result = provider.allocate(&AllocateSpec::Zenlayer(s)).await.unwrap();
+        let result = provider
+            .allocate(
+                &AllocateSpec::Zenlayer(s),
+                &crate::provider::CallContext::default(),
+            )
+            .await
+            .unwrap();
         server.await.unwrap().assert_signed();
         assert_eq!(result.order_number.as_deref(), Some("ord-1"));
         assert_eq!(result.allocations.len(), 1);
@@ -764,7 +984,10 @@ mod tests {
         .await;
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let err = provider
-            .allocate(&AllocateSpec::Zenlayer(spec()))
+            .allocate(
+                &AllocateSpec::Zenlayer(spec()),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         server.await.unwrap();
@@ -779,12 +1002,15 @@ mod tests {
     async fn allocate_rejects_other_kinds() {
         let provider = ZenlayerProvider::new(settings("http://127.0.0.1:9")).unwrap();
         let err = provider
-            .allocate(&AllocateSpec::Aliyun(AliyunAllocate {
-                instance_id: "i-1".to_owned(),
-                ip_address: None,
-                vlan_id: None,
-                region_id: None,
-            }))
+            .allocate(
+                &AllocateSpec::Aliyun(AliyunAllocate {
+                    instance_id: "i-1".to_owned(),
+                    ip_address: None,
+                    vlan_id: None,
+                    region_id: None,
+                }),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, ProviderError::Internal(_)), "{err:?}");
@@ -800,7 +1026,10 @@ mod tests {
         .await;
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let err = provider
-            .allocate(&AllocateSpec::Zenlayer(spec()))
+            .allocate(
+                &AllocateSpec::Zenlayer(spec()),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         server.await.unwrap();
@@ -823,10 +1052,13 @@ mod tests {
         .await;
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let err = provider
-            .get_allocation(&AllocationLookup {
-                id: "eip-1".to_owned(),
-                region_id: None,
-            })
+            .get_allocation(
+                &AllocationLookup {
+                    id: "eip-1".to_owned(),
+                    region_id: None,
+                },
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         server.await.unwrap();
@@ -847,10 +1079,13 @@ mod tests {
         .await;
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let allocation = provider
-            .get_allocation(&AllocationLookup {
-                id: "eip-1".to_owned(),
-                region_id: None,
-            })
+            .get_allocation(
+                &AllocationLookup {
+                    id: "eip-1".to_owned(),
+                    region_id: None,
+                },
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap();
         let captured = server.await.unwrap();
@@ -875,10 +1110,13 @@ mod tests {
         .await;
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let err = provider
-            .get_allocation(&AllocationLookup {
-                id: "eip-404".to_owned(),
-                region_id: None,
-            })
+            .get_allocation(
+                &AllocationLookup {
+                    id: "eip-404".to_owned(),
+                    region_id: None,
+                },
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         server.await.unwrap();
@@ -903,10 +1141,13 @@ mod tests {
         .await;
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let err = provider
-            .get_allocation(&AllocationLookup {
-                id: "eip-1".to_owned(),
-                region_id: None,
-            })
+            .get_allocation(
+                &AllocationLookup {
+                    id: "eip-1".to_owned(),
+                    region_id: None,
+                },
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         server.await.unwrap();
@@ -926,7 +1167,10 @@ mod tests {
         .await;
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let err = provider
-            .allocate(&AllocateSpec::Zenlayer(spec()))
+            .allocate(
+                &AllocateSpec::Zenlayer(spec()),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         server.await.unwrap();
@@ -957,7 +1201,10 @@ mod tests {
         let endpoint = format!("http://127.0.0.1:{port}");
         let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
         let err = provider
-            .allocate(&AllocateSpec::Zenlayer(spec()))
+            .allocate(
+                &AllocateSpec::Zenlayer(spec()),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         let ProviderError::Transport(t) = &err else {

@@ -10,11 +10,16 @@ pub mod wire;
 pub use client::ZenlayerProvider;
 
 use crate::config::secret::Secret;
-use crate::provider::model::HttpSettings;
+use crate::middleware::ResilienceSettings;
+use crate::provider::model::{FollowSettings, HttpSettings};
 
 /// Default `X-ZC-Version` for the bmc service (the current one; EIP request
 /// and response shapes are the same in 2022-11-20).
 pub const DEFAULT_API_VERSION: &str = "2026-02-01";
+
+/// The tag key under which an idempotency key is recorded on every EIP an
+/// AllocateIp call with a key creates; reconciliation searches for it.
+pub const IDEMPOTENCY_TAG_KEY: &str = "ipalloc-idempotency-key";
 
 /// Default base URL.
 pub const DEFAULT_ENDPOINT: &str = "https://console.zenlayer.com";
@@ -37,4 +42,7 @@ pub struct ZenlayerSettings {
     pub api_version: String,
     pub credentials: ZenlayerCredentials,
     pub http: HttpSettings,
+    pub follow: FollowSettings,
+    /// Retries, rate limit, concurrency cap and per-attempt timeout.
+    pub resilience: ResilienceSettings,
 }

@@ -181,6 +181,27 @@ pub struct DescribeEipAddressesRequest {
     pub tags: Option<Vec<WireTag>>,
 }
 
+/// `TerminateEipAddress` request.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminateEipAddressRequest {
+    pub eip_id: String,
+}
+
+/// `TerminateEipAddress` `response` object (only the request id).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminateEipAddressResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl HasRequestId for TerminateEipAddressResponse {
+    fn inner_request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
 /// `DescribeEipAddresses` `response` object.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -123,6 +123,12 @@ impl Harness {
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: Duration::from_secs(5),
             },
+            follow: Default::default(),
+            // One attempt: these tests count requests and map single answers.
+            resilience: crate::middleware::ResilienceSettings {
+                max_attempts: 1,
+                ..Default::default()
+            },
         })
         .unwrap()
     }

@@ -48,7 +48,10 @@ async fn allocate_then_get_allocation() {
         let harness = start_default().await;
         let provider = harness.provider(signature);
         let result = provider
-            .allocate(&spec("i-emuready001", None, None))
+            .allocate(
+                &spec("i-emuready001", None, None),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap();
         assert_eq!(result.allocations.len(), 1);
@@ -65,7 +68,10 @@ async fn allocate_then_get_allocation() {
         );
 
         let found = provider
-            .get_allocation(&lookup("i-emuready001"))
+            .get_allocation(
+                &lookup("i-emuready001"),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap();
         assert_eq!(found.ip_address.as_deref(), Some("47.96.0.1"));
@@ -86,7 +92,10 @@ async fn allocate_then_get_allocation() {
 
         // A second call: one public IP per instance.
         let again = api(provider
-            .allocate(&spec("i-emuready001", None, None))
+            .allocate(
+                &spec("i-emuready001", None, None),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err());
         assert_eq!(
@@ -111,7 +120,10 @@ async fn run_seeded_rows(
     for row in SEEDED {
         let param = |name: &str| row.params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         let result = provider
-            .allocate(&spec(row.instance_id, param("IpAddress"), param("VlanId")))
+            .allocate(
+                &spec(row.instance_id, param("IpAddress"), param("VlanId")),
+                &crate::provider::CallContext::default(),
+            )
             .await;
         let context = format!("{signature:?} {} {:?}", row.label, row.params);
         match row.outcome {
@@ -124,7 +136,10 @@ async fn run_seeded_rows(
                     assert_eq!(got, ip, "{context}");
                 }
                 let found = provider
-                    .get_allocation(&lookup(row.instance_id))
+                    .get_allocation(
+                        &lookup(row.instance_id),
+                        &crate::provider::CallContext::default(),
+                    )
                     .await
                     .unwrap();
                 assert_eq!(found.ip_address, Some(got), "{context}");
@@ -171,7 +186,10 @@ async fn get_allocation_without_an_address() {
         let harness = start_default().await;
         let provider = harness.provider(signature);
         let error = provider
-            .get_allocation(&lookup("i-emuready002"))
+            .get_allocation(
+                &lookup("i-emuready002"),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         assert!(
@@ -179,12 +197,15 @@ async fn get_allocation_without_an_address() {
             "{error:?}"
         );
         let error = provider
-            .get_allocation(&lookup("i-emuvpceip01"))
+            .get_allocation(
+                &lookup("i-emuvpceip01"),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         assert!(error.to_string().contains("121.40.10.1"), "{error}");
         let error = api(provider
-            .get_allocation(&lookup("i-nope"))
+            .get_allocation(&lookup("i-nope"), &crate::provider::CallContext::default())
             .await
             .unwrap_err());
         assert_eq!(
@@ -192,7 +213,10 @@ async fn get_allocation_without_an_address() {
             (404, "InvalidInstanceId.NotFound")
         );
         let found = provider
-            .get_allocation(&lookup("i-emuhasip001"))
+            .get_allocation(
+                &lookup("i-emuhasip001"),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap();
         assert_eq!(found.ip_address.as_deref(), Some("47.96.0.10"));
@@ -222,13 +246,21 @@ async fn sts_credentials() {
             SignatureVersion::V3 => "i-emuready002",
         };
         assert!(
-            good.allocate(&spec(ready, None, None)).await.is_ok(),
+            good.allocate(
+                &spec(ready, None, None),
+                &crate::provider::CallContext::default()
+            )
+            .await
+            .is_ok(),
             "{signature:?}"
         );
 
         let missing =
             harness.provider_with(signature, "STS.emuTemporaryKey01", "sts-secret/+=", None);
-        let error = api(missing.get_allocation(&lookup(ready)).await.unwrap_err());
+        let error = api(missing
+            .get_allocation(&lookup(ready), &crate::provider::CallContext::default())
+            .await
+            .unwrap_err());
         assert_eq!(
             (error.http_status, error.code.as_str()),
             (400, "MissingSecurityToken"),
@@ -241,7 +273,10 @@ async fn sts_credentials() {
             "sts-secret/+=",
             Some("CAIS+other"),
         );
-        let error = api(wrong.get_allocation(&lookup(ready)).await.unwrap_err());
+        let error = api(wrong
+            .get_allocation(&lookup(ready), &crate::provider::CallContext::default())
+            .await
+            .unwrap_err());
         assert_eq!(
             error.code, "InvalidSecurityToken.MismatchWithAccessKey",
             "{signature:?}"
@@ -254,7 +289,10 @@ async fn sts_credentials() {
             super::SANDBOX_ACCESS_KEY_SECRET,
             Some("tok"),
         );
-        let error = api(extra.get_allocation(&lookup(ready)).await.unwrap_err());
+        let error = api(extra
+            .get_allocation(&lookup(ready), &crate::provider::CallContext::default())
+            .await
+            .unwrap_err());
         assert_eq!(
             error.code, "InvalidSecurityToken.MismatchWithAccessKey",
             "{signature:?}"
@@ -274,7 +312,10 @@ async fn wrong_secret_and_unknown_key() {
             None,
         );
         let error = api(wrong
-            .allocate(&spec("i-emuready001", None, None))
+            .allocate(
+                &spec("i-emuready001", None, None),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err());
         assert_eq!(
@@ -297,7 +338,10 @@ async fn wrong_secret_and_unknown_key() {
 
         let unknown = harness.provider_with(signature, "LTAI5tNobodyKnowsThis", "x", None);
         let error = api(unknown
-            .allocate(&spec("i-emuready001", None, None))
+            .allocate(
+                &spec("i-emuready001", None, None),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err());
         assert_eq!(
@@ -325,7 +369,10 @@ async fn faults_as_the_provider_sees_them() {
             .admin_put_faults(json!({"throttle_probability": 1.0}))
             .await;
         let error = api(provider
-            .allocate(&spec("i-emuready001", None, None))
+            .allocate(
+                &spec("i-emuready001", None, None),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err());
         assert_eq!(
@@ -342,7 +389,10 @@ async fn faults_as_the_provider_sees_them() {
             .admin_put_faults(json!({"error_5xx_probability": 1.0}))
             .await;
         let error = api(provider
-            .allocate(&spec("i-emuready001", None, None))
+            .allocate(
+                &spec("i-emuready001", None, None),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err());
         assert_eq!(
@@ -363,7 +413,10 @@ async fn faults_as_the_provider_sees_them() {
             .admin_put_faults(json!({"drop_after_allocate_probability": 1.0}))
             .await;
         let error = provider
-            .allocate(&spec("i-emuready001", None, None))
+            .allocate(
+                &spec("i-emuready001", None, None),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap_err();
         let ProviderError::Transport(transport) = &error else {
@@ -372,7 +425,10 @@ async fn faults_as_the_provider_sees_them() {
         assert_eq!(transport.phase, SendPhase::Sent);
         // Reads are not dropped; the allocation happened.
         let found = provider
-            .get_allocation(&lookup("i-emuready001"))
+            .get_allocation(
+                &lookup("i-emuready001"),
+                &crate::provider::CallContext::default(),
+            )
             .await
             .unwrap();
         assert_eq!(found.ip_address.as_deref(), Some("47.96.0.1"));
@@ -397,7 +453,10 @@ async fn concurrent_allocations_get_distinct_addresses() {
         tasks.spawn(async move {
             let id = super::super::seed::pool_instance_id(n);
             provider
-                .allocate(&spec(&id, None, None))
+                .allocate(
+                    &spec(&id, None, None),
+                    &crate::provider::CallContext::default(),
+                )
                 .await
                 .unwrap()
                 .allocations[0]

@@ -1,0 +1,281 @@
+//! Fingerprints of an allocation request's parameters.
+//!
+//! A [`Fingerprint`] identifies "the same request" for an idempotency key: the
+//! provider name plus the canonical allocation parameters as `(name, value)`
+//! pairs. It keeps a SHA-256 of an unambiguous (length-prefixed) encoding of
+//! all of them, which decides equality, and a short human summary of the same
+//! pairs, from which [`Fingerprint::differences`] names what changed when a
+//! key is reused with other parameters.
+//!
+//! Only request parameters go in: never credentials or other secrets, since
+//! the fingerprint is stored on disk and shown in error messages. Long values
+//! are abbreviated in the summary (a prefix plus a hash of the whole value),
+//! so a difference in them is still detected and named.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Domain separator of the hashed encoding; changing the encoding means
+/// changing this, so old and new fingerprints never compare equal by accident.
+const HASH_DOMAIN: &[u8] = b"ipalloc-gateway/idempotency-fingerprint/v1";
+
+/// Values longer than this (in bytes) are abbreviated in the summary.
+const MAX_SUMMARY_VALUE: usize = 96;
+
+/// Bytes of a long value kept before the abbreviation mark.
+const ABBREVIATED_PREFIX: usize = 48;
+
+/// The parameters of one allocation request, as a hash (equality) and a
+/// summary (for messages). Two fingerprints are equal exactly when their
+/// hashes are.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Lowercase hex SHA-256 of the canonical encoding.
+    hash: String,
+    /// Provider name, as given.
+    provider: String,
+    /// Parameters sorted by name (stable), values abbreviated when long.
+    params: Vec<(String, String)>,
+}
+
+impl Fingerprint {
+    /// Fingerprint of a request to `provider` with the given canonical
+    /// parameters. The order of differently named parameters does not matter
+    /// (they are sorted by name); repeated names keep their relative order.
+    /// Put no secrets in: the summary is stored and shown in errors.
+    pub fn new(provider: &str, canonical_params: &[(&str, String)]) -> Self {
+        let mut sorted: Vec<(&str, &str)> = canonical_params
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+
+        let mut hasher = Sha256::new();
+        hasher.update(HASH_DOMAIN);
+        put_field(&mut hasher, provider.as_bytes());
+        hasher.update((sorted.len() as u64).to_be_bytes());
+        for (name, value) in &sorted {
+            put_field(&mut hasher, name.as_bytes());
+            put_field(&mut hasher, value.as_bytes());
+        }
+        let hash = hex::encode(hasher.finalize());
+
+        let params = sorted
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), abbreviate(value)))
+            .collect();
+        Fingerprint {
+            hash,
+            provider: provider.to_owned(),
+            params,
+        }
+    }
+
+    /// Lowercase hex SHA-256 of the canonical parameters.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The provider name the request was for.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The parameters sorted by name; long values are abbreviated.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// A one-line human summary, e.g. `provider=zl zone=SEL-A amount=2`.
+    pub fn summary(&self) -> String {
+        let mut out = format!("provider={}", display_value(&self.provider));
+        for (name, value) in &self.params {
+            out.push(' ');
+            out.push_str(name);
+            out.push('=');
+            out.push_str(&display_value(value));
+        }
+        out
+    }
+
+    /// Names of the parameters that differ between `self` and `other`
+    /// (`provider` first, then parameter names in order), including
+    /// parameters present in only one of them. Empty when the fingerprints are
+    /// equal, and also in the unlikely case that the hashes differ but the
+    /// summaries do not show where (then say "the parameters differ").
+    pub fn differences(&self, other: &Fingerprint) -> Vec<String> {
+        if self == other {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if self.provider != other.provider {
+            out.push("provider".to_owned());
+        }
+        let mine = by_name(&self.params);
+        let theirs = by_name(&other.params);
+        let mut names: Vec<&str> = mine.keys().chain(theirs.keys()).copied().collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            if mine.get(name) != theirs.get(name) {
+                out.push(name.to_owned());
+            }
+        }
+        out
+    }
+
+    /// Checks a fingerprint read back from storage.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let well_formed = self.hash.len() == 64
+            && self
+                .hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if well_formed {
+            Ok(())
+        } else {
+            Err("fingerprint hash is not 64 lowercase hex digits".to_owned())
+        }
+    }
+}
+
+impl PartialEq for Fingerprint {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash
+    }
+}
+
+impl Eq for Fingerprint {}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short = self.hash.get(..16).unwrap_or(&self.hash);
+        write!(f, "Fingerprint({short}… {})", self.summary())
+    }
+}
+
+fn put_field(hasher: &mut Sha256, bytes: &[u8]) {
+    hasher.update((bytes.len() as u64).to_be_bytes());
+    hasher.update(bytes);
+}
+
+fn by_name(params: &[(String, String)]) -> BTreeMap<&str, Vec<&str>> {
+    let mut map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, value) in params {
+        map.entry(name.as_str()).or_default().push(value.as_str());
+    }
+    map
+}
+
+/// A long value becomes its first bytes plus a hash of the whole value, so two
+/// different long values still have different summaries.
+fn abbreviate(value: &str) -> String {
+    if value.len() <= MAX_SUMMARY_VALUE {
+        return value.to_owned();
+    }
+    let mut end = ABBREVIATED_PREFIX;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let digest = hex::encode(Sha256::digest(value.as_bytes()));
+    let short = digest.get(..16).unwrap_or(&digest);
+    format!("{}…(len {}, sha256 {short})", &value[..end], value.len())
+}
+
+/// Plain values as they are; anything with spaces, quotes or `=` quoted.
+fn display_value(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '=');
+    if plain {
+        value.to_owned()
+    } else {
+        format!("{value:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(provider: &str, params: &[(&str, &str)]) -> Fingerprint {
+        let owned: Vec<(&str, String)> = params.iter().map(|(n, v)| (*n, v.to_string())).collect();
+        Fingerprint::new(provider, &owned)
+    }
+
+    #[test]
+    fn equal_parameters_give_equal_fingerprints_in_any_order() {
+        let a = fp("zl", &[("zone", "SEL-A"), ("amount", "2")]);
+        let b = fp("zl", &[("amount", "2"), ("zone", "SEL-A")]);
+        assert_eq!(a, b);
+        assert_eq!(a.hash(), b.hash());
+        assert_eq!(a.hash().len(), 64);
+        assert!(a.differences(&b).is_empty());
+        assert_eq!(a.summary(), "provider=zl amount=2 zone=SEL-A");
+        assert!(a.validate().is_ok());
+    }
+
+    #[test]
+    fn encoding_is_unambiguous() {
+        // Same concatenation, different split between name and value.
+        let a = fp("zl", &[("ab", "c")]);
+        let b = fp("zl", &[("a", "bc")]);
+        assert_ne!(a, b);
+        let c = fp("zla", &[("b", "c")]);
+        let d = fp("zl", &[("ab", "c")]);
+        assert_ne!(c, d);
+        assert_ne!(fp("zl", &[]), fp("zl", &[("", "")]));
+    }
+
+    #[test]
+    fn differences_name_changed_added_and_removed_parameters() {
+        let a = fp("zl", &[("zone", "SEL-A"), ("amount", "2"), ("bw", "10")]);
+        let b = fp(
+            "aliyun",
+            &[("zone", "SEL-B"), ("amount", "2"), ("isp", "BGP")],
+        );
+        assert_eq!(a.differences(&b), vec!["provider", "bw", "isp", "zone"]);
+        assert_eq!(b.differences(&a), vec!["provider", "bw", "isp", "zone"]);
+    }
+
+    #[test]
+    fn long_values_are_abbreviated_but_still_distinguished() {
+        let long_a = "x".repeat(500);
+        let long_b = format!("{}y", "x".repeat(499));
+        let a = fp("zl", &[("ids", &long_a)]);
+        let b = fp("zl", &[("ids", &long_b)]);
+        assert!(a.summary().len() < 200, "{}", a.summary());
+        assert!(a.summary().contains("len 500"));
+        assert_eq!(a.differences(&b), vec!["ids"]);
+        // A multi-byte character straddling the cut does not panic.
+        let wide = "é".repeat(100);
+        let w = fp("zl", &[("name", &wide)]);
+        assert!(w.summary().contains("len 200"));
+    }
+
+    #[test]
+    fn summary_quotes_values_that_need_it() {
+        let a = fp("zl", &[("name", "my ip"), ("empty", "")]);
+        assert_eq!(a.summary(), r#"provider=zl empty="" name="my ip""#);
+        assert!(format!("{a:?}").starts_with("Fingerprint("));
+    }
+
+    #[test]
+    fn validate_rejects_a_malformed_hash() {
+        let mut a = fp("zl", &[]);
+        a.hash = "zz".to_owned();
+        assert!(a.validate().is_err());
+        a.hash = "A".repeat(64);
+        assert!(a.validate().is_err());
+    }
+}

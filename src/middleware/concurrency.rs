@@ -1,0 +1,301 @@
+//! A cap on the attempts in flight to one provider account: a semaphore
+//! shared by every stack of the account, one permit held per attempt until
+//! its answer arrives (or it is dropped). Waiting for a permit is bounded by
+//! the request's deadline: when it passes first, the attempt fails with
+//! `DeadlineExceeded { sent: false }`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::time::{Instant, Sleep};
+use tower::{Layer, Service};
+
+use super::AttemptRequest;
+use crate::provider::Operation;
+use crate::provider::error::ProviderError;
+
+/// Wraps a service in [`Concurrency`].
+#[derive(Debug, Clone)]
+pub struct ConcurrencyLayer {
+    semaphore: Arc<Semaphore>,
+}
+
+impl ConcurrencyLayer {
+    pub fn new(semaphore: Arc<Semaphore>) -> Self {
+        ConcurrencyLayer { semaphore }
+    }
+}
+
+impl<S> Layer<S> for ConcurrencyLayer {
+    type Service = Concurrency<S>;
+
+    fn layer(&self, inner: S) -> Concurrency<S> {
+        Concurrency {
+            inner,
+            semaphore: Arc::clone(&self.semaphore),
+        }
+    }
+}
+
+/// Calls the inner service only while holding a permit.
+#[derive(Debug, Clone)]
+pub struct Concurrency<S> {
+    inner: S,
+    semaphore: Arc<Semaphore>,
+}
+
+/// The wait for a permit; boxed because tokio's future has no name, and
+/// only built when no permit is free.
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
+impl<S, R> Service<R> for Concurrency<S>
+where
+    S: Service<R, Error = ProviderError> + Clone,
+    R: AttemptRequest,
+{
+    type Response = S::Response;
+    type Error = ProviderError;
+    type Future = ResponseFuture<S, R, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProviderError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let op = request.operation();
+        let deadline = request.deadline();
+        if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+            return ResponseFuture::failed(op, ProviderError::DeadlineExceeded { op, sent: false });
+        }
+        let state = match Arc::clone(&self.semaphore).try_acquire_owned() {
+            Ok(permit) => State::Called {
+                future: self.inner.call(request),
+                permit: Some(permit),
+            },
+            Err(TryAcquireError::NoPermits) => {
+                // The ready service goes into the future; its clone stays.
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                State::Acquiring {
+                    acquire: Box::pin(Arc::clone(&self.semaphore).acquire_owned()),
+                    expiry: deadline.map(tokio::time::sleep_until),
+                    service: Some(service),
+                    request: Some(request),
+                }
+            }
+            Err(TryAcquireError::Closed) => State::Failed {
+                error: Some(closed()),
+            },
+        };
+        ResponseFuture { op, state }
+    }
+}
+
+pin_project! {
+    /// Waits for a permit, then runs the attempt holding it.
+    pub struct ResponseFuture<S, R, F> {
+        op: Operation,
+        #[pin]
+        state: State<S, R, F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, R, F> {
+        Failed { error: Option<ProviderError> },
+        Acquiring {
+            acquire: Acquire,
+            #[pin]
+            expiry: Option<Sleep>,
+            service: Option<S>,
+            request: Option<R>,
+        },
+        Called {
+            #[pin]
+            future: F,
+            permit: Option<OwnedSemaphorePermit>,
+        },
+    }
+}
+
+impl<S, R, F> ResponseFuture<S, R, F> {
+    fn failed(op: Operation, error: ProviderError) -> Self {
+        ResponseFuture {
+            op,
+            state: State::Failed { error: Some(error) },
+        }
+    }
+}
+
+impl<S, R, F, T> Future for ResponseFuture<S, R, F>
+where
+    S: Service<R, Future = F, Error = ProviderError>,
+    F: Future<Output = Result<T, ProviderError>>,
+{
+    type Output = Result<T, ProviderError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let op = *this.op;
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Failed { error } => {
+                    return Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion)));
+                }
+                StateProj::Acquiring {
+                    acquire,
+                    expiry,
+                    service,
+                    request,
+                } => {
+                    let permit = match acquire.as_mut().poll(cx) {
+                        Poll::Ready(Ok(permit)) => permit,
+                        Poll::Ready(Err(_closed)) => return Poll::Ready(Err(closed())),
+                        Poll::Pending => {
+                            if let Some(expiry) = expiry.as_pin_mut() {
+                                ready!(expiry.poll(cx));
+                                let error = ProviderError::DeadlineExceeded { op, sent: false };
+                                return Poll::Ready(Err(error));
+                            }
+                            return Poll::Pending;
+                        }
+                    };
+                    let (Some(mut service), Some(request)) = (service.take(), request.take())
+                    else {
+                        return Poll::Ready(Err(polled_after_completion()));
+                    };
+                    let future = service.call(request);
+                    this.state.set(State::Called {
+                        future,
+                        permit: Some(permit),
+                    });
+                }
+                StateProj::Called { future, permit } => {
+                    let output = ready!(future.poll(cx));
+                    // Free the slot as soon as the answer is in.
+                    drop(permit.take());
+                    return Poll::Ready(output);
+                }
+            }
+        }
+    }
+}
+
+fn closed() -> ProviderError {
+    ProviderError::Internal("the provider's in-flight limiter is closed".into())
+}
+
+fn polled_after_completion() -> ProviderError {
+    ProviderError::Internal("concurrency future polled after completion".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::middleware::testing::{ALLOCATE, READ, Scripted, Step, TestRequest, ok};
+
+    fn service(inner: &Scripted, permits: usize) -> Concurrency<Scripted> {
+        ConcurrencyLayer::new(Arc::new(Semaphore::new(permits))).layer(inner.clone())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cap_holds_and_every_call_completes() {
+        let steps = (0..20).map(|_| Step::After(Duration::from_millis(100), ok()));
+        let inner = Scripted::new(steps);
+        let service = service(&inner, 3);
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let service = service.clone();
+            tasks.push(tokio::spawn(service.oneshot(TestRequest::new(READ))));
+        }
+        for task in tasks {
+            assert!(task.await.unwrap().is_ok());
+        }
+        assert_eq!(inner.calls(), 20);
+        assert_eq!(inner.max_in_flight(), 3);
+        // 20 calls of 100 ms, 3 at a time: 7 rounds.
+        assert_eq!(start.elapsed(), Duration::from_millis(700));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permit_wait_ends_at_the_deadline() {
+        let inner = Scripted::new([Step::Hang, Step::Now(ok())]);
+        let service = service(&inner, 1);
+        let hanging = tokio::spawn(service.clone().oneshot(TestRequest::new(ALLOCATE)));
+        tokio::task::yield_now().await;
+        assert_eq!(inner.calls(), 1);
+
+        let start = Instant::now();
+        let error = service
+            .oneshot(TestRequest::new(ALLOCATE).deadline_in(Duration::from_millis(200)))
+            .await
+            .err();
+        assert_eq!(start.elapsed(), Duration::from_millis(200));
+        assert_eq!(
+            error,
+            Some(ProviderError::DeadlineExceeded {
+                op: ALLOCATE,
+                sent: false
+            })
+        );
+        assert_eq!(inner.calls(), 1, "the waiting call never reached inner");
+        hanging.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_an_attempt_frees_its_permit() {
+        let inner = Scripted::new([Step::Hang, Step::Now(ok())]);
+        let service = service(&inner, 1);
+        let hung = tokio::time::timeout(
+            Duration::from_secs(1),
+            service.clone().oneshot(TestRequest::new(READ)),
+        )
+        .await;
+        assert!(hung.is_err(), "the first attempt hangs until dropped");
+        let start = Instant::now();
+        let response = service
+            .oneshot(TestRequest::new(READ).deadline_in(Duration::from_secs(1)))
+            .await;
+        assert!(response.is_ok());
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiter_without_deadline_gets_the_next_free_permit() {
+        let inner = Scripted::new([Step::After(Duration::from_secs(3), ok()), Step::Now(ok())]);
+        let service = service(&inner, 1);
+        let first = tokio::spawn(service.clone().oneshot(TestRequest::new(READ)));
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        assert!(service.oneshot(TestRequest::new(READ)).await.is_ok());
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        assert!(first.await.unwrap().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn passed_deadline_fails_without_waiting() {
+        let inner = Scripted::new([ok()]);
+        let error = service(&inner, 1)
+            .oneshot(TestRequest::new(ALLOCATE).deadline_in(Duration::ZERO))
+            .await
+            .err();
+        assert_eq!(
+            error,
+            Some(ProviderError::DeadlineExceeded {
+                op: ALLOCATE,
+                sent: false
+            })
+        );
+        assert_eq!(inner.calls(), 0);
+    }
+}

@@ -1,0 +1,265 @@
+//! Test doubles for the middleware in isolation: a request type, and a
+//! scripted inner service that answers from a list and counts its calls
+//! and the attempts in flight.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::AttemptRequest;
+use crate::provider::error::{ApiError, ProviderError, SendPhase, TransportError};
+use crate::provider::http::HttpResponse;
+use crate::provider::{Operation, ProviderKind};
+
+pub const READ: Operation = Operation {
+    name: "DescribeEipAddresses",
+    mutating: false,
+};
+
+pub const ALLOCATE: Operation = Operation {
+    name: "AllocateEipAddresses",
+    mutating: true,
+};
+
+#[derive(Debug, Clone)]
+pub struct TestRequest {
+    pub op: Operation,
+    pub deadline: Option<Instant>,
+    pub kind: ProviderKind,
+    pub id: u32,
+}
+
+impl TestRequest {
+    pub fn new(op: Operation) -> Self {
+        TestRequest {
+            op,
+            deadline: None,
+            kind: ProviderKind::Aliyun,
+            id: 0,
+        }
+    }
+
+    pub fn deadline_in(mut self, after: Duration) -> Self {
+        self.deadline = Some(Instant::now() + after);
+        self
+    }
+
+    pub fn kind(mut self, kind: ProviderKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub fn id(mut self, id: u32) -> Self {
+        self.id = id;
+        self
+    }
+}
+
+impl AttemptRequest for TestRequest {
+    fn operation(&self) -> Operation {
+        self.op
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+}
+
+pub type Answer = Result<HttpResponse, ProviderError>;
+
+/// One scripted behaviour of the inner service.
+pub enum Step {
+    Now(Answer),
+    After(Duration, Answer),
+    Hang,
+}
+
+impl From<Answer> for Step {
+    fn from(answer: Answer) -> Self {
+        Step::Now(answer)
+    }
+}
+
+/// An inner service answering from a script; once the script is empty it
+/// repeats `then` (or fails with `Internal` when there is none).
+#[derive(Clone)]
+pub struct Scripted {
+    state: Arc<State>,
+}
+
+struct State {
+    script: Mutex<VecDeque<Step>>,
+    then: Option<Answer>,
+    calls: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    /// (request id, time) of every call.
+    seen: Mutex<Vec<(u32, Instant)>>,
+}
+
+impl Scripted {
+    pub fn new<I, T>(steps: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Step>,
+    {
+        Self::build(steps.into_iter().map(Into::into).collect(), None)
+    }
+
+    /// Answers `answer` to every call.
+    pub fn always(answer: Answer) -> Self {
+        Self::build(VecDeque::new(), Some(answer))
+    }
+
+    /// Plays `steps`, then answers `answer` to every further call.
+    pub fn then_always<I: IntoIterator<Item = Step>>(steps: I, answer: Answer) -> Self {
+        Self::build(steps.into_iter().collect(), Some(answer))
+    }
+
+    fn build(script: VecDeque<Step>, then: Option<Answer>) -> Self {
+        Scripted {
+            state: Arc::new(State {
+                script: Mutex::new(script),
+                then,
+                calls: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
+                max_in_flight: AtomicUsize::new(0),
+                seen: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.state.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn seen(&self) -> Vec<(u32, Instant)> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+/// Counts an attempt as in flight until its future finishes or is dropped.
+struct InFlight(Arc<State>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl tower::Service<TestRequest> for Scripted {
+    type Response = HttpResponse;
+    type Error = ProviderError;
+    type Future = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ProviderError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: TestRequest) -> Self::Future {
+        let state = &self.state;
+        state.calls.fetch_add(1, Ordering::SeqCst);
+        state
+            .seen
+            .lock()
+            .unwrap()
+            .push((request.id, Instant::now()));
+        let now_in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state
+            .max_in_flight
+            .fetch_max(now_in_flight, Ordering::SeqCst);
+        let guard = InFlight(Arc::clone(state));
+        let step = state.script.lock().unwrap().pop_front();
+        let step = step.unwrap_or_else(|| match &state.then {
+            Some(answer) => Step::Now(answer.clone()),
+            None => Step::Now(Err(ProviderError::Internal("script exhausted".into()))),
+        });
+        Box::pin(async move {
+            let _guard = guard;
+            match step {
+                Step::Now(answer) => answer,
+                Step::After(delay, answer) => {
+                    tokio::time::sleep(delay).await;
+                    answer
+                }
+                Step::Hang => std::future::pending().await,
+            }
+        })
+    }
+}
+
+pub fn ok() -> Answer {
+    Ok(HttpResponse {
+        status: 200,
+        headers: Default::default(),
+        body: Bytes::from_static(b"{}"),
+    })
+}
+
+pub fn not_sent(op: Operation) -> ProviderError {
+    ProviderError::Transport(TransportError {
+        op,
+        phase: SendPhase::NotSent,
+        timed_out: false,
+        detail: "connection refused".into(),
+    })
+}
+
+pub fn sent(op: Operation, timed_out: bool) -> ProviderError {
+    ProviderError::Transport(TransportError {
+        op,
+        phase: SendPhase::Sent,
+        timed_out,
+        detail: "no answer".into(),
+    })
+}
+
+pub fn api(op: Operation, code: &str, http_status: u16) -> ProviderError {
+    ProviderError::Api(ApiError {
+        op,
+        http_status,
+        code: code.into(),
+        message: "scripted".into(),
+        request_id: Some("req-1".into()),
+        retry_after: None,
+    })
+}
+
+pub fn throttled(op: Operation, retry_after: Option<Duration>) -> ProviderError {
+    ProviderError::Api(ApiError {
+        op,
+        http_status: 400,
+        code: "Throttling.User".into(),
+        message: "Request was denied due to user flow control.".into(),
+        request_id: Some("req-1".into()),
+        retry_after,
+    })
+}
+
+pub fn malformed(op: Operation, http_status: u16) -> ProviderError {
+    ProviderError::MalformedResponse {
+        op,
+        http_status,
+        detail: "an HTML page".into(),
+        request_id: None,
+    }
+}
