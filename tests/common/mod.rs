@@ -3,6 +3,7 @@
 //! 127.0.0.1:0 with a real tonic client, and readers for error details.
 #![allow(dead_code)]
 
+pub mod emulators;
 pub mod scripted;
 pub mod tools;
 
