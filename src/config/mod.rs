@@ -234,7 +234,9 @@ fn syntax_message(text: &str, error: &toml::de::Error) -> String {
     }
 }
 
-/// `IPALLOC_LISTEN`, `IPALLOC_LOG_FORMAT`, `IPALLOC_LOG_LEVEL`, and
+/// `IPALLOC_LISTEN`, `IPALLOC_LOG_FORMAT`, `IPALLOC_LOG_LEVEL`,
+/// `IPALLOC_IDEMPOTENCY_PATH`, `IPALLOC_IDEMPOTENCY_RETENTION_HOURS`,
+/// `IPALLOC_SERVER_MAX_CONCURRENT_CALLS`, `IPALLOC_SERVER_MAX_REQUEST_BYTES`, and
 /// `IPALLOC_PROVIDER_<NAME>_<KEY>` for each provider in the file, where NAME
 /// is the provider name upper-cased with `-` as `_`, and KEY a provider key
 /// upper-cased (`IPALLOC_PROVIDER_ALIYUN_PROD_ENDPOINT`).
@@ -247,6 +249,32 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
     }
     if let Some(v) = env("IPALLOC_LOG_LEVEL") {
         raw.log.level = Some(v);
+    }
+    if let Some(v) = env("IPALLOC_IDEMPOTENCY_PATH") {
+        raw.idempotency.path = Some(v);
+    }
+    let top_numbers: [(&str, &mut Option<u64>); 3] = [
+        (
+            "IPALLOC_IDEMPOTENCY_RETENTION_HOURS",
+            &mut raw.idempotency.retention_hours,
+        ),
+        (
+            "IPALLOC_SERVER_MAX_CONCURRENT_CALLS",
+            &mut raw.server.max_concurrent_calls,
+        ),
+        (
+            "IPALLOC_SERVER_MAX_REQUEST_BYTES",
+            &mut raw.server.max_request_bytes,
+        ),
+    ];
+    for (name, slot) in top_numbers {
+        if let Some(v) = env(name) {
+            *slot = Some(
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| invalid(name, format!("{v:?} is not a whole number")))?,
+            );
+        }
     }
     for (name, provider) in raw.providers.iter_mut() {
         let prefix = format!("IPALLOC_PROVIDER_{}_", env_name(name));
@@ -305,11 +333,47 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
                 *named = None;
             }
         }
-        if let Some(v) = number("CONNECT_TIMEOUT_MS")? {
-            provider.connect_timeout_ms = Some(v);
+        let numbers: [(&str, &mut Option<u64>); 12] = [
+            ("CONNECT_TIMEOUT_MS", &mut provider.connect_timeout_ms),
+            ("REQUEST_TIMEOUT_MS", &mut provider.request_timeout_ms),
+            ("MAX_ATTEMPTS", &mut provider.max_attempts),
+            ("BACKOFF_BASE_MS", &mut provider.backoff_base_ms),
+            ("BACKOFF_MAX_MS", &mut provider.backoff_max_ms),
+            (
+                "RETRY_BUDGET_MIN_PER_SECOND",
+                &mut provider.retry_budget_min_per_second,
+            ),
+            ("RATE_PER_SECOND", &mut provider.rate_per_second),
+            ("BURST", &mut provider.burst),
+            ("MAX_CONCURRENCY", &mut provider.max_concurrency),
+            ("POLL_INITIAL_MS", &mut provider.poll_initial_ms),
+            ("POLL_MAX_MS", &mut provider.poll_max_ms),
+            ("RECONCILE_GRACE_MS", &mut provider.reconcile_grace_ms),
+        ];
+        for (key, slot) in numbers {
+            if let Some(v) = number(key)? {
+                *slot = Some(v);
+            }
         }
-        if let Some(v) = number("REQUEST_TIMEOUT_MS")? {
-            provider.request_timeout_ms = Some(v);
+        if let Some(v) = var("RETRY_BUDGET_RATIO") {
+            provider.retry_budget_ratio = Some(v.trim().parse::<f64>().map_err(|_| {
+                invalid(
+                    format!("{prefix}RETRY_BUDGET_RATIO"),
+                    format!("{v:?} is not a number"),
+                )
+            })?);
+        }
+        if let Some(v) = var("TERMINATE_FAILED") {
+            provider.terminate_failed = Some(match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(invalid(
+                        format!("{prefix}TERMINATE_FAILED"),
+                        format!("{v:?} is not true or false"),
+                    ));
+                }
+            });
         }
     }
     Ok(())
@@ -355,6 +419,8 @@ fn provider_config(
                         "access_key_password_env",
                         raw.access_key_password_env.is_some(),
                     ),
+                    // Alibaba allocations never end FAILED.
+                    ("terminate_failed", raw.terminate_failed.is_some()),
                 ],
                 "aliyun",
             )?;

@@ -260,3 +260,131 @@ fn region_and_env_name_helpers() {
     assert!(!valid_region("cn--x"));
     assert_eq!(env_name("ali-prod.2"), "ALI_PROD_2");
 }
+
+#[test]
+fn resilience_follow_server_and_idempotency_settings() {
+    let text = r#"
+[server]
+max_concurrent_calls = 64
+max_request_bytes = 65536
+[idempotency]
+path = "/tmp/ipalloc-test.redb"
+retention_hours = 48
+[providers.zl]
+kind = "zenlayer"
+access_key_id = "i"
+access_key_password = "p"
+request_timeout_ms = 7000
+max_attempts = 6
+backoff_base_ms = 50
+backoff_max_ms = 2000
+retry_budget_ratio = 0.5
+retry_budget_min_per_second = 20
+rate_per_second = 40
+burst = 8
+max_concurrency = 12
+poll_initial_ms = 200
+poll_max_ms = 3000
+terminate_failed = true
+reconcile_grace_ms = 5000
+"#;
+    let config = load_with(text, &[("IPALLOC_PROVIDER_ZL_BURST", "9")]).unwrap();
+    assert_eq!(config.server.max_concurrent_calls, 64);
+    assert_eq!(config.server.max_request_bytes, 65536);
+    assert_eq!(
+        config.idempotency.path.as_deref(),
+        Some(std::path::Path::new("/tmp/ipalloc-test.redb"))
+    );
+    assert_eq!(config.idempotency.retention, Duration::from_secs(48 * 3600));
+    let ProviderConfig::Zenlayer(zl) = &config.providers[0] else {
+        panic!()
+    };
+    let r = &zl.resilience;
+    assert_eq!(
+        r.attempt_timeout,
+        Duration::from_millis(7000),
+        "the request timeout"
+    );
+    assert_eq!(r.max_attempts, 6);
+    assert_eq!(r.backoff_base, Duration::from_millis(50));
+    assert_eq!(r.backoff_max, Duration::from_secs(2));
+    assert_eq!(r.retry_budget.retry_ratio, 0.5);
+    assert_eq!(r.retry_budget.min_per_second, 20);
+    assert_eq!(r.rate_per_second, 40);
+    assert_eq!(r.burst, 9, "environment override");
+    assert_eq!(r.max_concurrency, 12);
+    assert_eq!(zl.follow.poll_initial, Duration::from_millis(200));
+    assert_eq!(zl.follow.poll_max, Duration::from_secs(3));
+    assert!(zl.follow.terminate_failed);
+    assert_eq!(zl.follow.reconcile_grace, Duration::from_secs(5));
+}
+
+#[test]
+fn defaults_are_conservative() {
+    let config = load_with(
+        "[providers.zl]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.idempotency.path, None, "in memory by default");
+    assert_eq!(config.idempotency.retention, Duration::from_secs(24 * 3600));
+    let ProviderConfig::Zenlayer(zl) = &config.providers[0] else {
+        panic!()
+    };
+    assert_eq!(zl.resilience.rate_per_second, 10);
+    assert_eq!(zl.resilience.max_attempts, 4);
+    assert!(!zl.follow.terminate_failed);
+}
+
+#[test]
+fn bad_resilience_settings_name_their_key() {
+    let base =
+        "[providers.p]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n";
+    /// (extra provider lines, environment, the key the error must name)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 9] = [
+        ("rate_per_second = 0", &[], "providers.p.rate_per_second"),
+        ("max_attempts = 0", &[], "providers.p.max_attempts"),
+        (
+            "retry_budget_ratio = -1.0",
+            &[],
+            "providers.p.retry_budget_ratio",
+        ),
+        (
+            "backoff_base_ms = 500\nbackoff_max_ms = 100",
+            &[],
+            "providers.p.backoff_max_ms",
+        ),
+        (
+            "poll_initial_ms = 500\npoll_max_ms = 100",
+            &[],
+            "providers.p.poll_max_ms",
+        ),
+        (
+            "",
+            &[("IPALLOC_PROVIDER_P_TERMINATE_FAILED", "maybe")],
+            "IPALLOC_PROVIDER_P_TERMINATE_FAILED",
+        ),
+        (
+            "",
+            &[("IPALLOC_SERVER_MAX_CONCURRENT_CALLS", "lots")],
+            "IPALLOC_SERVER_MAX_CONCURRENT_CALLS",
+        ),
+        (
+            "",
+            &[("IPALLOC_SERVER_MAX_CONCURRENT_CALLS", "0")],
+            "server.max_concurrent_calls",
+        ),
+        (
+            "",
+            &[("IPALLOC_IDEMPOTENCY_RETENTION_HOURS", "0")],
+            "idempotency.retention_hours",
+        ),
+    ];
+    for (extra, env, key) in cases {
+        let message = error_text(&format!("{base}{extra}\n"), env);
+        assert!(message.contains(key), "{key}: {message}");
+    }
+    let aliyun = "[providers.a]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\nterminate_failed = true\n";
+    assert!(error_text(aliyun, &[]).contains("providers.a.terminate_failed"));
+}
