@@ -32,6 +32,20 @@ pub struct TestGateway {
     pub addr: SocketAddr,
     pub client: IpAllocationClient<Channel>,
     shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestGateway {
+    /// Shuts the gateway down and waits until it has stopped (and released
+    /// its idempotency store file), as a process restart would.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("gateway task");
+        }
+    }
 }
 
 impl Drop for TestGateway {
@@ -57,7 +71,7 @@ pub async fn start_gateway_with_env(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         server::serve(listener, gateway, async {
             let _ = rx.await;
         })
@@ -74,6 +88,7 @@ pub async fn start_gateway_with_env(
         addr,
         client: IpAllocationClient::new(channel),
         shutdown: Some(tx),
+        task: Some(task),
     }
 }
 
