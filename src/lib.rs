@@ -49,3 +49,13 @@ pub fn error_tables_markdown() -> String {
     ));
     out
 }
+
+/// The emulators' seeded inventories as Markdown, as published in README.md:
+/// which instance, zone or parameter produces which answer.
+pub fn emulator_inventory_markdown() -> String {
+    format!(
+        "#### Alibaba Cloud ECS emulator: seeded instances\n\n{}\n{}",
+        emulator::aliyun::inventory_markdown(),
+        emulator::zenlayer::inventory_markdown()
+    )
+}

@@ -38,6 +38,8 @@ struct Cli {
 enum Command {
     /// Print the provider error mapping tables (Markdown, as in README.md).
     ErrorTables,
+    /// Print the emulators' seeded inventory (Markdown, as in README.md).
+    Inventory,
     /// Run only the provider emulators, for your own integration tests.
     Emulate {
         /// Serve the Alibaba Cloud ECS emulator here.
@@ -57,6 +59,10 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::ErrorTables) => {
             print!("{}", ipalloc_gateway::error_tables_markdown());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Inventory) => {
+            print!("{}", ipalloc_gateway::emulator_inventory_markdown());
             return ExitCode::SUCCESS;
         }
         Some(Command::Emulate {

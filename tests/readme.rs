@@ -14,3 +14,18 @@ fn readme_error_tables_match_the_code() {
         "regenerate with: cargo run -- error-tables"
     );
 }
+
+#[test]
+fn readme_emulator_inventory_matches_the_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let begin = "<!-- emulator-inventory:begin -->\n";
+    let end = "<!-- emulator-inventory:end -->";
+    let start = readme.find(begin).expect("begin marker") + begin.len();
+    let stop = readme.find(end).expect("end marker");
+    assert_eq!(
+        &readme[start..stop],
+        ipalloc_gateway::emulator_inventory_markdown(),
+        "regenerate with: cargo run -- inventory"
+    );
+}

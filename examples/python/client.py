@@ -23,23 +23,28 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def load_stubs():
-    out = tempfile.mkdtemp(prefix="ipalloc-stubs-")
+    """Generates the message and service modules into a temporary directory
+    and imports them (once imported they no longer need the files)."""
     include = str(pathlib.Path(protoc.__file__).parent / "_proto")
-    code = protoc.main([
-        "grpc_tools.protoc",
-        f"-I{ROOT / 'proto'}",
-        f"-I{include}",
-        f"--python_out={out}",
-        f"--grpc_python_out={out}",
-        "ipalloc/v1/ip_allocation.proto",
-    ])
-    if code != 0:
-        sys.exit(f"protoc failed with {code}")
-    sys.path.insert(0, out)
-    return (
-        importlib.import_module("ipalloc.v1.ip_allocation_pb2"),
-        importlib.import_module("ipalloc.v1.ip_allocation_pb2_grpc"),
-    )
+    with tempfile.TemporaryDirectory(prefix="ipalloc-stubs-") as out:
+        code = protoc.main([
+            "grpc_tools.protoc",
+            f"-I{ROOT / 'proto'}",
+            f"-I{include}",
+            f"--python_out={out}",
+            f"--grpc_python_out={out}",
+            "ipalloc/v1/ip_allocation.proto",
+        ])
+        if code != 0:
+            sys.exit(f"protoc failed with {code}")
+        sys.path.insert(0, out)
+        try:
+            return (
+                importlib.import_module("ipalloc.v1.ip_allocation_pb2"),
+                importlib.import_module("ipalloc.v1.ip_allocation_pb2_grpc"),
+            )
+        finally:
+            sys.path.remove(out)
 
 
 def describe_error(error):
@@ -64,13 +69,20 @@ def main():
         for p in stub.ListProviders(pb.ListProvidersRequest(), timeout=10).providers:
             print(f"provider {p.name}: {pb.ProviderKind.Name(p.kind)} at {p.endpoint}")
 
-        aliyun = stub.AllocateIp(pb.AllocateIpRequest(
-            provider="aliyun",
-            aliyun=pb.AliyunAllocateParams(instance_id="i-emuready001"),
-        ), timeout=10)
-        a = aliyun.allocations[0]
-        print(f"aliyun: {a.id} got {a.ip_address} "
-              f"({pb.AllocationState.Name(a.state)}, restart needed: {a.requires_instance_restart})")
+        try:
+            aliyun = stub.AllocateIp(pb.AllocateIpRequest(
+                provider="aliyun",
+                aliyun=pb.AliyunAllocateParams(instance_id="i-emuready001"),
+            ), timeout=10)
+            a = aliyun.allocations[0]
+            print(f"aliyun: {a.id} got {a.ip_address} "
+                  f"({pb.AllocationState.Name(a.state)}, restart needed: {a.requires_instance_restart})")
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+            # A second run against the same sandbox: the instance kept its IP.
+            a = stub.GetAllocation(pb.GetAllocationRequest(provider="aliyun", id="i-emuready001"), timeout=10)
+            print(f"aliyun: {a.id} already has {a.ip_address} ({pb.AllocationState.Name(a.state)})")
 
         zenlayer = stub.AllocateIp(pb.AllocateIpRequest(
             provider="zenlayer",

@@ -35,7 +35,15 @@ result = {}
 
 
 def aliyun_client(secret):
-    return AcsClient(os.environ["ALIYUN_AK_ID"], secret, "cn-hangzhou", auto_retry=False)
+    # No retries (the counters must see each request once) and bounded waits.
+    return AcsClient(
+        os.environ["ALIYUN_AK_ID"],
+        secret,
+        "cn-hangzhou",
+        auto_retry=False,
+        connect_timeout=5,
+        timeout=10,
+    )
 
 
 def aliyun_request(request):
@@ -67,7 +75,11 @@ try:
     wrong.do_action_with_exception(again)
     result["aliyun_wrong_secret"] = "accepted"
 except ServerException as e:
-    result["aliyun_wrong_secret"] = {"code": e.get_error_code(), "status": e.get_http_status()}
+    result["aliyun_wrong_secret"] = {
+        "code": e.get_error_code(),
+        "status": e.get_http_status(),
+        "message": e.get_error_msg(),
+    }
 
 # 3. A hand-tampered signature on an otherwise SDK-signed URL.
 tampered = aliyun_request(DescribeInstanceAttributeRequest())
@@ -88,7 +100,9 @@ except urllib.error.HTTPError as e:
 # 4. Zenlayer: AllocateEipAddresses (POSTPAID with tags, PREPAID) and
 # DescribeEipAddresses with the official client over plain HTTP.
 def zenlayer_client(password):
-    config = Config(scheme="http", domain=zenlayer_domain, rate_limit_max_retries=0)
+    config = Config(
+        scheme="http", domain=zenlayer_domain, request_timeout=10, rate_limit_max_retries=0
+    )
     return bmc_client.BmcClient(Credential(os.environ["ZENLAYER_AK_ID"], password), config)
 
 
@@ -121,7 +135,15 @@ described = zl.DescribeEipAddresses(describe)
 result["zenlayer_describe"] = {
     "totalCount": described.totalCount,
     "eips": [
-        {"eipId": e.eipId, "eipStatus": e.eipStatus, "zoneId": e.zoneId}
+        {
+            "eipId": e.eipId,
+            "eipStatus": e.eipStatus,
+            "zoneId": e.zoneId,
+            "eipChargeType": e.eipChargeType,
+            "tags": [
+                {"key": t.key, "value": t.value} for t in (getattr(e.tags, "tags", None) or [])
+            ],
+        }
         for e in described.dataSet
     ],
 }
@@ -131,6 +153,6 @@ try:
     zenlayer_client("not-the-password").DescribeEipAddresses(models.DescribeEipAddressesRequest())
     result["zenlayer_wrong_password"] = "accepted"
 except ZenlayerCloudSdkException as e:
-    result["zenlayer_wrong_password"] = {"code": e.code}
+    result["zenlayer_wrong_password"] = {"code": e.code, "message": e.message}
 
 print(json.dumps(result, ensure_ascii=False))
