@@ -273,8 +273,10 @@ impl Allocator {
                 .iter_mut()
                 .filter(|a| a.state == crate::provider::AllocationState::Failed)
             {
+                // The call's own deadline, not the end of the wait: the
+                // refund should not depend on how late the failure showed.
                 let ctx = CallContext {
-                    deadline: Some(until),
+                    deadline: ctx.deadline,
                     idempotency_key: None,
                 };
                 match provider.release_failed(&allocation.id, &ctx).await {

@@ -3,6 +3,8 @@
 //! FAILED or RELEASED) or time runs out, for `AllocateIp { wait }` and for
 //! the `WatchAllocation` stream. Never outlives the given instant.
 
+use std::time::Duration;
+
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::Status;
@@ -40,10 +42,11 @@ pub async fn settle(
         if pending.is_empty() {
             return allocations;
         }
-        let wake = Instant::now() + delay;
-        if wake >= until {
+        // The last poll happens a little before `until`, not a whole
+        // interval early: it needs time to answer.
+        let Some(wake) = next_poll(delay, until, poll) else {
             return allocations;
-        }
+        };
         tokio::time::sleep_until(wake).await;
         let ctx = CallContext {
             deadline: Some(ctx.deadline.map_or(until, |d| d.min(until))),
@@ -121,11 +124,16 @@ pub async fn watch(
                     return;
                 }
             }
-            let wake = Instant::now() + delay;
-            if deadline.is_some_and(|d| wake >= d) {
-                let _ = items.send(Err(deadline_passed(&lookup))).await;
-                return;
-            }
+            let wake = match deadline {
+                None => Instant::now() + delay,
+                Some(deadline) => match next_poll(delay, deadline, &poll) {
+                    Some(wake) => wake,
+                    None => {
+                        let _ = items.send(Err(deadline_passed(&lookup))).await;
+                        return;
+                    }
+                },
+            };
             tokio::select! {
                 () = tokio::time::sleep_until(wake) => {}
                 () = items.closed() => return,
@@ -133,6 +141,15 @@ pub async fn watch(
             delay = (delay * 2).min(poll.poll_max);
         }
     }
+}
+
+/// When to poll next: after `delay`, but no later than shortly before
+/// `until` (a poll needs time to answer); `None` once that moment passed.
+fn next_poll(delay: Duration, until: Instant, poll: &FollowSettings) -> Option<Instant> {
+    let reserve = poll.poll_initial.min(Duration::from_secs(1));
+    let last = until.checked_sub(reserve).unwrap_or(until);
+    let now = Instant::now();
+    (now < last).then(|| (now + delay).min(last))
 }
 
 fn deadline_passed(lookup: &AllocationLookup) -> Status {
