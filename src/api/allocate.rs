@@ -187,7 +187,11 @@ impl Allocator {
                 self.store
                     .mark_unknown(key, fingerprint, SystemTime::now())
                     .map_err(store_unavailable)?;
-                // The provider is the source of truth: ask it straight away.
+                // The provider is the source of truth: ask it straight away,
+                // unless the caller's deadline has already passed.
+                if ctx.deadline.is_some_and(|d| d <= Instant::now()) {
+                    return Err(with_key(error::provider_status(description, &e), key));
+                }
                 match self.reconcile(provider, description, spec, key, ctx).await {
                     Ok(Some(found)) => self.complete(description, key, fingerprint, found),
                     Ok(None) | Err(_) => {

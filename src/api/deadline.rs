@@ -34,9 +34,12 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 }
 
 /// How much earlier than the caller's deadline the gateway gives up, so its
-/// answer beats tonic's own timer: a twentieth of the timeout, 2 to 25 ms.
+/// answer (and the bookkeeping before it) beats the caller's and tonic's own
+/// timers: a tenth of the timeout, 20 to 100 ms (never more than half).
 pub fn margin(timeout: Duration) -> Duration {
-    (timeout / 20).clamp(Duration::from_millis(2), Duration::from_millis(25))
+    (timeout / 10)
+        .clamp(Duration::from_millis(20), Duration::from_millis(100))
+        .min(timeout / 2)
 }
 
 /// The gateway's deadline for a request that arrived at `arrival`.
@@ -70,12 +73,14 @@ mod tests {
 
     #[test]
     fn margin_is_bounded() {
-        assert_eq!(margin(Duration::from_millis(10)), Duration::from_millis(2));
+        // Never more than half of a very short timeout.
+        assert_eq!(margin(Duration::from_millis(10)), Duration::from_millis(5));
         assert_eq!(
             margin(Duration::from_millis(200)),
-            Duration::from_millis(10)
+            Duration::from_millis(20)
         );
-        assert_eq!(margin(Duration::from_secs(60)), Duration::from_millis(25));
+        assert_eq!(margin(Duration::from_secs(2)), Duration::from_millis(100));
+        assert_eq!(margin(Duration::from_secs(60)), Duration::from_millis(100));
     }
 
     #[test]
@@ -86,7 +91,7 @@ mod tests {
         metadata.insert(GRPC_TIMEOUT, "200m".parse().unwrap());
         assert_eq!(
             from_metadata(&metadata, now),
-            Some(now + Duration::from_millis(190))
+            Some(now + Duration::from_millis(180))
         );
         metadata.insert(GRPC_TIMEOUT, "garbage".parse().unwrap());
         assert_eq!(from_metadata(&metadata, now), None);

@@ -34,7 +34,13 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
             () = &mut shutdown => return,
         };
         let stream = match accepted {
-            Ok((stream, _)) => stream,
+            Ok((stream, _)) => {
+                // Like a real API front end: no Nagle delay on small answers.
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "emulator could not set TCP_NODELAY");
+                }
+                stream
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "emulator accept failed");
                 continue;

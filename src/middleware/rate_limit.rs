@@ -1,23 +1,22 @@
-//! The provider account's request rate: a governor GCRA limiter
-//! (`rate_per_second`, `burst`) shared by every stack of the account. Every
-//! attempt, retries included, takes a token, since every attempt is a real
-//! provider request.
+//! The provider account's request rate: a GCRA limiter (`rate_per_second`,
+//! `burst`) shared by every stack of the account. Every attempt, retries
+//! included, takes a slot, since every attempt is a real provider request.
 //!
-//! An attempt waits for its token only as long as its deadline allows: when
-//! the next token comes after the deadline it fails at once with
-//! `RateLimited { retry_after }` (nothing was sent); otherwise it sleeps
-//! until the token and tries again. The limiter reads tokio's clock, so
-//! tests can drive it with paused time.
-
+//! Each attempt books its own slot: the earliest moment the rate allows,
+//! after the slots already booked. A slot within the deadline is kept (the
+//! attempt sleeps until it, then goes); one after the deadline is refused at
+//! once with `RateLimited { retry_after }` and nothing is booked or sent.
+//! Booking (rather than every waiter racing for the next token) serves
+//! waiters in order and refuses the ones that cannot make it straight away,
+//! instead of at their deadlines. The limiter reads tokio's clock, so tests
+//! can drive it with paused time.
 use std::future::Future;
+use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
-use governor::RateLimiter;
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::{InMemoryState, NotKeyed};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
@@ -26,22 +25,53 @@ use super::AttemptRequest;
 use crate::provider::Operation;
 use crate::provider::error::ProviderError;
 
-/// A governor clock reading `tokio::time::Instant`, so the limiter and the
-/// layer's sleeps share one (pausable) clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioClock;
-
-impl Clock for TokioClock {
-    type Instant = std::time::Instant;
-
-    fn now(&self) -> std::time::Instant {
-        Instant::now().into_std()
-    }
+/// A GCRA limiter that hands out reservations: `rate` slots per second with
+/// up to `burst` at once.
+#[derive(Debug)]
+pub struct ProviderRateLimiter {
+    /// The theoretical arrival time of the next request.
+    tat: Mutex<Instant>,
+    /// Time between slots at the sustained rate.
+    interval: Duration,
+    /// How far ahead of `tat` a slot may be used (the burst).
+    tolerance: Duration,
 }
 
-/// The direct (un-keyed) GCRA limiter of one provider account.
-pub type ProviderRateLimiter =
-    RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
+impl ProviderRateLimiter {
+    pub fn new(rate: NonZeroU32, burst: NonZeroU32) -> Self {
+        let interval = Duration::from_secs(1) / rate.get();
+        ProviderRateLimiter {
+            tat: Mutex::new(Instant::now()),
+            interval,
+            tolerance: interval * (burst.get() - 1),
+        }
+    }
+
+    /// Books the earliest free slot. `Err(wait)` when that slot comes after
+    /// `deadline`; then nothing is booked.
+    pub fn reserve(&self, now: Instant, deadline: Option<Instant>) -> Result<Instant, Duration> {
+        // A poisoned lock only means a panic elsewhere; the instant is valid.
+        let mut tat = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
+        let base = (*tat).max(now);
+        let slot = base
+            .checked_sub(self.tolerance)
+            .map_or(now, |earliest| earliest.max(now));
+        if deadline.is_some_and(|deadline| slot > deadline) {
+            return Err(slot - now);
+        }
+        *tat = base + self.interval;
+        Ok(slot)
+    }
+
+    /// True when an attempt starting now would go at once (books nothing).
+    #[cfg(test)]
+    pub fn available_now(&self) -> bool {
+        let tat = *self.tat.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        tat.checked_sub(self.tolerance)
+            .is_none_or(|earliest| earliest <= now)
+    }
+}
 
 /// Wraps a service in [`RateLimit`].
 #[derive(Debug, Clone)]
@@ -66,16 +96,16 @@ impl<S> Layer<S> for RateLimitLayer {
     }
 }
 
-/// Calls the inner service only with a token from the limiter.
+/// Calls the inner service only in a slot booked with the limiter.
 #[derive(Debug, Clone)]
 pub struct RateLimit<S> {
     inner: S,
     limiter: Arc<ProviderRateLimiter>,
 }
 
-/// Takes a token if one is free; otherwise says when the next one comes,
-/// or fails when that is after the deadline.
-fn take_token(
+/// Books a slot: `None` to go now, `Some(at)` to go at `at`, or the error
+/// when the deadline has passed or comes before the slot.
+fn book(
     limiter: &ProviderRateLimiter,
     op: Operation,
     deadline: Option<Instant>,
@@ -84,16 +114,10 @@ fn take_token(
     if deadline.is_some_and(|deadline| deadline <= now) {
         return Err(ProviderError::DeadlineExceeded { op, sent: false });
     }
-    let Err(not_until) = limiter.check() else {
-        return Ok(None);
-    };
-    let wait = not_until.wait_time_from(now.into_std());
-    match now.checked_add(wait) {
-        Some(at) if deadline.is_none_or(|deadline| at <= deadline) => Ok(Some(at)),
-        _ => Err(ProviderError::RateLimited {
-            op,
-            retry_after: wait,
-        }),
+    match limiter.reserve(now, deadline) {
+        Ok(slot) if slot <= now => Ok(None),
+        Ok(slot) => Ok(Some(slot)),
+        Err(retry_after) => Err(ProviderError::RateLimited { op, retry_after }),
     }
 }
 
@@ -113,7 +137,7 @@ where
     fn call(&mut self, request: R) -> Self::Future {
         let op = request.operation();
         let deadline = request.deadline();
-        let state = match take_token(&self.limiter, op, deadline) {
+        let state = match book(&self.limiter, op, deadline) {
             Ok(None) => State::Called {
                 future: self.inner.call(request),
             },
@@ -123,7 +147,6 @@ where
                 let service = std::mem::replace(&mut self.inner, clone);
                 State::Waiting {
                     sleep: tokio::time::sleep_until(at),
-                    limiter: Arc::clone(&self.limiter),
                     service: Some(service),
                     request: Some(request),
                 }
@@ -155,7 +178,6 @@ pin_project! {
         Waiting {
             #[pin]
             sleep: Sleep,
-            limiter: Arc<ProviderRateLimiter>,
             service: Option<S>,
             request: Option<R>,
         },
@@ -178,21 +200,12 @@ where
                     return Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion)));
                 }
                 StateProj::Waiting {
-                    mut sleep,
-                    limiter,
+                    sleep,
                     service,
                     request,
                 } => {
-                    ready!(sleep.as_mut().poll(cx));
-                    // Another attempt may have taken the token meanwhile.
-                    match take_token(limiter, *this.op, *this.deadline) {
-                        Ok(None) => {}
-                        Ok(Some(at)) => {
-                            sleep.reset(at);
-                            continue;
-                        }
-                        Err(error) => return Poll::Ready(Err(error)),
-                    }
+                    // The slot is booked: no one else can take it.
+                    ready!(sleep.poll(cx));
                     let (Some(mut service), Some(request)) = (service.take(), request.take())
                     else {
                         return Poll::Ready(Err(polled_after_completion()));
@@ -212,19 +225,56 @@ fn polled_after_completion() -> ProviderError {
 
 #[cfg(test)]
 mod tests {
-    use std::num::NonZeroU32;
-    use std::time::Duration;
-
-    use governor::Quota;
     use tower::ServiceExt;
 
     use super::*;
     use crate::middleware::testing::{ALLOCATE, READ, Scripted, TestRequest, ok};
 
     fn limiter(rate: u32, burst: u32) -> Arc<ProviderRateLimiter> {
-        let quota = Quota::per_second(NonZeroU32::new(rate).unwrap())
-            .allow_burst(NonZeroU32::new(burst).unwrap());
-        Arc::new(RateLimiter::direct_with_clock(quota, TokioClock))
+        Arc::new(ProviderRateLimiter::new(
+            NonZeroU32::new(rate).unwrap(),
+            NonZeroU32::new(burst).unwrap(),
+        ))
+    }
+
+    /// Under contention, callers that cannot get a slot before their
+    /// deadline are refused at once, not at their deadlines; the others go
+    /// in booking order at the rate.
+    #[tokio::test(start_paused = true)]
+    async fn refusals_come_at_once_and_slots_are_served_in_order() {
+        let inner = Scripted::always(ok());
+        let service = RateLimitLayer::new(limiter(20, 5)).layer(inner.clone());
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for id in 0..200 {
+            let request = TestRequest::new(READ)
+                .id(id)
+                .deadline_in(Duration::from_secs(3));
+            let call = service.clone().oneshot(request);
+            tasks.push(tokio::spawn(async move {
+                let result = call.await;
+                (result, start.elapsed())
+            }));
+        }
+        let (mut passed, mut refused) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                (Ok(_), elapsed) => {
+                    passed += 1;
+                    assert!(elapsed <= Duration::from_secs(3));
+                }
+                (Err(ProviderError::RateLimited { retry_after, .. }), elapsed) => {
+                    refused += 1;
+                    assert_eq!(elapsed, Duration::ZERO, "refused at once");
+                    assert!(retry_after > Duration::from_secs(3), "{retry_after:?}");
+                }
+                (Err(other), _) => panic!("unexpected {other:?}"),
+            }
+        }
+        // 5 at once, then one every 50 ms up to the 3 s deadline.
+        assert_eq!(passed, 5 + 60);
+        assert_eq!(refused, 200 - 65);
+        assert_eq!(inner.calls(), 65);
     }
 
     /// Many concurrent callers without deadlines: in every window of the
@@ -356,6 +406,6 @@ mod tests {
             })
         );
         assert_eq!(inner.calls(), 0);
-        assert!(limiter.check().is_ok(), "the token is still there");
+        assert!(limiter.available_now(), "the slot is still free");
     }
 }

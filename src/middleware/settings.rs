@@ -5,11 +5,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{Quota, RateLimiter};
 use tokio::sync::Semaphore;
 use tower::retry::budget::TpsBudget;
 
-use super::rate_limit::{ProviderRateLimiter, TokioClock};
+use super::rate_limit::ProviderRateLimiter;
 
 /// How the stack retries, limits and times out one provider account's calls.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,11 +170,10 @@ impl ProviderLimits {
         );
         let rate = NonZeroU32::new(settings.rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_second(rate).allow_burst(burst);
         let permits = settings.max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
         ProviderLimits {
             retry_budget: Arc::new(retry_budget),
-            rate_limiter: Arc::new(RateLimiter::direct_with_clock(quota, TokioClock)),
+            rate_limiter: Arc::new(ProviderRateLimiter::new(rate, burst)),
             in_flight: Arc::new(Semaphore::new(permits)),
         }
     }
@@ -275,7 +273,7 @@ mod tests {
             ..Default::default()
         };
         let limits = ProviderLimits::new(&settings);
-        assert!(limits.rate_limiter.check().is_ok());
+        assert!(limits.rate_limiter.available_now());
         assert_eq!(limits.in_flight.available_permits(), Semaphore::MAX_PERMITS);
 
         let zero = ProviderLimits::new(&ResilienceSettings {
