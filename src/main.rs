@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ipalloc_gateway::config::{self, Config};
+use ipalloc_gateway::emulator::FaultConfig;
 use ipalloc_gateway::{sandbox, server};
 
 /// gRPC gateway for allocating public IP addresses on Alibaba Cloud ECS and
@@ -51,6 +52,11 @@ enum Command {
         /// How long Zenlayer EIPs stay CREATING.
         #[arg(long, default_value_t = 2000, value_name = "MS")]
         creation_delay_ms: u64,
+        /// Faults both emulators start with, as JSON, e.g.
+        /// '{"throttle_probability": 0.2, "drop_after_allocate_probability": 0.1}'
+        /// (change them later with PUT /_admin/faults).
+        #[arg(long, value_name = "JSON")]
+        faults: Option<String>,
     },
 }
 
@@ -69,16 +75,31 @@ fn main() -> ExitCode {
             aliyun,
             zenlayer,
             creation_delay_ms,
+            faults,
         }) => {
             if aliyun.is_none() && zenlayer.is_none() {
                 eprintln!("error: emulate needs --aliyun ADDR and/or --zenlayer ADDR");
                 return ExitCode::from(2);
             }
+            let faults = match faults.as_deref().map(serde_json::from_str::<FaultConfig>) {
+                None => FaultConfig::default(),
+                Some(Ok(faults)) => match faults.validate() {
+                    Ok(()) => faults,
+                    Err(e) => {
+                        eprintln!("error: --faults: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                Some(Err(e)) => {
+                    eprintln!("error: --faults is not a fault configuration: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let options = sandbox::EmulatorOptions {
                 aliyun,
                 zenlayer,
                 creation_delay: std::time::Duration::from_millis(creation_delay_ms),
-                ..sandbox::EmulatorOptions::default()
+                faults,
             };
             return block_on(emulate(options));
         }
@@ -205,6 +226,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     for provider in registry.iter() {
         let d = provider.description();
         tracing::info!(name = %d.name, kind = %d.kind, endpoint = %d.endpoint, "provider configured");
+    }
+    if config.idempotency.path.is_none() {
+        tracing::warn!(
+            "idempotency records are kept in memory: set [idempotency] path to keep them across restarts"
+        );
     }
     tracing::info!(%address, "ipalloc-gateway listening");
     server::serve(listener, gateway, server::shutdown_signal()).await?;

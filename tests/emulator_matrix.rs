@@ -216,13 +216,14 @@ const fn case(
     }
 }
 
-/// Every row of the AllocatePublicIpAddress API page (but
-/// `InvalidIpAddress.Malformed`, see below), some through several seeded
-/// instances, in an order that works on one fresh emulator: nothing here
+/// Every row of the AllocatePublicIpAddress API page, some through several
+/// seeded instances, in an order that works on one fresh emulator: nothing here
 /// allocates, and the rows that need an instance without an address
 /// (`i-emuready002`, `i-emuclassic01`) run before the successes at the end.
 #[rustfmt::skip]
 const ALIYUN_PAGE: &[AliyunCase] = &[
+    // A well-formed IPv4 address (so the gateway passes it on) that can never be public.
+    case(("i-emuready002", "10.1.2.3", ""), ("400", "InvalidIpAddress.Malformed", "The specified parameter \"IpAddress\" is not valid."), Code::InvalidArgument, "IP_ADDRESS_MALFORMED"),
     case(("i-emudoesnotexist", "", ""), ("404", "InvalidInstanceId.NotFound", "The specified InstanceId does not exist."), Code::NotFound, "INSTANCE_NOT_FOUND"),
     case(("i-emuclassic01", "", "999"), ("404", "InvalidVlanId.NotFound", "The VlanId provided does not exist in our records."), Code::NotFound, "VLAN_NOT_FOUND"),
     case(("i-emustarting01", "", ""), ("403", "IncorrectInstanceStatus", "The current status of the resource does not support this operation."), Code::FailedPrecondition, "INSTANCE_STATUS_INCORRECT"),
@@ -252,15 +253,15 @@ async fn aliyun_api_page_errors_then_allocations() {
     let eg = emulators::start(EmulatorOptions::default(), "", FAST, "").await;
     let gateway = &eg.gateway;
 
-    // Every distinct code of the page except InvalidIpAddress.Malformed
-    // (15 of 16 rows; the two OperationDenied messages are distinct rows).
+    // Every distinct code of the page: all 16 rows (the two OperationDenied
+    // messages are distinct rows).
     let mut rows: Vec<(&str, &str)> = ALIYUN_PAGE
         .iter()
         .map(|c| (c.provider_code, c.message))
         .collect();
     rows.sort_unstable();
     rows.dedup();
-    assert_eq!(rows.len(), 15);
+    assert_eq!(rows.len(), 16);
 
     for case in ALIYUN_PAGE {
         let what = format!(
@@ -364,11 +365,11 @@ async fn aliyun_api_page_errors_then_allocations() {
     assert_eq!(counters(&eg.aliyun_url).await.allocate_calls, 3);
 }
 
-/// `InvalidIpAddress.Malformed` cannot reach the emulator through the
-/// gateway: the gateway validates `ip_address` with the same IPv4 parser the
-/// emulator uses, and refuses before calling the provider. (The row's
-/// mapping is covered by the error table's unit tests and the scripted
-/// `tests/error_mapping.rs`.)
+/// A syntactically malformed `ip_address` never reaches the emulator: the
+/// gateway validates it with the same IPv4 parser the emulator uses, and
+/// refuses before calling the provider. (The page's `InvalidIpAddress.Malformed`
+/// row is reproduced end to end above with an address that can never be
+/// public.)
 #[tokio::test]
 async fn aliyun_malformed_ip_address_is_refused_before_the_provider() {
     let eg = emulators::start(EmulatorOptions::default(), "", FAST, "").await;

@@ -58,9 +58,16 @@ pub async fn start(
     }
 }
 
+/// An HTTP client for the admin endpoint (reqwest is built without a bundled
+/// crypto provider; the gateway installs ring, so do the same here).
+fn admin_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// `PUT <emulator>/_admin/faults`.
 pub async fn set_faults(emulator_url: &str, faults: &FaultConfig) {
-    let response = reqwest::Client::new()
+    let response = admin_client()
         .put(format!("{emulator_url}/_admin/faults"))
         .json(faults)
         .send()
@@ -71,7 +78,7 @@ pub async fn set_faults(emulator_url: &str, faults: &FaultConfig) {
 
 /// `GET <emulator>/_admin/counters`.
 pub async fn counters(emulator_url: &str) -> CounterSnapshot {
-    reqwest::Client::new()
+    admin_client()
         .get(format!("{emulator_url}/_admin/counters"))
         .send()
         .await
@@ -83,7 +90,7 @@ pub async fn counters(emulator_url: &str) -> CounterSnapshot {
 
 /// `POST <emulator>/_admin/counters/reset`.
 pub async fn reset_counters(emulator_url: &str) {
-    reqwest::Client::new()
+    admin_client()
         .post(format!("{emulator_url}/_admin/counters/reset"))
         .send()
         .await

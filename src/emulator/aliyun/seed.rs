@@ -88,6 +88,7 @@ pub const SEEDED: &[SeedRow] = &[
     SeedRow { label: "(no `InstanceId`)", ..row("", &[], "-", err(400, "MissingParameter"), "The input parameter \"InstanceId\" that is mandatory ...") },
     SeedRow { label: "any unknown id, e.g. `i-emudoesnotexist`", ..row("i-emudoesnotexist", &[], "-", err(404, "InvalidInstanceId.NotFound"), "") },
     SeedRow { label: "any id", ..row("i-emuready002", &[("IpAddress", "300.1.2.3")], "-", err(400, "InvalidIpAddress.Malformed"), "IpAddress is not an IPv4 address") },
+    SeedRow { label: "any id", ..row("i-emuready002", &[("IpAddress", "10.1.2.3")], "-", err(400, "InvalidIpAddress.Malformed"), "IpAddress can never be public (private, loopback, multicast, ...); reachable through the gateway, which accepts any IPv4") },
     row("i-emustarting01", &[], "Starting", err(403, "IncorrectInstanceStatus"), ""),
     row("i-emustopping01", &[], "Stopping", err(403, "IncorrectInstanceStatus"), ""),
     row("i-emupending01", &[], "Pending", err(403, "IncorrectInstanceStatus"), ""),

@@ -4,7 +4,9 @@
 //!
 //! Allocation checks, in order (the first failure answers):
 //!
-//! 1. `IpAddress` given and not an IPv4 address: `InvalidIpAddress.Malformed`.
+//! 1. `IpAddress` given and not an IPv4 address, or one that can never be a
+//!    public address (private, loopback, link-local, multicast, broadcast,
+//!    unspecified, shared or documentation ranges): `InvalidIpAddress.Malformed`.
 //! 2. unknown instance: `InvalidInstanceId.NotFound`.
 //! 3. the instance's designated failure ([`ForcedError`]), if any.
 //! 4. status not `Running`/`Stopped`: `IncorrectInstanceStatus`.
@@ -329,7 +331,9 @@ impl Inventory {
         let wanted = match request.ip_address {
             Some(text) => Some(
                 text.parse::<Ipv4Addr>()
-                    .map_err(|_| EcsError::ip_address_malformed())?,
+                    .ok()
+                    .filter(could_be_public)
+                    .ok_or_else(EcsError::ip_address_malformed)?,
             ),
             None => None,
         };
@@ -457,6 +461,22 @@ pub fn is_valid_instance_id(id: &str) -> bool {
     })
 }
 
+/// False for addresses no cloud hands out as a public IP.
+fn could_be_public(ip: &Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    let shared = a == 100 && (64..128).contains(&b); // 100.64.0.0/10
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_unspecified()
+        || ip.is_documentation()
+        || shared
+        || a == 0
+        || a >= 240)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,6 +554,20 @@ mod tests {
             code(&mut inv, Some("2.0.0.300"), Some("100")),
             "InvalidIpAddress.Malformed"
         );
+        for never_public in [
+            "10.1.2.3",
+            "192.168.0.1",
+            "127.0.0.1",
+            "224.0.0.1",
+            "0.0.0.0",
+            "100.64.0.1",
+        ] {
+            assert_eq!(
+                code(&mut inv, Some(never_public), Some("100")),
+                "InvalidIpAddress.Malformed",
+                "{never_public}"
+            );
+        }
         assert_eq!(
             inv.allocate(alloc("i-a", None, Some("100"))),
             Ok(ip("2.0.0.2"))
