@@ -142,13 +142,7 @@ pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) ->
             build(provider, &facts, mapped, message.clone(), None)
         }
         ProviderError::RateLimited { op, retry_after } => {
-            let facts = Facts {
-                op: Some(*op),
-                code: "",
-                message: "",
-                request_id: None,
-                http_status: None,
-            };
+            let facts = Facts::gateway(*op);
             let mapped = Mapped {
                 code: Code::ResourceExhausted,
                 reason: "GATEWAY_RATE_LIMITED",
@@ -169,13 +163,7 @@ pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) ->
             )
         }
         ProviderError::DeadlineExceeded { op, sent } => {
-            let facts = Facts {
-                op: Some(*op),
-                code: "",
-                message: "",
-                request_id: None,
-                http_status: None,
-            };
+            let facts = Facts::gateway(*op);
             let unknown = *sent && op.mutating;
             let mapped = Mapped {
                 code: Code::DeadlineExceeded,
@@ -306,6 +294,19 @@ struct Facts<'a> {
     message: &'a str,
     request_id: Option<&'a str>,
     http_status: Option<u16>,
+}
+
+impl Facts<'_> {
+    /// No provider answer: the gateway itself decided, during `op`.
+    fn gateway(op: Operation) -> Facts<'static> {
+        Facts {
+            op: Some(op),
+            code: "",
+            message: "",
+            request_id: None,
+            http_status: None,
+        }
+    }
 }
 
 /// The gateway's answer: gRPC code, reason, retry class.

@@ -53,13 +53,13 @@ const METHOD: &str = "POST";
 pub struct AliyunProvider {
     description: ProviderDescription,
     /// Every attempt goes through this stack (retry, rate limit, concurrency
-    /// cap, per-attempt timeout) down to [`Sender`], which signs it afresh.
+    /// cap, per-attempt timeout) down to [`Shared::send_attempt`], which signs it afresh.
     stack: BoxCloneSyncService<Attempt, HttpResponse, ProviderError>,
     shared: Arc<Shared>,
 }
 
 /// One attempt of one call: the action's parameters, signed afresh (new
-/// nonce and timestamp) every time it reaches the [`Sender`].
+/// nonce and timestamp) every time it reaches [`Shared::send_attempt`].
 #[derive(Clone)]
 pub struct Attempt {
     op: Operation,
@@ -79,38 +79,6 @@ impl AttemptRequest for Attempt {
 
     fn kind(&self) -> ProviderKind {
         ProviderKind::Aliyun
-    }
-}
-
-/// The innermost service: signs and sends exactly one attempt; `Ok` only
-/// for a 2xx answer.
-#[derive(Clone)]
-struct Sender(Arc<Shared>);
-
-impl tower::Service<Attempt> for Sender {
-    type Response = HttpResponse;
-    type Error = ProviderError;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<HttpResponse, ProviderError>> + Send>,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), ProviderError>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, attempt: Attempt) -> Self::Future {
-        let shared = Arc::clone(&self.0);
-        Box::pin(async move {
-            let params: Vec<(&'static str, &str)> = attempt
-                .params
-                .iter()
-                .map(|(name, value)| (*name, value.as_str()))
-                .collect();
-            shared.send_once(attempt.op, &attempt.region, &params).await
-        })
     }
 }
 
@@ -196,7 +164,12 @@ impl AliyunProvider {
             client,
             default_base,
         });
-        let stack = middleware::stack(Sender(Arc::clone(&shared)), &resilience, &limits);
+        let innermost = Arc::clone(&shared);
+        let send_one = tower::service_fn(move |attempt: Attempt| {
+            let shared = Arc::clone(&innermost);
+            async move { shared.send_attempt(attempt).await }
+        });
+        let stack = middleware::stack(send_one, &resilience, &limits);
         Ok(AliyunProvider {
             description,
             stack,
@@ -241,6 +214,17 @@ impl AliyunProvider {
 }
 
 impl Shared {
+    /// The innermost service of the stack: signs one attempt afresh and
+    /// sends it.
+    async fn send_attempt(&self, attempt: Attempt) -> Result<HttpResponse, ProviderError> {
+        let params: Vec<(&'static str, &str)> = attempt
+            .params
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        self.send_once(attempt.op, &attempt.region, &params).await
+    }
+
     /// The URL for `region`: the endpoint override, or
     /// `https://ecs.<region>.aliyuncs.com/`.
     fn base_url(&self, region: &str) -> Result<Url, ProviderError> {

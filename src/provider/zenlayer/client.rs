@@ -85,7 +85,7 @@ pub struct ZenlayerProvider {
     /// Every attempt goes through this stack (retry, rate limit, concurrency
     /// cap, per-attempt timeout) down to [`Sender`], which signs it afresh.
     stack: BoxCloneSyncService<Attempt, HttpResponse, ProviderError>,
-    sender: Sender,
+    sender: Arc<Sender>,
 }
 
 /// One attempt of one call, as the resilience stack sees it: the body is
@@ -112,12 +112,9 @@ impl AttemptRequest for Attempt {
     }
 }
 
-/// The innermost service: signs and sends exactly one attempt; `Ok` only
-/// for HTTP 200.
-#[derive(Clone)]
-struct Sender(Arc<SenderInner>);
-
-struct SenderInner {
+/// What the innermost service (signing and sending exactly one attempt; `Ok`
+/// only for HTTP 200) needs.
+struct Sender {
     client: reqwest::Client,
     /// `<endpoint>/api/v2/bmc`, parsed once.
     url: Url,
@@ -133,10 +130,10 @@ impl std::fmt::Debug for ZenlayerProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZenlayerProvider")
             .field("name", &self.description.name)
-            .field("signing_host", &self.sender.0.signing_host)
-            .field("api_version", &self.sender.0.api_version)
-            .field("access_key_id", &self.sender.0.access_key_id)
-            .field("access_key_password", &self.sender.0.access_key_password)
+            .field("signing_host", &self.sender.signing_host)
+            .field("api_version", &self.sender.api_version)
+            .field("access_key_id", &self.sender.access_key_id)
+            .field("access_key_password", &self.sender.access_key_password)
             .finish_non_exhaustive()
     }
 }
@@ -192,16 +189,21 @@ impl ZenlayerProvider {
             },
             name,
         };
-        let sender = Sender(Arc::new(SenderInner {
+        let sender = Arc::new(Sender {
             client,
             url,
             signing_host,
             api_version,
             access_key_id,
             access_key_password,
-        }));
+        });
         let limits = ProviderLimits::new(&settings.resilience);
-        let stack = middleware::stack(sender.clone(), &settings.resilience, &limits);
+        let innermost = Arc::clone(&sender);
+        let send_one = tower::service_fn(move |attempt: Attempt| {
+            let sender = Arc::clone(&innermost);
+            async move { sender.send(attempt).await }
+        });
+        let stack = middleware::stack(send_one, &settings.resilience, &limits);
         Ok(ZenlayerProvider {
             description,
             stack,
@@ -247,27 +249,7 @@ impl ZenlayerProvider {
     }
 }
 
-impl tower::Service<Attempt> for Sender {
-    type Response = HttpResponse;
-    type Error = ProviderError;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<HttpResponse, ProviderError>> + Send>,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), ProviderError>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, attempt: Attempt) -> Self::Future {
-        let inner = Arc::clone(&self.0);
-        Box::pin(async move { inner.send(attempt).await })
-    }
-}
-
-impl SenderInner {
+impl Sender {
     /// Signs the attempt's bytes with a fresh timestamp and sends them once.
     async fn send(&self, attempt: Attempt) -> Result<HttpResponse, ProviderError> {
         let Attempt { op, body, .. } = attempt;
