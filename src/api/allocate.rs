@@ -319,14 +319,19 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
 }
 
-/// Runs a provider future, giving up at the call's deadline.
+/// How long after the deadline the outer guard waits for the stack's own
+/// answer, which knows whether anything was sent.
+const GUARD_GRACE: Duration = Duration::from_millis(5);
+
+/// Runs a provider future, giving up at the call's deadline (the stack
+/// below enforces it too; this is the backstop).
 async fn with_deadline<T>(
     ctx: &CallContext,
     call: impl std::future::Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
     match ctx.deadline {
         None => call.await,
-        Some(deadline) => match tokio::time::timeout_at(deadline, call).await {
+        Some(deadline) => match tokio::time::timeout_at(deadline + GUARD_GRACE, call).await {
             Ok(result) => result,
             // Conservatively "sent": the stack may have been mid-attempt.
             Err(_) => Err(ProviderError::DeadlineExceeded {
