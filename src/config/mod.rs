@@ -333,7 +333,11 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
                 *named = None;
             }
         }
-        let numbers: [(&str, &mut Option<u64>); 12] = [
+        let numbers: [(&str, &mut Option<u64>); 13] = [
+            (
+                "RETRY_BUDGET_WINDOW_MS",
+                &mut provider.retry_budget_window_ms,
+            ),
             ("CONNECT_TIMEOUT_MS", &mut provider.connect_timeout_ms),
             ("REQUEST_TIMEOUT_MS", &mut provider.request_timeout_ms),
             ("MAX_ATTEMPTS", &mut provider.max_attempts),
@@ -650,7 +654,12 @@ fn resilience_settings(
         )?,
         backoff_max: ms(raw.backoff_max_ms, "backoff_max_ms", d.backoff_max, 600_000)?,
         retry_budget: BudgetSettings {
-            ttl: d.retry_budget.ttl,
+            ttl: Duration::from_millis(in_range(
+                raw.retry_budget_window_ms,
+                &key("retry_budget_window_ms"),
+                1_000..=60_000,
+                d.retry_budget.ttl.as_millis() as u64,
+            )?),
             min_per_second: in_range(
                 raw.retry_budget_min_per_second,
                 &key("retry_budget_min_per_second"),

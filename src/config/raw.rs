@@ -73,6 +73,7 @@ pub struct RawProvider {
     pub backoff_max_ms: Option<u64>,
     pub retry_budget_ratio: Option<f64>,
     pub retry_budget_min_per_second: Option<u64>,
+    pub retry_budget_window_ms: Option<u64>,
     pub rate_per_second: Option<u64>,
     pub burst: Option<u64>,
     pub max_concurrency: Option<u64>,

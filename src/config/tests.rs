@@ -280,6 +280,7 @@ backoff_base_ms = 50
 backoff_max_ms = 2000
 retry_budget_ratio = 0.5
 retry_budget_min_per_second = 20
+retry_budget_window_ms = 30000
 rate_per_second = 40
 burst = 8
 max_concurrency = 12
@@ -310,6 +311,7 @@ reconcile_grace_ms = 5000
     assert_eq!(r.backoff_max, Duration::from_secs(2));
     assert_eq!(r.retry_budget.retry_ratio, 0.5);
     assert_eq!(r.retry_budget.min_per_second, 20);
+    assert_eq!(r.retry_budget.ttl, Duration::from_secs(30));
     assert_eq!(r.rate_per_second, 40);
     assert_eq!(r.burst, 9, "environment override");
     assert_eq!(r.max_concurrency, 12);
