@@ -10,7 +10,7 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
-use crate::provider::error::{ApiError, SendPhase, TransportError};
+use crate::provider::error::{SendPhase, TransportError};
 use crate::provider::error_table::{ErrorRule, RetryClass, fallback_for_http_status};
 use crate::provider::{Operation, ProviderDescription, ProviderError, ProviderKind};
 
@@ -85,10 +85,31 @@ pub fn invalid_argument(what: &str, violations: Vec<(String, String)>) -> Status
 }
 
 /// A status for an error the provider adapter returned.
+///
+/// Each kind of error says what happened (facts, a code and reason, whether
+/// waiting helps); then one rule applies to all of them: when the outcome of
+/// a write is unknown ([`outcome_unknown`]) the answer is DEADLINE_EXCEEDED
+/// with reason `PROVIDER_OUTCOME_UNKNOWN`.
 pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) -> Status {
-    match error {
-        ProviderError::Api(api) => api_status(provider, api),
-        ProviderError::Transport(transport) => transport_status(provider, transport),
+    let table = provider.kind.error_table();
+    let answer = match error {
+        ProviderError::Api(api) => {
+            let rule = table.resolve(&api.code, &api.message, api.http_status);
+            Answer {
+                domain: table.domain,
+                facts: Facts {
+                    op: Some(api.op),
+                    code: &api.code,
+                    message: &api.message,
+                    request_id: api.request_id.as_deref(),
+                    http_status: Some(api.http_status),
+                },
+                mapped: Mapped::from_rule(rule, rule.reason),
+                text: format!("{} failed: {}: {}", api.op.name, api.code, api.message),
+                retry_after: api.retry_after,
+            }
+        }
+        ProviderError::Transport(t) => transport_answer(table.domain, t),
         ProviderError::MalformedResponse {
             op,
             http_status,
@@ -97,94 +118,81 @@ pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) ->
         } => {
             let rule = if (200..300).contains(http_status) {
                 // Answered "success" unreadably: the call probably happened.
-                MALFORMED_SUCCESS
+                &MALFORMED_SUCCESS
             } else {
-                *fallback_for_http_status(*http_status)
+                fallback_for_http_status(*http_status)
             };
-            let facts = Facts {
-                op: Some(*op),
-                code: "",
-                message: detail,
-                request_id: request_id.as_deref(),
-                http_status: Some(*http_status),
-            };
-            let text = format!(
-                "{} returned a response that is not its API's format: {detail}",
-                op.name
-            );
-            build(
-                provider,
-                &facts,
-                Mapped::from_rule(&rule, "PROVIDER_RESPONSE_MALFORMED", *op),
-                text,
-                None,
-            )
+            Answer {
+                domain: table.domain,
+                facts: Facts {
+                    op: Some(*op),
+                    code: "",
+                    message: detail,
+                    request_id: request_id.as_deref(),
+                    http_status: Some(*http_status),
+                },
+                mapped: Mapped::from_rule(rule, "PROVIDER_RESPONSE_MALFORMED"),
+                text: format!(
+                    "{} returned a response that is not its API's format: {detail}",
+                    op.name
+                ),
+                retry_after: None,
+            }
         }
         ProviderError::NotFound {
             op,
             reason,
             message,
             request_id,
-        } => {
-            let facts = Facts {
+        } => Answer {
+            domain: table.domain,
+            facts: Facts {
                 op: Some(*op),
                 code: "",
                 message,
                 request_id: request_id.as_deref(),
                 http_status: None,
-            };
-            let mapped = Mapped {
+            },
+            mapped: Mapped {
                 code: Code::NotFound,
                 reason,
                 retry: RetryClass::Never,
-                outcome_unknown: false,
-            };
-            build(provider, &facts, mapped, message.clone(), None)
-        }
-        ProviderError::RateLimited { op, retry_after } => {
-            let facts = Facts::gateway(*op);
-            let mapped = Mapped {
+            },
+            text: message.clone(),
+            retry_after: None,
+        },
+        ProviderError::RateLimited { op, retry_after } => Answer {
+            domain: GATEWAY_DOMAIN,
+            facts: Facts::gateway(*op),
+            mapped: Mapped {
                 code: Code::ResourceExhausted,
                 reason: "GATEWAY_RATE_LIMITED",
                 retry: RetryClass::Retryable,
-                outcome_unknown: false,
-            };
-            let text = format!(
+            },
+            text: format!(
                 "the gateway's rate limit for this provider account has no capacity before the deadline; {} was not sent",
                 op.name
-            );
-            build_in(
-                GATEWAY_DOMAIN,
-                provider,
-                &facts,
-                mapped,
-                text,
-                Some(*retry_after),
-            )
-        }
-        ProviderError::DeadlineExceeded { op, sent } => {
-            let facts = Facts::gateway(*op);
-            let unknown = *sent && op.mutating;
-            let mapped = Mapped {
+            ),
+            retry_after: Some(*retry_after),
+        },
+        ProviderError::DeadlineExceeded { op, sent } => Answer {
+            domain: GATEWAY_DOMAIN,
+            facts: Facts::gateway(*op),
+            mapped: Mapped {
                 code: Code::DeadlineExceeded,
-                reason: if unknown {
-                    OUTCOME_UNKNOWN
-                } else {
-                    "DEADLINE_EXCEEDED"
-                },
+                reason: "DEADLINE_EXCEEDED",
                 retry: RetryClass::IdempotentOnly,
-                outcome_unknown: unknown,
-            };
-            let text = format!(
-                "the caller's deadline passed {}",
-                if *sent {
-                    format!("while {} was in progress", op.name)
-                } else {
-                    format!("before {} was sent", op.name)
-                }
-            );
-            build_in(GATEWAY_DOMAIN, provider, &facts, mapped, text, None)
-        }
+            },
+            text: if *sent {
+                format!(
+                    "the caller's deadline passed while {} was in progress",
+                    op.name
+                )
+            } else {
+                format!("the caller's deadline passed before {} was sent", op.name)
+            },
+            retry_after: None,
+        },
         ProviderError::Internal(message) => {
             let mut details = ErrorDetails::new();
             details.set_error_info(
@@ -192,13 +200,14 @@ pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) ->
                 GATEWAY_DOMAIN,
                 HashMap::from([("provider".to_owned(), provider.name.clone())]),
             );
-            Status::with_error_details(
+            return Status::with_error_details(
                 Code::Internal,
                 format!("provider {}: {message}", provider.name),
                 details,
-            )
+            );
         }
-    }
+    };
+    build(provider, answer, outcome_unknown(provider.kind, error))
 }
 
 static MALFORMED_SUCCESS: ErrorRule = ErrorRule {
@@ -210,81 +219,59 @@ static MALFORMED_SUCCESS: ErrorRule = ErrorRule {
     retry: RetryClass::IdempotentOnly,
 };
 
-fn api_status(provider: &ProviderDescription, api: &ApiError) -> Status {
-    let table = provider.kind.error_table();
-    let rule = table.resolve(&api.code, &api.message, api.http_status);
-    let facts = Facts {
-        op: Some(api.op),
-        code: &api.code,
-        message: &api.message,
-        request_id: api.request_id.as_deref(),
-        http_status: Some(api.http_status),
-    };
-    let text = format!("{} failed: {}: {}", api.op.name, api.code, api.message);
-    build(
-        provider,
-        &facts,
-        Mapped::from_rule(rule, rule.reason, api.op),
-        text,
-        api.retry_after,
-    )
-}
-
-fn transport_status(provider: &ProviderDescription, t: &TransportError) -> Status {
-    let (code, reason, retry, text) = match (t.phase, t.op.mutating, t.timed_out) {
-        (SendPhase::NotSent, _, _) => (
+fn transport_answer<'a>(domain: &'a str, t: &'a TransportError) -> Answer<'a> {
+    let (code, reason, retry, what) = match (t.phase, t.timed_out) {
+        (SendPhase::NotSent, _) => (
             Code::Unavailable,
             "PROVIDER_UNREACHABLE",
             RetryClass::Retryable,
             format!("could not reach the provider; {} was not sent", t.op.name),
         ),
-        (SendPhase::Sent, true, _) => (
-            Code::DeadlineExceeded,
-            OUTCOME_UNKNOWN,
-            RetryClass::IdempotentOnly,
-            format!(
-                "{} was sent but no answer came back ({}); the provider may have performed it",
-                t.op.name,
-                if t.timed_out {
-                    "timeout"
-                } else {
-                    "connection lost"
-                }
-            ),
-        ),
-        (SendPhase::Sent, false, true) => (
+        (SendPhase::Sent, true) => (
             Code::DeadlineExceeded,
             "PROVIDER_TIMEOUT",
             RetryClass::IdempotentOnly,
-            format!("{} timed out", t.op.name),
+            format!("{} was sent but no answer came back (timeout)", t.op.name),
         ),
-        (SendPhase::Sent, false, false) => (
+        (SendPhase::Sent, false) => (
             Code::Unavailable,
             "PROVIDER_CONNECTION_LOST",
             RetryClass::IdempotentOnly,
-            format!("{} lost its connection", t.op.name),
+            format!(
+                "{} was sent but no answer came back (connection lost)",
+                t.op.name
+            ),
         ),
     };
-    let facts = Facts {
-        op: Some(t.op),
-        code: "",
-        message: &t.detail,
-        request_id: None,
-        http_status: None,
-    };
-    let mapped = Mapped {
-        code,
-        reason,
-        retry,
-        outcome_unknown: reason == OUTCOME_UNKNOWN,
-    };
-    build(
-        provider,
-        &facts,
-        mapped,
-        format!("{text}: {}", t.detail),
-        None,
-    )
+    Answer {
+        domain,
+        facts: Facts {
+            op: Some(t.op),
+            code: "",
+            message: &t.detail,
+            request_id: None,
+            http_status: None,
+        },
+        mapped: Mapped {
+            code,
+            reason,
+            retry,
+        },
+        text: format!("{what}: {}", t.detail),
+        retry_after: None,
+    }
+}
+
+/// Everything a provider error status is built from.
+struct Answer<'a> {
+    /// ErrorInfo domain: the provider API's, or the gateway's own.
+    domain: &'a str,
+    facts: Facts<'a>,
+    mapped: Mapped,
+    /// The human message, before the provider name and request id.
+    text: String,
+    /// What the provider asked us to wait, for RetryInfo.
+    retry_after: Option<Duration>,
 }
 
 /// What the provider told us, for ErrorInfo metadata.
@@ -314,28 +301,15 @@ struct Mapped {
     code: Code,
     reason: &'static str,
     retry: RetryClass,
-    outcome_unknown: bool,
 }
 
 impl Mapped {
-    /// A table row applied to an operation. A write whose row says "may have
-    /// been performed" becomes DEADLINE_EXCEEDED / PROVIDER_OUTCOME_UNKNOWN:
-    /// the caller must check before trying again.
-    fn from_rule(rule: &ErrorRule, reason: &'static str, op: Operation) -> Mapped {
-        if op.mutating && rule.retry == RetryClass::IdempotentOnly {
-            Mapped {
-                code: Code::DeadlineExceeded,
-                reason: OUTCOME_UNKNOWN,
-                retry: rule.retry,
-                outcome_unknown: true,
-            }
-        } else {
-            Mapped {
-                code: rule.grpc,
-                reason,
-                retry: rule.retry,
-                outcome_unknown: false,
-            }
+    /// A table row, with `reason` for the ErrorInfo.
+    fn from_rule(rule: &ErrorRule, reason: &'static str) -> Mapped {
+        Mapped {
+            code: rule.grpc,
+            reason,
+            retry: rule.retry,
         }
     }
 
@@ -350,25 +324,19 @@ impl Mapped {
     }
 }
 
-fn build(
-    provider: &ProviderDescription,
-    facts: &Facts<'_>,
-    mapped: Mapped,
-    text: String,
-    retry_after: Option<Duration>,
-) -> Status {
-    let domain = provider.kind.error_table().domain;
-    build_in(domain, provider, facts, mapped, text, retry_after)
-}
-
-fn build_in(
-    domain: &str,
-    provider: &ProviderDescription,
-    facts: &Facts<'_>,
-    mapped: Mapped,
-    text: String,
-    retry_after: Option<Duration>,
-) -> Status {
+fn build(provider: &ProviderDescription, answer: Answer<'_>, outcome_unknown: bool) -> Status {
+    let Answer {
+        domain,
+        facts,
+        mut mapped,
+        text,
+        retry_after,
+    } = answer;
+    if outcome_unknown {
+        // The provider may have performed the write: never a blind retry.
+        mapped.code = Code::DeadlineExceeded;
+        mapped.reason = OUTCOME_UNKNOWN;
+    }
     let metadata = HashMap::from([
         ("provider".to_owned(), provider.name.clone()),
         ("providerKind".to_owned(), provider.kind.as_str().to_owned()),
@@ -399,7 +367,7 @@ fn build_in(
     if let Some(request_id) = facts.request_id {
         message.push_str(&format!(" [provider request id {request_id}]"));
     }
-    if mapped.outcome_unknown {
+    if outcome_unknown {
         message
             .push_str("; the outcome is unknown: check with GetAllocation before allocating again");
     }
