@@ -63,7 +63,7 @@ pub async fn send(
     let mut response = request
         .send()
         .await
-        .map_err(|e| ProviderError::Transport(classify(op, &e)))?;
+        .map_err(|e| ProviderError::Transport(classify(op, e)))?;
     let status = response.status().as_u16();
     let headers = std::mem::take(response.headers_mut());
     if response
@@ -88,7 +88,7 @@ pub async fn send(
                     op,
                     phase: SendPhase::Sent,
                     timed_out: e.is_timeout(),
-                    detail: format!("reading the response body: {}", error_chain(&e)),
+                    detail: format!("reading the response body: {}", error_chain(e)),
                 }));
             }
         }
@@ -111,35 +111,27 @@ fn too_large(op: Operation, status: u16) -> ProviderError {
 
 /// Connection failures (refused, DNS, TLS handshake) happen before any byte
 /// of the request is written; everything else may have reached the provider.
-fn classify(op: Operation, error: &reqwest::Error) -> TransportError {
+fn classify(op: Operation, error: reqwest::Error) -> TransportError {
     let phase = if error.is_connect() {
         SendPhase::NotSent
     } else {
         SendPhase::Sent
     };
+    let timed_out = error.is_timeout();
     TransportError {
         op,
         phase,
-        timed_out: error.is_timeout(),
+        timed_out,
         detail: error_chain(error),
     }
 }
 
 /// The error and its sources, without the URL: an Alibaba URL carries the
 /// AccessKeyId, Signature and SecurityToken.
-fn error_chain(error: &reqwest::Error) -> String {
+fn error_chain(error: reqwest::Error) -> String {
     use std::error::Error as _;
-    let mut text = match error.url() {
-        Some(_) => {
-            // `without_url` needs ownership; rebuild the top line by hand.
-            let top = error.to_string();
-            match top.split_once(" for url (") {
-                Some((head, _)) => head.to_owned(),
-                None => top,
-            }
-        }
-        None => error.to_string(),
-    };
+    let error = error.without_url();
+    let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
         let line = cause.to_string();
