@@ -69,11 +69,10 @@ impl Allocator {
             deadline,
         } = request;
         let provider = valid.provider;
-        let description = provider.description().clone();
         let key = valid
             .idempotency_key
             .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4().simple()));
-        let fingerprint = fingerprint(&description.name, &valid.spec);
+        let fingerprint = fingerprint(&provider.description().name, &valid.spec);
         let ctx = CallContext {
             deadline,
             idempotency_key: Some(key.clone()),
@@ -94,15 +93,11 @@ impl Allocator {
             // Spawned, holding the in-flight claim: if the caller goes away,
             // the allocation still completes and its outcome is recorded.
             let this = Arc::clone(self);
-            let (provider, description, spec) = (
-                Arc::clone(&provider),
-                description.clone(),
-                valid.spec.clone(),
-            );
+            let (provider, spec) = (Arc::clone(&provider), valid.spec.clone());
             let (key, fingerprint, ctx) = (key.clone(), fingerprint.clone(), ctx.clone());
             let owned = tokio::spawn(async move {
                 let outcome = this
-                    .run_owned(&provider, &description, &spec, &key, &fingerprint, &ctx)
+                    .run_owned(&provider, &spec, &key, &fingerprint, &ctx)
                     .await;
                 drop(guard);
                 outcome
@@ -120,21 +115,19 @@ impl Allocator {
             return Ok(response);
         }
         let until = wait_until(wait_timeout, deadline);
-        Ok(self
-            .settle(&provider, &description, response, until, &ctx)
-            .await)
+        Ok(self.settle(&provider, response, until, &ctx).await)
     }
 
     /// The flow for the process-local owner of `key`.
     async fn run_owned(
         &self,
         provider: &Arc<dyn Provider>,
-        description: &ProviderDescription,
         spec: &AllocateSpec,
         key: &str,
         fingerprint: &Fingerprint,
         ctx: &CallContext,
     ) -> Result<pb::AllocateIpResponse, Status> {
+        let description = provider.description();
         let began = self
             .store
             .begin(key, fingerprint, SystemTime::now())
@@ -151,10 +144,7 @@ impl Allocator {
             }
             | Begin::Unknown { last_attempt, .. } => {
                 ambiguous_before = true;
-                if let Some(found) = self
-                    .reconcile(provider, description, spec, key, ctx)
-                    .await?
-                {
+                if let Some(found) = self.reconcile(provider, spec, key, ctx).await? {
                     return self.complete(description, key, fingerprint, found);
                 }
                 let age = SystemTime::now()
@@ -175,10 +165,7 @@ impl Allocator {
             Ok(result) => self.complete(description, key, fingerprint, result),
             Err(e) if ambiguous_before && is_allocated_already(&e) => {
                 // The earlier, ambiguous attempt did land: read what it made.
-                match self
-                    .reconcile(provider, description, spec, key, ctx)
-                    .await?
-                {
+                match self.reconcile(provider, spec, key, ctx).await? {
                     Some(found) => self.complete(description, key, fingerprint, found),
                     None => Err(self.fail(description, key, &e)),
                 }
@@ -192,7 +179,7 @@ impl Allocator {
                 if ctx.deadline.is_some_and(|d| d <= Instant::now()) {
                     return Err(with_key(error::provider_status(description, &e), key));
                 }
-                match self.reconcile(provider, description, spec, key, ctx).await {
+                match self.reconcile(provider, spec, key, ctx).await {
                     Ok(Some(found)) => self.complete(description, key, fingerprint, found),
                     Ok(None) | Err(_) => {
                         Err(with_key(error::provider_status(description, &e), key))
@@ -206,11 +193,11 @@ impl Allocator {
     async fn reconcile(
         &self,
         provider: &Arc<dyn Provider>,
-        description: &ProviderDescription,
         spec: &AllocateSpec,
         key: &str,
         ctx: &CallContext,
     ) -> Result<Option<AllocateResult>, Status> {
+        let description = provider.description();
         let ctx = CallContext {
             idempotency_key: None,
             ..ctx.clone()
@@ -260,11 +247,11 @@ impl Allocator {
     async fn settle(
         &self,
         provider: &Arc<dyn Provider>,
-        description: &ProviderDescription,
         mut response: pb::AllocateIpResponse,
         until: Instant,
         ctx: &CallContext,
     ) -> pb::AllocateIpResponse {
+        let description = provider.description();
         let options = self.follow_settings(&description.name);
         let current = response
             .allocations
