@@ -20,9 +20,6 @@ use crate::provider::aliyun::AliyunProvider;
 use crate::provider::zenlayer::ZenlayerProvider;
 use crate::provider::{Provider, ProviderError, Registry};
 
-/// The fully qualified name of the service, as health checks name it.
-pub const SERVICE_NAME: &str = "ipalloc.v1.IpAllocation";
-
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("provider {name}: {source}")]

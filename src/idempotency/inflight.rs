@@ -108,6 +108,7 @@ impl InFlightRegistry {
     }
 
     /// Whether some request in this process owns `key`.
+    #[cfg(test)]
     pub fn is_in_flight(&self, key: &str) -> bool {
         lock(&self.shared.map).by_key.contains_key(key)
     }

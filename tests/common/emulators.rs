@@ -2,8 +2,6 @@
 //! `--sandbox`), configured through TOML so tests can set any provider knob,
 //! and the emulators' admin endpoint (faults, counters).
 
-use std::collections::HashMap;
-
 use ipalloc_gateway::emulator::{CounterSnapshot, FaultConfig};
 use ipalloc_gateway::emulator::{aliyun, zenlayer};
 use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
@@ -95,9 +93,4 @@ pub async fn reset_counters(emulator_url: &str) {
         .send()
         .await
         .expect("admin endpoint answers");
-}
-
-/// Environment for `start_gateway_with_env` (none needed with inline keys).
-pub fn no_env() -> HashMap<String, String> {
-    HashMap::new()
 }

@@ -201,6 +201,7 @@ pub fn escape_xml_into(out: &mut String, text: &str) {
 }
 
 /// `text` escaped for XML (see [`escape_xml_into`]).
+#[cfg(test)]
 pub fn escape_xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_xml_into(&mut out, text);
