@@ -259,6 +259,8 @@ fn spec(zone: &str, charge: SpecCharge, amount: u32) -> ZenlayerAllocate {
         resource_group_id: None,
         amount,
         netmask: 32,
+        amount_set: true,
+        netmask_set: true,
         discount_code: None,
         use_poc_voucher: false,
         tags: vec![Tag {

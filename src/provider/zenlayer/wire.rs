@@ -98,7 +98,8 @@ pub struct AllocateEipAddressesRequest {
 }
 
 impl From<&ZenlayerAllocate> for AllocateEipAddressesRequest {
-    /// Always sends `amount` and `netmask` (validation has defaulted them);
+    /// Sends what the caller set, as the official SDK does: `amount` and
+    /// `netmask` only when given (the API's defaults are validation's),
     /// `eipChargePrepaid` only for PREPAID, `marketingOptions` only when a
     /// discount code is given or the POC voucher is requested, `tags` only
     /// when there are some.
@@ -132,8 +133,8 @@ impl From<&ZenlayerAllocate> for AllocateEipAddressesRequest {
             eip_charge_type,
             eip_charge_prepaid,
             resource_group_id: spec.resource_group_id.clone(),
-            amount: Some(spec.amount),
-            netmask: Some(spec.netmask),
+            amount: spec.amount_set.then_some(spec.amount),
+            netmask: spec.netmask_set.then_some(spec.netmask),
             marketing_options,
             tags,
         }
@@ -524,6 +525,8 @@ mod tests {
             resource_group_id: None,
             amount: 1,
             netmask: 32,
+            amount_set: true,
+            netmask_set: false,
             discount_code: None,
             use_poc_voucher: false,
             tags: vec![Tag {
@@ -539,19 +542,28 @@ mod tests {
 
     #[test]
     fn v4_struct_serializes_to_the_signed_bytes() {
-        let mut request = AllocateEipAddressesRequest::from(&spec());
-        request.netmask = None; // V4 has no netmask
+        let request = AllocateEipAddressesRequest::from(&spec());
         let bytes = serde_json::to_vec(&request).unwrap();
         assert_eq!(std::str::from_utf8(&bytes).unwrap(), V4_BODY);
         assert_eq!(signer::hashed_payload(&bytes), V4_HASHED_PAYLOAD);
     }
 
     #[test]
-    fn from_spec_always_sends_amount_and_netmask() {
-        let bytes = serde_json::to_vec(&AllocateEipAddressesRequest::from(&spec())).unwrap();
+    fn from_spec_sends_amount_and_netmask_only_when_given() {
+        let mut s = spec();
+        s.netmask_set = true;
+        let bytes = serde_json::to_vec(&AllocateEipAddressesRequest::from(&s)).unwrap();
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
             r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID","amount":1,"netmask":32,"tags":{"tags":[{"key":"env","value":"test"}]}}"#
+        );
+        s.amount_set = false;
+        s.netmask_set = false;
+        s.tags.clear();
+        assert_eq!(
+            serde_json::to_string(&AllocateEipAddressesRequest::from(&s)).unwrap(),
+            r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID"}"#,
+            "the docs' minimal example: the provider applies amount 1, netmask 32"
         );
     }
 
@@ -563,6 +575,8 @@ mod tests {
             resource_group_id: None,
             amount: 2,
             netmask: 32,
+            amount_set: true,
+            netmask_set: false,
             discount_code: None,
             use_poc_voucher: false,
             tags: vec![
@@ -576,8 +590,7 @@ mod tests {
                 },
             ],
         };
-        let mut request = AllocateEipAddressesRequest::from(&spec);
-        request.netmask = None;
+        let request = AllocateEipAddressesRequest::from(&spec);
         // V2's body with Python's spacing removed.
         assert_eq!(
             serde_json::to_string(&request).unwrap(),
@@ -593,6 +606,8 @@ mod tests {
             resource_group_id: Some("rg-1".to_owned()),
             amount: 3,
             netmask: 30,
+            amount_set: true,
+            netmask_set: true,
             discount_code: Some("PROMO".to_owned()),
             use_poc_voucher: true,
             tags: vec![],
@@ -607,6 +622,7 @@ mod tests {
     fn marketing_options_only_when_needed() {
         let mut s = spec();
         s.tags.clear();
+        s.netmask_set = true;
         assert_eq!(
             serde_json::to_string(&AllocateEipAddressesRequest::from(&s)).unwrap(),
             r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID","amount":1,"netmask":32}"#
