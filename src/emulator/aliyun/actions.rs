@@ -83,6 +83,9 @@ fn allocate_public_ip_address(
         repeat: emulator.repeat_allocation(),
     };
     let allocated = emulator.with_inventory(|inventory| inventory.allocate(allocate))?;
+    if allocated.new {
+        emulator.note_allocation(instance_id);
+    }
     let mut fields = Map::new();
     fields.insert(
         "IpAddress".to_owned(),
@@ -103,6 +106,7 @@ fn describe_instance_attribute(
         .ok_or_else(|| EcsError::missing_parameter("InstanceId"))?;
     let instance = emulator
         .instance(instance_id)
+        .map(|instance| emulator.as_described(instance))
         .ok_or_else(EcsError::instance_not_found)?;
     Ok(Performed {
         fields: instance_fields(&instance, emulator.region(), false),
@@ -155,8 +159,11 @@ fn describe_instances(
         (0, Vec::new())
     };
     let instances: Vec<Value> = page
-        .iter()
-        .map(|instance| Value::Object(instance_fields(instance, emulator.region(), true)))
+        .into_iter()
+        .map(|instance| {
+            let instance = emulator.as_described(instance);
+            Value::Object(instance_fields(&instance, emulator.region(), true))
+        })
         .collect();
     let mut fields = Map::new();
     fields.insert("TotalCount".to_owned(), json!(total));

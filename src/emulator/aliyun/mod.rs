@@ -39,9 +39,10 @@ pub mod verify;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -157,6 +158,8 @@ pub struct AliyunEmulator {
     faults: Arc<Faults>,
     reading: ApiReading,
     repeat_allocation: RepeatAllocation,
+    /// When each instance last got a public IP (for `describe_lag_ms`).
+    allocated_at: Mutex<HashMap<String, Instant>>,
 }
 
 impl fmt::Debug for AliyunEmulator {
@@ -183,7 +186,35 @@ impl AliyunEmulator {
             faults: Arc::new(Faults::new(config.faults)),
             reading: config.reading,
             repeat_allocation: config.repeat_allocation,
+            allocated_at: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Notes that `instance_id` just got a public IP.
+    fn note_allocation(&self, instance_id: &str) {
+        let mut recent = self.allocated_at.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        // Bounded: entries older than the longest lag asked for are useless.
+        let lag = Duration::from_millis(self.faults.config().describe_lag_ms);
+        recent.retain(|_, at| now.duration_since(*at) < lag);
+        recent.insert(instance_id.to_owned(), now);
+    }
+
+    /// `instance` as a Describe call shows it now: an IP allocated less
+    /// than `describe_lag_ms` ago is not visible yet.
+    fn as_described(&self, mut instance: Instance) -> Instance {
+        let lag = Duration::from_millis(self.faults.config().describe_lag_ms);
+        if lag.is_zero() {
+            return instance;
+        }
+        let recent = self.allocated_at.lock().unwrap_or_else(|e| e.into_inner());
+        if recent
+            .get(&instance.instance_id)
+            .is_some_and(|at| at.elapsed() < lag)
+        {
+            instance.public_ip = None;
+        }
+        instance
     }
 
     /// How this emulator reads parameters where the docs leave a choice.

@@ -114,7 +114,8 @@ pub fn describe(
         .unwrap_or(DEFAULT_PAGE_SIZE);
     let page_num = p.opt_int("pageNum", 1, i64::MAX)?.unwrap_or(1);
 
-    let all = emulator.store().all(Instant::now());
+    let lag = std::time::Duration::from_millis(emulator.faults.config().describe_lag_ms);
+    let all = emulator.store().described(Instant::now(), lag);
     let matching: Vec<EipView> = all.into_iter().filter(|e| filters.matches(e)).collect();
     let total_count = matching.len();
     let page_size = usize::try_from(page_size).unwrap_or(usize::MAX);

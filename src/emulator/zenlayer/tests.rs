@@ -1759,3 +1759,29 @@ async fn strict_reading_refuses_what_lenient_ignores() {
     let (status, _) = h.post(headers, b"{}".to_vec()).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn new_eips_show_only_after_the_describe_lag() {
+    let h = harness(Duration::ZERO).await;
+    assert_eq!(
+        h.admin_put("/_admin/faults", json!({"describe_lag_ms": 400}))
+            .await,
+        200
+    );
+    let ids = h
+        .allocate(json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID", "amount": 2}))
+        .await;
+    let (total, _) = h.describe(json!({"eipIds": ids})).await;
+    assert_eq!(total, 0, "not visible yet");
+    assert_eq!(h.emulator.eips().len(), 2, "but they exist");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (total, got) = h.describe(json!({"eipIds": ids})).await;
+        if total == 2 {
+            assert_eq!(got.len(), 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never visible");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
