@@ -7,7 +7,8 @@
 //! Then `tests/python/sdk_requests.py` builds the same operation with the
 //! official Python SDK (Zenlayer: `zenlayercloud-sdk-python`; Alibaba V1:
 //! `aliyun-python-sdk-core` + `aliyun-python-sdk-ecs`; Alibaba V3:
-//! `alibabacloud-ecs20140526`, the SDK that signs V3) and sends it to
+//! `alibabacloud-ecs20140526`, the SDK that signs V3; versions pinned in
+//! `tools::PYTHON_SDKS`) and sends it to
 //! capture servers of the same kind. Each pair is compared by
 //! [`compare`]: the same parameters with the same JSON types and values,
 //! nothing the SDK leaves out, nothing missing; volatile fields by format,
@@ -33,18 +34,6 @@ use compare::Credentials;
 use ipalloc_gateway::pb;
 use pb::allocate_ip_request::Params;
 use serde_json::{Value, json};
-
-/// The SDK versions the comparison is made with (those of
-/// tests/sdk_fidelity.rs, plus the V3 SDK and its core).
-const SDKS: &[&str] = &[
-    "aliyun-python-sdk-core==2.16.1",
-    "aliyun-python-sdk-ecs==4.24.83",
-    "zenlayercloud-sdk-python==2.0.77",
-    "alibabacloud-ecs20140526==7.11.8",
-    "alibabacloud-tea-openapi==0.4.6",
-    "darabonba-core==1.0.9",
-    "alibabacloud-credentials==1.0.12",
-];
 
 /// Bounds the whole Python run (every SDK request has a 10 s timeout).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -861,7 +850,7 @@ async fn gateway_requests_equal_the_official_sdks_requests() {
     std::fs::write(file.path(), spec.to_string()).unwrap();
     let path = file.path().to_owned();
     let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        let bin = tools::venv("sdks-wire", SDKS);
+        let bin = tools::python_sdks();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_requests.py");
         run_script(
             Command::new(bin.join("python"))
