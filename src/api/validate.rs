@@ -352,6 +352,8 @@ fn zenlayer(p: &pb::ZenlayerAllocateParams, v: &mut Violations) -> Option<Zenlay
         resource_group_id,
         amount,
         netmask,
+        amount_set: p.amount.is_some(),
+        netmask_set: p.netmask.is_some(),
         discount_code,
         use_poc_voucher: p.use_poc_voucher,
         tags: p

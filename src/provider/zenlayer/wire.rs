@@ -98,7 +98,8 @@ pub struct AllocateEipAddressesRequest {
 }
 
 impl From<&ZenlayerAllocate> for AllocateEipAddressesRequest {
-    /// Always sends `amount` and `netmask` (validation has defaulted them);
+    /// Sends what the caller set, as the official SDK does: `amount` and
+    /// `netmask` only when given (the API's defaults are validation's),
     /// `eipChargePrepaid` only for PREPAID, `marketingOptions` only when a
     /// discount code is given or the POC voucher is requested, `tags` only
     /// when there are some.
@@ -132,8 +133,8 @@ impl From<&ZenlayerAllocate> for AllocateEipAddressesRequest {
             eip_charge_type,
             eip_charge_prepaid,
             resource_group_id: spec.resource_group_id.clone(),
-            amount: Some(spec.amount),
-            netmask: Some(spec.netmask),
+            amount: spec.amount_set.then_some(spec.amount),
+            netmask: spec.netmask_set.then_some(spec.netmask),
             marketing_options,
             tags,
         }
@@ -158,23 +159,34 @@ pub struct AllocateEipAddressesResponse {
 // DescribeEipAddresses
 // ---------------------------------------------------------------------------
 
-/// `DescribeEipAddresses` request body (the subset of filters the gateway
-/// may use; `tags` here is a flat array, unlike AllocateEipAddresses).
+/// `DescribeEipAddresses` request body: every filter of the SDK model, in
+/// its field order (`tags` here is a flat array, unlike
+/// AllocateEipAddresses). A filter the caller did not set is left out, as
+/// the official SDK leaves out every unset field: `"eipIds": []` would be a
+/// filter on zero ids, which a strict reading answers with no EIP at all.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DescribeEipAddressesRequest {
-    #[serde(default)]
-    pub eip_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_charge_type: Option<EipChargeType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_num: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zone_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eip_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_keys: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -513,6 +525,8 @@ mod tests {
             resource_group_id: None,
             amount: 1,
             netmask: 32,
+            amount_set: true,
+            netmask_set: false,
             discount_code: None,
             use_poc_voucher: false,
             tags: vec![Tag {
@@ -528,19 +542,28 @@ mod tests {
 
     #[test]
     fn v4_struct_serializes_to_the_signed_bytes() {
-        let mut request = AllocateEipAddressesRequest::from(&spec());
-        request.netmask = None; // V4 has no netmask
+        let request = AllocateEipAddressesRequest::from(&spec());
         let bytes = serde_json::to_vec(&request).unwrap();
         assert_eq!(std::str::from_utf8(&bytes).unwrap(), V4_BODY);
         assert_eq!(signer::hashed_payload(&bytes), V4_HASHED_PAYLOAD);
     }
 
     #[test]
-    fn from_spec_always_sends_amount_and_netmask() {
-        let bytes = serde_json::to_vec(&AllocateEipAddressesRequest::from(&spec())).unwrap();
+    fn from_spec_sends_amount_and_netmask_only_when_given() {
+        let mut s = spec();
+        s.netmask_set = true;
+        let bytes = serde_json::to_vec(&AllocateEipAddressesRequest::from(&s)).unwrap();
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
             r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID","amount":1,"netmask":32,"tags":{"tags":[{"key":"env","value":"test"}]}}"#
+        );
+        s.amount_set = false;
+        s.netmask_set = false;
+        s.tags.clear();
+        assert_eq!(
+            serde_json::to_string(&AllocateEipAddressesRequest::from(&s)).unwrap(),
+            r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID"}"#,
+            "the docs' minimal example: the provider applies amount 1, netmask 32"
         );
     }
 
@@ -552,6 +575,8 @@ mod tests {
             resource_group_id: None,
             amount: 2,
             netmask: 32,
+            amount_set: true,
+            netmask_set: false,
             discount_code: None,
             use_poc_voucher: false,
             tags: vec![
@@ -565,8 +590,7 @@ mod tests {
                 },
             ],
         };
-        let mut request = AllocateEipAddressesRequest::from(&spec);
-        request.netmask = None;
+        let request = AllocateEipAddressesRequest::from(&spec);
         // V2's body with Python's spacing removed.
         assert_eq!(
             serde_json::to_string(&request).unwrap(),
@@ -582,6 +606,8 @@ mod tests {
             resource_group_id: Some("rg-1".to_owned()),
             amount: 3,
             netmask: 30,
+            amount_set: true,
+            netmask_set: true,
             discount_code: Some("PROMO".to_owned()),
             use_poc_voucher: true,
             tags: vec![],
@@ -596,6 +622,7 @@ mod tests {
     fn marketing_options_only_when_needed() {
         let mut s = spec();
         s.tags.clear();
+        s.netmask_set = true;
         assert_eq!(
             serde_json::to_string(&AllocateEipAddressesRequest::from(&s)).unwrap(),
             r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID","amount":1,"netmask":32}"#
@@ -633,7 +660,7 @@ mod tests {
     #[test]
     fn describe_request_compact_v3_content() {
         let request = DescribeEipAddressesRequest {
-            eip_ids: vec!["eip-0123456789".to_owned()],
+            eip_ids: Some(vec!["eip-0123456789".to_owned()]),
             page_size: Some(20),
             page_num: Some(1),
             ..Default::default()
@@ -643,29 +670,35 @@ mod tests {
             r#"{"eipIds":["eip-0123456789"],"pageSize":20,"pageNum":1}"#
         );
         let minimal = DescribeEipAddressesRequest {
-            eip_ids: vec!["eip-1".to_owned()],
+            eip_ids: Some(vec!["eip-1".to_owned()]),
             ..Default::default()
         };
         assert_eq!(
             serde_json::to_string(&minimal).unwrap(),
             r#"{"eipIds":["eip-1"]}"#
         );
+        // No filter the caller did not set, not even an empty list.
+        assert_eq!(
+            serde_json::to_string(&DescribeEipAddressesRequest::default()).unwrap(),
+            "{}"
+        );
         let filters = DescribeEipAddressesRequest {
-            eip_ids: vec![],
-            page_size: None,
-            page_num: None,
             zone_id: Some("SEL-A".to_owned()),
             eip_status: Some("AVAILABLE".to_owned()),
             ip_address: Some("1.2.3.4".to_owned()),
+            eip_charge_type: Some(EipChargeType::Postpaid),
+            resource_group_id: Some("rg-1".to_owned()),
             tag_keys: Some(vec!["env".to_owned()]),
             tags: Some(vec![WireTag {
                 key: "env".to_owned(),
                 value: "test".to_owned(),
             }]),
+            page_size: Some(100),
+            ..Default::default()
         };
         assert_eq!(
             serde_json::to_string(&filters).unwrap(),
-            r#"{"eipIds":[],"zoneId":"SEL-A","eipStatus":"AVAILABLE","ipAddress":"1.2.3.4","tagKeys":["env"],"tags":[{"key":"env","value":"test"}]}"#
+            r#"{"eipChargeType":"POSTPAID","ipAddress":"1.2.3.4","zoneId":"SEL-A","resourceGroupId":"rg-1","eipStatus":"AVAILABLE","pageSize":100,"tagKeys":["env"],"tags":[{"key":"env","value":"test"}]}"#
         );
     }
 
