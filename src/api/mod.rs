@@ -4,10 +4,13 @@
 //! place where errors become `tonic::Status`.
 
 pub mod allocate;
+pub mod bounded;
+pub mod codec;
 pub mod convert;
 pub mod deadline;
 pub mod error;
 pub mod follow;
+pub mod grpc_guard;
 pub mod service;
 pub mod shed;
 pub mod validate;
