@@ -10,7 +10,7 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
-use super::bounded;
+use crate::bounded;
 
 use crate::provider::error::{SendPhase, TransportError};
 use crate::provider::error_table::{ErrorRule, RetryClass, fallback_for_http_status};
@@ -461,7 +461,7 @@ impl FieldViolations {
 
 /// A caller's value quoted for an error message, bounded (see
 /// [`bounded::echo`]).
-pub use bounded::echo;
+pub use crate::bounded::echo;
 
 /// Reason of a request whose message cannot be decoded.
 pub const REQUEST_UNDECODABLE: &str = "REQUEST_UNDECODABLE";

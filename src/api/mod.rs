@@ -4,7 +4,6 @@
 //! place where errors become `tonic::Status`.
 
 pub mod allocate;
-pub mod bounded;
 pub mod codec;
 pub mod convert;
 pub mod deadline;
