@@ -184,13 +184,31 @@ impl RawClient {
 
     /// Sends one request and reads the whole answer, within `timeout`.
     pub async fn call(&self, request: RawRequest, timeout: Duration) -> RawAnswer {
-        tokio::time::timeout(timeout, self.call_inner(request))
+        self.try_call(request, timeout)
             .await
-            .expect("the gateway answered within the timeout")
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    async fn call_inner(&self, request: RawRequest) -> RawAnswer {
-        let mut send = self.send.clone().ready().await.expect("connection ready");
+    /// [`RawClient::call`], with what went wrong instead of a panic (the
+    /// stream reset, no answer within `timeout`).
+    pub async fn try_call(
+        &self,
+        request: RawRequest,
+        timeout: Duration,
+    ) -> Result<RawAnswer, String> {
+        match tokio::time::timeout(timeout, self.call_inner(request)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(format!("no answer within {timeout:?}")),
+        }
+    }
+
+    async fn call_inner(&self, request: RawRequest) -> Result<RawAnswer, String> {
+        let mut send = self
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| format!("connection not ready: {e}"))?;
         let mut builder = Request::builder()
             .method("POST")
             .uri(format!("http://{}{}", self.addr, request.path));
@@ -201,8 +219,8 @@ impl RawClient {
             builder = builder.header(name.as_str(), value.as_str());
         }
         let (response, mut stream) = send
-            .send_request(builder.body(()).unwrap(), false)
-            .expect("request sent");
+            .send_request(builder.body(()).map_err(|e| e.to_string())?, false)
+            .map_err(|e| format!("request not sent: {e}"))?;
         // The gateway may answer (and reset the stream) before taking the
         // whole body: a failed send is then expected.
         let mut body = request.body;
@@ -218,24 +236,25 @@ impl RawClient {
             }
         }
         let _ = stream.send_data(Bytes::new(), true);
-        let response = response.await.expect("response headers");
+        let response = response
+            .await
+            .map_err(|e| format!("no response headers: {e}"))?;
         let (parts, mut recv) = response.into_parts();
         let mut body = Vec::new();
         while let Some(chunk) = recv.data().await {
-            match chunk {
-                Ok(chunk) => {
-                    let _ = recv.flow_control().release_capacity(chunk.len());
-                    body.extend_from_slice(&chunk);
-                }
-                Err(_) => break,
-            }
+            let chunk = chunk.map_err(|e| format!("response body: {e}"))?;
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            body.extend_from_slice(&chunk);
         }
-        let trailers = recv.trailers().await.ok().flatten();
-        RawAnswer {
+        let trailers = recv
+            .trailers()
+            .await
+            .map_err(|e| format!("response trailers: {e}"))?;
+        Ok(RawAnswer {
             http_status: parts.status.as_u16(),
             headers: parts.headers,
             body,
             trailers,
-        }
+        })
     }
 }
