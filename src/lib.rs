@@ -10,8 +10,10 @@
 //! - `idempotency`: the idempotency record store (redb) and in-flight registry.
 //! - `emulator`: stateful emulators of both provider APIs; `sandbox` wires them up.
 //! - `server`: wiring and serving.
+//! - `bounded`: bounded, escaped text for answers and logs.
 
 pub mod api;
+pub mod bounded;
 pub mod config;
 pub mod emulator;
 pub mod idempotency;

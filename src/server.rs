@@ -11,6 +11,7 @@ use tonic_health::ServingStatus;
 
 use crate::api::IpAllocationService;
 use crate::api::allocate::Allocator;
+use crate::api::grpc_guard::GrpcGuardLayer;
 use crate::api::shed::LoadShedLayer;
 use crate::config::{Config, IdempotencyConfig, ProviderConfig, ServerConfig};
 use crate::idempotency::{IdempotencyStore, InFlightRegistry, StoreError};
@@ -156,6 +157,8 @@ pub async fn serve(
             u32::try_from(server.max_concurrent_calls.saturating_mul(2).max(1024))
                 .unwrap_or(u32::MAX),
         )
+        // Refuse non-gRPC requests; give library-made statuses an ErrorInfo.
+        .layer(GrpcGuardLayer::new(server.max_request_bytes))
         // Shed calls over the cap at once instead of queueing them.
         .layer(LoadShedLayer::new(server.max_concurrent_calls))
         .add_service(health_service)

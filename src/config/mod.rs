@@ -8,6 +8,7 @@
 pub mod raw;
 pub mod secret;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -220,9 +221,12 @@ pub fn load(text: &str, origin: &str, env: EnvLookup<'_>) -> Result<Config, Conf
 }
 
 /// A TOML error as "line L, column C: message", without the source excerpt
-/// the parser would quote (that line may hold an inline secret).
+/// the parser would quote (that line may hold an inline secret), and without
+/// the value serde quotes in a type error (`invalid type: integer
+/// `123456`, expected a string` is how an unquoted numeric secret would be
+/// printed): only the kind of value is named.
 fn syntax_message(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim();
+    let message = without_values(error.message().trim());
     match error.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);
@@ -232,6 +236,26 @@ fn syntax_message(text: &str, error: &toml::de::Error) -> String {
         }
         None => message.to_owned(),
     }
+}
+
+/// serde's "invalid type: <unexpected>, expected ..." and "invalid value:
+/// ..." name the value found (`integer `5``, `string "abc"`); keep only its
+/// kind (`integer`, `string`).
+fn without_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        let (unexpected, expected) = match rest.rfind(", expected ") {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, ""),
+        };
+        let kind = unexpected.split(['`', '"']).next().unwrap_or("").trim();
+        return format!(
+            "{prefix}{kind}{expected} (the value is not shown: it may be a secret; quote strings)"
+        );
+    }
+    message.to_owned()
 }
 
 /// `IPALLOC_LISTEN`, `IPALLOC_LOG_FORMAT`, `IPALLOC_LOG_LEVEL`,
@@ -797,8 +821,23 @@ fn check_url(url: &str, key: &str) -> Result<String, ConfigError> {
         }
         _ => Err(invalid(
             key,
-            format!("{url:?} is not an http(s) base URL like \"https://host[:port]\""),
+            format!(
+                "{:?} is not an http(s) base URL like \"https://host[:port]\"",
+                without_userinfo(url)
+            ),
         )),
+    }
+}
+
+/// `url` with any `user:password@` replaced by `***@`, for error messages.
+fn without_userinfo(url: &str) -> Cow<'_, str> {
+    let start = url.find("://").map_or(0, |at| at + 3);
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |at| start + at);
+    match url[start..authority_end].rfind('@') {
+        Some(at) => Cow::Owned(format!("{}***{}", &url[..start], &url[start + at..])),
+        None => Cow::Borrowed(url),
     }
 }
 

@@ -390,3 +390,41 @@ fn bad_resilience_settings_name_their_key() {
     let aliyun = "[providers.a]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\nterminate_failed = true\n";
     assert!(error_text(aliyun, &[]).contains("providers.a.terminate_failed"));
 }
+
+#[test]
+fn syntax_errors_never_quote_a_value() {
+    // Unquoted secrets of every TOML type, and wrong types for numbers.
+    for (line, kind) in [
+        ("access_key_secret = 123456789012", "integer"),
+        ("access_key_secret = -123456789012", "integer"),
+        ("access_key_secret = 1234.5678e3", "floating point"),
+        ("access_key_secret = true", "boolean"),
+        ("access_key_secret = [123456789012]", "sequence"),
+        ("access_key_secret = { k = 123456789012 }", "map"),
+        ("access_key_secret = 1979-05-27T07:32:00Z", ""),
+        ("max_attempts = \"123456789012\"", "string"),
+        ("max_attempts = -123456789012", "integer"),
+    ] {
+        let text = format!("[providers.p]\nkind = \"aliyun\"\n{line}\n");
+        let message = error_text(&text, &[]);
+        assert!(message.contains("line 3"), "{line}: {message}");
+        assert!(message.contains(kind), "{line}: {message}");
+        for secret in ["123456789012", "1234.5678", "1979-05-27", "true"] {
+            assert!(!message.contains(secret), "{line}: {message}");
+        }
+    }
+    // Keys (not values) are still named.
+    let unknown = error_text("[providers.p]\nkind = \"aliyun\"\nacess_key = 1\n", &[]);
+    assert!(unknown.contains("acess_key"), "{unknown}");
+}
+
+#[test]
+fn endpoint_errors_never_show_a_password() {
+    let text = "[providers.p]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\nendpoint = \"ftp://user:hunter2@example.com/x\"\n";
+    let message = error_text(text, &[]);
+    assert!(message.contains("providers.p.endpoint"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(message.contains("ftp://***@example.com/x"), "{message}");
+    assert_eq!(without_userinfo("https://h:1/x"), "https://h:1/x");
+    assert_eq!(without_userinfo("a:b@c"), "***@c");
+}

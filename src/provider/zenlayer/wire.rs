@@ -8,7 +8,10 @@
 //! unknown fields. Every success is HTTP 200 with
 //! `{"requestId": ..., "response": {...}}`; every failure is a non-200 with
 //! `{"requestId", "code", "message"}`, except the non-JSON answers of the
-//! Cloudflare front (403 challenge, 451), which get synthetic codes.
+//! Cloudflare front (403 challenge, 451), which get synthetic codes. Every
+//! piece of provider text that enters an error (code, message, request id,
+//! body snippet) passes through [`redact::relayed`]: echoed credentials are
+//! redacted and the length is bounded.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -16,6 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::provider::error::{ApiError, ProviderError};
 use crate::provider::http::HttpResponse;
 use crate::provider::model::{ChargeType, Operation, ZenlayerAllocate};
+use crate::provider::redact;
 
 /// Synthetic code for a Cloudflare challenge page (HTTP 403 with
 /// `cf-mitigated: challenge`), as the official SDKs name it.
@@ -24,9 +28,6 @@ pub const SECURITY_CHALLENGE: &str = "SECURITY_CHALLENGE";
 pub const REQUEST_BLOCKED: &str = "REQUEST_BLOCKED";
 /// The API's rate-limit code, also used for a 429 without an API body.
 pub const REQUEST_LIMIT_EXCEEDED: &str = "REQUEST_LIMIT_EXCEEDED";
-
-/// How many characters of an unreadable body go into an error.
-const SNIPPET_CHARS: usize = 200;
 
 // ---------------------------------------------------------------------------
 // Shared pieces
@@ -339,8 +340,9 @@ where
                 op,
                 response,
                 format!(
-                    "undecodable success body ({e}): {}",
-                    response.body_snippet(SNIPPET_CHARS)
+                    "undecodable success body ({}): {}",
+                    redact::relayed(&e.to_string(), redact::MAX_MESSAGE_BYTES),
+                    response.body_snippet()
                 ),
                 request_id_of(&response.body),
             ));
@@ -359,9 +361,9 @@ where
         (None, Some(code)) if !code.is_empty() => Err(ProviderError::Api(ApiError {
             op,
             http_status: response.status,
-            code,
-            message: envelope.message.unwrap_or_default(),
-            request_id: outer,
+            code: redact::relayed(&code, redact::MAX_CODE_BYTES),
+            message: relayed_message(envelope.message.as_deref()),
+            request_id: relayed_id(outer.as_deref()),
             retry_after: None,
         })),
         (None, _) => Err(malformed(
@@ -369,9 +371,9 @@ where
             response,
             format!(
                 "success body without a response object: {}",
-                response.body_snippet(SNIPPET_CHARS)
+                response.body_snippet()
             ),
-            outer,
+            relayed_id(outer.as_deref()),
         )),
     }
 }
@@ -391,7 +393,7 @@ pub fn error_from_response(op: Operation, response: &HttpResponse) -> ProviderEr
     let parsed = serde_json::from_slice::<ErrorBody>(&response.body).ok();
     let request_id = parsed
         .as_ref()
-        .and_then(|b| non_empty(b.request_id.clone()));
+        .and_then(|b| relayed_id(b.request_id.as_deref()));
     let has_code = parsed
         .as_ref()
         .is_some_and(|b| b.code.as_deref().is_some_and(|c| !c.is_empty()));
@@ -417,8 +419,8 @@ pub fn error_from_response(op: Operation, response: &HttpResponse) -> ProviderEr
         return ProviderError::Api(ApiError {
             op,
             http_status: status,
-            code,
-            message: message.unwrap_or_default(),
+            code: redact::relayed(&code, redact::MAX_CODE_BYTES),
+            message: relayed_message(message.as_deref()),
             request_id,
             retry_after: None,
         });
@@ -438,7 +440,7 @@ pub fn error_from_response(op: Operation, response: &HttpResponse) -> ProviderEr
         response,
         format!(
             "expected an API error body, got: {}",
-            response.body_snippet(SNIPPET_CHARS)
+            response.body_snippet()
         ),
         request_id,
     )
@@ -480,7 +482,19 @@ fn malformed(
 fn request_id_of(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<ErrorBody>(body)
         .ok()
-        .and_then(|b| non_empty(b.request_id))
+        .and_then(|b| relayed_id(b.request_id.as_deref()))
+}
+
+/// A provider request id as it may enter an error: redacted, bounded.
+fn relayed_id(id: Option<&str>) -> Option<String> {
+    redact::relayed_opt(id, redact::MAX_REQUEST_ID_BYTES)
+}
+
+/// A provider message as it may enter an error: redacted, bounded.
+fn relayed_message(message: Option<&str>) -> String {
+    message
+        .map(|m| redact::relayed(m, redact::MAX_MESSAGE_BYTES))
+        .unwrap_or_default()
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
