@@ -55,8 +55,38 @@ impl Header {
     }
 }
 
-/// Encodes `record`; times before 1970 or centuries apart are an error.
+/// Encodes `record` into a buffer of exactly its size (so that keeping it
+/// costs one allocation and leaves no free tail); times before 1970 or
+/// centuries apart are an error.
 pub(super) fn encode(record: &Record) -> Result<Vec<u8>, String> {
+    let mut size = Counter(0);
+    write(record, &mut size)?;
+    let mut out = Vec::with_capacity(size.0);
+    write(record, &mut out)?;
+    debug_assert_eq!(out.len(), size.0);
+    Ok(out)
+}
+
+/// Where [`write`] puts bytes: a buffer, or a counter of them.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+struct Counter(usize);
+
+impl Sink for Counter {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+}
+
+fn write(record: &Record, out: &mut impl Sink) -> Result<(), String> {
     let (state, activity, response) = match record {
         Record::InFlight {
             attempt_started, ..
@@ -71,40 +101,31 @@ pub(super) fn encode(record: &Record) -> Result<Vec<u8>, String> {
     let created = since_epoch(record.created())?;
     let delta = signed_nanos_between(record.created(), activity)?;
     let fingerprint = record.fingerprint();
-    let params: Vec<&(String, String)> = fingerprint
-        .params()
-        .iter()
-        .filter(|(_, value)| !value.is_empty())
-        .collect();
-
-    let mut out = Vec::with_capacity(
-        64 + fingerprint.provider().len()
-            + params
-                .iter()
-                .map(|(n, v)| n.len() + v.len() + 3)
-                .sum::<usize>()
-            + response.map_or(0, |r| r.len() + 3),
-    );
-    out.push(VERSION);
-    out.push(state);
-    put_varint(&mut out, created.as_secs());
-    put_varint(&mut out, u64::from(created.subsec_nanos()));
-    put_varint(&mut out, zigzag(delta));
-    out.extend_from_slice(fingerprint.hash());
-    put_bytes(&mut out, fingerprint.provider().as_bytes());
-    put_varint(&mut out, params.len() as u64);
+    let params = || {
+        fingerprint
+            .params()
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+    };
+    out.put(&[VERSION, state]);
+    put_varint(out, created.as_secs());
+    put_varint(out, u64::from(created.subsec_nanos()));
+    put_varint(out, zigzag(delta));
+    out.put(fingerprint.hash());
+    put_bytes(out, fingerprint.provider().as_bytes());
+    put_varint(out, params().count() as u64);
     let mut previous: &str = "";
-    for (name, value) in params {
+    for (name, value) in params() {
         let shared = shared_prefix(previous, name);
-        put_varint(&mut out, shared as u64);
-        put_bytes(&mut out, &name.as_bytes()[shared..]);
-        put_bytes(&mut out, value.as_bytes());
+        put_varint(out, shared as u64);
+        put_bytes(out, &name.as_bytes()[shared..]);
+        put_bytes(out, value.as_bytes());
         previous = name;
     }
     if let Some(response) = response {
-        put_bytes(&mut out, response);
+        put_bytes(out, response);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Decodes a version 2 record (the first byte is [`VERSION`]).
@@ -237,17 +258,21 @@ fn shared_prefix(a: &str, b: &str) -> usize {
     a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+fn put_varint(out: &mut impl Sink, mut v: u64) {
+    let mut buf = [0u8; 10];
+    let mut n = 0;
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        buf[n] = (v as u8) | 0x80;
         v >>= 7;
+        n += 1;
     }
-    out.push(v as u8);
+    buf[n] = v as u8;
+    out.put(&buf[..=n]);
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+fn put_bytes(out: &mut impl Sink, bytes: &[u8]) {
     put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
+    out.put(bytes);
 }
 
 struct Reader<'a> {

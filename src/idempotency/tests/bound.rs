@@ -41,7 +41,8 @@ fn at_the_bound_new_keys_are_refused_but_outcomes_are_recorded(kind: Kind) {
     let stats = store.stats();
     assert_eq!(stats.refused_full, 1);
     assert_eq!(stats.evicted, 0);
-    assert!(stats.bytes <= BOUND + 512, "{stats:?}");
+    // Over by at most one segment (a quarter of this bound) and a record.
+    assert!(stats.bytes <= BOUND + BOUND / 4 + 512, "{stats:?}");
     // The refused key left nothing behind.
     assert_eq!(store.get(&key(filled), t0()).unwrap(), None);
     assert!(matches!(
@@ -88,7 +89,8 @@ fn eviction_takes_the_oldest_completed_records_only(kind: Kind) {
     let stats = store.stats();
     assert!(stats.evicted > 100, "{stats:?}");
     assert_eq!(stats.refused_full, 0);
-    assert!(stats.bytes <= BOUND + 512, "{stats:?}");
+    // Over by at most one segment (a quarter of this bound) and a record.
+    assert!(stats.bytes <= BOUND + BOUND / 4 + 512, "{stats:?}");
     let now = t0() + Duration::from_secs(1);
     assert!(matches!(
         store.get("held-in-flight", now).unwrap(),
