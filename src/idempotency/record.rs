@@ -88,6 +88,11 @@ impl Record {
         }
     }
 
+    /// Bytes of the stored form (version 2).
+    pub fn encoded_len(&self) -> Result<usize, String> {
+        compact::encode(self).map(|bytes| bytes.len())
+    }
+
     /// The stored form (version 2).
     pub(crate) fn encode(&self) -> Result<Vec<u8>, String> {
         compact::encode(self)
