@@ -26,6 +26,12 @@ struct Cli {
     #[arg(long)]
     check_config: bool,
 
+    /// When the idempotency store file exists but is not a valid store
+    /// (empty, damaged, not a store), move it aside and start with an empty
+    /// one instead of refusing to start. Every key it recorded is forgotten.
+    #[arg(long)]
+    start_fresh_if_invalid: bool,
+
     /// Try the gateway with no cloud account: start both provider emulators
     /// in-process on loopback and serve providers `aliyun` and `zenlayer`.
     #[arg(long, conflicts_with = "config")]
@@ -152,6 +158,9 @@ fn main() -> ExitCode {
     if let Some(listen) = cli.listen {
         config.listen = listen;
     }
+    if cli.start_fresh_if_invalid {
+        config.idempotency.start_fresh_if_invalid = true;
+    }
     if cli.check_config {
         println!(
             "configuration OK: {} provider(s), listening on {}",
@@ -163,6 +172,9 @@ fn main() -> ExitCode {
     if let Err(e) = init_logging(&config) {
         eprintln!("error: log.level: {e}");
         return ExitCode::from(2);
+    }
+    if let Some(warning) = config::permissions::insecure_config_warning(path.as_ref()) {
+        tracing::warn!("{warning}");
     }
     block_on(run(config))
 }

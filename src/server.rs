@@ -80,7 +80,18 @@ impl Gateway {
         server: ServerConfig,
     ) -> Result<Gateway, ServeError> {
         let registry = Arc::new(build_registry(providers)?);
-        let store = IdempotencyStore::open(idempotency.path.as_deref(), idempotency.retention)?;
+        let store = IdempotencyStore::open_with(&idempotency.store_options())?;
+        Gateway::with_store(registry, store, providers, server)
+    }
+
+    /// The gateway around an already opened store (tests use it to inject
+    /// store faults).
+    pub fn with_store(
+        registry: Arc<Registry>,
+        store: IdempotencyStore,
+        providers: &[ProviderConfig],
+        server: ServerConfig,
+    ) -> Result<Gateway, ServeError> {
         let allocator = Arc::new(Allocator {
             store,
             inflight: InFlightRegistry::new(),
@@ -113,10 +124,16 @@ pub async fn serve(
         server,
     } = gateway;
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<IpAllocationServer<IpAllocationService>>()
-        .await;
-    health.set_service_status("", ServingStatus::Serving).await;
+    // SERVING while the idempotency store is usable (see follow_store_health).
+    let store = allocator.store.clone();
+    let usable = *store.health().borrow();
+    set_health(&health, usable).await;
+    let (stop_following, stopped_following) = tokio::sync::watch::channel(false);
+    let following = tokio::spawn(follow_store_health(
+        health.clone(),
+        store.health(),
+        stopped_following,
+    ));
 
     let reflection = || {
         // Both reflection services list both reflection APIs, so any client
@@ -141,6 +158,9 @@ pub async fn serve(
     let draining = async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight calls");
+        // Store health no longer changes the status once shutdown began.
+        let _ = stop_following.send(true);
+        let _ = following.await;
         health
             .set_not_serving::<IpAllocationServer<IpAllocationService>>()
             .await;
@@ -173,8 +193,59 @@ pub async fn serve(
         )
         .await;
     purger.abort();
+    // Closed on every way out, so the next start finds the file clean.
+    store.close();
     served?;
     Ok(())
+}
+
+/// Both the API service and the overall status `""` follow the store:
+/// without it no AllocateIp can be served (each would answer
+/// IDEMPOTENCY_STORE_UNAVAILABLE), and `""` is what Kubernetes gRPC probes
+/// and most load balancers check by default.
+async fn set_health(health: &tonic_health::server::HealthReporter, serving: bool) {
+    let status = if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    health
+        .set_service_status(
+            <IpAllocationServer<IpAllocationService> as tonic::server::NamedService>::NAME,
+            status,
+        )
+        .await;
+    health.set_service_status("", status).await;
+}
+
+/// Turns health NOT_SERVING while the idempotency store is unusable (a file
+/// store being reopened after an I/O error) and SERVING when it is back,
+/// until `stop` changes.
+async fn follow_store_health(
+    health: tonic_health::server::HealthReporter,
+    mut store: tokio::sync::watch::Receiver<bool>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            changed = store.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = stop.changed() => return,
+        }
+        let usable = *store.borrow_and_update();
+        if *stop.borrow() {
+            return;
+        }
+        if usable {
+            tracing::info!("health: SERVING (the idempotency store is usable again)");
+        } else {
+            tracing::warn!("health: NOT_SERVING (the idempotency store is unusable)");
+        }
+        set_health(&health, usable).await;
+    }
 }
 
 /// Removes idempotency records past their retention, once an hour.

@@ -5,6 +5,7 @@
 //! `load` takes the environment as a function so tests can pass a map. Every
 //! error names the key at fault.
 
+pub mod permissions;
 pub mod raw;
 pub mod secret;
 
@@ -102,13 +103,22 @@ impl Default for ServerConfig {
     }
 }
 
-/// Where idempotency records live and for how long.
+/// Where idempotency records live, for how long, and how many bytes they
+/// may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyConfig {
     /// The embedded database file; `None` keeps records in memory (lost on
     /// restart).
     pub path: Option<std::path::PathBuf>,
     pub retention: Duration,
+    /// Byte bound of the records (`[idempotency] max_bytes`).
+    pub max_bytes: u64,
+    /// At the bound, evict the oldest completed records instead of refusing
+    /// new keys (`[idempotency] evict_completed`).
+    pub evict_completed: bool,
+    /// Move an existing file that is not a valid store aside and start empty
+    /// (`[idempotency] start_fresh_if_invalid`, `--start-fresh-if-invalid`).
+    pub start_fresh_if_invalid: bool,
 }
 
 impl Default for IdempotencyConfig {
@@ -116,9 +126,27 @@ impl Default for IdempotencyConfig {
         IdempotencyConfig {
             path: None,
             retention: Duration::from_secs(24 * 3600),
+            max_bytes: crate::idempotency::DEFAULT_MAX_BYTES,
+            evict_completed: false,
+            start_fresh_if_invalid: false,
         }
     }
 }
+
+impl IdempotencyConfig {
+    /// The store's options.
+    pub fn store_options(&self) -> crate::idempotency::StoreOptions {
+        let mut options =
+            crate::idempotency::StoreOptions::new(self.path.as_deref(), self.retention);
+        options.max_bytes = self.max_bytes;
+        options.evict_completed = self.evict_completed;
+        options.start_fresh_if_invalid = self.start_fresh_if_invalid;
+        options
+    }
+}
+
+/// Smallest and largest `[idempotency] max_bytes`.
+pub const IDEMPOTENCY_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = 65_536..=1 << 40;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -205,6 +233,14 @@ pub fn load(text: &str, origin: &str, env: EnvLookup<'_>) -> Result<Config, Conf
                 24,
             )? * 3600,
         ),
+        max_bytes: in_range(
+            raw.idempotency.max_bytes,
+            "idempotency.max_bytes",
+            IDEMPOTENCY_MAX_BYTES_RANGE,
+            crate::idempotency::DEFAULT_MAX_BYTES,
+        )?,
+        evict_completed: raw.idempotency.evict_completed.unwrap_or(false),
+        start_fresh_if_invalid: raw.idempotency.start_fresh_if_invalid.unwrap_or(false),
     };
 
     let mut providers = Vec::with_capacity(raw.providers.len());
@@ -260,6 +296,8 @@ fn without_values(message: &str) -> String {
 
 /// `IPALLOC_LISTEN`, `IPALLOC_LOG_FORMAT`, `IPALLOC_LOG_LEVEL`,
 /// `IPALLOC_IDEMPOTENCY_PATH`, `IPALLOC_IDEMPOTENCY_RETENTION_HOURS`,
+/// `IPALLOC_IDEMPOTENCY_MAX_BYTES`, `IPALLOC_IDEMPOTENCY_EVICT_COMPLETED`,
+/// `IPALLOC_IDEMPOTENCY_START_FRESH_IF_INVALID`,
 /// `IPALLOC_SERVER_MAX_CONCURRENT_CALLS`, `IPALLOC_SERVER_MAX_REQUEST_BYTES`, and
 /// `IPALLOC_PROVIDER_<NAME>_<KEY>` for each provider in the file, where NAME
 /// is the provider name upper-cased with `-` as `_`, and KEY a provider key
@@ -277,10 +315,14 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
     if let Some(v) = env("IPALLOC_IDEMPOTENCY_PATH") {
         raw.idempotency.path = Some(v);
     }
-    let top_numbers: [(&str, &mut Option<u64>); 3] = [
+    let top_numbers: [(&str, &mut Option<u64>); 4] = [
         (
             "IPALLOC_IDEMPOTENCY_RETENTION_HOURS",
             &mut raw.idempotency.retention_hours,
+        ),
+        (
+            "IPALLOC_IDEMPOTENCY_MAX_BYTES",
+            &mut raw.idempotency.max_bytes,
         ),
         (
             "IPALLOC_SERVER_MAX_CONCURRENT_CALLS",
@@ -298,6 +340,25 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
                     .parse::<u64>()
                     .map_err(|_| invalid(name, format!("{v:?} is not a whole number")))?,
             );
+        }
+    }
+    let top_flags: [(&str, &mut Option<bool>); 2] = [
+        (
+            "IPALLOC_IDEMPOTENCY_EVICT_COMPLETED",
+            &mut raw.idempotency.evict_completed,
+        ),
+        (
+            "IPALLOC_IDEMPOTENCY_START_FRESH_IF_INVALID",
+            &mut raw.idempotency.start_fresh_if_invalid,
+        ),
+    ];
+    for (name, slot) in top_flags {
+        if let Some(v) = env(name) {
+            *slot = Some(match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(invalid(name, format!("{v:?} is not true or false"))),
+            });
         }
     }
     for (name, provider) in raw.providers.iter_mut() {

@@ -270,6 +270,8 @@ max_request_bytes = 65536
 [idempotency]
 path = "/tmp/ipalloc-test.redb"
 retention_hours = 48
+max_bytes = 1048576
+evict_completed = true
 [providers.zl]
 kind = "zenlayer"
 access_key_id = "i"
@@ -297,6 +299,14 @@ reconcile_grace_ms = 5000
         Some(std::path::Path::new("/tmp/ipalloc-test.redb"))
     );
     assert_eq!(config.idempotency.retention, Duration::from_secs(48 * 3600));
+    assert_eq!(config.idempotency.max_bytes, 1_048_576);
+    assert!(config.idempotency.evict_completed);
+    assert!(!config.idempotency.start_fresh_if_invalid);
+    let options = config.idempotency.store_options();
+    assert_eq!(
+        (options.max_bytes, options.evict_completed),
+        (1_048_576, true)
+    );
     let ProviderConfig::Zenlayer(zl) = &config.providers[0] else {
         panic!()
     };
@@ -427,4 +437,56 @@ fn endpoint_errors_never_show_a_password() {
     assert!(message.contains("ftp://***@example.com/x"), "{message}");
     assert_eq!(without_userinfo("https://h:1/x"), "https://h:1/x");
     assert_eq!(without_userinfo("a:b@c"), "***@c");
+}
+
+#[test]
+fn idempotency_bound_and_start_fresh_settings_and_their_overrides() {
+    let base =
+        "[providers.p]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n";
+    let config = load_with(base, &[]).unwrap();
+    assert_eq!(
+        config.idempotency.max_bytes,
+        crate::idempotency::DEFAULT_MAX_BYTES
+    );
+    assert!(!config.idempotency.evict_completed);
+    assert!(!config.idempotency.start_fresh_if_invalid);
+    let config = load_with(
+        base,
+        &[
+            ("IPALLOC_IDEMPOTENCY_MAX_BYTES", "2097152"),
+            ("IPALLOC_IDEMPOTENCY_EVICT_COMPLETED", "true"),
+            ("IPALLOC_IDEMPOTENCY_START_FRESH_IF_INVALID", "1"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.idempotency.max_bytes, 2_097_152);
+    assert!(config.idempotency.evict_completed);
+    assert!(config.idempotency.start_fresh_if_invalid);
+    let file = format!("[idempotency]\nstart_fresh_if_invalid = true\n{base}");
+    assert!(
+        load_with(&file, &[])
+            .unwrap()
+            .idempotency
+            .start_fresh_if_invalid
+    );
+    for (text, env, key) in [
+        (
+            format!("[idempotency]\nmax_bytes = 1000\n{base}"),
+            &[][..],
+            "idempotency.max_bytes",
+        ),
+        (
+            base.to_owned(),
+            &[("IPALLOC_IDEMPOTENCY_MAX_BYTES", "lots")][..],
+            "IPALLOC_IDEMPOTENCY_MAX_BYTES",
+        ),
+        (
+            base.to_owned(),
+            &[("IPALLOC_IDEMPOTENCY_EVICT_COMPLETED", "yes please")][..],
+            "IPALLOC_IDEMPOTENCY_EVICT_COMPLETED",
+        ),
+    ] {
+        let message = error_text(&text, env);
+        assert!(message.contains(key), "{key}: {message}");
+    }
 }
