@@ -39,6 +39,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         resource_group_id: None,
         amount: 1,
         netmask: 32,
+        amount_set: false,
+        netmask_set: false,
         discount_code: None,
         use_poc_voucher: false,
         tags: vec![Tag {
