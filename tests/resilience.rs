@@ -341,17 +341,21 @@ async fn test1_idempotent_allocations_survive_dropped_answers_and_throttling() {
     );
     // Every request is a performed allocation (one per key), a throttled
     // attempt (retried), or the one lookup that reconciled a dropped answer:
-    // the second send of a key never reached the provider.
-    for (what, counters, keys) in [
-        ("aliyun", &aliyun, ALIYUN_KEYS),
-        ("zenlayer", &zenlayer, ZENLAYER_KEYS),
-    ] {
-        assert_eq!(
-            counters.requests,
-            keys as u64 + counters.throttled + counters.dropped,
-            "{what}: {counters:?}"
-        );
-    }
+    // the second send of a key never allocated. Aliyun answers are READY,
+    // so a replay never looks them up; a Zenlayer replay of EIPs still
+    // CREATING refreshes them with at most one lookup, unless it waited for
+    // the first send in this process (then its answer is just written).
+    assert_eq!(
+        aliyun.requests,
+        ALIYUN_KEYS as u64 + aliyun.throttled + aliyun.dropped,
+        "aliyun: {aliyun:?}"
+    );
+    let zenlayer_base = ZENLAYER_KEYS as u64 + zenlayer.throttled + zenlayer.dropped;
+    assert!(
+        zenlayer.requests >= zenlayer_base
+            && zenlayer.requests <= zenlayer_base + ZENLAYER_KEYS as u64,
+        "zenlayer: {zenlayer:?}"
+    );
     assert_eq!(aliyun.server_errors + zenlayer.server_errors, 0);
     assert_eq!(aliyun.auth_failures + zenlayer.auth_failures, 0);
 

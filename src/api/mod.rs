@@ -4,10 +4,12 @@
 //! place where errors become `tonic::Status`.
 
 pub mod allocate;
+pub mod catch_panic;
 pub mod convert;
 pub mod deadline;
 pub mod error;
 pub mod follow;
+pub mod gateway_errors;
 pub mod service;
 pub mod shed;
 pub mod validate;

@@ -72,6 +72,10 @@ pub fn allocate(
     let wait_timeout = match &request.wait_timeout {
         None => None,
         Some(d) => match Duration::try_from(*d) {
+            Ok(d) if d > super::allocate::MAX_WAIT_TIMEOUT => {
+                v.add("wait_timeout", "must be at most 3600s");
+                None
+            }
             Ok(d) if !d.is_zero() => Some(d),
             _ => {
                 v.add("wait_timeout", "must be a positive duration");

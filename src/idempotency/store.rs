@@ -31,6 +31,7 @@
 //! | `mark_unknown` | insert `Unknown` | `Unknown` (keeps the attempt time) | no-op | error |
 //! | `mark_attempt` | insert `InFlight` | `InFlight`, new attempt time | `InFlight`, new attempt time | error |
 //! | `release` | no-op | removed | removed | error |
+//! | `refresh_completed` | error | error | error | new response (same fingerprint) |
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -418,6 +419,47 @@ impl IdempotencyStore {
         })
     }
 
+    /// Replaces the stored response of a completed `key` with `response`
+    /// (the same allocations in a later state, for replays that never go
+    /// backwards). Refuses a record with another fingerprint and one that is
+    /// not completed.
+    pub fn refresh_completed(
+        &self,
+        key: &str,
+        fingerprint: &Fingerprint,
+        response: &[u8],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "refresh completed";
+        self.write(OP, Durability::Immediate, |table| {
+            match self.own_record(table, OP, key, fingerprint, now)? {
+                Some(Record::Completed {
+                    response: stored,
+                    created,
+                    ..
+                }) => {
+                    if stored == response {
+                        return Ok(((), false));
+                    }
+                    let record = Record::Completed {
+                        fingerprint: fingerprint.clone(),
+                        response: response.to_vec(),
+                        created,
+                        completed: now,
+                    };
+                    self.store(table, key, &record)?;
+                    Ok(((), true))
+                }
+                Some(record) => Err(self.conflict(
+                    OP,
+                    key,
+                    format!("it is {}, not completed", record.state_name()),
+                )),
+                None => Err(self.conflict(OP, key, "it has no record".to_owned())),
+            }
+        })
+    }
+
     /// Forgets `key` after a definite failure (nothing was allocated), so the
     /// key may be used again. Refuses to forget a completed allocation.
     pub fn release(&self, key: &str) -> Result<(), StoreError> {
@@ -651,5 +693,58 @@ impl IdempotencyStore {
                 .map_err(|e| self.db_error("write", e))?;
             Ok(((), true))
         })
+    }
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    fn fingerprint(amount: u32) -> Fingerprint {
+        Fingerprint::new("zl", &[("amount", amount.to_string())])
+    }
+
+    /// `refresh_completed` replaces a completed record's response (same
+    /// fingerprint), and refuses other fingerprints, records that are not
+    /// completed, and absent keys, changing nothing.
+    #[test]
+    fn refresh_completed_replaces_only_a_completed_response() {
+        let store = IdempotencyStore::open(None, Duration::from_secs(86_400)).unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let later = t0 + Duration::from_secs(5);
+        let (one, two) = (fingerprint(1), fingerprint(2));
+
+        assert!(matches!(
+            store.refresh_completed("absent", &one, b"new", t0),
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(store.begin("k", &one, t0).unwrap(), Begin::Started);
+        assert!(matches!(
+            store.refresh_completed("k", &one, b"new", t0),
+            Err(StoreError::Conflict { .. })
+        ));
+        store.mark_unknown("k", &one, t0).unwrap();
+        assert!(store.refresh_completed("k", &one, b"new", t0).is_err());
+
+        store.complete("k", &one, b"pending", t0).unwrap();
+        assert!(matches!(
+            store.refresh_completed("k", &two, b"new", later),
+            Err(StoreError::Conflict { .. })
+        ));
+        store.refresh_completed("k", &one, b"ready", later).unwrap();
+        assert_eq!(
+            store.begin("k", &one, later).unwrap(),
+            Begin::Completed(b"ready".to_vec())
+        );
+        match store.get("k", later).unwrap() {
+            Some(Record::Completed {
+                created, completed, ..
+            }) => assert_eq!((created, completed), (t0, later)),
+            other => panic!("{other:?}"),
+        }
+        // The same response again changes nothing.
+        store.refresh_completed("k", &one, b"ready", later).unwrap();
     }
 }
