@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ipalloc_gateway::config::{self, Config};
-use ipalloc_gateway::emulator::FaultConfig;
+use ipalloc_gateway::emulator::{ApiReading, FaultConfig, RepeatAllocation};
 use ipalloc_gateway::{sandbox, server};
 
 /// gRPC gateway for allocating public IP addresses on Alibaba Cloud ECS and
@@ -57,6 +57,18 @@ enum Command {
         /// (change them later with PUT /_admin/faults).
         #[arg(long, value_name = "JSON")]
         faults: Option<String>,
+        /// Read requests leniently where the API documents leave a choice
+        /// (`null`, `""` and `[]` as absent, unknown fields ignored); the
+        /// default is the strict reading (see README, "Strict readings").
+        #[arg(long)]
+        lenient: bool,
+        /// Alibaba: what AllocatePublicIpAddress answers for an instance that
+        /// already has a static public IP: `allocated-already` (403
+        /// AllocatedAlready, the API page's rule; default) or
+        /// `returns-existing` (200 with that IP, the 2026 documentation's).
+        #[arg(long, value_name = "RULE", default_value = "allocated-already",
+              value_parser = |s: &str| s.parse::<RepeatAllocation>())]
+        aliyun_repeat: RepeatAllocation,
     },
 }
 
@@ -76,6 +88,8 @@ fn main() -> ExitCode {
             zenlayer,
             creation_delay_ms,
             faults,
+            lenient,
+            aliyun_repeat,
         }) => {
             if aliyun.is_none() && zenlayer.is_none() {
                 eprintln!("error: emulate needs --aliyun ADDR and/or --zenlayer ADDR");
@@ -100,6 +114,12 @@ fn main() -> ExitCode {
                 zenlayer,
                 creation_delay: std::time::Duration::from_millis(creation_delay_ms),
                 faults,
+                reading: if lenient {
+                    ApiReading::Lenient
+                } else {
+                    ApiReading::Strict
+                },
+                repeat_allocation: aliyun_repeat,
             };
             return block_on(emulate(options));
         }

@@ -47,7 +47,8 @@ pub struct Performed {
     /// The answer's fields (the response adds `RequestId`).
     pub fields: Map<String, Value>,
     /// True when an address was allocated (fault injection may then drop
-    /// the connection).
+    /// the connection); false for an existing IP returned by
+    /// [`super::RepeatAllocation::ReturnExisting`].
     pub allocated: bool,
 }
 
@@ -57,6 +58,9 @@ pub fn perform(
     action: &str,
     request: &ApiRequest,
 ) -> Result<Performed, EcsError> {
+    if emulator.reading().is_strict() {
+        super::strict::check(request, action, emulator.region())?;
+    }
     match action {
         ALLOCATE_PUBLIC_IP_ADDRESS => allocate_public_ip_address(emulator, request),
         DESCRIBE_INSTANCE_ATTRIBUTE => describe_instance_attribute(emulator, request),
@@ -76,13 +80,17 @@ fn allocate_public_ip_address(
         instance_id,
         ip_address: request.non_empty("IpAddress"),
         vlan_id: request.non_empty("VlanId"),
+        repeat: emulator.repeat_allocation(),
     };
-    let ip = emulator.with_inventory(|inventory| inventory.allocate(allocate))?;
+    let allocated = emulator.with_inventory(|inventory| inventory.allocate(allocate))?;
     let mut fields = Map::new();
-    fields.insert("IpAddress".to_owned(), Value::String(ip.to_string()));
+    fields.insert(
+        "IpAddress".to_owned(),
+        Value::String(allocated.ip.to_string()),
+    );
     Ok(Performed {
         fields,
-        allocated: true,
+        allocated: allocated.new,
     })
 }
 

@@ -12,6 +12,9 @@
 //!   `DescribeInstances` ([`actions`]) over a seeded inventory ([`seed`],
 //!   [`state`]) in which every error of the API page is reachable;
 //! - answers in JSON or XML, with Alibaba's shapes ([`response`]);
+//! - the strict or lenient reading of parameters the documents leave open
+//!   ([`strict`], [`crate::emulator::ApiReading`]) and the rule for a
+//!   repeated allocation ([`RepeatAllocation`]);
 //! - the shared fault injection and counters
 //!   ([`crate::emulator::faults`]), and admin routes under `/_admin`
 //!   ([`crate::emulator::admin`], [`admin`]).
@@ -30,6 +33,7 @@ pub mod params;
 pub mod response;
 pub mod seed;
 pub mod state;
+pub mod strict;
 pub mod verify;
 
 #[cfg(test)]
@@ -46,6 +50,7 @@ use axum::response::Response;
 use axum::routing::get;
 use time::OffsetDateTime;
 
+use super::ApiReading;
 use super::faults::{FaultConfig, Faults, Verdict};
 use super::serve::{ConnectionDropper, RunningEmulator};
 use crate::provider::aliyun::API_VERSION;
@@ -54,7 +59,8 @@ pub use errors::EcsError;
 pub use response::Format;
 pub use seed::{Outcome, SEEDED, SeedRow, inventory_markdown};
 pub use state::{
-    Eip, ForcedError, Instance, InstanceStatus, Inventory, InventoryError, LockReason, NetworkType,
+    Allocated, Eip, ForcedError, Instance, InstanceStatus, Inventory, InventoryError, LockReason,
+    NetworkType, RepeatAllocation,
 };
 
 use nonce::NonceCache;
@@ -120,15 +126,23 @@ pub struct AliyunEmulatorConfig {
     /// The keys accepted.
     pub credentials: Vec<EmulatorCredential>,
     pub faults: FaultConfig,
+    /// How parameters are read where the docs leave a choice.
+    pub reading: ApiReading,
+    /// What a repeated allocation on an instance that has a public IP
+    /// answers.
+    pub repeat_allocation: RepeatAllocation,
 }
 
 impl Default for AliyunEmulatorConfig {
-    /// Region `cn-hangzhou`, the sandbox key pair, no faults.
+    /// Region `cn-hangzhou`, the sandbox key pair, no faults, the strict
+    /// reading, `AllocatedAlready` for a repeated allocation.
     fn default() -> Self {
         AliyunEmulatorConfig {
             region: DEFAULT_REGION.to_owned(),
             credentials: vec![EmulatorCredential::sandbox()],
             faults: FaultConfig::default(),
+            reading: ApiReading::Strict,
+            repeat_allocation: RepeatAllocation::AllocatedAlready,
         }
     }
 }
@@ -141,6 +155,8 @@ pub struct AliyunEmulator {
     inventory: Mutex<Inventory>,
     nonces: NonceCache,
     faults: Arc<Faults>,
+    reading: ApiReading,
+    repeat_allocation: RepeatAllocation,
 }
 
 impl fmt::Debug for AliyunEmulator {
@@ -148,6 +164,8 @@ impl fmt::Debug for AliyunEmulator {
         f.debug_struct("AliyunEmulator")
             .field("region", &self.region)
             .field("credentials", &self.credentials)
+            .field("reading", &self.reading)
+            .field("repeat_allocation", &self.repeat_allocation)
             .finish_non_exhaustive()
     }
 }
@@ -163,7 +181,19 @@ impl AliyunEmulator {
             credentials: config.credentials,
             nonces: NonceCache::default(),
             faults: Arc::new(Faults::new(config.faults)),
+            reading: config.reading,
+            repeat_allocation: config.repeat_allocation,
         }
+    }
+
+    /// How this emulator reads parameters where the docs leave a choice.
+    pub fn reading(&self) -> ApiReading {
+        self.reading
+    }
+
+    /// What a repeated allocation answers.
+    pub fn repeat_allocation(&self) -> RepeatAllocation {
+        self.repeat_allocation
     }
 
     /// Fault configuration and counters (also under `/_admin`).

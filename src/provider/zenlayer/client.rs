@@ -393,7 +393,7 @@ impl crate::provider::Provider for ZenlayerProvider {
     ) -> Result<Allocation, ProviderError> {
         let op = DESCRIBE_EIP_ADDRESSES;
         let request = DescribeEipAddressesRequest {
-            eip_ids: vec![lookup.id.clone()],
+            eip_ids: Some(vec![lookup.id.clone()]),
             ..Default::default()
         };
         let Success {
@@ -437,7 +437,7 @@ impl crate::provider::Provider for ZenlayerProvider {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_DESCRIBE_IDS) {
             let request = DescribeEipAddressesRequest {
-                eip_ids: chunk.to_vec(),
+                eip_ids: Some(chunk.to_vec()),
                 page_size: Some(MAX_DESCRIBE_IDS as u32),
                 ..Default::default()
             };

@@ -158,23 +158,34 @@ pub struct AllocateEipAddressesResponse {
 // DescribeEipAddresses
 // ---------------------------------------------------------------------------
 
-/// `DescribeEipAddresses` request body (the subset of filters the gateway
-/// may use; `tags` here is a flat array, unlike AllocateEipAddresses).
+/// `DescribeEipAddresses` request body: every filter of the SDK model, in
+/// its field order (`tags` here is a flat array, unlike
+/// AllocateEipAddresses). A filter the caller did not set is left out, as
+/// the official SDK leaves out every unset field: `"eipIds": []` would be a
+/// filter on zero ids, which a strict reading answers with no EIP at all.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DescribeEipAddressesRequest {
-    #[serde(default)]
-    pub eip_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_charge_type: Option<EipChargeType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_num: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zone_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eip_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_keys: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -633,7 +644,7 @@ mod tests {
     #[test]
     fn describe_request_compact_v3_content() {
         let request = DescribeEipAddressesRequest {
-            eip_ids: vec!["eip-0123456789".to_owned()],
+            eip_ids: Some(vec!["eip-0123456789".to_owned()]),
             page_size: Some(20),
             page_num: Some(1),
             ..Default::default()
@@ -643,29 +654,35 @@ mod tests {
             r#"{"eipIds":["eip-0123456789"],"pageSize":20,"pageNum":1}"#
         );
         let minimal = DescribeEipAddressesRequest {
-            eip_ids: vec!["eip-1".to_owned()],
+            eip_ids: Some(vec!["eip-1".to_owned()]),
             ..Default::default()
         };
         assert_eq!(
             serde_json::to_string(&minimal).unwrap(),
             r#"{"eipIds":["eip-1"]}"#
         );
+        // No filter the caller did not set, not even an empty list.
+        assert_eq!(
+            serde_json::to_string(&DescribeEipAddressesRequest::default()).unwrap(),
+            "{}"
+        );
         let filters = DescribeEipAddressesRequest {
-            eip_ids: vec![],
-            page_size: None,
-            page_num: None,
             zone_id: Some("SEL-A".to_owned()),
             eip_status: Some("AVAILABLE".to_owned()),
             ip_address: Some("1.2.3.4".to_owned()),
+            eip_charge_type: Some(EipChargeType::Postpaid),
+            resource_group_id: Some("rg-1".to_owned()),
             tag_keys: Some(vec!["env".to_owned()]),
             tags: Some(vec![WireTag {
                 key: "env".to_owned(),
                 value: "test".to_owned(),
             }]),
+            page_size: Some(100),
+            ..Default::default()
         };
         assert_eq!(
             serde_json::to_string(&filters).unwrap(),
-            r#"{"eipIds":[],"zoneId":"SEL-A","eipStatus":"AVAILABLE","ipAddress":"1.2.3.4","tagKeys":["env"],"tags":[{"key":"env","value":"test"}]}"#
+            r#"{"eipChargeType":"POSTPAID","ipAddress":"1.2.3.4","zoneId":"SEL-A","resourceGroupId":"rg-1","eipStatus":"AVAILABLE","pageSize":100,"tagKeys":["env"],"tags":[{"key":"env","value":"test"}]}"#
         );
     }
 
