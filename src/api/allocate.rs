@@ -650,3 +650,7 @@ pub fn fingerprint(provider: &str, spec: &AllocateSpec) -> Fingerprint {
     }
     Fingerprint::new(provider, &params)
 }
+
+#[cfg(test)]
+#[path = "allocate_tests.rs"]
+mod tests;
