@@ -401,7 +401,10 @@ fn read_share_reserve_floor_and_watch_lifetime() {
         panic!("zenlayer")
     };
     assert_eq!(settings.resilience.read_share, 0.5);
-    assert_eq!(settings.resilience.reserve_floor, Duration::from_millis(50));
+    assert_eq!(
+        settings.resilience.reserve_floor,
+        Duration::from_millis(100)
+    );
 
     let text = format!(
         "[server]\nwatch_max_lifetime_ms = 60000\n{zl}read_share = 0.25\nreserve_floor_ms = 0\n"

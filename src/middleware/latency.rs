@@ -142,9 +142,15 @@ fn upper_bound(index: usize) -> Duration {
     FIRST_BUCKET.mul_f64((index as f64 / PER_OCTAVE).exp2())
 }
 
-/// The time admission reserves for an attempt: the 99th percentile of the
-/// minute's attempts of the same kind, never below `floor` nor above
-/// `ceiling` (the per-attempt timeout, which bounds an attempt anyway).
+/// How much more than the p99 admission reserves: the tail beyond it, a
+/// provider slowing down within the minute, and the gateway's own work
+/// between the answer and the caller (recording it durably) all need room.
+pub const HEADROOM: u32 = 2;
+
+/// The time admission reserves for an attempt: [`HEADROOM`] times the 99th
+/// percentile of the minute's attempts of the same kind, never below
+/// `floor` nor above `ceiling` (the per-attempt timeout, which bounds an
+/// attempt anyway).
 pub fn reserve(
     window: &LatencyWindow,
     now: Instant,
@@ -152,7 +158,9 @@ pub fn reserve(
     ceiling: Duration,
 ) -> Duration {
     let p99 = window.quantile(now, 0.99).unwrap_or(Duration::ZERO);
-    p99.min(ceiling.max(floor)).max(floor)
+    p99.saturating_mul(HEADROOM)
+        .min(ceiling.max(floor))
+        .max(floor)
 }
 
 #[cfg(test)]
@@ -222,7 +230,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_reserve_is_the_p99_between_floor_and_ceiling() {
+    async fn the_reserve_is_twice_the_p99_between_floor_and_ceiling() {
         let window = LatencyWindow::new();
         let (floor, ceiling) = (Duration::from_millis(100), Duration::from_secs(2));
         assert_eq!(
@@ -238,12 +246,17 @@ mod tests {
             floor,
             "fast provider"
         );
+        assert_eq!(
+            reserve(&window, Instant::now(), Duration::ZERO, ceiling),
+            upper_bound(bucket(Duration::from_millis(5))) * HEADROOM,
+            "twice the p99 above the floor"
+        );
         for _ in 0..100 {
             window.record(Instant::now(), Duration::from_millis(700));
         }
         let slow = reserve(&window, Instant::now(), floor, ceiling);
         assert!(
-            slow >= Duration::from_millis(700) && slow < Duration::from_millis(840),
+            slow >= Duration::from_millis(1400) && slow < Duration::from_millis(1680),
             "{slow:?}"
         );
         for _ in 0..1000 {

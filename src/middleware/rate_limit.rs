@@ -8,9 +8,9 @@
 //! slot is kept only if the slot plus a *reserve* for the attempt itself
 //! still comes before the caller's deadline; otherwise the attempt is
 //! refused at once with `RateLimited { retry_after }` (the slot's time),
-//! nothing booked or sent. The reserve is what the provider has shown: the
-//! 99th percentile of the account's attempt latency over the last minute
-//! (`latency`), for writes and reads separately, never below
+//! nothing booked or sent. The reserve follows what the provider has shown:
+//! twice the 99th percentile of the account's attempt latency over the last
+//! minute (`latency`), for writes and reads separately, never below
 //! `reserve_floor` nor above the attempt timeout. So an allocation is never
 //! sent so late that its answer cannot come back before the deadline, and
 //! no caller waits for a slot only to die unsent at its deadline.

@@ -83,7 +83,7 @@ impl Default for ResilienceSettings {
             // The reserve follows the p99 the provider shows; the floor
             // covers a cold start and timer slack without refusing callers
             // whose short deadlines a fast provider can meet.
-            reserve_floor: Duration::from_millis(50),
+            reserve_floor: Duration::from_millis(100),
         }
     }
 }
