@@ -52,6 +52,12 @@ pub fn error_tables_markdown() -> String {
     out
 }
 
+/// The gateway's own decisions (statuses it answers without a provider
+/// error) as Markdown, as published in README.md.
+pub fn gateway_decisions_markdown() -> String {
+    api::gateway_errors::to_markdown()
+}
+
 /// The emulators' seeded inventories as Markdown, as published in README.md:
 /// which instance, zone or parameter produces which answer.
 pub fn emulator_inventory_markdown() -> String {

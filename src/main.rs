@@ -45,6 +45,8 @@ struct Cli {
 enum Command {
     /// Print the provider error mapping tables (Markdown, as in README.md).
     ErrorTables,
+    /// Print the table of the gateway's own decisions (Markdown, as in README.md).
+    GatewayErrors,
     /// Print the emulators' seeded inventory (Markdown, as in README.md).
     Inventory,
     /// Run only the provider emulators, for your own integration tests.
@@ -83,6 +85,10 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::ErrorTables) => {
             print!("{}", ipalloc_gateway::error_tables_markdown());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::GatewayErrors) => {
+            print!("{}", ipalloc_gateway::gateway_decisions_markdown());
             return ExitCode::SUCCESS;
         }
         Some(Command::Inventory) => {

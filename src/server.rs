@@ -11,6 +11,7 @@ use tonic_health::ServingStatus;
 
 use crate::api::IpAllocationService;
 use crate::api::allocate::Allocator;
+use crate::api::catch_panic::CatchPanicLayer;
 use crate::api::grpc_guard::GrpcGuardLayer;
 use crate::api::shed::LoadShedLayer;
 use crate::config::{Config, IdempotencyConfig, ProviderConfig, ServerConfig};
@@ -152,8 +153,11 @@ pub async fn serve(
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let purger = tokio::spawn(purge_expired(allocator.store.clone()));
-    let service = IpAllocationServer::new(IpAllocationService::new(registry, allocator))
-        .max_decoding_message_size(server.max_request_bytes);
+    let service = IpAllocationServer::new(
+        IpAllocationService::new(registry, allocator)
+            .with_watch_lifetime(server.watch_max_lifetime),
+    )
+    .max_decoding_message_size(server.max_request_bytes);
 
     let draining = async move {
         shutdown.await;
@@ -179,8 +183,12 @@ pub async fn serve(
         )
         // Refuse non-gRPC requests; give library-made statuses an ErrorInfo.
         .layer(GrpcGuardLayer::new(server.max_request_bytes))
-        // Shed calls over the cap at once instead of queueing them.
+        // Shed calls over the cap at once instead of queueing them; a call
+        // (a watch's stream included) holds its slot until its body ends.
         .layer(LoadShedLayer::new(server.max_concurrent_calls))
+        // Inside the cap: a panicking handler answers INTERNAL with
+        // ErrorInfo, and its slot is released like any other call's.
+        .layer(CatchPanicLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -613,3 +613,104 @@ async fn list_providers_on_the_emulated_gateway() {
         assert_eq!(counters(url).await.requests, 0, "{url}");
     }
 }
+
+/// Issue 7 point 6: a key first answered READY with its addresses after
+/// `wait`, replayed without `wait`, answers READY with the same addresses,
+/// straight from the store (before: PENDING without addresses). A key
+/// first answered PENDING is refreshed by its replay with one lookup, the
+/// record is updated, and the next replay needs no lookup at all.
+#[tokio::test]
+async fn replays_never_report_less_than_the_first_answer() {
+    let eg = start(Duration::from_millis(300), FAST_POLL).await;
+    let waited = pb::AllocateIpRequest {
+        idempotency_key: "replay-ready-1".into(),
+        ..zenlayer_request(postpaid("SEL-A", 2), true, None)
+    };
+    let first = allocate(&eg, waited.clone()).await.unwrap();
+    for allocation in &first.allocations {
+        assert_eq!(brief(allocation), (pb::AllocationState::Ready, "AVAILABLE"));
+        assert!(!allocation.ip_address.is_empty(), "{allocation:?}");
+    }
+    let before = counters(&eg.zenlayer_url).await.requests;
+    let replay = allocate(
+        &eg,
+        pb::AllocateIpRequest {
+            wait: false,
+            ..waited
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(replay, first, "READY with the addresses, as first answered");
+    assert_eq!(
+        counters(&eg.zenlayer_url).await.requests,
+        before,
+        "answered from the store"
+    );
+
+    // Answered PENDING first; replayed once the EIP is AVAILABLE.
+    let plain = pb::AllocateIpRequest {
+        idempotency_key: "replay-pending-1".into(),
+        ..zenlayer_request(postpaid("HKG-A", 1), false, None)
+    };
+    let pending = allocate(&eg, plain.clone()).await.unwrap();
+    assert_eq!(pending.allocations[0].state(), pb::AllocationState::Pending);
+    let id = pending.allocations[0].id.clone();
+    let available = Instant::now() + Duration::from_secs(10);
+    while zenlayer_emulator(&eg).eip(&id).unwrap().eip_status != EipStatus::Available {
+        assert!(Instant::now() < available, "the EIP becomes AVAILABLE");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = counters(&eg.zenlayer_url).await.requests;
+    let refreshed = allocate(&eg, plain.clone()).await.unwrap();
+    let allocation = &refreshed.allocations[0];
+    assert_eq!(allocation.id, id, "the original allocation");
+    assert_eq!(brief(allocation), (pb::AllocationState::Ready, "AVAILABLE"));
+    let address: Ipv4Addr = allocation.ip_address.parse().unwrap();
+    assert_eq!(
+        zenlayer_emulator(&eg).eip(&id).unwrap().ip_address,
+        Some(address.to_string())
+    );
+    assert_eq!(refreshed.provider_request_id, pending.provider_request_id);
+    assert_eq!(
+        counters(&eg.zenlayer_url).await.requests,
+        before + 1,
+        "one lookup"
+    );
+    let again = allocate(&eg, plain).await.unwrap();
+    assert_eq!(again, refreshed);
+    assert_eq!(
+        counters(&eg.zenlayer_url).await.requests,
+        before + 1,
+        "the record was updated"
+    );
+    assert_eq!(counters(&eg.zenlayer_url).await.allocate_calls, 2);
+}
+
+/// Issue 8 finding 2: `wait_timeout` of 2^63-1 seconds used to panic after
+/// the EIP was created. Above the documented maximum (1 h) it is
+/// INVALID_ARGUMENT before anything is sent; at the maximum, it works.
+#[tokio::test]
+async fn a_huge_wait_timeout_is_refused_before_anything_is_sent() {
+    let eg = start(Duration::from_millis(100), FAST_POLL).await;
+    let mut request = zenlayer_request(postpaid("SEL-A", 1), true, None);
+    request.idempotency_key = "huge-wait-1".into();
+    request.wait_timeout = Some(prost_types::Duration {
+        seconds: i64::MAX,
+        nanos: 0,
+    });
+    let status = allocate(&eg, request.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violated_fields(&status), ["wait_timeout"]);
+    assert_eq!(counters(&eg.zenlayer_url).await.requests, 0);
+
+    request.wait_timeout = Some(prost_types::Duration {
+        seconds: 3600,
+        nanos: 0,
+    });
+    let response = allocate(&eg, request).await.unwrap();
+    assert_eq!(
+        brief(&response.allocations[0]),
+        (pb::AllocationState::Ready, "AVAILABLE")
+    );
+}

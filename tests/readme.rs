@@ -29,3 +29,18 @@ fn readme_emulator_inventory_matches_the_code() {
         "regenerate with: cargo run -- inventory"
     );
 }
+
+#[test]
+fn readme_gateway_decisions_match_the_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let begin = "<!-- gateway-decisions:begin -->\n";
+    let end = "<!-- gateway-decisions:end -->";
+    let start = readme.find(begin).expect("begin marker") + begin.len();
+    let stop = readme.find(end).expect("end marker");
+    assert_eq!(
+        &readme[start..stop],
+        ipalloc_gateway::gateway_decisions_markdown(),
+        "regenerate with: cargo run -- gateway-errors"
+    );
+}

@@ -1,41 +1,53 @@
-//! The AllocateIp flow: idempotency, reconciliation, and waiting.
+//! The AllocateIp flow: idempotency, reconciliation, replays and waiting.
 //!
 //! Every allocation runs under an idempotency key: the caller's, or one the
 //! gateway makes up (`gw-<uuid>`), so that an answer of "outcome unknown"
 //! always names a key to retry with. With a key:
 //! - a duplicate in this process waits for the first call (bounded by its
 //!   deadline; then ABORTED);
-//! - a completed key answers the stored response, never a second allocation;
+//! - a completed key answers the stored response, never a second
+//!   allocation, and never less than it answered before: the original
+//!   allocation ids, refreshed with one lookup (on the read share) when the
+//!   stored state is not terminal, and the stored record updated;
 //! - a key whose last attempt had an unknown outcome (a timeout after
-//!   sending, a lost connection, a gateway restart) is reconciled with the
-//!   provider, the source of truth: found -> the original allocation; not
-//!   found and the attempt is old enough to have landed -> allocate again;
-//!   otherwise ABORTED with a delay to retry after;
+//!   sending, a lost connection, a gateway restart, a panic) is reconciled
+//!   with the provider, the source of truth. **No blind re-send**: the
+//!   allocation is sent again only when a reconciliation made in this same
+//!   call, after the grace period, answered definitively that nothing
+//!   exists; a reconciliation that fails (throttled, 5xx, timeout) answers
+//!   ABORTED and sends nothing;
 //! - the same key with other parameters is INVALID_ARGUMENT naming them.
+//!
+//! The allocation runs in a task of its own holding the key's in-flight
+//! claim, so a caller that goes away does not cut it short; a panic inside
+//! it is caught, the outcome recorded as unknown, and the caller answered.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::FutureExt as _;
 use prost::Message;
 use tokio::time::Instant;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::Status;
 
-use super::error::{self, GATEWAY_DOMAIN};
-use super::follow;
-use super::{convert, validate::ValidAllocate};
+use super::follow::{self, is_terminal};
+use super::{convert, error, validate::ValidAllocate};
 use crate::idempotency::{
-    Begin, Claim, Fingerprint, IdempotencyStore, InFlightRegistry, WaitResult,
+    Begin, Claim, Fingerprint, IdempotencyStore, InFlightRegistry, Record, StoreError, WaitResult,
 };
 use crate::pb;
 use crate::provider::{
-    AllocateResult, AllocateSpec, CallContext, ChargeType, FollowSettings, Provider,
-    ProviderDescription, ProviderError,
+    AllocateResult, AllocateSpec, AllocationState, CallContext, ChargeType, FollowSettings, Lane,
+    Provider, ProviderDescription, ProviderError,
 };
 
-/// Longest `wait` when the call has no deadline.
+/// Longest `wait` when the call has no deadline and no `wait_timeout`.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+
+/// The longest `wait_timeout` a request may ask for (INVALID_ARGUMENT above).
+pub use super::validate::MAX_WAIT_TIMEOUT;
 
 /// Shared state of the flow.
 pub struct Allocator {
@@ -69,44 +81,61 @@ impl Allocator {
             deadline,
         } = request;
         let provider = valid.provider;
+        let description = provider.description();
         let key = valid
             .idempotency_key
             .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4().simple()));
-        let fingerprint = fingerprint(&provider.description().name, &valid.spec);
+        let fingerprint = fingerprint(&description.name, &valid.spec);
         let ctx = CallContext {
             deadline,
             idempotency_key: Some(key.clone()),
+            lane: Lane::Allocation,
         };
 
+        // Set once this call waited for another one with the same key: the
+        // stored answer is then as fresh as a lookup would make it.
+        let mut just_written = false;
         let response = loop {
             let guard = match self.inflight.claim(&key) {
                 Claim::Owner(guard) => guard,
                 Claim::Follower(mut waiter) => {
                     match waiter.wait_until(deadline.unwrap_or_else(far_future)).await {
-                        WaitResult::Finished => continue,
+                        WaitResult::Finished => {
+                            just_written = true;
+                            continue;
+                        }
                         WaitResult::TimedOut => {
-                            return Err(in_progress(&key, Duration::from_secs(1)));
+                            return Err(error::key_in_progress(description, &key));
                         }
                     }
                 }
             };
             // Spawned, holding the in-flight claim: if the caller goes away,
             // the allocation still completes and its outcome is recorded.
-            let this = Arc::clone(self);
-            let (provider, spec) = (Arc::clone(&provider), valid.spec.clone());
-            let (key, fingerprint, ctx) = (key.clone(), fingerprint.clone(), ctx.clone());
-            let owned = tokio::spawn(async move {
-                let outcome = this
-                    .run_owned(&provider, &spec, &key, &fingerprint, &ctx)
-                    .await;
-                drop(guard);
-                outcome
-            });
+            let owned = {
+                let this = Arc::clone(self);
+                let (provider, spec) = (Arc::clone(&provider), valid.spec.clone());
+                let (key, fingerprint, ctx) = (key.clone(), fingerprint.clone(), ctx.clone());
+                tokio::spawn(async move {
+                    let run =
+                        this.run_owned(&provider, &spec, &key, &fingerprint, &ctx, just_written);
+                    let outcome = match AssertUnwindSafe(run).catch_unwind().await {
+                        Ok(outcome) => outcome,
+                        Err(panic) => {
+                            this.interrupted(provider.description(), &key, &fingerprint, &*panic)
+                        }
+                    };
+                    drop(guard);
+                    outcome
+                })
+            };
             break match owned.await {
                 Ok(outcome) => outcome?,
+                // Only a runtime shutting down cancels the task (panics are
+                // caught inside it); its record says what is known.
                 Err(e) => {
-                    tracing::error!(error = %e, "the allocation task failed");
-                    return Err(Status::internal("the allocation task failed"));
+                    tracing::error!(error = %e, key = %key, "the allocation task ended early");
+                    return Err(error::allocation_interrupted(description, &key));
                 }
             };
         };
@@ -115,7 +144,26 @@ impl Allocator {
             return Ok(response);
         }
         let until = wait_until(wait_timeout, deadline);
-        Ok(self.settle(&provider, response, until, &ctx).await)
+        let before = response.clone();
+        let settle = self.settle(&provider, response, until, &ctx);
+        match AssertUnwindSafe(settle).catch_unwind().await {
+            Ok(settled) => {
+                if settled != before {
+                    // Replays answer the best-known state, not the first one.
+                    self.record_progress(description, &key, &fingerprint, &settled);
+                }
+                Ok(settled)
+            }
+            Err(panic) => {
+                // The allocation succeeded and is recorded; answer it.
+                tracing::error!(
+                    key = %key,
+                    panic = panic_message(&*panic),
+                    "waiting for an allocation panicked; answering its last known state"
+                );
+                Ok(before)
+            }
+        }
     }
 
     /// The flow for the process-local owner of `key`.
@@ -126,69 +174,145 @@ impl Allocator {
         key: &str,
         fingerprint: &Fingerprint,
         ctx: &CallContext,
+        just_written: bool,
     ) -> Result<pb::AllocateIpResponse, Status> {
         let description = provider.description();
         let began = self
             .store
             .begin(key, fingerprint, SystemTime::now())
-            .map_err(store_unavailable)?;
-        let mut ambiguous_before = false;
+            .map_err(|e| store_status(description, key, &e))?;
+        let mut resent = false;
         match began {
             Begin::Started => {}
-            Begin::Completed(bytes) => return decode_stored(&bytes),
-            Begin::Mismatch { stored } => return Err(key_reused(key, fingerprint, &stored)),
+            Begin::Completed(bytes) => {
+                return self
+                    .replay(provider, key, fingerprint, &bytes, ctx, just_written)
+                    .await;
+            }
+            Begin::Mismatch { stored } => {
+                return Err(error::key_reused(key, &stored.differences(fingerprint)));
+            }
             // InFlight here means a previous process died mid-call.
             Begin::InFlight {
                 attempt_started: last_attempt,
                 ..
             }
             | Begin::Unknown { last_attempt, .. } => {
-                ambiguous_before = true;
-                if let Some(found) = self.reconcile(provider, spec, key, ctx).await? {
-                    return self.complete(description, key, fingerprint, found);
+                // When this reconciliation is made counts, not when it ends:
+                // only an answer to a question asked after the grace period
+                // may lead to a re-send.
+                let asked = SystemTime::now();
+                match self.reconcile(provider, spec, key, ctx).await {
+                    Ok(Some(found)) => return self.complete(description, key, fingerprint, found),
+                    Ok(None) => {}
+                    Err(e) => return Err(error::reconcile_failed(description, key, &e)),
                 }
-                let age = SystemTime::now()
-                    .duration_since(last_attempt)
-                    .unwrap_or_default();
+                let age = asked.duration_since(last_attempt).unwrap_or_default();
                 let grace = self.follow_settings(&description.name).reconcile_grace;
                 if age < grace {
-                    return Err(outcome_pending(key, grace - age));
+                    return Err(error::outcome_pending(description, key, grace - age));
                 }
                 self.store
                     .mark_attempt(key, fingerprint, SystemTime::now())
-                    .map_err(store_unavailable)?;
+                    .map_err(|e| store_status(description, key, &e))?;
+                resent = true;
             }
         }
 
         let attempt = with_deadline(ctx, provider.allocate(spec, ctx)).await;
         match attempt {
             Ok(result) => self.complete(description, key, fingerprint, result),
-            Err(e) if ambiguous_before && is_allocated_already(&e) => {
+            Err(e) if resent && is_allocated_already(&e) => {
                 // The earlier, ambiguous attempt did land: read what it made.
-                match self.reconcile(provider, spec, key, ctx).await? {
-                    Some(found) => self.complete(description, key, fingerprint, found),
-                    // It landed but is not visible yet: still pending, never a
-                    // definite failure that frees the key.
-                    None => Err(outcome_pending(key, Duration::from_secs(1))),
-                }
-            }
-            Err(e) if error::outcome_unknown(description.kind, &e) => {
-                self.store
-                    .mark_unknown(key, fingerprint, SystemTime::now())
-                    .map_err(store_unavailable)?;
-                // The provider is the source of truth: ask it straight away,
-                // unless the caller's deadline has already passed.
-                if ctx.deadline.is_some_and(|d| d <= Instant::now()) {
-                    return Err(with_key(error::provider_status(description, &e), key));
-                }
                 match self.reconcile(provider, spec, key, ctx).await {
                     Ok(Some(found)) => self.complete(description, key, fingerprint, found),
-                    Ok(None) | Err(_) => {
-                        Err(with_key(error::provider_status(description, &e), key))
+                    // It landed but is not visible yet: still pending, never
+                    // a definite failure that frees the key.
+                    Ok(None) => {
+                        self.mark_unknown(key, fingerprint);
+                        Err(error::outcome_pending(
+                            description,
+                            key,
+                            error::DEFAULT_RETRY_DELAY,
+                        ))
+                    }
+                    Err(lookup) => {
+                        self.mark_unknown(key, fingerprint);
+                        Err(error::reconcile_failed(description, key, &lookup))
                     }
                 }
             }
-            Err(e) => Err(self.fail(description, key, &e)),
+            Err(e) if error::outcome_unknown(description.kind, &e) => {
+                // Recorded before anything else: the record, not this
+                // answer, is what keeps a retry from allocating twice.
+                self.mark_unknown(key, fingerprint);
+                // The provider is the source of truth: ask it straight away,
+                // unless the caller's deadline has already passed.
+                if ctx.deadline.is_some_and(|d| d <= Instant::now()) {
+                    return Err(error::allocation_status(description, &e, key));
+                }
+                match self.reconcile(provider, spec, key, ctx).await {
+                    Ok(Some(found)) => self.complete(description, key, fingerprint, found),
+                    Ok(None) | Err(_) => Err(error::allocation_status(description, &e, key)),
+                }
+            }
+            Err(e) => Err(self.fail(description, key, fingerprint, resent, &e)),
+        }
+    }
+
+    /// A stored answer, never less than it was: when some allocation is not
+    /// terminal, one lookup (on the read share, within the deadline)
+    /// refreshes it and the record, unless `just_written` says it was
+    /// written a moment ago. A failed lookup answers the stored state.
+    async fn replay(
+        &self,
+        provider: &Arc<dyn Provider>,
+        key: &str,
+        fingerprint: &Fingerprint,
+        bytes: &[u8],
+        ctx: &CallContext,
+        just_written: bool,
+    ) -> Result<pb::AllocateIpResponse, Status> {
+        let description = provider.description();
+        let stored = pb::AllocateIpResponse::decode(bytes)
+            .map_err(|e| error::record_corrupt(Some(description), key, &e.to_string()))?;
+        let pending: Vec<String> = stored
+            .allocations
+            .iter()
+            .filter(|a| !is_terminal(convert::allocation_from_pb(a).state))
+            .map(|a| a.id.clone())
+            .collect();
+        if just_written || pending.is_empty() {
+            return Ok(stored);
+        }
+        let read = CallContext {
+            deadline: ctx.deadline,
+            idempotency_key: None,
+            lane: Lane::Read,
+        };
+        match with_deadline(&read, provider.get_allocations(&pending, &read)).await {
+            Ok(fresh) => {
+                let fresh: Vec<pb::Allocation> = fresh
+                    .into_iter()
+                    .map(|a| convert::allocation(description, a))
+                    .collect();
+                match advanced(&stored, &fresh) {
+                    Some(newer) => {
+                        self.refresh(key, fingerprint, &newer);
+                        Ok(newer)
+                    }
+                    None => Ok(stored),
+                }
+            }
+            Err(e) => {
+                tracing::info!(
+                    provider = %description.name,
+                    key = %key,
+                    error = %e,
+                    "could not refresh a replayed allocation; answering its stored state"
+                );
+                Ok(stored)
+            }
         }
     }
 
@@ -198,23 +322,29 @@ impl Allocator {
         spec: &AllocateSpec,
         key: &str,
         ctx: &CallContext,
-    ) -> Result<Option<AllocateResult>, Status> {
+    ) -> Result<Option<AllocateResult>, ProviderError> {
         let description = provider.description();
+        // The allocation's own lane: reads cannot starve it.
         let ctx = CallContext {
             idempotency_key: None,
             ..ctx.clone()
         };
-        match with_deadline(&ctx, provider.reconcile(spec, key, &ctx)).await {
-            Ok(found) => {
-                tracing::info!(
-                    provider = %description.name,
-                    found = found.is_some(),
-                    "reconciled an allocation with an unknown outcome"
-                );
-                Ok(found)
-            }
-            Err(e) => Err(with_key(error::provider_status(description, &e), key)),
+        let found = with_deadline(&ctx, provider.reconcile(spec, key, &ctx)).await;
+        match &found {
+            Ok(found) => tracing::info!(
+                provider = %description.name,
+                key = %key,
+                found = found.is_some(),
+                "reconciled an allocation with an unknown outcome"
+            ),
+            Err(e) => tracing::warn!(
+                provider = %description.name,
+                key = %key,
+                error = %e,
+                "reconciling an allocation with an unknown outcome failed; nothing is re-sent"
+            ),
         }
+        found
     }
 
     fn complete(
@@ -238,12 +368,107 @@ impl Allocator {
         Ok(response)
     }
 
-    /// A definite failure: nothing was allocated, the key may be reused.
-    fn fail(&self, description: &ProviderDescription, key: &str, e: &ProviderError) -> Status {
-        if let Err(store_error) = self.store.release(key) {
+    /// A definite failure: nothing was allocated by this attempt. The key is
+    /// freed for a corrected request, unless this attempt re-sent one whose
+    /// earlier outcome was unknown: then the record goes back to unknown, so
+    /// the next call reconciles again before sending anything.
+    fn fail(
+        &self,
+        description: &ProviderDescription,
+        key: &str,
+        fingerprint: &Fingerprint,
+        resent: bool,
+        e: &ProviderError,
+    ) -> Status {
+        if resent {
+            self.mark_unknown(key, fingerprint);
+        } else if let Err(store_error) = self.store.release(key) {
             tracing::error!(error = %store_error, "could not release an idempotency key");
         }
-        error::provider_status(description, e)
+        error::allocation_status(description, e, key)
+    }
+
+    /// Records that the attempt on `key` has an unknown outcome. A failure
+    /// is logged: the record then stays in flight, which a later call
+    /// treats the same way.
+    fn mark_unknown(&self, key: &str, fingerprint: &Fingerprint) {
+        if let Err(e) = self.store.mark_unknown(key, fingerprint, SystemTime::now()) {
+            tracing::error!(error = %e, key = %key, "could not record an unknown outcome");
+        }
+    }
+
+    /// Stores `newer` as the answer of completed `key` (best effort).
+    fn refresh(&self, key: &str, fingerprint: &Fingerprint, newer: &pb::AllocateIpResponse) {
+        if let Err(e) = self.store.refresh_completed(
+            key,
+            fingerprint,
+            &newer.encode_to_vec(),
+            SystemTime::now(),
+        ) {
+            tracing::warn!(error = %e, key = %key, "could not record an allocation's newer state");
+        }
+    }
+
+    /// After a `wait`: records `settled` where it advances the stored answer,
+    /// holding the key's claim so concurrent calls cannot interleave (when
+    /// another call holds it, that call records its own state).
+    fn record_progress(
+        &self,
+        description: &ProviderDescription,
+        key: &str,
+        fingerprint: &Fingerprint,
+        settled: &pb::AllocateIpResponse,
+    ) {
+        let Claim::Owner(_guard) = self.inflight.claim(key) else {
+            return;
+        };
+        let stored = match self.store.get(key, SystemTime::now()) {
+            Ok(Some(Record::Completed { response, .. })) => response,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(provider = %description.name, error = %e, "could not read a record to update");
+                return;
+            }
+        };
+        let Ok(stored) = pb::AllocateIpResponse::decode(stored.as_slice()) else {
+            return;
+        };
+        if let Some(newer) = advanced(&stored, &settled.allocations) {
+            self.refresh(key, fingerprint, &newer);
+        }
+    }
+
+    /// A panic inside the allocation task: whatever the record says stands.
+    /// A completed allocation is answered from it; otherwise the outcome is
+    /// recorded as unknown (the attempt may have been sent) and the caller
+    /// told to retry with the key.
+    fn interrupted(
+        &self,
+        description: &ProviderDescription,
+        key: &str,
+        fingerprint: &Fingerprint,
+        panic: &(dyn std::any::Any + Send),
+    ) -> Result<pb::AllocateIpResponse, Status> {
+        tracing::error!(
+            provider = %description.name,
+            key = %key,
+            panic = panic_message(panic),
+            "the allocation task panicked; recording its outcome as unknown"
+        );
+        match self.store.get(key, SystemTime::now()) {
+            Ok(Some(Record::Completed { response, .. })) => {
+                if let Ok(response) = pb::AllocateIpResponse::decode(response.as_slice()) {
+                    return Ok(response);
+                }
+            }
+            Ok(Some(Record::InFlight { .. })) => self.mark_unknown(key, fingerprint),
+            // Unknown already, or released after a definite failure.
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, key = %key, "could not read the interrupted record")
+            }
+        }
+        Err(error::allocation_interrupted(description, key))
     }
 
     async fn settle(
@@ -264,13 +489,14 @@ impl Allocator {
         if options.terminate_failed {
             for allocation in settled
                 .iter_mut()
-                .filter(|a| a.state == crate::provider::AllocationState::Failed)
+                .filter(|a| a.state == AllocationState::Failed)
             {
                 // The call's own deadline, not the end of the wait: the
                 // refund should not depend on how late the failure showed.
                 let ctx = CallContext {
                     deadline: ctx.deadline,
                     idempotency_key: None,
+                    lane: Lane::Allocation,
                 };
                 match provider.release_failed(&allocation.id, &ctx).await {
                     Ok(true) => {
@@ -293,10 +519,67 @@ impl Allocator {
     }
 }
 
+/// `stored` with the allocations of `newer` (matched by id) that are in a
+/// later state; `None` when nothing advances. A terminal stored allocation
+/// is never replaced: a replay never goes backwards.
+fn advanced(
+    stored: &pb::AllocateIpResponse,
+    newer: &[pb::Allocation],
+) -> Option<pb::AllocateIpResponse> {
+    let mut out = stored.clone();
+    let mut changed = false;
+    for allocation in &mut out.allocations {
+        if is_terminal(convert::allocation_from_pb(allocation).state) {
+            continue;
+        }
+        if let Some(update) = newer.iter().find(|n| n.id == allocation.id)
+            && update != allocation
+        {
+            *allocation = update.clone();
+            changed = true;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// The status for a store failure: a corrupt record, or the store unusable.
+fn store_status(description: &ProviderDescription, key: &str, e: &StoreError) -> Status {
+    match e {
+        // The store logs these itself, at most once per interval.
+        StoreError::Full { .. } => {
+            tracing::debug!(error = %e, key = %key, "idempotency store refused a key")
+        }
+        StoreError::Unavailable { .. } => {
+            tracing::warn!(error = %e, key = %key, "idempotency store unavailable")
+        }
+        _ => tracing::error!(error = %e, key = %key, "idempotency store failed"),
+    }
+    match e {
+        StoreError::CorruptRecord { reason, .. } => {
+            error::record_corrupt(Some(description), key, reason)
+        }
+        _ => error::store_unavailable(Some(description)),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "a panic"
+    }
+}
+
 /// When a `wait` must end: the wait timeout or the deadline, whichever is
-/// first (5 minutes when neither is given).
-fn wait_until(wait_timeout: Option<Duration>, deadline: Option<Instant>) -> Instant {
-    let by_timeout = Instant::now() + wait_timeout.unwrap_or(DEFAULT_WAIT);
+/// first (`DEFAULT_WAIT` when neither is given). Never overflows, whatever
+/// the caller asked.
+pub fn wait_until(wait_timeout: Option<Duration>, deadline: Option<Instant>) -> Instant {
+    let now = Instant::now();
+    let by_timeout = now
+        .checked_add(wait_timeout.unwrap_or(DEFAULT_WAIT))
+        .unwrap_or_else(far_future);
     match deadline {
         Some(deadline) if wait_timeout.is_none() => deadline,
         Some(deadline) => deadline.min(by_timeout),
@@ -320,17 +603,20 @@ async fn with_deadline<T>(
 ) -> Result<T, ProviderError> {
     match ctx.deadline {
         None => call.await,
-        Some(deadline) => match tokio::time::timeout_at(deadline + GUARD_GRACE, call).await {
-            Ok(result) => result,
-            // Conservatively "sent": the stack may have been mid-attempt.
-            Err(_) => Err(ProviderError::DeadlineExceeded {
-                op: crate::provider::Operation {
-                    name: "AllocateIp",
-                    mutating: true,
-                },
-                sent: true,
-            }),
-        },
+        Some(deadline) => {
+            let at = deadline.checked_add(GUARD_GRACE).unwrap_or(deadline);
+            match tokio::time::timeout_at(at, call).await {
+                Ok(result) => result,
+                // Conservatively "sent": the stack may have been mid-attempt.
+                Err(_) => Err(ProviderError::DeadlineExceeded {
+                    op: crate::provider::Operation {
+                        name: "AllocateIp",
+                        mutating: true,
+                    },
+                    sent: true,
+                }),
+            }
+        }
     }
 }
 
@@ -383,104 +669,6 @@ pub fn fingerprint(provider: &str, spec: &AllocateSpec) -> Fingerprint {
     Fingerprint::new(provider, &params)
 }
 
-fn decode_stored(bytes: &[u8]) -> Result<pb::AllocateIpResponse, Status> {
-    pb::AllocateIpResponse::decode(bytes).map_err(|e| {
-        gateway_status(
-            Code::Internal,
-            "IDEMPOTENCY_RECORD_CORRUPT",
-            format!("the stored result for this idempotency key cannot be read: {e}"),
-            HashMap::new(),
-            None,
-        )
-    })
-}
-
-fn key_reused(key: &str, new: &Fingerprint, stored: &Fingerprint) -> Status {
-    let differences = stored.differences(new);
-    let what = if differences.is_empty() {
-        "different parameters".to_owned()
-    } else {
-        differences.join(", ")
-    };
-    let mut details = ErrorDetails::new();
-    details.set_error_info(
-        "IDEMPOTENCY_KEY_REUSED",
-        GATEWAY_DOMAIN,
-        HashMap::from([("idempotencyKey".to_owned(), key.to_owned())]),
-    );
-    details.add_bad_request_violation(
-        "idempotency_key",
-        format!("already used with other parameters; differs in: {what}"),
-    );
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!(
-            "idempotency key {key:?} was already used with other parameters (differs in: {what})"
-        ),
-        details,
-    )
-}
-
-fn in_progress(key: &str, retry: Duration) -> Status {
-    gateway_status(
-        Code::Aborted,
-        "IDEMPOTENCY_KEY_IN_PROGRESS",
-        format!(
-            "a call with idempotency key {key:?} is still in progress; retry with the same key"
-        ),
-        HashMap::from([("idempotencyKey".to_owned(), key.to_owned())]),
-        Some(retry),
-    )
-}
-
-fn outcome_pending(key: &str, retry: Duration) -> Status {
-    gateway_status(
-        Code::Aborted,
-        "PROVIDER_OUTCOME_PENDING",
-        format!(
-            "the last attempt with idempotency key {key:?} has an unknown outcome and the provider does not show it yet; retry with the same key after the suggested delay"
-        ),
-        HashMap::from([("idempotencyKey".to_owned(), key.to_owned())]),
-        Some(retry),
-    )
-}
-
-fn store_unavailable(e: crate::idempotency::StoreError) -> Status {
-    tracing::error!(error = %e, "idempotency store failed");
-    gateway_status(
-        Code::Unavailable,
-        "IDEMPOTENCY_STORE_UNAVAILABLE",
-        "the idempotency store failed; nothing was sent to the provider".to_owned(),
-        HashMap::new(),
-        Some(Duration::from_secs(1)),
-    )
-}
-
-fn gateway_status(
-    code: Code,
-    reason: &str,
-    message: String,
-    metadata: HashMap<String, String>,
-    retry: Option<Duration>,
-) -> Status {
-    let mut details = ErrorDetails::new();
-    details.set_error_info(reason, GATEWAY_DOMAIN, metadata);
-    if let Some(retry) = retry {
-        details.set_retry_info(Some(retry));
-    }
-    Status::with_error_details(code, message, details)
-}
-
-/// Adds the idempotency key to a status's ErrorInfo metadata and message, so
-/// the caller can retry an unknown outcome safely.
-fn with_key(status: Status, key: &str) -> Status {
-    let mut details = status.get_error_details();
-    let Some(info) = details.error_info().cloned() else {
-        return status;
-    };
-    let mut metadata = info.metadata;
-    metadata.insert("idempotencyKey".to_owned(), key.to_owned());
-    details.set_error_info(info.reason, info.domain, metadata);
-    let message = format!("{}; retry with idempotency_key {key:?}", status.message());
-    Status::with_error_details(status.code(), message, details)
-}
+#[cfg(test)]
+#[path = "allocate_tests.rs"]
+mod tests;

@@ -48,7 +48,9 @@ pub fn from_metadata(metadata: &tonic::metadata::MetadataMap, arrival: Instant) 
         .get(GRPC_TIMEOUT)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)?;
-    Some(arrival + timeout.saturating_sub(margin(timeout)))
+    // Checked: a caller's number never overflows the clock (a deadline
+    // beyond what the clock can hold is no deadline at all).
+    arrival.checked_add(timeout.saturating_sub(margin(timeout)))
 }
 
 #[cfg(test)]

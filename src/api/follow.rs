@@ -1,10 +1,14 @@
 //! Following asynchronous allocations (Zenlayer EIPs start CREATING): poll
 //! with exponential backoff until every allocation is terminal (READY,
 //! FAILED or RELEASED) or time runs out, for `AllocateIp { wait }` and for
-//! the `WatchAllocation` stream. Never outlives the given instant.
+//! the `WatchAllocation` stream. Never outlives the given instant. Every
+//! poll draws on the account's read share (`Lane::Read`), so polling never
+//! starves allocations.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::Status;
@@ -12,7 +16,7 @@ use tonic::Status;
 use super::{convert, error};
 use crate::pb;
 use crate::provider::{
-    Allocation, AllocationLookup, AllocationState, CallContext, FollowSettings, Provider,
+    Allocation, AllocationLookup, AllocationState, CallContext, FollowSettings, Lane, Provider,
     ProviderError,
 };
 
@@ -48,11 +52,24 @@ pub async fn settle(
             return allocations;
         };
         tokio::time::sleep_until(wake).await;
+        // Admitted against the caller's deadline (the rate limit reserves
+        // the poll's time before it); `until` only bounds how long the
+        // answer is awaited.
         let ctx = CallContext {
-            deadline: Some(ctx.deadline.map_or(until, |d| d.min(until))),
+            deadline: ctx.deadline,
             idempotency_key: None,
+            lane: Lane::Read,
         };
-        match provider.get_allocations(&pending, &ctx).await {
+        let polled = tokio::time::timeout_at(until, provider.get_allocations(&pending, &ctx))
+            .await
+            .unwrap_or(Err(ProviderError::DeadlineExceeded {
+                op: crate::provider::Operation {
+                    name: "poll",
+                    mutating: false,
+                },
+                sent: true,
+            }));
+        match polled {
             Ok(fresh) => {
                 for update in fresh {
                     if let Some(slot) = allocations.iter_mut().find(|a| a.id == update.id) {
@@ -73,73 +90,146 @@ pub async fn settle(
     }
 }
 
+/// When a watch must end, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchLimits {
+    /// The caller's deadline, if any.
+    pub deadline: Option<Instant>,
+    /// When the watch reaches its maximum lifetime.
+    pub lifetime_end: Instant,
+    /// That maximum lifetime (for the status).
+    pub lifetime: Duration,
+}
+
+impl WatchLimits {
+    /// Whichever comes first.
+    fn end(&self) -> Instant {
+        self.deadline
+            .map_or(self.lifetime_end, |d| d.min(self.lifetime_end))
+    }
+
+    /// The status when time runs out: DEADLINE_EXCEEDED when the caller's
+    /// deadline came first, WATCH_LIFETIME_ENDED otherwise.
+    fn ended(&self, provider: &crate::provider::ProviderDescription, id: &str) -> Status {
+        match self.deadline {
+            Some(deadline) if deadline <= self.lifetime_end => error::deadline_exceeded(
+                Some(provider),
+                None,
+                &format!(
+                    "allocation {id} is not terminal yet and the call's deadline passed; watch \
+                     again to continue"
+                ),
+            ),
+            _ => error::watch_lifetime_ended(provider, id, self.lifetime),
+        }
+    }
+}
+
 /// Streams the state of one allocation: first the current state, then every
-/// change, until it is terminal; ends with DEADLINE_EXCEEDED when `deadline`
-/// passes first. Stops as soon as the client goes away.
+/// change, until it is terminal; ends with DEADLINE_EXCEEDED when the
+/// caller's deadline passes first, or with WATCH_LIFETIME_ENDED at the
+/// watch's maximum lifetime. Stops as soon as the client goes away. A panic
+/// ends the stream with INTERNAL, never with a silent OK.
 pub async fn watch(
     provider: std::sync::Arc<dyn Provider>,
     lookup: AllocationLookup,
-    deadline: Option<Instant>,
+    limits: WatchLimits,
     poll: FollowSettings,
     items: mpsc::Sender<Result<pb::Allocation, Status>>,
 ) {
-    {
-        let description = provider.description().clone();
-        let ctx = CallContext {
-            deadline,
-            idempotency_key: None,
+    let description = provider.description().clone();
+    let id = lookup.id.clone();
+    let streamed = watch_until_done(provider, lookup, limits, poll, items.clone());
+    if let Err(panic) = AssertUnwindSafe(streamed).catch_unwind().await {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(provider = %description.name, id = %id, panic = %message, "a watch panicked");
+        let _ = items
+            .send(Err(error::internal(
+                Some(&description),
+                &format!("watching {id} failed inside the gateway"),
+            )))
+            .await;
+    }
+}
+
+async fn watch_until_done(
+    provider: std::sync::Arc<dyn Provider>,
+    lookup: AllocationLookup,
+    limits: WatchLimits,
+    poll: FollowSettings,
+    items: mpsc::Sender<Result<pb::Allocation, Status>>,
+) {
+    let description = provider.description().clone();
+    let end = limits.end();
+    let ctx = CallContext {
+        deadline: Some(end),
+        idempotency_key: None,
+        lane: Lane::Read,
+    };
+    let mut last: Option<Allocation> = None;
+    let mut delay = poll.poll_initial;
+    loop {
+        let polled = tokio::select! {
+            polled = provider.get_allocation(&lookup, &ctx) => polled,
+            () = items.closed() => return,
         };
-        let mut last: Option<Allocation> = None;
-        let mut delay = poll.poll_initial;
-        loop {
-            let polled = tokio::select! {
-                polled = provider.get_allocation(&lookup, &ctx) => polled,
-                () = items.closed() => return,
-            };
-            match polled {
-                Ok(allocation) => {
-                    let changed = last.as_ref().is_none_or(|l| {
-                        l.state != allocation.state
-                            || l.provider_status != allocation.provider_status
-                            || l.ip_address != allocation.ip_address
-                    });
-                    let terminal = is_terminal(allocation.state);
-                    if changed {
-                        let message = convert::allocation(&description, allocation.clone());
-                        if items.send(Ok(message)).await.is_err() {
-                            return;
-                        }
-                        last = Some(allocation);
-                    }
-                    if terminal {
+        match polled {
+            Ok(allocation) => {
+                let changed = last.as_ref().is_none_or(|l| {
+                    l.state != allocation.state
+                        || l.provider_status != allocation.provider_status
+                        || l.ip_address != allocation.ip_address
+                });
+                let terminal = is_terminal(allocation.state);
+                if changed {
+                    let message = convert::allocation(&description, allocation.clone());
+                    if items.send(Ok(message)).await.is_err() {
                         return;
                     }
+                    last = Some(allocation);
                 }
-                Err(e) => {
-                    let status = match e {
-                        ProviderError::DeadlineExceeded { .. } => deadline_passed(&lookup),
-                        other => error::provider_status(&description, &other),
-                    };
-                    let _ = items.send(Err(status)).await;
+                if terminal {
                     return;
                 }
             }
-            let wake = match deadline {
-                None => Instant::now() + delay,
-                Some(deadline) => match next_poll(delay, deadline, &poll) {
-                    Some(wake) => wake,
-                    None => {
-                        let _ = items.send(Err(deadline_passed(&lookup))).await;
-                        return;
-                    }
-                },
-            };
-            tokio::select! {
-                () = tokio::time::sleep_until(wake) => {}
-                () = items.closed() => return,
+            // No read capacity left before the watch ends: it goes on
+            // (nothing new can be known) until it does.
+            Err(ProviderError::RateLimited { .. }) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(end) => {}
+                    () = items.closed() => return,
+                }
+                let _ = items
+                    .send(Err(limits.ended(&description, &lookup.id)))
+                    .await;
+                return;
             }
-            delay = (delay * 2).min(poll.poll_max);
+            Err(e) => {
+                let status = match e {
+                    ProviderError::DeadlineExceeded { .. } => {
+                        limits.ended(&description, &lookup.id)
+                    }
+                    other => error::provider_status(&description, &other),
+                };
+                let _ = items.send(Err(status)).await;
+                return;
+            }
         }
+        let Some(wake) = next_poll(delay, end, &poll) else {
+            let _ = items
+                .send(Err(limits.ended(&description, &lookup.id)))
+                .await;
+            return;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            () = items.closed() => return,
+        }
+        delay = (delay * 2).min(poll.poll_max);
     }
 }
 
@@ -150,11 +240,4 @@ fn next_poll(delay: Duration, until: Instant, poll: &FollowSettings) -> Option<I
     let last = until.checked_sub(reserve).unwrap_or(until);
     let now = Instant::now();
     (now < last).then(|| (now + delay).min(last))
-}
-
-fn deadline_passed(lookup: &AllocationLookup) -> Status {
-    error::deadline_exceeded(&format!(
-        "allocation {} is not terminal yet and the call's deadline passed; watch again to continue",
-        lookup.id
-    ))
 }

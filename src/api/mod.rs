@@ -4,11 +4,13 @@
 //! place where errors become `tonic::Status`.
 
 pub mod allocate;
+pub mod catch_panic;
 pub mod codec;
 pub mod convert;
 pub mod deadline;
 pub mod error;
 pub mod follow;
+pub mod gateway_errors;
 pub mod grpc_guard;
 pub mod service;
 pub mod shed;

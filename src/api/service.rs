@@ -14,13 +14,18 @@ use super::allocate::{self, Allocator};
 use super::{convert, deadline, error, follow, validate};
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocation;
-use crate::provider::{CallContext, Registry};
+use crate::provider::{CallContext, Lane, Registry};
+
+/// Default longest life of one `WatchAllocation` stream.
+pub const DEFAULT_WATCH_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The gRPC service over a set of provider accounts.
 #[derive(Clone)]
 pub struct IpAllocationService {
     registry: Arc<Registry>,
     allocator: Arc<Allocator>,
+    /// Longest life of one `WatchAllocation` stream.
+    watch_lifetime: Duration,
 }
 
 impl IpAllocationService {
@@ -28,7 +33,14 @@ impl IpAllocationService {
         IpAllocationService {
             registry,
             allocator,
+            watch_lifetime: DEFAULT_WATCH_LIFETIME,
         }
+    }
+
+    /// Ends every `WatchAllocation` stream after `lifetime` at the latest.
+    pub fn with_watch_lifetime(mut self, lifetime: Duration) -> Self {
+        self.watch_lifetime = lifetime;
+        self
     }
 }
 
@@ -89,6 +101,7 @@ impl IpAllocation for IpAllocationService {
         let ctx = CallContext {
             deadline,
             idempotency_key: None,
+            lane: Lane::Read,
         };
         let allocation = provider.get_allocation(&lookup, &ctx).await.map_err(|e| {
             let status = error::provider_status(description, &e);
@@ -132,10 +145,17 @@ impl IpAllocation for IpAllocationService {
             &self.registry,
         )?;
         let poll = self.allocator.follow_settings(&provider.description().name);
-        // Without a deadline a watch still ends: at most an hour.
-        let deadline = deadline.or_else(|| Some(Instant::now() + Duration::from_secs(3600)));
+        // Whatever the deadline, a watch ends at its maximum lifetime.
+        let now = Instant::now();
+        let limits = follow::WatchLimits {
+            deadline,
+            lifetime_end: now
+                .checked_add(self.watch_lifetime)
+                .unwrap_or_else(|| now + DEFAULT_WATCH_LIFETIME),
+            lifetime: self.watch_lifetime,
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        tokio::spawn(follow::watch(provider, lookup, deadline, poll, tx));
+        tokio::spawn(follow::watch(provider, lookup, limits, poll, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -2,20 +2,23 @@
 //! over the cap is refused at once with UNAVAILABLE (nothing was done, retry
 //! after a short delay) instead of queueing behind the others. Health checks
 //! and reflection are never shed, so probes keep working under load.
+//!
+//! A call holds its slot until its response body has ended, not just until
+//! the response headers go out: a `WatchAllocation` stream counts against
+//! the cap for as long as it streams (and a client that resets it frees the
+//! slot, since the body is dropped).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use tokio::sync::Semaphore;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
-use super::error::GATEWAY_DOMAIN;
+use super::error;
 
 /// Caps concurrent calls across every connection.
 #[derive(Clone, Debug)]
@@ -61,9 +64,9 @@ where
     R: Default + Send + 'static,
     S::Error: Send + 'static,
 {
-    type Response = http::Response<R>;
+    type Response = http::Response<PermitBody<R>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<http::Response<R>, S::Error>>;
+    type Future = BoxFuture<Result<http::Response<PermitBody<R>>, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -71,15 +74,19 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if is_exempt(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
+            let future = self.inner.call(request);
+            return Box::pin(async move {
+                let response = future.await?;
+                Ok(response.map(|body| PermitBody::new(body, None)))
+            });
         }
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => {
                 let future = self.inner.call(request);
                 Box::pin(async move {
-                    let response = future.await;
-                    drop(permit);
-                    response
+                    // An error drops the permit with the future.
+                    let response = future.await?;
+                    Ok(response.map(|body| PermitBody::new(body, Some(permit))))
                 })
             }
             Err(_) => {
@@ -87,8 +94,12 @@ where
                     limit = self.limit,
                     "shedding a call: concurrency cap reached"
                 );
-                let status = overloaded(self.limit);
-                Box::pin(async move { Ok(status.into_http()) })
+                let status = error::overloaded(self.limit);
+                Box::pin(async move {
+                    Ok(status
+                        .into_http::<R>()
+                        .map(|body| PermitBody::new(body, None)))
+                })
             }
         }
     }
@@ -98,20 +109,52 @@ fn is_exempt(path: &str) -> bool {
     path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.")
 }
 
-/// UNAVAILABLE with ErrorInfo `GATEWAY_OVERLOADED` and a short RetryInfo.
-pub fn overloaded(limit: usize) -> Status {
-    let mut details = ErrorDetails::new();
-    details.set_error_info(
-        "GATEWAY_OVERLOADED",
-        GATEWAY_DOMAIN,
-        HashMap::from([("maxConcurrentCalls".to_owned(), limit.to_string())]),
-    );
-    details.set_retry_info(Some(Duration::from_millis(100)));
-    Status::with_error_details(
-        Code::Unavailable,
-        format!(
-            "the gateway is at its limit of {limit} concurrent calls; nothing was done, retry shortly"
-        ),
-        details,
-    )
+pin_project! {
+    /// A response body that holds the call's slot until it ends.
+    pub struct PermitBody<B> {
+        #[pin]
+        inner: B,
+        permit: Option<OwnedSemaphorePermit>,
+    }
+}
+
+/// An empty body holding no slot (for answers made outside the cap, such
+/// as the front door's refusals).
+impl<B: Default> Default for PermitBody<B> {
+    fn default() -> Self {
+        PermitBody::new(B::default(), None)
+    }
+}
+
+impl<B> PermitBody<B> {
+    fn new(inner: B, permit: Option<OwnedSemaphorePermit>) -> Self {
+        PermitBody { inner, permit }
+    }
+}
+
+impl<B: Body> Body for PermitBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            // The body (trailers included) is complete: free the slot now,
+            // not whenever the connection drops the body.
+            this.permit.take();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }

@@ -92,6 +92,9 @@ pub struct ServerConfig {
     pub max_concurrent_calls: usize,
     /// Largest request message accepted.
     pub max_request_bytes: usize,
+    /// Longest life of one WatchAllocation stream; it then ends with
+    /// UNAVAILABLE `WATCH_LIFETIME_ENDED` (watch again to continue).
+    pub watch_max_lifetime: Duration,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +102,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_concurrent_calls: 1024,
             max_request_bytes: 256 * 1024,
+            watch_max_lifetime: Duration::from_secs(3600),
         }
     }
 }
@@ -217,6 +221,12 @@ pub fn load(text: &str, origin: &str, env: EnvLookup<'_>) -> Result<Config, Conf
             1024..=16 * 1024 * 1024,
             server_defaults.max_request_bytes as u64,
         )? as usize,
+        watch_max_lifetime: Duration::from_millis(in_range(
+            raw.server.watch_max_lifetime_ms,
+            "server.watch_max_lifetime_ms",
+            1000..=24 * 3_600_000,
+            server_defaults.watch_max_lifetime.as_millis() as u64,
+        )?),
     };
     let idempotency = IdempotencyConfig {
         path: raw
@@ -298,7 +308,8 @@ fn without_values(message: &str) -> String {
 /// `IPALLOC_IDEMPOTENCY_PATH`, `IPALLOC_IDEMPOTENCY_RETENTION_HOURS`,
 /// `IPALLOC_IDEMPOTENCY_MAX_BYTES`, `IPALLOC_IDEMPOTENCY_EVICT_COMPLETED`,
 /// `IPALLOC_IDEMPOTENCY_START_FRESH_IF_INVALID`,
-/// `IPALLOC_SERVER_MAX_CONCURRENT_CALLS`, `IPALLOC_SERVER_MAX_REQUEST_BYTES`, and
+/// `IPALLOC_SERVER_MAX_CONCURRENT_CALLS`, `IPALLOC_SERVER_MAX_REQUEST_BYTES`,
+/// `IPALLOC_SERVER_WATCH_MAX_LIFETIME_MS`, and
 /// `IPALLOC_PROVIDER_<NAME>_<KEY>` for each provider in the file, where NAME
 /// is the provider name upper-cased with `-` as `_`, and KEY a provider key
 /// upper-cased (`IPALLOC_PROVIDER_ALIYUN_PROD_ENDPOINT`).
@@ -315,7 +326,7 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
     if let Some(v) = env("IPALLOC_IDEMPOTENCY_PATH") {
         raw.idempotency.path = Some(v);
     }
-    let top_numbers: [(&str, &mut Option<u64>); 4] = [
+    let top_numbers: [(&str, &mut Option<u64>); 5] = [
         (
             "IPALLOC_IDEMPOTENCY_RETENTION_HOURS",
             &mut raw.idempotency.retention_hours,
@@ -331,6 +342,10 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
         (
             "IPALLOC_SERVER_MAX_REQUEST_BYTES",
             &mut raw.server.max_request_bytes,
+        ),
+        (
+            "IPALLOC_SERVER_WATCH_MAX_LIFETIME_MS",
+            &mut raw.server.watch_max_lifetime_ms,
         ),
     ];
     for (name, slot) in top_numbers {
@@ -418,7 +433,7 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
                 *named = None;
             }
         }
-        let numbers: [(&str, &mut Option<u64>); 13] = [
+        let numbers: [(&str, &mut Option<u64>); 14] = [
             (
                 "RETRY_BUDGET_WINDOW_MS",
                 &mut provider.retry_budget_window_ms,
@@ -438,6 +453,7 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
             ("POLL_INITIAL_MS", &mut provider.poll_initial_ms),
             ("POLL_MAX_MS", &mut provider.poll_max_ms),
             ("RECONCILE_GRACE_MS", &mut provider.reconcile_grace_ms),
+            ("RESERVE_FLOOR_MS", &mut provider.reserve_floor_ms),
         ];
         for (key, slot) in numbers {
             if let Some(v) = number(key)? {
@@ -448,6 +464,14 @@ fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), Co
             provider.retry_budget_ratio = Some(v.trim().parse::<f64>().map_err(|_| {
                 invalid(
                     format!("{prefix}RETRY_BUDGET_RATIO"),
+                    format!("{v:?} is not a number"),
+                )
+            })?);
+        }
+        if let Some(v) = var("READ_SHARE") {
+            provider.read_share = Some(v.trim().parse::<f64>().map_err(|_| {
+                invalid(
+                    format!("{prefix}READ_SHARE"),
                     format!("{v:?} is not a number"),
                 )
             })?);
@@ -766,11 +790,28 @@ fn resilience_settings(
             1..=10_000,
             d.max_concurrency as u64,
         )? as usize,
+        read_share: match raw.read_share {
+            None => d.read_share,
+            Some(share) if share > 0.0 && share <= 1.0 => share,
+            Some(share) => {
+                return Err(invalid(
+                    key("read_share"),
+                    format!("{share} is outside 0 (excluded) ..= 1"),
+                ));
+            }
+        },
+        reserve_floor: Duration::from_millis(in_range(
+            raw.reserve_floor_ms,
+            &key("reserve_floor_ms"),
+            0..=60_000,
+            d.reserve_floor.as_millis() as u64,
+        )?),
     };
     settings.validate().map_err(|e| {
         let field = match e.field {
             "backoff_max" => "backoff_max_ms",
             "backoff_base" => "backoff_base_ms",
+            "reserve_floor" => "reserve_floor_ms",
             other => other,
         };
         invalid(key(field), e.problem)

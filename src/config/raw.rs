@@ -37,6 +37,8 @@ pub struct RawServer {
     pub max_concurrent_calls: Option<u64>,
     /// Largest request message accepted, in bytes.
     pub max_request_bytes: Option<u64>,
+    /// Longest life of one WatchAllocation stream, in milliseconds.
+    pub watch_max_lifetime_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,6 +89,8 @@ pub struct RawProvider {
     pub poll_max_ms: Option<u64>,
     pub terminate_failed: Option<bool>,
     pub reconcile_grace_ms: Option<u64>,
+    pub read_share: Option<f64>,
+    pub reserve_floor_ms: Option<u64>,
 }
 
 // Hand-written so inline secrets never reach a log through `{:?}`.
@@ -124,6 +128,8 @@ impl std::fmt::Debug for RawProvider {
             .field("poll_max_ms", &self.poll_max_ms)
             .field("terminate_failed", &self.terminate_failed)
             .field("reconcile_grace_ms", &self.reconcile_grace_ms)
+            .field("read_share", &self.read_share)
+            .field("reserve_floor_ms", &self.reserve_floor_ms)
             .finish()
     }
 }

@@ -490,3 +490,65 @@ fn idempotency_bound_and_start_fresh_settings_and_their_overrides() {
         assert!(message.contains(key), "{key}: {message}");
     }
 }
+
+/// The admission and watch knobs: defaults, values, ranges and overrides.
+#[test]
+fn read_share_reserve_floor_and_watch_lifetime() {
+    let zl = "[providers.zl]\nkind = \"zenlayer\"\naccess_key_id = \"id\"\naccess_key_password = \"pw\"\n";
+    let config = load_with(zl, &[]).unwrap();
+    assert_eq!(config.server.watch_max_lifetime, Duration::from_secs(3600));
+    let ProviderConfig::Zenlayer(settings) = &config.providers[0] else {
+        panic!("zenlayer")
+    };
+    assert_eq!(settings.resilience.read_share, 0.5);
+    assert_eq!(
+        settings.resilience.reserve_floor,
+        Duration::from_millis(100)
+    );
+
+    let text = format!(
+        "[server]\nwatch_max_lifetime_ms = 60000\n{zl}read_share = 0.25\nreserve_floor_ms = 0\n"
+    );
+    let config = load_with(&text, &[]).unwrap();
+    assert_eq!(config.server.watch_max_lifetime, Duration::from_secs(60));
+    let ProviderConfig::Zenlayer(settings) = &config.providers[0] else {
+        panic!("zenlayer")
+    };
+    assert_eq!(settings.resilience.read_share, 0.25);
+    assert_eq!(settings.resilience.reserve_floor, Duration::ZERO);
+
+    let config = load_with(
+        zl,
+        &[
+            ("IPALLOC_SERVER_WATCH_MAX_LIFETIME_MS", "2000"),
+            ("IPALLOC_PROVIDER_ZL_READ_SHARE", "1"),
+            ("IPALLOC_PROVIDER_ZL_RESERVE_FLOOR_MS", "300"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.server.watch_max_lifetime, Duration::from_secs(2));
+    let ProviderConfig::Zenlayer(settings) = &config.providers[0] else {
+        panic!("zenlayer")
+    };
+    assert_eq!(settings.resilience.read_share, 1.0);
+    assert_eq!(
+        settings.resilience.reserve_floor,
+        Duration::from_millis(300)
+    );
+
+    for (line, key) in [
+        ("read_share = 0\n", "providers.zl.read_share"),
+        ("read_share = 1.5\n", "providers.zl.read_share"),
+        (
+            "reserve_floor_ms = 60001\n",
+            "providers.zl.reserve_floor_ms",
+        ),
+    ] {
+        let text = error_text(&format!("{zl}{line}"), &[]);
+        assert!(text.contains(key), "{line}: {text}");
+    }
+    let text = error_text(&format!("[server]\nwatch_max_lifetime_ms = 999\n{zl}"), &[]);
+    assert!(text.contains("server.watch_max_lifetime_ms"), "{text}");
+    let text = error_text(zl, &[("IPALLOC_PROVIDER_ZL_READ_SHARE", "half")]);
+    assert!(text.contains("IPALLOC_PROVIDER_ZL_READ_SHARE"), "{text}");
+}

@@ -10,8 +10,11 @@
 //!    what may have), with full-jitter backoff, a shared retry budget, and
 //!    never past the deadline. It sits above signing so that every attempt
 //!    is re-signed with a fresh nonce and timestamp.
-//! 3. `rate_limit`: the account's GCRA rate limit; every attempt takes a
-//!    token, waiting only as long as the deadline allows.
+//! 3. `rate_limit`: the account's GCRA rate limit; every attempt books a
+//!    slot, kept only if the slot plus a reserve for the attempt (the p99
+//!    latency the provider has shown, `latency`) fits before the deadline;
+//!    reads draw on their own share of the rate so they cannot starve
+//!    allocations.
 //! 4. `concurrency`: a cap on in-flight attempts per account.
 //! 5. `timeout`: each attempt ends at `attempt_timeout` or the deadline,
 //!    whichever comes first.
@@ -22,6 +25,7 @@
 
 mod concurrency;
 mod deadline;
+mod latency;
 mod rate_limit;
 mod retry;
 mod settings;
@@ -38,7 +42,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::provider::error::ProviderError;
 use crate::provider::http::HttpResponse;
-use crate::provider::{Operation, ProviderKind};
+use crate::provider::{Lane, Operation, ProviderKind};
 
 pub use retry::is_retryable;
 pub use settings::{BudgetSettings, InvalidSettings, ProviderLimits, ResilienceSettings};
@@ -51,6 +55,8 @@ pub trait AttemptRequest: Clone + Send + Sync + 'static {
     fn deadline(&self) -> Option<Instant>;
     /// Which provider kind, for error-table lookups.
     fn kind(&self) -> ProviderKind;
+    /// Which share of the account's rate the request draws on.
+    fn lane(&self) -> Lane;
 }
 
 /// The resilience stack around one provider adapter's innermost service.
@@ -80,8 +86,10 @@ where
             settings,
             limits.retry_budget(),
         )))
-        // Every attempt, retries included, is a real provider request and takes a token.
-        .layer(rate_limit::RateLimitLayer::new(limits.rate_limiter()))
+        // Every attempt, retries included, is a real provider request and takes a
+        // slot; above the concurrency cap, so the time it measures for the
+        // reserve includes waiting for a permit.
+        .layer(rate_limit::RateLimitLayer::new(limits.admission()))
         // Bounds the provider's load from this account, and the gateway's sockets.
         .layer(concurrency::ConcurrencyLayer::new(limits.in_flight()))
         // Innermost, so the permit covers the attempt and waits do not eat its time.

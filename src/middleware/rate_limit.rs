@@ -1,15 +1,32 @@
-//! The provider account's request rate: a GCRA limiter (`rate_per_second`,
-//! `burst`) shared by every stack of the account. Every attempt, retries
-//! included, takes a slot, since every attempt is a real provider request.
+//! The provider account's request rate: GCRA limiters shared by every stack
+//! of the account, and the admission rule that decides, at once, whether an
+//! attempt gets a slot. Every attempt, retries included, takes a slot, since
+//! every attempt is a real provider request.
 //!
-//! Each attempt books its own slot: the earliest moment the rate allows,
-//! after the slots already booked. A slot within the deadline is kept (the
-//! attempt sleeps until it, then goes); one after the deadline is refused at
-//! once with `RateLimited { retry_after }` and nothing is booked or sent.
+//! **Admission leaves time for the call.** Each attempt books its own slot:
+//! the earliest moment the rate allows, after the slots already booked. The
+//! slot is kept only if the slot plus a *reserve* for the attempt itself
+//! still comes before the caller's deadline; otherwise the attempt is
+//! refused at once with `RateLimited { retry_after }` (the slot's time),
+//! nothing booked or sent. The reserve follows what the provider has shown:
+//! twice the 99th percentile of the account's attempt latency over the last
+//! minute (`latency`), for writes and reads separately, never below
+//! `reserve_floor` nor above the attempt timeout. So an allocation is never
+//! sent so late that its answer cannot come back before the deadline, and
+//! no caller waits for a slot only to die unsent at its deadline.
+//!
+//! **Reads cannot starve allocations.** Calls on [`Lane::Read`] (polling for
+//! `wait` and `WatchAllocation`, `GetAllocation`, the refresh of a replay)
+//! first book a slot on the read limiter, which runs at `read_share` of the
+//! account's rate and burst, and only then, once that slot has come, a slot
+//! on the account limiter. Reads thus use at most their share, and
+//! allocations (and their reconciliation, on [`Lane::Allocation`]) keep the
+//! rest however many watches are open; unused read capacity is theirs too.
+//!
 //! Booking (rather than every waiter racing for the next token) serves
 //! waiters in order and refuses the ones that cannot make it straight away,
-//! instead of at their deadlines. The limiter reads tokio's clock, so tests
-//! can drive it with paused time.
+//! instead of at their deadlines. Everything reads tokio's clock, so tests
+//! drive it with paused time.
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;
@@ -22,10 +39,11 @@ use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 
 use super::AttemptRequest;
-use crate::provider::Operation;
+use super::latency::{self, LatencyWindow};
 use crate::provider::error::ProviderError;
+use crate::provider::{Lane, Operation};
 
-/// A GCRA limiter that hands out reservations: `rate` slots per second with
+/// A GCRA limiter that hands out reservations: one slot per `interval` with
 /// up to `burst` at once.
 #[derive(Debug)]
 pub struct ProviderRateLimiter {
@@ -39,24 +57,33 @@ pub struct ProviderRateLimiter {
 
 impl ProviderRateLimiter {
     pub fn new(rate: NonZeroU32, burst: NonZeroU32) -> Self {
-        let interval = Duration::from_secs(1) / rate.get();
+        Self::with_interval(Duration::from_secs(1) / rate.get(), burst)
+    }
+
+    /// One slot per `interval` (at least 1 ns), `burst` at once.
+    pub fn with_interval(interval: Duration, burst: NonZeroU32) -> Self {
+        let interval = interval.max(Duration::from_nanos(1));
         ProviderRateLimiter {
             tat: Mutex::new(Instant::now()),
             interval,
-            tolerance: interval * (burst.get() - 1),
+            tolerance: interval.saturating_mul(burst.get() - 1),
         }
     }
 
-    /// Books the earliest free slot. `Err(wait)` when that slot comes after
-    /// `deadline`; then nothing is booked.
-    pub fn reserve(&self, now: Instant, deadline: Option<Instant>) -> Result<Instant, Duration> {
+    /// Books the earliest free slot when `accept` takes it. `Err(wait)`,
+    /// booking nothing, when it does not; `wait` is how far away the slot is.
+    pub fn book(
+        &self,
+        now: Instant,
+        accept: impl FnOnce(Instant) -> bool,
+    ) -> Result<Instant, Duration> {
         // A poisoned lock only means a panic elsewhere; the instant is valid.
         let mut tat = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
         let base = (*tat).max(now);
         let slot = base
             .checked_sub(self.tolerance)
             .map_or(now, |earliest| earliest.max(now));
-        if deadline.is_some_and(|deadline| slot > deadline) {
+        if !accept(slot) {
             return Err(slot - now);
         }
         *tat = base + self.interval;
@@ -73,15 +100,121 @@ impl ProviderRateLimiter {
     }
 }
 
+/// The admission rule: an attempt in `slot` that needs `reserve` fits when
+/// it ends no later than `deadline` (always, without one).
+pub fn fits(slot: Instant, reserve: Duration, deadline: Option<Instant>) -> bool {
+    deadline.is_none_or(|deadline| {
+        slot.checked_add(reserve)
+            .is_some_and(|finished| finished <= deadline)
+    })
+}
+
+/// Everything admission shares across one account's stacks: the account's
+/// limiter, the read share's limiter, and the latencies the reserve is
+/// derived from.
+#[derive(Debug)]
+pub struct Admission {
+    account: ProviderRateLimiter,
+    reads: ProviderRateLimiter,
+    write_latency: LatencyWindow,
+    read_latency: LatencyWindow,
+    reserve_floor: Duration,
+    reserve_ceiling: Duration,
+}
+
+impl Admission {
+    /// `rate` per second with `burst`, `read_share` (0..=1) of both for
+    /// reads; reserves between `reserve_floor` and `reserve_ceiling`.
+    pub fn new(
+        rate: NonZeroU32,
+        burst: NonZeroU32,
+        read_share: f64,
+        reserve_floor: Duration,
+        reserve_ceiling: Duration,
+    ) -> Self {
+        let share = if read_share.is_nan() {
+            1.0
+        } else {
+            read_share.clamp(0.001, 1.0)
+        };
+        let read_interval = Duration::from_secs_f64(1.0 / (f64::from(rate.get()) * share));
+        let read_burst = NonZeroU32::new((f64::from(burst.get()) * share).floor() as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        Admission {
+            account: ProviderRateLimiter::new(rate, burst),
+            reads: ProviderRateLimiter::with_interval(read_interval, read_burst),
+            write_latency: LatencyWindow::new(),
+            read_latency: LatencyWindow::new(),
+            reserve_floor,
+            reserve_ceiling,
+        }
+    }
+
+    /// The account's limiter (every attempt books a slot on it).
+    #[cfg(test)]
+    pub fn account(&self) -> &ProviderRateLimiter {
+        &self.account
+    }
+
+    fn latency(&self, op: Operation) -> &LatencyWindow {
+        if op.mutating {
+            &self.write_latency
+        } else {
+            &self.read_latency
+        }
+    }
+
+    /// The time reserved for an attempt of `op` starting at `now`.
+    pub fn reserve(&self, op: Operation, now: Instant) -> Duration {
+        latency::reserve(
+            self.latency(op),
+            now,
+            self.reserve_floor,
+            self.reserve_ceiling,
+        )
+    }
+
+    /// Records what one attempt of `op` took, slot to answer.
+    pub fn record(&self, op: Operation, now: Instant, took: Duration) {
+        self.latency(op).record(now, took);
+    }
+
+    /// Books a slot on `limiter` for `op`, leaving the reserve before
+    /// `deadline`. With `admitted`, the attempt already passed the rule for
+    /// a slot on the read share that has now come: a free account slot is
+    /// taken at once (the reserve was kept from the read slot; checking it
+    /// again would refuse for the timer's slack); a later one must still
+    /// leave the reserve.
+    fn book(
+        &self,
+        limiter: &ProviderRateLimiter,
+        op: Operation,
+        deadline: Option<Instant>,
+        admitted: bool,
+    ) -> Result<Option<Instant>, ProviderError> {
+        let now = Instant::now();
+        if deadline.is_some_and(|deadline| deadline <= now) {
+            return Err(ProviderError::DeadlineExceeded { op, sent: false });
+        }
+        let reserve = self.reserve(op, now);
+        let accept = |slot: Instant| (admitted && slot <= now) || fits(slot, reserve, deadline);
+        match limiter.book(now, accept) {
+            Ok(slot) if slot <= now => Ok(None),
+            Ok(slot) => Ok(Some(slot)),
+            Err(retry_after) => Err(ProviderError::RateLimited { op, retry_after }),
+        }
+    }
+}
+
 /// Wraps a service in [`RateLimit`].
 #[derive(Debug, Clone)]
 pub struct RateLimitLayer {
-    limiter: Arc<ProviderRateLimiter>,
+    admission: Arc<Admission>,
 }
 
 impl RateLimitLayer {
-    pub fn new(limiter: Arc<ProviderRateLimiter>) -> Self {
-        RateLimitLayer { limiter }
+    pub fn new(admission: Arc<Admission>) -> Self {
+        RateLimitLayer { admission }
     }
 }
 
@@ -91,34 +224,16 @@ impl<S> Layer<S> for RateLimitLayer {
     fn layer(&self, inner: S) -> RateLimit<S> {
         RateLimit {
             inner,
-            limiter: Arc::clone(&self.limiter),
+            admission: Arc::clone(&self.admission),
         }
     }
 }
 
-/// Calls the inner service only in a slot booked with the limiter.
+/// Calls the inner service only in a slot booked through [`Admission`].
 #[derive(Debug, Clone)]
 pub struct RateLimit<S> {
     inner: S,
-    limiter: Arc<ProviderRateLimiter>,
-}
-
-/// Books a slot: `None` to go now, `Some(at)` to go at `at`, or the error
-/// when the deadline has passed or comes before the slot.
-fn book(
-    limiter: &ProviderRateLimiter,
-    op: Operation,
-    deadline: Option<Instant>,
-) -> Result<Option<Instant>, ProviderError> {
-    let now = Instant::now();
-    if deadline.is_some_and(|deadline| deadline <= now) {
-        return Err(ProviderError::DeadlineExceeded { op, sent: false });
-    }
-    match limiter.reserve(now, deadline) {
-        Ok(slot) if slot <= now => Ok(None),
-        Ok(slot) => Ok(Some(slot)),
-        Err(retry_after) => Err(ProviderError::RateLimited { op, retry_after }),
-    }
+    admission: Arc<Admission>,
 }
 
 impl<S, R> Service<R> for RateLimit<S>
@@ -137,35 +252,80 @@ where
     fn call(&mut self, request: R) -> Self::Future {
         let op = request.operation();
         let deadline = request.deadline();
-        let state = match book(&self.limiter, op, deadline) {
-            Ok(None) => State::Called {
-                future: self.inner.call(request),
-            },
-            Ok(Some(at)) => {
-                // The ready service goes into the future; its clone stays.
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                State::Waiting {
-                    sleep: tokio::time::sleep_until(at),
-                    service: Some(service),
-                    request: Some(request),
+        let admission = Arc::clone(&self.admission);
+        let booked = match request.lane() {
+            Lane::Allocation => admission
+                .book(&admission.account, op, deadline, false)
+                .map(|slot| (slot, Turn::Account)),
+            Lane::Read => admission
+                .book(&admission.reads, op, deadline, false)
+                .map(|slot| (slot, Turn::ReadShare)),
+        };
+        let state = match booked {
+            // The read share's slot is now: book the account's at once.
+            Ok((None, Turn::ReadShare)) => {
+                match admission.book(&admission.account, op, deadline, true) {
+                    Ok(slot) => start(&mut self.inner, slot, Turn::Account, request),
+                    Err(error) => State::Failed { error: Some(error) },
                 }
             }
+            Ok((slot, turn)) => start(&mut self.inner, slot, turn, request),
             Err(error) => State::Failed { error: Some(error) },
         };
         ResponseFuture {
             op,
             deadline,
+            admission,
             state,
         }
     }
 }
 
+/// Calls now (`slot` is `None`), or waits for `slot` holding the ready
+/// service (its clone stays in `inner`).
+fn start<S, R>(
+    inner: &mut S,
+    slot: Option<Instant>,
+    turn: Turn,
+    request: R,
+) -> State<S, R, S::Future>
+where
+    S: Service<R, Error = ProviderError> + Clone,
+{
+    match slot {
+        None => State::Called {
+            future: inner.call(request),
+            started: Instant::now(),
+        },
+        Some(at) => {
+            let clone = inner.clone();
+            let service = std::mem::replace(inner, clone);
+            State::Waiting {
+                sleep: tokio::time::sleep_until(at),
+                turn,
+                service: Some(service),
+                request: Some(request),
+            }
+        }
+    }
+}
+
+/// Which slot a waiting attempt holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// The read share's: the account's slot is booked when it comes.
+    ReadShare,
+    /// The account's: the attempt goes when it comes.
+    Account,
+}
+
 pin_project! {
-    /// Waits for a token (within the deadline), then runs the attempt.
+    /// Waits for the booked slot(s), then runs the attempt and records how
+    /// long it took.
     pub struct ResponseFuture<S, R, F> {
         op: Operation,
         deadline: Option<Instant>,
+        admission: Arc<Admission>,
         #[pin]
         state: State<S, R, F>,
     }
@@ -178,10 +338,15 @@ pin_project! {
         Waiting {
             #[pin]
             sleep: Sleep,
+            turn: Turn,
             service: Option<S>,
             request: Option<R>,
         },
-        Called { #[pin] future: F },
+        Called {
+            #[pin]
+            future: F,
+            started: Instant,
+        },
     }
 }
 
@@ -201,21 +366,68 @@ where
                 }
                 StateProj::Waiting {
                     sleep,
+                    turn,
                     service,
                     request,
                 } => {
                     // The slot is booked: no one else can take it.
                     ready!(sleep.poll(cx));
+                    let turn = *turn;
                     let (Some(mut service), Some(request)) = (service.take(), request.take())
                     else {
                         return Poll::Ready(Err(polled_after_completion()));
                     };
+                    if turn == Turn::ReadShare {
+                        match this.admission.book(
+                            &this.admission.account,
+                            *this.op,
+                            *this.deadline,
+                            true,
+                        ) {
+                            Ok(Some(at)) => {
+                                this.state.set(State::Waiting {
+                                    sleep: tokio::time::sleep_until(at),
+                                    turn: Turn::Account,
+                                    service: Some(service),
+                                    request: Some(request),
+                                });
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(error) => return Poll::Ready(Err(error)),
+                        }
+                    }
                     let future = service.call(request);
-                    this.state.set(State::Called { future });
+                    this.state.set(State::Called {
+                        future,
+                        started: Instant::now(),
+                    });
                 }
-                StateProj::Called { future } => return future.poll(cx),
+                StateProj::Called { future, started } => {
+                    let result = ready!(future.poll(cx));
+                    if went_out(&result) {
+                        let now = Instant::now();
+                        this.admission.record(
+                            *this.op,
+                            now,
+                            now.saturating_duration_since(*started),
+                        );
+                    }
+                    return Poll::Ready(result);
+                }
             }
         }
+    }
+}
+
+/// Whether an attempt's result tells how long the provider took: an answer
+/// or a failure after sending, not a refusal before it.
+fn went_out<T>(result: &Result<T, ProviderError>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(ProviderError::DeadlineExceeded { sent, .. }) => *sent,
+        Err(ProviderError::RateLimited { .. } | ProviderError::Internal(_)) => false,
+        Err(_) => true,
     }
 }
 
@@ -228,12 +440,21 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::middleware::testing::{ALLOCATE, READ, Scripted, TestRequest, ok};
+    use crate::middleware::testing::{ALLOCATE, READ, Scripted, Step, TestRequest, ok};
 
-    fn limiter(rate: u32, burst: u32) -> Arc<ProviderRateLimiter> {
-        Arc::new(ProviderRateLimiter::new(
+    /// The account's limiter alone: no read share, no reserve (a slot fits
+    /// when it is no later than the deadline).
+    fn limiter(rate: u32, burst: u32) -> Arc<Admission> {
+        admission(rate, burst, 1.0, Duration::ZERO)
+    }
+
+    fn admission(rate: u32, burst: u32, read_share: f64, floor: Duration) -> Arc<Admission> {
+        Arc::new(Admission::new(
             NonZeroU32::new(rate).unwrap(),
             NonZeroU32::new(burst).unwrap(),
+            read_share,
+            floor,
+            Duration::from_secs(30),
         ))
     }
 
@@ -266,15 +487,17 @@ mod tests {
                 (Err(ProviderError::RateLimited { retry_after, .. }), elapsed) => {
                     refused += 1;
                     assert_eq!(elapsed, Duration::ZERO, "refused at once");
-                    assert!(retry_after > Duration::from_secs(3), "{retry_after:?}");
+                    assert!(retry_after >= Duration::from_secs(3), "{retry_after:?}");
                 }
                 (Err(other), _) => panic!("unexpected {other:?}"),
             }
         }
-        // 5 at once, then one every 50 ms up to the 3 s deadline.
-        assert_eq!(passed, 5 + 60);
-        assert_eq!(refused, 200 - 65);
-        assert_eq!(inner.calls(), 65);
+        // 5 at once, then one every 50 ms up to the 3 s deadline, the last
+        // one excepted: the attempts have shown up to 1 ms (the first
+        // bucket), which the slot at 3 s would not leave.
+        assert_eq!(passed, 5 + 59);
+        assert_eq!(refused, 200 - 64);
+        assert_eq!(inner.calls(), 64);
     }
 
     /// Many concurrent callers without deadlines: in every window of the
@@ -394,6 +617,7 @@ mod tests {
         let inner = Scripted::always(ok());
         let limiter = limiter(1, 1);
         let service = RateLimitLayer::new(Arc::clone(&limiter)).layer(inner.clone());
+        let limiter = limiter.account();
         let error = service
             .oneshot(TestRequest::new(ALLOCATE).deadline_in(Duration::ZERO))
             .await
@@ -407,5 +631,195 @@ mod tests {
         );
         assert_eq!(inner.calls(), 0);
         assert!(limiter.available_now(), "the slot is still free");
+    }
+
+    #[test]
+    fn the_admission_rule_leaves_the_reserve_before_the_deadline() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        let deadline = Some(now + ms(1000));
+        assert!(fits(now, ms(200), deadline));
+        assert!(fits(now + ms(800), ms(200), deadline), "exactly fits");
+        assert!(!fits(now + ms(801), ms(200), deadline));
+        assert!(
+            !fits(now, ms(1001), deadline),
+            "the reserve alone is too long"
+        );
+        assert!(fits(now + ms(1000), Duration::ZERO, deadline));
+        assert!(fits(now + Duration::from_secs(86_400), ms(200), None));
+        assert!(!fits(now, Duration::MAX, deadline), "no overflow");
+    }
+
+    /// 100 attempts at once against 20/s with a burst of 20 and 2 s
+    /// deadlines, with a 250 ms reserve: the ones whose slot leaves the
+    /// reserve go (20 at once, then one every 50 ms up to 1.75 s), every
+    /// other is refused at once with the time of its slot, and none is sent
+    /// later than 250 ms before its deadline.
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_is_kept_only_if_the_reserve_fits_before_the_deadline() {
+        let inner = Scripted::always(ok());
+        let reserve = Duration::from_millis(250);
+        let service = RateLimitLayer::new(admission(20, 20, 1.0, reserve)).layer(inner.clone());
+        let start = Instant::now();
+        let deadline = Duration::from_secs(2);
+        let mut tasks = Vec::new();
+        for id in 0..100 {
+            let request = TestRequest::new(ALLOCATE).id(id).deadline_in(deadline);
+            let call = service.clone().oneshot(request);
+            tasks.push(tokio::spawn(async move { (call.await, start.elapsed()) }));
+        }
+        let (mut sent, mut refused) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                (Ok(_), _) => sent += 1,
+                (Err(ProviderError::RateLimited { retry_after, .. }), elapsed) => {
+                    refused += 1;
+                    assert_eq!(elapsed, Duration::ZERO, "refused at once");
+                    assert!(
+                        retry_after + reserve > deadline,
+                        "the refused slot did not fit: {retry_after:?}"
+                    );
+                }
+                (Err(other), _) => panic!("unexpected {other:?}"),
+            }
+        }
+        // 20 at once, then slots at 50 ms .. 1750 ms.
+        assert_eq!(sent, 20 + 35);
+        assert_eq!(refused, 100 - 55);
+        let latest = inner.seen().into_iter().map(|(_, at)| at - start).max();
+        assert_eq!(latest, Some(deadline - reserve));
+    }
+
+    /// The reserve follows what the provider shows: after attempts that took
+    /// 700 ms, an attempt with 500 ms left is refused at once instead of
+    /// being sent to time out, while one with 2 s left still goes.
+    #[tokio::test(start_paused = true)]
+    async fn the_reserve_adapts_to_the_providers_latency() {
+        let slow = Scripted::then_always(
+            (0..20).map(|_| Step::After(Duration::from_millis(700), ok())),
+            ok(),
+        );
+        let admission = admission(1000, 1000, 1.0, Duration::from_millis(10));
+        let service = RateLimitLayer::new(Arc::clone(&admission)).layer(slow.clone());
+        let request = || TestRequest::new(ALLOCATE).deadline_in(Duration::from_millis(500));
+        assert!(
+            service.clone().oneshot(request()).await.is_ok(),
+            "the floor fits"
+        );
+        let mut tasks = Vec::new();
+        for _ in 0..19 {
+            tasks.push(tokio::spawn(
+                service.clone().oneshot(TestRequest::new(ALLOCATE)),
+            ));
+        }
+        for task in tasks {
+            assert!(task.await.unwrap().is_ok());
+        }
+        let reserve = admission.reserve(ALLOCATE, Instant::now());
+        assert!(reserve >= Duration::from_millis(700), "{reserve:?}");
+        // Reads have shown nothing yet: their reserve is still the floor.
+        assert_eq!(
+            admission.reserve(READ, Instant::now()),
+            Duration::from_millis(10)
+        );
+
+        let start = Instant::now();
+        let refused = service.clone().oneshot(request()).await;
+        assert!(
+            matches!(refused, Err(ProviderError::RateLimited { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let calls = slow.calls();
+        let roomy = TestRequest::new(ALLOCATE).deadline_in(Duration::from_secs(2));
+        assert!(service.clone().oneshot(roomy).await.is_ok());
+        assert_eq!(slow.calls(), calls + 1);
+        // A minute later the slow attempts are forgotten.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(
+            admission.reserve(ALLOCATE, Instant::now()),
+            Duration::from_millis(10)
+        );
+    }
+
+    /// 300 reads without a deadline (open watches) queue on the read share
+    /// (half of 10/s); allocations arriving meanwhile still get the other
+    /// half at once: every allocation with a 1 s deadline goes through.
+    #[tokio::test(start_paused = true)]
+    async fn reads_cannot_starve_allocations() {
+        let inner = Scripted::always(ok());
+        let service =
+            RateLimitLayer::new(admission(10, 10, 0.5, Duration::ZERO)).layer(inner.clone());
+        let start = Instant::now();
+        let mut reads = Vec::new();
+        for id in 0..300 {
+            let request = TestRequest::new(READ).lane(Lane::Read).id(id);
+            reads.push(tokio::spawn(service.clone().oneshot(request)));
+        }
+        tokio::task::yield_now().await;
+        // Five allocations per second for ten seconds, each with 1 s.
+        let mut allocated = 0;
+        for id in 0..50 {
+            tokio::time::sleep_until(start + Duration::from_millis(200 * id)).await;
+            let request = TestRequest::new(ALLOCATE)
+                .id(1000 + id as u32)
+                .deadline_in(Duration::from_secs(1));
+            if service.clone().oneshot(request).await.is_ok() {
+                allocated += 1;
+            }
+        }
+        assert_eq!(allocated, 50, "every allocation got a slot");
+        let reads_sent = inner.seen().iter().filter(|(id, _)| *id < 1000).count();
+        // 5 at once (the read burst), then 5/s.
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!(
+            reads_sent as f64 <= 5.0 + 5.0 * elapsed + 1.0,
+            "{reads_sent} reads in {elapsed} s"
+        );
+        assert!(reads_sent >= 45, "reads use their share: {reads_sent}");
+        for task in reads {
+            task.abort();
+        }
+    }
+
+    /// A read that waited for the read share's slot still needs an account
+    /// slot: it does not take one the allocations already booked, and with
+    /// its deadline too close it is refused then, unsent.
+    #[tokio::test(start_paused = true)]
+    async fn a_read_books_the_account_after_its_share() {
+        let inner = Scripted::always(ok());
+        let admission = admission(10, 2, 0.5, Duration::ZERO);
+        let service = RateLimitLayer::new(Arc::clone(&admission)).layer(inner.clone());
+        // The read share (5/s, burst 1) is used; the next read slot is 200 ms
+        // away.
+        let read = || TestRequest::new(READ).lane(Lane::Read);
+        assert!(service.clone().oneshot(read()).await.is_ok());
+        // Allocations book the account's next slots (2 burst, then 100 ms
+        // each) up to 500 ms.
+        let mut allocations = Vec::new();
+        for _ in 0..5 {
+            allocations.push(tokio::spawn(
+                service.clone().oneshot(TestRequest::new(ALLOCATE)),
+            ));
+        }
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        let late = service
+            .clone()
+            .oneshot(read().deadline_in(Duration::from_millis(300)))
+            .await;
+        assert!(
+            matches!(late, Err(ProviderError::RateLimited { .. })),
+            "{late:?}"
+        );
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(200),
+            "refused at its turn"
+        );
+        for task in allocations {
+            assert!(task.await.unwrap().is_ok());
+        }
+        assert_eq!(inner.calls(), 6, "the late read was not sent");
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tower::retry::budget::TpsBudget;
 
-use super::rate_limit::ProviderRateLimiter;
+use super::rate_limit::Admission;
 
 /// How the stack retries, limits and times out one provider account's calls.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,12 @@ pub struct ResilienceSettings {
     pub burst: u32,
     /// Provider requests in flight at once from this account.
     pub max_concurrency: usize,
+    /// The share (0 < share <= 1) of `rate_per_second` and `burst` that
+    /// reads (polling, lookups) may use; allocations keep the rest.
+    pub read_share: f64,
+    /// The least time admission reserves for an attempt before the
+    /// deadline, whatever latency the provider has shown.
+    pub reserve_floor: Duration,
 }
 
 /// The retry budget (`tower::retry::budget::TpsBudget`): retries may add at
@@ -71,6 +77,13 @@ impl Default for ResilienceSettings {
             // Allocation calls take seconds; 16 in flight is plenty and
             // keeps one slow provider from holding many sockets.
             max_concurrency: 16,
+            // Half for reads: a busy `wait`/WatchAllocation population can
+            // never take more, and allocations use what reads leave.
+            read_share: 0.5,
+            // The reserve follows the p99 the provider shows; the floor
+            // covers a cold start and timer slack without refusing callers
+            // whose short deadlines a fast provider can meet.
+            reserve_floor: Duration::from_millis(100),
         }
     }
 }
@@ -132,6 +145,12 @@ impl ResilienceSettings {
         if self.max_concurrency == 0 || self.max_concurrency > Semaphore::MAX_PERMITS {
             return fail("max_concurrency", "must be between 1 and 2^61 - 1");
         }
+        if !(self.read_share > 0.0 && self.read_share <= 1.0) {
+            return fail("read_share", "must be above 0 and at most 1");
+        }
+        if self.reserve_floor > MAX_RESERVE_FLOOR {
+            return fail("reserve_floor", "must be at most 60 seconds");
+        }
         Ok(())
     }
 }
@@ -141,6 +160,7 @@ const MIN_BUDGET_TTL: Duration = Duration::from_secs(1);
 const MAX_BUDGET_TTL: Duration = Duration::from_secs(60);
 const MAX_BUDGET_MIN_PER_SECOND: u32 = i32::MAX as u32 - 1;
 const MAX_RETRY_RATIO: f32 = 1000.0;
+const MAX_RESERVE_FLOOR: Duration = Duration::from_secs(60);
 
 /// The limits one provider account shares across every stack built for it:
 /// create one per account and pass it to each [`super::stack`]. Cloning
@@ -148,7 +168,7 @@ const MAX_RETRY_RATIO: f32 = 1000.0;
 #[derive(Debug, Clone)]
 pub struct ProviderLimits {
     retry_budget: Arc<TpsBudget>,
-    rate_limiter: Arc<ProviderRateLimiter>,
+    admission: Arc<Admission>,
     in_flight: Arc<Semaphore>,
 }
 
@@ -173,7 +193,13 @@ impl ProviderLimits {
         let permits = settings.max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
         ProviderLimits {
             retry_budget: Arc::new(retry_budget),
-            rate_limiter: Arc::new(ProviderRateLimiter::new(rate, burst)),
+            admission: Arc::new(Admission::new(
+                rate,
+                burst,
+                settings.read_share,
+                settings.reserve_floor.min(MAX_RESERVE_FLOOR),
+                settings.attempt_timeout,
+            )),
             in_flight: Arc::new(Semaphore::new(permits)),
         }
     }
@@ -182,8 +208,8 @@ impl ProviderLimits {
         Arc::clone(&self.retry_budget)
     }
 
-    pub(super) fn rate_limiter(&self) -> Arc<ProviderRateLimiter> {
-        Arc::clone(&self.rate_limiter)
+    pub(super) fn admission(&self) -> Arc<Admission> {
+        Arc::clone(&self.admission)
     }
 
     pub(super) fn in_flight(&self) -> Arc<Semaphore> {
@@ -251,6 +277,27 @@ mod tests {
                 },
                 "max_concurrency",
             ),
+            (
+                ResilienceSettings {
+                    read_share: 0.0,
+                    ..Default::default()
+                },
+                "read_share",
+            ),
+            (
+                ResilienceSettings {
+                    read_share: f64::NAN,
+                    ..Default::default()
+                },
+                "read_share",
+            ),
+            (
+                ResilienceSettings {
+                    reserve_floor: Duration::from_secs(61),
+                    ..Default::default()
+                },
+                "reserve_floor",
+            ),
         ];
         for (settings, field) in bad {
             assert_eq!(settings.validate().map_err(|e| e.field), Err(field));
@@ -273,7 +320,7 @@ mod tests {
             ..Default::default()
         };
         let limits = ProviderLimits::new(&settings);
-        assert!(limits.rate_limiter.available_now());
+        assert!(limits.admission.account().available_now());
         assert_eq!(limits.in_flight.available_permits(), Semaphore::MAX_PERMITS);
 
         let zero = ProviderLimits::new(&ResilienceSettings {
@@ -293,7 +340,7 @@ mod tests {
         let limits = ProviderLimits::new(&ResilienceSettings::default());
         let clone = limits.clone();
         assert!(Arc::ptr_eq(&limits.retry_budget, &clone.retry_budget));
-        assert!(Arc::ptr_eq(&limits.rate_limiter, &clone.rate_limiter));
+        assert!(Arc::ptr_eq(&limits.admission, &clone.admission));
         assert!(Arc::ptr_eq(&limits.in_flight, &clone.in_flight));
     }
 }

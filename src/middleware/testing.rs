@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::AttemptRequest;
 use crate::provider::error::{ApiError, ProviderError, SendPhase, TransportError};
 use crate::provider::http::HttpResponse;
-use crate::provider::{Operation, ProviderKind};
+use crate::provider::{Lane, Operation, ProviderKind};
 
 pub const READ: Operation = Operation {
     name: "DescribeEipAddresses",
@@ -33,6 +33,7 @@ pub struct TestRequest {
     pub op: Operation,
     pub deadline: Option<Instant>,
     pub kind: ProviderKind,
+    pub lane: Lane,
     pub id: u32,
 }
 
@@ -42,6 +43,7 @@ impl TestRequest {
             op,
             deadline: None,
             kind: ProviderKind::Aliyun,
+            lane: Lane::Allocation,
             id: 0,
         }
     }
@@ -53,6 +55,11 @@ impl TestRequest {
 
     pub fn kind(mut self, kind: ProviderKind) -> Self {
         self.kind = kind;
+        self
+    }
+
+    pub fn lane(mut self, lane: Lane) -> Self {
+        self.lane = lane;
         self
     }
 
@@ -73,6 +80,10 @@ impl AttemptRequest for TestRequest {
 
     fn kind(&self) -> ProviderKind {
         self.kind
+    }
+
+    fn lane(&self) -> Lane {
+        self.lane
     }
 }
 

@@ -27,6 +27,21 @@ pub struct CallContext {
     /// The caller's idempotency key; providers that can tag what they create
     /// (Zenlayer) record it so an ambiguous allocation can be found again.
     pub idempotency_key: Option<String>,
+    /// Which share of the account's rate limit the call draws on.
+    pub lane: Lane,
+}
+
+/// Which share of a provider account's rate limit a call draws on, so that
+/// polling can never starve allocations (see `middleware::rate_limit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Allocations, their reconciliation and the termination of failed
+    /// allocations: the account's whole rate.
+    #[default]
+    Allocation,
+    /// Polling and lookups (`wait`, `WatchAllocation`, `GetAllocation`, the
+    /// refresh of a replayed answer): at most the account's read share.
+    Read,
 }
 
 /// A configured provider account. The gRPC layer only dispatches to it; every

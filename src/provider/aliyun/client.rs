@@ -22,13 +22,13 @@ use uuid::Uuid;
 use super::signer::{self, EMPTY_BODY_SHA256, SignError, V3Request};
 use super::{API_VERSION, AliyunSettings, SignatureVersion, wire};
 use crate::middleware::{self, AttemptRequest, ProviderLimits};
-use crate::provider::CallContext;
 use crate::provider::error::ProviderError;
 use crate::provider::http::{self, HttpResponse};
 use crate::provider::model::{
     AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState, Capabilities,
     Operation, ProviderDescription, ProviderKind,
 };
+use crate::provider::{CallContext, Lane};
 
 /// `AllocatePublicIpAddress`: assigns a static public IP to an instance.
 pub const ALLOCATE_PUBLIC_IP_ADDRESS: Operation = Operation {
@@ -66,6 +66,7 @@ pub struct Attempt {
     region: String,
     params: Vec<(&'static str, String)>,
     deadline: Option<Instant>,
+    lane: Lane,
 }
 
 impl AttemptRequest for Attempt {
@@ -79,6 +80,10 @@ impl AttemptRequest for Attempt {
 
     fn kind(&self) -> ProviderKind {
         ProviderKind::Aliyun
+    }
+
+    fn lane(&self) -> Lane {
+        self.lane
     }
 }
 
@@ -194,6 +199,7 @@ impl AliyunProvider {
                 .map(|(name, value)| (*name, (*value).to_owned()))
                 .collect(),
             deadline: ctx.deadline,
+            lane: ctx.lane,
         };
         self.stack.clone().oneshot(attempt).await
     }

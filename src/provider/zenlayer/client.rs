@@ -28,13 +28,13 @@ use super::wire::{
 use super::{IDEMPOTENCY_TAG_KEY, ZenlayerCredentials, ZenlayerSettings};
 use crate::config::secret::Secret;
 use crate::middleware::{self, AttemptRequest, ProviderLimits};
-use crate::provider::CallContext;
 use crate::provider::error::ProviderError;
 use crate::provider::http::{self, HttpResponse};
 use crate::provider::model::{
     AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState, Capabilities,
     ChargeType, ChargeTypeName, Operation, ProviderDescription, ProviderKind, ZenlayerAllocate,
 };
+use crate::provider::{CallContext, Lane};
 
 /// `AllocateEipAddresses`: creates EIPs (and may cost money).
 pub const ALLOCATE_EIP_ADDRESSES: Operation = Operation {
@@ -96,6 +96,7 @@ pub struct Attempt {
     op: Operation,
     body: Bytes,
     deadline: Option<Instant>,
+    lane: Lane,
 }
 
 impl AttemptRequest for Attempt {
@@ -109,6 +110,10 @@ impl AttemptRequest for Attempt {
 
     fn kind(&self) -> ProviderKind {
         ProviderKind::Zenlayer
+    }
+
+    fn lane(&self) -> Lane {
+        self.lane
     }
 }
 
@@ -230,6 +235,7 @@ impl ZenlayerProvider {
             op,
             body: Bytes::from(body),
             deadline: ctx.deadline,
+            lane: ctx.lane,
         };
         let response = self.stack.clone().oneshot(attempt).await?;
         let decoded = wire::decode::<T>(op, &response);

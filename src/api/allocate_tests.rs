@@ -1,0 +1,434 @@
+//! Tests of the allocation flow's decisions against a scripted provider:
+//! panics never lose a record or an answer, no re-send without a
+//! reconciliation made after the grace period, and replays that never go
+//! backwards. (The flow against the real emulators over sockets is in
+//! `tests/`.)
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use super::*;
+use crate::provider::error::{SendPhase, TransportError};
+use crate::provider::{Allocation, AllocationLookup, Capabilities, ProviderKind, ZenlayerAllocate};
+
+/// What one scripted provider call does.
+enum Act<T> {
+    Answer(Result<T, ProviderError>),
+    /// Answers after sleeping this long (real time).
+    Slow(Duration, Result<T, ProviderError>),
+    Panic,
+}
+
+impl<T> Act<T> {
+    async fn play(self) -> Result<T, ProviderError> {
+        match self {
+            Act::Answer(answer) => answer,
+            Act::Slow(delay, answer) => {
+                tokio::time::sleep(delay).await;
+                answer
+            }
+            Act::Panic => panic!("scripted provider panic"),
+        }
+    }
+}
+
+/// A provider answering from scripts, counting calls.
+struct Fake {
+    description: ProviderDescription,
+    allocations: Mutex<VecDeque<Act<AllocateResult>>>,
+    reconciliations: Mutex<VecDeque<Act<Option<AllocateResult>>>>,
+    lookups: Mutex<VecDeque<Act<Vec<Allocation>>>>,
+    allocate_calls: AtomicUsize,
+    lookup_calls: AtomicUsize,
+}
+
+impl Fake {
+    fn new() -> Arc<Fake> {
+        Arc::new(Fake {
+            description: ProviderDescription {
+                name: "zl".to_owned(),
+                kind: ProviderKind::Zenlayer,
+                region: None,
+                endpoint: "http://127.0.0.1:1".to_owned(),
+                capabilities: Capabilities {
+                    max_allocations_per_request: 100,
+                    asynchronous: true,
+                    requires_instance: false,
+                    requires_instance_restart: false,
+                    charge_types: Vec::new(),
+                    api_version: String::new(),
+                    signature: String::new(),
+                },
+            },
+            allocations: Mutex::new(VecDeque::new()),
+            reconciliations: Mutex::new(VecDeque::new()),
+            lookups: Mutex::new(VecDeque::new()),
+            allocate_calls: AtomicUsize::new(0),
+            lookup_calls: AtomicUsize::new(0),
+        })
+    }
+
+    fn on_allocate(&self, act: Act<AllocateResult>) {
+        self.allocations.lock().unwrap().push_back(act);
+    }
+
+    fn on_reconcile(&self, act: Act<Option<AllocateResult>>) {
+        self.reconciliations.lock().unwrap().push_back(act);
+    }
+
+    fn on_lookup(&self, act: Act<Vec<Allocation>>) {
+        self.lookups.lock().unwrap().push_back(act);
+    }
+
+    fn allocate_calls(&self) -> usize {
+        self.allocate_calls.load(Ordering::SeqCst)
+    }
+
+    fn lookup_calls(&self) -> usize {
+        self.lookup_calls.load(Ordering::SeqCst)
+    }
+}
+
+fn unscripted<T>() -> Act<T> {
+    Act::Answer(Err(ProviderError::Internal("unscripted call".into())))
+}
+
+#[async_trait]
+impl Provider for Fake {
+    fn description(&self) -> &ProviderDescription {
+        &self.description
+    }
+
+    async fn allocate(
+        &self,
+        _spec: &AllocateSpec,
+        _ctx: &CallContext,
+    ) -> Result<AllocateResult, ProviderError> {
+        self.allocate_calls.fetch_add(1, Ordering::SeqCst);
+        let act = self.allocations.lock().unwrap().pop_front();
+        act.unwrap_or_else(unscripted).play().await
+    }
+
+    async fn get_allocation(
+        &self,
+        _lookup: &AllocationLookup,
+        _ctx: &CallContext,
+    ) -> Result<Allocation, ProviderError> {
+        Err(ProviderError::Internal("not used".into()))
+    }
+
+    async fn get_allocations(
+        &self,
+        _ids: &[String],
+        ctx: &CallContext,
+    ) -> Result<Vec<Allocation>, ProviderError> {
+        assert_eq!(ctx.lane, Lane::Read, "lookups draw on the read share");
+        self.lookup_calls.fetch_add(1, Ordering::SeqCst);
+        let act = self.lookups.lock().unwrap().pop_front();
+        act.unwrap_or_else(unscripted).play().await
+    }
+
+    async fn reconcile(
+        &self,
+        _spec: &AllocateSpec,
+        _key: &str,
+        ctx: &CallContext,
+    ) -> Result<Option<AllocateResult>, ProviderError> {
+        assert_eq!(ctx.lane, Lane::Allocation, "reconciliation keeps its share");
+        let act = self.reconciliations.lock().unwrap().pop_front();
+        act.unwrap_or_else(unscripted).play().await
+    }
+
+    async fn release_failed(&self, _id: &str, _ctx: &CallContext) -> Result<bool, ProviderError> {
+        Ok(false)
+    }
+}
+
+const ALLOCATE: crate::provider::Operation = crate::provider::Operation {
+    name: "AllocateEipAddresses",
+    mutating: true,
+};
+
+fn eip(state: AllocationState) -> Allocation {
+    Allocation {
+        id: "eip-1".to_owned(),
+        ip_address: (state == AllocationState::Ready).then(|| "128.1.32.7".to_owned()),
+        state,
+        provider_status: match state {
+            AllocationState::Ready => "AVAILABLE",
+            _ => "CREATING",
+        }
+        .to_owned(),
+        zone_id: Some("SEL-A".to_owned()),
+        region_id: None,
+        requires_instance_restart: false,
+        instance_id: None,
+        failure_reason: None,
+        netmask: Some(32),
+    }
+}
+
+fn created(state: AllocationState) -> AllocateResult {
+    AllocateResult {
+        provider_request_id: "R-1".to_owned(),
+        order_number: None,
+        allocations: vec![eip(state)],
+    }
+}
+
+fn lost() -> ProviderError {
+    ProviderError::Transport(TransportError {
+        op: ALLOCATE,
+        phase: SendPhase::Sent,
+        timed_out: false,
+        detail: "connection lost".into(),
+    })
+}
+
+fn throttled_lookup() -> ProviderError {
+    ProviderError::Api(crate::provider::error::ApiError {
+        op: crate::provider::Operation {
+            name: "DescribeEipAddresses",
+            mutating: false,
+        },
+        http_status: 429,
+        code: "REQUEST_LIMIT_EXCEEDED".to_owned(),
+        message: "slow down".to_owned(),
+        request_id: None,
+        retry_after: None,
+    })
+}
+
+fn allocator(grace: Duration) -> Arc<Allocator> {
+    Arc::new(Allocator {
+        store: IdempotencyStore::open(None, Duration::from_secs(86_400)).unwrap(),
+        inflight: InFlightRegistry::new(),
+        follow: HashMap::from([(
+            "zl".to_owned(),
+            FollowSettings {
+                poll_initial: Duration::from_millis(10),
+                poll_max: Duration::from_millis(20),
+                terminate_failed: false,
+                reconcile_grace: grace,
+            },
+        )]),
+    })
+}
+
+fn request(fake: &Arc<Fake>, wait: bool) -> Request {
+    let provider: Arc<dyn Provider> = Arc::clone(fake) as Arc<dyn Provider>;
+    Request {
+        valid: ValidAllocate {
+            provider,
+            spec: AllocateSpec::Zenlayer(ZenlayerAllocate {
+                zone_id: "SEL-A".to_owned(),
+                charge: ChargeType::Postpaid,
+                resource_group_id: None,
+                amount: 1,
+                netmask: 32,
+                amount_set: false,
+                netmask_set: false,
+                discount_code: None,
+                use_poc_voucher: false,
+                tags: Vec::new(),
+            }),
+            idempotency_key: Some("key-1".to_owned()),
+        },
+        wait,
+        wait_timeout: Some(Duration::from_secs(5)),
+        deadline: None,
+    }
+}
+
+fn reason(status: &Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
+fn record_state(allocator: &Allocator) -> Option<&'static str> {
+    allocator
+        .store
+        .get("key-1", SystemTime::now())
+        .unwrap()
+        .map(|record| record.state_name())
+}
+
+/// A panic while the provider call runs: the caller gets INTERNAL
+/// `ALLOCATION_INTERRUPTED` naming the key, the record says "unknown", and
+/// the retry reconciles instead of allocating again.
+#[tokio::test]
+async fn a_panicking_allocation_is_recorded_unknown_and_answered() {
+    let fake = Fake::new();
+    let allocator = allocator(Duration::ZERO);
+    fake.on_allocate(Act::Panic);
+    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert_eq!(reason(&status), "ALLOCATION_INTERRUPTED");
+    let info = status.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.metadata["idempotencyKey"], "key-1");
+    assert_eq!(record_state(&allocator), Some("unknown"));
+    assert!(allocator.inflight.is_empty(), "the claim was released");
+
+    fake.on_reconcile(Act::Answer(Ok(Some(created(AllocationState::Pending)))));
+    let response = allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(response.allocations[0].id, "eip-1");
+    assert_eq!(fake.allocate_calls(), 1, "never sent twice");
+    assert_eq!(record_state(&allocator), Some("completed"));
+}
+
+/// A panic while waiting: the allocation succeeded, so the caller gets it
+/// (in its last known state), and the record keeps it.
+#[tokio::test]
+async fn a_panic_while_waiting_still_answers_the_allocation() {
+    let fake = Fake::new();
+    let allocator = allocator(Duration::ZERO);
+    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    fake.on_lookup(Act::Panic);
+    let response = allocator.allocate(request(&fake, true)).await.unwrap();
+    assert_eq!(response.allocations[0].id, "eip-1");
+    assert_eq!(record_state(&allocator), Some("completed"));
+}
+
+/// An unknown outcome, then retries: a failed reconciliation answers
+/// ABORTED `PROVIDER_OUTCOME_PENDING` and sends nothing; only a
+/// reconciliation that answers "nothing exists" after the grace period
+/// leads to the one re-send.
+#[tokio::test]
+async fn a_failed_reconciliation_never_leads_to_a_re_send() {
+    let fake = Fake::new();
+    let allocator = allocator(Duration::ZERO);
+    fake.on_allocate(Act::Answer(Err(lost())));
+    fake.on_reconcile(Act::Answer(Err(throttled_lookup())));
+    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    assert_eq!(reason(&status), "PROVIDER_OUTCOME_UNKNOWN", "{status:?}");
+
+    for failure in [throttled_lookup(), lost()] {
+        fake.on_reconcile(Act::Answer(Err(failure)));
+        let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+        assert_eq!(status.code(), Code::Aborted, "{status:?}");
+        assert_eq!(reason(&status), "PROVIDER_OUTCOME_PENDING");
+        assert!(status.get_error_details().retry_info().is_some());
+        assert_eq!(fake.allocate_calls(), 1, "nothing re-sent");
+        assert_eq!(record_state(&allocator), Some("unknown"));
+    }
+
+    fake.on_reconcile(Act::Answer(Ok(None)));
+    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(fake.allocate_calls(), 2, "re-sent once nothing was found");
+}
+
+/// The reconciliation must be *asked* after the grace period: one that
+/// started inside it and answered after it ended does not allow a re-send.
+#[tokio::test]
+async fn a_reconciliation_asked_within_the_grace_period_does_not_re_send() {
+    let fake = Fake::new();
+    let grace = Duration::from_millis(150);
+    let allocator = allocator(grace);
+    fake.on_allocate(Act::Answer(Err(lost())));
+    fake.on_reconcile(Act::Answer(Ok(None)));
+    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    assert_eq!(reason(&status), "PROVIDER_OUTCOME_UNKNOWN");
+
+    // Asked at once, answered "nothing" after the grace period.
+    fake.on_reconcile(Act::Slow(grace * 2, Ok(None)));
+    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    assert_eq!(reason(&status), "PROVIDER_OUTCOME_PENDING", "{status:?}");
+    assert_eq!(fake.allocate_calls(), 1);
+
+    // Asked after the grace period: now the allocation goes again.
+    fake.on_reconcile(Act::Answer(Ok(None)));
+    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(fake.allocate_calls(), 2);
+}
+
+/// A re-send that fails definitely (here: not even sent) leaves the key
+/// reconciling, not freed: the next call asks the provider again first.
+#[tokio::test]
+async fn a_failed_re_send_keeps_the_key_unknown() {
+    let fake = Fake::new();
+    let allocator = allocator(Duration::ZERO);
+    fake.on_allocate(Act::Answer(Err(lost())));
+    fake.on_reconcile(Act::Answer(Ok(None)));
+    allocator.allocate(request(&fake, false)).await.unwrap_err();
+
+    fake.on_reconcile(Act::Answer(Ok(None)));
+    fake.on_allocate(Act::Answer(Err(ProviderError::RateLimited {
+        op: ALLOCATE,
+        retry_after: Duration::from_millis(50),
+    })));
+    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    assert_eq!(reason(&status), "GATEWAY_RATE_LIMITED");
+    assert_eq!(record_state(&allocator), Some("unknown"));
+
+    fake.on_reconcile(Act::Answer(Ok(Some(created(AllocationState::Ready)))));
+    let response = allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(response.allocations[0].ip_address, "128.1.32.7");
+    assert_eq!(fake.allocate_calls(), 2);
+}
+
+/// A replay of a PENDING answer is refreshed with one lookup and the record
+/// updated; once READY it is answered from the store without a lookup.
+#[tokio::test]
+async fn replays_are_refreshed_once_and_never_go_backwards() {
+    let fake = Fake::new();
+    let allocator = allocator(Duration::ZERO);
+    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    let first = allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(first.allocations[0].state(), pb::AllocationState::Pending);
+
+    // The lookup fails: the stored answer, not an error.
+    fake.on_lookup(Act::Answer(Err(throttled_lookup())));
+    let replay = allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(replay, first);
+
+    fake.on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Ready)])));
+    let replay = allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(replay.allocations[0].state(), pb::AllocationState::Ready);
+    assert_eq!(replay.allocations[0].ip_address, "128.1.32.7");
+    assert_eq!(replay.provider_request_id, first.provider_request_id);
+    assert_eq!(fake.lookup_calls(), 2);
+
+    // A lookup that would report it PENDING again is never made.
+    fake.on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Pending)])));
+    let again = allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(again, replay);
+    assert_eq!(fake.lookup_calls(), 2, "terminal: no lookup");
+    assert_eq!(fake.allocate_calls(), 1);
+}
+
+/// A key first answered READY after `wait`, replayed without `wait`:
+/// READY with the address, straight from the store.
+#[tokio::test]
+async fn a_replay_after_wait_answers_the_state_the_wait_reached() {
+    let fake = Fake::new();
+    let allocator = allocator(Duration::ZERO);
+    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    fake.on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Ready)])));
+    let waited = allocator.allocate(request(&fake, true)).await.unwrap();
+    assert_eq!(waited.allocations[0].state(), pb::AllocationState::Ready);
+    let replay = allocator.allocate(request(&fake, false)).await.unwrap();
+    assert_eq!(replay, waited);
+    assert_eq!(fake.lookup_calls(), 1, "answered from the store");
+}
+
+/// `wait_until` never overflows, whatever the caller asked.
+#[tokio::test]
+async fn wait_until_never_overflows() {
+    let now = Instant::now();
+    let far = wait_until(Some(Duration::MAX), None);
+    assert!(far > now);
+    let deadline = now + Duration::from_secs(1);
+    assert_eq!(wait_until(Some(Duration::MAX), Some(deadline)), deadline);
+    assert_eq!(wait_until(None, Some(deadline)), deadline);
+    assert!(wait_until(None, None) >= now + DEFAULT_WAIT);
+}
