@@ -1186,10 +1186,19 @@ pub fn library_status(code: Code, reason: &str, message: &str, path: &str) -> St
         "GATEWAY_INTERNAL" => return internal(None, &bounded::truncate(message, 512)),
         _ => &decisions::REQUEST_REJECTED,
     };
+    let message = if message.is_empty() {
+        format!(
+            "{}: {}",
+            decision.reason.to_ascii_lowercase().replace('_', " "),
+            bounded::echo(path)
+        )
+    } else {
+        message.to_owned()
+    };
     request_status(
         decision,
         code,
-        message,
+        &message,
         [("grpcMethod", bounded::truncate(path, 128).into_owned())],
     )
 }
