@@ -238,6 +238,7 @@ async fn run_seeded_rows(
                     .unwrap();
                 assert_eq!(found.ip_address, Some(got), "{context}");
             }
+            Outcome::Done => panic!("{context}: allocation rows allocate or fail"),
             Outcome::Error { http, code } => {
                 let error = api(result.expect_err(&context));
                 assert_eq!(

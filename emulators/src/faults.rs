@@ -1,7 +1,8 @@
 //! Fault injection and counters shared by the emulators: throttling (by
 //! probability or above a QPS), 5xx answers, added latency, and "perform the
-//! allocation, then drop the connection". Settable at start and while running
-//! (through the admin endpoint); counters prove what the emulator saw.
+//! allocation (or the release), then drop the connection". Settable at start
+//! and while running (through the admin endpoint); counters prove what the
+//! emulator saw.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -29,8 +30,14 @@ pub struct FaultConfig {
     pub drop_after_allocate_probability: f64,
     /// Eventual consistency: for this many milliseconds after an
     /// allocation, Describe calls do not show it yet (Alibaba: the
-    /// instance's new public IP; Zenlayer: the new EIPs).
+    /// instance's new public IP; Zenlayer: the new EIPs); after an Alibaba
+    /// release they still show the released IP.
     pub describe_lag_ms: u64,
+    /// Probability (0..=1) that a release (Zenlayer TerminateEipAddress or
+    /// ReleaseEipAddresses; Alibaba ReleasePublicIpAddress, or
+    /// ModifyInstanceNetworkSpec reclaiming the IP) is performed and then
+    /// the connection is dropped without an answer.
+    pub drop_after_release_probability: f64,
 }
 
 impl FaultConfig {
@@ -42,6 +49,10 @@ impl FaultConfig {
             (
                 "drop_after_allocate_probability",
                 self.drop_after_allocate_probability,
+            ),
+            (
+                "drop_after_release_probability",
+                self.drop_after_release_probability,
             ),
         ] {
             if !(0.0..=1.0).contains(&p) {
@@ -63,6 +74,18 @@ pub enum Verdict {
     ServerError,
 }
 
+/// What a performed action did to the emulated account, for the counters
+/// and the drop faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing (a read, or an answer that returns what exists).
+    None,
+    /// This many addresses were allocated.
+    Allocated(u64),
+    /// A release call gave back this many addresses.
+    Released(u64),
+}
+
 /// Counters, readable through the admin endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterSnapshot {
@@ -76,12 +99,21 @@ pub struct CounterSnapshot {
     pub throttled: u64,
     /// Requests answered with an injected 5xx.
     pub server_errors: u64,
-    /// Allocations performed whose connection was then dropped.
+    /// Allocations and releases performed whose connection was then
+    /// dropped.
     pub dropped: u64,
     /// Requests rejected for a bad signature, credential or timestamp.
     pub auth_failures: u64,
     /// The most requests seen in any one-second window.
     pub max_requests_per_second: u64,
+    /// Successful release calls performed (Zenlayer TerminateEipAddress and
+    /// ReleaseEipAddresses; Alibaba ReleasePublicIpAddress, and
+    /// ModifyInstanceNetworkSpec when it reclaims the static public IP).
+    pub release_calls: u64,
+    /// Addresses given back: an EIP terminated or an Alibaba static public
+    /// IP reclaimed counts 1 (ReleaseEipAddresses purges EIPs whose address
+    /// was already given back: it counts 0).
+    pub released: u64,
 }
 
 /// Faults plus counters, shared by every request of one emulator.
@@ -97,6 +129,8 @@ pub struct Faults {
     dropped: AtomicU64,
     auth_failures: AtomicU64,
     max_per_second: AtomicU64,
+    release_calls: AtomicU64,
+    released: AtomicU64,
 }
 
 impl Faults {
@@ -139,6 +173,16 @@ impl Faults {
         Verdict::Proceed
     }
 
+    /// Counts what a performed action did; returns true when the connection
+    /// must now be dropped without an answer.
+    pub fn record(&self, effect: Effect) -> bool {
+        match effect {
+            Effect::None => false,
+            Effect::Allocated(addresses) => self.allocated(addresses),
+            Effect::Released(addresses) => self.released(addresses),
+        }
+    }
+
     /// Records performed allocations; returns true when the connection must
     /// now be dropped without an answer.
     pub fn allocated(&self, addresses: u64) -> bool {
@@ -148,6 +192,19 @@ impl Faults {
             .config()
             .drop_after_allocate_probability
             .clamp(0.0, 1.0);
+        let drop = rand::rng().random_bool(p);
+        if drop {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        drop
+    }
+
+    /// Records a performed release call giving back `addresses`; returns
+    /// true when the connection must now be dropped without an answer.
+    pub fn released(&self, addresses: u64) -> bool {
+        self.release_calls.fetch_add(1, Ordering::Relaxed);
+        self.released.fetch_add(addresses, Ordering::Relaxed);
+        let p = self.config().drop_after_release_probability.clamp(0.0, 1.0);
         let drop = rand::rng().random_bool(p);
         if drop {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -169,6 +226,8 @@ impl Faults {
             dropped: self.dropped.load(Ordering::Relaxed),
             auth_failures: self.auth_failures.load(Ordering::Relaxed),
             max_requests_per_second: self.max_per_second.load(Ordering::Relaxed),
+            release_calls: self.release_calls.load(Ordering::Relaxed),
+            released: self.released.load(Ordering::Relaxed),
         }
     }
 
@@ -183,6 +242,8 @@ impl Faults {
             &self.dropped,
             &self.auth_failures,
             &self.max_per_second,
+            &self.release_calls,
+            &self.released,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -241,6 +302,14 @@ mod tests {
         assert_eq!((s.requests, s.throttled, s.server_errors), (7, 5, 1));
         assert_eq!((s.allocate_calls, s.allocations, s.dropped), (1, 3, 1));
         assert_eq!(s.max_requests_per_second, 7);
+        faults.set_config(FaultConfig {
+            drop_after_release_probability: 1.0,
+            ..FaultConfig::default()
+        });
+        assert!(faults.released(1));
+        assert!(!faults.allocated(1), "allocations are not dropped now");
+        let s = faults.snapshot();
+        assert_eq!((s.release_calls, s.released, s.dropped), (1, 1, 2));
         faults.reset_counters();
         assert_eq!(faults.snapshot(), CounterSnapshot::default());
     }

@@ -21,12 +21,14 @@
 pub mod admin;
 pub mod aliyun;
 pub mod faults;
+pub mod performed;
 pub mod reading;
 pub mod serve;
 pub mod zenlayer;
 
 pub use aliyun::RepeatAllocation;
-pub use faults::{CounterSnapshot, FaultConfig, Faults, Verdict};
+pub use faults::{CounterSnapshot, Effect, FaultConfig, Faults, Verdict};
+pub use performed::Performed;
 pub use reading::ApiReading;
 pub use serve::{ConnectionDropper, RunningEmulator};
 

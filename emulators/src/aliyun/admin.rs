@@ -15,10 +15,12 @@
 //!
 //! Instance JSON: `{"instance_id": "i-x", "instance_name": "", "zone_id":
 //! "", "status": "Running", "network": "vpc", "internet_max_bandwidth_out":
-//! 5, "public_ip": null, "eip": {"ip_address": "..", "allocation_id": ".."},
-//! "locks": ["security" | "financial" | "recycling"], "forced_error":
-//! "InternalError" | "NAT_PUBLIC_IP_BINDING_FAILED" |
-//! "NAT_PUBLIC_IP_ALLOCATE_FAILED", "private_ip": null}`.
+//! 5, "internet_max_bandwidth_in": 100, "internet_charge_type":
+//! "PayByTraffic" | "PayByBandwidth", "public_ip": null, "eip":
+//! {"ip_address": "..", "allocation_id": ".."}, "locks": ["security" |
+//! "financial" | "recycling"], "forced_error": "InternalError" |
+//! "NAT_PUBLIC_IP_BINDING_FAILED" | "NAT_PUBLIC_IP_ALLOCATE_FAILED",
+//! "private_ip": null, "public_ip_releases": 0, "unpaid_order": false}`.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

@@ -4,7 +4,7 @@
 //! `Action`/`Version` must be present and known; authentication (failures
 //! are counted); then the action ([`super::actions`]). After a performed
 //! allocation the fault configuration may drop the connection without an
-//! answer.
+//! answer (likewise after a performed release).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,7 +46,7 @@ pub fn handle(
         emulator.faults.auth_failed();
         tracing::debug!(action, code = %error.code, "aliyun emulator rejected a request's authentication");
     })?;
-    let performed = actions::perform(emulator, &action, request).inspect_err(|error| {
+    let performed = actions::perform(emulator, &action, request, &access_key_id).inspect_err(|error| {
         tracing::debug!(action, access_key_id, code = %error.code, "aliyun emulator answered an error");
     })?;
     tracing::debug!(action, access_key_id, "aliyun emulator performed a request");
@@ -79,10 +79,11 @@ pub async fn api(State(emulator): State<Arc<AliyunEmulator>>, request: Request) 
     }
     match handle(&emulator, &request) {
         Ok((action, performed)) => {
-            if performed.allocated && emulator.faults.allocated(1) {
+            if emulator.faults.record(performed.effect) {
                 tracing::debug!(
                     action,
-                    "aliyun emulator drops the connection after allocating"
+                    effect = ?performed.effect,
+                    "aliyun emulator drops the connection after a change"
                 );
                 if let Some(dropper) = dropper {
                     dropper.drop_connection();

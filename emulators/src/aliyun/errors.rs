@@ -1,7 +1,9 @@
 //! The error answers the emulator gives, with Alibaba's codes, HTTP
 //! statuses and messages: the POP gateway's common errors (signature,
-//! credentials, parameters, throttling) and every row of the
-//! `AllocatePublicIpAddress` API page's error table, word for word.
+//! credentials, parameters, throttling), every row of the
+//! `AllocatePublicIpAddress` API page's error table word for word, and the
+//! rows of the `ReleasePublicIpAddress` and `ModifyInstanceNetworkSpec`
+//! pages the emulator reproduces ([`RELEASE_PAGE`], [`MODIFY_PAGE`]).
 //!
 //! Sources: `shared/providers/aliyun/FACTS.md` §4 and
 //! `shared/providers/aliyun/AllocatePublicIpAddress.md`. Codes the brief left
@@ -334,6 +336,158 @@ impl EcsError {
         )
     }
 }
+
+impl EcsError {
+    // ----- the ReleasePublicIpAddress API page -----
+
+    /// 400 `InvalidIpAddress.NotFound`: no instance (or not the one named)
+    /// holds `PublicIpAddress`.
+    pub fn ip_not_in_records() -> EcsError {
+        EcsError::new(
+            400,
+            "InvalidIpAddress.NotFound",
+            "The specified parameter \"IpAddress\" is not found in your records.",
+        )
+    }
+
+    /// 400 `DryRunOperation`: every check passed; nothing was done.
+    pub fn dry_run_operation() -> EcsError {
+        EcsError::new(
+            400,
+            "DryRunOperation",
+            "This is a dryrun request with successful result.",
+        )
+    }
+
+    /// 403 `InvalidIpAddress.NeedInstanceId`: the address is held, and no
+    /// `InstanceId` was given.
+    pub fn ip_needs_instance_id() -> EcsError {
+        EcsError::new(
+            403,
+            "InvalidIpAddress.NeedInstanceId",
+            "The specified IpAddress need to release with InstanceId.",
+        )
+    }
+
+    /// 403 `OperationTimesOverLimit`: the instance gave its IP back too
+    /// many times.
+    pub fn release_times_over_limit() -> EcsError {
+        EcsError::new(
+            403,
+            "OperationTimesOverLimit",
+            "The specified operation is denied as release public ip times over the limit.",
+        )
+    }
+
+    // ----- the ModifyInstanceNetworkSpec API page -----
+
+    /// 403 `IncorrectInstanceStatus`, worded as on this page.
+    pub fn incorrect_instance_status_for_network() -> EcsError {
+        EcsError::new(
+            403,
+            "IncorrectInstanceStatus",
+            "The current status of the instance does not support this operation.",
+        )
+    }
+
+    pub fn bandwidth_out_not_supported() -> EcsError {
+        EcsError::new(
+            400,
+            "InvalidInternetMaxBandwidthOut.ValueNotSupported",
+            "The specified InternetMaxBandwidthOut is beyond the permitted range.",
+        )
+    }
+
+    pub fn bandwidth_in_not_supported() -> EcsError {
+        EcsError::new(
+            400,
+            "InvalidInternetMaxBandwidthIn.ValueNotSupported",
+            "The specified InternetMaxBandwidthIn is beyond the permitted range.",
+        )
+    }
+
+    pub fn charge_type_not_supported() -> EcsError {
+        EcsError::new(
+            400,
+            "InvalidInternetChargeType.ValueNotSupported",
+            "The specified InternetChargeType is invalid.",
+        )
+    }
+
+    pub fn invalid_allocate_public_ip() -> EcsError {
+        EcsError::new(
+            400,
+            "InvalidParam.AllocatePublicIp",
+            "The specified param AllocatePublicIp is invalid.",
+        )
+    }
+
+    pub fn eip_instance_needs_no_bandwidth() -> EcsError {
+        EcsError::new(
+            403,
+            "InvalidInstance.InstanceNotSupported",
+            "The special vpc instance with eip not need bandwidth.",
+        )
+    }
+
+    pub fn unpaid_order() -> EcsError {
+        EcsError::new(
+            403,
+            "InvalidInstance.UnPaidOrder",
+            "The specified Instance has unpaid order.",
+        )
+    }
+
+    pub fn ip_allocation_error() -> EcsError {
+        EcsError::new(400, "IpAllocationError", "Allocate public ip failed.")
+    }
+
+    /// 400 `IdempotentParameterMismatch` (ECS common error): a `ClientToken`
+    /// seen before with other parameters.
+    pub fn idempotent_parameter_mismatch() -> EcsError {
+        EcsError::new(
+            400,
+            "IdempotentParameterMismatch",
+            "The request uses the same client token as a previous, but non-identical request.",
+        )
+    }
+}
+
+/// The rows of the ReleasePublicIpAddress API page (deprecated, updated
+/// Apr 2026): (HTTP, code, message). Every one is reachable from the
+/// seeded inventory.
+#[rustfmt::skip]
+pub const RELEASE_PAGE: &[(u16, &str, &str)] = &[
+    (400, "OperationDenied", "Specified operation is denied as your instance is in VPC."),
+    (400, "InvalidIpAddress.NotFound", "The specified parameter \"IpAddress\" is not found in your records."),
+    (400, "DryRunOperation", "This is a dryrun request with successful result."),
+    (403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation."),
+    (403, "InstanceLockedForSecurity", "The specified operation is denied as your instance is locked for security reasons."),
+    (403, "InvalidIpAddress.NeedInstanceId", "The specified IpAddress need to release with InstanceId."),
+    (403, "OperationTimesOverLimit", "The specified operation is denied as release public ip times over the limit."),
+];
+
+/// The rows of the ModifyInstanceNetworkSpec API page the emulator
+/// reproduces: (HTTP, code, message). Every one is reachable from the
+/// seeded inventory. Not reproduced (billing and account state the
+/// emulator does not model): `ChargeTypeViolation`, `OperationDenied`
+/// (PrePaid / VPC wording), `InvalidParameter.Bandwidth`,
+/// `InvalidParameter.Conflict`, `Account.Arrearage`,
+/// `BandwidthUpgradeDenied.EipBoundInstance`,
+/// `InvalidAccountStatus.NotEnoughBalance`, `InstanceDowngrade.QuotaExceed`,
+/// `InvalidInstanceStatus`.
+#[rustfmt::skip]
+pub const MODIFY_PAGE: &[(u16, &str, &str)] = &[
+    (400, "InvalidInternetMaxBandwidthIn.ValueNotSupported", "The specified InternetMaxBandwidthIn is beyond the permitted range."),
+    (400, "InvalidInternetMaxBandwidthOut.ValueNotSupported", "The specified InternetMaxBandwidthOut is beyond the permitted range."),
+    (403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation."),
+    (403, "InstanceExpiredOrInArrears", "The specified operation is denied as your prepay instance is expired (prepay mode) or in arrears (afterpay mode)."),
+    (400, "InvalidInternetChargeType.ValueNotSupported", "The specified InternetChargeType is invalid."),
+    (403, "InvalidInstance.UnPaidOrder", "The specified Instance has unpaid order."),
+    (400, "IpAllocationError", "Allocate public ip failed."),
+    (400, "InvalidParam.AllocatePublicIp", "The specified param AllocatePublicIp is invalid."),
+    (403, "InvalidInstance.InstanceNotSupported", "The special vpc instance with eip not need bandwidth."),
+];
 
 impl std::fmt::Display for EcsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -112,8 +112,38 @@ fn default_bandwidth() -> u32 {
     5
 }
 
+fn default_bandwidth_in() -> u32 {
+    100
+}
+
+/// `InternetChargeType` (ModifyInstanceNetworkSpec's `NetworkChargeType`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InternetChargeType {
+    #[default]
+    PayByTraffic,
+    PayByBandwidth,
+}
+
+impl InternetChargeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InternetChargeType::PayByTraffic => "PayByTraffic",
+            InternetChargeType::PayByBandwidth => "PayByBandwidth",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<InternetChargeType> {
+        match text {
+            "PayByTraffic" => Some(InternetChargeType::PayByTraffic),
+            "PayByBandwidth" => Some(InternetChargeType::PayByBandwidth),
+            _ => None,
+        }
+    }
+}
+
 /// One instance. As JSON (admin endpoint) every field but `instance_id` is
-/// optional: Running, VPC, 5 Mbit/s, the default zone, no IP, no lock.
+/// optional: Running, VPC, 5 Mbit/s out and 100 in, pay by traffic, the
+/// default zone, no IP, no lock, no release made, no unpaid order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Instance {
@@ -131,6 +161,10 @@ pub struct Instance {
     pub network: NetworkType,
     #[serde(default = "default_bandwidth")]
     pub internet_max_bandwidth_out: u32,
+    #[serde(default = "default_bandwidth_in")]
+    pub internet_max_bandwidth_in: u32,
+    #[serde(default)]
+    pub internet_charge_type: InternetChargeType,
     /// The static public IP (`PublicIpAddress.IpAddress[0]`).
     #[serde(default)]
     pub public_ip: Option<Ipv4Addr>,
@@ -143,7 +177,20 @@ pub struct Instance {
     /// Defaults to a generated 172.16.x.y address.
     #[serde(default)]
     pub private_ip: Option<Ipv4Addr>,
+    /// How many times ReleasePublicIpAddress gave this instance's IP back
+    /// (at [`MAX_PUBLIC_IP_RELEASES`] it answers `OperationTimesOverLimit`).
+    #[serde(default)]
+    pub public_ip_releases: u32,
+    /// An order waits for payment: ModifyInstanceNetworkSpec answers
+    /// `InvalidInstance.UnPaidOrder`.
+    #[serde(default)]
+    pub unpaid_order: bool,
 }
+
+/// How many times ReleasePublicIpAddress may give one instance's IP back.
+/// *Emulator-specific*: the API page names the error
+/// (`OperationTimesOverLimit`), not the limit.
+pub const MAX_PUBLIC_IP_RELEASES: u32 = 3;
 
 impl Instance {
     /// A Running VPC instance with 5 Mbit/s and nothing else set.
@@ -155,12 +202,27 @@ impl Instance {
             status: default_status(),
             network: default_network(),
             internet_max_bandwidth_out: default_bandwidth(),
+            internet_max_bandwidth_in: default_bandwidth_in(),
+            internet_charge_type: InternetChargeType::default(),
             public_ip: None,
             eip: None,
             locks: Vec::new(),
             forced_error: None,
             private_ip: None,
+            public_ip_releases: 0,
+            unpaid_order: false,
         }
+    }
+}
+
+impl Instance {
+    /// Status Running or Stopped, the only ones in which the public IP
+    /// can be changed.
+    pub fn is_running_or_stopped(&self) -> bool {
+        matches!(
+            self.status,
+            InstanceStatus::Running | InstanceStatus::Stopped
+        )
     }
 }
 

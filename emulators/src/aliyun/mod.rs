@@ -9,8 +9,10 @@
 //!   (`ACS3-HMAC-SHA256`), nonce replay and timestamp checks, STS tokens
 //!   ([`verify`]);
 //! - `AllocatePublicIpAddress`, `DescribeInstanceAttribute`,
-//!   `DescribeInstances` ([`actions`]) over a seeded inventory ([`seed`],
-//!   [`state`]) in which every error of the API page is reachable;
+//!   `DescribeInstances`, `ModifyInstanceNetworkSpec`,
+//!   `ReleasePublicIpAddress` ([`actions`]) over a seeded inventory
+//!   ([`seed`], [`state`]) in which every error of their API pages is
+//!   reachable ([`inventory`]);
 //! - answers in JSON or XML, with Alibaba's shapes ([`response`]);
 //! - the strict or lenient reading of parameters the documents leave open
 //!   ([`strict`], [`crate::ApiReading`]) and the rule for a
@@ -30,6 +32,7 @@
 pub mod actions;
 pub mod admin;
 pub mod api;
+pub mod client_token;
 pub mod errors;
 pub mod instance;
 pub mod inventory;
@@ -59,11 +62,12 @@ use crate::serve::RunningEmulator;
 
 pub use errors::EcsError;
 pub use instance::{Eip, ForcedError, Instance, InstanceStatus, LockReason, NetworkType};
-pub use inventory::{Outcome, SEEDED, SeedRow, inventory_markdown};
+pub use inventory::{NETWORK_SPEC, Outcome, RELEASE, SEEDED, SeedRow, TABLES, inventory_markdown};
 pub use response::Format;
 pub use state::{Allocated, Inventory, InventoryError, RepeatAllocation};
 pub use verify::EmulatorCredential;
 
+use client_token::ClientTokens;
 use nonce::NonceCache;
 
 /// The ECS API version served.
@@ -115,8 +119,18 @@ pub struct AliyunEmulator {
     faults: Arc<Faults>,
     reading: ApiReading,
     repeat_allocation: RepeatAllocation,
-    /// When each instance last got a public IP (for `describe_lag_ms`).
-    allocated_at: Mutex<HashMap<String, Instant>>,
+    /// Each instance's last public IP change (for `describe_lag_ms`).
+    recent: Mutex<HashMap<String, (Instant, IpChange)>>,
+    /// The answers given to `ClientToken`s (ModifyInstanceNetworkSpec).
+    client_tokens: ClientTokens,
+}
+
+/// A change of an instance's static public IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IpChange {
+    Allocated,
+    /// The address it held.
+    Released(std::net::Ipv4Addr),
 }
 
 impl fmt::Debug for AliyunEmulator {
@@ -143,33 +157,45 @@ impl AliyunEmulator {
             faults: Arc::new(Faults::new(config.faults)),
             reading: config.reading,
             repeat_allocation: config.repeat_allocation,
-            allocated_at: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
+            client_tokens: ClientTokens::default(),
         }
     }
 
     /// Notes that `instance_id` just got a public IP.
     fn note_allocation(&self, instance_id: &str) {
-        let mut recent = self.allocated_at.lock().unwrap_or_else(|e| e.into_inner());
+        self.note_change(instance_id, IpChange::Allocated);
+    }
+
+    /// Notes that `instance_id` just gave `ip` back.
+    fn note_release(&self, instance_id: &str, ip: std::net::Ipv4Addr) {
+        self.note_change(instance_id, IpChange::Released(ip));
+    }
+
+    fn note_change(&self, instance_id: &str, change: IpChange) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         // Bounded: entries older than the longest lag asked for are useless.
         let lag = Duration::from_millis(self.faults.config().describe_lag_ms);
-        recent.retain(|_, at| now.duration_since(*at) < lag);
-        recent.insert(instance_id.to_owned(), now);
+        recent.retain(|_, (at, _)| now.duration_since(*at) < lag);
+        recent.insert(instance_id.to_owned(), (now, change));
     }
 
     /// `instance` as a Describe call shows it now: an IP allocated less
-    /// than `describe_lag_ms` ago is not visible yet.
+    /// than `describe_lag_ms` ago is not visible yet, and one released less
+    /// than that ago still is.
     fn as_described(&self, mut instance: Instance) -> Instance {
         let lag = Duration::from_millis(self.faults.config().describe_lag_ms);
         if lag.is_zero() {
             return instance;
         }
-        let recent = self.allocated_at.lock().unwrap_or_else(|e| e.into_inner());
-        if recent
-            .get(&instance.instance_id)
-            .is_some_and(|at| at.elapsed() < lag)
-        {
-            instance.public_ip = None;
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        match recent.get(&instance.instance_id) {
+            Some((at, IpChange::Allocated)) if at.elapsed() < lag => instance.public_ip = None,
+            Some((at, IpChange::Released(ip))) if at.elapsed() < lag => {
+                instance.public_ip = instance.public_ip.or(Some(*ip));
+            }
+            _ => {}
         }
         instance
     }

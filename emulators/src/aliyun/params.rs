@@ -79,6 +79,22 @@ impl ApiRequest {
             .ok_or_else(|| EcsError::missing_parameter(name))
     }
 
+    /// An optional boolean parameter: `true` or `false` in any case (the
+    /// official Python SDKs send `True` and `False`); any other value is
+    /// the error `invalid` makes.
+    pub fn boolean(
+        &self,
+        name: &str,
+        invalid: impl FnOnce() -> EcsError,
+    ) -> Result<Option<bool>, EcsError> {
+        match self.non_empty(name) {
+            None => Ok(None),
+            Some(text) if text.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(text) if text.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(invalid()),
+        }
+    }
+
     /// Every query then form parameter.
     pub fn all_params(&self) -> impl Iterator<Item = (&str, &str)> {
         self.query

@@ -1,16 +1,19 @@
 //! The region every emulator starts with: its zones and address pools,
 //! its VLANs, and the seeded instances, each in the state that produces
-//! one answer of the API page (documented in [`super::inventory`]).
+//! one answer of an API page (documented in [`super::inventory`]).
 //!
 //! Zones (for region `R`): `R-h` is the default zone, with a default pool
 //! of 4064 addresses (47.96.0.1 to 47.96.15.254); `R-k` has an empty pool.
 //! VLAN `100` holds 47.100.0.10 to 47.100.0.14 (47.100.0.10 held by
 //! `i-emuclassic02`); VLAN `300` exists and is empty. Addresses are handed
-//! out lowest first.
+//! out lowest first. The instances that give an IP back hold addresses of
+//! 47.101.0.0/24, outside every pool (released, they go nowhere).
 
 use std::net::Ipv4Addr;
 
-use super::instance::{Eip, ForcedError, Instance, InstanceStatus, LockReason, NetworkType};
+use super::instance::{
+    Eip, ForcedError, Instance, InstanceStatus, LockReason, MAX_PUBLIC_IP_RELEASES, NetworkType,
+};
 use super::state::Inventory;
 
 /// How many plain instances are seeded for load tests.
@@ -122,6 +125,42 @@ pub fn instances(region: &str) -> Vec<Instance> {
             public_ip: Some(v4("47.100.0.10")),
             ..classic("i-emuclassic02")
         },
+        Instance {
+            locks: vec![LockReason::Recycling],
+            ..Instance::new("i-emulockrec01")
+        },
+        // Giving an IP back (ReleasePublicIpAddress, ModifyInstanceNetworkSpec).
+        Instance {
+            public_ip: Some(v4("47.101.0.1")),
+            ..classic("i-emuclrel01")
+        },
+        Instance {
+            status: InstanceStatus::Stopping,
+            public_ip: Some(v4("47.101.0.2")),
+            ..classic("i-emuclstop01")
+        },
+        Instance {
+            locks: vec![LockReason::Security],
+            public_ip: Some(v4("47.101.0.3")),
+            ..classic("i-emucllock01")
+        },
+        Instance {
+            public_ip: Some(v4("47.101.0.4")),
+            public_ip_releases: MAX_PUBLIC_IP_RELEASES,
+            ..classic("i-emurellimit1")
+        },
+        Instance {
+            public_ip: Some(v4("47.101.0.5")),
+            ..Instance::new("i-emurelvpc01")
+        },
+        Instance {
+            internet_max_bandwidth_out: 0,
+            ..classic("i-emuclbwzero1")
+        },
+        Instance {
+            unpaid_order: true,
+            ..Instance::new("i-emuunpaid01")
+        },
     ];
     all.extend((0..POOL_INSTANCES).map(|n| Instance {
         internet_max_bandwidth_out: 10,
@@ -133,7 +172,7 @@ pub fn instances(region: &str) -> Vec<Instance> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aliyun::inventory::SEEDED;
+    use crate::aliyun::inventory::{SEEDED, TABLES};
     use std::collections::BTreeSet;
 
     #[test]
@@ -160,7 +199,11 @@ mod tests {
 
     #[test]
     fn every_seeded_instance_is_documented() {
-        let documented: BTreeSet<&str> = SEEDED.iter().map(|r| r.instance_id).collect();
+        let documented: BTreeSet<&str> = TABLES
+            .iter()
+            .flat_map(|(_, rows)| rows.iter())
+            .map(|r| r.instance_id)
+            .collect();
         for instance in instances("cn-hangzhou") {
             let id = instance.instance_id.as_str();
             assert!(
@@ -173,7 +216,7 @@ mod tests {
     #[test]
     fn inventory_counts() {
         let inventory = inventory("cn-beijing");
-        assert_eq!(inventory.len(), 20 + POOL_INSTANCES);
+        assert_eq!(inventory.len(), 28 + POOL_INSTANCES);
         assert_eq!(inventory.default_zone(), "cn-beijing-h");
         let pool = &inventory.zone_pools()["cn-beijing-h"];
         assert_eq!(pool.members.len(), 16 * 254);

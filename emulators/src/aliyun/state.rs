@@ -35,7 +35,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::errors::EcsError;
-use super::instance::{Instance, InstanceStatus, LockReason, NetworkType, is_valid_instance_id};
+use super::instance::{Instance, LockReason, NetworkType, is_valid_instance_id};
 
 /// Why an instance cannot be stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -249,10 +249,7 @@ impl Inventory {
         if let Some(forced) = instance.forced_error {
             return Err(forced.error());
         }
-        if !matches!(
-            instance.status,
-            InstanceStatus::Running | InstanceStatus::Stopped
-        ) {
+        if !instance.is_running_or_stopped() {
             return Err(EcsError::incorrect_instance_status());
         }
         if instance.locks.contains(&LockReason::Security) {
@@ -314,6 +311,46 @@ impl Inventory {
             ip: chosen,
             new: true,
         })
+    }
+
+    /// The instance holding `ip` as its static public IP.
+    pub fn holder(&self, ip: Ipv4Addr) -> Option<&str> {
+        self.holders.get(&ip).map(String::as_str)
+    }
+
+    /// The instance, for a change that is not about addresses (bandwidth,
+    /// counters); use [`Inventory::release_public_ip`] and
+    /// [`Inventory::assign_from_zone`] for its public IP.
+    pub fn get_mut(&mut self, instance_id: &str) -> Option<&mut Instance> {
+        self.instances.get_mut(instance_id)
+    }
+
+    /// Takes the instance's static public IP away; the address returns to
+    /// the pools it belongs to. Returns it (`None`: the instance had none).
+    pub fn release_public_ip(&mut self, instance_id: &str) -> Option<Ipv4Addr> {
+        let ip = self.instances.get_mut(instance_id)?.public_ip.take()?;
+        self.release(ip);
+        Some(ip)
+    }
+
+    /// Gives an instance without a public IP the lowest free address of its
+    /// zone's default pool; `None` when the pool has none (or the instance
+    /// is unknown or already has one).
+    pub fn assign_from_zone(&mut self, instance_id: &str) -> Option<Ipv4Addr> {
+        let instance = self.instances.get(instance_id)?;
+        if instance.public_ip.is_some() {
+            return None;
+        }
+        let ip = self
+            .zone_pools
+            .get_mut(&instance.zone_id)?
+            .free
+            .pop_first()?;
+        self.holders.insert(ip, instance_id.to_owned());
+        if let Some(instance) = self.instances.get_mut(instance_id) {
+            instance.public_ip = Some(ip);
+        }
+        Some(ip)
     }
 
     /// Marks `ip` held by `instance_id`: it leaves every pool's free set.
@@ -385,7 +422,7 @@ fn could_be_public(ip: &Ipv4Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aliyun::instance::{Eip, ForcedError};
+    use crate::aliyun::instance::{Eip, ForcedError, InstanceStatus};
 
     fn ip(text: &str) -> Ipv4Addr {
         text.parse().unwrap()
@@ -474,6 +511,38 @@ mod tests {
         // Removing a holder returns its address.
         inv.remove("i-a");
         assert_eq!(inv.allocate(alloc("i-c", None, None)), new_ip("1.0.0.1"));
+    }
+
+    #[test]
+    fn release_and_assign_move_addresses_through_the_pool() {
+        let mut inv = inventory();
+        inv.upsert(Instance::new("i-a")).unwrap();
+        assert_eq!(inv.assign_from_zone("i-a"), Some(ip("1.0.0.1")));
+        assert_eq!(inv.holder(ip("1.0.0.1")), Some("i-a"));
+        assert_eq!(inv.assign_from_zone("i-a"), None, "it has one already");
+        assert_eq!(inv.release_public_ip("i-a"), Some(ip("1.0.0.1")));
+        assert_eq!(inv.holder(ip("1.0.0.1")), None);
+        assert!(inv.zone_pools()["z-a"].free.contains(&ip("1.0.0.1")));
+        assert_eq!(inv.release_public_ip("i-a"), None);
+        assert_eq!(inv.release_public_ip("i-nope"), None);
+        inv.upsert(Instance {
+            zone_id: "z-empty".into(),
+            ..Instance::new("i-e")
+        })
+        .unwrap();
+        assert_eq!(inv.assign_from_zone("i-e"), None, "the pool is empty");
+        // An address outside every pool goes nowhere when released.
+        inv.upsert(Instance {
+            public_ip: Some(ip("9.9.9.9")),
+            ..Instance::new("i-o")
+        })
+        .unwrap();
+        assert_eq!(inv.release_public_ip("i-o"), Some(ip("9.9.9.9")));
+        assert!(
+            inv.zone_pools()
+                .values()
+                .all(|p| !p.members.contains(&ip("9.9.9.9")))
+        );
     }
 
     #[test]

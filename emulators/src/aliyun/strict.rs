@@ -12,6 +12,7 @@
 //! | `RegionId` other than the emulator's region | 404 `InvalidInstanceId.NotFound` (the instance is not in that region; `DescribeInstances`: no instance) |
 //! | `OwnerId` / `ResourceOwnerId` not an integer | 400 `InvalidParameter` |
 //! | V1 `SignatureVersion` other than `1.0`, `SignatureType` not empty | 400 `InvalidParameter` |
+//! | ModifyInstanceNetworkSpec `StartTime`, `EndTime`, `ISP` (invitational preview, "not publicly available") | 400 `InvalidParameter` |
 //!
 //! Accepted although not on the API page, because an official SDK sends
 //! them: `RegionId` (the legacy `aliyun-python-sdk-core` adds the client's
@@ -19,7 +20,10 @@
 //! for HMAC-SHA1). The lenient reading checks none of this: unknown
 //! parameters are ignored, the first of two wins, an empty value is absent.
 
-use super::actions::{ALLOCATE_PUBLIC_IP_ADDRESS, DESCRIBE_INSTANCE_ATTRIBUTE, DESCRIBE_INSTANCES};
+use super::actions::{
+    ALLOCATE_PUBLIC_IP_ADDRESS, DESCRIBE_INSTANCE_ATTRIBUTE, DESCRIBE_INSTANCES,
+    MODIFY_INSTANCE_NETWORK_SPEC, RELEASE_PUBLIC_IP_ADDRESS,
+};
 use super::errors::EcsError;
 use super::params::ApiRequest;
 #[cfg(doc)]
@@ -64,6 +68,19 @@ pub fn action_params(action: &str) -> &'static [&'static str] {
             "PageNumber",
             "PageSize",
         ],
+        RELEASE_PUBLIC_IP_ADDRESS => &["InstanceId", "PublicIpAddress", "DryRun"],
+        MODIFY_INSTANCE_NETWORK_SPEC => &[
+            "InstanceId",
+            "InternetMaxBandwidthOut",
+            "InternetMaxBandwidthIn",
+            "NetworkChargeType",
+            "AllocatePublicIp",
+            "AutoPay",
+            "ClientToken",
+            "StartTime",
+            "EndTime",
+            "ISP",
+        ],
         _ => &[],
     }
 }
@@ -103,7 +120,7 @@ pub fn check(request: &ApiRequest, action: &str, region: &str) -> Result<(), Ecs
         }
         match name {
             // Required parameters: the action answers MissingParameter.
-            "InstanceId" => {}
+            "InstanceId" | "PublicIpAddress" => {}
             // The legacy SDK's HMAC-SHA1 signer type is the empty string.
             "SignatureType" => {}
             "IpAddress" => return Err(EcsError::ip_address_malformed()),
@@ -123,6 +140,17 @@ pub fn check(request: &ApiRequest, action: &str, region: &str) -> Result<(), Ecs
             .is_some_and(|v| v.parse::<u64>().is_err())
         {
             return Err(EcsError::invalid_parameter(name));
+        }
+    }
+    if action == MODIFY_INSTANCE_NETWORK_SPEC {
+        for name in ["StartTime", "EndTime", "ISP"] {
+            if request.param(name).is_some() {
+                return Err(EcsError::new(
+                    400,
+                    "InvalidParameter",
+                    format!("The parameter \"{name}\" is not available."),
+                ));
+            }
         }
     }
     if !v3 {

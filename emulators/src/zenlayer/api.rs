@@ -3,8 +3,9 @@
 //! `SERVICE_TEMPORARY_UNAVAILABLE`), body read (at most 1 MiB), signature
 //! check (see `verify`; failures counted), action from `X-ZC-Action`
 //! (unknown -> 401 `AUTHFAILURE_UNAUTHORIZED_OPERATION`), JSON body, the
-//! action itself. After a performed AllocateEipAddresses the fault core may
-//! ask for the connection to be dropped: the EIPs exist, the answer is lost.
+//! action itself. After a performed allocation or release the fault core may
+//! ask for the connection to be dropped: the change is made, the answer is
+//! lost.
 //!
 //! Under the strict reading the headers are checked too ([`super::strict`]).
 
@@ -80,8 +81,8 @@ pub async fn handle(State(emulator): State<Arc<ZenlayerEmulator>>, request: Requ
         Ok(performed) => performed,
         Err(error) => return finish(&request_id, &action, Err(error)),
     };
-    if performed.allocated > 0 && emulator.faults.allocated(performed.allocated) {
-        tracing::info!(request_id = %request_id, "dropping the connection after an emulated allocation");
+    if emulator.faults.record(performed.effect) {
+        tracing::info!(request_id = %request_id, effect = ?performed.effect, "dropping the connection after an emulated change");
         if let Some(dropper) = parts.extensions.get::<ConnectionDropper>() {
             dropper.drop_connection();
         }

@@ -2,10 +2,11 @@
 //! and its view as DescribeEipAddresses shows it. The status is derived
 //! from timestamps (no background tasks): CREATING until its creation time
 //! is over, then AVAILABLE (or CREATE_FAILED when it was doomed at
-//! allocation), RECYCLE once terminated.
+//! allocation), RECYCLE once terminated, gone once purged from the recycle
+//! bin (ReleaseEipAddresses, or 24 hours after its termination).
 
 use std::net::Ipv4Addr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -143,12 +144,28 @@ pub struct Eip {
     pub ready_at: Instant,
     /// The reserved block; `None` dooms the EIP to CREATE_FAILED.
     pub address: Option<Ipv4Addr>,
-    pub terminated: bool,
+    /// When TerminateEipAddress moved it to the recycle bin.
+    pub terminated_at: Option<Instant>,
+    /// ReleaseEipAddresses removed it from the recycle bin.
+    pub purged: bool,
 }
 
+/// How long a terminated EIP stays in the recycle bin before it is released
+/// for good (the docs: "released in 24 hours").
+pub const RECYCLE_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
 impl Eip {
+    /// False once the EIP is gone for good: purged by ReleaseEipAddresses,
+    /// or [`RECYCLE_RETENTION`] after its termination.
+    pub fn exists(&self, now: Instant) -> bool {
+        !self.purged
+            && self
+                .terminated_at
+                .is_none_or(|at| now.saturating_duration_since(at) < RECYCLE_RETENTION)
+    }
+
     pub fn status(&self, now: Instant) -> EipStatus {
-        if self.terminated {
+        if self.terminated_at.is_some() {
             EipStatus::Recycle
         } else if now < self.ready_at {
             EipStatus::Creating

@@ -2,7 +2,8 @@
 //! UPPER_SNAKE_CASE code and a message, sent as `{requestId, code, message}`.
 //!
 //! Codes and statuses are the documented ones (FACTS §2.3 and the
-//! AllocateEipAddresses / EIP pages). The two codes marked *emulator-specific*
+//! AllocateEipAddresses, TerminateEipAddress, ReleaseEipAddresses and other
+//! EIP pages). The two codes marked *emulator-specific*
 //! below have no documented equivalent; they follow the `OPERATION_DENIED_*`
 //! and `INVALID_PARAMETER_*` families.
 
@@ -32,6 +33,7 @@ pub const INVALID_EIP_NOT_FOUND: &str = "INVALID_EIP_NOT_FOUND";
 pub const OPERATION_DENIED_EIP_SUBSCRIPTION: &str = "OPERATION_DENIED_EIP_SUBSCRIPTION";
 pub const OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT: &str = "OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT";
 pub const OPERATION_DENIED_EIP_RECYCLED: &str = "OPERATION_DENIED_EIP_RECYCLED";
+pub const OPERATION_DENIED_EIP_NOT_RECYCLED: &str = "OPERATION_DENIED_EIP_NOT_RECYCLED";
 /// *Emulator-specific* (HTTP 403): `marketingOptions.usePocVoucher` is true,
 /// and the emulated account has no POC voucher. The docs only say creation
 /// fails in that case, without naming a code.
@@ -159,6 +161,15 @@ impl ApiError {
             StatusCode::BAD_REQUEST,
             INVALID_PARAMETER_LESS_LENGTH,
             format!("The length of parameter `{param}` is less than the minimum {min}."),
+        )
+    }
+
+    /// 404 `INVALID_ZONE_NOT_FOUND` naming the zone.
+    pub fn zone_not_found(zone_id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            INVALID_ZONE_NOT_FOUND,
+            format!("The specified zoneId `{}` is not found", printable(zone_id)),
         )
     }
 

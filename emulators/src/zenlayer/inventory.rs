@@ -7,11 +7,14 @@ use std::fmt::Write;
 
 use super::actions::allocate_eip_addresses::{MAX_AMOUNT, MAX_PERIOD_MONTHS, TAG_MAX_CHARS};
 use super::actions::describe_eip_addresses::{MAX_EIP_IDS, MAX_PAGE_SIZE, MAX_TAG_FILTERS};
+use super::actions::describe_eip_available_resources::{EipAvailable, availability};
+use super::actions::release_eip_addresses::MAX_EIP_IDS as MAX_RELEASE_IDS;
 use super::api::MAX_BODY_BYTES;
 use super::errors::*;
 use super::seed::{self, ZoneBehaviour};
 use super::verify::MAX_CLOCK_SKEW_SECS;
 use super::{SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD};
+use super::{ZenlayerEmulator, ZenlayerEmulatorConfig};
 
 /// Every error the emulator answers: code, HTTP status, action, how to
 /// trigger it (emulator-specific codes say so in their row).
@@ -61,14 +64,14 @@ const ERRORS: &[(&str, u16, &str, &str)] = &[
     (
         MISSING_PARAMETER,
         400,
-        "Allocate / Terminate",
-        "body `{\"eipChargeType\": \"POSTPAID\"}` (no zoneId), PREPAID without `eipChargePrepaid.period`; Terminate `{}`",
+        "Allocate / Terminate / Release / Available",
+        "body `{\"eipChargeType\": \"POSTPAID\"}` (no zoneId), PREPAID without `eipChargePrepaid.period`; Terminate `{}`; Release `{}`; DescribeEipAvailableResources `{}`",
     ),
     (
         INVALID_PARAMETER_VALUE,
         400,
-        "Allocate",
-        "`\"eipChargeType\": \"MONTHLY\"`, or two tags with the same key",
+        "Allocate / Release / Available",
+        "`\"eipChargeType\": \"MONTHLY\"` (also DescribeEipAvailableResources), or two tags with the same key; Release with one id twice",
     ),
     (
         INVALID_PARAMETER_EXCEED_MAXIMUM,
@@ -85,19 +88,19 @@ const ERRORS: &[(&str, u16, &str, &str)] = &[
     (
         INVALID_PARAMETER_EXCEED_LENGTH,
         400,
-        "Allocate / Describe",
-        "a tag key of 129 characters; Describe with 101 `eipIds` or 21 `tagKeys`; a body over 1 MiB",
+        "Allocate / Describe / Release",
+        "a tag key of 129 characters; Describe with 101 `eipIds` or 21 `tagKeys`; Release with 101 `eipIds`; a body over 1 MiB",
     ),
     (
         INVALID_PARAMETER_LESS_LENGTH,
         400,
-        "Allocate",
-        "a tag with an empty key or value: `{\"tags\": {\"tags\": [{\"key\": \"\", \"value\": \"v\"}]}}`",
+        "Allocate / Release",
+        "a tag with an empty key or value: `{\"tags\": {\"tags\": [{\"key\": \"\", \"value\": \"v\"}]}}`; Release `{\"eipIds\": []}`",
     ),
     (
         INVALID_ZONE_NOT_FOUND,
         404,
-        "Allocate",
+        "Allocate / Available",
         "`\"zoneId\": \"XXX-A\"` (any zone not listed above)",
     ),
     (
@@ -121,8 +124,8 @@ const ERRORS: &[(&str, u16, &str, &str)] = &[
     (
         INVALID_EIP_NOT_FOUND,
         404,
-        "Terminate",
-        "`{\"eipId\": \"eip-unknown\"}`",
+        "Terminate / Release",
+        "`{\"eipId\": \"eip-unknown\"}`, or an EIP already released; Release `{\"eipIds\": [\"eip-unknown\"]}`",
     ),
     (
         OPERATION_DENIED_EIP_SUBSCRIPTION,
@@ -134,13 +137,19 @@ const ERRORS: &[(&str, u16, &str, &str)] = &[
         OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT,
         403,
         "Terminate",
-        "terminate a POSTPAID EIP while it is still CREATING",
+        "terminate a POSTPAID EIP while it is still CREATING (the API page names no code for it; this is the other EIP pages' code for a status that does not allow the operation)",
     ),
     (
         OPERATION_DENIED_EIP_RECYCLED,
         403,
         "Terminate",
         "terminate the same EIP twice",
+    ),
+    (
+        OPERATION_DENIED_EIP_NOT_RECYCLED,
+        403,
+        "Release",
+        "release an EIP that was not terminated first (nothing of the request is released)",
     ),
 ];
 
@@ -149,8 +158,9 @@ const ERRORS: &[(&str, u16, &str, &str)] = &[
 pub fn inventory_markdown() -> String {
     let mut out = String::new();
     out.push_str("#### Zenlayer BMC emulator: zones\n\n");
-    out.push_str("| zoneId | City | Sells EIPs | What AllocateEipAddresses does | EIP pool |\n");
-    out.push_str("|---|---|---|---|---|\n");
+    out.push_str("| zoneId | City | Sells EIPs | What AllocateEipAddresses does | EIP pool | DescribeEipAvailableResources (fresh emulator) |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    let fresh = ZenlayerEmulator::new(ZenlayerEmulatorConfig::default());
     for zone in seed::ZONES {
         let (sells, what) = match zone.behaviour {
             ZoneBehaviour::Sells => (
@@ -169,15 +179,21 @@ pub fn inventory_markdown() -> String {
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {sells} | {what} | {pool} |",
-            zone.id, zone.city
+            "| `{}` | {} | {sells} | {what} | {pool} | {} |",
+            zone.id,
+            zone.city,
+            statuses(&availability(&fresh, &[zone]))
         );
     }
     let _ = writeln!(
         out,
-        "| any other | - | - | 404 `INVALID_ZONE_NOT_FOUND` | - |\n\n\
+        "| any other | - | - | 404 `INVALID_ZONE_NOT_FOUND` | - | 404 `INVALID_ZONE_NOT_FOUND` |\n\n\
          Netmasks sold: {}..={} (netmask 29 is an aligned block of 8 addresses; `ipAddress` is its first). \
-         Addresses are handed out lowest free first and return to the pool on TerminateEipAddress.\n",
+         Addresses are handed out lowest free first and return to the pool on TerminateEipAddress; an order \
+         the pool cannot fill is accepted and ends CREATE_FAILED. DescribeEipAvailableResources counts the free \
+         blocks of each netmask: more than 10 `SELL`, 1 to 10 `SELL_SHORTAGE`, none `SOLD_OUT`; it changes as \
+         EIPs are allocated and terminated. A terminated EIP stays in the recycle bin (RECYCLE) for 24 hours or \
+         until ReleaseEipAddresses, then is gone (`INVALID_EIP_NOT_FOUND`).\n",
         seed::SOLD_NETMASKS.start(),
         seed::SOLD_NETMASKS.end()
     );
@@ -200,10 +216,10 @@ pub fn inventory_markdown() -> String {
     );
     let _ = writeln!(
         out,
-        "- Actions: `AllocateEipAddresses`, `DescribeEipAddresses`, `TerminateEipAddress` (`POST /api/v2/bmc`, action in `X-ZC-Action`).\n\
+        "- Actions: `AllocateEipAddresses`, `DescribeEipAddresses`, `TerminateEipAddress`, `ReleaseEipAddresses`, `DescribeEipAvailableResources` (`POST /api/v2/bmc`, action in `X-ZC-Action`).\n\
          - Limits: amount 1..={MAX_AMOUNT}; PREPAID period 1..={MAX_PERIOD_MONTHS} months; tag key/value 1..={TAG_MAX_CHARS} characters; \
          Describe: eipIds <= {MAX_EIP_IDS}, tagKeys/tags <= {MAX_TAG_FILTERS}, pageSize 1..={MAX_PAGE_SIZE} (default 20); \
-         clock skew <= {MAX_CLOCK_SKEW_SECS} s; body <= {MAX_BODY_BYTES} bytes.\n\
+         Release: eipIds 1..={MAX_RELEASE_IDS}; clock skew <= {MAX_CLOCK_SKEW_SECS} s; body <= {MAX_BODY_BYTES} bytes.\n\
          - Admin (unsigned): `GET /_admin/eips`, `GET|PUT /_admin/creation-delay {{\"ms\": N}}`, `GET|PUT /_admin/faults`, `GET /_admin/counters`, `POST /_admin/counters/reset`.\n"
     );
 
@@ -214,6 +230,17 @@ pub fn inventory_markdown() -> String {
         let _ = writeln!(out, "| `{code}` | {status} | {action} | {how} |");
     }
     out
+}
+
+/// `/32 SELL, /31 SELL, ...` for README, or `-` for a zone with no rows.
+fn statuses(rows: &[EipAvailable]) -> String {
+    if rows.is_empty() {
+        return "- (no rows)".to_owned();
+    }
+    rows.iter()
+        .map(|row| format!("/{} `{}`", row.netmask, row.status.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -236,7 +263,7 @@ mod tests {
             .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
         {
             let cells = line.matches(" | ").count();
-            assert!(cells == 3 || cells == 4, "{line}");
+            assert!((3..=5).contains(&cells), "{line}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A stateful emulator of the Zenlayer Cloud BMC API 2.0 (`POST
-//! /api/v2/bmc`): `AllocateEipAddresses`, `DescribeEipAddresses` and
-//! `TerminateEipAddress`, with the real ZC2-HMAC-SHA256 signature check and
+//! /api/v2/bmc`): `AllocateEipAddresses`, `DescribeEipAddresses`,
+//! `TerminateEipAddress`, `ReleaseEipAddresses` and
+//! `DescribeEipAvailableResources`, with the real ZC2-HMAC-SHA256 signature check and
 //! the documented error codes, so that our tests, the `--sandbox` mode and
 //! users' own integration tests (including the official Python SDK pointed
 //! at it with `Config(scheme="http", domain="127.0.0.1:PORT")`) run without

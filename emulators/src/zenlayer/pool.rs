@@ -11,10 +11,10 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// The pool `base/prefix` (prefix 8..=30, so it has at least 4 and at
-    /// most 2^24 addresses).
+    /// The pool `base/prefix` (prefix 8..=31, so it has at least 2 and at
+    /// most 2^24 addresses; a /31 has no address to hand out).
     pub fn new(base: Ipv4Addr, prefix: u8) -> Pool {
-        let prefix = prefix.clamp(8, 30);
+        let prefix = prefix.clamp(8, 31);
         let size = 1usize << (32 - u32::from(prefix));
         let mut used = vec![false; size];
         used[0] = true;
@@ -61,6 +61,22 @@ impl Pool {
         if let Some(last) = self.used.last_mut() {
             *last = true;
         }
+    }
+
+    /// How many aligned blocks for `netmask` are free, counted up to
+    /// `cap` (callers only need to know "more than N").
+    pub fn available_blocks(&self, netmask: u32, cap: usize) -> usize {
+        let Some(block) = block_size(netmask) else {
+            return 0;
+        };
+        if block > self.used.len() {
+            return 0;
+        }
+        self.used
+            .chunks_exact(block)
+            .filter(|chunk| chunk.iter().all(|u| !u))
+            .take(cap)
+            .count()
     }
 
     /// Addresses not reserved.
@@ -110,6 +126,21 @@ mod tests {
         pool.release(Ipv4Addr::new(255, 255, 255, 255), 1);
         pool.release(Ipv4Addr::new(98, 98, 16, 0), 30);
         assert_eq!(pool.free(), 2);
+    }
+
+    #[test]
+    fn counts_available_blocks() {
+        let mut pool = Pool::new(Ipv4Addr::new(107, 155, 8, 0), 29);
+        let counts = |pool: &Pool| [32, 31, 30, 29, 28].map(|n| pool.available_blocks(n, 100));
+        assert_eq!(counts(&pool), [6, 2, 0, 0, 0]);
+        assert_eq!(pool.available_blocks(32, 4), 4, "counted up to the cap");
+        assert!(pool.reserve(31).is_some());
+        assert_eq!(counts(&pool), [4, 1, 0, 0, 0]);
+        let none = Pool::new(Ipv4Addr::new(156, 59, 0, 0), 31);
+        assert_eq!((none.free(), counts(&none)), (0, [0; 5]));
+        assert_eq!(none.available_blocks(0, 10), 0);
+        let big = Pool::new(Ipv4Addr::new(128, 1, 32, 0), 20);
+        assert_eq!(big.available_blocks(28, 1000), 254);
     }
 
     #[test]

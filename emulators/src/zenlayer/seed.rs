@@ -1,5 +1,7 @@
 //! The fixed world every emulator starts with: the zones (which sell EIPs,
-//! which do not, which always fail), each selling zone's public IPv4 pool,
+//! which do not, which always fail), each selling zone's public IPv4 pool
+//! (large ones, one short of stock and one sold out, so that
+//! DescribeEipAvailableResources answers SELL, SELL_SHORTAGE and SOLD_OUT),
 //! the netmasks sold, and the account's resource groups.
 
 use std::net::Ipv4Addr;
@@ -44,6 +46,21 @@ pub const ZONES: &[Zone] = &[
         city: "Frankfurt",
         behaviour: ZoneBehaviour::Sells,
         pool: Some((Ipv4Addr::new(128, 14, 64, 0), 20)),
+    },
+    Zone {
+        id: "LAX-A",
+        city: "Los Angeles",
+        behaviour: ZoneBehaviour::Sells,
+        // 6 usable addresses: short of stock for /32 and /31, sold out for
+        // larger blocks.
+        pool: Some((Ipv4Addr::new(107, 155, 8, 0), 29)),
+    },
+    Zone {
+        id: "DXB-A",
+        city: "Dubai",
+        behaviour: ZoneBehaviour::Sells,
+        // A /31 has no address to hand out: sold out.
+        pool: Some((Ipv4Addr::new(156, 59, 0, 0), 31)),
     },
     Zone {
         id: "TYO-A",
@@ -106,10 +123,11 @@ mod tests {
             .filter_map(|z| z.pool)
             .map(|(base, prefix)| (u32::from(base), 1u32 << (32 - prefix)))
             .collect();
-        assert_eq!(pools.len(), 3);
+        // Three large pools, then LAX-A's short one and DXB-A's empty one.
+        assert_eq!(pools.len(), 5);
         for (i, (base, size)) in pools.iter().enumerate() {
             assert_eq!(base % size, 0, "pool {i} is not aligned");
-            assert!(*size >= 1024, "pool {i} is too small");
+            assert!(*size >= 1024 || i >= 3, "pool {i} is too small");
             for (other_base, other_size) in &pools[i + 1..] {
                 assert!(base + size <= *other_base || other_base + other_size <= *base);
             }

@@ -1,11 +1,12 @@
 //! The emulated account's EIPs and IP pools, and how an EIP's status is
 //! derived from timestamps (no background tasks): CREATING until its
 //! creation time is over, then AVAILABLE (or CREATE_FAILED when it was
-//! doomed at allocation: zone SIN-A, or the pool had no free block), and
-//! RECYCLE once terminated.
+//! doomed at allocation: zone SIN-A, or the pool had no free block),
+//! RECYCLE once terminated, and gone once released from the recycle bin.
 //!
 //! The address of an EIP is reserved from the pool at allocation (hidden
-//! while CREATING) and goes back to the pool on termination.
+//! while CREATING) and goes back to the pool on termination; what is left
+//! in a pool decides what DescribeEipAvailableResources reports.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -23,6 +24,15 @@ pub enum TerminateRefusal {
     Recycled,
     Subscription,
     Creating,
+}
+
+/// Why ReleaseEipAddresses refused (nothing was released).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseRefusal {
+    /// No such EIP (never allocated, or already released).
+    NotFound(String),
+    /// The EIP is not in the recycle bin (status not RECYCLE).
+    NotRecycled(String),
 }
 
 /// Every EIP ever allocated (oldest first) and the zones' pools.
@@ -83,7 +93,8 @@ impl Store {
                 allocated_at: now,
                 ready_at,
                 address,
-                terminated: false,
+                terminated_at: None,
+                purged: false,
             });
             ids.push(id);
         }
@@ -96,7 +107,7 @@ impl Store {
         let Some(&i) = self.index.get(id) else {
             return Err(TerminateRefusal::NotFound);
         };
-        let Some(eip) = self.eips.get_mut(i) else {
+        let Some(eip) = self.eips.get_mut(i).filter(|eip| eip.exists(now)) else {
             return Err(TerminateRefusal::NotFound);
         };
         match eip.status(now) {
@@ -107,7 +118,7 @@ impl Store {
             EipStatus::Creating => return Err(TerminateRefusal::Creating),
             _ => {}
         }
-        eip.terminated = true;
+        eip.terminated_at = Some(now);
         if let Some(address) = eip.address.take()
             && let Some(pool) = self.pools.get_mut(eip.spec.zone_id)
         {
@@ -116,16 +127,59 @@ impl Store {
         Ok(())
     }
 
+    /// ReleaseEipAddresses: purges every EIP of `ids` from the recycle bin,
+    /// or none of them when one is unknown or not RECYCLE (the first such
+    /// id, in request order, is named).
+    pub fn release(&mut self, ids: &[&str], now: Instant) -> Result<(), ReleaseRefusal> {
+        for id in ids {
+            match self.live(id, now) {
+                None => return Err(ReleaseRefusal::NotFound((*id).to_owned())),
+                Some(eip) if eip.status(now) != EipStatus::Recycle => {
+                    return Err(ReleaseRefusal::NotRecycled((*id).to_owned()));
+                }
+                Some(_) => {}
+            }
+        }
+        for id in ids {
+            if let Some(eip) = self.live_mut(id, now) {
+                eip.purged = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Free aligned blocks for `netmask` in a zone's pool, counted up to
+    /// `cap` (0 for zones without a pool).
+    pub fn available_blocks(&self, zone_id: &str, netmask: u32, cap: usize) -> usize {
+        self.pools
+            .get(zone_id)
+            .map_or(0, |pool| pool.available_blocks(netmask, cap))
+    }
+
     pub fn get(&self, id: &str, now: Instant) -> Option<EipView> {
+        self.live(id, now).map(|eip| eip.view(now))
+    }
+
+    /// Every EIP that still exists, newest first.
+    pub fn all(&self, now: Instant) -> Vec<EipView> {
+        self.eips
+            .iter()
+            .rev()
+            .filter(|eip| eip.exists(now))
+            .map(|eip| eip.view(now))
+            .collect()
+    }
+
+    fn live(&self, id: &str, now: Instant) -> Option<&Eip> {
         self.index
             .get(id)
             .and_then(|&i| self.eips.get(i))
-            .map(|eip| eip.view(now))
+            .filter(|eip| eip.exists(now))
     }
 
-    /// Every EIP, newest first.
-    pub fn all(&self, now: Instant) -> Vec<EipView> {
-        self.eips.iter().rev().map(|eip| eip.view(now)).collect()
+    fn live_mut(&mut self, id: &str, now: Instant) -> Option<&mut Eip> {
+        let i = *self.index.get(id)?;
+        self.eips.get_mut(i).filter(|eip| eip.exists(now))
     }
 
     /// Every EIP DescribeEipAddresses shows now, newest first: those
@@ -134,6 +188,7 @@ impl Store {
         self.eips
             .iter()
             .rev()
+            .filter(|eip| eip.exists(now))
             .filter(|eip| now.saturating_duration_since(eip.allocated_at) >= lag)
             .map(|eip| eip.view(now))
             .collect()
@@ -270,5 +325,45 @@ mod tests {
             Err(TerminateRefusal::Recycled)
         );
         assert_eq!(store.terminate(&failed[0], t0 + delay), Ok(()));
+    }
+
+    #[test]
+    fn release_purges_recycled_eips_all_or_nothing() {
+        let mut store = Store::default();
+        let t0 = Instant::now();
+        let wall = OffsetDateTime::now_utc();
+        let ids = store.allocate(
+            &spec("SEL-A", ChargeType::Postpaid),
+            3,
+            Duration::ZERO,
+            t0,
+            wall,
+        );
+        let [a, b, c] = [ids[0].as_str(), ids[1].as_str(), ids[2].as_str()];
+        store.terminate(a, t0).unwrap();
+        store.terminate(b, t0).unwrap();
+        assert_eq!(
+            store.release(&[a, c], t0),
+            Err(ReleaseRefusal::NotRecycled(c.to_owned()))
+        );
+        assert_eq!(
+            store.release(&[a, "eip-nope"], t0),
+            Err(ReleaseRefusal::NotFound("eip-nope".to_owned()))
+        );
+        assert!(store.get(a, t0).is_some(), "nothing was released");
+        assert_eq!(store.release(&[a, b], t0), Ok(()));
+        assert!(store.get(a, t0).is_none() && store.get(b, t0).is_none());
+        assert_eq!(store.all(t0).len(), 1);
+        assert_eq!(store.terminate(a, t0), Err(TerminateRefusal::NotFound));
+        assert_eq!(
+            store.release(&[a], t0),
+            Err(ReleaseRefusal::NotFound(a.to_owned()))
+        );
+        // The recycle bin keeps an EIP for 24 hours.
+        store.terminate(c, t0).unwrap();
+        let later = t0 + crate::zenlayer::eip::RECYCLE_RETENTION;
+        assert!(store.get(c, later - Duration::from_secs(1)).is_some());
+        assert!(store.get(c, later).is_none());
+        assert!(store.described(later, Duration::ZERO).is_empty());
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::Performed;
+use super::{Effect, Performed};
 use crate::aliyun::AliyunEmulator;
 use crate::aliyun::errors::EcsError;
 use crate::aliyun::params::ApiRequest;
@@ -29,6 +29,10 @@ pub fn perform(emulator: &AliyunEmulator, request: &ApiRequest) -> Result<Perfor
     );
     Ok(Performed {
         fields,
-        allocated: allocated.new,
+        effect: if allocated.new {
+            Effect::Allocated(1)
+        } else {
+            Effect::None
+        },
     })
 }

@@ -33,18 +33,11 @@ async fn injected_faults_and_counters_over_admin() {
     harness
         .admin_put_faults(json!({"drop_after_allocate_probability": 1.0}))
         .await;
-    let query = v1_query(
-        "POST",
-        &v1_params(
+    let dropped = harness
+        .send_unanswered(
             "AllocatePublicIpAddress",
             &[("InstanceId", "i-emuready001")],
-        ),
-        SANDBOX_ACCESS_KEY_SECRET,
-    );
-    let dropped = harness
-        .http
-        .post(format!("{}/?{query}", harness.base()))
-        .send()
+        )
         .await;
     assert!(dropped.is_err(), "{dropped:?}");
     // A failed allocation is answered even with drops on.

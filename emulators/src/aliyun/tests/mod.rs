@@ -1,6 +1,7 @@
 //! Tests of the Alibaba emulator over real HTTP on 127.0.0.1:0, by concern:
 //! raw signed requests for signature V1 ([`auth`]) and V3 ([`v3`]), every
-//! seeded row and the answer formats ([`allocate`], [`formats`]), the
+//! seeded row and the answer formats ([`inventory`], [`formats`]), giving
+//! the IP back ([`release`], [`network_spec`]), the
 //! Describe calls ([`describe`]), faults, counters and malformed input
 //! ([`faults`]), the admin routes ([`admin`]) and the strict and lenient
 //! readings ([`strict`]). Every test starts its own emulator. (The
@@ -8,11 +9,13 @@
 //! gateway's `tests/provider_aliyun.rs`.)
 
 mod admin;
-mod allocate;
 mod auth;
 mod describe;
 mod faults;
 mod formats;
+mod inventory;
+mod network_spec;
+mod release;
 mod strict;
 mod v3;
 
@@ -29,6 +32,9 @@ use super::{
     AliyunEmulator, AliyunEmulatorConfig, SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_SECRET, start,
 };
 use crate::RunningEmulator;
+
+/// A table row: parameters, then the HTTP status and code they get.
+pub(super) type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
 
 /// A running emulator and an HTTP client for it.
 pub(super) struct Harness {
@@ -119,6 +125,42 @@ impl Harness {
     /// posted.
     pub async fn call(&self, action: &str, params: &[(&str, &str)]) -> Answer {
         self.v1("POST", &v1_params(action, params)).await
+    }
+
+    /// `ModifyInstanceNetworkSpec` setting `instance_id`'s
+    /// `InternetMaxBandwidthOut`, signed V1.
+    pub async fn set_bandwidth(&self, instance_id: &str, out: &str) -> Answer {
+        self.call(
+            "ModifyInstanceNetworkSpec",
+            &[
+                ("InstanceId", instance_id),
+                ("InternetMaxBandwidthOut", out),
+            ],
+        )
+        .await
+    }
+
+    /// `action` with `params`, signed V1 and posted, when a fault is to
+    /// drop the answer: what the client got (an error, if it was dropped).
+    pub async fn send_unanswered(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> reqwest::Result<reqwest::Response> {
+        let query = v1_query(
+            "POST",
+            &v1_params(action, params),
+            SANDBOX_ACCESS_KEY_SECRET,
+        );
+        self.http
+            .post(format!("{}/?{query}", self.base()))
+            .send()
+            .await
+    }
+
+    /// The static public IP the emulator says `instance_id` holds.
+    pub fn public_ip(&self, instance_id: &str) -> Option<std::net::Ipv4Addr> {
+        self.emulator.instance(instance_id).unwrap().public_ip
     }
 
     /// `AllocatePublicIpAddress` for `instance_id`, signed V1.
@@ -399,6 +441,6 @@ fn default_config_is_the_sandbox() {
     let emulator = AliyunEmulator::new(config);
     assert!(!format!("{emulator:?}").contains("sandbox-aliyun-secret"));
     assert_eq!(emulator.host_id(), "ecs.cn-hangzhou.aliyuncs.com");
-    assert_eq!(emulator.instances().len(), 2020);
+    assert_eq!(emulator.instances().len(), 2028);
     assert!(emulator.instance("i-emuready001").is_some());
 }

@@ -22,14 +22,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{Performed, object};
+use super::{Effect, Performed, object};
 use crate::ApiReading;
 use crate::zenlayer::ZenlayerEmulator;
 use crate::zenlayer::eip::{ChargeType, NewEip};
 use crate::zenlayer::errors::{
-    ApiError, INVALID_EIP_TYPE_ZONE_NO_SELL, INVALID_ZONE_NOT_FOUND,
-    OPERATION_DENIED_POC_VOUCHER_NOT_AVAILABLE, OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND,
-    printable,
+    ApiError, INVALID_EIP_TYPE_ZONE_NO_SELL, OPERATION_DENIED_POC_VOUCHER_NOT_AVAILABLE,
+    OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND, printable,
 };
 use crate::zenlayer::params::{Params, check_length};
 use crate::zenlayer::seed::{self, ZoneBehaviour};
@@ -80,7 +79,7 @@ pub fn perform(
             eip_id_set,
             order_number,
         })?,
-        allocated: u64::from(amount),
+        effect: Effect::Allocated(u64::from(amount)),
     })
 }
 
@@ -141,13 +140,7 @@ fn validate(body: &Map<String, Value>, reading: ApiReading) -> Result<(NewEip, u
     }
     let tags = tags(&p)?;
 
-    let zone = seed::zone(zone_id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            INVALID_ZONE_NOT_FOUND,
-            format!("The specified zoneId `{}` is not found", printable(zone_id)),
-        )
-    })?;
+    let zone = seed::zone(zone_id).ok_or_else(|| ApiError::zone_not_found(zone_id))?;
     let netmask = u32::try_from(netmask).unwrap_or(32);
     if zone.behaviour == ZoneBehaviour::NoSell {
         return Err(ApiError::new(

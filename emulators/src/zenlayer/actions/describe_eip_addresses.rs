@@ -19,7 +19,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::Performed;
+use super::{Performed, object};
 use crate::zenlayer::ZenlayerEmulator;
 use crate::zenlayer::eip::{ChargeType, EipStatus, EipView};
 use crate::zenlayer::errors::{ApiError, printable};
@@ -124,10 +124,10 @@ pub fn perform(
         .unwrap_or(usize::MAX)
         .saturating_mul(page_size);
     let data_set = matching.into_iter().skip(skip).take(page_size).collect();
-    Performed::read(&Described {
+    Ok(Performed::read(object(&Described {
         total_count,
         data_set,
-    })
+    })?))
 }
 
 fn filters<'a>(p: &Params<'a>) -> Result<Filters<'a>, ApiError> {

@@ -1,10 +1,15 @@
 //! `TerminateEipAddress {eipId}`: moves an AVAILABLE, ASSOCIATED or
 //! CREATE_FAILED POSTPAID EIP to the recycle bin (status RECYCLE; its
-//! address goes back to the pool). Refusals, in the order checked:
-//! unknown id -> 404 `INVALID_EIP_NOT_FOUND`; already RECYCLE -> 403
+//! address goes back to the pool; after 24 hours, or ReleaseEipAddresses,
+//! it is gone). Refusals, in the order checked: unknown (or already
+//! released) id -> 404 `INVALID_EIP_NOT_FOUND`; already RECYCLE -> 403
 //! `OPERATION_DENIED_EIP_RECYCLED`; PREPAID -> 403
-//! `OPERATION_DENIED_EIP_SUBSCRIPTION`; CREATING -> 403
-//! `OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT`.
+//! `OPERATION_DENIED_EIP_SUBSCRIPTION` (the three codes of the API page);
+//! CREATING -> 403 `OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT` (the page
+//! allows only AVAILABLE, ASSOCIATED and CREATE_FAILED and names no code for
+//! the rest; this is the code the other EIP pages give for a status that
+//! does not allow the operation). Counted as a release; fault injection may
+//! drop the answer after it.
 
 use std::time::Instant;
 
@@ -12,7 +17,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::Performed;
+use super::{Effect, Performed, object};
 use crate::zenlayer::ZenlayerEmulator;
 use crate::zenlayer::errors::{
     ApiError, INVALID_EIP_NOT_FOUND, OPERATION_DENIED_EIP_RECYCLED,
@@ -38,7 +43,10 @@ pub fn perform(
     match result {
         Ok(()) => {
             tracing::info!(eip_id = %shown, "emulated zenlayer EIP terminated");
-            Performed::read(&Terminated {})
+            Ok(Performed {
+                fields: object(&Terminated {})?,
+                effect: Effect::Released(1),
+            })
         }
         Err(TerminateRefusal::NotFound) => Err(ApiError::new(
             StatusCode::NOT_FOUND,

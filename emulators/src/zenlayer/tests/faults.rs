@@ -75,15 +75,8 @@ async fn drop_after_allocate_loses_the_answer_but_not_the_eips() {
         ..ZenlayerEmulatorConfig::default()
     })
     .await;
-    let body = serde_json::to_vec(&json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID", "amount": 3, "tags": {"tags": [{"key": "req", "value": "r-1"}]}})).unwrap();
-    let headers = h.signed_headers(ALLOCATE, &body, &Signing::default());
-    let result = h
-        .http
-        .post(h.url())
-        .headers(headers)
-        .body(body)
-        .send()
-        .await;
+    let body = json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID", "amount": 3, "tags": {"tags": [{"key": "req", "value": "r-1"}]}});
+    let result = h.send_unanswered(ALLOCATE, &body).await;
     let err = result.expect_err("the connection should have been dropped");
     assert!(!err.is_timeout(), "{err}");
 

@@ -1,7 +1,8 @@
 //! Tests of the Zenlayer emulator over real HTTP on 127.0.0.1:0, by
 //! concern: authentication and the SDK's request shape ([`auth`]), each
 //! action's parameters and rules ([`allocate`], [`describe`],
-//! [`terminate`]), faults and counters ([`faults`]), the admin routes
+//! [`terminate`], [`release`], [`available`]), faults and counters
+//! ([`faults`]), the admin routes
 //! ([`admin`]) and the strict and lenient readings ([`strict`]). Every
 //! test starts its own emulator; every wait is a bounded poll. (The
 //! gateway's own `ZenlayerProvider` against this emulator is tested in the
@@ -10,8 +11,10 @@
 mod admin;
 mod allocate;
 mod auth;
+mod available;
 mod describe;
 mod faults;
+mod release;
 mod strict;
 mod terminate;
 
@@ -29,6 +32,8 @@ use crate::CounterSnapshot;
 pub(super) const ALLOCATE: &str = "AllocateEipAddresses";
 pub(super) const DESCRIBE: &str = "DescribeEipAddresses";
 pub(super) const TERMINATE: &str = "TerminateEipAddress";
+pub(super) const RELEASE: &str = "ReleaseEipAddresses";
+pub(super) const AVAILABLE: &str = "DescribeEipAvailableResources";
 
 /// A running emulator and a plain HTTP client.
 pub(super) struct Harness {
@@ -142,6 +147,23 @@ impl Harness {
             panic!("status {status}: body is not JSON ({e}): {bytes:?}");
         });
         (status, value)
+    }
+
+    /// A correctly signed call whose answer a fault is to drop: what the
+    /// client got (an error, if it was dropped).
+    pub async fn send_unanswered(
+        &self,
+        action: &str,
+        body: &Value,
+    ) -> reqwest::Result<reqwest::Response> {
+        let body = serde_json::to_vec(body).unwrap();
+        let headers = self.signed_headers(action, &body, &Signing::default());
+        self.http
+            .post(self.url())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
     }
 
     /// A correctly signed call with the sandbox key.

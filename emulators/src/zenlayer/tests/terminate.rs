@@ -78,3 +78,53 @@ async fn terminate_rules() {
         .await;
     assert_eq!(h.emulator.eip(&again[0]).unwrap().ip_address, Some(ip));
 }
+
+#[tokio::test]
+async fn terminations_are_counted_and_the_answer_can_be_lost() {
+    let h = harness(Duration::ZERO).await;
+    let ids = h
+        .allocate(json!({"zoneId": "HKG-A", "eipChargeType": "POSTPAID", "amount": 2}))
+        .await;
+    h.ok(TERMINATE, json!({"eipId": ids[0]})).await;
+    let counters = h.counters().await;
+    assert_eq!((counters.release_calls, counters.released), (1, 1));
+    assert_eq!(
+        h.admin_put(
+            "/_admin/faults",
+            json!({"drop_after_release_probability": 1.0})
+        )
+        .await,
+        200
+    );
+    let lost = h
+        .send_unanswered(TERMINATE, &json!({"eipId": ids[1]}))
+        .await;
+    assert!(lost.is_err(), "{lost:?}");
+    // Terminated all the same: a retry finds it in the recycle bin.
+    assert_eq!(
+        h.emulator.eip(&ids[1]).unwrap().eip_status,
+        EipStatus::Recycle
+    );
+    h.fails(
+        TERMINATE,
+        json!({"eipId": ids[1]}),
+        403,
+        "OPERATION_DENIED_EIP_RECYCLED",
+    )
+    .await;
+    let counters = h.counters().await;
+    assert_eq!(
+        (counters.release_calls, counters.released, counters.dropped),
+        (2, 2, 1)
+    );
+    // A released EIP is unknown to Terminate.
+    h.admin_put("/_admin/faults", json!({})).await;
+    h.ok(RELEASE, json!({"eipIds": [ids[1]]})).await;
+    h.fails(
+        TERMINATE,
+        json!({"eipId": ids[1]}),
+        404,
+        "INVALID_EIP_NOT_FOUND",
+    )
+    .await;
+}
