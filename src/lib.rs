@@ -8,14 +8,16 @@
 //!   rate limit, concurrency cap, per-attempt timeout).
 //! - `config`: the TOML configuration and credentials.
 //! - `idempotency`: the idempotency record store (redb) and in-flight registry.
-//! - `emulator`: stateful emulators of both provider APIs; `sandbox` wires them up.
+//! - `emulator`: the `ipalloc-emulators` crate (`emulators/`), stateful
+//!   emulators of both provider APIs sharing no code with the gateway;
+//!   `sandbox` wires them up.
 //! - `server`: wiring and serving.
 //! - `bounded`: bounded, escaped text for answers and logs.
 
 pub mod api;
 pub mod bounded;
 pub mod config;
-pub mod emulator;
+pub use ipalloc_emulators as emulator;
 pub mod idempotency;
 pub mod middleware;
 pub mod provider;
@@ -61,9 +63,5 @@ pub fn gateway_decisions_markdown() -> String {
 /// The emulators' seeded inventories as Markdown, as published in README.md:
 /// which instance, zone or parameter produces which answer.
 pub fn emulator_inventory_markdown() -> String {
-    format!(
-        "#### Alibaba Cloud ECS emulator: seeded instances\n\n{}\n{}",
-        emulator::aliyun::inventory_markdown(),
-        emulator::zenlayer::inventory_markdown()
-    )
+    emulator::inventory_markdown()
 }

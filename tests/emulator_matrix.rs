@@ -1,8 +1,8 @@
 //! The end-to-end error matrix: tonic client -> gateway -> in-process
 //! provider emulators, with no scripted responses. Every error of both
 //! providers' allocation API pages is produced by the emulators' seeded
-//! inventory (see `src/emulator/aliyun/seed.rs` and
-//! `src/emulator/zenlayer/inventory.rs`), plus the common errors the
+//! inventory (see `emulators/src/aliyun/inventory.rs` and
+//! `emulators/src/zenlayer/inventory.rs`), plus the common errors the
 //! emulators can produce (credentials, signatures, parameters the gateway
 //! lets through, throttling). For each: the gRPC code, ErrorInfo reason,
 //! domain and metadata, RequestInfo and RetryInfo, written out literally per

@@ -292,3 +292,178 @@ fn official_sdks_are_served_and_refused_like_the_clouds_do() {
 
     drop(emulators);
 }
+
+/// Runs a script of `tests/python/` with the SDK venv against the
+/// emulators; returns its JSON and the report to print on failure.
+fn run_sdk_script(name: &str, emulators: &ipalloc_gateway::sandbox::Emulators) -> (Value, String) {
+    let (aliyun_running, _) = emulators.aliyun.as_ref().unwrap();
+    let (zenlayer_running, _) = emulators.zenlayer.as_ref().unwrap();
+    let bin = tools::python_sdks();
+    let script = format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"));
+    let started = Instant::now();
+    let finished = run_with_timeout(
+        Command::new(bin.join("python"))
+            .arg(script)
+            .arg(aliyun_running.addr.to_string())
+            .arg(zenlayer_running.addr.to_string())
+            .env_clear()
+            .env("PYTHONUTF8", "1")
+            .env("PYTHONIOENCODING", "utf-8")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("ALIYUN_AK_ID", aliyun::SANDBOX_ACCESS_KEY_ID)
+            .env("ALIYUN_AK_SECRET", aliyun::SANDBOX_ACCESS_KEY_SECRET)
+            .env("ZENLAYER_AK_ID", zenlayer::SANDBOX_ACCESS_KEY_ID)
+            .env(
+                "ZENLAYER_AK_PASSWORD",
+                zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
+            ),
+        SCRIPT_TIMEOUT,
+    );
+    let report = finished.report();
+    assert!(
+        finished.status.is_some_and(|s| s.success()),
+        "{name} failed or timed out after {:?}:\n{report}",
+        started.elapsed()
+    );
+    let result = serde_json::from_str(finished.stdout.trim())
+        .unwrap_or_else(|e| panic!("{name} printed no JSON ({e}):\n{report}"));
+    (result, report)
+}
+
+#[test]
+fn official_sdks_give_addresses_back_and_ask_what_is_for_sale() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulators = runtime
+        .block_on(start_emulators(&EmulatorOptions {
+            // EIPs are AVAILABLE at once, so they can be terminated.
+            creation_delay: Duration::ZERO,
+            ..EmulatorOptions::default()
+        }))
+        .expect("emulators start");
+    let (result, report) = run_sdk_script("sdk_lifecycle.py", &emulators);
+    let (_, aliyun_emulator) = emulators.aliyun.as_ref().unwrap();
+    let (_, zenlayer_emulator) = emulators.zenlayer.as_ref().unwrap();
+
+    // --- Zenlayer: terminate, the documented refusals, release, availability.
+    let error = |key: &str| result[key]["error"].as_str().unwrap_or("(no error)");
+    assert!(result["zenlayer_terminate"]["ok"].is_string(), "{report}");
+    assert_eq!(
+        error("zenlayer_terminate_again"),
+        "OPERATION_DENIED_EIP_RECYCLED",
+        "{report}"
+    );
+    assert_eq!(
+        error("zenlayer_terminate_prepaid"),
+        "OPERATION_DENIED_EIP_SUBSCRIPTION",
+        "{report}"
+    );
+    assert!(result["zenlayer_release"]["ok"].is_string(), "{report}");
+    assert_eq!(
+        error("zenlayer_release_again"),
+        "INVALID_EIP_NOT_FOUND",
+        "{report}"
+    );
+    let postpaid = result["zenlayer_eips"]["postpaid"].as_str().unwrap();
+    let prepaid = result["zenlayer_eips"]["prepaid"].as_str().unwrap();
+    assert!(
+        zenlayer_emulator.eip(postpaid).is_none(),
+        "released for good"
+    );
+    assert_eq!(
+        zenlayer_emulator.eip(prepaid).unwrap().eip_status,
+        EipStatus::Available
+    );
+    let rows = result["zenlayer_available"]["ok"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(rows.len(), 30, "{report}");
+    assert!(rows.contains(&json!({"zoneId": "SEL-A", "status": "SELL", "netmask": 32})));
+    assert!(rows.contains(&json!({"zoneId": "DXB-A", "status": "SOLD_OUT", "netmask": 32})));
+    assert_eq!(
+        result["zenlayer_available_lax"]["ok"][0],
+        json!({"zoneId": "LAX-A", "status": "SELL_SHORTAGE", "netmask": 32}),
+        "{report}"
+    );
+    assert_eq!(
+        error("zenlayer_available_unknown"),
+        "INVALID_ZONE_NOT_FOUND",
+        "{report}"
+    );
+    let counters = zenlayer_emulator.faults().snapshot();
+    assert_eq!(
+        counters.requests, 10,
+        "two allocations, three terminations, two releases, three availability calls: {counters:?}"
+    );
+    assert_eq!(
+        (counters.release_calls, counters.released),
+        (2, 1),
+        "{counters:?}"
+    );
+    assert_eq!(counters.auth_failures, 0, "{counters:?}");
+
+    // --- Alibaba legacy SDK: bandwidth 0 reclaims; the token replays.
+    let order = result["aliyun_modify"]["ok"]["OrderId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        result["aliyun_modify_again"]["ok"]["OrderId"], order,
+        "{report}"
+    );
+    assert_eq!(result["aliyun_modify_described"], json!([]), "{report}");
+    assert_eq!(
+        error("aliyun_modify_unpaid"),
+        "InvalidInstance.UnPaidOrder",
+        "{report}"
+    );
+    assert_eq!(result["aliyun_modify_unpaid"]["status"], 403, "{report}");
+    assert_eq!(
+        error("aliyun_release_dry_run"),
+        "DryRunOperation",
+        "{report}"
+    );
+    assert!(
+        result["aliyun_release"]["ok"]["RequestId"].is_string(),
+        "{report}"
+    );
+    assert_eq!(result["aliyun_release_described"], json!([]), "{report}");
+    assert_eq!(error("aliyun_release_vpc"), "OperationDenied", "{report}");
+    // --- Alibaba V3 SDK.
+    assert!(
+        result["aliyun_v3_modify"]["ok"]["OrderId"].is_string(),
+        "{report}"
+    );
+    assert_eq!(
+        error("aliyun_v3_release_stopping"),
+        "IncorrectInstanceStatus",
+        "{report}"
+    );
+    for (instance, holds) in [
+        ("i-emuhasip001", false),
+        ("i-emuclrel01", false),
+        ("i-emurelvpc01", false),
+        ("i-emuclstop01", true),
+    ] {
+        assert_eq!(
+            aliyun_emulator
+                .instance(instance)
+                .unwrap()
+                .public_ip
+                .is_some(),
+            holds,
+            "{instance}"
+        );
+    }
+    let counters = aliyun_emulator.faults().snapshot();
+    assert_eq!(
+        counters.requests, 10,
+        "four ModifyInstanceNetworkSpec, four ReleasePublicIpAddress, two describes: {counters:?}"
+    );
+    assert_eq!(
+        (counters.release_calls, counters.released),
+        (3, 3),
+        "two reclaims and one release; the replayed token released nothing: {counters:?}"
+    );
+    assert_eq!(counters.auth_failures, 0, "{counters:?}");
+
+    drop(emulators);
+}

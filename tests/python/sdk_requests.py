@@ -7,6 +7,11 @@ region) and lets the SDK send it to the capture server, which records the
 request exactly as it arrives. Nothing reaches a cloud. The Rust test then
 compares each recorded request with the one the gateway sent.
 
+Operations: Zenlayer AllocateEipAddresses, DescribeEipAddresses,
+TerminateEipAddress, ReleaseEipAddresses, DescribeEipAvailableResources;
+Alibaba AllocatePublicIpAddress, DescribeInstanceAttribute,
+ReleasePublicIpAddress, ModifyInstanceNetworkSpec (V1 and V3).
+
 SDKs: zenlayercloud-sdk-python (BmcClient, AbstractModel serialization);
 aliyun-python-sdk-core + aliyun-python-sdk-ecs (RPC signature V1, the
 legacy SDK most Python users run); alibabacloud-ecs20140526 on
@@ -30,6 +35,12 @@ from aliyunsdkecs.request.v20140526.AllocatePublicIpAddressRequest import (
 )
 from aliyunsdkecs.request.v20140526.DescribeInstanceAttributeRequest import (
     DescribeInstanceAttributeRequest as LegacyDescribe,
+)
+from aliyunsdkecs.request.v20140526.ModifyInstanceNetworkSpecRequest import (
+    ModifyInstanceNetworkSpecRequest as LegacyModifyNetworkSpec,
+)
+from aliyunsdkecs.request.v20140526.ReleasePublicIpAddressRequest import (
+    ReleasePublicIpAddressRequest as LegacyReleasePublicIp,
 )
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ecs20140526.client import Client as EcsClient
@@ -73,6 +84,8 @@ ZENLAYER_REQUESTS = {
     ),
     "DescribeEipAddresses": (models.DescribeEipAddressesRequest, {"tags": tag_list}),
     "TerminateEipAddress": (models.TerminateEipAddressRequest, {}),
+    "ReleaseEipAddresses": (models.ReleaseEipAddressesRequest, {}),
+    "DescribeEipAvailableResources": (models.DescribeEipAvailableResourcesRequest, {}),
 }
 
 
@@ -85,6 +98,14 @@ def zenlayer(case):
     model, nested = ZENLAYER_REQUESTS[case["action"]]
     request = set_fields(model(), case["params"], nested)
     getattr(client, case["action"])(request)
+
+
+LEGACY_REQUESTS = {
+    "AllocatePublicIpAddress": LegacyAllocate,
+    "DescribeInstanceAttribute": LegacyDescribe,
+    "ReleasePublicIpAddress": LegacyReleasePublicIp,
+    "ModifyInstanceNetworkSpec": LegacyModifyNetworkSpec,
+}
 
 
 def aliyun_v1(case):
@@ -102,9 +123,9 @@ def aliyun_v1(case):
         connect_timeout=5,
         timeout=10,
     )
-    request = {"AllocatePublicIpAddress": LegacyAllocate, "DescribeInstanceAttribute": LegacyDescribe}[
-        case["action"]
-    ]()
+    request = LEGACY_REQUESTS[case["action"]]()
+    # Each parameter through its setter, as an SDK user writes it (values
+    # keep their Python type: the SDK sends True as "True", 0 as "0").
     for name, value in case["params"].items():
         getattr(request, "set_" + name)(value)
     request.set_endpoint(spec["aliyun"])
@@ -113,7 +134,40 @@ def aliyun_v1(case):
     client.do_action_with_exception(request)
 
 
-SNAKE = {"InstanceId": "instance_id", "IpAddress": "ip_address", "VlanId": "vlan_id"}
+SNAKE = {
+    "InstanceId": "instance_id",
+    "IpAddress": "ip_address",
+    "VlanId": "vlan_id",
+    "RegionId": "region_id",
+    "PublicIpAddress": "public_ip_address",
+    "DryRun": "dry_run",
+    "InternetMaxBandwidthOut": "internet_max_bandwidth_out",
+    "InternetMaxBandwidthIn": "internet_max_bandwidth_in",
+    "NetworkChargeType": "network_charge_type",
+    "AllocatePublicIp": "allocate_public_ip",
+    "AutoPay": "auto_pay",
+    "ClientToken": "client_token",
+}
+
+# action -> (request model, client method) of the V3 SDK.
+V3_REQUESTS = {
+    "AllocatePublicIpAddress": (
+        ecs_models.AllocatePublicIpAddressRequest,
+        "allocate_public_ip_address_with_options",
+    ),
+    "DescribeInstanceAttribute": (
+        ecs_models.DescribeInstanceAttributeRequest,
+        "describe_instance_attribute_with_options",
+    ),
+    "ReleasePublicIpAddress": (
+        ecs_models.ReleasePublicIpAddressRequest,
+        "release_public_ip_address_with_options",
+    ),
+    "ModifyInstanceNetworkSpec": (
+        ecs_models.ModifyInstanceNetworkSpecRequest,
+        "modify_instance_network_spec_with_options",
+    ),
+}
 
 
 def aliyun_v3(case):
@@ -129,14 +183,8 @@ def aliyun_v3(case):
     client = EcsClient(config)
     fields = {SNAKE[name]: value for name, value in case["params"].items()}
     runtime = RuntimeOptions(read_timeout=10000, connect_timeout=5000)
-    if case["action"] == "AllocatePublicIpAddress":
-        client.allocate_public_ip_address_with_options(
-            ecs_models.AllocatePublicIpAddressRequest(**fields), runtime
-        )
-    else:
-        client.describe_instance_attribute_with_options(
-            ecs_models.DescribeInstanceAttributeRequest(**fields), runtime
-        )
+    model, method = V3_REQUESTS[case["action"]]
+    getattr(client, method)(model(**fields), runtime)
 
 
 SDKS = {"zenlayer": zenlayer, "aliyun-v1": aliyun_v1, "aliyun-v3": aliyun_v3}
