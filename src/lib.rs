@@ -9,12 +9,14 @@
 //! - `config`: the TOML configuration and credentials.
 //! - `idempotency`: the idempotency record store (redb) and in-flight registry.
 //! - `emulator`: stateful emulators of both provider APIs; `sandbox` wires them up.
-//! - `server`: wiring and serving.
+//! - `server`: wiring, serving, connection limits and shutdown.
+//! - `logging`: the log subscriber and the access log.
 
 pub mod api;
 pub mod config;
 pub mod emulator;
 pub mod idempotency;
+pub mod logging;
 pub mod middleware;
 pub mod provider;
 pub mod sandbox;

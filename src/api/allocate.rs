@@ -28,6 +28,7 @@ use super::{convert, validate::ValidAllocate};
 use crate::idempotency::{
     Begin, Claim, Fingerprint, IdempotencyStore, InFlightRegistry, WaitResult,
 };
+use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::provider::{
     AllocateResult, AllocateSpec, CallContext, ChargeType, FollowSettings, Provider,
@@ -43,6 +44,8 @@ pub struct Allocator {
     pub inflight: InFlightRegistry,
     /// Per provider name.
     pub follow: HashMap<String, FollowSettings>,
+    /// Shutdown: allocation tasks are tracked, waits end when it stops.
+    pub drain: crate::server::Drain,
 }
 
 /// What the caller asked besides the allocation itself.
@@ -72,6 +75,7 @@ impl Allocator {
         let key = valid
             .idempotency_key
             .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4().simple()));
+        CallFacts::current().idempotency_key(&key);
         let fingerprint = fingerprint(&provider.description().name, &valid.spec);
         let ctx = CallContext {
             deadline,
@@ -91,17 +95,18 @@ impl Allocator {
                 }
             };
             // Spawned, holding the in-flight claim: if the caller goes away,
-            // the allocation still completes and its outcome is recorded.
+            // the allocation still completes and its outcome is recorded
+            // (the server waits for these tasks when it shuts down).
             let this = Arc::clone(self);
             let (provider, spec) = (Arc::clone(&provider), valid.spec.clone());
             let (key, fingerprint, ctx) = (key.clone(), fingerprint.clone(), ctx.clone());
-            let owned = tokio::spawn(async move {
+            let owned = self.drain.spawn(CallFacts::current().scope(async move {
                 let outcome = this
                     .run_owned(&provider, &spec, &key, &fingerprint, &ctx)
                     .await;
                 drop(guard);
                 outcome
-            });
+            }));
             break match owned.await {
                 Ok(outcome) => outcome?,
                 Err(e) => {
@@ -115,7 +120,15 @@ impl Allocator {
             return Ok(response);
         }
         let until = wait_until(wait_timeout, deadline);
-        Ok(self.settle(&provider, response, until, &ctx).await)
+        // The allocation is recorded: a wait cut short by a shutdown tells
+        // the caller to retry with the key (a replay, then a new wait).
+        tokio::select! {
+            settled = self.settle(&provider, response, until, &ctx) => Ok(settled),
+            () = self.drain.stopping() => Err(error::shutting_down(
+                "the allocation succeeded and is recorded, the wait for it was cut short",
+                Some(&key),
+            )),
+        }
     }
 
     /// The flow for the process-local owner of `key`.
@@ -135,7 +148,10 @@ impl Allocator {
         let mut ambiguous_before = false;
         match began {
             Begin::Started => {}
-            Begin::Completed(bytes) => return decode_stored(&bytes),
+            Begin::Completed(bytes) => {
+                CallFacts::current().replayed();
+                return decode_stored(&bytes);
+            }
             Begin::Mismatch { stored } => return Err(key_reused(key, fingerprint, &stored)),
             // InFlight here means a previous process died mid-call.
             Begin::InFlight {

@@ -119,8 +119,18 @@ pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) ->
             let rule = if (200..300).contains(http_status) {
                 // Answered "success" unreadably: the call probably happened.
                 &MALFORMED_SUCCESS
+            } else if *http_status == 404 {
+                // Not the API's own "not found" (that comes in its format):
+                // the request went to a path with no API, a misconfigured
+                // endpoint. Never the caller's NOT_FOUND.
+                &MALFORMED_NOT_FOUND
             } else {
                 fallback_for_http_status(*http_status)
+            };
+            let hint = if *http_status == 404 {
+                " (check the provider's endpoint setting)"
+            } else {
+                ""
             };
             Answer {
                 domain: table.domain,
@@ -133,8 +143,9 @@ pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) ->
                 },
                 mapped: Mapped::from_rule(rule, "PROVIDER_RESPONSE_MALFORMED"),
                 text: format!(
-                    "{} returned a response that is not its API's format: {detail}",
-                    op.name
+                    "{}: {} answered HTTP {http_status} with a response that is not its API's format{hint}: {detail}",
+                    op.name,
+                    provider.request_path()
                 ),
                 retry_after: None,
             }
@@ -209,6 +220,15 @@ pub fn provider_status(provider: &ProviderDescription, error: &ProviderError) ->
     };
     build(provider, answer, outcome_unknown(provider.kind, error))
 }
+
+static MALFORMED_NOT_FOUND: ErrorRule = ErrorRule {
+    code: "*",
+    message: None,
+    http_status: Some(404),
+    grpc: Code::FailedPrecondition,
+    reason: "PROVIDER_RESPONSE_MALFORMED",
+    retry: RetryClass::Never,
+};
 
 static MALFORMED_SUCCESS: ErrorRule = ErrorRule {
     code: "*",
@@ -380,4 +400,49 @@ pub fn deadline_exceeded(message: &str) -> Status {
     let mut details = ErrorDetails::new();
     details.set_error_info("DEADLINE_EXCEEDED", GATEWAY_DOMAIN, HashMap::new());
     Status::with_error_details(Code::DeadlineExceeded, message.to_owned(), details)
+}
+
+/// How long a caller is asked to wait after the gateway refused a call
+/// because it is shutting down (another replica, or this one restarted).
+pub const SHUTDOWN_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// UNAVAILABLE with ErrorInfo `GATEWAY_SHUTTING_DOWN` and RetryInfo: a
+/// stream or a wait ended because the gateway is stopping. `detail` says
+/// what was cut short; `idempotency_key`, when given, is the key to retry
+/// with (the allocation itself is recorded).
+pub fn shutting_down(detail: &str, idempotency_key: Option<&str>) -> Status {
+    let mut metadata = HashMap::new();
+    if let Some(key) = idempotency_key {
+        metadata.insert("idempotencyKey".to_owned(), key.to_owned());
+    }
+    let mut details = ErrorDetails::new();
+    details.set_error_info("GATEWAY_SHUTTING_DOWN", GATEWAY_DOMAIN, metadata);
+    details.set_retry_info(Some(SHUTDOWN_RETRY_DELAY));
+    Status::with_error_details(
+        Code::Unavailable,
+        format!("the gateway is shutting down: {detail}; retry shortly"),
+        details,
+    )
+}
+
+/// DEADLINE_EXCEEDED with ErrorInfo `REQUEST_BODY_TIMEOUT`: the request's
+/// headers came but its message did not within `timeout`. Nothing was done.
+pub fn request_body_timeout(timeout: Duration) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        "REQUEST_BODY_TIMEOUT",
+        GATEWAY_DOMAIN,
+        HashMap::from([(
+            "requestBodyTimeoutMs".to_owned(),
+            timeout.as_millis().to_string(),
+        )]),
+    );
+    Status::with_error_details(
+        Code::DeadlineExceeded,
+        format!(
+            "the request message did not arrive within {} ms of its headers; nothing was done",
+            timeout.as_millis()
+        ),
+        details,
+    )
 }

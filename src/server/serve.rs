@@ -1,0 +1,168 @@
+//! `serve`: the gRPC services behind their layers, on our own accept loop,
+//! and the shutdown sequence.
+//!
+//! Layers, outermost first (each request passes them in this order):
+//! 1. connection tracking (`connection`): counts open streams for the idle
+//!    timeout, adds the peer address;
+//! 2. access log (`logging::access`): one line per RPC, so it sees every
+//!    answer below, shed calls and body timeouts included;
+//! 3. stream ending (`end_streams`): long server streams end with
+//!    UNAVAILABLE when the gateway stops;
+//! 4. arrival (`arrival`): the request message must arrive (within
+//!    `request_body_timeout_ms`) before the call goes further;
+//! 5. load shedding (`api::shed`): the `max_concurrent_calls` slots;
+//! 6. the tonic services (IpAllocation, health, reflection).
+//!
+//! Shutdown, once `shutdown` completes (SIGTERM):
+//! 1. health turns NOT_SERVING at once; everything is still served for
+//!    `shutdown_drain_ms`, so probes and load balancers see it first;
+//! 2. the listener closes; connections get a GOAWAY; `Drain::stop` ends
+//!    server streams and `wait`s with UNAVAILABLE + RetryInfo;
+//! 3. unary calls finish, and allocation tasks whose caller has gone finish
+//!    and record their outcome;
+//! 4. all of it within `shutdown_timeout_ms` of the signal: then whatever is
+//!    left is dropped (a recorded in-flight allocation is reconciled at the
+//!    next start) and `serve` returns.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tower::ServiceBuilder;
+
+use super::arrival::ArrivalLayer;
+use super::connection::{self, Closing, ConnectionSettings};
+use super::end_streams::EndStreamsLayer;
+use super::{Gateway, ServeError, accept, http2, purge_expired};
+use crate::api::IpAllocationService;
+use crate::api::shed::LoadShedLayer;
+use crate::logging::access::AccessLogLayer;
+use crate::pb;
+use crate::pb::ip_allocation_server::IpAllocationServer;
+
+/// Serves the gateway on `listener` until `shutdown` completes, then shuts
+/// down as described in the module documentation.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Gateway,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let Gateway {
+        registry,
+        allocator,
+        server,
+    } = gateway;
+    let drain = allocator.drain.clone();
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<IpAllocationServer<IpAllocationService>>()
+        .await;
+    health.set_service_status("", ServingStatus::Serving).await;
+
+    let reflection = || {
+        // Both reflection services list both reflection APIs, so any client
+        // (grpcurl 1.8 speaks only v1alpha) sees the whole server.
+        tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let purger = tokio::spawn(purge_expired(allocator.store.clone()));
+    let service = IpAllocationServer::new(IpAllocationService::new(registry, allocator))
+        .max_decoding_message_size(server.max_request_bytes);
+    let routes = Routes::new(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(service)
+        .prepare();
+    let stack = ServiceBuilder::new()
+        .layer(AccessLogLayer)
+        .layer(EndStreamsLayer::new(drain.clone()))
+        .layer(ArrivalLayer::new(
+            server.request_body_timeout,
+            server.max_request_bytes,
+        ))
+        // Shed calls over the cap at once instead of queueing them.
+        .layer(LoadShedLayer::new(server.max_concurrent_calls))
+        .service(routes);
+
+    let settings = Arc::new(ConnectionSettings {
+        http2: http2::builder(&server),
+        handshake_timeout: server.handshake_timeout,
+        idle_timeout: server.idle_timeout,
+    });
+    let closing = Closing {
+        close: CancellationToken::new(),
+        force: CancellationToken::new(),
+    };
+    let connections = TaskTracker::new();
+    let stop_accepting = CancellationToken::new();
+    let acceptor = tokio::spawn(accept::run(listener, stop_accepting.clone(), {
+        let (connections, closing) = (connections.clone(), closing.clone());
+        move |stream, peer| {
+            connections.spawn(connection::serve(
+                stream,
+                peer,
+                stack.clone(),
+                Arc::clone(&settings),
+                closing.clone(),
+            ));
+        }
+    }));
+
+    shutdown.await;
+    let deadline = Instant::now() + server.shutdown_timeout;
+    tracing::info!(
+        drain_ms = server.shutdown_drain.as_millis() as u64,
+        timeout_ms = server.shutdown_timeout.as_millis() as u64,
+        "shutting down: health is NOT_SERVING; still serving during the drain period"
+    );
+    health
+        .set_not_serving::<IpAllocationServer<IpAllocationService>>()
+        .await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    tokio::time::sleep(server.shutdown_drain).await;
+
+    tracing::info!(
+        connections = connections.len(),
+        allocations = drain.running_tasks(),
+        "stopping: no new connections; streams and waits end; finishing calls and allocations"
+    );
+    stop_accepting.cancel();
+    if let Err(e) = acceptor.await {
+        tracing::error!(error = %e, "the accept loop failed");
+    }
+    drain.stop();
+    closing.close.cancel();
+    connections.close();
+    let finished = async {
+        connections.wait().await;
+        drain.tasks_finished().await;
+    };
+    if tokio::time::timeout_at(deadline, finished).await.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            allocations = drain.running_tasks(),
+            "shutdown timeout reached: closing the connections left; allocations still running are recorded as in flight and reconciled at the next start"
+        );
+        closing.force.cancel();
+        connections.wait().await;
+    }
+    purger.abort();
+    Ok(())
+}
