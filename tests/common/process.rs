@@ -53,8 +53,12 @@ impl Gateway {
             if let Some(addr) = text
                 .lines()
                 .find(|l| l.contains("ipalloc-gateway listening"))
-                .and_then(|l| l.split("address=").nth(1))
-                .and_then(|a| a.split_whitespace().next())
+                .and_then(|l| {
+                    l.split("address=")
+                        .nth(1)
+                        .or_else(|| l.split("\"address\":\"").nth(1))
+                })
+                .and_then(|a| a.split(|c: char| c.is_whitespace() || c == '"').next())
                 .and_then(|a| a.parse().ok())
             {
                 return addr;
