@@ -57,7 +57,7 @@ pub struct Field {
 /// The fields of `RawConfig`, probed once.
 pub fn config() -> &'static [Field] {
     static SCHEMA: OnceLock<Vec<Field>> = OnceLock::new();
-    SCHEMA.get_or_init(|| probe::<RawConfig>())
+    SCHEMA.get_or_init(probe::<RawConfig>)
 }
 
 /// The fields of the struct `T` (empty if `T` is not a struct).

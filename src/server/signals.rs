@@ -67,10 +67,8 @@ impl Signals {
     }
 
     /// A future for `server::serve`: completes on the first signal.
-    pub fn into_shutdown(mut self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        async move {
-            self.recv().await;
-        }
+    pub async fn into_shutdown(mut self) {
+        self.recv().await;
     }
 }
 
