@@ -229,7 +229,7 @@ impl Line {
                     target: "ipalloc_gateway::access",
                     $level,
                     method = %self.method,
-                    code = code_name(code),
+                    code = %code_name(code),
                     reason = %reason,
                     latency_ms,
                     peer = %self.peer,
