@@ -9,6 +9,7 @@
 //! - `http2`: the HTTP/2 settings (stream limit, keepalive);
 //! - `arrival`: a call starts only once its request message has arrived;
 //! - `end_streams`: server streams end with UNAVAILABLE when the gateway stops;
+//! - `grpc_timeout`: the caller's `grpc-timeout` as a backstop;
 //! - `drain`: the shutdown state shared with the allocation flow;
 //! - `signals`: SIGINT/SIGTERM handlers installed before binding;
 //! - `serve`: the stack of layers and the shutdown sequence.
@@ -18,6 +19,7 @@ mod arrival;
 mod connection;
 pub mod drain;
 mod end_streams;
+mod grpc_timeout;
 pub mod http2;
 mod preface;
 mod serve;
@@ -48,8 +50,9 @@ pub enum ServeError {
     Registry(#[from] crate::provider::registry::DuplicateProvider),
     #[error("idempotency store: {0}")]
     Store(#[from] StoreError),
-    #[error("idempotency.path {path}: {problem}")]
-    StorePath { path: String, problem: String },
+    /// The message names the key, not the path (no config value is echoed).
+    #[error("idempotency.path: {problem}")]
+    StorePath { problem: String },
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }
@@ -91,7 +94,6 @@ pub fn preflight(config: &Config) -> Result<(), ServeError> {
 /// regular file.
 fn check_store_path(path: &std::path::Path) -> Result<(), ServeError> {
     let fail = |problem: &str| ServeError::StorePath {
-        path: path.display().to_string(),
         problem: problem.to_owned(),
     };
     let parent = match path.parent() {

@@ -8,10 +8,12 @@
 //!    answer below, shed calls and body timeouts included;
 //! 3. stream ending (`end_streams`): long server streams end with
 //!    UNAVAILABLE when the gateway stops;
-//! 4. arrival (`arrival`): the request message must arrive (within
+//! 4. `grpc-timeout` backstop (`grpc_timeout`): CANCELLED when a call has
+//!    no answer by the caller's deadline (handlers answer before it);
+//! 5. arrival (`arrival`): the request message must arrive (within
 //!    `request_body_timeout_ms`) before the call goes further;
-//! 5. load shedding (`api::shed`): the `max_concurrent_calls` slots;
-//! 6. the tonic services (IpAllocation, health, reflection).
+//! 6. load shedding (`api::shed`): the `max_concurrent_calls` slots;
+//! 7. the tonic services (IpAllocation, health, reflection).
 //!
 //! Shutdown, once `shutdown` completes (SIGTERM):
 //! 1. health turns NOT_SERVING at once; everything is still served for
@@ -38,6 +40,7 @@ use tower::ServiceBuilder;
 use super::arrival::ArrivalLayer;
 use super::connection::{self, Closing, ConnectionSettings};
 use super::end_streams::EndStreamsLayer;
+use super::grpc_timeout::GrpcTimeoutLayer;
 use super::{Gateway, ServeError, accept, http2, purge_expired};
 use crate::api::IpAllocationService;
 use crate::api::shed::LoadShedLayer;
@@ -91,6 +94,7 @@ pub async fn serve(
     let stack = ServiceBuilder::new()
         .layer(AccessLogLayer)
         .layer(EndStreamsLayer::new(drain.clone()))
+        .layer(GrpcTimeoutLayer)
         .layer(ArrivalLayer::new(
             server.request_body_timeout,
             server.max_request_bytes,
