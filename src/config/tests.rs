@@ -390,3 +390,56 @@ fn bad_resilience_settings_name_their_key() {
     let aliyun = "[providers.a]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\nterminate_failed = true\n";
     assert!(error_text(aliyun, &[]).contains("providers.a.terminate_failed"));
 }
+
+#[test]
+fn every_key_has_an_override_and_unknown_variables_are_named() {
+    let text = "[providers.zl-prod]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password_env = \"PW\"\n";
+    let vars = [
+        ("IPALLOC_SERVER_SHUTDOWN_DRAIN_MS", "250"),
+        ("IPALLOC_SERVER_MAX_CONCURRENT_STREAMS", "64"),
+        ("IPALLOC_PROVIDER_ZL_PROD_ACCESS_KEY_PASSWORD", "from-env"),
+        ("IPALLOC_PROVIDER_ZL_PROD_TERMINATE_FAILED", "1"),
+    ];
+    let map = env_of(&vars);
+    let lookup = |name: &str| map.get(name).cloned();
+    let names: Vec<String> = map.keys().cloned().collect();
+    let env = Env {
+        lookup: &lookup,
+        names: Some(names),
+        also_known: &[],
+    };
+    let config = load_env(text, "test.toml", &env).unwrap();
+    assert_eq!(config.server.shutdown_drain, Duration::from_millis(250));
+    assert_eq!(config.server.max_concurrent_streams, 64);
+    let ProviderConfig::Zenlayer(zl) = &config.providers[0] else {
+        panic!("zenlayer")
+    };
+    // The override replaced the `_env` indirection (PW is not set).
+    assert_eq!(zl.credentials.access_key_password.expose(), "from-env");
+    assert!(zl.follow.terminate_failed);
+
+    let mut typo = vars.to_vec();
+    typo.push(("IPALLOC_SERVER_SHUTDOWN_DRAIN", "1"));
+    typo.push(("IPALLOC_PROVIDER_OTHER_BURST", "1"));
+    let map = env_of(&typo);
+    let lookup = |name: &str| map.get(name).cloned();
+    let env = Env {
+        lookup: &lookup,
+        names: Some(map.keys().cloned().collect()),
+        also_known: &[],
+    };
+    let err = load_env(text, "test.toml", &env).unwrap_err();
+    let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "IPALLOC_PROVIDER_OTHER_BURST",
+            "IPALLOC_SERVER_SHUTDOWN_DRAIN"
+        ]
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("did you mean IPALLOC_SERVER_SHUTDOWN_DRAIN_MS?"),
+        "{text}"
+    );
+}

@@ -168,5 +168,8 @@ pub async fn serve(
         connections.wait().await;
     }
     purger.abort();
+    // The purger holds a handle on the store: let it go before returning,
+    // so the store closes when the gateway is dropped.
+    let _ = purger.await;
     Ok(())
 }
