@@ -1,6 +1,8 @@
 //! Compiles `proto/` into Rust with tonic-prost-build, using a vendored protoc
 //! so a fresh machine needs no system protoc, and writes the file descriptor
-//! set that gRPC reflection serves.
+//! set that gRPC reflection serves. The service uses the gateway's codec
+//! (`src/api/codec.rs`), so undecodable requests get INVALID_ARGUMENT with an
+//! ErrorInfo.
 
 use std::path::PathBuf;
 
@@ -10,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc);
     tonic_prost_build::configure()
+        .codec_path("crate::api::codec::GatewayCodec")
         .file_descriptor_set_path(out_dir.join("ipalloc_descriptor.bin"))
         .compile_with_config(
             config,

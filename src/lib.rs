@@ -11,8 +11,10 @@
 //! - `emulator`: stateful emulators of both provider APIs; `sandbox` wires them up.
 //! - `server`: wiring, serving, connection limits and shutdown.
 //! - `logging`: the log subscriber and the access log.
+//! - `bounded`: bounded, escaped text for answers and logs.
 
 pub mod api;
+pub mod bounded;
 pub mod config;
 pub mod emulator;
 pub mod idempotency;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use ipalloc_gateway::config::{self, Config};
-use ipalloc_gateway::emulator::FaultConfig;
+use ipalloc_gateway::emulator::{ApiReading, FaultConfig, RepeatAllocation};
 use ipalloc_gateway::{logging, sandbox, server};
 
 /// gRPC gateway for allocating public IP addresses on Alibaba Cloud ECS and
@@ -28,6 +28,12 @@ struct Cli {
     /// credentials, log level, provider endpoints, idempotency path) and exit.
     #[arg(long)]
     check_config: bool,
+
+    /// When the idempotency store file exists but is not a valid store
+    /// (empty, damaged, not a store), move it aside and start with an empty
+    /// one instead of refusing to start. Every key it recorded is forgotten.
+    #[arg(long)]
+    start_fresh_if_invalid: bool,
 
     /// Try the gateway with no cloud account: start both provider emulators
     /// in-process on loopback and serve providers `aliyun` and `zenlayer`.
@@ -60,6 +66,18 @@ enum Command {
         /// (change them later with PUT /_admin/faults).
         #[arg(long, value_name = "JSON")]
         faults: Option<String>,
+        /// Read requests leniently where the API documents leave a choice
+        /// (`null`, `""` and `[]` as absent, unknown fields ignored); the
+        /// default is the strict reading (see README, "Strict readings").
+        #[arg(long)]
+        lenient: bool,
+        /// Alibaba: what AllocatePublicIpAddress answers for an instance that
+        /// already has a static public IP: `allocated-already` (403
+        /// AllocatedAlready, the API page's rule; default) or
+        /// `returns-existing` (200 with that IP, the 2026 documentation's).
+        #[arg(long, value_name = "RULE", default_value = "allocated-already",
+              value_parser = |s: &str| s.parse::<RepeatAllocation>())]
+        aliyun_repeat: RepeatAllocation,
     },
 }
 
@@ -79,6 +97,8 @@ fn main() -> ExitCode {
             zenlayer,
             creation_delay_ms,
             faults,
+            lenient,
+            aliyun_repeat,
         }) => {
             if aliyun.is_none() && zenlayer.is_none() {
                 eprintln!("error: emulate needs --aliyun ADDR and/or --zenlayer ADDR");
@@ -103,6 +123,12 @@ fn main() -> ExitCode {
                 zenlayer,
                 creation_delay: std::time::Duration::from_millis(creation_delay_ms),
                 faults,
+                reading: if lenient {
+                    ApiReading::Lenient
+                } else {
+                    ApiReading::Strict
+                },
+                repeat_allocation: aliyun_repeat,
             };
             let Some((runtime, signals)) = runtime_with_signals() else {
                 return ExitCode::FAILURE;
@@ -137,6 +163,11 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    if let Some(path) = cli.config.as_deref()
+        && let Some(warning) = config::permissions::insecure_config_warning(path.as_ref())
+    {
+        tracing::warn!("{warning}");
+    }
     block_on(&runtime, run(config, signals))
 }
 
@@ -167,6 +198,9 @@ fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
     })?;
     if let Some(listen) = cli.listen {
         config.listen = listen;
+    }
+    if cli.start_fresh_if_invalid {
+        config.idempotency.start_fresh_if_invalid = true;
     }
     Ok(config)
 }

@@ -14,7 +14,7 @@ use crate::config::ProviderConfig;
 use crate::config::secret::Secret;
 use crate::emulator::aliyun::{self, AliyunEmulator, AliyunEmulatorConfig};
 use crate::emulator::zenlayer::{self, ZenlayerEmulator, ZenlayerEmulatorConfig};
-use crate::emulator::{FaultConfig, RunningEmulator};
+use crate::emulator::{ApiReading, FaultConfig, RepeatAllocation, RunningEmulator};
 use crate::middleware::ResilienceSettings;
 use crate::provider::aliyun::{AliyunCredentials, AliyunSettings, SignatureVersion};
 use crate::provider::zenlayer::{ZenlayerCredentials, ZenlayerSettings};
@@ -29,6 +29,12 @@ pub struct EmulatorOptions {
     /// How long Zenlayer EIPs stay CREATING.
     pub creation_delay: Duration,
     pub faults: FaultConfig,
+    /// How both emulators read requests where the docs leave a choice
+    /// (default strict).
+    pub reading: ApiReading,
+    /// Alibaba: what a repeated allocation on an instance that already has
+    /// a public IP answers (default `AllocatedAlready`).
+    pub repeat_allocation: RepeatAllocation,
 }
 
 impl Default for EmulatorOptions {
@@ -39,6 +45,8 @@ impl Default for EmulatorOptions {
             zenlayer: Some(loopback),
             creation_delay: Duration::from_secs(2),
             faults: FaultConfig::default(),
+            reading: ApiReading::Strict,
+            repeat_allocation: RepeatAllocation::AllocatedAlready,
         }
     }
 }
@@ -57,6 +65,8 @@ pub async fn start_emulators(options: &EmulatorOptions) -> std::io::Result<Emula
                 TcpListener::bind(addr).await?,
                 AliyunEmulatorConfig {
                     faults: options.faults.clone(),
+                    reading: options.reading,
+                    repeat_allocation: options.repeat_allocation,
                     ..AliyunEmulatorConfig::default()
                 },
             )
@@ -71,6 +81,7 @@ pub async fn start_emulators(options: &EmulatorOptions) -> std::io::Result<Emula
                 ZenlayerEmulatorConfig {
                     creation_delay: options.creation_delay,
                     faults: options.faults.clone(),
+                    reading: options.reading,
                     ..ZenlayerEmulatorConfig::default()
                 },
             )
@@ -127,21 +138,24 @@ impl Emulators {
     /// The emulators' endpoints and credentials, for `emulate`.
     pub fn describe(&self) -> String {
         let mut out = String::new();
-        if let Some((running, _)) = &self.aliyun {
+        if let Some((running, emulator)) = &self.aliyun {
             out.push_str(&format!(
-                "Alibaba Cloud ECS emulator: {url}\n  in a gateway config: endpoint = \"{url}\"\n  AccessKeyId {id}  AccessKeySecret {secret}  region {region}\n  admin: {url}/_admin/faults  {url}/_admin/counters  {url}/_admin/instances\n",
+                "Alibaba Cloud ECS emulator: {url}\n  in a gateway config: endpoint = \"{url}\"\n  AccessKeyId {id}  AccessKeySecret {secret}  region {region}\n  reading {reading}  repeated allocation {repeat}\n  admin: {url}/_admin/faults  {url}/_admin/counters  {url}/_admin/instances\n",
                 url = running.url(),
                 id = aliyun::SANDBOX_ACCESS_KEY_ID,
                 secret = aliyun::SANDBOX_ACCESS_KEY_SECRET,
                 region = aliyun::DEFAULT_REGION,
+                reading = emulator.reading(),
+                repeat = emulator.repeat_allocation(),
             ));
         }
-        if let Some((running, _)) = &self.zenlayer {
+        if let Some((running, emulator)) = &self.zenlayer {
             out.push_str(&format!(
-                "Zenlayer BMC emulator: {url} (API at {url}/api/v2/bmc)\n  in a gateway config: endpoint = \"{url}\"\n  AccessKeyId {id}  AccessKeyPassword {password}\n  admin: {url}/_admin/faults  {url}/_admin/counters  {url}/_admin/eips\n",
+                "Zenlayer BMC emulator: {url} (API at {url}/api/v2/bmc)\n  in a gateway config: endpoint = \"{url}\"\n  AccessKeyId {id}  AccessKeyPassword {password}\n  reading {reading}\n  admin: {url}/_admin/faults  {url}/_admin/counters  {url}/_admin/eips\n",
                 url = running.url(),
                 id = zenlayer::SANDBOX_ACCESS_KEY_ID,
                 password = zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
+                reading = emulator.reading(),
             ));
         }
         out

@@ -151,12 +151,14 @@ async fn v1_allocation_request_is_exact_and_signed() {
             "Signature",
             "SignatureMethod",
             "SignatureNonce",
+            "SignatureType",
             "SignatureVersion",
             "Timestamp",
             "Version",
             "VlanId"
         ]
     );
+    assert_eq!(params["SignatureType"], "", "as the legacy SDK signs it");
     assert_eq!(params["Action"], "AllocatePublicIpAddress");
     assert_eq!(params["Version"], "2014-05-26");
     assert_eq!(params["Format"], "JSON");
@@ -167,7 +169,11 @@ async fn v1_allocation_request_is_exact_and_signed() {
     assert_eq!(params["InstanceId"], "i-bp1abcdefghijk123456");
     assert_eq!(params["IpAddress"], "47.95.10.20");
     assert_eq!(params["VlanId"], "100");
-    assert!(uuid::Uuid::parse_str(&params["SignatureNonce"]).is_ok());
+    let nonce = &params["SignatureNonce"];
+    assert!(
+        nonce.len() == 32 && nonce.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{nonce}"
+    );
     assert_fresh_timestamp(&params["Timestamp"]);
     assert_eq!(
         params["Signature"],
@@ -282,9 +288,8 @@ async fn v3_request_is_exact_and_signed() {
         [
             ("InstanceId".to_owned(), "i-2ze0example0000002".to_owned()),
             ("IpAddress".to_owned(), "47.95.10.20".to_owned()),
-            ("RegionId".to_owned(), "cn-hangzhou".to_owned()),
         ],
-        "V3 moves the common parameters into headers"
+        "V3 moves the common parameters into headers; RegionId is not a parameter of the action"
     );
     assert_eq!(
         request.header("x-acs-action"),

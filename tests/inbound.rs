@@ -120,8 +120,14 @@ async fn oversized_requests_are_refused_before_any_work() {
         .allocate_ip(zenlayer("big", 30))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert!(status.message().contains("4096"), "{}", status.message());
+    let (reason, domain, metadata) = error_info(&status);
+    assert_eq!(
+        (reason.as_str(), domain.as_str()),
+        ("REQUEST_TOO_LARGE", "ipalloc-gateway")
+    );
+    assert_eq!(metadata["maxRequestBytes"], "4096");
     assert_eq!(counters(&env.zenlayer_url).await.requests, 0);
     env.gateway
         .client

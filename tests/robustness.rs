@@ -95,7 +95,7 @@ fn response_parsers_survive_corrupted_and_random_bodies() {
         let _ = zl_wire::decode::<zl_wire::AllocateEipAddressesResponse>(OP, &r);
         let _ = zl_wire::decode::<zl_wire::DescribeEipAddressesResponse>(OP, &r);
         let _ = zl_wire::error_from_response(OP, &r);
-        let _ = r.body_snippet(rng.random_range(0..300));
+        let _ = r.body_snippet();
     }
 }
 

@@ -25,15 +25,10 @@ use ipalloc_gateway::emulator::zenlayer::{self, ChargeType, EipStatus};
 use ipalloc_gateway::sandbox::{EmulatorOptions, start_emulators};
 use serde_json::{Value, json};
 
-/// The SDK versions the proof is made with.
-const SDKS: &[&str] = &[
-    "aliyun-python-sdk-core==2.16.1",
-    "aliyun-python-sdk-ecs==4.24.83",
-    "zenlayercloud-sdk-python==2.0.77",
-];
-
 /// A seeded Running VPC instance without a public IP.
 const INSTANCE: &str = "i-emuready001";
+/// Another one, for the V3 SDK.
+const V3_INSTANCE: &str = "i-emuready002";
 
 /// The script's own requests have 10 s timeouts; this bounds the whole run.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -112,7 +107,7 @@ fn official_sdks_are_served_and_refused_like_the_clouds_do() {
         "the seeded instance starts without a public IP"
     );
 
-    let bin = tools::venv("sdks", SDKS);
+    let bin = tools::python_sdks();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_fidelity.py");
     let started = Instant::now();
     let finished = run_with_timeout(
@@ -121,6 +116,7 @@ fn official_sdks_are_served_and_refused_like_the_clouds_do() {
             .arg(aliyun_running.addr.to_string())
             .arg(zenlayer_running.addr.to_string())
             .arg(INSTANCE)
+            .arg(V3_INSTANCE)
             // No proxy variables (the SDKs honour them) and nothing else
             // from the caller's environment.
             .env_clear()
@@ -178,6 +174,27 @@ fn official_sdks_are_served_and_refused_like_the_clouds_do() {
         "{report}"
     );
 
+    // --- Alibaba Cloud ECS, V3 SDK (ACS3-HMAC-SHA256).
+    let v3_ip = result["aliyun_v3_allocate"]["IpAddress"]
+        .as_str()
+        .unwrap_or_else(|| panic!("V3 AllocatePublicIpAddress without IpAddress:\n{report}"));
+    assert!(v3_ip.starts_with("47.96."), "{v3_ip}\n{report}");
+    assert_ne!(v3_ip, ip.to_string());
+    assert_eq!(
+        result["aliyun_v3_describe"]["PublicIpAddress"]["IpAddress"],
+        json!([v3_ip]),
+        "{report}"
+    );
+    assert_eq!(
+        aliyun_emulator
+            .instance(V3_INSTANCE)
+            .unwrap()
+            .public_ip
+            .map(|ip| ip.to_string())
+            .as_deref(),
+        Some(v3_ip)
+    );
+
     // --- Zenlayer BMC, official SDK (ZC2-HMAC-SHA256).
     let postpaid_ids: Vec<String> = result["zenlayer_postpaid"]["eipIdSet"]
         .as_array()
@@ -233,11 +250,11 @@ fn official_sdks_are_served_and_refused_like_the_clouds_do() {
     );
     let counters = aliyun_emulator.faults().snapshot();
     assert_eq!(
-        counters.requests, 4,
-        "allocate, describe, wrong secret, tampered (no retries): {counters:?}"
+        counters.requests, 6,
+        "allocate, describe, wrong secret, tampered, V3 allocate and describe (no retries): {counters:?}"
     );
-    assert_eq!(counters.allocate_calls, 1, "{counters:?}");
-    assert_eq!(counters.allocations, 1, "{counters:?}");
+    assert_eq!(counters.allocate_calls, 2, "{counters:?}");
+    assert_eq!(counters.allocations, 2, "{counters:?}");
     assert_eq!(
         counters.auth_failures, 2,
         "wrong secret and tampered signature: {counters:?}"

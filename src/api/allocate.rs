@@ -183,7 +183,9 @@ impl Allocator {
                 // The earlier, ambiguous attempt did land: read what it made.
                 match self.reconcile(provider, spec, key, ctx).await? {
                     Some(found) => self.complete(description, key, fingerprint, found),
-                    None => Err(self.fail(description, key, &e)),
+                    // It landed but is not visible yet: still pending, never a
+                    // definite failure that frees the key.
+                    None => Err(outcome_pending(key, Duration::from_secs(1))),
                 }
             }
             Err(e) if error::outcome_unknown(description.kind, &e) => {

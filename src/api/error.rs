@@ -10,6 +10,8 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
+use crate::bounded;
+
 use crate::provider::error::{SendPhase, TransportError};
 use crate::provider::error_table::{ErrorRule, RetryClass, fallback_for_http_status};
 use crate::provider::{Operation, ProviderDescription, ProviderError, ProviderKind};
@@ -52,31 +54,56 @@ pub fn outcome_unknown(kind: ProviderKind, error: &ProviderError) -> bool {
     }
 }
 
-/// INVALID_ARGUMENT with one field violation per bad field.
-pub fn invalid_argument(what: &str, violations: Vec<(String, String)>) -> Status {
-    let summary = violations
-        .iter()
-        .map(|(field, description)| format!("{field}: {description}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let fields = violations
+/// INVALID_ARGUMENT for a bad request: ErrorInfo `INVALID_REQUEST` (with
+/// the listed `fields` and the `violationCount`) and one BadRequest field
+/// violation per listed bad field. The answer is bounded whatever the
+/// request: at most [`MAX_LISTED_VIOLATIONS`] violations are listed (the
+/// rest are counted), each of bounded length, and the message lists as many
+/// as fit in [`MAX_MESSAGE_WIRE_BYTES`].
+pub fn invalid_argument(what: &str, violations: FieldViolations) -> Status {
+    let FieldViolations { listed, total } = violations;
+    let mut message = format!(
+        "invalid {what}: {total} bad field{}: ",
+        if total == 1 { "" } else { "s" }
+    );
+    // Room for "; and N more (M listed in the BadRequest details)".
+    let reserve = 64;
+    let mut shown = 0;
+    for (field, description) in &listed {
+        let separator = if shown == 0 { "" } else { "; " };
+        let piece = format!("{separator}{field}: {description}");
+        if bounded::wire_len(&message) + bounded::wire_len(&piece) + reserve
+            > MAX_MESSAGE_WIRE_BYTES
+        {
+            break;
+        }
+        message.push_str(&piece);
+        shown += 1;
+    }
+    if shown < total {
+        message.push_str(&format!(
+            "{}and {} more ({} listed in the BadRequest details)",
+            if shown == 0 { "" } else { "; " },
+            total - shown,
+            listed.len()
+        ));
+    }
+    let fields = listed
         .iter()
         .map(|(field, _)| field.as_str())
         .collect::<Vec<_>>()
         .join(",");
-    let message = format!(
-        "invalid {what}: {} bad field{}: {summary}",
-        violations.len(),
-        if violations.len() == 1 { "" } else { "s" }
-    );
     let mut details = ErrorDetails::new();
     details.set_error_info(
         "INVALID_REQUEST",
         GATEWAY_DOMAIN,
-        HashMap::from([("fields".to_owned(), fields)]),
+        HashMap::from([
+            ("fields".to_owned(), fields),
+            ("violationCount".to_owned(), total.to_string()),
+        ]),
     );
     details.set_bad_request(
-        violations
+        listed
             .into_iter()
             .map(|(field, description)| FieldViolation::new(field, description))
             .collect::<Vec<_>>(),
@@ -444,5 +471,171 @@ pub fn request_body_timeout(timeout: Duration) -> Status {
             timeout.as_millis()
         ),
         details,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Bad requests: bounded field violations, undecodable and refused requests
+// ---------------------------------------------------------------------------
+
+/// Most field violations one answer lists; the rest are only counted.
+pub const MAX_LISTED_VIOLATIONS: usize = 16;
+/// Longest field path kept in a violation, in bytes.
+pub const MAX_FIELD_BYTES: usize = 48;
+/// Longest violation description kept, in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 128;
+/// Longest status message the gateway builds from a caller's input, in
+/// bytes of `grpc-message` (percent-encoded).
+pub const MAX_MESSAGE_WIRE_BYTES: usize = 1024;
+
+/// Bad fields found in a request: the first [`MAX_LISTED_VIOLATIONS`] as
+/// (field path, what is wrong), each cut to a bounded length, and how many
+/// there were in all.
+#[derive(Debug, Default)]
+pub struct FieldViolations {
+    listed: Vec<(String, String)>,
+    total: usize,
+}
+
+impl FieldViolations {
+    /// Records one bad field; past the cap it is only counted.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.total += 1;
+        if self.listed.len() < MAX_LISTED_VIOLATIONS {
+            self.listed.push((
+                bounded::truncate_owned(field.into(), MAX_FIELD_BYTES),
+                bounded::truncate_owned(description.into(), MAX_DESCRIPTION_BYTES),
+            ));
+        }
+    }
+
+    /// How many bad fields were found (listed or not).
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The listed violations, in the order found.
+    pub fn listed(&self) -> &[(String, String)] {
+        &self.listed
+    }
+}
+
+/// A caller's value quoted for an error message, bounded (see
+/// [`bounded::echo`]).
+pub use crate::bounded::echo;
+
+/// Reason of a request whose message cannot be decoded.
+pub const REQUEST_UNDECODABLE: &str = "REQUEST_UNDECODABLE";
+/// Reason of a request message over `server.max_request_bytes`.
+pub const REQUEST_TOO_LARGE: &str = "REQUEST_TOO_LARGE";
+/// Reason of a request that is not gRPC (content type).
+pub const CONTENT_TYPE_UNSUPPORTED: &str = "CONTENT_TYPE_UNSUPPORTED";
+/// Reason of a request that is not a POST.
+pub const HTTP_METHOD_NOT_ALLOWED: &str = "HTTP_METHOD_NOT_ALLOWED";
+/// Reason of a request compressed with an encoding the gateway does not accept.
+pub const COMPRESSION_UNSUPPORTED: &str = "COMPRESSION_UNSUPPORTED";
+/// Reason of a call to a method the server does not have.
+pub const METHOD_NOT_FOUND: &str = "METHOD_NOT_FOUND";
+/// Reason of a status the gRPC library produced that no rule above names.
+pub const REQUEST_REJECTED: &str = "REQUEST_REJECTED";
+
+/// A status decided by the gateway about the request itself: `code`,
+/// ErrorInfo `reason` in the gateway's domain with `metadata`, and the
+/// message bounded to [`MAX_MESSAGE_WIRE_BYTES`].
+fn request_status(
+    code: Code,
+    reason: &str,
+    message: &str,
+    metadata: HashMap<String, String>,
+) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(reason, GATEWAY_DOMAIN, metadata);
+    let message = bounded::truncate_wire(message, MAX_MESSAGE_WIRE_BYTES);
+    Status::with_error_details(code, message.into_owned(), details)
+}
+
+/// INVALID_ARGUMENT `REQUEST_UNDECODABLE`: the request message is not a
+/// valid protobuf encoding of `message_type` (malformed wire format,
+/// invalid UTF-8 in a string field, a truncated or missing message).
+pub fn request_undecodable(message_type: &str, problem: &str) -> Status {
+    let problem = bounded::truncate(problem, 256);
+    request_status(
+        Code::InvalidArgument,
+        REQUEST_UNDECODABLE,
+        &format!("the request is not a valid {message_type} message: {problem}"),
+        HashMap::from([
+            ("messageType".to_owned(), message_type.to_owned()),
+            ("problem".to_owned(), problem.into_owned()),
+        ]),
+    )
+}
+
+/// INVALID_ARGUMENT `REQUEST_TOO_LARGE`: the request message is larger than
+/// `server.max_request_bytes`; nothing of it was read.
+pub fn request_too_large(limit: usize, found: Option<u64>) -> Status {
+    let size = found.map_or_else(|| "a request".to_owned(), |n| format!("{n} bytes"));
+    let mut metadata = HashMap::from([("maxRequestBytes".to_owned(), limit.to_string())]);
+    if let Some(found) = found {
+        metadata.insert("requestBytes".to_owned(), found.to_string());
+    }
+    request_status(
+        Code::InvalidArgument,
+        REQUEST_TOO_LARGE,
+        &format!(
+            "the request message ({size}) is larger than this gateway accepts (server.max_request_bytes = {limit})"
+        ),
+        metadata,
+    )
+}
+
+/// INVALID_ARGUMENT `CONTENT_TYPE_UNSUPPORTED`: not a gRPC request (sent
+/// with HTTP 415, as grpc-go does).
+pub fn content_type_unsupported(content_type: Option<&str>) -> Status {
+    let shown = content_type.map_or_else(|| "none".to_owned(), echo);
+    request_status(
+        Code::InvalidArgument,
+        CONTENT_TYPE_UNSUPPORTED,
+        &format!(
+            "invalid gRPC request content-type {shown}: this is a gRPC server (application/grpc or application/grpc+proto)"
+        ),
+        HashMap::from([(
+            "contentType".to_owned(),
+            bounded::truncate(content_type.unwrap_or(""), 64).into_owned(),
+        )]),
+    )
+}
+
+/// INVALID_ARGUMENT `HTTP_METHOD_NOT_ALLOWED`: gRPC requests are POSTs
+/// (sent with HTTP 405).
+pub fn http_method_not_allowed(method: &str) -> Status {
+    request_status(
+        Code::InvalidArgument,
+        HTTP_METHOD_NOT_ALLOWED,
+        &format!(
+            "invalid gRPC request method {}: gRPC requests are POST",
+            echo(method)
+        ),
+        HashMap::from([(
+            "httpMethod".to_owned(),
+            bounded::truncate(method, 16).into_owned(),
+        )]),
+    )
+}
+
+/// A status the gRPC library itself produced without details (code and
+/// message kept, bounded), given an ErrorInfo with `reason`.
+pub fn library_status(code: Code, reason: &str, message: &str, path: &str) -> Status {
+    request_status(
+        code,
+        reason,
+        message,
+        HashMap::from([(
+            "grpcMethod".to_owned(),
+            bounded::truncate(path, 128).into_owned(),
+        )]),
     )
 }

@@ -4,10 +4,12 @@
 //! place where errors become `tonic::Status`.
 
 pub mod allocate;
+pub mod codec;
 pub mod convert;
 pub mod deadline;
 pub mod error;
 pub mod follow;
+pub mod grpc_guard;
 pub mod service;
 pub mod shed;
 pub mod validate;

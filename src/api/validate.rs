@@ -1,6 +1,13 @@
 //! Request validation. Every field is checked before any provider is called,
-//! and every bad field is reported (one `BadRequest` field violation each),
-//! not only the first.
+//! and every bad field is reported (one `BadRequest` field violation each, up
+//! to [`error::MAX_LISTED_VIOLATIONS`]; the rest are counted), not only the
+//! first.
+//!
+//! Work and answers are bounded whatever the request: the size of every
+//! string and repeated field is checked first, and a field over its size is
+//! reported by its length alone, without being parsed, walked (tags) or
+//! looked up (provider names). Values quoted back are short and escaped
+//! ([`error::echo`]).
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -27,31 +34,42 @@ pub const MAX_TAG_CHARS: usize = 128;
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 /// Longest subscription the gateway accepts, in months.
 pub const MAX_PREPAID_MONTHS: u32 = 120;
+/// Longest provider name (as configuration allows).
+pub const MAX_PROVIDER_NAME: usize = 63;
+/// Longest Alibaba instance id (`i-` and 62 characters).
+pub const MAX_INSTANCE_ID: usize = 64;
+/// Longest region or zone id.
+pub const MAX_REGION_ID: usize = 64;
+/// Longest zone id.
+pub const MAX_ZONE_ID: usize = 64;
+/// Longest Zenlayer EIP id, resource group id or discount code, in
+/// characters.
+pub const MAX_ZENLAYER_TEXT: usize = 128;
+/// Longest `wait_timeout` (a watch without a deadline also ends after it).
+pub const MAX_WAIT_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Bad fields found so far: (field path, what is wrong).
-#[derive(Debug, Default)]
-pub struct Violations(Vec<(String, String)>);
+/// Bad fields found so far.
+pub type Violations = error::FieldViolations;
 
-impl Violations {
-    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push((field.into(), description.into()));
+/// `Ok(value)` when nothing was found, else INVALID_ARGUMENT.
+fn finish<T>(v: Violations, what: &str, value: Option<T>) -> Result<T, Status> {
+    match value {
+        Some(value) if v.is_empty() => Ok(value),
+        _ => Err(error::invalid_argument(what, v)),
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+/// True when `text` is at most `max_bytes` long; otherwise reports `field`
+/// by its length alone (the value is neither parsed nor quoted).
+fn size_ok(text: &str, max_bytes: usize, field: &str, v: &mut Violations) -> bool {
+    if text.len() <= max_bytes {
+        return true;
     }
-
-    pub fn into_vec(self) -> Vec<(String, String)> {
-        self.0
-    }
-
-    /// `Ok(value)` when nothing was found, else INVALID_ARGUMENT.
-    fn finish<T>(self, what: &str, value: Option<T>) -> Result<T, Status> {
-        match value {
-            Some(value) if self.is_empty() => Ok(value),
-            _ => Err(error::invalid_argument(what, self.into_vec())),
-        }
-    }
+    v.add(
+        field,
+        format!("{} bytes; at most {max_bytes} allowed", text.len()),
+    );
+    false
 }
 
 /// A validated AllocateIp request.
@@ -72,9 +90,15 @@ pub fn allocate(
     let wait_timeout = match &request.wait_timeout {
         None => None,
         Some(d) => match Duration::try_from(*d) {
-            Ok(d) if !d.is_zero() => Some(d),
+            Ok(d) if !d.is_zero() && d <= MAX_WAIT_TIMEOUT => Some(d),
             _ => {
-                v.add("wait_timeout", "must be a positive duration");
+                v.add(
+                    "wait_timeout",
+                    format!(
+                        "must be a positive duration of at most {}s",
+                        MAX_WAIT_TIMEOUT.as_secs()
+                    ),
+                );
                 None
             }
         },
@@ -103,7 +127,8 @@ pub fn allocate(
         }),
         _ => None,
     };
-    v.finish(
+    finish(
+        v,
         "AllocateIpRequest",
         valid.map(|valid| (valid, wait_timeout)),
     )
@@ -118,10 +143,17 @@ pub fn get_allocation(
     registry: &Registry,
 ) -> Result<(Arc<dyn Provider>, AllocationLookup), Status> {
     let mut v = Violations::default();
+    // Sizes first: nothing oversized is trimmed, parsed or looked up.
+    let id_fits = size_ok(id, MAX_ZENLAYER_TEXT.max(MAX_INSTANCE_ID), "id", &mut v);
+    let region_fits = size_ok(region_id, MAX_REGION_ID, "region_id", &mut v);
     let provider = resolve(registry, provider, None, &mut v);
-    let region_id = optional(region_id);
-    let id = id.trim();
-    if id.is_empty() {
+    let region_id = if region_fits {
+        optional(region_id)
+    } else {
+        None
+    };
+    let id = if id_fits { id.trim() } else { "" };
+    if id_fits && id.is_empty() {
         v.add("id", "required: a Zenlayer eipId or an Aliyun instance id");
     }
     if let Some(provider) = &provider {
@@ -135,10 +167,13 @@ pub fn get_allocation(
                 }
             }
             ProviderKind::Zenlayer => {
-                if !id.is_empty() && !is_token(id, 128) {
+                if !id.is_empty() && !is_token(id, MAX_ZENLAYER_TEXT) {
                     v.add(
                         "id",
-                        "not an EIP id: 1 to 128 characters of A-Z a-z 0-9 - _ .",
+                        format!(
+                            "{} is not an EIP id: 1 to {MAX_ZENLAYER_TEXT} characters of A-Z a-z 0-9 - _ .",
+                            error::echo(id)
+                        ),
                     );
                 }
                 if region_id.is_some() {
@@ -156,7 +191,7 @@ pub fn get_allocation(
             },
         )
     });
-    v.finish("GetAllocationRequest", lookup)
+    finish(v, "GetAllocationRequest", lookup)
 }
 
 fn resolve(
@@ -165,6 +200,10 @@ fn resolve(
     kind: Option<ProviderKind>,
     v: &mut Violations,
 ) -> Option<Arc<dyn Provider>> {
+    // A name longer than any configured one is not looked up.
+    if !size_ok(name, MAX_PROVIDER_NAME, "provider", v) {
+        return None;
+    }
     match registry.resolve(name, kind) {
         Ok(provider) => Some(Arc::clone(provider)),
         Err(e) => {
@@ -179,7 +218,7 @@ fn resolve(
 }
 
 fn idempotency_key(key: &str, v: &mut Violations) -> Option<String> {
-    if key.is_empty() {
+    if key.is_empty() || !size_ok(key, MAX_IDEMPOTENCY_KEY, "idempotency_key", v) {
         return None;
     }
     let ok_chars = key
@@ -196,56 +235,60 @@ fn idempotency_key(key: &str, v: &mut Violations) -> Option<String> {
 }
 
 fn aliyun(p: &pb::AliyunAllocateParams, v: &mut Violations) -> Option<AliyunAllocate> {
-    let before = v.0.len();
+    let before = v.total();
     if p.instance_id.is_empty() {
         v.add(
             "aliyun.instance_id",
             "required, e.g. \"i-bp1abcdefghijk123456\"",
         );
-    } else {
+    } else if size_ok(&p.instance_id, MAX_INSTANCE_ID, "aliyun.instance_id", v) {
         check_instance_id(&p.instance_id, "aliyun.instance_id", v);
     }
-    let ip_address = optional(&p.ip_address);
-    if let Some(ip) = &ip_address
-        && ip.parse::<Ipv4Addr>().is_err()
+    // "255.255.255.255" is the longest IPv4 address.
+    if !p.ip_address.is_empty()
+        && size_ok(&p.ip_address, 15, "aliyun.ip_address", v)
+        && p.ip_address.parse::<Ipv4Addr>().is_err()
     {
         v.add(
             "aliyun.ip_address",
-            format!("{ip:?} is not an IPv4 address"),
+            format!("{} is not an IPv4 address", error::echo(&p.ip_address)),
         );
     }
-    let vlan_id = optional(&p.vlan_id);
-    if let Some(vlan) = &vlan_id {
-        let in_range = vlan.len() <= 4
-            && vlan.bytes().all(|b| b.is_ascii_digit())
+    let vlan = &p.vlan_id;
+    if !vlan.is_empty() && size_ok(vlan, 4, "aliyun.vlan_id", v) {
+        let in_range = vlan.bytes().all(|b| b.is_ascii_digit())
             && vlan.parse::<u16>().is_ok_and(|n| (1..=4094).contains(&n));
         if !in_range {
             v.add(
                 "aliyun.vlan_id",
-                format!("{vlan:?} is not a VLAN id from 1 to 4094"),
+                format!("{} is not a VLAN id from 1 to 4094", error::echo(vlan)),
             );
         }
     }
-    let region_id = optional(&p.region_id);
-    if let Some(region) = &region_id {
-        check_region(region, "aliyun.region_id", v);
+    if !p.region_id.is_empty() && size_ok(&p.region_id, MAX_REGION_ID, "aliyun.region_id", v) {
+        check_region(&p.region_id, "aliyun.region_id", v);
     }
-    (v.0.len() == before).then(|| AliyunAllocate {
+    (v.total() == before).then(|| AliyunAllocate {
         instance_id: p.instance_id.clone(),
-        ip_address,
-        vlan_id,
-        region_id,
+        ip_address: optional(&p.ip_address),
+        vlan_id: optional(&p.vlan_id),
+        region_id: optional(&p.region_id),
     })
 }
 
 fn zenlayer(p: &pb::ZenlayerAllocateParams, v: &mut Violations) -> Option<ZenlayerAllocate> {
-    let before = v.0.len();
+    let before = v.total();
     if p.zone_id.is_empty() {
         v.add("zenlayer.zone_id", "required, e.g. \"SEL-A\"");
-    } else if !is_token(&p.zone_id, 64) {
+    } else if size_ok(&p.zone_id, MAX_ZONE_ID, "zenlayer.zone_id", v)
+        && !is_token(&p.zone_id, MAX_ZONE_ID)
+    {
         v.add(
             "zenlayer.zone_id",
-            "not a zone id: 1 to 64 characters of A-Z a-z 0-9 - _ .",
+            format!(
+                "{} is not a zone id: 1 to {MAX_ZONE_ID} characters of A-Z a-z 0-9 - _ .",
+                error::echo(&p.zone_id)
+            ),
         );
     }
 
@@ -302,57 +345,50 @@ fn zenlayer(p: &pb::ZenlayerAllocateParams, v: &mut Violations) -> Option<Zenlay
     if !(1..=32).contains(&netmask) {
         v.add("zenlayer.netmask", format!("{netmask} is outside 1..=32"));
     }
-    let resource_group_id = optional(&p.resource_group_id);
-    if let Some(group) = &resource_group_id
-        && !is_token(group, 128)
+    let group = &p.resource_group_id;
+    if !group.is_empty()
+        && size_ok(group, MAX_ZENLAYER_TEXT, "zenlayer.resource_group_id", v)
+        && !is_token(group, MAX_ZENLAYER_TEXT)
     {
         v.add(
             "zenlayer.resource_group_id",
-            "1 to 128 characters of A-Z a-z 0-9 - _ .",
+            format!(
+                "{}: 1 to {MAX_ZENLAYER_TEXT} characters of A-Z a-z 0-9 - _ .",
+                error::echo(group)
+            ),
         );
     }
-    let discount_code = optional(&p.discount_code);
-    if let Some(code) = &discount_code
-        && (code.chars().count() > 128 || code.chars().any(char::is_control))
+    let code = &p.discount_code;
+    if !code.is_empty()
+        && size_ok(code, 4 * MAX_ZENLAYER_TEXT, "zenlayer.discount_code", v)
+        && (code.chars().count() > MAX_ZENLAYER_TEXT || code.chars().any(char::is_control))
     {
         v.add(
             "zenlayer.discount_code",
-            "at most 128 characters, no control characters",
+            format!("at most {MAX_ZENLAYER_TEXT} characters, no control characters"),
         );
     }
 
+    // Too many tags: reported by their count, none is looked at.
     if p.tags.len() > MAX_TAGS {
         v.add(
             "zenlayer.tags",
             format!("{} tags; at most {MAX_TAGS}", p.tags.len()),
         );
-    }
-    let mut seen = HashSet::with_capacity(p.tags.len());
-    for (i, tag) in p.tags.iter().enumerate() {
-        check_tag_text(&tag.key, &format!("zenlayer.tags[{i}].key"), v);
-        check_tag_text(&tag.value, &format!("zenlayer.tags[{i}].value"), v);
-        if tag.key == IDEMPOTENCY_TAG_KEY {
-            v.add(
-                format!("zenlayer.tags[{i}].key"),
-                format!("{IDEMPOTENCY_TAG_KEY:?} is reserved: the gateway records idempotency keys under it"),
-            );
-        }
-        if !seen.insert(tag.key.as_str()) {
-            v.add(
-                format!("zenlayer.tags[{i}].key"),
-                format!("duplicate tag key {:?}; keys must be unique", tag.key),
-            );
-        }
+    } else {
+        check_tags(&p.tags, v);
     }
 
     let charge = charge?;
-    (v.0.len() == before).then(|| ZenlayerAllocate {
+    (v.total() == before).then(|| ZenlayerAllocate {
         zone_id: p.zone_id.clone(),
         charge,
-        resource_group_id,
+        resource_group_id: optional(&p.resource_group_id),
         amount,
         netmask,
-        discount_code,
+        amount_set: p.amount.is_some(),
+        netmask_set: p.netmask.is_some(),
+        discount_code: optional(&p.discount_code),
         use_poc_voucher: p.use_poc_voucher,
         tags: p
             .tags
@@ -365,15 +401,53 @@ fn zenlayer(p: &pb::ZenlayerAllocateParams, v: &mut Violations) -> Option<Zenlay
     })
 }
 
-fn check_tag_text(text: &str, field: &str, v: &mut Violations) {
+/// At most [`MAX_TAGS`] tags: each key and value, reserved and duplicate
+/// keys.
+fn check_tags(tags: &[pb::Tag], v: &mut Violations) {
+    let mut seen = HashSet::with_capacity(tags.len());
+    for (i, tag) in tags.iter().enumerate() {
+        let key_field = || format!("zenlayer.tags[{i}].key");
+        let key_ok = check_tag_text(&tag.key, &key_field(), v);
+        check_tag_text(&tag.value, &format!("zenlayer.tags[{i}].value"), v);
+        if tag.key == IDEMPOTENCY_TAG_KEY {
+            v.add(
+                key_field(),
+                format!(
+                    "{IDEMPOTENCY_TAG_KEY:?} is reserved: the gateway records idempotency keys under it"
+                ),
+            );
+        }
+        if key_ok && !seen.insert(tag.key.as_str()) {
+            v.add(
+                key_field(),
+                format!(
+                    "duplicate tag key {}; keys must be unique",
+                    error::echo(&tag.key)
+                ),
+            );
+        }
+    }
+}
+
+/// A tag key or value: 1 to [`MAX_TAG_CHARS`] characters, no control
+/// characters. True when it is fine.
+fn check_tag_text(text: &str, field: &str, v: &mut Violations) -> bool {
+    // A character is at most 4 bytes: longer text is not counted.
+    if !size_ok(text, 4 * MAX_TAG_CHARS, field, v) {
+        return false;
+    }
     let chars = text.chars().count();
     if chars == 0 || chars > MAX_TAG_CHARS {
         v.add(
             field,
             format!("{chars} characters; must be 1 to {MAX_TAG_CHARS}"),
         );
+        false
     } else if text.chars().any(char::is_control) {
         v.add(field, "control characters are not allowed");
+        false
+    } else {
+        true
     }
 }
 
@@ -388,7 +462,10 @@ fn check_instance_id(id: &str, field: &str, v: &mut Violations) {
     if !ok {
         v.add(
             field,
-            format!("{id:?} is not an ECS instance id like \"i-bp1abcdefghijk123456\""),
+            format!(
+                "{} is not an ECS instance id like \"i-bp1abcdefghijk123456\"",
+                error::echo(id)
+            ),
         );
     }
 }
@@ -397,7 +474,10 @@ fn check_region(region: &str, field: &str, v: &mut Violations) {
     if !valid_region(region) {
         v.add(
             field,
-            format!("{region:?} is not a region id like \"cn-hangzhou\""),
+            format!(
+                "{} is not a region id like \"cn-hangzhou\"",
+                error::echo(region)
+            ),
         );
     }
 }

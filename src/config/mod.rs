@@ -11,6 +11,7 @@
 
 pub mod env;
 mod keys;
+pub mod permissions;
 pub mod problems;
 pub mod raw;
 pub mod schema;
@@ -139,13 +140,22 @@ impl Default for ServerConfig {
     }
 }
 
-/// Where idempotency records live and for how long.
+/// Where idempotency records live, for how long, and how many bytes they
+/// may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyConfig {
     /// The embedded database file; `None` keeps records in memory (lost on
     /// restart).
     pub path: Option<std::path::PathBuf>,
     pub retention: Duration,
+    /// Byte bound of the records (`[idempotency] max_bytes`).
+    pub max_bytes: u64,
+    /// At the bound, evict the oldest completed records instead of refusing
+    /// new keys (`[idempotency] evict_completed`).
+    pub evict_completed: bool,
+    /// Move an existing file that is not a valid store aside and start empty
+    /// (`[idempotency] start_fresh_if_invalid`, `--start-fresh-if-invalid`).
+    pub start_fresh_if_invalid: bool,
 }
 
 impl Default for IdempotencyConfig {
@@ -153,9 +163,27 @@ impl Default for IdempotencyConfig {
         IdempotencyConfig {
             path: None,
             retention: Duration::from_secs(24 * 3600),
+            max_bytes: crate::idempotency::DEFAULT_MAX_BYTES,
+            evict_completed: false,
+            start_fresh_if_invalid: false,
         }
     }
 }
+
+impl IdempotencyConfig {
+    /// The store's options.
+    pub fn store_options(&self) -> crate::idempotency::StoreOptions {
+        let mut options =
+            crate::idempotency::StoreOptions::new(self.path.as_deref(), self.retention);
+        options.max_bytes = self.max_bytes;
+        options.evict_completed = self.evict_completed;
+        options.start_fresh_if_invalid = self.start_fresh_if_invalid;
+        options
+    }
+}
+
+/// Smallest and largest `[idempotency] max_bytes`.
+pub const IDEMPOTENCY_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = 65_536..=1 << 40;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -266,6 +294,15 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
                 24,
             ) * 3600,
         ),
+        max_bytes: range(
+            c,
+            raw.idempotency.max_bytes,
+            "idempotency.max_bytes",
+            IDEMPOTENCY_MAX_BYTES_RANGE,
+            crate::idempotency::DEFAULT_MAX_BYTES,
+        ),
+        evict_completed: raw.idempotency.evict_completed.unwrap_or(false),
+        start_fresh_if_invalid: raw.idempotency.start_fresh_if_invalid.unwrap_or(false),
     };
 
     let mut providers = Vec::with_capacity(raw.providers.len());

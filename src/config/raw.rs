@@ -62,6 +62,12 @@ pub struct RawIdempotency {
     pub path: Option<String>,
     /// How long keys are remembered after their last activity.
     pub retention_hours: Option<u64>,
+    /// Byte bound of the records.
+    pub max_bytes: Option<u64>,
+    /// At the bound, evict the oldest completed records.
+    pub evict_completed: Option<bool>,
+    /// Move an invalid store file aside and start empty.
+    pub start_fresh_if_invalid: Option<bool>,
 }
 
 /// One `[providers.NAME]` table. Every field is optional here; which ones a

@@ -270,6 +270,8 @@ max_request_bytes = 65536
 [idempotency]
 path = "/tmp/ipalloc-test.redb"
 retention_hours = 48
+max_bytes = 1048576
+evict_completed = true
 [providers.zl]
 kind = "zenlayer"
 access_key_id = "i"
@@ -297,6 +299,14 @@ reconcile_grace_ms = 5000
         Some(std::path::Path::new("/tmp/ipalloc-test.redb"))
     );
     assert_eq!(config.idempotency.retention, Duration::from_secs(48 * 3600));
+    assert_eq!(config.idempotency.max_bytes, 1_048_576);
+    assert!(config.idempotency.evict_completed);
+    assert!(!config.idempotency.start_fresh_if_invalid);
+    let options = config.idempotency.store_options();
+    assert_eq!(
+        (options.max_bytes, options.evict_completed),
+        (1_048_576, true)
+    );
     let ProviderConfig::Zenlayer(zl) = &config.providers[0] else {
         panic!()
     };
@@ -442,4 +452,101 @@ fn every_key_has_an_override_and_unknown_variables_are_named() {
         text.contains("did you mean IPALLOC_SERVER_SHUTDOWN_DRAIN_MS?"),
         "{text}"
     );
+}
+
+#[test]
+fn syntax_errors_never_quote_a_value() {
+    // Unquoted secrets of every TOML type, and wrong types for numbers.
+    // The problem names the key and the kind of value found, never the value.
+    for (line, kind) in [
+        ("access_key_secret = 123456789012", "found integer"),
+        (
+            "access_key_secret = -123456789012",
+            "found a negative number",
+        ),
+        ("access_key_secret = 1234.5678e3", "found float"),
+        ("access_key_secret = true", "found boolean"),
+        ("access_key_secret = [123456789012]", "found array"),
+        ("access_key_secret = { k = 123456789012 }", "found table"),
+        ("access_key_secret = 1979-05-27T07:32:00Z", "found datetime"),
+        ("max_attempts = \"123456789012\"", "found string"),
+        ("max_attempts = -123456789012", "found a negative number"),
+    ] {
+        let text = format!("[providers.p]\nkind = \"aliyun\"\n{line}\n");
+        let message = error_text(&text, &[]);
+        let key = line.split(' ').next().unwrap_or_default();
+        assert!(
+            message.contains(&format!("providers.p.{key}: expected")),
+            "{line}: {message}"
+        );
+        assert!(message.contains(kind), "{line}: {message}");
+        for secret in ["123456789012", "1234.5678", "1979-05-27", "true"] {
+            assert!(!message.contains(secret), "{line}: {message}");
+        }
+    }
+    // Keys (not values) are still named.
+    let unknown = error_text("[providers.p]\nkind = \"aliyun\"\nacess_key = 1\n", &[]);
+    assert!(unknown.contains("acess_key"), "{unknown}");
+}
+
+#[test]
+fn endpoint_errors_never_show_a_password() {
+    let text = "[providers.p]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\nendpoint = \"ftp://user:hunter2@example.com/x\"\n";
+    let message = error_text(text, &[]);
+    assert!(message.contains("providers.p.endpoint"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    // The URL is not repeated at all, only what is wrong with it.
+    assert!(!message.contains("example.com"), "{message}");
+}
+
+#[test]
+fn idempotency_bound_and_start_fresh_settings_and_their_overrides() {
+    let base =
+        "[providers.p]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n";
+    let config = load_with(base, &[]).unwrap();
+    assert_eq!(
+        config.idempotency.max_bytes,
+        crate::idempotency::DEFAULT_MAX_BYTES
+    );
+    assert!(!config.idempotency.evict_completed);
+    assert!(!config.idempotency.start_fresh_if_invalid);
+    let config = load_with(
+        base,
+        &[
+            ("IPALLOC_IDEMPOTENCY_MAX_BYTES", "2097152"),
+            ("IPALLOC_IDEMPOTENCY_EVICT_COMPLETED", "true"),
+            ("IPALLOC_IDEMPOTENCY_START_FRESH_IF_INVALID", "1"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.idempotency.max_bytes, 2_097_152);
+    assert!(config.idempotency.evict_completed);
+    assert!(config.idempotency.start_fresh_if_invalid);
+    let file = format!("[idempotency]\nstart_fresh_if_invalid = true\n{base}");
+    assert!(
+        load_with(&file, &[])
+            .unwrap()
+            .idempotency
+            .start_fresh_if_invalid
+    );
+    for (text, env, key) in [
+        (
+            format!("[idempotency]\nmax_bytes = 1000\n{base}"),
+            &[][..],
+            "idempotency.max_bytes",
+        ),
+        (
+            base.to_owned(),
+            &[("IPALLOC_IDEMPOTENCY_MAX_BYTES", "lots")][..],
+            "IPALLOC_IDEMPOTENCY_MAX_BYTES",
+        ),
+        (
+            base.to_owned(),
+            &[("IPALLOC_IDEMPOTENCY_EVICT_COMPLETED", "yes please")][..],
+            "IPALLOC_IDEMPOTENCY_EVICT_COMPLETED",
+        ),
+    ] {
+        let message = error_text(&text, env);
+        assert!(message.contains(key), "{key}: {message}");
+    }
 }

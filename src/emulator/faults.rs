@@ -27,6 +27,10 @@ pub struct FaultConfig {
     /// Probability (0..=1) that an allocation is performed and then the
     /// connection is dropped without an answer.
     pub drop_after_allocate_probability: f64,
+    /// Eventual consistency: for this many milliseconds after an
+    /// allocation, Describe calls do not show it yet (Alibaba: the
+    /// instance's new public IP; Zenlayer: the new EIPs).
+    pub describe_lag_ms: u64,
 }
 
 impl FaultConfig {
@@ -271,5 +275,10 @@ mod tests {
         };
         assert!(bad.validate().unwrap_err().contains("throttle_probability"));
         assert!(FaultConfig::default().validate().is_ok());
+        // Omitted fields are off; unknown ones are refused.
+        let lag: FaultConfig = serde_json::from_str(r#"{"describe_lag_ms": 500}"#).unwrap();
+        assert_eq!(lag.describe_lag_ms, 500);
+        assert_eq!(lag.drop_after_allocate_probability, 0.0);
+        assert!(serde_json::from_str::<FaultConfig>(r#"{"describe_lag": 1}"#).is_err());
     }
 }

@@ -10,12 +10,15 @@
 //! Only request parameters go in: never credentials or other secrets, since
 //! the fingerprint is stored on disk and shown in error messages. Long values
 //! are abbreviated in the summary (a prefix plus a hash of the whole value),
-//! so a difference in them is still detected and named.
+//! so a difference in them is still detected and named. An empty value and
+//! an absent parameter are the same request (the canonical parameters use
+//! `""` for "not given"), so the stored form leaves empty values out and
+//! [`Fingerprint::differences`] never names a parameter that is empty on one
+//! side and absent on the other.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Domain separator of the hashed encoding; changing the encoding means
@@ -28,13 +31,16 @@ const MAX_SUMMARY_VALUE: usize = 96;
 /// Bytes of a long value kept before the abbreviation mark.
 const ABBREVIATED_PREFIX: usize = 48;
 
+/// Bytes of the hash.
+pub const HASH_BYTES: usize = 32;
+
 /// The parameters of one allocation request, as a hash (equality) and a
 /// summary (for messages). Two fingerprints are equal exactly when their
 /// hashes are.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct Fingerprint {
-    /// Lowercase hex SHA-256 of the canonical encoding.
-    hash: String,
+    /// SHA-256 of the canonical encoding.
+    hash: [u8; HASH_BYTES],
     /// Provider name, as given.
     provider: String,
     /// Parameters sorted by name (stable), values abbreviated when long.
@@ -61,7 +67,7 @@ impl Fingerprint {
             put_field(&mut hasher, name.as_bytes());
             put_field(&mut hasher, value.as_bytes());
         }
-        let hash = hex::encode(hasher.finalize());
+        let hash: [u8; HASH_BYTES] = hasher.finalize().into();
 
         let params = sorted
             .iter()
@@ -74,9 +80,27 @@ impl Fingerprint {
         }
     }
 
-    /// Lowercase hex SHA-256 of the canonical parameters.
-    pub fn hash(&self) -> &str {
+    /// Rebuilds a fingerprint read back from storage.
+    pub(crate) fn from_parts(
+        hash: [u8; HASH_BYTES],
+        provider: String,
+        params: Vec<(String, String)>,
+    ) -> Self {
+        Fingerprint {
+            hash,
+            provider,
+            params,
+        }
+    }
+
+    /// SHA-256 of the canonical parameters.
+    pub fn hash(&self) -> &[u8; HASH_BYTES] {
         &self.hash
+    }
+
+    /// The hash as lowercase hex.
+    pub fn hash_hex(&self) -> String {
+        hex::encode(self.hash)
     }
 
     /// The provider name the request was for.
@@ -103,9 +127,10 @@ impl Fingerprint {
 
     /// Names of the parameters that differ between `self` and `other`
     /// (`provider` first, then parameter names in order), including
-    /// parameters present in only one of them. Empty when the fingerprints are
-    /// equal, and also in the unlikely case that the hashes differ but the
-    /// summaries do not show where (then say "the parameters differ").
+    /// parameters present in only one of them with a non-empty value (empty
+    /// and absent are the same). Empty when the fingerprints are equal, and
+    /// also in the unlikely case that the hashes differ but the summaries do
+    /// not show where (then say "the parameters differ").
     pub fn differences(&self, other: &Fingerprint) -> Vec<String> {
         if self == other {
             return Vec::new();
@@ -126,20 +151,6 @@ impl Fingerprint {
         }
         out
     }
-
-    /// Checks a fingerprint read back from storage.
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        let well_formed = self.hash.len() == 64
-            && self
-                .hash
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if well_formed {
-            Ok(())
-        } else {
-            Err("fingerprint hash is not 64 lowercase hex digits".to_owned())
-        }
-    }
 }
 
 impl PartialEq for Fingerprint {
@@ -158,7 +169,7 @@ impl fmt::Display for Fingerprint {
 
 impl fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let short = self.hash.get(..16).unwrap_or(&self.hash);
+        let short = hex::encode(&self.hash[..8]);
         write!(f, "Fingerprint({short}… {})", self.summary())
     }
 }
@@ -168,9 +179,10 @@ fn put_field(hasher: &mut Sha256, bytes: &[u8]) {
     hasher.update(bytes);
 }
 
+/// Non-empty values by name (an empty value counts as absent).
 fn by_name(params: &[(String, String)]) -> BTreeMap<&str, Vec<&str>> {
     let mut map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (name, value) in params {
+    for (name, value) in params.iter().filter(|(_, value)| !value.is_empty()) {
         map.entry(name.as_str()).or_default().push(value.as_str());
     }
     map
@@ -219,10 +231,9 @@ mod tests {
         let b = fp("zl", &[("amount", "2"), ("zone", "SEL-A")]);
         assert_eq!(a, b);
         assert_eq!(a.hash(), b.hash());
-        assert_eq!(a.hash().len(), 64);
+        assert_eq!(a.hash_hex().len(), 64);
         assert!(a.differences(&b).is_empty());
         assert_eq!(a.summary(), "provider=zl amount=2 zone=SEL-A");
-        assert!(a.validate().is_ok());
     }
 
     #[test]
@@ -249,6 +260,17 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_value_and_an_absent_parameter_are_not_a_named_difference() {
+        let stored = fp("zl", &[("zone", "SEL-A"), ("tags", "")]);
+        let without = fp("zl", &[("zone", "SEL-B")]);
+        assert_ne!(stored, without);
+        assert_eq!(stored.differences(&without), vec!["zone"]);
+        let with_tags = fp("zl", &[("zone", "SEL-A"), ("tags", "a=b")]);
+        assert_eq!(stored.differences(&with_tags), vec!["tags"]);
+        assert_eq!(without.differences(&with_tags), vec!["tags", "zone"]);
+    }
+
+    #[test]
     fn long_values_are_abbreviated_but_still_distinguished() {
         let long_a = "x".repeat(500);
         let long_b = format!("{}y", "x".repeat(499));
@@ -268,14 +290,5 @@ mod tests {
         let a = fp("zl", &[("name", "my ip"), ("empty", "")]);
         assert_eq!(a.summary(), r#"provider=zl empty="" name="my ip""#);
         assert!(format!("{a:?}").starts_with("Fingerprint("));
-    }
-
-    #[test]
-    fn validate_rejects_a_malformed_hash() {
-        let mut a = fp("zl", &[]);
-        a.hash = "zz".to_owned();
-        assert!(a.validate().is_err());
-        a.hash = "A".repeat(64);
-        assert!(a.validate().is_err());
     }
 }

@@ -3,10 +3,10 @@
 //! second allocation, also across a gateway restart; the same key with other
 //! parameters is an error naming what differs.
 //!
-//! - [`IdempotencyStore`] (`store`): durable records per key, each change one
-//!   atomic transaction.
+//! - [`IdempotencyStore`] (`store`): records per key, in memory or durable
+//!   in a file, each change one atomic transaction, bounded in bytes.
 //! - [`Record`] (`record`): `InFlight`, `Unknown` or `Completed`, and its
-//!   stored encoding.
+//!   stored encoding (`compact`, `legacy`).
 //! - [`Fingerprint`] (`fingerprint`): a hash and a summary of the canonical
 //!   request parameters.
 //! - [`InFlightRegistry`] (`inflight`): duplicates that arrive while the first
@@ -36,40 +36,66 @@
 //! reconciles. Call `purge_expired` periodically; `begin` also replaces
 //! expired records on its own.
 //!
-//! # Database: redb
+//! # Backends
 //!
-//! The store is [redb](https://www.redb.org) 4.1 (the newest release whose
-//! MSRV, 1.89, fits this crate): pure Rust with no C toolchain, ACID
-//! transactions on copy-on-write B-trees, crash-safe by default (a commit is
-//! durable when it returns, a crash rolls back to the last commit), one file
-//! locked against a second writer process, actively maintained, and an
-//! in-memory backend, so the configuration without a
-//! path runs the same code. Its single writer makes `begin`'s
-//! check-and-insert atomic without any locking of ours.
+//! The state machine (`machine`, the table in `store`) runs on one of two
+//! backends behind the `backend::Backend` trait, whose one primitive is an
+//! atomic read-decide-write of one key (a shared database, e.g. PostgreSQL
+//! for several gateways, would be a third):
 //!
-//! Not chosen: sled (the 1.0 line is an alpha, the stable 0.34 is
-//! unmaintained, and its docs warn about on-disk format changes), rusqlite
-//! (needs a C compiler to build the bundled SQLite, and SQL is more than a
-//! key-to-record map needs), fjall (an LSM tree with background compaction
-//! threads and a directory of files: built for write-heavy large data sets;
-//! its current 3.x needs Rust 1.90).
+//! - `memory` (no `[idempotency] path`): a `HashMap` of encoded records
+//!   behind a mutex, with exact accounting of its heap bytes;
+//! - `file`: a [redb](https://www.redb.org) 4.1 database (the newest release
+//!   whose MSRV, 1.89, fits this crate): pure Rust with no C toolchain, ACID
+//!   transactions on copy-on-write B-trees, crash-safe by default (a commit
+//!   is durable when it returns, a crash rolls back to the last commit), one
+//!   file locked against a second writer process, actively maintained. Its
+//!   single writer makes `begin`'s check-and-insert atomic without any
+//!   locking of ours.
+//!
+//! Not chosen for the file: sled (the 1.0 line is an alpha, the stable 0.34
+//! is unmaintained, and its docs warn about on-disk format changes),
+//! rusqlite (needs a C compiler to build the bundled SQLite, and SQL is more
+//! than a key-to-record map needs), fjall (an LSM tree with background
+//! compaction threads and a directory of files: built for write-heavy large
+//! data sets; its current 3.x needs Rust 1.90).
+//!
+//! Both count the bytes their records take and keep them under
+//! `max_bytes` (refusing new keys, or evicting the oldest completed records
+//! when allowed); records are stored in a compact binary form (`compact`,
+//! about 300 bytes for a one-address allocation), and the JSON records of
+//! earlier gateways are still read (`legacy`).
 //!
 //! # Durability and time
 //!
-//! Each call is one short local transaction (see `store`): writes fsync
-//! before returning, except `purge_expired`. Callers pass `now`, so tests
-//! need no sleeping; a record expires once `now` is more than the retention
-//! after its last activity (its latest attempt or completion).
+//! Each call is one short local transaction (see `store`): on a file,
+//! writes fsync before returning, except `purge_expired`. Callers pass
+//! `now`, so tests need no sleeping; a record expires once `now` is more
+//! than the retention after its last activity (its latest attempt or
+//! completion).
 
+mod backend;
+mod compact;
+mod faults;
+mod file;
 mod fingerprint;
 mod inflight;
+mod legacy;
+mod machine;
+mod memory;
 mod record;
 mod store;
 
 #[cfg(test)]
 mod tests;
 
+pub use backend::{Limits, Usage};
+pub use faults::IoFaults;
+pub use file::REOPEN_EVERY;
 pub use fingerprint::Fingerprint;
 pub use inflight::{Claim, InFlightRegistry, OwnerGuard, WaitResult, Waiter};
 pub use record::Record;
-pub use store::{Begin, IdempotencyStore, StoreError};
+pub use store::{
+    Begin, DEFAULT_MAX_BYTES, FULL_LOG_EVERY, IdempotencyStore, StoreError, StoreOptions,
+    StoreStats,
+};

@@ -5,22 +5,16 @@
 //! provider may have allocated) and `Completed` (the encoded
 //! `AllocateIpResponse` to replay). A definite failure leaves no record.
 //!
-//! Stored form: JSON, `{"v":1,"record":{"state":"completed",...}}`, with
-//! times as whole seconds plus nanoseconds since the Unix epoch and the
-//! response bytes in base64. JSON keeps a record readable with ordinary tools
-//! and versioned; records are small. Decoding checks everything and turns bad
-//! bytes into an error, never a panic.
+//! Stored form: the compact binary format of `compact` (version 2, written by
+//! this gateway); version 1 JSON records (see `legacy`), written by earlier
+//! gateways, are still read. The first byte tells them apart. Decoding checks
+//! everything and turns bad bytes into an error, never a panic.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use serde::{Deserialize, Serialize};
-
+use super::compact::{self, Header};
 use super::fingerprint::Fingerprint;
-
-/// Version of the stored encoding.
-const FORMAT_VERSION: u32 = 1;
+use super::legacy;
 
 /// What is known about one idempotency key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +76,7 @@ impl Record {
     /// Whether the record is older than `retention` at `now`, counted from
     /// [`Record::last_activity`]. A clock that went backwards keeps it live.
     pub fn is_expired(&self, now: SystemTime, retention: Duration) -> bool {
-        now.duration_since(self.last_activity())
-            .is_ok_and(|age| age > retention)
+        expired(self.last_activity(), now, retention)
     }
 
     /// `in_flight`, `unknown` or `completed`.
@@ -95,166 +88,80 @@ impl Record {
         }
     }
 
-    /// The stored form.
+    /// Bytes of the stored form (version 2).
+    pub fn encoded_len(&self) -> Result<usize, String> {
+        compact::encode(self).map(|bytes| bytes.len())
+    }
+
+    /// The stored form (version 2).
     pub(crate) fn encode(&self) -> Result<Vec<u8>, String> {
-        let record = match self {
-            Record::InFlight {
-                fingerprint,
-                attempt_started,
-                created,
-            } => Stored::InFlight {
-                fingerprint: fingerprint.clone(),
-                attempt_started: Timestamp::from_system(*attempt_started)?,
-                created: Timestamp::from_system(*created)?,
-            },
-            Record::Unknown {
-                fingerprint,
-                last_attempt,
-                created,
-            } => Stored::Unknown {
-                fingerprint: fingerprint.clone(),
-                last_attempt: Timestamp::from_system(*last_attempt)?,
-                created: Timestamp::from_system(*created)?,
-            },
-            Record::Completed {
-                fingerprint,
-                response,
-                created,
-                completed,
-            } => Stored::Completed {
-                fingerprint: fingerprint.clone(),
-                response: BASE64.encode(response),
-                created: Timestamp::from_system(*created)?,
-                completed: Timestamp::from_system(*completed)?,
-            },
-        };
-        serde_json::to_vec(&Envelope {
-            v: FORMAT_VERSION,
-            record,
-        })
-        .map_err(|e| format!("cannot serialize: {e}"))
+        compact::encode(self)
     }
 
-    /// Reads the stored form back; any malformed input is an error.
+    /// Reads the stored form back (version 2, or version 1 JSON); any
+    /// malformed input is an error.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Record, String> {
-        let envelope: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a valid record: {e}"))?;
-        if envelope.v != FORMAT_VERSION {
-            return Err(format!(
-                "record format version {} is not supported (expected {FORMAT_VERSION})",
-                envelope.v
-            ));
+        if legacy::is_v1(bytes) {
+            legacy::decode(bytes)
+        } else {
+            compact::decode(bytes)
         }
-        let record = match envelope.record {
-            Stored::InFlight {
-                fingerprint,
-                attempt_started,
-                created,
-            } => Record::InFlight {
-                fingerprint,
-                attempt_started: attempt_started.to_system()?,
-                created: created.to_system()?,
-            },
-            Stored::Unknown {
-                fingerprint,
-                last_attempt,
-                created,
-            } => Record::Unknown {
-                fingerprint,
-                last_attempt: last_attempt.to_system()?,
-                created: created.to_system()?,
-            },
-            Stored::Completed {
-                fingerprint,
-                response,
-                created,
-                completed,
-            } => Record::Completed {
-                fingerprint,
-                response: BASE64
-                    .decode(response.as_bytes())
-                    .map_err(|e| format!("response is not valid base64: {e}"))?,
-                created: created.to_system()?,
-                completed: completed.to_system()?,
-            },
+    }
+}
+
+/// The state and times of a stored record, without decoding the rest when it
+/// is in the compact format.
+pub(crate) fn header(bytes: &[u8]) -> Result<Header, String> {
+    if legacy::is_v1(bytes) {
+        let record = legacy::decode(bytes)?;
+        let activity = match &record {
+            Record::InFlight {
+                attempt_started, ..
+            } => *attempt_started,
+            Record::Unknown { last_attempt, .. } => *last_attempt,
+            Record::Completed { completed, .. } => *completed,
         };
-        record.fingerprint().validate()?;
-        Ok(record)
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope {
-    v: u32,
-    record: Stored,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
-enum Stored {
-    InFlight {
-        fingerprint: Fingerprint,
-        attempt_started: Timestamp,
-        created: Timestamp,
-    },
-    Unknown {
-        fingerprint: Fingerprint,
-        last_attempt: Timestamp,
-        created: Timestamp,
-    },
-    Completed {
-        fingerprint: Fingerprint,
-        response: String,
-        created: Timestamp,
-        completed: Timestamp,
-    },
-}
-
-/// Seconds and nanoseconds since the Unix epoch.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Timestamp {
-    s: u64,
-    n: u32,
-}
-
-impl Timestamp {
-    fn from_system(time: SystemTime) -> Result<Self, String> {
-        let since = time
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| "a time before 1970 cannot be stored".to_owned())?;
-        Ok(Timestamp {
-            s: since.as_secs(),
-            n: since.subsec_nanos(),
+        Ok(Header {
+            completed: matches!(record, Record::Completed { .. }),
+            created: record.created(),
+            activity,
         })
+    } else {
+        compact::header(bytes)
     }
+}
 
-    fn to_system(&self) -> Result<SystemTime, String> {
-        if self.n >= 1_000_000_000 {
-            return Err(format!("timestamp nanoseconds out of range: {}", self.n));
-        }
-        UNIX_EPOCH
-            .checked_add(Duration::new(self.s, self.n))
-            .ok_or_else(|| format!("timestamp out of range: {} s", self.s))
-    }
+/// Whether a record last active at `last_activity` is expired at `now`.
+pub(crate) fn expired(last_activity: SystemTime, now: SystemTime, retention: Duration) -> bool {
+    now.duration_since(last_activity)
+        .is_ok_and(|age| age > retention)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use prost::Message;
+
     use super::*;
 
     fn fp() -> Fingerprint {
-        Fingerprint::new("zl", &[("zone", "SEL-A".to_owned())])
+        Fingerprint::new(
+            "zl",
+            &[
+                ("zenlayer.zone", "SEL-A".to_owned()),
+                ("zenlayer.amount", "2".to_owned()),
+                ("zenlayer.tags", String::new()),
+            ],
+        )
     }
 
     fn t(secs: u64, nanos: u32) -> SystemTime {
         UNIX_EPOCH + Duration::new(secs, nanos)
     }
 
-    #[test]
-    fn every_state_round_trips_exactly() {
-        let records = [
+    fn samples() -> Vec<Record> {
+        vec![
             Record::InFlight {
                 fingerprint: fp(),
                 attempt_started: t(1_700_000_001, 5),
@@ -271,47 +178,145 @@ mod tests {
                 created: t(1_700_000_000, 999_999_999),
                 completed: t(1_700_000_003, 7),
             },
-        ];
-        for record in records {
+            // A clock that went backwards between creation and the attempt.
+            Record::InFlight {
+                fingerprint: Fingerprint::new("é", &[("ü", "ß".repeat(200))]),
+                attempt_started: t(1_600_000_000, 0),
+                created: t(1_700_000_000, 0),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_state_round_trips_exactly() {
+        for record in samples() {
             let bytes = record.encode().unwrap();
+            assert_eq!(bytes[0], compact::VERSION);
             let back = Record::decode(&bytes).unwrap();
             assert_eq!(back, record);
-            assert_eq!(back.fingerprint().summary(), record.fingerprint().summary());
+            assert_eq!(back.created(), record.created());
+            assert_eq!(back.last_activity(), record.last_activity());
+            assert_eq!(back.state_name(), record.state_name());
+            // Empty values are left out of the stored summary only.
+            let kept: Vec<_> = record
+                .fingerprint()
+                .params()
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .cloned()
+                .collect();
+            assert_eq!(back.fingerprint().params(), kept.as_slice());
+            assert!(
+                back.fingerprint()
+                    .differences(record.fingerprint())
+                    .is_empty()
+            );
+            let head = header(&bytes).unwrap();
+            assert_eq!(head.created, record.created());
+            assert_eq!(head.last_activity(), record.last_activity());
+            assert_eq!(head.completed, record.state_name() == "completed");
         }
     }
 
     #[test]
     fn bad_bytes_decode_to_errors_not_panics() {
-        let good = Record::Completed {
-            fingerprint: fp(),
-            response: b"resp".to_vec(),
-            created: t(10, 0),
-            completed: t(11, 0),
+        for record in samples() {
+            let good = record.encode().unwrap();
+            // Every truncation, every single-byte change of the header and
+            // lengths, and trailing garbage.
+            for cut in 0..good.len() {
+                assert!(Record::decode(&good[..cut]).is_err(), "cut at {cut}");
+            }
+            let mut longer = good.clone();
+            longer.push(0);
+            assert!(Record::decode(&longer).is_err());
+            for at in 0..good.len() {
+                for flip in [0x01u8, 0x80, 0xff] {
+                    let mut bad = good.clone();
+                    bad[at] ^= flip;
+                    // Either an error or some record; never a panic.
+                    let _ = Record::decode(&bad);
+                    let _ = header(&bad);
+                }
+            }
         }
-        .encode()
-        .unwrap();
-        let good = String::from_utf8(good).unwrap();
-        let bad_inputs: Vec<Vec<u8>> = vec![
-            Vec::new(),
-            b"\xff\xfe\x00garbage".to_vec(),
-            b"{}".to_vec(),
-            b"null".to_vec(),
-            good.replace("\"v\":1", "\"v\":99").into_bytes(),
-            good.replace("\"n\":0", "\"n\":4000000000").into_bytes(),
-            good.replace("\"s\":11", "\"s\":18446744073709551615")
-                .into_bytes(),
-            good.replace("completed\"", "exploded\"").into_bytes(),
-            good.replace(&BASE64.encode(b"resp"), "!!not base64!!")
-                .into_bytes(),
-            good.replace(fp().hash(), "abc").into_bytes(),
-            good.as_bytes()[..good.len() / 2].to_vec(),
+        let bad_inputs: Vec<&[u8]> = vec![
+            b"",
+            b"\xff\xfe\x00garbage",
+            b"{}",
+            b"null",
+            &[2],
+            &[2, 9, 0, 0, 0],
+            &[2, 1, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0],
+            &[3, 1, 0, 0, 0],
         ];
         for bad in bad_inputs {
+            assert!(Record::decode(bad).is_err(), "decoded: {bad:?}");
+        }
+    }
+
+    /// Records written by the gateway before the compact format (version 1
+    /// JSON), taken from `tests/fixtures/idempotency-v1.redb`.
+    const V1_RECORDS: &str = include_str!("../../tests/fixtures/idempotency-v1-records.tsv");
+
+    #[test]
+    fn version_1_records_are_still_read() {
+        let mut states = Vec::new();
+        for line in V1_RECORDS.lines() {
+            let (key, json) = line.split_once('\t').unwrap();
+            let record = Record::decode(json.as_bytes()).unwrap();
+            let head = header(json.as_bytes()).unwrap();
+            assert_eq!(head.last_activity(), record.last_activity(), "{key}");
+            let created = if key == "v1-in-flight" {
+                1_764_590_405
+            } else {
+                1_764_590_400
+            };
+            assert_eq!(record.created(), t(created, 123_456_789), "{key}");
+            // Rewritten in the new format, the record is the same.
+            let again = Record::decode(&record.encode().unwrap()).unwrap();
             assert!(
-                Record::decode(&bad).is_err(),
-                "decoded: {}",
-                String::from_utf8_lossy(&bad)
+                again
+                    .fingerprint()
+                    .differences(record.fingerprint())
+                    .is_empty()
             );
+            assert_eq!(again.fingerprint(), record.fingerprint());
+            states.push((key.to_owned(), record.state_name()));
+            if let Record::Completed { response, .. } = &record {
+                let decoded = crate::pb::AllocateIpResponse::decode(response.as_slice()).unwrap();
+                assert_eq!(decoded.allocations.len(), 1, "{key}");
+            }
+        }
+        states.sort();
+        assert_eq!(
+            states,
+            [
+                (
+                    "3f2b8a1e-9c4d-4e7b-8a2f-1d6c5e9b0a47".to_owned(),
+                    "completed"
+                ),
+                (
+                    "9d8c7b6a-5f4e-4d3c-2b1a-0f9e8d7c6b5a".to_owned(),
+                    "completed"
+                ),
+                ("v1-in-flight".to_owned(), "in_flight"),
+                ("v1-unknown".to_owned(), "unknown"),
+            ]
+        );
+
+        let (_, good) = V1_RECORDS.lines().next().unwrap().split_once('\t').unwrap();
+        let bad_inputs = [
+            good.replace("\"v\":1", "\"v\":99"),
+            good.replace("\"n\":123456789", "\"n\":4000000000"),
+            good.replace("\"s\":1764590400", "\"s\":18446744073709551615"),
+            good.replace("completed\"", "exploded\""),
+            good.replace("\"response\":\"", "\"response\":\"!!"),
+            good.replace("\"hash\":\"d7", "\"hash\":\"D7"),
+            good[..good.len() / 2].to_owned(),
+        ];
+        for bad in bad_inputs {
+            assert!(Record::decode(bad.as_bytes()).is_err(), "decoded: {bad}");
         }
     }
 
@@ -319,8 +324,8 @@ mod tests {
     fn times_before_the_epoch_are_an_encode_error() {
         let record = Record::InFlight {
             fingerprint: fp(),
-            attempt_started: UNIX_EPOCH - Duration::from_secs(1),
-            created: t(1, 0),
+            attempt_started: t(1, 0),
+            created: UNIX_EPOCH - Duration::from_secs(1),
         };
         assert!(record.encode().is_err());
     }
@@ -338,5 +343,120 @@ mod tests {
         assert!(record.is_expired(t(4_600, 1) + day, day));
         // A clock that went backwards does not expire anything.
         assert!(!record.is_expired(t(0, 0), day));
+    }
+
+    /// The encoded size of realistic one-address records: a real
+    /// `AllocateIpResponse` and the gateway's own fingerprint of the request.
+    /// Target: at most 400 bytes (the version 1 JSON form took 711 and 572).
+    #[test]
+    fn a_one_address_record_takes_at_most_400_bytes() {
+        let (zenlayer, aliyun) = realistic_records();
+        let zenlayer_bytes = zenlayer.encode().unwrap().len();
+        let aliyun_bytes = aliyun.encode().unwrap().len();
+        println!("one Zenlayer EIP: {zenlayer_bytes} bytes; one Aliyun IP: {aliyun_bytes} bytes");
+        assert!(zenlayer_bytes <= 400, "{zenlayer_bytes}");
+        assert!(aliyun_bytes <= 400, "{aliyun_bytes}");
+        // And the response is replayed exactly.
+        for record in [zenlayer, aliyun] {
+            assert_eq!(Record::decode(&record.encode().unwrap()).unwrap(), record);
+        }
+    }
+
+    /// A completed record of one Zenlayer EIP (a tagged POSTPAID request, the
+    /// EIP AVAILABLE with its address) and one of an Aliyun public IP, as the
+    /// allocation flow builds them.
+    pub(crate) fn realistic_records() -> (Record, Record) {
+        use crate::api::{allocate, convert};
+        use crate::provider::*;
+
+        let created = t(1_764_590_400, 123_456_789);
+        let zenlayer_spec = AllocateSpec::Zenlayer(ZenlayerAllocate {
+            zone_id: "SEL-A".into(),
+            charge: ChargeType::Postpaid,
+            resource_group_id: None,
+            amount: 1,
+            netmask: 32,
+            amount_set: false,
+            netmask_set: false,
+            discount_code: None,
+            use_poc_voucher: false,
+            tags: vec![Tag {
+                key: "team".into(),
+                value: "edge".into(),
+            }],
+        });
+        let description = |name: &str, kind, region: Option<&str>| ProviderDescription {
+            name: name.into(),
+            kind,
+            region: region.map(str::to_owned),
+            endpoint: String::new(),
+            capabilities: Capabilities {
+                max_allocations_per_request: 1,
+                asynchronous: false,
+                requires_instance: false,
+                requires_instance_restart: false,
+                charge_types: Vec::new(),
+                api_version: String::new(),
+                signature: String::new(),
+            },
+        };
+        let zenlayer_response = convert::allocate_response(
+            &description("zenlayer", ProviderKind::Zenlayer, None),
+            AllocateResult {
+                provider_request_id: "T05992D0C-5C4B-4E69-A8E5-07E5F2A1B3C4".into(),
+                order_number: None,
+                allocations: vec![Allocation {
+                    id: "eip-0a1b2c3d4e5f60718293".into(),
+                    ip_address: Some("128.1.32.17".into()),
+                    state: AllocationState::Ready,
+                    provider_status: "AVAILABLE".into(),
+                    zone_id: Some("SEL-A".into()),
+                    region_id: None,
+                    requires_instance_restart: false,
+                    instance_id: None,
+                    failure_reason: None,
+                    netmask: Some(32),
+                }],
+            },
+        );
+        let zenlayer = Record::Completed {
+            fingerprint: allocate::fingerprint("zenlayer", &zenlayer_spec),
+            response: zenlayer_response.encode_to_vec(),
+            created,
+            completed: created + Duration::from_millis(850),
+        };
+
+        let aliyun_spec = AllocateSpec::Aliyun(AliyunAllocate {
+            instance_id: "i-bp1a2b3c4d5e6f7g8h9i".into(),
+            ip_address: None,
+            vlan_id: None,
+            region_id: None,
+        });
+        let aliyun_response = convert::allocate_response(
+            &description("aliyun", ProviderKind::Aliyun, Some("cn-hangzhou")),
+            AllocateResult {
+                provider_request_id: "F2EF6A3B-E345-46B9-931E-0EA094818567".into(),
+                order_number: None,
+                allocations: vec![Allocation {
+                    id: "i-bp1a2b3c4d5e6f7g8h9i".into(),
+                    ip_address: Some("47.95.10.20".into()),
+                    state: AllocationState::Ready,
+                    provider_status: "Running".into(),
+                    zone_id: None,
+                    region_id: Some("cn-hangzhou".into()),
+                    requires_instance_restart: true,
+                    instance_id: Some("i-bp1a2b3c4d5e6f7g8h9i".into()),
+                    failure_reason: None,
+                    netmask: None,
+                }],
+            },
+        );
+        let aliyun = Record::Completed {
+            fingerprint: allocate::fingerprint("aliyun", &aliyun_spec),
+            response: aliyun_response.encode_to_vec(),
+            created,
+            completed: created + Duration::from_millis(420),
+        };
+        (zenlayer, aliyun)
     }
 }

@@ -1,28 +1,20 @@
-//! The durable record store: one redb table from idempotency key to encoded
-//! [`Record`], in a file or in memory.
+//! The record store: idempotency key to [`Record`], in memory or in a redb
+//! file, bounded in bytes, with its health.
 //!
-//! Every method is one short local transaction and blocks its thread for it:
-//! reads never wait, writes wait for the single writer and, on a file, for
-//! one fsync (redb's default [`Durability::Immediate`]), so a record is on
-//! disk when `begin`, `complete`, `mark_unknown`, `mark_attempt` or `release`
-//! returns and survives a crash or restart. Only `purge_expired` commits
-//! without fsync ([`Durability::None`]): losing a purge in a crash brings back
-//! records that are expired anyway, and the next durable commit persists it.
-//! Calling these methods directly from async code is acceptable for the
-//! gateway's request rates; use `tokio::task::spawn_blocking` (the store is a
-//! cheap `Clone`) if the disk is slow.
+//! Every method is one short atomic change of one key and blocks its thread
+//! for it. In memory that is a map operation under a mutex. On a file it is
+//! one redb write transaction that waits for the single writer and for one
+//! fsync, so a record is on disk when `begin`, `complete`, `mark_unknown`,
+//! `mark_attempt`, `release` or `refresh_completed` returns and survives a
+//! crash or restart; only `purge_expired` commits without fsync. Calling
+//! these methods directly from async code is acceptable for the gateway's
+//! request rates; use `tokio::task::spawn_blocking` (the store is a cheap
+//! `Clone`) if the disk is slow.
 //!
-//! A file is checked when opened: redb verifies every checksum and repairs
-//! what it can (as after a crash, by rolling back to the last intact commit,
-//! which is logged as a warning).
-//! redb panics on some damaged data instead of returning an error; the store
-//! catches that (the panic message still reaches the panic hook, i.e.
-//! stderr), reports [`StoreError::Damaged`] and refuses every later call, so
-//! damage never turns into a second allocation.
-//!
-//! Each key's record moves through these transitions, all checked against
-//! the caller's [`Fingerprint`] (a live record with another fingerprint is
-//! never changed):
+//! Each key's record moves through these transitions (`machine`), all
+//! checked against the caller's [`Fingerprint`] (a live record with another
+//! fingerprint is never changed: `begin` answers [`Begin::Mismatch`], the
+//! others an error naming the differing parameters):
 //!
 //! | call | absent or expired | `InFlight` | `Unknown` | `Completed` |
 //! | --- | --- | --- | --- | --- |
@@ -30,33 +22,49 @@
 //! | `complete` | insert `Completed` | `Completed` | `Completed` | no-op if same response, else error |
 //! | `mark_unknown` | insert `Unknown` | `Unknown` (keeps the attempt time) | no-op | error |
 //! | `mark_attempt` | insert `InFlight` | `InFlight`, new attempt time | `InFlight`, new attempt time | error |
-//! | `release` | no-op | removed | removed | error |
+//! | `release` | no-op (expired completed: error) | removed | removed | error |
+//! | `refresh_completed` | error | error | error | new response (times kept) |
+//!
+//! # The byte bound
+//!
+//! The records may take at most `max_bytes` (see `backend` for the rule and
+//! `memory`/`file` for what is counted). At the bound, `begin` of a new key
+//! (and `mark_attempt` of a vanished one) fails with [`StoreError::Full`]
+//! before anything is sent, logged at most once per [`FULL_LOG_EVERY`] with
+//! the number refused meanwhile and counted in [`StoreStats::refused_full`];
+//! with `evict_completed` the oldest completed records are evicted instead
+//! ([`StoreStats::evicted`]). Records in flight or with an unknown outcome
+//! are never evicted; outcomes of sent calls are always recorded.
+//!
+//! # Health
+//!
+//! [`IdempotencyStore::health`] is a watch of whether the store can serve
+//! calls: false while a file store is reopened after an I/O error (calls
+//! fail with [`StoreError::Unavailable`] meanwhile), once it is found
+//! damaged, and after [`IdempotencyStore::close`].
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
-use redb::backends::InMemoryBackend;
-use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
-};
+use tokio::sync::watch;
 
+use super::backend::{Backend, Limits, Write};
+use super::faults::IoFaults;
+use super::file::{FileBackend, FileOptions};
 use super::fingerprint::Fingerprint;
-use super::record::Record;
+use super::machine::{self, Change, Refusal};
+use super::memory::MemoryBackend;
+use super::record::{self, Record};
 
-/// The one table: idempotency key to encoded [`Record`].
-const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency_records_v1");
+/// Default byte bound of the records: 64 MiB (about 150,000 one-address
+/// allocations in memory).
+pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Page cache of the database; the working set is small.
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
-
-/// Location shown for the in-memory store.
-const IN_MEMORY: &str = "(in memory)";
-
-type Records<'txn> = redb::Table<'txn, &'static str, &'static [u8]>;
+/// How often "the store is full" is logged at most.
+pub const FULL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// What [`IdempotencyStore::begin`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +95,8 @@ pub enum Begin {
     Mismatch { stored: Fingerprint },
 }
 
-/// Errors of the store. Every message names the store's location.
+/// Errors of the store. Every message names the store's location. Each
+/// means nothing was sent to a provider by the call that got it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be opened or created.
@@ -97,6 +106,16 @@ pub enum StoreError {
         #[source]
         source: Box<redb::DatabaseError>,
     },
+    /// The file exists but is not a valid store; the gateway refuses to
+    /// start on it (a replay of a key it recorded would allocate again).
+    #[error(
+        "{location} exists but is not a valid idempotency store: {reason}. Restore the right \
+         file (or fix [idempotency] path). To give up what it recorded, start with \
+         --start-fresh-if-invalid (or [idempotency] start_fresh_if_invalid = true): the file is \
+         moved aside to {location}.invalid-<time> and an empty store is created; a retry of a \
+         key recorded in it would allocate again"
+    )]
+    Invalid { location: String, reason: String },
     /// A transaction failed.
     #[error("idempotency store {location}: {op} failed: {source}")]
     Database {
@@ -105,6 +124,24 @@ pub enum StoreError {
         #[source]
         source: Box<redb::Error>,
     },
+    /// The store cannot be used for now (a write failed, e.g. the disk is
+    /// full); it is reopened in the background.
+    #[error("idempotency store {location} is unavailable: {reason}")]
+    Unavailable { location: String, reason: String },
+    /// The byte bound is reached: new keys are refused.
+    #[error(
+        "idempotency store {location} is full ({bytes} of {max_bytes} bytes): new keys are \
+         refused until records expire (raise [idempotency] max_bytes, or set evict_completed = \
+         true to evict the oldest completed records)"
+    )]
+    Full {
+        location: String,
+        bytes: u64,
+        max_bytes: u64,
+    },
+    /// The store was closed (the gateway is stopping).
+    #[error("idempotency store {location} is closed")]
+    Closed { location: String },
     /// A stored record could not be decoded. The key stays unusable (rather
     /// than risking a second allocation) until the record is removed.
     #[error("idempotency store {location}: the record of key {key:?} is unreadable: {reason}")]
@@ -144,121 +181,144 @@ fn open_hint(error: &redb::DatabaseError) -> &'static str {
         redb::DatabaseError::DatabaseAlreadyOpen => {
             " (another gateway process, or another store in this process, has it open)"
         }
-        redb::DatabaseError::Storage(redb::StorageError::Io(e))
-            if e.kind() == std::io::ErrorKind::InvalidData =>
-        {
-            " (the file is not a redb database: check the configured path; it was left unchanged)"
-        }
-        redb::DatabaseError::UpgradeRequired(_)
-        | redb::DatabaseError::Storage(redb::StorageError::Corrupted(_)) => {
-            " (the file is not a database of this gateway or is damaged; moving it away \
-             starts an empty store and forgets every recorded key)"
-        }
         _ => "",
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic".to_owned()
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// The file; `None` keeps records in memory.
+    pub path: Option<PathBuf>,
+    /// How long a record lives after its last activity.
+    pub retention: Duration,
+    /// The byte bound of the records.
+    pub max_bytes: u64,
+    /// At the bound, evict the oldest completed records instead of refusing
+    /// new keys.
+    pub evict_completed: bool,
+    /// Move an existing file that is not a valid store aside and start empty
+    /// instead of refusing to open it.
+    pub start_fresh_if_invalid: bool,
+    /// Test hook: makes the file's writes fail on demand.
+    pub io_faults: Option<IoFaults>,
+}
+
+impl StoreOptions {
+    /// A store at `path` (in memory when `None`) with the default bound.
+    pub fn new(path: Option<&Path>, retention: Duration) -> Self {
+        StoreOptions {
+            path: path.map(Path::to_path_buf),
+            retention,
+            max_bytes: DEFAULT_MAX_BYTES,
+            evict_completed: false,
+            start_fresh_if_invalid: false,
+            io_faults: None,
+        }
     }
 }
 
+/// Counters of a store, for logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Records stored, including expired ones not yet purged.
+    pub records: u64,
+    /// Bytes counted against the bound.
+    pub bytes: u64,
+    /// The bound.
+    pub max_bytes: u64,
+    /// Of `bytes`, those of completed records.
+    pub completed_bytes: u64,
+    /// New keys refused at the bound since the start.
+    pub refused_full: u64,
+    /// Completed records evicted at the bound since the start.
+    pub evicted: u64,
+    /// Whether the store can serve calls now.
+    pub usable: bool,
+}
+
 /// Idempotency records of `AllocateIp`, keyed by idempotency key. Cheap to
-/// clone: clones share one database.
+/// clone: clones share one store.
 #[derive(Clone)]
 pub struct IdempotencyStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    db: Database,
-    location: String,
+    backend: Box<dyn Backend>,
     retention: Duration,
-    /// Set when redb panicked: the database is not touched again.
-    damaged: AtomicBool,
+    limits: Limits,
+    health: watch::Sender<bool>,
+    refused_full: AtomicU64,
+    /// When "full" was last logged, and how many were refused since.
+    full_log: Mutex<(Option<Instant>, u64)>,
 }
 
 impl fmt::Debug for IdempotencyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdempotencyStore")
-            .field("location", &self.inner.location)
+            .field("location", &self.location())
             .field("retention", &self.inner.retention)
+            .field("max_bytes", &self.inner.limits.max_bytes)
             .finish_non_exhaustive()
     }
 }
 
 impl IdempotencyStore {
-    /// Opens (creating if absent or empty) the store file at `path`, or an
-    /// empty in-memory store when `path` is `None`. Records older than
-    /// `retention` (counted from their last activity) count as absent. The
-    /// parent directory must exist. A file holds one open store at a time
-    /// (redb locks it): a second open fails with a clear error. A file that
-    /// is not a redb database is left unchanged and is an error; an existing
-    /// file's checksums are all verified, which reads the whole file once.
+    /// Opens (creating if absent) the store file at `path`, or an empty
+    /// in-memory store when `path` is `None`, with the default byte bound.
+    /// Records older than `retention` (counted from their last activity)
+    /// count as absent. See [`IdempotencyStore::open_with`].
     pub fn open(path: Option<&Path>, retention: Duration) -> Result<Self, StoreError> {
-        let mut builder = Database::builder();
-        builder.set_cache_size(CACHE_BYTES);
-        let location = match path {
-            Some(path) => path.display().to_string(),
-            None => IN_MEMORY.to_owned(),
+        Self::open_with(&StoreOptions::new(path, retention))
+    }
+
+    /// Opens a store. The parent directory of a file must exist. A file
+    /// holds one open store at a time (redb locks it): a second open fails
+    /// with a clear error. An existing file that is not a valid store (empty,
+    /// not a redb database, damaged, another program's) is an error that
+    /// says what to do, unless `start_fresh_if_invalid`; its checksums are
+    /// all verified, which reads the whole file once.
+    pub fn open_with(options: &StoreOptions) -> Result<Self, StoreError> {
+        let limits = Limits {
+            max_bytes: options.max_bytes,
+            evict_completed: options.evict_completed,
         };
-        // redb panics on some damaged files instead of returning an error.
-        let opened = panic::catch_unwind(AssertUnwindSafe(|| match path {
+        let (health, _) = watch::channel(true);
+        let backend: Box<dyn Backend> = match &options.path {
+            None => Box::new(MemoryBackend::new(limits)),
             Some(path) => {
-                let mut db = builder.create(path)?;
-                // Verifies every checksum (redb checks them by itself only
-                // after an unclean shutdown), so that damage is found here
-                // rather than by a panic inside a later read.
-                if !db.check_integrity()? {
-                    tracing::warn!(
-                        store = %location,
-                        "idempotency store failed its integrity check and was repaired; \
-                         the latest commits may have been rolled back"
-                    );
-                }
-                Ok(db)
-            }
-            None => builder.create_with_backend(InMemoryBackend::new()),
-        }));
-        let db = match opened {
-            Ok(Ok(db)) => db,
-            Ok(Err(source)) => {
-                return Err(StoreError::Open {
-                    location,
-                    source: Box::new(source),
-                });
-            }
-            Err(payload) => {
-                return Err(StoreError::Damaged {
-                    reason: format!(
-                        "redb failed opening it: {}",
-                        panic_message(payload.as_ref())
-                    ),
-                    location,
-                });
+                let sender = health.clone();
+                Box::new(FileBackend::open(FileOptions {
+                    path: path.clone(),
+                    limits,
+                    start_fresh_if_invalid: options.start_fresh_if_invalid,
+                    io_faults: options.io_faults.clone(),
+                    health: Arc::new(move |usable| {
+                        sender.send_if_modified(|current| {
+                            let changed = *current != usable;
+                            *current = usable;
+                            changed
+                        });
+                    }),
+                })?)
             }
         };
-        let store = IdempotencyStore {
+        Ok(IdempotencyStore {
             inner: Arc::new(Inner {
-                db,
-                location,
-                retention,
-                damaged: AtomicBool::new(false),
+                backend,
+                retention: options.retention,
+                limits,
+                health,
+                refused_full: AtomicU64::new(0),
+                full_log: Mutex::new((None, 0)),
             }),
-        };
-        // Creates the table, so that read transactions find it.
-        store.write("initialize", Durability::Immediate, |_| Ok(((), true)))?;
-        Ok(store)
+        })
     }
 
     /// Where the records live: the file path, or `(in memory)`.
     pub fn location(&self) -> &str {
-        &self.inner.location
+        self.inner.backend.location()
     }
 
     /// How long a record lives after its last activity.
@@ -266,56 +326,19 @@ impl IdempotencyStore {
         self.inner.retention
     }
 
-    /// Atomically (one write transaction) looks up `key`: with no live record,
-    /// records `InFlight { attempt_started: now, created: now }` and returns
-    /// [`Begin::Started`]; otherwise reports the live record (see [`Begin`]).
-    /// An expired record counts as absent and is replaced.
+    /// Atomically looks up `key`: with no live record, records
+    /// `InFlight { attempt_started: now, created: now }` and returns
+    /// [`Begin::Started`] (or [`StoreError::Full`] at the bound); otherwise
+    /// reports the live record (see [`Begin`]). An expired record counts as
+    /// absent and is replaced.
     pub fn begin(
         &self,
         key: &str,
         fingerprint: &Fingerprint,
         now: SystemTime,
     ) -> Result<Begin, StoreError> {
-        self.write("begin", Durability::Immediate, |table| {
-            if let Some(record) = self.load(table, key)?
-                && !record.is_expired(now, self.inner.retention)
-            {
-                if record.fingerprint() != fingerprint {
-                    return Ok((
-                        Begin::Mismatch {
-                            stored: record.fingerprint().clone(),
-                        },
-                        false,
-                    ));
-                }
-                let found = match record {
-                    Record::InFlight {
-                        attempt_started,
-                        created,
-                        ..
-                    } => Begin::InFlight {
-                        attempt_started,
-                        created,
-                    },
-                    Record::Unknown {
-                        last_attempt,
-                        created,
-                        ..
-                    } => Begin::Unknown {
-                        last_attempt,
-                        created,
-                    },
-                    Record::Completed { response, .. } => Begin::Completed(response),
-                };
-                return Ok((found, false));
-            }
-            let record = Record::InFlight {
-                fingerprint: fingerprint.clone(),
-                attempt_started: now,
-                created: now,
-            };
-            self.store(table, key, &record)?;
-            Ok((Begin::Started, true))
+        self.apply(key, "begin", Some(now), |current| {
+            Ok(machine::begin(current, fingerprint, now))
         })
     }
 
@@ -329,32 +352,24 @@ impl IdempotencyStore {
         response: &[u8],
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        const OP: &str = "complete";
-        self.write(OP, Durability::Immediate, |table| {
-            let created = match self.own_record(table, OP, key, fingerprint, now)? {
-                Some(Record::Completed {
-                    response: stored, ..
-                }) => {
-                    if stored == response {
-                        return Ok(((), false));
-                    }
-                    return Err(self.conflict(
-                        OP,
-                        key,
-                        "it is already completed with a different response".to_owned(),
-                    ));
-                }
-                Some(record) => record.created(),
-                None => now,
-            };
-            let record = Record::Completed {
-                fingerprint: fingerprint.clone(),
-                response: response.to_vec(),
-                created,
-                completed: now,
-            };
-            self.store(table, key, &record)?;
-            Ok(((), true))
+        self.apply(key, "complete", Some(now), |current| {
+            machine::complete(current, fingerprint, response, now).map(|c| ((), c))
+        })
+    }
+
+    /// Replaces the stored response of `key`'s completed record with
+    /// `response` (a replay refreshed the allocation's state, e.g. an EIP
+    /// that became AVAILABLE); its times are kept. An error when the record
+    /// has another fingerprint or is not completed.
+    pub fn refresh_completed(
+        &self,
+        key: &str,
+        fingerprint: &Fingerprint,
+        response: &[u8],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.apply(key, "refresh", Some(now), |current| {
+            machine::refresh_completed(current, fingerprint, response).map(|c| ((), c))
         })
     }
 
@@ -367,27 +382,8 @@ impl IdempotencyStore {
         fingerprint: &Fingerprint,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        const OP: &str = "mark unknown";
-        self.write(OP, Durability::Immediate, |table| {
-            let (last_attempt, created) = match self.own_record(table, OP, key, fingerprint, now)? {
-                Some(Record::InFlight {
-                    attempt_started,
-                    created,
-                    ..
-                }) => (attempt_started, created),
-                Some(Record::Unknown { .. }) => return Ok(((), false)),
-                Some(Record::Completed { .. }) => {
-                    return Err(self.conflict(OP, key, "it is already completed".to_owned()));
-                }
-                None => (now, now),
-            };
-            let record = Record::Unknown {
-                fingerprint: fingerprint.clone(),
-                last_attempt,
-                created,
-            };
-            self.store(table, key, &record)?;
-            Ok(((), true))
+        self.apply(key, "mark unkSome(now)n", Some(now), |current| {
+            machine::mark_unknown(current, fingerprint, now).map(|c| ((), c))
         })
     }
 
@@ -399,80 +395,45 @@ impl IdempotencyStore {
         fingerprint: &Fingerprint,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        const OP: &str = "mark attempt";
-        self.write(OP, Durability::Immediate, |table| {
-            let created = match self.own_record(table, OP, key, fingerprint, now)? {
-                Some(Record::Completed { .. }) => {
-                    return Err(self.conflict(OP, key, "it is already completed".to_owned()));
-                }
-                Some(record) => record.created(),
-                None => now,
-            };
-            let record = Record::InFlight {
-                fingerprint: fingerprint.clone(),
-                attempt_started: now,
-                created,
-            };
-            self.store(table, key, &record)?;
-            Ok(((), true))
+        self.apply(key, "mark attempt", Some(now), |current| {
+            machine::mark_attempt(current, fingerprint, now).map(|c| ((), c))
         })
     }
 
     /// Forgets `key` after a definite failure (nothing was allocated), so the
     /// key may be used again. Refuses to forget a completed allocation.
     pub fn release(&self, key: &str) -> Result<(), StoreError> {
-        const OP: &str = "release";
-        self.write(OP, Durability::Immediate, |table| {
-            match self.load(table, key)? {
-                None => Ok(((), false)),
-                Some(Record::Completed { .. }) => Err(self.conflict(
-                    OP,
-                    key,
-                    "it is completed: an allocation was made".to_owned(),
-                )),
-                Some(_) => {
-                    table.remove(key).map_err(|e| self.db_error(OP, e))?;
-                    Ok(((), true))
-                }
-            }
+        // Whatever the record's age (release has no clock): a completed
+        // record, even an expired one, is never forgotten this way.
+        self.apply(key, "release", None, |current| {
+            machine::release(current).map(|c| ((), c))
         })
     }
 
     /// The live record of `key`, if any (expired records are `None`).
     pub fn get(&self, key: &str, now: SystemTime) -> Result<Option<Record>, StoreError> {
-        self.read("get", |table| {
-            Ok(self
-                .load(table, key)?
-                .filter(|record| !record.is_expired(now, self.inner.retention)))
-        })
+        let mut found = None;
+        self.inner.backend.read(key, &mut |bytes| {
+            found = self
+                .decode(key, bytes)?
+                .filter(|record| !record.is_expired(now, self.inner.retention));
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     /// Removes every record expired at `now` and returns how many. Records
     /// that cannot be decoded are kept (and logged).
     pub fn purge_expired(&self, now: SystemTime) -> Result<usize, StoreError> {
-        const OP: &str = "purge expired";
         let retention = self.inner.retention;
-        let (removed, corrupt) = self.write(OP, Durability::None, |table| {
-            let mut removed = 0usize;
-            let mut corrupt = 0usize;
-            table
-                .retain(|_key, value| match Record::decode(value) {
-                    Ok(record) if record.is_expired(now, retention) => {
-                        removed += 1;
-                        false
-                    }
-                    Ok(_) => true,
-                    Err(_) => {
-                        corrupt += 1;
-                        true
-                    }
-                })
-                .map_err(|e| self.db_error(OP, e))?;
-            Ok(((removed, corrupt), removed > 0))
+        let (removed, corrupt) = self.inner.backend.purge(&mut |bytes| {
+            record::header(bytes)
+                .ok()
+                .map(|h| record::expired(h.last_activity(), now, retention))
         })?;
         if corrupt > 0 {
             tracing::warn!(
-                store = %self.inner.location,
+                store = %self.location(),
                 corrupt,
                 "idempotency store holds unreadable records; they were kept"
             );
@@ -482,11 +443,7 @@ impl IdempotencyStore {
 
     /// Number of stored records, including expired ones not yet purged.
     pub fn len(&self) -> Result<usize, StoreError> {
-        const OP: &str = "count";
-        self.read(OP, |table| {
-            let len = table.len().map_err(|e| self.db_error(OP, e))?;
-            Ok(usize::try_from(len).unwrap_or(usize::MAX))
-        })
+        Ok(usize::try_from(self.inner.backend.usage().records).unwrap_or(usize::MAX))
     }
 
     /// Whether no record is stored.
@@ -494,162 +451,125 @@ impl IdempotencyStore {
         Ok(self.len()? == 0)
     }
 
-    /// Runs `f` in one write transaction; commits (with `durability`) when `f`
-    /// returns `(_, true)`, aborts when `(_, false)` or on error.
-    fn write<T>(
-        &self,
-        op: &'static str,
-        durability: Durability,
-        f: impl FnOnce(&mut Records<'_>) -> Result<(T, bool), StoreError>,
-    ) -> Result<T, StoreError> {
-        self.guarded(|| {
-            let mut txn = self
-                .inner
-                .db
-                .begin_write()
-                .map_err(|e| self.db_error(op, e))?;
-            txn.set_durability(durability)
-                .map_err(|e| self.db_error(op, e))?;
-            let (value, changed) = {
-                let mut table = txn.open_table(RECORDS).map_err(|e| self.db_error(op, e))?;
-                f(&mut table)?
-            };
-            if changed {
-                txn.commit().map_err(|e| self.db_error(op, e))?;
-            } else {
-                txn.abort().map_err(|e| self.db_error(op, e))?;
-            }
-            Ok(value)
-        })
-    }
-
-    /// Runs `f` in one read transaction.
-    fn read<T>(
-        &self,
-        op: &'static str,
-        f: impl FnOnce(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.guarded(|| {
-            let txn = self
-                .inner
-                .db
-                .begin_read()
-                .map_err(|e| self.db_error(op, e))?;
-            let table = txn.open_table(RECORDS).map_err(|e| self.db_error(op, e))?;
-            f(&table)
-        })
-    }
-
-    /// Runs `f` unless the database is known to be damaged, turning a panic
-    /// inside redb (corrupt pages) into [`StoreError::Damaged`] and closing
-    /// the store for good.
-    fn guarded<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-        if self.inner.damaged.load(Ordering::Acquire) {
-            return Err(StoreError::Damaged {
-                location: self.inner.location.clone(),
-                reason: "an earlier operation found the database damaged".to_owned(),
-            });
+    /// Counters: records, bytes against the bound, refusals, evictions.
+    pub fn stats(&self) -> StoreStats {
+        let usage = self.inner.backend.usage();
+        StoreStats {
+            records: usage.records,
+            bytes: usage.bytes,
+            max_bytes: self.inner.limits.max_bytes,
+            completed_bytes: usage.completed_bytes,
+            refused_full: self.inner.refused_full.load(Ordering::Relaxed),
+            evicted: self.inner.backend.evicted(),
+            usable: self.inner.backend.usable(),
         }
-        panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-            self.inner.damaged.store(true, Ordering::Release);
-            let reason = format!(
-                "redb failed on its data: {}",
-                panic_message(payload.as_ref())
-            );
-            tracing::error!(
-                store = %self.inner.location,
-                %reason,
-                "idempotency store is damaged; refusing every further operation"
-            );
-            Err(StoreError::Damaged {
-                location: self.inner.location.clone(),
-                reason,
-            })
-        })
     }
 
-    fn load(
+    /// Whether the store can serve calls, now and on every change.
+    pub fn health(&self) -> watch::Receiver<bool> {
+        self.inner.health.subscribe()
+    }
+
+    /// Closes the store: a file is flushed and unlocked, so the next start
+    /// opens it without recovery; every later call fails with
+    /// [`StoreError::Closed`]. Also done when the last clone is dropped.
+    pub fn close(&self) {
+        self.inner.backend.close();
+        self.inner.health.send_replace(false);
+    }
+
+    /// Runs one transition of `key` atomically: decodes its live record,
+    /// applies `step`, writes the change.
+    fn apply<T>(
         &self,
-        table: &impl ReadableTable<&'static str, &'static [u8]>,
         key: &str,
-    ) -> Result<Option<Record>, StoreError> {
-        let Some(guard) = table.get(key).map_err(|e| self.db_error("read", e))? else {
-            return Ok(None);
-        };
-        Record::decode(guard.value())
-            .map(Some)
-            .map_err(|reason| StoreError::CorruptRecord {
-                location: self.inner.location.clone(),
+        op: &'static str,
+        now: Option<SystemTime>,
+        mut step: impl FnMut(Option<Record>) -> Result<(T, Change), Refusal>,
+    ) -> Result<T, StoreError> {
+        let retention = self.inner.retention;
+        let mut out = None;
+        let result = self.inner.backend.update(key, op, &mut |bytes| {
+            let current = self
+                .decode(key, bytes)?
+                .filter(|record| now.is_none_or(|now| !record.is_expired(now, retention)));
+            let (value, change) = step(current).map_err(|reason| StoreError::Conflict {
+                location: self.location().to_owned(),
                 key: key.to_owned(),
+                op,
                 reason,
+            })?;
+            out = Some(value);
+            Ok(match change {
+                Change::Keep => Write::Keep,
+                Change::Remove => Write::Remove,
+                Change::Put(record, admission) => Write::Put {
+                    bytes: record.encode().map_err(|reason| StoreError::Encode {
+                        location: self.location().to_owned(),
+                        key: key.to_owned(),
+                        reason,
+                    })?,
+                    admission,
+                },
             })
-    }
-
-    /// The live record of `key` when it has `fingerprint`; `None` when absent
-    /// or expired; a conflict when it has another fingerprint.
-    fn own_record(
-        &self,
-        table: &Records<'_>,
-        op: &'static str,
-        key: &str,
-        fingerprint: &Fingerprint,
-        now: SystemTime,
-    ) -> Result<Option<Record>, StoreError> {
-        match self.load(table, key)? {
-            Some(record) if record.is_expired(now, self.inner.retention) => Ok(None),
-            Some(record) if record.fingerprint() != fingerprint => {
-                let differing = record.fingerprint().differences(fingerprint);
-                let reason = if differing.is_empty() {
-                    "it is recorded for other parameters".to_owned()
-                } else {
-                    format!(
-                        "it is recorded for other parameters (differing: {})",
-                        differing.join(", ")
-                    )
-                };
-                Err(self.conflict(op, key, reason))
-            }
-            other => Ok(other),
+        });
+        if let Err(StoreError::Full {
+            bytes, max_bytes, ..
+        }) = &result
+        {
+            self.note_full(*bytes, *max_bytes);
         }
+        result?;
+        out.ok_or_else(|| StoreError::Unavailable {
+            location: self.location().to_owned(),
+            reason: format!("{op} was not applied"),
+        })
     }
 
-    fn store(&self, table: &mut Records<'_>, key: &str, record: &Record) -> Result<(), StoreError> {
-        let bytes = record.encode().map_err(|reason| StoreError::Encode {
-            location: self.inner.location.clone(),
-            key: key.to_owned(),
-            reason,
-        })?;
-        table
-            .insert(key, bytes.as_slice())
-            .map_err(|e| self.db_error("write", e))?;
-        Ok(())
+    fn decode(&self, key: &str, bytes: Option<&[u8]>) -> Result<Option<Record>, StoreError> {
+        bytes
+            .map(|bytes| {
+                Record::decode(bytes).map_err(|reason| StoreError::CorruptRecord {
+                    location: self.location().to_owned(),
+                    key: key.to_owned(),
+                    reason,
+                })
+            })
+            .transpose()
     }
 
-    fn db_error(&self, op: &'static str, error: impl Into<redb::Error>) -> StoreError {
-        StoreError::Database {
-            location: self.inner.location.clone(),
-            op,
-            source: Box::new(error.into()),
-        }
-    }
-
-    fn conflict(&self, op: &'static str, key: &str, reason: String) -> StoreError {
-        StoreError::Conflict {
-            location: self.inner.location.clone(),
-            key: key.to_owned(),
-            op,
-            reason,
+    /// Counts a refusal at the bound and logs it, at most once per
+    /// [`FULL_LOG_EVERY`].
+    fn note_full(&self, bytes: u64, max_bytes: u64) {
+        let total = self.inner.refused_full.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut log = self
+            .inner
+            .full_log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        log.1 += 1;
+        if log.0.is_none_or(|at| at.elapsed() >= FULL_LOG_EVERY) {
+            tracing::warn!(
+                store = %self.location(),
+                bytes,
+                max_bytes,
+                refused = log.1,
+                refused_total = total,
+                "idempotency store is full: refusing new keys (UNAVAILABLE, nothing sent) until \
+                 records expire; raise [idempotency] max_bytes or set evict_completed = true"
+            );
+            *log = (Some(Instant::now()), 0);
         }
     }
 
     /// Stores raw bytes as the record of `key` (to test corrupt records).
     #[cfg(test)]
     pub(super) fn put_raw(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.write("put raw", Durability::Immediate, |table| {
-            table
-                .insert(key, bytes)
-                .map_err(|e| self.db_error("write", e))?;
-            Ok(((), true))
+        self.inner.backend.update(key, "put raw", &mut |_| {
+            Ok(Write::Put {
+                bytes: bytes.to_vec(),
+                admission: super::backend::Admission::Existing,
+            })
         })
     }
 }

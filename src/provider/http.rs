@@ -7,6 +7,7 @@ use reqwest::header::HeaderMap;
 
 use super::error::{ProviderError, SendPhase, TransportError};
 use super::model::{HttpSettings, Operation};
+use super::redact;
 
 /// Largest provider response body the gateway reads (a DescribeEipAddresses
 /// page of 100 EIPs is about 60 KiB).
@@ -25,18 +26,10 @@ impl HttpResponse {
         (200..300).contains(&self.status)
     }
 
-    /// The body as text for error messages: lossy UTF-8, at most `max` chars.
-    pub fn body_snippet(&self, max: usize) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return "empty body".to_owned();
-        }
-        let mut snippet: String = trimmed.chars().take(max).collect();
-        if trimmed.chars().count() > max {
-            snippet.push_str("...");
-        }
-        snippet
+    /// The body as text for error messages: lossy UTF-8, credentials
+    /// redacted, bounded ([`redact::body_snippet`]).
+    pub fn body_snippet(&self) -> String {
+        redact::body_snippet(&self.body)
     }
 }
 
@@ -141,5 +134,5 @@ fn error_chain(error: reqwest::Error) -> String {
         }
         source = cause.source();
     }
-    text
+    redact::relayed(&text, redact::MAX_MESSAGE_BYTES)
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod error_table;
 pub mod http;
 pub mod model;
+pub mod redact;
 pub mod registry;
 pub mod zenlayer;
 

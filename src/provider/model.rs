@@ -63,6 +63,12 @@ pub struct ZenlayerAllocate {
     pub amount: u32,
     /// 1..=32 (defaults applied by validation).
     pub netmask: u32,
+    /// The caller gave `amount` / `netmask`. Only then are they sent: an
+    /// official SDK leaves every field its caller did not set out of the
+    /// request, and the provider applies the same documented defaults (1
+    /// and 32).
+    pub amount_set: bool,
+    pub netmask_set: bool,
     pub discount_code: Option<String>,
     pub use_poc_voucher: bool,
     /// Unique keys, in request order.

@@ -10,6 +10,7 @@
 //! - `arrival`: a call starts only once its request message has arrived;
 //! - `end_streams`: server streams end with UNAVAILABLE when the gateway stops;
 //! - `grpc_timeout`: the caller's `grpc-timeout` as a backstop;
+//! - `health`: health follows the idempotency store, NOT_SERVING on shutdown;
 //! - `drain`: the shutdown state shared with the allocation flow;
 //! - `signals`: SIGINT/SIGTERM handlers installed before binding;
 //! - `serve`: the stack of layers and the shutdown sequence.
@@ -20,6 +21,7 @@ mod connection;
 pub mod drain;
 mod end_streams;
 mod grpc_timeout;
+mod health;
 pub mod http2;
 mod preface;
 mod serve;
@@ -134,7 +136,18 @@ impl Gateway {
         if let Some(path) = &idempotency.path {
             check_store_path(path)?;
         }
-        let store = IdempotencyStore::open(idempotency.path.as_deref(), idempotency.retention)?;
+        let store = IdempotencyStore::open_with(&idempotency.store_options())?;
+        Gateway::with_store(registry, store, providers, server)
+    }
+
+    /// The gateway around an already opened store (tests use it to inject
+    /// store faults).
+    pub fn with_store(
+        registry: Arc<Registry>,
+        store: IdempotencyStore,
+        providers: &[ProviderConfig],
+        server: ServerConfig,
+    ) -> Result<Gateway, ServeError> {
         let allocator = Arc::new(Allocator {
             store,
             inflight: InFlightRegistry::new(),

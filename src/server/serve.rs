@@ -10,13 +10,16 @@
 //!    UNAVAILABLE when the gateway stops;
 //! 4. `grpc-timeout` backstop (`grpc_timeout`): CANCELLED when a call has
 //!    no answer by the caller's deadline (handlers answer before it);
-//! 5. arrival (`arrival`): the request message must arrive (within
+//! 5. the gRPC guard (`api::grpc_guard`): non-gRPC requests refused,
+//!    library-made statuses given an ErrorInfo;
+//! 6. arrival (`arrival`): the request message must arrive (within
 //!    `request_body_timeout_ms`) before the call goes further;
-//! 6. load shedding (`api::shed`): the `max_concurrent_calls` slots;
-//! 7. the tonic services (IpAllocation, health, reflection).
+//! 7. load shedding (`api::shed`): the `max_concurrent_calls` slots;
+//! 8. the tonic services (IpAllocation, health, reflection).
 //!
 //! Shutdown, once `shutdown` completes (SIGTERM):
-//! 1. health turns NOT_SERVING at once; everything is still served for
+//! 1. health turns NOT_SERVING at once (until then it follows the
+//!    idempotency store's usability); everything is still served for
 //!    `shutdown_drain_ms`, so probes and load balancers see it first;
 //! 2. the listener closes; connections get a GOAWAY; `Drain::stop` ends
 //!    server streams and `wait`s with UNAVAILABLE + RetryInfo;
@@ -34,15 +37,15 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::service::Routes;
-use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
 
 use super::arrival::ArrivalLayer;
 use super::connection::{self, Closing, ConnectionSettings};
 use super::end_streams::EndStreamsLayer;
 use super::grpc_timeout::GrpcTimeoutLayer;
-use super::{Gateway, ServeError, accept, http2, purge_expired};
+use super::{Gateway, ServeError, accept, health, http2, purge_expired};
 use crate::api::IpAllocationService;
+use crate::api::grpc_guard::GrpcGuardLayer;
 use crate::api::shed::LoadShedLayer;
 use crate::logging::access::AccessLogLayer;
 use crate::pb;
@@ -62,10 +65,16 @@ pub async fn serve(
     } = gateway;
     let drain = allocator.drain.clone();
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<IpAllocationServer<IpAllocationService>>()
-        .await;
-    health.set_service_status("", ServingStatus::Serving).await;
+    // SERVING while the idempotency store is usable.
+    let store = allocator.store.clone();
+    let usable = *store.health().borrow();
+    health::set(&health, usable).await;
+    let (stop_following, stopped_following) = tokio::sync::watch::channel(false);
+    let following = tokio::spawn(health::follow_store(
+        health.clone(),
+        store.health(),
+        stopped_following,
+    ));
 
     let reflection = || {
         // Both reflection services list both reflection APIs, so any client
@@ -95,6 +104,8 @@ pub async fn serve(
         .layer(AccessLogLayer)
         .layer(EndStreamsLayer::new(drain.clone()))
         .layer(GrpcTimeoutLayer)
+        // Refuse non-gRPC requests; give library-made statuses an ErrorInfo.
+        .layer(GrpcGuardLayer::new(server.max_request_bytes))
         .layer(ArrivalLayer::new(
             server.request_body_timeout,
             server.max_request_bytes,
@@ -134,12 +145,10 @@ pub async fn serve(
         timeout_ms = server.shutdown_timeout.as_millis() as u64,
         "shutting down: health is NOT_SERVING; still serving during the drain period"
     );
-    health
-        .set_not_serving::<IpAllocationServer<IpAllocationService>>()
-        .await;
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
+    // Store health no longer changes the status once shutdown began.
+    let _ = stop_following.send(true);
+    let _ = following.await;
+    health::set(&health, false).await;
     tokio::time::sleep(server.shutdown_drain).await;
 
     tracing::info!(
@@ -171,5 +180,7 @@ pub async fn serve(
     // The purger holds a handle on the store: let it go before returning,
     // so the store closes when the gateway is dropped.
     let _ = purger.await;
+    // Closed on every way out, so the next start finds the file clean.
+    store.close();
     Ok(())
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod emulators;
+pub mod h2raw;
 pub mod process;
 pub mod scripted;
 pub mod tools;

@@ -16,6 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    /// The request line and headers exactly as received.
+    pub head: String,
     /// The raw query string, exactly as sent (still percent-encoded).
     pub query: String,
     /// Header names lower-cased, in arrival order.
@@ -73,6 +75,9 @@ pub enum Reply {
     },
     /// Read the request, then close the connection without answering.
     Drop,
+    /// The answer is built from the request itself, as by a provider or a
+    /// proxy that echoes what it received.
+    Echo(fn(&Recorded) -> Reply),
 }
 
 impl Reply {
@@ -180,9 +185,13 @@ impl Scripted {
             let Some(request) = read_request(&mut stream, &mut buffer).await else {
                 return;
             };
-            self.requests.lock().unwrap().push(request);
-            match self.next_reply() {
-                Reply::Drop => return,
+            self.requests.lock().unwrap().push(request.clone());
+            let mut reply = self.next_reply();
+            if let Reply::Echo(build) = reply {
+                reply = build(&request);
+            }
+            match reply {
+                Reply::Drop | Reply::Echo(_) => return,
                 Reply::Respond {
                     status,
                     headers,
@@ -267,6 +276,7 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
     Some(Recorded {
         method,
         path,
+        head,
         query,
         headers,
         body,

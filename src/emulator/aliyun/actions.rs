@@ -47,7 +47,8 @@ pub struct Performed {
     /// The answer's fields (the response adds `RequestId`).
     pub fields: Map<String, Value>,
     /// True when an address was allocated (fault injection may then drop
-    /// the connection).
+    /// the connection); false for an existing IP returned by
+    /// [`super::RepeatAllocation::ReturnExisting`].
     pub allocated: bool,
 }
 
@@ -57,6 +58,9 @@ pub fn perform(
     action: &str,
     request: &ApiRequest,
 ) -> Result<Performed, EcsError> {
+    if emulator.reading().is_strict() {
+        super::strict::check(request, action, emulator.region())?;
+    }
     match action {
         ALLOCATE_PUBLIC_IP_ADDRESS => allocate_public_ip_address(emulator, request),
         DESCRIBE_INSTANCE_ATTRIBUTE => describe_instance_attribute(emulator, request),
@@ -76,13 +80,20 @@ fn allocate_public_ip_address(
         instance_id,
         ip_address: request.non_empty("IpAddress"),
         vlan_id: request.non_empty("VlanId"),
+        repeat: emulator.repeat_allocation(),
     };
-    let ip = emulator.with_inventory(|inventory| inventory.allocate(allocate))?;
+    let allocated = emulator.with_inventory(|inventory| inventory.allocate(allocate))?;
+    if allocated.new {
+        emulator.note_allocation(instance_id);
+    }
     let mut fields = Map::new();
-    fields.insert("IpAddress".to_owned(), Value::String(ip.to_string()));
+    fields.insert(
+        "IpAddress".to_owned(),
+        Value::String(allocated.ip.to_string()),
+    );
     Ok(Performed {
         fields,
-        allocated: true,
+        allocated: allocated.new,
     })
 }
 
@@ -95,6 +106,7 @@ fn describe_instance_attribute(
         .ok_or_else(|| EcsError::missing_parameter("InstanceId"))?;
     let instance = emulator
         .instance(instance_id)
+        .map(|instance| emulator.as_described(instance))
         .ok_or_else(EcsError::instance_not_found)?;
     Ok(Performed {
         fields: instance_fields(&instance, emulator.region(), false),
@@ -147,8 +159,11 @@ fn describe_instances(
         (0, Vec::new())
     };
     let instances: Vec<Value> = page
-        .iter()
-        .map(|instance| Value::Object(instance_fields(instance, emulator.region(), true)))
+        .into_iter()
+        .map(|instance| {
+            let instance = emulator.as_described(instance);
+            Value::Object(instance_fields(&instance, emulator.region(), true))
+        })
         .collect();
     let mut fields = Map::new();
     fields.insert("TotalCount".to_owned(), json!(total));

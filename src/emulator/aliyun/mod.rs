@@ -12,6 +12,9 @@
 //!   `DescribeInstances` ([`actions`]) over a seeded inventory ([`seed`],
 //!   [`state`]) in which every error of the API page is reachable;
 //! - answers in JSON or XML, with Alibaba's shapes ([`response`]);
+//! - the strict or lenient reading of parameters the documents leave open
+//!   ([`strict`], [`crate::emulator::ApiReading`]) and the rule for a
+//!   repeated allocation ([`RepeatAllocation`]);
 //! - the shared fault injection and counters
 //!   ([`crate::emulator::faults`]), and admin routes under `/_admin`
 //!   ([`crate::emulator::admin`], [`admin`]).
@@ -30,14 +33,16 @@ pub mod params;
 pub mod response;
 pub mod seed;
 pub mod state;
+pub mod strict;
 pub mod verify;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -46,6 +51,7 @@ use axum::response::Response;
 use axum::routing::get;
 use time::OffsetDateTime;
 
+use super::ApiReading;
 use super::faults::{FaultConfig, Faults, Verdict};
 use super::serve::{ConnectionDropper, RunningEmulator};
 use crate::provider::aliyun::API_VERSION;
@@ -54,7 +60,8 @@ pub use errors::EcsError;
 pub use response::Format;
 pub use seed::{Outcome, SEEDED, SeedRow, inventory_markdown};
 pub use state::{
-    Eip, ForcedError, Instance, InstanceStatus, Inventory, InventoryError, LockReason, NetworkType,
+    Allocated, Eip, ForcedError, Instance, InstanceStatus, Inventory, InventoryError, LockReason,
+    NetworkType, RepeatAllocation,
 };
 
 use nonce::NonceCache;
@@ -120,15 +127,23 @@ pub struct AliyunEmulatorConfig {
     /// The keys accepted.
     pub credentials: Vec<EmulatorCredential>,
     pub faults: FaultConfig,
+    /// How parameters are read where the docs leave a choice.
+    pub reading: ApiReading,
+    /// What a repeated allocation on an instance that has a public IP
+    /// answers.
+    pub repeat_allocation: RepeatAllocation,
 }
 
 impl Default for AliyunEmulatorConfig {
-    /// Region `cn-hangzhou`, the sandbox key pair, no faults.
+    /// Region `cn-hangzhou`, the sandbox key pair, no faults, the strict
+    /// reading, `AllocatedAlready` for a repeated allocation.
     fn default() -> Self {
         AliyunEmulatorConfig {
             region: DEFAULT_REGION.to_owned(),
             credentials: vec![EmulatorCredential::sandbox()],
             faults: FaultConfig::default(),
+            reading: ApiReading::Strict,
+            repeat_allocation: RepeatAllocation::AllocatedAlready,
         }
     }
 }
@@ -141,6 +156,10 @@ pub struct AliyunEmulator {
     inventory: Mutex<Inventory>,
     nonces: NonceCache,
     faults: Arc<Faults>,
+    reading: ApiReading,
+    repeat_allocation: RepeatAllocation,
+    /// When each instance last got a public IP (for `describe_lag_ms`).
+    allocated_at: Mutex<HashMap<String, Instant>>,
 }
 
 impl fmt::Debug for AliyunEmulator {
@@ -148,6 +167,8 @@ impl fmt::Debug for AliyunEmulator {
         f.debug_struct("AliyunEmulator")
             .field("region", &self.region)
             .field("credentials", &self.credentials)
+            .field("reading", &self.reading)
+            .field("repeat_allocation", &self.repeat_allocation)
             .finish_non_exhaustive()
     }
 }
@@ -163,7 +184,47 @@ impl AliyunEmulator {
             credentials: config.credentials,
             nonces: NonceCache::default(),
             faults: Arc::new(Faults::new(config.faults)),
+            reading: config.reading,
+            repeat_allocation: config.repeat_allocation,
+            allocated_at: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Notes that `instance_id` just got a public IP.
+    fn note_allocation(&self, instance_id: &str) {
+        let mut recent = self.allocated_at.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        // Bounded: entries older than the longest lag asked for are useless.
+        let lag = Duration::from_millis(self.faults.config().describe_lag_ms);
+        recent.retain(|_, at| now.duration_since(*at) < lag);
+        recent.insert(instance_id.to_owned(), now);
+    }
+
+    /// `instance` as a Describe call shows it now: an IP allocated less
+    /// than `describe_lag_ms` ago is not visible yet.
+    fn as_described(&self, mut instance: Instance) -> Instance {
+        let lag = Duration::from_millis(self.faults.config().describe_lag_ms);
+        if lag.is_zero() {
+            return instance;
+        }
+        let recent = self.allocated_at.lock().unwrap_or_else(|e| e.into_inner());
+        if recent
+            .get(&instance.instance_id)
+            .is_some_and(|at| at.elapsed() < lag)
+        {
+            instance.public_ip = None;
+        }
+        instance
+    }
+
+    /// How this emulator reads parameters where the docs leave a choice.
+    pub fn reading(&self) -> ApiReading {
+        self.reading
+    }
+
+    /// What a repeated allocation answers.
+    pub fn repeat_allocation(&self) -> RepeatAllocation {
+        self.repeat_allocation
     }
 
     /// Fault configuration and counters (also under `/_admin`).

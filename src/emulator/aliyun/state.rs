@@ -14,7 +14,11 @@
 //!    `InstanceExpiredOrInArrears`; `recycling`: `IncorrectInstanceStatus`.
 //! 6. VPC instance with an EIP bound, or `VlanId` given for a VPC instance:
 //!    `OperationDenied` ("... your instance is in VPC.").
-//! 7. a public IP already: `AllocatedAlready`.
+//! 7. a public IP already: `AllocatedAlready` ([`RepeatAllocation::AllocatedAlready`],
+//!    the default, as the API page says), or that IP returned as if just
+//!    allocated ([`RepeatAllocation::ReturnExisting`], the 2026
+//!    documentation's rule) unless `IpAddress` names another address
+//!    (then `AllocatedAlready`: the instance holds another IP).
 //! 8. `InternetMaxBandwidthOut` 0: `AllocateIpInvalidInstanceBandwidth`.
 //! 9. `VlanId` unknown: `InvalidVlanId.NotFound`.
 //! 10. `IpAddress` not in the pool (the VLAN's, else the zone's):
@@ -205,12 +209,67 @@ pub struct Pool {
     pub free: BTreeSet<Ipv4Addr>,
 }
 
+/// What a repeated `AllocatePublicIpAddress` answers for an instance that
+/// already has a static public IP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RepeatAllocation {
+    /// 403 `AllocatedAlready` (the API page's error table; the default).
+    #[default]
+    AllocatedAlready,
+    /// 200 with the instance's existing IP in `IpAddress` (the English API
+    /// page since 2024/2026: "If the instance already has a static public IP
+    /// address, the static public IP address is returned").
+    ReturnExisting,
+}
+
+impl RepeatAllocation {
+    /// `allocated-already` or `returns-existing` (the `emulate` flag's
+    /// values).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepeatAllocation::AllocatedAlready => "allocated-already",
+            RepeatAllocation::ReturnExisting => "returns-existing",
+        }
+    }
+}
+
+impl std::fmt::Display for RepeatAllocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RepeatAllocation {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "allocated-already" => Ok(RepeatAllocation::AllocatedAlready),
+            "returns-existing" | "return-existing" => Ok(RepeatAllocation::ReturnExisting),
+            other => Err(format!(
+                "{other:?} is not allocated-already or returns-existing"
+            )),
+        }
+    }
+}
+
 /// What `AllocatePublicIpAddress` was asked.
 #[derive(Debug, Clone, Copy)]
 pub struct AllocateRequest<'a> {
     pub instance_id: &'a str,
     pub ip_address: Option<&'a str>,
     pub vlan_id: Option<&'a str>,
+    /// The rule for an instance that already has a public IP.
+    pub repeat: RepeatAllocation,
+}
+
+/// A successful `AllocatePublicIpAddress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allocated {
+    pub ip: Ipv4Addr,
+    /// False when the instance's existing IP was returned
+    /// ([`RepeatAllocation::ReturnExisting`]): nothing was allocated.
+    pub new: bool,
 }
 
 /// The region's instances and addresses.
@@ -327,7 +386,7 @@ impl Inventory {
 
     /// Performs `AllocatePublicIpAddress` (see the module documentation for
     /// the order of checks); returns the address allocated.
-    pub fn allocate(&mut self, request: AllocateRequest<'_>) -> Result<Ipv4Addr, EcsError> {
+    pub fn allocate(&mut self, request: AllocateRequest<'_>) -> Result<Allocated, EcsError> {
         let wanted = match request.ip_address {
             Some(text) => Some(
                 text.parse::<Ipv4Addr>()
@@ -364,8 +423,16 @@ impl Inventory {
         {
             return Err(EcsError::instance_in_vpc());
         }
-        if instance.public_ip.is_some() {
-            return Err(EcsError::allocated_already());
+        if let Some(existing) = instance.public_ip {
+            return match request.repeat {
+                RepeatAllocation::ReturnExisting if wanted.is_none_or(|ip| ip == existing) => {
+                    Ok(Allocated {
+                        ip: existing,
+                        new: false,
+                    })
+                }
+                _ => Err(EcsError::allocated_already()),
+            };
         }
         if instance.internet_max_bandwidth_out == 0 {
             return Err(EcsError::invalid_instance_bandwidth());
@@ -397,7 +464,10 @@ impl Inventory {
         if let Some(instance) = self.instances.get_mut(request.instance_id) {
             instance.public_ip = Some(chosen);
         }
-        Ok(chosen)
+        Ok(Allocated {
+            ip: chosen,
+            new: true,
+        })
     }
 
     /// Marks `ip` held by `instance_id`: it leaves every pool's free set.
@@ -499,7 +569,53 @@ mod tests {
             instance_id: id,
             ip_address: ip,
             vlan_id: vlan,
+            repeat: RepeatAllocation::AllocatedAlready,
         }
+    }
+
+    fn new_ip(text: &str) -> Result<Allocated, EcsError> {
+        Ok(Allocated {
+            ip: ip(text),
+            new: true,
+        })
+    }
+
+    #[test]
+    fn repeat_rule_returns_the_existing_ip_or_allocated_already() {
+        let mut inv = inventory();
+        inv.upsert(Instance::new("i-a")).unwrap();
+        assert_eq!(inv.allocate(alloc("i-a", None, None)), new_ip("1.0.0.1"));
+        let returning = |ip| AllocateRequest {
+            repeat: RepeatAllocation::ReturnExisting,
+            ..alloc("i-a", ip, None)
+        };
+        let existing = Ok(Allocated {
+            ip: ip("1.0.0.1"),
+            new: false,
+        });
+        assert_eq!(inv.allocate(returning(None)), existing);
+        assert_eq!(inv.allocate(returning(Some("1.0.0.1"))), existing);
+        assert_eq!(
+            inv.allocate(returning(Some("1.0.0.2"))).unwrap_err().code,
+            "AllocatedAlready",
+            "the instance holds another IP"
+        );
+        assert_eq!(
+            inv.allocate(alloc("i-a", None, None)).unwrap_err().code,
+            "AllocatedAlready"
+        );
+        assert_eq!(inv.get("i-a").unwrap().public_ip, Some(ip("1.0.0.1")));
+        for rule in [
+            RepeatAllocation::AllocatedAlready,
+            RepeatAllocation::ReturnExisting,
+        ] {
+            assert_eq!(rule.as_str().parse::<RepeatAllocation>(), Ok(rule));
+        }
+        assert!("sometimes".parse::<RepeatAllocation>().is_err());
+        assert_eq!(
+            RepeatAllocation::default(),
+            RepeatAllocation::AllocatedAlready
+        );
     }
 
     #[test]
@@ -507,13 +623,13 @@ mod tests {
         let mut inv = inventory();
         inv.upsert(Instance::new("i-a")).unwrap();
         inv.upsert(Instance::new("i-b")).unwrap();
-        assert_eq!(inv.allocate(alloc("i-a", None, None)), Ok(ip("1.0.0.1")));
+        assert_eq!(inv.allocate(alloc("i-a", None, None)), new_ip("1.0.0.1"));
         assert_eq!(inv.get("i-a").unwrap().public_ip, Some(ip("1.0.0.1")));
         assert_eq!(
             inv.allocate(alloc("i-a", None, None)).unwrap_err().code,
             "AllocatedAlready"
         );
-        assert_eq!(inv.allocate(alloc("i-b", None, None)), Ok(ip("1.0.0.2")));
+        assert_eq!(inv.allocate(alloc("i-b", None, None)), new_ip("1.0.0.2"));
         inv.upsert(Instance::new("i-c")).unwrap();
         assert_eq!(
             inv.allocate(alloc("i-c", None, None)).unwrap_err().code,
@@ -521,7 +637,7 @@ mod tests {
         );
         // Removing a holder returns its address.
         inv.remove("i-a");
-        assert_eq!(inv.allocate(alloc("i-c", None, None)), Ok(ip("1.0.0.1")));
+        assert_eq!(inv.allocate(alloc("i-c", None, None)), new_ip("1.0.0.1"));
     }
 
     #[test]
@@ -570,7 +686,7 @@ mod tests {
         }
         assert_eq!(
             inv.allocate(alloc("i-a", None, Some("100"))),
-            Ok(ip("2.0.0.2"))
+            new_ip("2.0.0.2")
         );
         assert!(inv.vlan_pools()["100"].free.is_empty());
     }
@@ -676,7 +792,7 @@ mod tests {
         );
         assert_eq!(
             inv.allocate(alloc("i-vpc", Some("1.0.0.2"), None)),
-            Ok(ip("1.0.0.2"))
+            new_ip("1.0.0.2")
         );
     }
 

@@ -9,6 +9,11 @@
 //! `tags {"tags": [{key, value}]}` (unique keys; key and value 1..=128
 //! characters). Checks run in that order, then zone, netmask sold, resource
 //! group, and POC voucher.
+//!
+//! Strict reading (besides [`super::params`]): `eipChargePrepaid` on a
+//! POSTPAID request, `tags` without `tags.tags` or with an empty list, and
+//! `resourceGroupId: ""` (no such group) are refused. Lenient: all three
+//! read as absent.
 
 use std::collections::HashSet;
 
@@ -26,6 +31,7 @@ use super::error::{
 use super::params::{Params, check_length};
 use super::seed::{self, ZoneBehaviour};
 use super::state::{ChargeType, NewEip};
+use crate::emulator::ApiReading;
 
 /// The most EIPs one call creates.
 pub const MAX_AMOUNT: i64 = 100;
@@ -49,7 +55,7 @@ pub fn allocate(
     emulator: &ZenlayerEmulator,
     body: &Map<String, Value>,
 ) -> Result<(Allocated, u32), ApiError> {
-    let (spec, amount) = validate(body)?;
+    let (spec, amount) = validate(body, emulator.reading)?;
     let wall_clock = OffsetDateTime::now_utc();
     let creation_delay = emulator.creation_delay();
     let eip_id_set = emulator.store().allocate(
@@ -78,9 +84,22 @@ pub fn allocate(
     ))
 }
 
+/// Every field of the request.
+const FIELDS: [&str; 8] = [
+    "zoneId",
+    "eipChargeType",
+    "eipChargePrepaid",
+    "resourceGroupId",
+    "amount",
+    "netmask",
+    "marketingOptions",
+    "tags",
+];
+
 /// The request's parameters, checked in the documented order.
-fn validate(body: &Map<String, Value>) -> Result<(NewEip, u32), ApiError> {
-    let p = Params::root(body);
+fn validate(body: &Map<String, Value>, reading: ApiReading) -> Result<(NewEip, u32), ApiError> {
+    let p = Params::root(body, reading);
+    p.only(&FIELDS)?;
     let zone_id = p.req_str("zoneId")?;
     let charge_text = p.req_str("eipChargeType")?;
     let charge = ChargeType::parse(charge_text).ok_or_else(|| {
@@ -91,10 +110,19 @@ fn validate(body: &Map<String, Value>) -> Result<(NewEip, u32), ApiError> {
     })?;
     let prepaid = p.opt_object("eipChargePrepaid")?;
     let period = match &prepaid {
-        Some(prepaid) => prepaid.opt_int("period", 1, MAX_PERIOD_MONTHS)?,
+        Some(prepaid) => {
+            prepaid.only(&["period"])?;
+            prepaid.opt_int("period", 1, MAX_PERIOD_MONTHS)?
+        }
         None => None,
     };
     let period = match charge {
+        ChargeType::Postpaid if prepaid.is_some() && p.is_strict() => {
+            return Err(ApiError::invalid_value(
+                "eipChargePrepaid",
+                "only for eipChargeType PREPAID",
+            ));
+        }
         ChargeType::Postpaid => None,
         ChargeType::Prepaid => match (&prepaid, period) {
             (None, _) => return Err(ApiError::missing("eipChargePrepaid")),
@@ -107,6 +135,7 @@ fn validate(body: &Map<String, Value>) -> Result<(NewEip, u32), ApiError> {
     let netmask = p.opt_int("netmask", 1, 32)?.unwrap_or(32);
     let mut use_poc_voucher = false;
     if let Some(marketing) = p.opt_object("marketingOptions")? {
+        marketing.only(&["discountCode", "usePocVoucher"])?;
         marketing.opt_str("discountCode")?;
         use_poc_voucher = marketing.opt_bool("usePocVoucher")?.unwrap_or(false);
     }
@@ -176,12 +205,20 @@ fn tags(p: &Params<'_>) -> Result<Vec<(String, String)>, ApiError> {
     let Some(association) = p.opt_object("tags")? else {
         return Ok(Vec::new());
     };
+    association.only(&["tags"])?;
     let Some(items) = association.opt_array("tags", usize::MAX)? else {
+        if p.is_strict() {
+            return Err(ApiError::missing("tags.tags"));
+        }
         return Ok(Vec::new());
     };
+    if items.is_empty() && p.is_strict() {
+        return Err(ApiError::less_length("tags.tags", 1));
+    }
     let mut seen = HashSet::new();
     let mut tags = Vec::with_capacity(items.len());
     for item in association.objects_of("tags", items)? {
+        item.only(&["key", "value"])?;
         let text = |field: &str| -> Result<String, ApiError> {
             let path = item.path(field);
             let value = item
@@ -225,7 +262,11 @@ mod tests {
     use serde_json::json;
 
     fn check(body: Value) -> Result<(NewEip, u32), ApiError> {
-        validate(body.as_object().unwrap())
+        validate(body.as_object().unwrap(), ApiReading::Strict)
+    }
+
+    fn lenient(body: Value) -> Result<(NewEip, u32), ApiError> {
+        validate(body.as_object().unwrap(), ApiReading::Lenient)
     }
 
     fn code(body: Value) -> &'static str {
@@ -261,9 +302,12 @@ mod tests {
             ),
             INVALID_PARAMETER_LESS_MINIMUM
         );
-        // A POSTPAID request ignores a well-typed period.
-        let (spec, _) = check(json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID", "eipChargePrepaid": {"period": 3}})).unwrap();
+        // A lenient POSTPAID request ignores a well-typed period; a strict
+        // one refuses it.
+        let postpaid_with_period = json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID", "eipChargePrepaid": {"period": 3}});
+        let (spec, _) = lenient(postpaid_with_period.clone()).unwrap();
         assert_eq!(spec.period, None);
+        assert_eq!(code(postpaid_with_period), INVALID_PARAMETER_VALUE);
     }
 
     #[test]
@@ -307,5 +351,76 @@ mod tests {
             INVALID_PARAMETER_TYPE
         );
         assert_eq!(code(base(json!({"tags": ["k"]}))), INVALID_PARAMETER_TYPE);
+        // Strict only: an empty or missing inner list, extra fields.
+        assert_eq!(
+            code(base(json!({"tags": []}))),
+            INVALID_PARAMETER_LESS_LENGTH
+        );
+        assert_eq!(code(base(json!({}))), MISSING_PARAMETER);
+        assert_eq!(
+            code(base(
+                json!({"tags": [{"key": "k", "value": "v", "colour": "red"}]})
+            )),
+            INVALID_PARAMETER_VALUE
+        );
+        assert_eq!(
+            code(base(
+                json!({"tags": [{"key": "k", "value": "v"}], "extra": 1})
+            )),
+            INVALID_PARAMETER_VALUE
+        );
+        for body in [json!({"tags": []}), json!({})] {
+            assert!(lenient(base(body)).unwrap().0.tags.is_empty());
+        }
+    }
+
+    #[test]
+    fn strict_reading_refuses_what_lenient_ignores() {
+        let base = json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID"});
+        let with = |field: &str, value: Value| {
+            let mut body = base.clone();
+            body[field] = value;
+            body
+        };
+        let cases = [
+            (with("amount", json!(2.0)), INVALID_PARAMETER_TYPE),
+            (with("amount", Value::Null), INVALID_PARAMETER_TYPE),
+            (with("netmask", Value::Null), INVALID_PARAMETER_TYPE),
+            (with("resourceGroupId", Value::Null), INVALID_PARAMETER_TYPE),
+            (
+                with("resourceGroupId", json!("")),
+                OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND,
+            ),
+            (
+                with("marketingOptions", Value::Null),
+                INVALID_PARAMETER_TYPE,
+            ),
+            (
+                with(
+                    "marketingOptions",
+                    json!({"usePocVoucher": false, "coupon": "x"}),
+                ),
+                INVALID_PARAMETER_VALUE,
+            ),
+            (with("zoneID", json!("SEL-A")), INVALID_PARAMETER_VALUE),
+            (
+                with("eipChargePrepaid", json!({"period": 1, "unit": "month"})),
+                INVALID_PARAMETER_VALUE,
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(code(body.clone()), want, "{body}");
+            let (spec, amount) = lenient(body.clone()).unwrap_or_else(|e| panic!("{body}: {e:?}"));
+            assert_eq!(
+                (spec.netmask, amount),
+                (32, if body["amount"] == 2.0 { 2 } else { 1 })
+            );
+        }
+        // Both readings: zoneId null is missing (strict: a type error).
+        assert_eq!(code(with("zoneId", Value::Null)), INVALID_PARAMETER_TYPE);
+        assert_eq!(
+            lenient(with("zoneId", Value::Null)).unwrap_err().code,
+            MISSING_PARAMETER
+        );
     }
 }

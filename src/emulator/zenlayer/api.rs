@@ -6,8 +6,12 @@
 //! action itself. After a performed AllocateEipAddresses the fault core may
 //! ask for the connection to be dropped: the EIPs exist, the answer is lost.
 //!
-//! `X-ZC-Version` and `X-ZC-Service` are not checked (both API versions,
-//! 2026-02-01 and 2022-11-20, have the same EIP shapes).
+//! Both API versions, 2026-02-01 and 2022-11-20, have the same EIP shapes.
+//! The strict reading requires what every official SDK sends: an
+//! `X-ZC-Version` of one of them and `X-ZC-Service: bmc` (else 401
+//! `AUTHFAILURE_UNAUTHORIZED_OPERATION`: no such API), and `Content-Type:
+//! application/json`, the only type the docs allow (else 400
+//! `INVALID_PARAMETER_TYPE`). The lenient reading checks none of them.
 
 use std::sync::Arc;
 
@@ -79,7 +83,12 @@ pub async fn handle(State(emulator): State<Arc<ZenlayerEmulator>>, request: Requ
             Err(ApiError::unauthorized_operation(&action)),
         );
     }
-    let params = match Params::parse_body(&body) {
+    if emulator.reading.is_strict()
+        && let Err(error) = strict_headers(&parts.headers, &action)
+    {
+        return finish(&request_id, &action, Err(error));
+    }
+    let params = match Params::parse_body(&body, emulator.reading) {
         Ok(params) => params,
         Err(error) => return finish(&request_id, &action, Err(error)),
     };
@@ -104,6 +113,45 @@ pub async fn handle(State(emulator): State<Arc<ZenlayerEmulator>>, request: Requ
         _ => Err(ApiError::unauthorized_operation(&action)),
     };
     finish(&request_id, &action, answer)
+}
+
+/// The API versions whose EIP actions the emulator serves.
+pub const API_VERSIONS: [&str; 2] = ["2026-02-01", "2022-11-20"];
+
+/// The strict reading's header checks (see the module documentation).
+fn strict_headers(headers: &axum::http::HeaderMap, action: &str) -> Result<(), ApiError> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let version = text("x-zc-version").unwrap_or("");
+    let service = text("x-zc-service").unwrap_or("");
+    if !API_VERSIONS.contains(&version) || service != super::SERVICE {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            super::error::AUTHFAILURE_UNAUTHORIZED_OPERATION,
+            format!(
+                "The action `{}` does not exist in version `{}` of service `{}`.",
+                printable(action),
+                printable(version),
+                printable(service)
+            ),
+        ));
+    }
+    let essence = text("content-type")
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            super::error::INVALID_PARAMETER_TYPE,
+            "Only Content-Type: application/json is supported.",
+        ));
+    }
+    Ok(())
 }
 
 /// Logs the outcome (never a secret) and builds the answer.

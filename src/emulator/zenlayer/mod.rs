@@ -40,6 +40,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 
+use super::ApiReading;
 use super::faults::{FaultConfig, Faults};
 use super::serve::RunningEmulator;
 use crate::config::secret::Secret;
@@ -53,6 +54,8 @@ pub const SANDBOX_ACCESS_KEY_ID: &str = "ZLSANDBOXKEY00000001";
 pub const SANDBOX_ACCESS_KEY_PASSWORD: &str = "sandbox-zenlayer-password";
 /// The path every action is posted to.
 pub const API_PATH: &str = "/api/v2/bmc";
+/// `X-ZC-Service` of the BMC API.
+pub const SERVICE: &str = "bmc";
 /// How long EIPs stay CREATING by default.
 pub const DEFAULT_CREATION_DELAY: Duration = Duration::from_secs(2);
 /// The longest creation delay accepted (longer ones are clamped).
@@ -66,10 +69,13 @@ pub struct ZenlayerEmulatorConfig {
     /// How long new EIPs stay CREATING.
     pub creation_delay: Duration,
     pub faults: FaultConfig,
+    /// How requests are read where the docs leave a choice.
+    pub reading: ApiReading,
 }
 
 impl Default for ZenlayerEmulatorConfig {
-    /// The sandbox key pair, a 2 s creation delay, no faults.
+    /// The sandbox key pair, a 2 s creation delay, no faults, the strict
+    /// reading.
     fn default() -> Self {
         ZenlayerEmulatorConfig {
             credentials: vec![(
@@ -78,6 +84,7 @@ impl Default for ZenlayerEmulatorConfig {
             )],
             creation_delay: DEFAULT_CREATION_DELAY,
             faults: FaultConfig::default(),
+            reading: ApiReading::Strict,
         }
     }
 }
@@ -89,6 +96,7 @@ impl std::fmt::Debug for ZenlayerEmulatorConfig {
             .field("access_key_ids", &ids)
             .field("creation_delay", &self.creation_delay)
             .field("faults", &self.faults)
+            .field("reading", &self.reading)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +108,7 @@ pub struct ZenlayerEmulator {
     faults: Arc<Faults>,
     creation_delay: Mutex<Duration>,
     store: Mutex<state::Store>,
+    reading: ApiReading,
 }
 
 impl std::fmt::Debug for ZenlayerEmulator {
@@ -108,6 +117,7 @@ impl std::fmt::Debug for ZenlayerEmulator {
         f.debug_struct("ZenlayerEmulator")
             .field("access_key_ids", &ids)
             .field("creation_delay", &self.creation_delay())
+            .field("reading", &self.reading)
             .finish_non_exhaustive()
     }
 }
@@ -125,7 +135,13 @@ impl ZenlayerEmulator {
             faults: Arc::new(Faults::new(config.faults)),
             creation_delay: Mutex::new(config.creation_delay.min(MAX_CREATION_DELAY)),
             store: Mutex::new(state::Store::default()),
+            reading: config.reading,
         }
+    }
+
+    /// How this emulator reads requests where the docs leave a choice.
+    pub fn reading(&self) -> ApiReading {
+        self.reading
     }
 
     /// Faults and counters (the same the admin endpoint reads and sets).

@@ -146,6 +146,8 @@ struct Eip {
     tags: Vec<(String, String)>,
     created: OffsetDateTime,
     expires: Option<OffsetDateTime>,
+    /// When the AllocateEipAddresses call made it.
+    allocated_at: Instant,
     /// When CREATING ends.
     ready_at: Instant,
     /// The reserved block; `None` dooms the EIP to CREATE_FAILED.
@@ -269,6 +271,7 @@ impl Store {
                 tags: spec.tags.clone(),
                 created,
                 expires,
+                allocated_at: now,
                 ready_at,
                 address,
                 terminated: false,
@@ -312,6 +315,17 @@ impl Store {
     /// Every EIP, newest first.
     pub fn all(&self, now: Instant) -> Vec<EipView> {
         self.eips.iter().rev().map(|eip| eip.view(now)).collect()
+    }
+
+    /// Every EIP DescribeEipAddresses shows now, newest first: those
+    /// allocated less than `lag` ago are not visible yet.
+    pub fn described(&self, now: Instant, lag: Duration) -> Vec<EipView> {
+        self.eips
+            .iter()
+            .rev()
+            .filter(|eip| now.saturating_duration_since(eip.allocated_at) >= lag)
+            .map(|eip| eip.view(now))
+            .collect()
     }
 
     /// Free addresses in a zone's pool.

@@ -29,7 +29,9 @@ pub fn terminate(
     emulator: &ZenlayerEmulator,
     body: &Map<String, Value>,
 ) -> Result<Terminated, ApiError> {
-    let eip_id = Params::root(body).req_str("eipId")?;
+    let p = Params::root(body, emulator.reading);
+    p.only(&["eipId"])?;
+    let eip_id = p.req_str("eipId")?;
     let result = emulator.store().terminate(eip_id, Instant::now());
     let shown = printable(eip_id);
     match result {

@@ -259,6 +259,8 @@ fn spec(zone: &str, charge: SpecCharge, amount: u32) -> ZenlayerAllocate {
         resource_group_id: None,
         amount,
         netmask: 32,
+        amount_set: true,
+        netmask_set: true,
         discount_code: None,
         use_poc_voucher: false,
         tags: vec![Tag {
@@ -770,11 +772,7 @@ async fn allocate_parameter_errors() {
             400,
             "INVALID_PARAMETER_EXCEED_MAXIMUM",
         ),
-        (
-            with("amount", json!(1e300)),
-            400,
-            "INVALID_PARAMETER_EXCEED_MAXIMUM",
-        ),
+        (with("amount", json!(1e300)), 400, "INVALID_PARAMETER_TYPE"),
         (
             with("netmask", json!(33)),
             400,
@@ -1112,10 +1110,12 @@ async fn describe_filters() {
             json!({"eipIds": [sel[1], hkg[0]]}),
             vec![sel[1].clone(), hkg[0].clone()],
         ),
-        (json!({"eipIds": []}), all.clone()),
+        (json!({"eipIds": []}), vec![]),
         (json!({"eipIds": ["eip-nope"]}), vec![]),
         (json!({"zoneId": "SEL-A"}), sel.clone()),
-        (json!({"zoneId": ""}), all.clone()),
+        (json!({"zoneId": ""}), vec![]),
+        (json!({"tagKeys": []}), vec![]),
+        (json!({"tags": []}), vec![]),
         (json!({"zoneId": "NOPE"}), vec![]),
         (json!({"eipStatus": "CREATING"}), creating.clone()),
         (json!({"eipStatus": "CREATE_FAILED"}), sin.clone()),
@@ -1503,6 +1503,7 @@ async fn custom_credentials_are_trimmed_and_sandbox_key_is_then_unknown() {
         credentials: vec![(" AKIDMINE ".to_owned(), "my-password\n".to_owned())],
         creation_delay: Duration::ZERO,
         faults: FaultConfig::default(),
+        ..ZenlayerEmulatorConfig::default()
     })
     .await;
     let body = b"{}".to_vec();
@@ -1549,4 +1550,238 @@ async fn invalid_fault_config_refuses_to_start() {
         panic!("started with an invalid fault config");
     };
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn lenient_reading_treats_empty_filters_as_absent() {
+    let h = harness_with(ZenlayerEmulatorConfig {
+        creation_delay: Duration::ZERO,
+        reading: crate::emulator::ApiReading::Lenient,
+        ..ZenlayerEmulatorConfig::default()
+    })
+    .await;
+    let ids = h
+        .allocate(
+            json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID", "amount": 2.0,
+            "resourceGroupId": "", "unknownField": {"x": null}, "netmask": null,
+            "tags": {"tags": [{"key": "env", "value": "prod"}]}}),
+        )
+        .await;
+    assert_eq!(
+        ids.len(),
+        2,
+        "2.0 reads as 2; \"\", null and unknown fields as absent"
+    );
+    for filter in [
+        json!({"eipIds": []}),
+        json!({"zoneId": ""}),
+        json!({"tagKeys": []}),
+        json!({"tags": []}),
+        json!({"eipIds": null, "whatever": 1}),
+    ] {
+        let (total, _) = h.describe(filter.clone()).await;
+        assert_eq!(total, 2, "{filter}");
+    }
+    let (total, _) = h.describe(json!({"tags": [{"key": "env"}]})).await;
+    assert_eq!(total, 2, "a tag filter without a value matches any value");
+    // Headers are not checked either.
+    let body = br#"{"zoneId":"SEL-A","zoneId":"HKG-A","eipChargeType":"POSTPAID"}"#.to_vec();
+    let mut headers = h.signed_headers(ALLOCATE, &body, &Signing::default());
+    headers.remove("x-zc-version");
+    headers.remove("x-zc-service");
+    let (status, value) = h.post(headers, body).await;
+    assert_eq!(status, 200, "{value}");
+    let id = value["response"]["eipIdSet"][0].as_str().unwrap();
+    assert_eq!(
+        h.emulator.eip(id).unwrap().zone_id,
+        "HKG-A",
+        "the last key wins"
+    );
+}
+
+#[tokio::test]
+async fn strict_reading_refuses_what_lenient_ignores() {
+    let h = harness(Duration::ZERO).await;
+    assert_eq!(h.emulator.reading(), crate::emulator::ApiReading::Strict);
+    let postpaid = json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID"});
+    let with = |field: &str, value: Value| {
+        let mut body = postpaid.clone();
+        body[field] = value;
+        body
+    };
+    for (action, body, code) in [
+        (
+            ALLOCATE,
+            with("amount", json!(2.0)),
+            "INVALID_PARAMETER_TYPE",
+        ),
+        (
+            ALLOCATE,
+            with("netmask", Value::Null),
+            "INVALID_PARAMETER_TYPE",
+        ),
+        (
+            ALLOCATE,
+            with("resourceGroupID", json!("rg-sandbox-team-a")),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            ALLOCATE,
+            with("clientToken", json!("abc")),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            ALLOCATE,
+            with("resourceGroupId", json!("")),
+            "OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND",
+        ),
+        (
+            ALLOCATE,
+            with("tags", json!({"tags": []})),
+            "INVALID_PARAMETER_LESS_LENGTH",
+        ),
+        (
+            ALLOCATE,
+            with("eipChargePrepaid", json!({"period": 1})),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            DESCRIBE,
+            json!({"eipId": "eip-1"}),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (DESCRIBE, json!({"eipIds": null}), "INVALID_PARAMETER_TYPE"),
+        (
+            DESCRIBE,
+            json!({"pageSize": 20.0}),
+            "INVALID_PARAMETER_TYPE",
+        ),
+        (
+            DESCRIBE,
+            json!({"eipStatus": ""}),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            DESCRIBE,
+            json!({"tags": [{"key": "env"}]}),
+            "MISSING_PARAMETER",
+        ),
+        (
+            DESCRIBE,
+            json!({"tags": [{"key": "env", "value": "v", "op": "="}]}),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            TERMINATE,
+            json!({"eipId": "eip-1", "force": true}),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (TERMINATE, json!({"eipId": null}), "INVALID_PARAMETER_TYPE"),
+    ] {
+        let status = if code.starts_with("OPERATION_FAILED") {
+            404
+        } else {
+            400
+        };
+        let message = h.fails(action, body.clone(), status, code).await;
+        assert!(!message.is_empty(), "{action} {body}");
+    }
+    assert_eq!(h.counters().await.allocations, 0, "nothing was allocated");
+
+    // A key repeated in one object.
+    let body = br#"{"zoneId":"SEL-A","zoneId":"HKG-A","eipChargeType":"POSTPAID"}"#.to_vec();
+    let headers = h.signed_headers(ALLOCATE, &body, &Signing::default());
+    let (status, value) = h.post(headers, body).await;
+    assert_error(
+        status,
+        &value,
+        400,
+        "INVALID_PARAMETER_TYPE",
+        "repeated key",
+    );
+    assert!(
+        value["message"]
+            .as_str()
+            .unwrap()
+            .contains("`zoneId` appears twice"),
+        "{value}"
+    );
+
+    // What every SDK sends in headers: a known X-ZC-Version, X-ZC-Service
+    // bmc, Content-Type application/json.
+    let body = serde_json::to_vec(&postpaid).unwrap();
+    for (header, value, status, code) in [
+        (
+            "x-zc-version",
+            None,
+            401,
+            "AUTHFAILURE_UNAUTHORIZED_OPERATION",
+        ),
+        (
+            "x-zc-version",
+            Some("2020-01-01"),
+            401,
+            "AUTHFAILURE_UNAUTHORIZED_OPERATION",
+        ),
+        (
+            "x-zc-service",
+            None,
+            401,
+            "AUTHFAILURE_UNAUTHORIZED_OPERATION",
+        ),
+        (
+            "x-zc-service",
+            Some("zec"),
+            401,
+            "AUTHFAILURE_UNAUTHORIZED_OPERATION",
+        ),
+    ] {
+        let mut headers = h.signed_headers(ALLOCATE, &body, &Signing::default());
+        match value {
+            None => {
+                headers.remove(header);
+            }
+            Some(v) => {
+                headers.insert(HeaderName::from_static(header), HeaderValue::from_static(v));
+            }
+        }
+        let (got, answer) = h.post(headers, body.clone()).await;
+        assert_error(got, &answer, status, code, header);
+    }
+    let (status, _) = h.call(ALLOCATE, &postpaid).await;
+    assert_eq!(status, 200, "the same request with every header is served");
+    // The older API version is served too.
+    let mut headers = h.signed_headers(DESCRIBE, b"{}", &Signing::default());
+    headers.insert(
+        HeaderName::from_static("x-zc-version"),
+        HeaderValue::from_static("2022-11-20"),
+    );
+    let (status, _) = h.post(headers, b"{}".to_vec()).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn new_eips_show_only_after_the_describe_lag() {
+    let h = harness(Duration::ZERO).await;
+    assert_eq!(
+        h.admin_put("/_admin/faults", json!({"describe_lag_ms": 400}))
+            .await,
+        200
+    );
+    let ids = h
+        .allocate(json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID", "amount": 2}))
+        .await;
+    let (total, _) = h.describe(json!({"eipIds": ids})).await;
+    assert_eq!(total, 0, "not visible yet");
+    assert_eq!(h.emulator.eips().len(), 2, "but they exist");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (total, got) = h.describe(json!({"eipIds": ids})).await;
+        if total == 2 {
+            assert_eq!(got.len(), 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never visible");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

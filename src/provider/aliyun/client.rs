@@ -263,14 +263,19 @@ impl Shared {
 
         match self.settings.signature {
             SignatureVersion::V1 => {
-                let nonce = Uuid::new_v4().hyphenated().to_string();
-                let mut signed: Vec<(&str, &str)> = Vec::with_capacity(10 + params.len());
+                // As aliyun-python-sdk-core sends V1: 32 hex digits of nonce,
+                // the client's region injected as RegionId, an empty (signed)
+                // SignatureType, and the action and version repeated in
+                // x-acs-* headers.
+                let nonce = Uuid::new_v4().simple().to_string();
+                let mut signed: Vec<(&str, &str)> = Vec::with_capacity(11 + params.len());
                 signed.extend_from_slice(&[
                     ("Action", op.name),
                     ("Version", API_VERSION),
                     ("Format", "JSON"),
                     ("AccessKeyId", credentials.access_key_id.as_str()),
                     ("SignatureMethod", signer::V1_SIGNATURE_METHOD),
+                    ("SignatureType", ""),
                     ("SignatureVersion", signer::V1_SIGNATURE_VERSION),
                     ("SignatureNonce", nonce.as_str()),
                     ("Timestamp", timestamp.as_str()),
@@ -284,13 +289,22 @@ impl Shared {
                     .map_err(sign_error)?
                     .into_query();
                 url.set_query(Some(&query));
+                headers.insert(
+                    HeaderName::from_static("x-acs-action"),
+                    header_value("x-acs-action", op.name, false)?,
+                );
+                headers.insert(
+                    HeaderName::from_static("x-acs-version"),
+                    HeaderValue::from_static(API_VERSION),
+                );
             }
             SignatureVersion::V3 => {
+                // As alibabacloud-ecs20140526 sends V3: only the action's own
+                // parameters in the query (no RegionId: the endpoint names
+                // the region).
                 let nonce = Uuid::new_v4().simple().to_string();
                 let host = host_header(&url)?;
-                let mut query: Vec<(&str, &str)> = Vec::with_capacity(1 + params.len());
-                query.push(("RegionId", region));
-                query.extend_from_slice(params);
+                let query: &[(&str, &str)] = params;
                 let mut signed_headers: Vec<(&'static str, &str)> = Vec::with_capacity(8);
                 signed_headers.extend_from_slice(&[
                     ("host", host.as_str()),
@@ -307,7 +321,7 @@ impl Shared {
                 let signature = signer::sign_v3(
                     &V3Request {
                         method: METHOD,
-                        query: &query,
+                        query,
                         headers: &signed_headers,
                         hashed_payload: EMPTY_BODY_SHA256,
                     },
@@ -789,8 +803,16 @@ mod tests {
             assert_eq!(params["InstanceId"], "i-2ze0example0000002");
             assert_eq!(params["IpAddress"], "47.95.10.20");
             assert_eq!(params["VlanId"], "100 *~");
-            assert!(Uuid::parse_str(&params["SignatureNonce"]).is_ok());
-            assert_eq!(params["SignatureNonce"].len(), 36);
+            // 32 lowercase hex digits, as both official SDKs send.
+            let nonce = &params["SignatureNonce"];
+            assert_eq!(nonce.len(), 32, "{nonce}");
+            assert!(
+                nonce
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+            // The legacy SDK's empty, signed SignatureType.
+            assert_eq!(params["SignatureType"], "");
             let ts = &params["Timestamp"];
             assert!(
                 time::PrimitiveDateTime::parse(
@@ -805,11 +827,14 @@ mod tests {
                 params.get("SecurityToken").map(String::as_str),
                 sts.then_some(TOKEN)
             );
-            assert_eq!(params.len(), 13 + usize::from(sts));
+            assert_eq!(params.len(), 14 + usize::from(sts));
             assert_v1_query_verifies("POST", query, SECRET);
             assert!(!query.contains(SECRET));
-            // No x-acs signing headers in V1.
+            // No signing headers in V1; the action and version repeated as
+            // the SDKs repeat them.
             assert!(request.headers().get(AUTHORIZATION).is_none());
+            assert_eq!(request.headers()["x-acs-action"], "AllocatePublicIpAddress");
+            assert_eq!(request.headers()["x-acs-version"], "2014-05-26");
         }
     }
 
@@ -859,7 +884,7 @@ mod tests {
             assert_eq!(request.method(), "POST");
             assert_eq!(
                 request.url().query(),
-                Some("InstanceId=i-bp1abcdefghijk123456&RegionId=cn-hangzhou&VlanId=a%20b")
+                Some("InstanceId=i-bp1abcdefghijk123456&VlanId=a%20b")
             );
             let headers = request.headers();
             assert_eq!(headers["host"], "ecs.cn-hangzhou.aliyuncs.com");
@@ -1173,10 +1198,7 @@ mod tests {
         let heads = server.join().unwrap();
         let (method, query, headers) = parse_head(&heads[0]);
         assert_eq!(method, "POST");
-        assert_eq!(
-            query,
-            "InstanceId=i-bp1abcdefghijk123456&RegionId=cn-hangzhou"
-        );
+        assert_eq!(query, "InstanceId=i-bp1abcdefghijk123456");
         assert_eq!(headers["host"], base.trim_start_matches("http://"));
         let authorization = &headers["authorization"];
         let signed_names = authorization
@@ -1305,7 +1327,7 @@ mod tests {
         );
         let heads = server.join().unwrap();
         let (_, query, headers) = parse_head(&heads[0]);
-        assert_eq!(query, "InstanceId=i-1&RegionId=cn-shanghai");
+        assert_eq!(query, "InstanceId=i-1", "V3 sends no RegionId");
         assert_eq!(headers["x-acs-action"], "DescribeInstanceAttribute");
     }
 
@@ -1392,6 +1414,8 @@ mod tests {
             resource_group_id: None,
             amount: 1,
             netmask: 32,
+            amount_set: true,
+            netmask_set: true,
             discount_code: None,
             use_poc_voucher: false,
             tags: vec![],

@@ -5,7 +5,10 @@
 //!
 //! Nothing here panics on what the provider (or a proxy in front of it)
 //! sends: an HTML page, an empty body or truncated JSON becomes
-//! [`ProviderError::MalformedResponse`] with a short body snippet.
+//! [`ProviderError::MalformedResponse`] with a short body snippet. Every
+//! piece of provider text (code, message, request id, snippet) passes
+//! through [`redact::relayed`] first: credentials echoed back are redacted
+//! and the length is bounded.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -16,15 +19,15 @@ use serde::{Deserialize, Deserializer};
 use crate::provider::error::{ApiError, ProviderError};
 use crate::provider::http::HttpResponse;
 use crate::provider::model::Operation;
+use crate::provider::redact;
 
 /// Header in which Alibaba asks a throttled client to wait, in milliseconds.
 pub const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
 /// Header carrying the request id on (most) gateway responses.
 pub const REQUEST_ID_HEADER: &str = "x-acs-request-id";
-/// How many characters of an unreadable body go into an error.
-pub const SNIPPET_CHARS: usize = 200;
-/// Longest provider error message kept (the body may be up to 4 MiB).
-pub const MAX_MESSAGE_CHARS: usize = 1024;
+/// Longest provider error message kept, in bytes (the body may be up to
+/// 4 MiB).
+pub const MAX_MESSAGE_BYTES: usize = redact::MAX_MESSAGE_BYTES;
 
 /// `null` (or a missing field, with `#[serde(default)]`) becomes the default.
 fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -159,7 +162,7 @@ pub fn parse_allocate(
             op,
             response,
             "the response has no IpAddress",
-            non_empty(raw.request_id),
+            redact::relayed_opt(Some(&raw.request_id), redact::MAX_REQUEST_ID_BYTES),
         ));
     }
     Ok(AllocatePublicIpAddressResponse {
@@ -280,22 +283,22 @@ fn xml_unescape(text: &str) -> Cow<'_, str> {
 /// [`ProviderError::MalformedResponse`] with the status and a body snippet.
 pub fn error_from_response(op: Operation, response: &HttpResponse) -> ProviderError {
     let body = ErrorBody::parse(&response.body).unwrap_or_default();
-    let request_id = body
-        .request_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .or_else(|| header_str(response, REQUEST_ID_HEADER))
-        .map(str::to_owned);
+    let request_id = redact::relayed_opt(body.request_id.as_deref(), redact::MAX_REQUEST_ID_BYTES)
+        .or_else(|| {
+            redact::relayed_opt(
+                header_str(response, REQUEST_ID_HEADER),
+                redact::MAX_REQUEST_ID_BYTES,
+            )
+        });
     match body.code() {
         Some(code) => ProviderError::Api(ApiError {
             op,
             http_status: response.status,
-            code: code.to_owned(),
+            code: redact::relayed(code, redact::MAX_CODE_BYTES),
             message: body
                 .message
                 .as_deref()
-                .map(|message| bounded(&redact_message(message.trim())))
+                .map(|message| redact::relayed(message, MAX_MESSAGE_BYTES))
                 .unwrap_or_default(),
             request_id,
             retry_after: retry_after(response),
@@ -329,49 +332,19 @@ fn header_str<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-fn non_empty(value: String) -> Option<String> {
-    if value.trim().is_empty() {
-        None
-    } else {
-        Some(value)
-    }
-}
-
 fn malformed(
     op: Operation,
     response: &HttpResponse,
     what: &str,
     request_id: Option<String>,
 ) -> ProviderError {
-    let snippet = redact_message(&response.body_snippet(SNIPPET_CHARS)).into_owned();
+    // `what` may quote the body too (serde's "invalid type: string ...").
+    let what = redact::relayed(what, MAX_MESSAGE_BYTES);
     ProviderError::MalformedResponse {
         op,
         http_status: response.status,
-        detail: format!("{what}; body: {snippet}"),
+        detail: format!("{what}; body: {}", response.body_snippet()),
         request_id,
-    }
-}
-
-/// At most [`MAX_MESSAGE_CHARS`] characters of `text`, marked when cut.
-fn bounded(text: &str) -> String {
-    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
-/// On `SignatureDoesNotMatch` the gateway echoes its string-to-sign, which
-/// contains every signed parameter, the STS `SecurityToken` included. Cut it.
-const SERVER_STRING_TO_SIGN: &str = "string to sign is:";
-
-fn redact_message(message: &str) -> Cow<'_, str> {
-    match message.to_ascii_lowercase().find(SERVER_STRING_TO_SIGN) {
-        // ASCII lowercasing keeps byte offsets, so `end` is a char boundary.
-        Some(at) => {
-            let end = at + SERVER_STRING_TO_SIGN.len();
-            Cow::Owned(format!("{} [redacted]", &message[..end]))
-        }
-        None => Cow::Borrowed(message),
     }
 }
 
@@ -719,8 +692,22 @@ mod tests {
             "é".repeat(5000)
         );
         let error = api(error_from_response(ALLOCATE, &response(500, &body)));
-        assert_eq!(error.message.chars().count(), MAX_MESSAGE_CHARS + 3);
+        assert!(
+            error.message.len() <= MAX_MESSAGE_BYTES,
+            "{}",
+            error.message.len()
+        );
+        assert!(error.message.len() > MAX_MESSAGE_BYTES - 8);
         assert!(error.message.ends_with("é..."));
+        // Codes and request ids too.
+        let body = format!(
+            r#"{{"Code":"{}","RequestId":"{}"}}"#,
+            "C".repeat(100_000),
+            "R".repeat(100_000)
+        );
+        let error = api(error_from_response(ALLOCATE, &response(400, &body)));
+        assert!(error.code.len() <= redact::MAX_CODE_BYTES);
+        assert!(error.request_id.unwrap().len() <= redact::MAX_REQUEST_ID_BYTES);
     }
 
     #[test]

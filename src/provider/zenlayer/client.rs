@@ -22,7 +22,7 @@ use tower::util::BoxCloneSyncService;
 use super::signer::{self, SigningInput};
 use super::wire::{
     self, AllocateEipAddressesRequest, AllocateEipAddressesResponse, DescribeEipAddressesRequest,
-    DescribeEipAddressesResponse, EipAddress, HasRequestId, Success, TagSet,
+    DescribeEipAddressesResponse, EipAddress, EipChargeType, HasRequestId, Success, TagSet,
     TerminateEipAddressRequest, TerminateEipAddressResponse, WireTag,
 };
 use super::{IDEMPOTENCY_TAG_KEY, ZenlayerCredentials, ZenlayerSettings};
@@ -33,7 +33,7 @@ use crate::provider::error::ProviderError;
 use crate::provider::http::{self, HttpResponse};
 use crate::provider::model::{
     AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState, Capabilities,
-    ChargeTypeName, Operation, ProviderDescription, ProviderKind, ZenlayerAllocate,
+    ChargeType, ChargeTypeName, Operation, ProviderDescription, ProviderKind, ZenlayerAllocate,
 };
 
 /// `AllocateEipAddresses`: creates EIPs (and may cost money).
@@ -387,7 +387,7 @@ impl crate::provider::Provider for ZenlayerProvider {
     ) -> Result<Allocation, ProviderError> {
         let op = DESCRIBE_EIP_ADDRESSES;
         let request = DescribeEipAddressesRequest {
-            eip_ids: vec![lookup.id.clone()],
+            eip_ids: Some(vec![lookup.id.clone()]),
             ..Default::default()
         };
         let Success {
@@ -431,7 +431,7 @@ impl crate::provider::Provider for ZenlayerProvider {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_DESCRIBE_IDS) {
             let request = DescribeEipAddressesRequest {
-                eip_ids: chunk.to_vec(),
+                eip_ids: Some(chunk.to_vec()),
                 page_size: Some(MAX_DESCRIBE_IDS as u32),
                 ..Default::default()
             };
@@ -456,15 +456,7 @@ impl crate::provider::Provider for ZenlayerProvider {
         ctx: &CallContext,
     ) -> Result<Option<AllocateResult>, ProviderError> {
         let spec = self.own_spec(spec)?;
-        let request = DescribeEipAddressesRequest {
-            zone_id: Some(spec.zone_id.clone()),
-            tags: Some(vec![WireTag {
-                key: IDEMPOTENCY_TAG_KEY.to_owned(),
-                value: key.to_owned(),
-            }]),
-            page_size: Some(MAX_DESCRIBE_IDS as u32),
-            ..Default::default()
-        };
+        let request = reconcile_request(spec, key);
         let Success {
             request_id,
             response,
@@ -473,6 +465,24 @@ impl crate::provider::Provider for ZenlayerProvider {
             .await?;
         if response.data_set.is_empty() {
             return Ok(None);
+        }
+        // A provider that ignored a filter must not make other keys' EIPs
+        // look like this key's, nor (its answer being a page of something
+        // else) look like a definite "nothing exists".
+        if let Some(stray) = response
+            .data_set
+            .iter()
+            .find(|eip| !is_reconciled_eip(eip, spec, key))
+        {
+            return Err(ProviderError::MalformedResponse {
+                op: DESCRIBE_EIP_ADDRESSES,
+                http_status: 200,
+                detail: format!(
+                    "the reconciliation filters were not applied: EIP {} is not tagged with this idempotency key in zone {}",
+                    stray.eip_id, spec.zone_id
+                ),
+                request_id,
+            });
         }
         let mut allocations: Vec<Allocation> = response
             .data_set
@@ -508,6 +518,44 @@ impl ZenlayerProvider {
             ))),
         }
     }
+}
+
+/// The reconciliation query for an idempotency key: every filter of
+/// DescribeEipAddresses that the allocation fixed (its zone, its charge
+/// type, its resource group when one was named, and the idempotency tag),
+/// with a page large enough for the most EIPs one call creates. Nothing
+/// else: an unset filter is left out, as the official SDK leaves it out.
+pub fn reconcile_request(spec: &ZenlayerAllocate, key: &str) -> DescribeEipAddressesRequest {
+    DescribeEipAddressesRequest {
+        zone_id: Some(spec.zone_id.clone()),
+        eip_charge_type: Some(match spec.charge {
+            ChargeType::Prepaid { .. } => EipChargeType::Prepaid,
+            ChargeType::Postpaid => EipChargeType::Postpaid,
+        }),
+        resource_group_id: spec.resource_group_id.clone(),
+        tags: Some(vec![WireTag {
+            key: IDEMPOTENCY_TAG_KEY.to_owned(),
+            value: key.to_owned(),
+        }]),
+        page_size: Some(MAX_EIPS_PER_REQUEST),
+        ..Default::default()
+    }
+}
+
+/// True unless the EIP visibly contradicts a filter of
+/// [`reconcile_request`] (a field the answer leaves out cannot be checked).
+fn is_reconciled_eip(eip: &EipAddress, spec: &ZenlayerAllocate, key: &str) -> bool {
+    let zone_ok = eip.zone_id.as_deref().is_none_or(|z| z == spec.zone_id);
+    let tag_ok = eip.tags.as_ref().is_none_or(|set| {
+        set.tags
+            .iter()
+            .any(|t| t.key == IDEMPOTENCY_TAG_KEY && t.value == key)
+    });
+    let group_ok = match (&spec.resource_group_id, &eip.resource_group_id) {
+        (Some(wanted), Some(got)) => wanted == got,
+        _ => true,
+    };
+    zone_ok && tag_ok && group_ok
 }
 
 /// Maps an `eipStatus` to the common lifecycle state.
@@ -636,6 +684,8 @@ mod tests {
             resource_group_id: None,
             amount: 2,
             netmask: 32,
+            amount_set: true,
+            netmask_set: true,
             discount_code: None,
             use_poc_voucher: false,
             tags: vec![Tag {
@@ -1137,6 +1187,85 @@ mod tests {
             matches!(err, ProviderError::MalformedResponse { .. }),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn reconcile_request_uses_every_identifying_filter() {
+        let mut prepaid = spec();
+        prepaid.charge = ChargeType::Prepaid { period_months: 3 };
+        prepaid.resource_group_id = Some("rg-1".to_owned());
+        assert_eq!(
+            serde_json::to_string(&reconcile_request(&prepaid, "k-1")).unwrap(),
+            r#"{"eipChargeType":"PREPAID","zoneId":"SEL-A","resourceGroupId":"rg-1","pageSize":100,"tags":[{"key":"ipalloc-idempotency-key","value":"k-1"}]}"#
+        );
+        // No resource group named: none filtered on (the default group's id
+        // is the provider's to know), and no empty filter either.
+        assert_eq!(
+            serde_json::to_string(&reconcile_request(&spec(), "k-2")).unwrap(),
+            r#"{"eipChargeType":"POSTPAID","zoneId":"SEL-A","pageSize":100,"tags":[{"key":"ipalloc-idempotency-key","value":"k-2"}]}"#
+        );
+    }
+
+    async fn reconcile_against(
+        body: &'static str,
+    ) -> Result<Option<AllocateResult>, ProviderError> {
+        let (endpoint, server) = serve_once(200, "", body).await;
+        let provider = ZenlayerProvider::new(settings(&endpoint)).unwrap();
+        let result = provider
+            .reconcile(
+                &AllocateSpec::Zenlayer(spec()),
+                "k-1",
+                &crate::provider::CallContext::default(),
+            )
+            .await;
+        let captured = server.await.unwrap();
+        captured.assert_signed();
+        assert_eq!(captured.header("x-zc-action"), Some("DescribeEipAddresses"));
+        result
+    }
+
+    #[tokio::test]
+    async fn reconcile_keeps_the_keys_eips_and_refuses_an_unfiltered_answer() {
+        let found = reconcile_against(
+            r#"{"requestId":"T-R1","response":{"requestId":"T-R1","totalCount":2,"dataSet":[
+            {"eipId":"eip-b","zoneId":"SEL-A","eipStatus":"AVAILABLE","ipAddress":"1.2.3.4","tags":{"tags":[{"key":"ipalloc-idempotency-key","value":"k-1"}]}},
+            {"eipId":"eip-a","eipStatus":"CREATING"}]}}"#,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let ids: Vec<&str> = found.allocations.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["eip-a", "eip-b"],
+            "sorted; fields left out cannot contradict"
+        );
+        assert_eq!(found.provider_request_id, "T-R1");
+
+        let nothing = reconcile_against(
+            r#"{"requestId":"T-R2","response":{"requestId":"T-R2","totalCount":0,"dataSet":[]}}"#,
+        )
+        .await
+        .unwrap();
+        assert_eq!(nothing, None, "an empty answer is a definite nothing");
+
+        // Another key's EIP, or one in another zone: the filters were not
+        // applied, so the answer is neither this key's EIPs nor a definite
+        // "nothing exists".
+        for body in [
+            r#"{"requestId":"T-R3","response":{"requestId":"T-R3","dataSet":[{"eipId":"eip-x","zoneId":"SEL-A","tags":{"tags":[{"key":"ipalloc-idempotency-key","value":"k-2"}]}}]}}"#,
+            r#"{"requestId":"T-R4","response":{"requestId":"T-R4","dataSet":[{"eipId":"eip-y","zoneId":"HKG-A"}]}}"#,
+        ] {
+            let err = reconcile_against(body).await.unwrap_err();
+            assert!(
+                matches!(err, ProviderError::MalformedResponse { .. }),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string().contains("filters were not applied"),
+                "{err}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -8,7 +8,10 @@
 //! unknown fields. Every success is HTTP 200 with
 //! `{"requestId": ..., "response": {...}}`; every failure is a non-200 with
 //! `{"requestId", "code", "message"}`, except the non-JSON answers of the
-//! Cloudflare front (403 challenge, 451), which get synthetic codes.
+//! Cloudflare front (403 challenge, 451), which get synthetic codes. Every
+//! piece of provider text that enters an error (code, message, request id,
+//! body snippet) passes through [`redact::relayed`]: echoed credentials are
+//! redacted and the length is bounded.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -16,6 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::provider::error::{ApiError, ProviderError};
 use crate::provider::http::HttpResponse;
 use crate::provider::model::{ChargeType, Operation, ZenlayerAllocate};
+use crate::provider::redact;
 
 /// Synthetic code for a Cloudflare challenge page (HTTP 403 with
 /// `cf-mitigated: challenge`), as the official SDKs name it.
@@ -24,9 +28,6 @@ pub const SECURITY_CHALLENGE: &str = "SECURITY_CHALLENGE";
 pub const REQUEST_BLOCKED: &str = "REQUEST_BLOCKED";
 /// The API's rate-limit code, also used for a 429 without an API body.
 pub const REQUEST_LIMIT_EXCEEDED: &str = "REQUEST_LIMIT_EXCEEDED";
-
-/// How many characters of an unreadable body go into an error.
-const SNIPPET_CHARS: usize = 200;
 
 // ---------------------------------------------------------------------------
 // Shared pieces
@@ -98,7 +99,8 @@ pub struct AllocateEipAddressesRequest {
 }
 
 impl From<&ZenlayerAllocate> for AllocateEipAddressesRequest {
-    /// Always sends `amount` and `netmask` (validation has defaulted them);
+    /// Sends what the caller set, as the official SDK does: `amount` and
+    /// `netmask` only when given (the API's defaults are validation's),
     /// `eipChargePrepaid` only for PREPAID, `marketingOptions` only when a
     /// discount code is given or the POC voucher is requested, `tags` only
     /// when there are some.
@@ -132,8 +134,8 @@ impl From<&ZenlayerAllocate> for AllocateEipAddressesRequest {
             eip_charge_type,
             eip_charge_prepaid,
             resource_group_id: spec.resource_group_id.clone(),
-            amount: Some(spec.amount),
-            netmask: Some(spec.netmask),
+            amount: spec.amount_set.then_some(spec.amount),
+            netmask: spec.netmask_set.then_some(spec.netmask),
             marketing_options,
             tags,
         }
@@ -158,23 +160,34 @@ pub struct AllocateEipAddressesResponse {
 // DescribeEipAddresses
 // ---------------------------------------------------------------------------
 
-/// `DescribeEipAddresses` request body (the subset of filters the gateway
-/// may use; `tags` here is a flat array, unlike AllocateEipAddresses).
+/// `DescribeEipAddresses` request body: every filter of the SDK model, in
+/// its field order (`tags` here is a flat array, unlike
+/// AllocateEipAddresses). A filter the caller did not set is left out, as
+/// the official SDK leaves out every unset field: `"eipIds": []` would be a
+/// filter on zero ids, which a strict reading answers with no EIP at all.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DescribeEipAddressesRequest {
-    #[serde(default)]
-    pub eip_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_charge_type: Option<EipChargeType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_num: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zone_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eip_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_keys: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -327,8 +340,9 @@ where
                 op,
                 response,
                 format!(
-                    "undecodable success body ({e}): {}",
-                    response.body_snippet(SNIPPET_CHARS)
+                    "undecodable success body ({}): {}",
+                    redact::relayed(&e.to_string(), redact::MAX_MESSAGE_BYTES),
+                    response.body_snippet()
                 ),
                 request_id_of(&response.body),
             ));
@@ -347,9 +361,9 @@ where
         (None, Some(code)) if !code.is_empty() => Err(ProviderError::Api(ApiError {
             op,
             http_status: response.status,
-            code,
-            message: envelope.message.unwrap_or_default(),
-            request_id: outer,
+            code: redact::relayed(&code, redact::MAX_CODE_BYTES),
+            message: relayed_message(envelope.message.as_deref()),
+            request_id: relayed_id(outer.as_deref()),
             retry_after: None,
         })),
         (None, _) => Err(malformed(
@@ -357,9 +371,9 @@ where
             response,
             format!(
                 "success body without a response object: {}",
-                response.body_snippet(SNIPPET_CHARS)
+                response.body_snippet()
             ),
-            outer,
+            relayed_id(outer.as_deref()),
         )),
     }
 }
@@ -379,7 +393,7 @@ pub fn error_from_response(op: Operation, response: &HttpResponse) -> ProviderEr
     let parsed = serde_json::from_slice::<ErrorBody>(&response.body).ok();
     let request_id = parsed
         .as_ref()
-        .and_then(|b| non_empty(b.request_id.clone()));
+        .and_then(|b| relayed_id(b.request_id.as_deref()));
     let has_code = parsed
         .as_ref()
         .is_some_and(|b| b.code.as_deref().is_some_and(|c| !c.is_empty()));
@@ -405,8 +419,8 @@ pub fn error_from_response(op: Operation, response: &HttpResponse) -> ProviderEr
         return ProviderError::Api(ApiError {
             op,
             http_status: status,
-            code,
-            message: message.unwrap_or_default(),
+            code: redact::relayed(&code, redact::MAX_CODE_BYTES),
+            message: relayed_message(message.as_deref()),
             request_id,
             retry_after: None,
         });
@@ -426,7 +440,7 @@ pub fn error_from_response(op: Operation, response: &HttpResponse) -> ProviderEr
         response,
         format!(
             "expected an API error body, got: {}",
-            response.body_snippet(SNIPPET_CHARS)
+            response.body_snippet()
         ),
         request_id,
     )
@@ -468,7 +482,19 @@ fn malformed(
 fn request_id_of(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<ErrorBody>(body)
         .ok()
-        .and_then(|b| non_empty(b.request_id))
+        .and_then(|b| relayed_id(b.request_id.as_deref()))
+}
+
+/// A provider request id as it may enter an error: redacted, bounded.
+fn relayed_id(id: Option<&str>) -> Option<String> {
+    redact::relayed_opt(id, redact::MAX_REQUEST_ID_BYTES)
+}
+
+/// A provider message as it may enter an error: redacted, bounded.
+fn relayed_message(message: Option<&str>) -> String {
+    message
+        .map(|m| redact::relayed(m, redact::MAX_MESSAGE_BYTES))
+        .unwrap_or_default()
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -513,6 +539,8 @@ mod tests {
             resource_group_id: None,
             amount: 1,
             netmask: 32,
+            amount_set: true,
+            netmask_set: false,
             discount_code: None,
             use_poc_voucher: false,
             tags: vec![Tag {
@@ -528,19 +556,28 @@ mod tests {
 
     #[test]
     fn v4_struct_serializes_to_the_signed_bytes() {
-        let mut request = AllocateEipAddressesRequest::from(&spec());
-        request.netmask = None; // V4 has no netmask
+        let request = AllocateEipAddressesRequest::from(&spec());
         let bytes = serde_json::to_vec(&request).unwrap();
         assert_eq!(std::str::from_utf8(&bytes).unwrap(), V4_BODY);
         assert_eq!(signer::hashed_payload(&bytes), V4_HASHED_PAYLOAD);
     }
 
     #[test]
-    fn from_spec_always_sends_amount_and_netmask() {
-        let bytes = serde_json::to_vec(&AllocateEipAddressesRequest::from(&spec())).unwrap();
+    fn from_spec_sends_amount_and_netmask_only_when_given() {
+        let mut s = spec();
+        s.netmask_set = true;
+        let bytes = serde_json::to_vec(&AllocateEipAddressesRequest::from(&s)).unwrap();
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
             r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID","amount":1,"netmask":32,"tags":{"tags":[{"key":"env","value":"test"}]}}"#
+        );
+        s.amount_set = false;
+        s.netmask_set = false;
+        s.tags.clear();
+        assert_eq!(
+            serde_json::to_string(&AllocateEipAddressesRequest::from(&s)).unwrap(),
+            r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID"}"#,
+            "the docs' minimal example: the provider applies amount 1, netmask 32"
         );
     }
 
@@ -552,6 +589,8 @@ mod tests {
             resource_group_id: None,
             amount: 2,
             netmask: 32,
+            amount_set: true,
+            netmask_set: false,
             discount_code: None,
             use_poc_voucher: false,
             tags: vec![
@@ -565,8 +604,7 @@ mod tests {
                 },
             ],
         };
-        let mut request = AllocateEipAddressesRequest::from(&spec);
-        request.netmask = None;
+        let request = AllocateEipAddressesRequest::from(&spec);
         // V2's body with Python's spacing removed.
         assert_eq!(
             serde_json::to_string(&request).unwrap(),
@@ -582,6 +620,8 @@ mod tests {
             resource_group_id: Some("rg-1".to_owned()),
             amount: 3,
             netmask: 30,
+            amount_set: true,
+            netmask_set: true,
             discount_code: Some("PROMO".to_owned()),
             use_poc_voucher: true,
             tags: vec![],
@@ -596,6 +636,7 @@ mod tests {
     fn marketing_options_only_when_needed() {
         let mut s = spec();
         s.tags.clear();
+        s.netmask_set = true;
         assert_eq!(
             serde_json::to_string(&AllocateEipAddressesRequest::from(&s)).unwrap(),
             r#"{"zoneId":"SEL-A","eipChargeType":"POSTPAID","amount":1,"netmask":32}"#
@@ -633,7 +674,7 @@ mod tests {
     #[test]
     fn describe_request_compact_v3_content() {
         let request = DescribeEipAddressesRequest {
-            eip_ids: vec!["eip-0123456789".to_owned()],
+            eip_ids: Some(vec!["eip-0123456789".to_owned()]),
             page_size: Some(20),
             page_num: Some(1),
             ..Default::default()
@@ -643,29 +684,35 @@ mod tests {
             r#"{"eipIds":["eip-0123456789"],"pageSize":20,"pageNum":1}"#
         );
         let minimal = DescribeEipAddressesRequest {
-            eip_ids: vec!["eip-1".to_owned()],
+            eip_ids: Some(vec!["eip-1".to_owned()]),
             ..Default::default()
         };
         assert_eq!(
             serde_json::to_string(&minimal).unwrap(),
             r#"{"eipIds":["eip-1"]}"#
         );
+        // No filter the caller did not set, not even an empty list.
+        assert_eq!(
+            serde_json::to_string(&DescribeEipAddressesRequest::default()).unwrap(),
+            "{}"
+        );
         let filters = DescribeEipAddressesRequest {
-            eip_ids: vec![],
-            page_size: None,
-            page_num: None,
             zone_id: Some("SEL-A".to_owned()),
             eip_status: Some("AVAILABLE".to_owned()),
             ip_address: Some("1.2.3.4".to_owned()),
+            eip_charge_type: Some(EipChargeType::Postpaid),
+            resource_group_id: Some("rg-1".to_owned()),
             tag_keys: Some(vec!["env".to_owned()]),
             tags: Some(vec![WireTag {
                 key: "env".to_owned(),
                 value: "test".to_owned(),
             }]),
+            page_size: Some(100),
+            ..Default::default()
         };
         assert_eq!(
             serde_json::to_string(&filters).unwrap(),
-            r#"{"eipIds":[],"zoneId":"SEL-A","eipStatus":"AVAILABLE","ipAddress":"1.2.3.4","tagKeys":["env"],"tags":[{"key":"env","value":"test"}]}"#
+            r#"{"eipChargeType":"POSTPAID","ipAddress":"1.2.3.4","zoneId":"SEL-A","resourceGroupId":"rg-1","eipStatus":"AVAILABLE","pageSize":100,"tagKeys":["env"],"tags":[{"key":"env","value":"test"}]}"#
         );
     }
 

@@ -259,3 +259,70 @@ async fn describe_instances_in_xml() {
     assert!(body.contains("<TotalCount>2</TotalCount>"));
     assert!(body.ends_with("</DescribeInstancesResponse>"));
 }
+
+#[tokio::test]
+async fn a_new_public_ip_shows_only_after_the_describe_lag() {
+    let harness = start_default().await;
+    harness
+        .admin_put_faults(json!({"describe_lag_ms": 400}))
+        .await;
+    let allocated = harness
+        .v1(
+            "POST",
+            &v1_params(
+                "AllocatePublicIpAddress",
+                &[("InstanceId", "i-emuready001")],
+            ),
+        )
+        .await;
+    assert_eq!(allocated.status, 200, "{}", allocated.body);
+    let ip = allocated.json()["IpAddress"].clone();
+    let attribute = || {
+        v1_params(
+            "DescribeInstanceAttribute",
+            &[("InstanceId", "i-emuready001")],
+        )
+    };
+    let list = || {
+        v1_params(
+            "DescribeInstances",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceIds", r#"["i-emuready001"]"#),
+            ],
+        )
+    };
+    let early = harness.v1("POST", &attribute()).await.json();
+    assert_eq!(early["PublicIpAddress"]["IpAddress"], json!([]), "{early}");
+    let early = harness.v1("POST", &list()).await.json();
+    assert_eq!(
+        early["Instances"]["Instance"][0]["PublicIpAddress"]["IpAddress"],
+        json!([])
+    );
+    // The emulator holds it all along: a repeat is refused.
+    let again = harness
+        .v1(
+            "POST",
+            &v1_params(
+                "AllocatePublicIpAddress",
+                &[("InstanceId", "i-emuready001")],
+            ),
+        )
+        .await;
+    assert_eq!(again.code(), "AllocatedAlready");
+    // Bounded poll: visible once the lag has passed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = harness.v1("POST", &attribute()).await.json();
+        if now["PublicIpAddress"]["IpAddress"] == json!([ip.clone()]) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never visible: {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let late = harness.v1("POST", &list()).await.json();
+    assert_eq!(
+        late["Instances"]["Instance"][0]["PublicIpAddress"]["IpAddress"],
+        json!([ip])
+    );
+}

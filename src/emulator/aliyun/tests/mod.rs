@@ -6,6 +6,7 @@
 mod admin;
 mod describe;
 mod provider;
+mod strict;
 mod v3;
 mod wire;
 
