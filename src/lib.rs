@@ -11,7 +11,8 @@
 //! - `emulator`: the `ipalloc-emulators` crate (`emulators/`), stateful
 //!   emulators of both provider APIs sharing no code with the gateway;
 //!   `sandbox` wires them up.
-//! - `server`: wiring and serving.
+//! - `server`: wiring, serving, connection limits and shutdown.
+//! - `logging`: the log subscriber and the access log.
 //! - `bounded`: bounded, escaped text for answers and logs.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod bounded;
 pub mod config;
 pub use ipalloc_emulators as emulator;
 pub mod idempotency;
+pub mod logging;
 pub mod middleware;
 pub mod provider;
 pub mod sandbox;

@@ -1,13 +1,15 @@
-//! The `ipalloc-gateway` binary: parses the command line, loads the
-//! configuration, sets up logging, and serves until SIGINT or SIGTERM.
+//! The `ipalloc-gateway` binary: parses the command line, installs the
+//! SIGINT/SIGTERM handlers (before anything else, so a signal at any point of
+//! start-up leads to a clean exit), loads and checks the configuration, sets
+//! up logging, and serves until a signal.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use ipalloc_gateway::config::{self, Config};
 use ipalloc_gateway::emulator::{ApiReading, FaultConfig, RepeatAllocation};
-use ipalloc_gateway::{sandbox, server};
+use ipalloc_gateway::{logging, sandbox, server};
 
 /// gRPC gateway for allocating public IP addresses on Alibaba Cloud ECS and
 /// Zenlayer Cloud BMC.
@@ -22,7 +24,8 @@ struct Cli {
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
 
-    /// Validate the configuration and exit.
+    /// Check the configuration as start-up does (file, environment,
+    /// credentials, log level, provider endpoints, idempotency path) and exit.
     #[arg(long)]
     check_config: bool,
 
@@ -133,69 +136,127 @@ fn main() -> ExitCode {
                 },
                 repeat_allocation: aliyun_repeat,
             };
-            return block_on(emulate(options));
+            let Some((runtime, signals)) = runtime_with_signals() else {
+                return ExitCode::FAILURE;
+            };
+            return block_on(&runtime, emulate(options, signals));
         }
         None => {}
     }
+    if cli.check_config {
+        return check_config(&cli);
+    }
+    // Handlers first: from here on SIGINT/SIGTERM end the process cleanly.
+    let Some((runtime, signals)) = runtime_with_signals() else {
+        return ExitCode::FAILURE;
+    };
     if cli.sandbox {
         let mut config = sandbox_config();
         if let Some(listen) = cli.listen {
             config.listen = listen;
         }
-        if let Err(e) = init_logging(&config) {
+        if let Err(e) = logging::init(&config.log) {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
-        return block_on(run_sandbox(config));
+        return block_on(&runtime, run_sandbox(config, signals));
     }
+    let config = match load_config(&cli) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    if let Err(e) = logging::init(&config.log) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Some(path) = cli.config.as_deref()
+        && let Some(warning) = config::permissions::insecure_config_warning(path.as_ref())
+    {
+        tracing::warn!("{warning}");
+    }
+    block_on(&runtime, run(config, signals))
+}
+
+/// Environment variables the command line reads (`IPALLOC_CONFIG`, ...):
+/// known to the configuration's check for misspelled `IPALLOC_*` names.
+fn cli_env_names() -> Vec<String> {
+    Cli::command()
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .filter_map(|name| name.to_str().map(str::to_owned))
+        .collect()
+}
+
+/// The configuration from `--config` and the environment; on error, the
+/// message is printed and the exit code returned.
+fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
     let Some(path) = cli.config.as_deref() else {
         eprintln!(
             "error: no configuration: pass --config FILE (or set IPALLOC_CONFIG); see README.md"
         );
-        return ExitCode::from(2);
+        return Err(ExitCode::from(2));
     };
-    let mut config = match config::load_file(path, &config::process_env) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let also_known = cli_env_names();
+    let env = config::Env::process(&also_known);
+    let mut config = config::load_file_env(path, &env).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
     if let Some(listen) = cli.listen {
         config.listen = listen;
     }
     if cli.start_fresh_if_invalid {
         config.idempotency.start_fresh_if_invalid = true;
     }
-    if cli.check_config {
-        println!(
-            "configuration OK: {} provider(s), listening on {}",
-            config.providers.len(),
-            config.listen
-        );
-        return ExitCode::SUCCESS;
-    }
-    if let Err(e) = init_logging(&config) {
-        eprintln!("error: log.level: {e}");
-        return ExitCode::from(2);
-    }
-    if let Some(warning) = config::permissions::insecure_config_warning(path.as_ref()) {
-        tracing::warn!("{warning}");
-    }
-    block_on(run(config))
+    Ok(config)
 }
 
-/// Runs `task` on a fresh runtime; an error is printed and exits non-zero.
-fn block_on(
-    task: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
-) -> ExitCode {
+/// `--check-config`: everything start-up checks, without binding the port
+/// or creating the idempotency store.
+fn check_config(cli: &Cli) -> ExitCode {
+    let config = match load_config(cli) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    if let Err(e) = server::preflight(&config) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    println!(
+        "configuration OK: {} provider(s), listening on {}",
+        config.providers.len(),
+        config.listen
+    );
+    ExitCode::SUCCESS
+}
+
+/// A runtime with the signal handlers installed in it.
+fn runtime_with_signals() -> Option<(tokio::runtime::Runtime, server::Signals)> {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return None;
         }
     };
+    let signals = {
+        let _context = runtime.enter();
+        server::Signals::install()
+    };
+    match signals {
+        Ok(signals) => Some((runtime, signals)),
+        Err(e) => {
+            eprintln!("error: cannot install the SIGINT/SIGTERM handlers: {e}");
+            None
+        }
+    }
+}
+
+/// Runs `task` on `runtime`; an error is printed and exits non-zero.
+fn block_on(
+    runtime: &tokio::runtime::Runtime,
+    task: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+) -> ExitCode {
     match runtime.block_on(task) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -207,7 +268,7 @@ fn block_on(
 }
 
 /// The sandbox's configuration: loopback, in-memory idempotency, providers
-/// added once the emulators run.
+/// added once the emulators run, and no drain period (it is interactive).
 fn sandbox_config() -> Config {
     Config {
         listen: config::DEFAULT_LISTEN
@@ -217,13 +278,19 @@ fn sandbox_config() -> Config {
             json: false,
             level: "info".to_owned(),
         },
-        server: config::ServerConfig::default(),
+        server: config::ServerConfig {
+            shutdown_drain: std::time::Duration::ZERO,
+            ..config::ServerConfig::default()
+        },
         idempotency: config::IdempotencyConfig::default(),
         providers: Vec::new(),
     }
 }
 
-async fn run_sandbox(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_sandbox(
+    mut config: Config,
+    signals: server::Signals,
+) -> Result<(), Box<dyn std::error::Error>> {
     let emulators = sandbox::start_emulators(&sandbox::EmulatorOptions::default()).await?;
     config.providers = emulators.provider_configs();
     let gateway = server::Gateway::build(&config)?;
@@ -239,22 +306,25 @@ async fn run_sandbox(mut config: Config) -> Result<(), Box<dyn std::error::Error
     print!("{}", sandbox::grpcurl_examples(address));
     println!("\nStop with Ctrl-C.");
     tracing::info!(%address, "sandbox listening");
-    server::serve(listener, gateway, server::shutdown_signal()).await?;
+    server::serve(listener, gateway, signals.into_shutdown()).await?;
     drop(emulators);
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn emulate(options: sandbox::EmulatorOptions) -> Result<(), Box<dyn std::error::Error>> {
+async fn emulate(
+    options: sandbox::EmulatorOptions,
+    mut signals: server::Signals,
+) -> Result<(), Box<dyn std::error::Error>> {
     let emulators = sandbox::start_emulators(&options).await?;
     print!("{}", emulators.describe());
     println!("Stop with Ctrl-C.");
-    server::shutdown_signal().await;
+    signals.recv().await;
     drop(emulators);
     Ok(())
 }
 
-async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(config: Config, signals: server::Signals) -> Result<(), Box<dyn std::error::Error>> {
     let gateway = server::Gateway::build(&config)?;
     let registry = Arc::clone(&gateway.registry);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -271,21 +341,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     tracing::info!(%address, "ipalloc-gateway listening");
-    server::serve(listener, gateway, server::shutdown_signal()).await?;
+    server::serve(listener, gateway, signals.into_shutdown()).await?;
     tracing::info!("stopped");
-    Ok(())
-}
-
-fn init_logging(config: &Config) -> Result<(), String> {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&config.log.level).map_err(|e| e.to_string())?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if config.log.json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
     Ok(())
 }

@@ -140,7 +140,7 @@ impl Emulators {
         let mut out = String::new();
         if let Some((running, emulator)) = &self.aliyun {
             out.push_str(&format!(
-                "Alibaba Cloud ECS emulator: {url}\n  AccessKeyId {id}  AccessKeySecret {secret}  region {region}\n  reading {reading}  repeated allocation {repeat}\n  admin: {url}/_admin/faults  {url}/_admin/counters  {url}/_admin/instances\n",
+                "Alibaba Cloud ECS emulator: {url}\n  in a gateway config: endpoint = \"{url}\"\n  AccessKeyId {id}  AccessKeySecret {secret}  region {region}\n  reading {reading}  repeated allocation {repeat}\n  admin: {url}/_admin/faults  {url}/_admin/counters  {url}/_admin/instances\n",
                 url = running.url(),
                 id = aliyun::SANDBOX_ACCESS_KEY_ID,
                 secret = aliyun::SANDBOX_ACCESS_KEY_SECRET,
@@ -151,7 +151,7 @@ impl Emulators {
         }
         if let Some((running, emulator)) = &self.zenlayer {
             out.push_str(&format!(
-                "Zenlayer BMC emulator: {url}/api/v2/bmc\n  AccessKeyId {id}  AccessKeyPassword {password}\n  reading {reading}\n  admin: {url}/_admin/faults  {url}/_admin/counters  {url}/_admin/eips\n",
+                "Zenlayer BMC emulator: {url} (API at {url}/api/v2/bmc)\n  in a gateway config: endpoint = \"{url}\"\n  AccessKeyId {id}  AccessKeyPassword {password}\n  reading {reading}\n  admin: {url}/_admin/faults  {url}/_admin/counters  {url}/_admin/eips\n",
                 url = running.url(),
                 id = zenlayer::SANDBOX_ACCESS_KEY_ID,
                 password = zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,

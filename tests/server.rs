@@ -159,7 +159,7 @@ fn sigterm_and_sigint_stop_the_binary_gracefully() {
             .unwrap()
             .port();
         let file = write_config(&format!(
-            "listen = \"127.0.0.1:{port}\"\n{}",
+            "listen = \"127.0.0.1:{port}\"\n[server]\nshutdown_drain_ms = 10\n{}",
             zenlayer_provider("zl", "http://127.0.0.1:9", "")
         ));
         let child = Command::new(BIN)

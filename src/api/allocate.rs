@@ -37,6 +37,7 @@ use super::{convert, error, validate::ValidAllocate};
 use crate::idempotency::{
     Begin, Claim, Fingerprint, IdempotencyStore, InFlightRegistry, Record, StoreError, WaitResult,
 };
+use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::provider::{
     AllocateResult, AllocateSpec, AllocationState, CallContext, ChargeType, FollowSettings, Lane,
@@ -55,6 +56,8 @@ pub struct Allocator {
     pub inflight: InFlightRegistry,
     /// Per provider name.
     pub follow: HashMap<String, FollowSettings>,
+    /// Shutdown: allocation tasks are tracked, waits end when it stops.
+    pub drain: crate::server::Drain,
 }
 
 /// What the caller asked besides the allocation itself.
@@ -85,6 +88,7 @@ impl Allocator {
         let key = valid
             .idempotency_key
             .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4().simple()));
+        CallFacts::current().idempotency_key(&key);
         let fingerprint = fingerprint(&description.name, &valid.spec);
         let ctx = CallContext {
             deadline,
@@ -111,12 +115,13 @@ impl Allocator {
                 }
             };
             // Spawned, holding the in-flight claim: if the caller goes away,
-            // the allocation still completes and its outcome is recorded.
+            // the allocation still completes and its outcome is recorded
+            // (the server waits for these tasks when it shuts down).
             let owned = {
                 let this = Arc::clone(self);
                 let (provider, spec) = (Arc::clone(&provider), valid.spec.clone());
                 let (key, fingerprint, ctx) = (key.clone(), fingerprint.clone(), ctx.clone());
-                tokio::spawn(async move {
+                self.drain.spawn(CallFacts::current().scope(async move {
                     let run =
                         this.run_owned(&provider, &spec, &key, &fingerprint, &ctx, just_written);
                     let outcome = match AssertUnwindSafe(run).catch_unwind().await {
@@ -127,7 +132,7 @@ impl Allocator {
                     };
                     drop(guard);
                     outcome
-                })
+                }))
             };
             break match owned.await {
                 Ok(outcome) => outcome?,
@@ -145,8 +150,19 @@ impl Allocator {
         }
         let until = wait_until(wait_timeout, deadline);
         let before = response.clone();
-        let settle = self.settle(&provider, response, until, &ctx);
-        match AssertUnwindSafe(settle).catch_unwind().await {
+        let settle = AssertUnwindSafe(self.settle(&provider, response, until, &ctx)).catch_unwind();
+        // The allocation is recorded: a wait cut short by a shutdown tells
+        // the caller to retry with the key (a replay, then a new wait).
+        let settled = tokio::select! {
+            settled = settle => settled,
+            () = self.drain.stopping() => {
+                return Err(error::shutting_down(
+                    "the allocation succeeded and is recorded, the wait for it was cut short",
+                    Some(&key),
+                ));
+            }
+        };
+        match settled {
             Ok(settled) => {
                 if settled != before {
                     // Replays answer the best-known state, not the first one.
@@ -185,6 +201,7 @@ impl Allocator {
         match began {
             Begin::Started => {}
             Begin::Completed(bytes) => {
+                CallFacts::current().replayed();
                 return self
                     .replay(provider, key, fingerprint, &bytes, ctx, just_written)
                     .await;

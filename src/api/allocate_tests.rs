@@ -217,6 +217,7 @@ fn allocator(grace: Duration) -> Arc<Allocator> {
                 reconcile_grace: grace,
             },
         )]),
+        drain: crate::server::Drain::new(),
     })
 }
 

@@ -162,15 +162,26 @@ fn status_for(provider: &ProviderDescription, error: &ProviderError, key: Option
             let rule = if (200..300).contains(http_status) {
                 // Answered "success" unreadably: the call probably happened.
                 &MALFORMED_SUCCESS
+            } else if *http_status == 404 {
+                // Not the API's own "not found" (that comes in its format):
+                // the request went to a path with no API, a misconfigured
+                // endpoint. Never the caller's NOT_FOUND.
+                &MALFORMED_NOT_FOUND
             } else {
                 fallback_for_http_status(*http_status)
+            };
+            let hint = if *http_status == 404 {
+                " (check the provider's endpoint setting)"
+            } else {
+                ""
             };
             Answer {
                 domain: table.domain,
                 mapped: Mapped::from_rule(rule, "PROVIDER_RESPONSE_MALFORMED"),
                 text: format!(
-                    "{} returned a response that is not its API's format: {detail}",
-                    op.name
+                    "{}: {} answered HTTP {http_status} with a response that is not its API's format{hint}: {detail}",
+                    op.name,
+                    provider.request_path()
                 ),
                 retry_after: None,
             }
@@ -230,6 +241,15 @@ fn status_for(provider: &ProviderDescription, error: &ProviderError, key: Option
         unknown,
     )
 }
+
+static MALFORMED_NOT_FOUND: ErrorRule = ErrorRule {
+    code: "*",
+    message: None,
+    http_status: Some(404),
+    grpc: Code::FailedPrecondition,
+    reason: "PROVIDER_RESPONSE_MALFORMED",
+    retry: RetryClass::Never,
+};
 
 static MALFORMED_SUCCESS: ErrorRule = ErrorRule {
     code: "*",
@@ -870,6 +890,18 @@ mod tests {
                 &decisions::INTERNAL,
                 library_status(Code::Internal, "GATEWAY_INTERNAL", "h2 error", "/x"),
             ),
+            (
+                &decisions::SHUTTING_DOWN,
+                shutting_down("the wait was cut short", Some("k")),
+            ),
+            (
+                &decisions::SHUTTING_DOWN,
+                shutting_down("stream ended", None),
+            ),
+            (
+                &decisions::REQUEST_BODY_TIMEOUT,
+                request_body_timeout(Duration::from_secs(10)),
+            ),
         ]
     }
 
@@ -998,6 +1030,50 @@ mod tests {
             Some(Duration::from_secs(3))
         );
     }
+}
+
+/// How long a caller is asked to wait after the gateway refused a call
+/// because it is shutting down (another replica, or this one restarted).
+pub const SHUTDOWN_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// UNAVAILABLE with ErrorInfo `GATEWAY_SHUTTING_DOWN` and RetryInfo: a
+/// stream or a wait ended because the gateway is stopping. `detail` says
+/// what was cut short; `idempotency_key`, when given, is the key to retry
+/// with (the allocation itself is recorded).
+pub fn shutting_down(detail: &str, idempotency_key: Option<&str>) -> Status {
+    decided(
+        &decisions::SHUTTING_DOWN,
+        format!("the gateway is shutting down: {detail}; retry shortly"),
+        gateway_metadata(
+            None,
+            None,
+            [(
+                "idempotencyKey",
+                idempotency_key.unwrap_or_default().to_owned(),
+            )],
+        ),
+        Some(SHUTDOWN_RETRY_DELAY),
+        Vec::new(),
+    )
+}
+
+/// DEADLINE_EXCEEDED with ErrorInfo `REQUEST_BODY_TIMEOUT`: the request's
+/// headers came but its message did not within `timeout`. Nothing was done.
+pub fn request_body_timeout(timeout: Duration) -> Status {
+    decided(
+        &decisions::REQUEST_BODY_TIMEOUT,
+        format!(
+            "the request message did not arrive within {} ms of its headers; nothing was done",
+            timeout.as_millis()
+        ),
+        gateway_metadata(
+            None,
+            None,
+            [("requestBodyTimeoutMs", timeout.as_millis().to_string())],
+        ),
+        None,
+        Vec::new(),
+    )
 }
 
 // ---------------------------------------------------------------------------

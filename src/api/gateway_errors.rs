@@ -272,8 +272,31 @@ pub static REQUEST_REJECTED: Decision = Decision {
     library_code: true,
 };
 
+pub static SHUTTING_DOWN: Decision = Decision {
+    situation: "The gateway is stopping: a `WatchAllocation` (or health watch, reflection \
+                stream) or an `AllocateIp` `wait` was cut short (a wait's allocation is \
+                recorded: retry with the same key, `metadata.idempotencyKey`)",
+    code: Code::Unavailable,
+    reason: "GATEWAY_SHUTTING_DOWN",
+    also: None,
+    retry: Retry::After("1 s"),
+    metadata: &["idempotencyKey"],
+    library_code: false,
+};
+
+pub static REQUEST_BODY_TIMEOUT: Decision = Decision {
+    situation: "The request's headers came but its message did not within \
+                `server.request_body_timeout_ms` (nothing was done)",
+    code: Code::DeadlineExceeded,
+    reason: "REQUEST_BODY_TIMEOUT",
+    also: None,
+    retry: Retry::No,
+    metadata: &["requestBodyTimeoutMs"],
+    library_code: false,
+};
+
 /// Every decision, in README order.
-pub static DECISIONS: [&Decision; 21] = [
+pub static DECISIONS: [&Decision; 23] = [
     &INVALID_REQUEST,
     &KEY_REUSED,
     &KEY_IN_PROGRESS,
@@ -295,6 +318,8 @@ pub static DECISIONS: [&Decision; 21] = [
     &COMPRESSION_UNSUPPORTED,
     &METHOD_NOT_FOUND,
     &REQUEST_REJECTED,
+    &SHUTTING_DOWN,
+    &REQUEST_BODY_TIMEOUT,
 ];
 
 /// [`DECISIONS`] as a Markdown table, as published in README.md.

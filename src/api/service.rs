@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use super::allocate::{self, Allocator};
 use super::{convert, deadline, error, follow, validate};
+use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocation;
 use crate::provider::{CallContext, Lane, Registry};
@@ -52,20 +53,23 @@ impl IpAllocation for IpAllocationService {
         request: Request<pb::AllocateIpRequest>,
     ) -> Result<Response<pb::AllocateIpResponse>, Status> {
         let deadline = deadline::from_metadata(request.metadata(), Instant::now());
+        let facts = CallFacts::of(&request);
         let request = request.into_inner();
+        facts.provider(&request.provider);
         let (valid, wait_timeout) = validate::allocate(&request, &self.registry)
             .inspect_err(|status| {
                 info!(code = ?status.code(), message = status.message(), "rejected allocate request");
             })?;
         let provider = valid.provider.description().name.clone();
-        let response = self
-            .allocator
-            .allocate(allocate::Request {
+        facts.provider(&provider);
+        let response = facts
+            .clone()
+            .scope(self.allocator.allocate(allocate::Request {
                 valid,
                 wait: request.wait,
                 wait_timeout,
                 deadline,
-            })
+            }))
             .await
             .inspect_err(|status| {
                 warn!(
@@ -81,6 +85,7 @@ impl IpAllocation for IpAllocationService {
             allocations = response.allocations.len(),
             "allocated"
         );
+        facts.allocations(&response.allocations);
         Ok(Response::new(response))
     }
 
@@ -90,6 +95,7 @@ impl IpAllocation for IpAllocationService {
         request: Request<pb::GetAllocationRequest>,
     ) -> Result<Response<pb::Allocation>, Status> {
         let deadline = deadline::from_metadata(request.metadata(), Instant::now());
+        CallFacts::of(&request).provider(&request.get_ref().provider);
         let request = request.into_inner();
         let (provider, lookup) = validate::get_allocation(
             &request.provider,
@@ -137,6 +143,7 @@ impl IpAllocation for IpAllocationService {
         request: Request<pb::WatchAllocationRequest>,
     ) -> Result<Response<Self::WatchAllocationStream>, Status> {
         let deadline = deadline::from_metadata(request.metadata(), Instant::now());
+        CallFacts::of(&request).provider(&request.get_ref().provider);
         let request = request.into_inner();
         let (provider, lookup) = validate::get_allocation(
             &request.provider,

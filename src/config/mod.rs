@@ -2,17 +2,26 @@
 //! (`IPALLOC_*`), and credentials from the file, from environment variables
 //! the file names, or from each cloud's conventional variables.
 //!
-//! `load` takes the environment as a function so tests can pass a map. Every
-//! error names the key at fault.
+//! `load` takes the environment as a function so tests can pass a map.
+//! Checking is strict and complete: unknown keys, wrong types, values out of
+//! range, misspelled `IPALLOC_*` variables, a `log.level` that would log
+//! nothing, an endpoint with credentials in it; every problem is reported
+//! at once, each naming its key (with "did you mean" where it helps) and
+//! never the value, which may be a secret.
 
+pub mod env;
+mod keys;
 pub mod permissions;
+pub mod problems;
 pub mod raw;
+pub mod schema;
 pub mod secret;
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use env::{Env, env_name};
+use problems::{Collector, Problem, Problems, problem};
 use raw::{RawConfig, RawProvider};
 use secret::Secret;
 
@@ -43,14 +52,18 @@ pub enum ConfigError {
     },
     #[error("config file {path} is not valid: {message}")]
     Syntax { path: String, message: String },
-    #[error("{key}: {message}")]
-    Invalid { key: String, message: String },
+    /// Every problem found (at least one).
+    #[error("{0}")]
+    Invalid(Problems),
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        message: message.into(),
+impl ConfigError {
+    /// The problems, when the file was read and parsed.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid(problems) => &problems.0,
+            _ => &[],
+        }
     }
 }
 
@@ -85,7 +98,7 @@ impl ProviderConfig {
     }
 }
 
-/// Inbound limits.
+/// Inbound limits, connection handling and shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Server-wide cap on concurrent API calls; more are shed (UNAVAILABLE).
@@ -95,6 +108,22 @@ pub struct ServerConfig {
     /// Longest life of one WatchAllocation stream; it then ends with
     /// UNAVAILABLE `WATCH_LIFETIME_ENDED` (watch again to continue).
     pub watch_max_lifetime: Duration,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// How long a request's message may take to arrive after its headers.
+    pub request_body_timeout: Duration,
+    /// How long a new connection may take to send the HTTP/2 preface.
+    pub handshake_timeout: Duration,
+    /// A connection without open streams for this long is closed.
+    pub idle_timeout: Duration,
+    /// HTTP/2 PING after this much silence on a connection.
+    pub keepalive_interval: Duration,
+    /// A PING not answered within this closes the connection.
+    pub keepalive_timeout: Duration,
+    /// After SIGTERM: how long health says NOT_SERVING while still serving.
+    pub shutdown_drain: Duration,
+    /// After SIGTERM: the longest the whole shutdown may take.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +132,14 @@ impl Default for ServerConfig {
             max_concurrent_calls: 1024,
             max_request_bytes: 256 * 1024,
             watch_max_lifetime: Duration::from_secs(3600),
+            max_concurrent_streams: 256,
+            request_body_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            keepalive_interval: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(20),
+            shutdown_drain: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(25),
         }
     }
 }
@@ -164,70 +201,87 @@ pub struct Config {
 
 /// Reads and validates the configuration file at `path`.
 pub fn load_file(path: &str, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    load_file_env(path, &Env::lookup_only(env))
+}
+
+/// Reads and validates the configuration file at `path`, with the
+/// misspelled-variable check when `env` lists the variable names.
+pub fn load_file_env(path: &str, env: &Env<'_>) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.to_owned(),
         source,
     })?;
-    load(&text, path, env)
+    load_env(&text, path, env)
 }
 
 /// Parses and validates configuration text; `origin` names it in errors.
 pub fn load(text: &str, origin: &str, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
-    let mut raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-        path: origin.to_owned(),
-        message: syntax_message(text, &e),
-    })?;
-    apply_env_overrides(&mut raw, env)?;
+    load_env(text, origin, &Env::lookup_only(env))
+}
 
-    let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-    let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
-        invalid(
-            "listen",
-            format!("{listen_text:?} is not an address like 127.0.0.1:50051"),
-        )
-    })?;
-
-    let log = LogConfig {
-        json: match raw.log.format.as_deref().unwrap_or("text") {
-            "text" => false,
-            "json" => true,
-            other => {
-                return Err(invalid(
-                    "log.format",
-                    format!("{other:?} is not one of \"text\", \"json\""),
-                ));
-            }
-        },
-        level: raw.log.level.clone().unwrap_or_else(|| "info".to_owned()),
+/// Parses and validates configuration text against `env`.
+pub fn load_env(text: &str, origin: &str, env: &Env<'_>) -> Result<Config, ConfigError> {
+    let mut table: toml::Table =
+        text.parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                path: origin.to_owned(),
+                message: syntax_message(text, &e),
+            })?;
+    let mut problems = Collector::default();
+    env::apply(&mut table, env, &mut problems);
+    env::check_unknown(&table, env, &mut problems);
+    keys::check(&mut table, schema::config(), "", &mut problems);
+    let raw: RawConfig = match toml::Value::Table(table).try_into() {
+        Ok(raw) => raw,
+        Err(e) => {
+            // The key and type checks leave nothing for serde to refuse;
+            // should it still, its message may quote a value: say less.
+            tracing::debug!(kind = %e.message().split(':').next().unwrap_or_default(), "config deserialization failed");
+            problems.add("config", "does not match the configuration schema");
+            return Err(ConfigError::Invalid(problems.into_problems()));
+        }
     };
+    let config = validate(&raw, env.lookup, &mut problems);
+    match config {
+        Some(config) if problems.is_empty() => Ok(config),
+        _ => Err(ConfigError::Invalid(problems.into_problems())),
+    }
+}
+
+/// Every check on the typed configuration; `None` when any failed.
+fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Config> {
+    let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = listen_text.parse::<SocketAddr>().ok();
+    if listen.is_none() {
+        c.add("listen", "is not an address like 127.0.0.1:50051");
+    }
+
+    let json = match raw.log.format.as_deref().unwrap_or("text") {
+        "text" => Some(false),
+        "json" => Some(true),
+        other => {
+            let hint = did_you_mean(other, ["text", "json"])
+                .map(|s| format!("; did you mean \"{s}\"?"))
+                .unwrap_or_default();
+            c.add(
+                "log.format",
+                format!("is not one of \"text\", \"json\"{hint}"),
+            );
+            None
+        }
+    };
+    let level = raw.log.level.clone().unwrap_or_else(|| "info".to_owned());
+    if let Err(message) = crate::logging::check_level(&level) {
+        c.add("log.level", message);
+    }
 
     if raw.providers.is_empty() {
-        return Err(invalid(
+        c.add(
             "providers",
             "no provider is configured; add a [providers.NAME] table with kind = \"aliyun\" or \"zenlayer\"",
-        ));
+        );
     }
-    let server_defaults = ServerConfig::default();
-    let server = ServerConfig {
-        max_concurrent_calls: in_range(
-            raw.server.max_concurrent_calls,
-            "server.max_concurrent_calls",
-            1..=100_000,
-            server_defaults.max_concurrent_calls as u64,
-        )? as usize,
-        max_request_bytes: in_range(
-            raw.server.max_request_bytes,
-            "server.max_request_bytes",
-            1024..=16 * 1024 * 1024,
-            server_defaults.max_request_bytes as u64,
-        )? as usize,
-        watch_max_lifetime: Duration::from_millis(in_range(
-            raw.server.watch_max_lifetime_ms,
-            "server.watch_max_lifetime_ms",
-            1000..=24 * 3_600_000,
-            server_defaults.watch_max_lifetime.as_millis() as u64,
-        )?),
-    };
+    let server = server_config(raw, c);
     let idempotency = IdempotencyConfig {
         path: raw
             .idempotency
@@ -236,43 +290,135 @@ pub fn load(text: &str, origin: &str, env: EnvLookup<'_>) -> Result<Config, Conf
             .filter(|p| !p.is_empty())
             .map(std::path::PathBuf::from),
         retention: Duration::from_secs(
-            in_range(
+            range(
+                c,
                 raw.idempotency.retention_hours,
                 "idempotency.retention_hours",
                 1..=24 * 365,
                 24,
-            )? * 3600,
+            ) * 3600,
         ),
-        max_bytes: in_range(
+        max_bytes: range(
+            c,
             raw.idempotency.max_bytes,
             "idempotency.max_bytes",
             IDEMPOTENCY_MAX_BYTES_RANGE,
             crate::idempotency::DEFAULT_MAX_BYTES,
-        )?,
+        ),
         evict_completed: raw.idempotency.evict_completed.unwrap_or(false),
         start_fresh_if_invalid: raw.idempotency.start_fresh_if_invalid.unwrap_or(false),
     };
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (name, provider) in &raw.providers {
-        providers.push(provider_config(name, provider, env)?);
+        if let Some(config) = provider_config(name, provider, env, c) {
+            providers.push(config);
+        }
     }
-    Ok(Config {
-        listen,
-        log,
+    Some(Config {
+        listen: listen?,
+        log: LogConfig { json: json?, level },
         server,
         idempotency,
         providers,
     })
 }
 
+fn server_config(raw: &RawConfig, c: &mut Collector) -> ServerConfig {
+    let d = ServerConfig::default();
+    let s = &raw.server;
+    let server = ServerConfig {
+        max_concurrent_calls: range(
+            c,
+            s.max_concurrent_calls,
+            "server.max_concurrent_calls",
+            1..=100_000,
+            d.max_concurrent_calls as u64,
+        ) as usize,
+        max_request_bytes: range(
+            c,
+            s.max_request_bytes,
+            "server.max_request_bytes",
+            1024..=16 * 1024 * 1024,
+            d.max_request_bytes as u64,
+        ) as usize,
+        max_concurrent_streams: range(
+            c,
+            s.max_concurrent_streams,
+            "server.max_concurrent_streams",
+            1..=10_000,
+            u64::from(d.max_concurrent_streams),
+        ) as u32,
+        request_body_timeout: millis(
+            c,
+            s.request_body_timeout_ms,
+            "server.request_body_timeout_ms",
+            1..=600_000,
+            d.request_body_timeout,
+        ),
+        handshake_timeout: millis(
+            c,
+            s.handshake_timeout_ms,
+            "server.handshake_timeout_ms",
+            1..=600_000,
+            d.handshake_timeout,
+        ),
+        idle_timeout: millis(
+            c,
+            s.idle_timeout_ms,
+            "server.idle_timeout_ms",
+            1..=86_400_000,
+            d.idle_timeout,
+        ),
+        keepalive_interval: millis(
+            c,
+            s.keepalive_interval_ms,
+            "server.keepalive_interval_ms",
+            1..=86_400_000,
+            d.keepalive_interval,
+        ),
+        watch_max_lifetime: millis(
+            c,
+            s.watch_max_lifetime_ms,
+            "server.watch_max_lifetime_ms",
+            1000..=24 * 3_600_000,
+            d.watch_max_lifetime,
+        ),
+        keepalive_timeout: millis(
+            c,
+            s.keepalive_timeout_ms,
+            "server.keepalive_timeout_ms",
+            1..=600_000,
+            d.keepalive_timeout,
+        ),
+        shutdown_drain: millis(
+            c,
+            s.shutdown_drain_ms,
+            "server.shutdown_drain_ms",
+            0..=3_600_000,
+            d.shutdown_drain,
+        ),
+        shutdown_timeout: millis(
+            c,
+            s.shutdown_timeout_ms,
+            "server.shutdown_timeout_ms",
+            1..=3_600_000,
+            d.shutdown_timeout,
+        ),
+    };
+    if server.shutdown_drain >= server.shutdown_timeout {
+        c.add(
+            "server.shutdown_drain_ms",
+            "must be below server.shutdown_timeout_ms (the timeout bounds the whole shutdown, drain included)",
+        );
+    }
+    server
+}
+
 /// A TOML error as "line L, column C: message", without the source excerpt
-/// the parser would quote (that line may hold an inline secret), and without
-/// the value serde quotes in a type error (`invalid type: integer
-/// `123456`, expected a string` is how an unquoted numeric secret would be
-/// printed): only the kind of value is named.
+/// the parser would quote (that line may hold an inline secret).
 fn syntax_message(text: &str, error: &toml::de::Error) -> String {
-    let message = without_values(error.message().trim());
+    let message = error.message().trim();
     match error.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);
@@ -284,243 +430,23 @@ fn syntax_message(text: &str, error: &toml::de::Error) -> String {
     }
 }
 
-/// serde's "invalid type: <unexpected>, expected ..." and "invalid value:
-/// ..." name the value found (`integer `5``, `string "abc"`); keep only its
-/// kind (`integer`, `string`).
-fn without_values(message: &str) -> String {
-    for prefix in ["invalid type: ", "invalid value: "] {
-        let Some(rest) = message.strip_prefix(prefix) else {
-            continue;
-        };
-        let (unexpected, expected) = match rest.rfind(", expected ") {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, ""),
-        };
-        let kind = unexpected.split(['`', '"']).next().unwrap_or("").trim();
-        return format!(
-            "{prefix}{kind}{expected} (the value is not shown: it may be a secret; quote strings)"
-        );
-    }
-    message.to_owned()
-}
-
-/// `IPALLOC_LISTEN`, `IPALLOC_LOG_FORMAT`, `IPALLOC_LOG_LEVEL`,
-/// `IPALLOC_IDEMPOTENCY_PATH`, `IPALLOC_IDEMPOTENCY_RETENTION_HOURS`,
-/// `IPALLOC_IDEMPOTENCY_MAX_BYTES`, `IPALLOC_IDEMPOTENCY_EVICT_COMPLETED`,
-/// `IPALLOC_IDEMPOTENCY_START_FRESH_IF_INVALID`,
-/// `IPALLOC_SERVER_MAX_CONCURRENT_CALLS`, `IPALLOC_SERVER_MAX_REQUEST_BYTES`,
-/// `IPALLOC_SERVER_WATCH_MAX_LIFETIME_MS`, and
-/// `IPALLOC_PROVIDER_<NAME>_<KEY>` for each provider in the file, where NAME
-/// is the provider name upper-cased with `-` as `_`, and KEY a provider key
-/// upper-cased (`IPALLOC_PROVIDER_ALIYUN_PROD_ENDPOINT`).
-fn apply_env_overrides(raw: &mut RawConfig, env: EnvLookup<'_>) -> Result<(), ConfigError> {
-    if let Some(v) = env("IPALLOC_LISTEN") {
-        raw.listen = Some(v);
-    }
-    if let Some(v) = env("IPALLOC_LOG_FORMAT") {
-        raw.log.format = Some(v);
-    }
-    if let Some(v) = env("IPALLOC_LOG_LEVEL") {
-        raw.log.level = Some(v);
-    }
-    if let Some(v) = env("IPALLOC_IDEMPOTENCY_PATH") {
-        raw.idempotency.path = Some(v);
-    }
-    let top_numbers: [(&str, &mut Option<u64>); 5] = [
-        (
-            "IPALLOC_IDEMPOTENCY_RETENTION_HOURS",
-            &mut raw.idempotency.retention_hours,
-        ),
-        (
-            "IPALLOC_IDEMPOTENCY_MAX_BYTES",
-            &mut raw.idempotency.max_bytes,
-        ),
-        (
-            "IPALLOC_SERVER_MAX_CONCURRENT_CALLS",
-            &mut raw.server.max_concurrent_calls,
-        ),
-        (
-            "IPALLOC_SERVER_MAX_REQUEST_BYTES",
-            &mut raw.server.max_request_bytes,
-        ),
-        (
-            "IPALLOC_SERVER_WATCH_MAX_LIFETIME_MS",
-            &mut raw.server.watch_max_lifetime_ms,
-        ),
-    ];
-    for (name, slot) in top_numbers {
-        if let Some(v) = env(name) {
-            *slot = Some(
-                v.trim()
-                    .parse::<u64>()
-                    .map_err(|_| invalid(name, format!("{v:?} is not a whole number")))?,
-            );
-        }
-    }
-    let top_flags: [(&str, &mut Option<bool>); 2] = [
-        (
-            "IPALLOC_IDEMPOTENCY_EVICT_COMPLETED",
-            &mut raw.idempotency.evict_completed,
-        ),
-        (
-            "IPALLOC_IDEMPOTENCY_START_FRESH_IF_INVALID",
-            &mut raw.idempotency.start_fresh_if_invalid,
-        ),
-    ];
-    for (name, slot) in top_flags {
-        if let Some(v) = env(name) {
-            *slot = Some(match v.trim() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => return Err(invalid(name, format!("{v:?} is not true or false"))),
-            });
-        }
-    }
-    for (name, provider) in raw.providers.iter_mut() {
-        let prefix = format!("IPALLOC_PROVIDER_{}_", env_name(name));
-        let var = |key: &str| env(&format!("{prefix}{key}"));
-        let number = |key: &str| -> Result<Option<u64>, ConfigError> {
-            var(key)
-                .map(|v| {
-                    v.trim().parse::<u64>().map_err(|_| {
-                        invalid(
-                            format!("{prefix}{key}"),
-                            format!("{v:?} is not a whole number"),
-                        )
-                    })
-                })
-                .transpose()
-        };
-        let text_keys: [(&str, &mut Option<String>); 5] = [
-            ("KIND", &mut provider.kind),
-            ("REGION", &mut provider.region),
-            ("ENDPOINT", &mut provider.endpoint),
-            ("SIGNATURE_VERSION", &mut provider.signature_version),
-            ("API_VERSION", &mut provider.api_version),
-        ];
-        for (key, slot) in text_keys {
-            if let Some(v) = var(key) {
-                *slot = Some(v);
-            }
-        }
-        // A credential override replaces both the inline value and the
-        // variable the file names.
-        let credential_keys: [(&str, &mut Option<String>, &mut Option<String>); 4] = [
-            (
-                "ACCESS_KEY_ID",
-                &mut provider.access_key_id,
-                &mut provider.access_key_id_env,
-            ),
-            (
-                "ACCESS_KEY_SECRET",
-                &mut provider.access_key_secret,
-                &mut provider.access_key_secret_env,
-            ),
-            (
-                "SECURITY_TOKEN",
-                &mut provider.security_token,
-                &mut provider.security_token_env,
-            ),
-            (
-                "ACCESS_KEY_PASSWORD",
-                &mut provider.access_key_password,
-                &mut provider.access_key_password_env,
-            ),
-        ];
-        for (key, inline, named) in credential_keys {
-            if let Some(v) = var(key) {
-                *inline = Some(v);
-                *named = None;
-            }
-        }
-        let numbers: [(&str, &mut Option<u64>); 14] = [
-            (
-                "RETRY_BUDGET_WINDOW_MS",
-                &mut provider.retry_budget_window_ms,
-            ),
-            ("CONNECT_TIMEOUT_MS", &mut provider.connect_timeout_ms),
-            ("REQUEST_TIMEOUT_MS", &mut provider.request_timeout_ms),
-            ("MAX_ATTEMPTS", &mut provider.max_attempts),
-            ("BACKOFF_BASE_MS", &mut provider.backoff_base_ms),
-            ("BACKOFF_MAX_MS", &mut provider.backoff_max_ms),
-            (
-                "RETRY_BUDGET_MIN_PER_SECOND",
-                &mut provider.retry_budget_min_per_second,
-            ),
-            ("RATE_PER_SECOND", &mut provider.rate_per_second),
-            ("BURST", &mut provider.burst),
-            ("MAX_CONCURRENCY", &mut provider.max_concurrency),
-            ("POLL_INITIAL_MS", &mut provider.poll_initial_ms),
-            ("POLL_MAX_MS", &mut provider.poll_max_ms),
-            ("RECONCILE_GRACE_MS", &mut provider.reconcile_grace_ms),
-            ("RESERVE_FLOOR_MS", &mut provider.reserve_floor_ms),
-        ];
-        for (key, slot) in numbers {
-            if let Some(v) = number(key)? {
-                *slot = Some(v);
-            }
-        }
-        if let Some(v) = var("RETRY_BUDGET_RATIO") {
-            provider.retry_budget_ratio = Some(v.trim().parse::<f64>().map_err(|_| {
-                invalid(
-                    format!("{prefix}RETRY_BUDGET_RATIO"),
-                    format!("{v:?} is not a number"),
-                )
-            })?);
-        }
-        if let Some(v) = var("READ_SHARE") {
-            provider.read_share = Some(v.trim().parse::<f64>().map_err(|_| {
-                invalid(
-                    format!("{prefix}READ_SHARE"),
-                    format!("{v:?} is not a number"),
-                )
-            })?);
-        }
-        if let Some(v) = var("TERMINATE_FAILED") {
-            provider.terminate_failed = Some(match v.trim() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => {
-                    return Err(invalid(
-                        format!("{prefix}TERMINATE_FAILED"),
-                        format!("{v:?} is not true or false"),
-                    ));
-                }
-            });
-        }
-    }
-    Ok(())
-}
-
-/// A provider name as it appears in environment variable names.
-pub fn env_name(provider: &str) -> String {
-    provider
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 fn provider_config(
     name: &str,
     raw: &RawProvider,
     env: EnvLookup<'_>,
-) -> Result<ProviderConfig, ConfigError> {
+    c: &mut Collector,
+) -> Option<ProviderConfig> {
     let key = |field: &str| format!("providers.{name}.{field}");
     if !valid_provider_name(name) {
-        return Err(invalid(
+        c.add(
             format!("providers.{name}"),
             "provider names are 1 to 63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
-        ));
+        );
+        return None;
     }
-    let http = http_settings(raw, &key)?;
-    let follow = follow_settings(raw, &key)?;
-    let resilience = resilience_settings(raw, &key, &http)?;
+    let http = http_settings(raw, &key, c);
+    let follow = follow_settings(raw, &key, c);
+    let resilience = resilience_settings(raw, &key, &http, c);
     match raw.kind.as_deref() {
         Some("aliyun") => {
             reject_fields(
@@ -536,71 +462,71 @@ fn provider_config(
                     ("terminate_failed", raw.terminate_failed.is_some()),
                 ],
                 "aliyun",
-            )?;
-            let region = raw.region.clone().ok_or_else(|| {
-                invalid(
-                    key("region"),
-                    "required for kind \"aliyun\" (e.g. \"cn-hangzhou\")",
-                )
-            })?;
-            if !valid_region(&region) {
-                return Err(invalid(
-                    key("region"),
-                    format!("{region:?} is not a region id like \"cn-hangzhou\""),
-                ));
-            }
-            let endpoint = raw
-                .endpoint
-                .as_deref()
-                .map(|e| check_url(e, &key("endpoint")))
-                .transpose()?;
+                c,
+            );
+            let region = match raw.region.clone() {
+                None => {
+                    c.add(
+                        key("region"),
+                        "required for kind \"aliyun\" (e.g. \"cn-hangzhou\")",
+                    );
+                    None
+                }
+                Some(region) if !valid_region(&region) => {
+                    c.add(key("region"), "is not a region id like \"cn-hangzhou\"");
+                    None
+                }
+                Some(region) => Some(region),
+            };
+            let endpoint = match raw.endpoint.as_deref() {
+                None => Some(None),
+                Some(e) => c.take(check_url(e, &key("endpoint"), None)).map(Some),
+            };
             let signature = match raw.signature_version.as_deref().unwrap_or("v1") {
-                "v1" => SignatureVersion::V1,
-                "v3" => SignatureVersion::V3,
-                other => {
-                    return Err(invalid(
-                        key("signature_version"),
-                        format!("{other:?} is not one of \"v1\", \"v3\""),
-                    ));
+                "v1" => Some(SignatureVersion::V1),
+                "v3" => Some(SignatureVersion::V3),
+                _ => {
+                    c.add(key("signature_version"), "is not one of \"v1\", \"v3\"");
+                    None
                 }
             };
-            let access_key_id = required_credential(
+            let access_key_id = c.take(required_credential(
                 env,
                 &key,
                 "access_key_id",
                 &raw.access_key_id,
                 &raw.access_key_id_env,
                 "ALIBABA_CLOUD_ACCESS_KEY_ID",
-            )?;
-            let access_key_secret = required_credential(
+            ));
+            let access_key_secret = c.take(required_credential(
                 env,
                 &key,
                 "access_key_secret",
                 &raw.access_key_secret,
                 &raw.access_key_secret_env,
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            )?;
-            let security_token = credential(
+            ));
+            let security_token = c.take(credential(
                 env,
                 &key,
                 "security_token",
                 &raw.security_token,
                 &raw.security_token_env,
                 "ALIBABA_CLOUD_SECURITY_TOKEN",
-            )?;
-            Ok(ProviderConfig::Aliyun(AliyunSettings {
+            ));
+            Some(ProviderConfig::Aliyun(AliyunSettings {
                 name: name.to_owned(),
-                region,
-                endpoint,
-                signature,
+                region: region?,
+                endpoint: endpoint?,
+                signature: signature?,
                 credentials: AliyunCredentials {
-                    access_key_id,
-                    access_key_secret: Secret::new(access_key_secret),
-                    security_token: security_token.map(Secret::new),
+                    access_key_id: access_key_id?,
+                    access_key_secret: Secret::new(access_key_secret?),
+                    security_token: security_token?.map(Secret::new),
                 },
                 http,
-                follow,
-                resilience,
+                follow: follow?,
+                resilience: resilience?,
             }))
         }
         Some("zenlayer") => {
@@ -615,248 +541,275 @@ fn provider_config(
                     ("security_token_env", raw.security_token_env.is_some()),
                 ],
                 "zenlayer",
-            )?;
-            let endpoint = check_url(
+                c,
+            );
+            let endpoint = c.take(check_url(
                 raw.endpoint
                     .as_deref()
                     .unwrap_or(zenlayer::DEFAULT_ENDPOINT),
                 &key("endpoint"),
-            )?;
+                Some(ZENLAYER_API_PATH),
+            ));
             let api_version = raw
                 .api_version
                 .clone()
                 .unwrap_or_else(|| zenlayer::DEFAULT_API_VERSION.to_owned());
             if !valid_api_version(&api_version) {
-                return Err(invalid(
-                    key("api_version"),
-                    format!("{api_version:?} is not a version like \"2026-02-01\""),
-                ));
+                c.add(key("api_version"), "is not a version like \"2026-02-01\"");
             }
-            let access_key_id = required_credential(
+            let access_key_id = c.take(required_credential(
                 env,
                 &key,
                 "access_key_id",
                 &raw.access_key_id,
                 &raw.access_key_id_env,
                 "ZENLAYERCLOUD_ACCESS_KEY_ID",
-            )?;
-            let access_key_password = required_credential(
+            ));
+            let access_key_password = c.take(required_credential(
                 env,
                 &key,
                 "access_key_password",
                 &raw.access_key_password,
                 &raw.access_key_password_env,
                 "ZENLAYERCLOUD_ACCESS_KEY_PASSWORD",
-            )?;
-            Ok(ProviderConfig::Zenlayer(ZenlayerSettings {
+            ));
+            Some(ProviderConfig::Zenlayer(ZenlayerSettings {
                 name: name.to_owned(),
-                endpoint,
+                endpoint: endpoint?,
                 api_version,
                 credentials: ZenlayerCredentials {
-                    access_key_id,
-                    access_key_password: Secret::new(access_key_password),
+                    access_key_id: access_key_id?,
+                    access_key_password: Secret::new(access_key_password?),
                 },
                 http,
-                follow,
-                resilience,
+                follow: follow?,
+                resilience: resilience?,
             }))
         }
-        Some(other) => Err(invalid(
-            key("kind"),
-            format!("{other:?} is not one of \"aliyun\", \"zenlayer\""),
-        )),
-        None => Err(invalid(key("kind"), "required: \"aliyun\" or \"zenlayer\"")),
+        Some(other) => {
+            let hint = did_you_mean(other, ["aliyun", "zenlayer"])
+                .map(|s| format!("; did you mean \"{s}\"?"))
+                .unwrap_or_default();
+            c.add(
+                key("kind"),
+                format!("is not one of \"aliyun\", \"zenlayer\"{hint}"),
+            );
+            None
+        }
+        None => {
+            c.add(key("kind"), "required: \"aliyun\" or \"zenlayer\"");
+            None
+        }
     }
 }
 
-/// `value` (or `default`) checked against `range`, naming `key` when not.
-fn in_range(
+/// The path every Zenlayer call is posted to; an endpoint may name it.
+const ZENLAYER_API_PATH: &str = "/api/v2/bmc";
+
+/// `value` (or `default`) checked against `range`; out of range, the
+/// problem is recorded and the default returned.
+fn range(
+    c: &mut Collector,
     value: Option<u64>,
     key: &str,
     range: std::ops::RangeInclusive<u64>,
     default: u64,
-) -> Result<u64, ConfigError> {
+) -> u64 {
     match value {
-        None => Ok(default),
-        Some(v) if range.contains(&v) => Ok(v),
-        Some(v) => Err(invalid(
-            key,
-            format!("{v} is outside {}..={}", range.start(), range.end()),
-        )),
+        None => default,
+        Some(v) if range.contains(&v) => v,
+        Some(_) => {
+            c.add(
+                key,
+                format!("is outside {}..={}", range.start(), range.end()),
+            );
+            default
+        }
     }
+}
+
+/// Milliseconds (or `default`) checked against `range`, as [`range`].
+fn millis(
+    c: &mut Collector,
+    value: Option<u64>,
+    key: &str,
+    bounds: std::ops::RangeInclusive<u64>,
+    default: Duration,
+) -> Duration {
+    Duration::from_millis(range(c, value, key, bounds, default.as_millis() as u64))
 }
 
 fn follow_settings(
     raw: &RawProvider,
     key: &dyn Fn(&str) -> String,
-) -> Result<FollowSettings, ConfigError> {
+    c: &mut Collector,
+) -> Option<FollowSettings> {
     let defaults = FollowSettings::default();
-    let millis = |value, field: &str, default: Duration| -> Result<Duration, ConfigError> {
-        Ok(Duration::from_millis(in_range(
-            value,
-            &key(field),
-            1..=3_600_000,
-            default.as_millis() as u64,
-        )?))
-    };
     let follow = FollowSettings {
         poll_initial: millis(
+            c,
             raw.poll_initial_ms,
-            "poll_initial_ms",
+            &key("poll_initial_ms"),
+            1..=3_600_000,
             defaults.poll_initial,
-        )?,
-        poll_max: millis(raw.poll_max_ms, "poll_max_ms", defaults.poll_max)?,
+        ),
+        poll_max: millis(
+            c,
+            raw.poll_max_ms,
+            &key("poll_max_ms"),
+            1..=3_600_000,
+            defaults.poll_max,
+        ),
         terminate_failed: raw.terminate_failed.unwrap_or(defaults.terminate_failed),
         reconcile_grace: millis(
+            c,
             raw.reconcile_grace_ms,
-            "reconcile_grace_ms",
+            &key("reconcile_grace_ms"),
+            1..=3_600_000,
             defaults.reconcile_grace,
-        )?,
+        ),
     };
     if follow.poll_max < follow.poll_initial {
-        return Err(invalid(
-            key("poll_max_ms"),
-            "must not be below poll_initial_ms",
-        ));
+        c.add(key("poll_max_ms"), "must not be below poll_initial_ms");
+        return None;
     }
-    Ok(follow)
+    Some(follow)
 }
 
 fn resilience_settings(
     raw: &RawProvider,
     key: &dyn Fn(&str) -> String,
     http: &HttpSettings,
-) -> Result<ResilienceSettings, ConfigError> {
+    c: &mut Collector,
+) -> Option<ResilienceSettings> {
     let d = ResilienceSettings::default();
-    let ms = |value, field: &str, default: Duration, max: u64| -> Result<Duration, ConfigError> {
-        Ok(Duration::from_millis(in_range(
-            value,
-            &key(field),
-            1..=max,
-            default.as_millis() as u64,
-        )?))
-    };
     let ratio = match raw.retry_budget_ratio {
         None => d.retry_budget.retry_ratio,
         Some(r) if (0.0..=10.0).contains(&r) => r as f32,
-        Some(r) => {
-            return Err(invalid(
-                key("retry_budget_ratio"),
-                format!("{r} is outside 0..=10"),
-            ));
+        Some(_) => {
+            c.add(key("retry_budget_ratio"), "is outside 0..=10");
+            d.retry_budget.retry_ratio
         }
     };
     let settings = ResilienceSettings {
         // One attempt's timeout is the HTTP request timeout.
         attempt_timeout: http.request_timeout,
-        max_attempts: in_range(
+        max_attempts: range(
+            c,
             raw.max_attempts,
             &key("max_attempts"),
             1..=10,
             u64::from(d.max_attempts),
-        )? as u32,
-        backoff_base: ms(
+        ) as u32,
+        backoff_base: millis(
+            c,
             raw.backoff_base_ms,
-            "backoff_base_ms",
+            &key("backoff_base_ms"),
+            1..=60_000,
             d.backoff_base,
-            60_000,
-        )?,
-        backoff_max: ms(raw.backoff_max_ms, "backoff_max_ms", d.backoff_max, 600_000)?,
+        ),
+        backoff_max: millis(
+            c,
+            raw.backoff_max_ms,
+            &key("backoff_max_ms"),
+            1..=600_000,
+            d.backoff_max,
+        ),
         retry_budget: BudgetSettings {
-            ttl: Duration::from_millis(in_range(
+            ttl: millis(
+                c,
                 raw.retry_budget_window_ms,
                 &key("retry_budget_window_ms"),
                 1_000..=60_000,
-                d.retry_budget.ttl.as_millis() as u64,
-            )?),
-            min_per_second: in_range(
+                d.retry_budget.ttl,
+            ),
+            min_per_second: range(
+                c,
                 raw.retry_budget_min_per_second,
                 &key("retry_budget_min_per_second"),
                 0..=1000,
                 u64::from(d.retry_budget.min_per_second),
-            )? as u32,
+            ) as u32,
             retry_ratio: ratio,
         },
-        rate_per_second: in_range(
+        rate_per_second: range(
+            c,
             raw.rate_per_second,
             &key("rate_per_second"),
             1..=100_000,
             u64::from(d.rate_per_second),
-        )? as u32,
-        burst: in_range(raw.burst, &key("burst"), 1..=100_000, u64::from(d.burst))? as u32,
-        max_concurrency: in_range(
+        ) as u32,
+        burst: range(c, raw.burst, &key("burst"), 1..=100_000, u64::from(d.burst)) as u32,
+        max_concurrency: range(
+            c,
             raw.max_concurrency,
             &key("max_concurrency"),
             1..=10_000,
             d.max_concurrency as u64,
-        )? as usize,
+        ) as usize,
         read_share: match raw.read_share {
             None => d.read_share,
             Some(share) if share > 0.0 && share <= 1.0 => share,
-            Some(share) => {
-                return Err(invalid(
-                    key("read_share"),
-                    format!("{share} is outside 0 (excluded) ..= 1"),
-                ));
+            Some(_) => {
+                c.add(key("read_share"), "is outside 0 (excluded) ..= 1");
+                d.read_share
             }
         },
-        reserve_floor: Duration::from_millis(in_range(
+        reserve_floor: millis(
+            c,
             raw.reserve_floor_ms,
             &key("reserve_floor_ms"),
             0..=60_000,
-            d.reserve_floor.as_millis() as u64,
-        )?),
+            d.reserve_floor,
+        ),
     };
-    settings.validate().map_err(|e| {
+    if let Err(e) = settings.validate() {
         let field = match e.field {
             "backoff_max" => "backoff_max_ms",
             "backoff_base" => "backoff_base_ms",
             "reserve_floor" => "reserve_floor_ms",
             other => other,
         };
-        invalid(key(field), e.problem)
-    })?;
-    Ok(settings)
+        c.add(key(field), e.problem);
+        return None;
+    }
+    Some(settings)
 }
 
 fn http_settings(
     raw: &RawProvider,
     key: &dyn Fn(&str) -> String,
-) -> Result<HttpSettings, ConfigError> {
+    c: &mut Collector,
+) -> HttpSettings {
     let defaults = HttpSettings::default();
-    let millis = |value: Option<u64>, field: &str, default: Duration| match value {
-        None => Ok(default),
-        Some(ms) if (1..=600_000).contains(&ms) => Ok(Duration::from_millis(ms)),
-        Some(ms) => Err(invalid(
-            key(field),
-            format!("{ms} is outside 1..=600000 milliseconds"),
-        )),
-    };
-    Ok(HttpSettings {
+    HttpSettings {
         connect_timeout: millis(
+            c,
             raw.connect_timeout_ms,
-            "connect_timeout_ms",
+            &key("connect_timeout_ms"),
+            1..=600_000,
             defaults.connect_timeout,
-        )?,
+        ),
         request_timeout: millis(
+            c,
             raw.request_timeout_ms,
-            "request_timeout_ms",
+            &key("request_timeout_ms"),
+            1..=600_000,
             defaults.request_timeout,
-        )?,
-    })
+        ),
+    }
 }
 
 fn reject_fields(
     key: &dyn Fn(&str) -> String,
     fields: &[(&str, bool)],
     kind: &str,
-) -> Result<(), ConfigError> {
-    match fields.iter().find(|(_, present)| *present) {
-        Some((field, _)) => Err(invalid(
-            key(field),
-            format!("not a setting of kind {kind:?}"),
-        )),
-        None => Ok(()),
+    c: &mut Collector,
+) {
+    for (field, present) in fields {
+        if *present {
+            c.add(key(field), format!("not a setting of kind {kind:?}"));
+        }
     }
 }
 
@@ -870,17 +823,17 @@ fn credential(
     inline: &Option<String>,
     named_var: &Option<String>,
     conventional: &str,
-) -> Result<Option<String>, ConfigError> {
+) -> Result<Option<String>, Problem> {
     let value = match (inline, named_var) {
         (Some(_), Some(_)) => {
-            return Err(invalid(
+            return Err(problem(
                 key(field),
                 format!("set either {field} or {field}_env, not both"),
             ));
         }
         (Some(value), None) => Some(value.clone()),
         (None, Some(var)) => Some(env(var).ok_or_else(|| {
-            invalid(
+            problem(
                 key(&format!("{field}_env")),
                 format!("environment variable {var} is not set"),
             )
@@ -888,7 +841,7 @@ fn credential(
         (None, None) => env(conventional),
     };
     match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.is_empty() => Err(invalid(key(field), "is empty")),
+        Some(v) if v.is_empty() => Err(problem(key(field), "is empty")),
         other => Ok(other),
     }
 }
@@ -901,9 +854,9 @@ fn required_credential(
     inline: &Option<String>,
     named_var: &Option<String>,
     conventional: &str,
-) -> Result<String, ConfigError> {
+) -> Result<String, Problem> {
     credential(env, key, field, inline, named_var, conventional)?.ok_or_else(|| {
-        invalid(
+        problem(
             key(field),
             format!(
                 "required: set {field}, or {field}_env naming an environment variable, or {conventional}"
@@ -912,35 +865,34 @@ fn required_credential(
     })
 }
 
-fn check_url(url: &str, key: &str) -> Result<String, ConfigError> {
-    match reqwest::Url::parse(url) {
-        Ok(parsed)
-            if matches!(parsed.scheme(), "http" | "https")
-                && parsed.host_str().is_some()
-                && parsed.query().is_none() =>
-        {
-            Ok(url.trim_end_matches('/').to_owned())
-        }
-        _ => Err(invalid(
+/// An `http(s)` base URL without credentials, query or fragment, returned
+/// without a trailing `/`. When `api_path` is given, a URL that already ends
+/// with it (as the emulator banner printed it) is accepted and the path cut
+/// off: the gateway appends it to every call.
+fn check_url(url: &str, key: &str, api_path: Option<&str>) -> Result<String, Problem> {
+    let form = "is not an http(s) base URL like \"https://host[:port]\"";
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| problem(key, form))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(problem(key, form));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(problem(
             key,
-            format!(
-                "{:?} is not an http(s) base URL like \"https://host[:port]\"",
-                without_userinfo(url)
-            ),
-        )),
+            "must not contain user information (user:password@): set the provider's access_key_* keys instead",
+        ));
     }
-}
-
-/// `url` with any `user:password@` replaced by `***@`, for error messages.
-fn without_userinfo(url: &str) -> Cow<'_, str> {
-    let start = url.find("://").map_or(0, |at| at + 3);
-    let authority_end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |at| start + at);
-    match url[start..authority_end].rfind('@') {
-        Some(at) => Cow::Owned(format!("{}***{}", &url[..start], &url[start + at..])),
-        None => Cow::Borrowed(url),
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(problem(key, "must not have a query or fragment"));
     }
+    let base = url.trim().trim_end_matches('/');
+    Ok(match api_path {
+        Some(path) => base
+            .strip_suffix(path)
+            .unwrap_or(base)
+            .trim_end_matches('/')
+            .to_owned(),
+        None => base.to_owned(),
+    })
 }
 
 fn valid_provider_name(name: &str) -> bool {
@@ -974,6 +926,20 @@ fn valid_api_version(version: &str) -> bool {
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// The candidate closest to `given`, when it is close enough to be the
+/// likely intent ("did you mean ...?").
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(given, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]

@@ -39,6 +39,22 @@ pub struct RawServer {
     pub max_request_bytes: Option<u64>,
     /// Longest life of one WatchAllocation stream, in milliseconds.
     pub watch_max_lifetime_ms: Option<u64>,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: Option<u64>,
+    /// How long a request's message may take to arrive after its headers.
+    pub request_body_timeout_ms: Option<u64>,
+    /// How long a new connection may take to send the HTTP/2 preface.
+    pub handshake_timeout_ms: Option<u64>,
+    /// A connection without open streams for this long is closed.
+    pub idle_timeout_ms: Option<u64>,
+    /// HTTP/2 PING after this much silence on a connection.
+    pub keepalive_interval_ms: Option<u64>,
+    /// A PING not answered within this closes the connection.
+    pub keepalive_timeout_ms: Option<u64>,
+    /// After SIGTERM: how long health says NOT_SERVING while still serving.
+    pub shutdown_drain_ms: Option<u64>,
+    /// After SIGTERM: the longest the whole shutdown may take.
+    pub shutdown_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -150,6 +150,20 @@ pub struct ProviderDescription {
     pub capabilities: Capabilities,
 }
 
+impl ProviderDescription {
+    /// The URL path the provider's API calls go to (for messages): Zenlayer
+    /// posts to `<endpoint path>/api/v2/bmc`, Alibaba's RPC API is at `/`.
+    pub fn request_path(&self) -> String {
+        let base = reqwest::Url::parse(&self.endpoint)
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        match self.kind {
+            ProviderKind::Zenlayer => format!("{base}/api/v2/bmc"),
+            ProviderKind::Aliyun => "/".to_owned(),
+        }
+    }
+}
+
 /// What a provider supports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {

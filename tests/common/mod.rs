@@ -5,6 +5,7 @@
 
 pub mod emulators;
 pub mod h2raw;
+pub mod process;
 pub mod scripted;
 pub mod tools;
 
@@ -67,7 +68,11 @@ pub async fn start_gateway_with_env(
     env: HashMap<String, String>,
 ) -> TestGateway {
     let lookup = move |name: &str| env.get(name).cloned();
-    let config = config::load(config_toml, "test", &lookup).expect("test config is valid");
+    let mut config = config::load(config_toml, "test", &lookup).expect("test config is valid");
+    // Tests stop and restart gateways: no drain period unless asked for.
+    if !config_toml.contains("shutdown_drain_ms") {
+        config.server.shutdown_drain = Duration::ZERO;
+    }
     let gateway = server::Gateway::build(&config).expect("gateway builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

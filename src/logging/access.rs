@@ -1,0 +1,364 @@
+//! The access log: one line per RPC, when its response ends.
+//!
+//! Target `ipalloc_gateway::access`, message `rpc`, fields:
+//! `method` (the gRPC path), `code` (the gRPC code name, `CANCELLED` when the
+//! client left before the end), `reason` (the ErrorInfo reason of an error),
+//! `latency_ms` (request headers to the end of the response), `peer`,
+//! `provider`, `idempotency_key`, `replay` (answered from the idempotency
+//! store), and on success `eips` (`id=address` pairs). API calls log at INFO;
+//! health checks and reflection at DEBUG (probes would flood the log).
+//! Silence it with `log.level = "info,ipalloc_gateway::access=off"`.
+//!
+//! Every field is bounded ([`MAX_FIELD_CHARS`], [`MAX_EIPS`]) whatever the
+//! caller sent. Handlers add what only they know through [`CallFacts`], a
+//! slot the layer puts in the request's extensions.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::time::Instant;
+use tonic::Code;
+use tonic::body::Body;
+use tonic::transport::server::TcpConnectInfo;
+use tonic_types::StatusExt;
+use tower::{Layer, Service};
+
+use crate::pb;
+
+/// Longest value of a text field in an access line, in characters.
+pub const MAX_FIELD_CHARS: usize = 128;
+/// Most EIPs listed in one line (one AllocateIp makes at most 100).
+pub const MAX_EIPS: usize = 100;
+
+/// What a handler learned about its call, for the access line.
+#[derive(Clone, Default, Debug)]
+pub struct CallFacts(Arc<Mutex<Facts>>);
+
+#[derive(Default, Debug)]
+struct Facts {
+    provider: String,
+    idempotency_key: String,
+    replay: bool,
+    eips: String,
+}
+
+tokio::task_local! {
+    static CURRENT: CallFacts;
+}
+
+impl CallFacts {
+    /// The slot of this request (a detached one when there is no access
+    /// layer, as in unit tests).
+    pub fn of<T>(request: &tonic::Request<T>) -> CallFacts {
+        request
+            .extensions()
+            .get::<CallFacts>()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The slot of the call this task works for (see [`CallFacts::scope`]).
+    pub fn current() -> CallFacts {
+        CURRENT.try_with(CallFacts::clone).unwrap_or_default()
+    }
+
+    /// Runs `future` with this slot as [`CallFacts::current`].
+    pub async fn scope<F: Future>(self, future: F) -> F::Output {
+        CURRENT.scope(self, future).await
+    }
+
+    fn with(&self, update: impl FnOnce(&mut Facts)) {
+        if let Ok(mut facts) = self.0.lock() {
+            update(&mut facts);
+        }
+    }
+
+    pub fn provider(&self, name: &str) {
+        self.with(|f| f.provider = bounded(name));
+    }
+
+    pub fn idempotency_key(&self, key: &str) {
+        self.with(|f| f.idempotency_key = bounded(key));
+    }
+
+    /// The answer came from the idempotency store, not a new allocation.
+    pub fn replayed(&self) {
+        self.with(|f| f.replay = true);
+    }
+
+    /// The allocations of a successful answer.
+    pub fn allocations(&self, allocations: &[pb::Allocation]) {
+        let mut eips = String::new();
+        for (i, a) in allocations.iter().take(MAX_EIPS).enumerate() {
+            if i > 0 {
+                eips.push(',');
+            }
+            eips.push_str(&bounded(&a.id));
+            eips.push('=');
+            eips.push_str(&bounded(&a.ip_address));
+        }
+        if allocations.len() > MAX_EIPS {
+            eips.push_str(&format!(",+{} more", allocations.len() - MAX_EIPS));
+        }
+        self.with(|f| f.eips = eips);
+    }
+
+    fn take(&self) -> Facts {
+        self.0
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default()
+    }
+}
+
+/// At most [`MAX_FIELD_CHARS`] characters, control characters replaced.
+fn bounded(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_FIELD_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().nth(MAX_FIELD_CHARS).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AccessLogLayer;
+
+impl<S> Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> AccessLog<S> {
+        AccessLog { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessLog<S> {
+    inner: S,
+}
+
+impl<S> Service<http::Request<Body>> for AccessLog<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let facts = CallFacts::default();
+        request.extensions_mut().insert(facts.clone());
+        let path = request.uri().path();
+        let line = Line {
+            start: Instant::now(),
+            api: path.starts_with("/ipalloc."),
+            method: bounded(path),
+            peer: request
+                .extensions()
+                .get::<TcpConnectInfo>()
+                .and_then(TcpConnectInfo::remote_addr)
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            facts,
+        };
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            // A trailers-only answer (every error) has the status here.
+            if response.headers().contains_key("grpc-status") {
+                line.emit(Some(response.headers()));
+                return Ok(response);
+            }
+            Ok(response.map(|inner| {
+                Body::new(Logged {
+                    inner,
+                    line: Some(line),
+                })
+            }))
+        })
+    }
+}
+
+/// One line waiting for the end of its response.
+struct Line {
+    start: Instant,
+    api: bool,
+    method: String,
+    peer: String,
+    facts: CallFacts,
+}
+
+impl Line {
+    /// Logs the line; `status` holds `grpc-status` (trailers or a
+    /// trailers-only response), `None` when the response ended without one.
+    fn emit(self, status: Option<&HeaderMap>) {
+        let code = status
+            .and_then(|h| h.get("grpc-status"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i32>().ok())
+            .map_or(Code::Cancelled, Code::from_i32);
+        let reason = match (code, status) {
+            (Code::Ok, _) | (_, None) => String::new(),
+            (_, Some(headers)) => tonic::Status::from_header_map(headers)
+                .and_then(|s| {
+                    s.get_error_details()
+                        .error_info()
+                        .map(|i| bounded(&i.reason))
+                })
+                .unwrap_or_default(),
+        };
+        let facts = self.facts.take();
+        let latency_ms = (self.start.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        macro_rules! line {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "ipalloc_gateway::access",
+                    $level,
+                    method = %self.method,
+                    code = %code_name(code),
+                    reason = %reason,
+                    latency_ms,
+                    peer = %self.peer,
+                    provider = %facts.provider,
+                    idempotency_key = %facts.idempotency_key,
+                    replay = facts.replay,
+                    eips = %facts.eips,
+                    "rpc"
+                )
+            };
+        }
+        if self.api {
+            line!(tracing::Level::INFO);
+        } else {
+            line!(tracing::Level::DEBUG);
+        }
+    }
+}
+
+/// A response body that logs its line at its end (or when dropped early).
+struct Logged {
+    inner: Body,
+    line: Option<Line>,
+}
+
+impl HttpBody for Logged {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref()
+                    && let Some(line) = self.line.take()
+                {
+                    line.emit(Some(trailers));
+                }
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                if let Some(line) = self.line.take() {
+                    line.emit(None);
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some(line) = self.line.take() {
+            line.emit(None);
+        }
+    }
+}
+
+/// The canonical name of a gRPC code (`google.rpc.Code`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_bounded_and_control_free() {
+        let long = "k".repeat(100_000);
+        let b = bounded(&long);
+        assert_eq!(b.chars().count(), MAX_FIELD_CHARS + 3);
+        assert_eq!(bounded("a\nb\u{1b}[31m"), "a?b?[31m");
+        let facts = CallFacts::default();
+        let many: Vec<pb::Allocation> = (0..150)
+            .map(|i| pb::Allocation {
+                id: format!("eip-{i}"),
+                ip_address: "10.0.0.1".into(),
+                ..Default::default()
+            })
+            .collect();
+        facts.allocations(&many);
+        let eips = facts.take().eips;
+        assert_eq!(eips.matches('=').count(), MAX_EIPS);
+        assert!(eips.ends_with(",+50 more"), "{eips}");
+    }
+
+    #[tokio::test]
+    async fn current_follows_the_scope() {
+        let facts = CallFacts::default();
+        facts
+            .clone()
+            .scope(async {
+                CallFacts::current().replayed();
+                CallFacts::current().idempotency_key("key-1");
+            })
+            .await;
+        CallFacts::current().replayed(); // detached: no effect, no panic
+        let taken = facts.take();
+        assert!(taken.replay);
+        assert_eq!(taken.idempotency_key, "key-1");
+    }
+}

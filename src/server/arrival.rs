@@ -1,0 +1,218 @@
+//! A call starts only once its request message has arrived.
+//!
+//! HTTP/2 lets a client open a stream with its headers and never send the
+//! body. Before this layer, such a stream entered the service (and took one
+//! of the `server.max_concurrent_calls` slots) at its headers: 1,100 of them
+//! on one connection shed every real call for as long as the connection
+//! stayed open.
+//!
+//! This layer sits *outside* the load shedder: it reads the request body
+//! first (every request of `ipalloc.v1.IpAllocation` and `grpc.health.v1` is
+//! a single message) and calls the services below only when the body is
+//! complete, so a slot is taken only by a call whose message arrived. A body
+//! that is not complete within `server.request_body_timeout_ms` of the
+//! headers gets DEADLINE_EXCEEDED with reason `REQUEST_BODY_TIMEOUT` (the
+//! stream then ends; nothing was done). Reading stops at
+//! `server.max_request_bytes` plus the 5-byte gRPC frame header: what comes
+//! after is passed on unread, so tonic refuses an oversized message as it
+//! always has. Reflection (a bidirectional stream) passes through untouched.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+use tonic::body::Body;
+use tower::{Layer, Service, ServiceExt};
+
+use crate::api::error;
+
+/// The gRPC length-prefixed message header: 1 flag byte, 4 length bytes.
+const GRPC_FRAME_HEADER: usize = 5;
+
+/// Buffers each request body (bounded in size and time) before the call.
+#[derive(Clone, Debug)]
+pub struct ArrivalLayer {
+    timeout: Duration,
+    max_bytes: usize,
+}
+
+impl ArrivalLayer {
+    pub fn new(timeout: Duration, max_request_bytes: usize) -> Self {
+        ArrivalLayer {
+            timeout,
+            max_bytes: max_request_bytes.saturating_add(GRPC_FRAME_HEADER),
+        }
+    }
+}
+
+impl<S> Layer<S> for ArrivalLayer {
+    type Service = Arrival<S>;
+
+    fn layer(&self, inner: S) -> Arrival<S> {
+        Arrival {
+            inner,
+            timeout: self.timeout,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Arrival<S> {
+    inner: S,
+    timeout: Duration,
+    max_bytes: usize,
+}
+
+/// Streaming requests are passed on as they come.
+fn is_streaming_request(path: &str) -> bool {
+    path.starts_with("/grpc.reflection.")
+}
+
+impl<S, R> Service<http::Request<Body>> for Arrival<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<R>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    R: HttpBody<Data = Bytes> + Send + 'static,
+    R::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The inner service is made ready (and called) once the body is in.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let inner = self.inner.clone();
+        if is_streaming_request(request.uri().path()) {
+            return Box::pin(async move {
+                let response = inner.oneshot(request).await?;
+                Ok(response.map(Body::new))
+            });
+        }
+        let (timeout, max_bytes) = (self.timeout, self.max_bytes);
+        Box::pin(async move {
+            let (parts, mut body) = request.into_parts();
+            let arrived = match tokio::time::timeout(timeout, read(&mut body, max_bytes)).await {
+                Ok(Ok(arrived)) => arrived,
+                Ok(Err(e)) => {
+                    // The client reset the stream or the connection broke:
+                    // nobody is left to read an answer.
+                    tracing::debug!(error = %e, "request body failed before the call");
+                    return Ok(e.into_http());
+                }
+                Err(_) => {
+                    tracing::debug!(
+                        method = parts.uri.path(),
+                        timeout_ms = timeout.as_millis() as u64,
+                        "request body did not arrive in time"
+                    );
+                    return Ok(error::request_body_timeout(timeout).into_http());
+                }
+            };
+            let body = Replay {
+                data: Some(arrived.data).filter(|d| !d.is_empty()),
+                trailers: arrived.trailers,
+                rest: (!arrived.complete).then_some(body),
+            };
+            let response = inner
+                .oneshot(http::Request::from_parts(parts, Body::new(body)))
+                .await?;
+            Ok(response.map(Body::new))
+        })
+    }
+}
+
+/// What was read of a request body.
+struct Arrived {
+    data: Bytes,
+    trailers: Option<HeaderMap>,
+    /// False when reading stopped at the size bound.
+    complete: bool,
+}
+
+async fn read(body: &mut Body, max_bytes: usize) -> Result<Arrived, tonic::Status> {
+    let mut data = BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => {
+                return Ok(Arrived {
+                    data: data.freeze(),
+                    trailers: None,
+                    complete: true,
+                });
+            }
+            Some(Err(e)) => return Err(e),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(chunk) => {
+                    data.extend_from_slice(&chunk);
+                    if data.len() > max_bytes {
+                        return Ok(Arrived {
+                            data: data.freeze(),
+                            trailers: None,
+                            complete: false,
+                        });
+                    }
+                }
+                Err(frame) => {
+                    return Ok(Arrived {
+                        data: data.freeze(),
+                        trailers: frame.into_trailers().ok(),
+                        complete: true,
+                    });
+                }
+            },
+        }
+    }
+}
+
+/// The body read so far, then (when reading stopped early) the rest.
+struct Replay {
+    data: Option<Bytes>,
+    trailers: Option<HeaderMap>,
+    rest: Option<Body>,
+}
+
+impl HttpBody for Replay {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        if let Some(data) = self.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        if let Some(rest) = self.rest.as_mut() {
+            return Pin::new(rest).poll_frame(cx);
+        }
+        Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+            && self.trailers.is_none()
+            && self.rest.as_ref().is_none_or(|r| r.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (&self.data, &self.rest) {
+            (Some(data), None) => SizeHint::with_exact(data.len() as u64),
+            (None, None) => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! One accepted connection, from the first byte to the close.
+//!
+//! - **Handshake timeout**: the HTTP/2 preface must arrive within
+//!   `server.handshake_timeout_ms` ([`super::preface`]).
+//! - **HTTP/2 settings** (stream limit, keepalive pings): [`super::http2`].
+//! - **Idle timeout**: a connection with no open stream for
+//!   `server.idle_timeout_ms` gets a GOAWAY and is closed. Streams are
+//!   counted from the request's arrival to the end of its response body.
+//! - **Shutdown**: when `close` fires the connection gets a GOAWAY (no new
+//!   streams; open ones finish); when `force` fires it is dropped.
+//! - A connection that is closing but does not finish once its last stream
+//!   ended (a peer that never acknowledges the GOAWAY) is dropped after
+//!   [`CLOSE_GRACE`].
+//!
+//! Every request gets tonic's `TcpConnectInfo` in its extensions, so
+//! `Request::remote_addr()` works in handlers and the access log names the peer.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::body::Body;
+use tonic::transport::server::TcpConnectInfo;
+use tower::Service;
+
+use super::preface;
+
+/// How long a closing connection may take to finish once its last stream
+/// ended, before it is dropped.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Per-connection settings, built once.
+pub struct ConnectionSettings {
+    pub http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// The shutdown signals a connection obeys.
+#[derive(Clone)]
+pub struct Closing {
+    /// Send GOAWAY, let open streams finish.
+    pub close: CancellationToken,
+    /// Drop the connection now.
+    pub force: CancellationToken,
+}
+
+/// Serves HTTP/2 on `stream` until the peer leaves, the connection is idle
+/// too long, or `closing` says so.
+pub async fn serve<S>(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    service: S,
+    settings: Arc<ConnectionSettings>,
+    closing: Closing,
+) where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let local = stream.local_addr().ok();
+    let preface = tokio::select! {
+        read = preface::read(&mut stream, settings.handshake_timeout) => match read {
+            Ok(preface) => preface,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "closing a connection before HTTP/2 began");
+                return;
+            }
+        },
+        () = closing.close.cancelled() => return,
+    };
+    let (streams_tx, mut streams) = watch::channel(0usize);
+    let service = Tracked {
+        inner: service,
+        open_streams: Arc::new(streams_tx),
+        info: TcpConnectInfo {
+            local_addr: local,
+            remote_addr: Some(peer),
+        },
+    };
+    let io = TokioIo::new(preface::Replayed::new(preface, stream));
+    let mut conn = pin!(
+        settings
+            .http2
+            .serve_connection(io, TowerToHyperService::new(service))
+    );
+    // Some(instant) while no stream is open: since when.
+    let mut idle_since = Some(Instant::now());
+    let mut closing_started = false;
+    let mut counting = true;
+    loop {
+        let wait = if closing_started {
+            CLOSE_GRACE
+        } else {
+            settings.idle_timeout
+        };
+        let wake = idle_since.map(|since| since + wait);
+        tokio::select! {
+            served = conn.as_mut() => {
+                if let Err(e) = served {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            changed = streams.changed(), if counting => {
+                if changed.is_err() {
+                    counting = false;
+                    continue;
+                }
+                let open = *streams.borrow_and_update();
+                idle_since = match (open, idle_since) {
+                    (0, None) => Some(Instant::now()),
+                    (0, since) => since,
+                    _ => None,
+                };
+            }
+            () = sleep_until(wake) => {
+                if closing_started {
+                    tracing::debug!(%peer, "dropping a connection that did not finish closing");
+                    return;
+                }
+                tracing::debug!(%peer, idle_ms = settings.idle_timeout.as_millis() as u64, "closing an idle connection");
+                conn.as_mut().graceful_shutdown();
+                closing_started = true;
+                idle_since = Some(Instant::now());
+            }
+            () = closing.close.cancelled(), if !closing_started => {
+                conn.as_mut().graceful_shutdown();
+                closing_started = true;
+                if idle_since.is_some() {
+                    idle_since = Some(Instant::now());
+                }
+            }
+            () = closing.force.cancelled() => return,
+        }
+    }
+}
+
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(wake) => tokio::time::sleep_until(wake).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Counts open streams and adds the connection's addresses to requests.
+#[derive(Clone)]
+struct Tracked<S> {
+    inner: S,
+    open_streams: Arc<watch::Sender<usize>>,
+    info: TcpConnectInfo,
+}
+
+/// Decrements the open-stream count when dropped.
+struct StreamGuard(Arc<watch::Sender<usize>>);
+
+impl StreamGuard {
+    fn new(counter: &Arc<watch::Sender<usize>>) -> Self {
+        counter.send_modify(|open| *open += 1);
+        StreamGuard(Arc::clone(counter))
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|open| *open = open.saturating_sub(1));
+    }
+}
+
+impl<S> Service<http::Request<hyper::body::Incoming>> for Tracked<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<GuardedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let guard = StreamGuard::new(&self.open_streams);
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(self.info.clone());
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            Ok(response.map(|body| GuardedBody {
+                inner: body,
+                _guard: guard,
+            }))
+        })
+    }
+}
+
+/// A response body that keeps its stream counted until it is dropped.
+pub struct GuardedBody {
+    inner: Body,
+    _guard: StreamGuard,
+}
+
+impl HttpBody for GuardedBody {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

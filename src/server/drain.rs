@@ -1,0 +1,106 @@
+//! `Drain`: the gateway's shutdown state, shared by the server and the
+//! allocation flow.
+//!
+//! Shutdown runs in two steps (see `server::serve`): first the gateway says
+//! NOT_SERVING while still serving (the drain period), then it *stops*: no
+//! new connections, streams and waits end with UNAVAILABLE, unary calls and
+//! allocation tasks finish. `Drain` carries the second step to whoever must
+//! react to it ([`Drain::stopping`]) and tracks the allocation tasks the
+//! server must wait for ([`Drain::spawn`]), so an allocation whose caller has
+//! gone still completes and records its outcome before the process exits.
+
+use std::future::Future;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A cheap, cloneable handle on the shutdown state.
+#[derive(Clone, Debug, Default)]
+pub struct Drain {
+    stopping: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Drain {
+    pub fn new() -> Self {
+        Drain::default()
+    }
+
+    /// Completes once the gateway stops: streams and waits must end now
+    /// (UNAVAILABLE, retry elsewhere). Pending forever until then.
+    pub async fn stopping(&self) {
+        self.stopping.cancelled().await
+    }
+
+    /// [`Drain::stopping`] as an owned future (for bodies and streams that
+    /// poll it by hand).
+    pub fn stopping_owned(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.stopping.clone().cancelled_owned()
+    }
+
+    /// True once the gateway has stopped taking work.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.is_cancelled()
+    }
+
+    /// Spawns work the process must finish before it exits (an allocation
+    /// whose outcome must be recorded).
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tasks.spawn(task)
+    }
+
+    /// How many tracked tasks are still running.
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Starts the stop step: wakes every [`Drain::stopping`].
+    pub fn stop(&self) {
+        self.stopping.cancel();
+    }
+
+    /// Completes once every task spawned through [`Drain::spawn`] has ended
+    /// (tasks may still be spawned until [`Drain::stop`]; the tracker closes
+    /// here, so this completes when the running ones end).
+    pub async fn tasks_finished(&self) {
+        self.tasks.close();
+        self.tasks.wait().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stop_wakes_waiters_and_tasks_are_awaited() {
+        let drain = Drain::new();
+        assert!(!drain.is_stopping());
+        let waiter = tokio::spawn({
+            let drain = drain.clone();
+            async move { drain.stopping().await }
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = drain.spawn(async move {
+            let _ = rx.await;
+            7
+        });
+        assert_eq!(drain.running_tasks(), 1);
+        drain.stop();
+        waiter.await.unwrap();
+        assert!(drain.is_stopping());
+        let finished = tokio::spawn({
+            let drain = drain.clone();
+            async move { drain.tasks_finished().await }
+        });
+        tx.send(()).unwrap();
+        assert_eq!(task.await.unwrap(), 7);
+        finished.await.unwrap();
+        assert_eq!(drain.running_tasks(), 0);
+    }
+}

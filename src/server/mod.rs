@@ -1,0 +1,188 @@
+//! Serving: builds the provider registry from configuration, and runs the
+//! gRPC server (IpAllocation, health, reflection v1 and v1alpha) on a bound
+//! listener until a shutdown future completes, so tests can run it on port 0.
+//!
+//! One file per concern:
+//! - `accept`: the accept loop (backs off when out of file descriptors);
+//! - `connection`: one connection (handshake and idle timeouts, GOAWAY);
+//! - `preface`: the HTTP/2 preface deadline;
+//! - `http2`: the HTTP/2 settings (stream limit, keepalive);
+//! - `arrival`: a call starts only once its request message has arrived;
+//! - `end_streams`: server streams end with UNAVAILABLE when the gateway stops;
+//! - `grpc_timeout`: the caller's `grpc-timeout` as a backstop;
+//! - `health`: health follows the idempotency store, NOT_SERVING on shutdown;
+//! - `drain`: the shutdown state shared with the allocation flow;
+//! - `signals`: SIGINT/SIGTERM handlers installed before binding;
+//! - `serve`: the stack of layers and the shutdown sequence.
+
+mod accept;
+mod arrival;
+mod connection;
+pub mod drain;
+mod end_streams;
+mod grpc_timeout;
+mod health;
+pub mod http2;
+mod preface;
+mod serve;
+pub mod signals;
+
+use std::sync::Arc;
+
+pub use drain::Drain;
+pub use serve::serve;
+pub use signals::{Signals, StopSignal, shutdown_signal};
+
+use crate::api::allocate::Allocator;
+use crate::config::{Config, IdempotencyConfig, ProviderConfig, ServerConfig};
+use crate::idempotency::{IdempotencyStore, InFlightRegistry, StoreError};
+use crate::provider::aliyun::AliyunProvider;
+use crate::provider::zenlayer::ZenlayerProvider;
+use crate::provider::{Provider, ProviderError, Registry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("provider {name}: {source}")]
+    Provider {
+        name: String,
+        #[source]
+        source: Box<ProviderError>,
+    },
+    #[error(transparent)]
+    Registry(#[from] crate::provider::registry::DuplicateProvider),
+    #[error("idempotency store: {0}")]
+    Store(#[from] StoreError),
+    /// The message names the key, not the path (no config value is echoed).
+    #[error("idempotency.path: {problem}")]
+    StorePath { problem: String },
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Creates one adapter (and so one HTTP client) per configured provider.
+pub fn build_registry(configs: &[ProviderConfig]) -> Result<Registry, ServeError> {
+    let mut providers: Vec<Arc<dyn Provider>> = Vec::with_capacity(configs.len());
+    for config in configs {
+        let wrap = |source| ServeError::Provider {
+            name: config.name().to_owned(),
+            source: Box::new(source),
+        };
+        let provider: Arc<dyn Provider> = match config {
+            ProviderConfig::Aliyun(settings) => {
+                Arc::new(AliyunProvider::new(settings.clone()).map_err(wrap)?)
+            }
+            ProviderConfig::Zenlayer(settings) => {
+                Arc::new(ZenlayerProvider::new(settings.clone()).map_err(wrap)?)
+            }
+        };
+        providers.push(provider);
+    }
+    Ok(Registry::new(providers)?)
+}
+
+/// Everything start-up checks beyond the configuration itself, without
+/// side effects (nothing bound, no store created): every provider adapter is
+/// built (endpoints, credentials) and the idempotency path is usable.
+/// `--check-config` runs this; so does [`Gateway::build`].
+pub fn preflight(config: &Config) -> Result<(), ServeError> {
+    build_registry(&config.providers)?;
+    if let Some(path) = &config.idempotency.path {
+        check_store_path(path)?;
+    }
+    Ok(())
+}
+
+/// The store file's directory exists, and the file, if present, is a
+/// regular file.
+fn check_store_path(path: &std::path::Path) -> Result<(), ServeError> {
+    let fail = |problem: &str| ServeError::StorePath {
+        problem: problem.to_owned(),
+    };
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    match std::fs::metadata(parent) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(fail("its parent is not a directory")),
+        Err(_) => return Err(fail("its directory does not exist; create it first")),
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(fail("exists and is not a regular file")),
+        _ => Ok(()),
+    }
+}
+
+/// Everything the server needs, built once from configuration.
+pub struct Gateway {
+    pub registry: Arc<Registry>,
+    pub allocator: Arc<Allocator>,
+    pub server: ServerConfig,
+}
+
+impl Gateway {
+    /// Providers (one HTTP client and one resilience stack each), the
+    /// idempotency store, and each provider's follow settings.
+    pub fn build(config: &Config) -> Result<Gateway, ServeError> {
+        Gateway::from_parts(&config.providers, &config.idempotency, config.server)
+    }
+
+    pub fn from_parts(
+        providers: &[ProviderConfig],
+        idempotency: &IdempotencyConfig,
+        server: ServerConfig,
+    ) -> Result<Gateway, ServeError> {
+        let registry = Arc::new(build_registry(providers)?);
+        if let Some(path) = &idempotency.path {
+            check_store_path(path)?;
+        }
+        let store = IdempotencyStore::open_with(&idempotency.store_options())?;
+        Gateway::with_store(registry, store, providers, server)
+    }
+
+    /// The gateway around an already opened store (tests use it to inject
+    /// store faults).
+    pub fn with_store(
+        registry: Arc<Registry>,
+        store: IdempotencyStore,
+        providers: &[ProviderConfig],
+        server: ServerConfig,
+    ) -> Result<Gateway, ServeError> {
+        let allocator = Arc::new(Allocator {
+            store,
+            inflight: InFlightRegistry::new(),
+            follow: providers
+                .iter()
+                .map(|p| (p.name().to_owned(), p.follow()))
+                .collect(),
+            drain: Drain::new(),
+        });
+        Ok(Gateway {
+            registry,
+            allocator,
+            server,
+        })
+    }
+}
+
+/// How often expired idempotency records are purged.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes idempotency records past their retention, once an hour.
+async fn purge_expired(store: IdempotencyStore) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.purge_expired(std::time::SystemTime::now()))
+            .await
+        {
+            Ok(Ok(purged)) if purged > 0 => {
+                tracing::info!(purged, "purged expired idempotency records")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "purging idempotency records failed"),
+            Err(e) => tracing::warn!(error = %e, "the purge task failed"),
+        }
+    }
+}

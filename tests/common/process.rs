@@ -1,0 +1,138 @@
+//! The gateway binary as a child process: started with a configuration
+//! file, its log in a file (so its address is read from the log line, with
+//! no port race), signalled, and waited for with a bound.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
+
+pub struct Gateway {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+/// Starts the binary with `config` (written to `dir/gateway.toml`), with an
+/// empty environment; `prepare` may change the command (limits, ...).
+pub fn spawn(dir: &Path, config: &str, prepare: impl FnOnce(&mut Command)) -> Gateway {
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, config).unwrap();
+    let log = dir.join(format!("gateway-{}.log", rand::random::<u32>()));
+    let mut command = Command::new(BIN);
+    command
+        .arg("--config")
+        .arg(&path)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    prepare(&mut command);
+    Gateway {
+        child: command.spawn().unwrap(),
+        log,
+    }
+}
+
+impl Gateway {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The address from the "listening" log line (panics after 30 s or if
+    /// the process exits first).
+    pub fn wait_listening(&mut self) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = self.log_text();
+            if let Some(addr) = text
+                .lines()
+                .find(|l| l.contains("ipalloc-gateway listening"))
+                .and_then(|l| {
+                    l.split("address=")
+                        .nth(1)
+                        .or_else(|| l.split("\"address\":\"").nth(1))
+                })
+                .and_then(|a| a.split(|c: char| c.is_whitespace() || c == '"').next())
+                .and_then(|a| a.parse().ok())
+            {
+                return addr;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the gateway exited ({status}) before listening:\n{text}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway did not start:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// True once the process has installed its SIGTERM handler (SigCgt in
+    /// /proc): from then on a signal can no longer kill it by default.
+    pub fn handles_sigterm(&self) -> bool {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid())) else {
+            return false;
+        };
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for the exit, at most `bound` (then kills it and panics).
+    pub fn wait_exit(&mut self, bound: Duration) -> ExitStatus {
+        let deadline = Instant::now() + bound;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the gateway did not exit within {bound:?}:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// CPU time used so far (user + system), from /proc/PID/stat.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(ticks * 1000 / per_second)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
