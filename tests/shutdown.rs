@@ -139,17 +139,30 @@ async fn assert_every_allocation_replays(
         }
         records.close();
     }
-    let gateway = start_gateway(&config(endpoint, "", Some(store))).await;
+    // The replays check records, not latency or rate limits: the provider
+    // answers at once now, the account's rate leaves room for one refresh
+    // per key, and the keys replay side by side.
+    let unlimited = format!(
+        "{}rate_per_second = 10000\nburst = 10000\n",
+        config(endpoint, "", Some(store))
+    );
+    let gateway = start_gateway(&unlimited).await;
+    set_faults(endpoint, &FaultConfig::default()).await;
     reset_counters(endpoint).await;
-    for (key, eip) in &made {
-        let replay = gateway
-            .client
-            .clone()
-            .allocate_ip(allocate(key, false))
-            .await
-            .unwrap_or_else(|s| panic!("replay of {key}: {s:?}"))
-            .into_inner();
-        assert_eq!(replay.allocations[0].id, *eip, "key {key}");
+    let mut replays = tokio::task::JoinSet::new();
+    for (key, eip) in made.clone() {
+        let mut client = gateway.client.clone();
+        replays.spawn(async move {
+            let replay = client
+                .allocate_ip(allocate(&key, false))
+                .await
+                .unwrap_or_else(|s| panic!("replay of {key}: {s:?}"))
+                .into_inner();
+            assert_eq!(replay.allocations[0].id, eip, "key {key}");
+        });
+    }
+    while let Some(replayed) = replays.join_next().await {
+        replayed.expect("a replay panicked");
     }
     let after = counters(endpoint).await;
     assert_eq!(
@@ -224,80 +237,110 @@ async fn a_signal_at_any_point_of_start_up_ends_with_exit_0() {
     );
 }
 
+/// Runs of the under-load test at once: each has its own emulator, binary
+/// and store, and each waits mostly on its own timers.
+const UNDER_LOAD_AT_ONCE: usize = 3;
+
+/// One run of the under-load test: a binary serving six callers, signalled
+/// after `delay`; returns how many calls were answered and EIPs made.
+async fn signal_one_gateway_under_load(run: usize, delay: Duration) -> (usize, usize) {
+    let mut answered = 0;
+    let (emulators, endpoint) = zenlayer_emulator(Duration::from_secs(600)).await;
+    set_faults(
+        &endpoint,
+        &FaultConfig {
+            latency_ms: 20,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.redb");
+    let text = config(
+        &endpoint,
+        "shutdown_drain_ms = 30\nshutdown_timeout_ms = 20000",
+        Some(&store),
+    );
+    let mut gateway = process::spawn(dir.path(), &text, |_| {});
+    // Waiting for the port polls the log: not on a worker other runs need.
+    let addr = tokio::task::block_in_place(|| gateway.wait_listening());
+    let mut callers = Vec::new();
+    for caller in 0..6 {
+        let mut client = client(addr).await;
+        callers.push(tokio::spawn(async move {
+            let mut answered = Vec::new();
+            for n in 0..200 {
+                let key = format!("load-{run}-{caller}-{n}");
+                match client.allocate_ip(allocate(&key, false)).await {
+                    Ok(response) => {
+                        answered.push((key, response.into_inner().allocations[0].id.clone()))
+                    }
+                    Err(_) => break,
+                }
+            }
+            answered
+        }));
+    }
+    tokio::time::sleep(delay).await;
+    let signal = if run % 2 == 0 {
+        libc::SIGTERM
+    } else {
+        libc::SIGINT
+    };
+    gateway.signal(signal);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = gateway.wait_exit(Duration::from_secs(30));
+        (status, gateway)
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.0.success(),
+        "run {run}: {}\n{}",
+        status.0,
+        status.1.log_text()
+    );
+    let made = eips_by_key(&emulators);
+    for caller in callers {
+        for (key, eip) in caller.await.unwrap() {
+            assert_eq!(
+                made.get(&key),
+                Some(&eip),
+                "run {run}: the caller's answer for {key}"
+            );
+            answered += 1;
+        }
+    }
+    let eips = made.len();
+    assert_every_allocation_replays(&store, &endpoint, &emulators).await;
+    (answered, eips)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_under_load_ends_with_exit_0_and_loses_no_record() {
     let mut rng = seeded("under load");
+    let delays: Vec<Duration> = (0..50)
+        .map(|_| Duration::from_millis(rng.random_range(20..300)))
+        .collect();
     let mut total_ok = 0;
     let mut total_eips = 0;
-    for run in 0..50 {
-        let (emulators, endpoint) = zenlayer_emulator(Duration::from_secs(600)).await;
-        set_faults(
-            &endpoint,
-            &FaultConfig {
-                latency_ms: 20,
-                ..FaultConfig::default()
-            },
-        )
-        .await;
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().join("store.redb");
-        let text = config(
-            &endpoint,
-            "shutdown_drain_ms = 30\nshutdown_timeout_ms = 20000",
-            Some(&store),
-        );
-        let mut gateway = process::spawn(dir.path(), &text, |_| {});
-        let addr = gateway.wait_listening();
-        let mut callers = Vec::new();
-        for caller in 0..6 {
-            let mut client = client(addr).await;
-            callers.push(tokio::spawn(async move {
-                let mut answered = Vec::new();
-                for n in 0..200 {
-                    let key = format!("load-{run}-{caller}-{n}");
-                    match client.allocate_ip(allocate(&key, false)).await {
-                        Ok(response) => {
-                            answered.push((key, response.into_inner().allocations[0].id.clone()))
-                        }
-                        Err(_) => break,
-                    }
-                }
-                answered
-            }));
+    let mut runs = tokio::task::JoinSet::new();
+    for (run, delay) in delays.into_iter().enumerate() {
+        if runs.len() == UNDER_LOAD_AT_ONCE {
+            let (ok, eips) = runs
+                .join_next()
+                .await
+                .expect("a run")
+                .expect("a run panicked");
+            total_ok += ok;
+            total_eips += eips;
         }
-        let delay = Duration::from_millis(rng.random_range(20..300));
-        tokio::time::sleep(delay).await;
-        let signal = if run % 2 == 0 {
-            libc::SIGTERM
-        } else {
-            libc::SIGINT
-        };
-        gateway.signal(signal);
-        let status = tokio::task::spawn_blocking(move || {
-            let status = gateway.wait_exit(Duration::from_secs(30));
-            (status, gateway)
-        })
-        .await
-        .unwrap();
-        assert!(
-            status.0.success(),
-            "run {run}: {}\n{}",
-            status.0,
-            status.1.log_text()
-        );
-        let made = eips_by_key(&emulators);
-        for caller in callers {
-            for (key, eip) in caller.await.unwrap() {
-                assert_eq!(
-                    made.get(&key),
-                    Some(&eip),
-                    "run {run}: the caller's answer for {key}"
-                );
-                total_ok += 1;
-            }
-        }
-        total_eips += made.len();
-        assert_every_allocation_replays(&store, &endpoint, &emulators).await;
+        runs.spawn(signal_one_gateway_under_load(run, delay));
+    }
+    while let Some(finished) = runs.join_next().await {
+        let (ok, eips) = finished.expect("a run panicked");
+        total_ok += ok;
+        total_eips += eips;
     }
     eprintln!(
         "under load: 50 signals, 50 exits with 0; {total_eips} EIPs made, every one replayed from its record ({total_ok} answered before the stop)"
