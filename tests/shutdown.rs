@@ -282,7 +282,7 @@ async fn signal_one_gateway_under_load(run: usize, delay: Duration) -> (usize, u
         }));
     }
     tokio::time::sleep(delay).await;
-    let signal = if run % 2 == 0 {
+    let signal = if run.is_multiple_of(2) {
         libc::SIGTERM
     } else {
         libc::SIGINT
