@@ -7,6 +7,7 @@ pub mod emulators;
 pub mod h2raw;
 pub mod process;
 pub mod scripted;
+pub mod settings;
 pub mod tools;
 
 use std::collections::HashMap;
