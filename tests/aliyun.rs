@@ -6,85 +6,13 @@
 
 mod common;
 
+use common::signatures;
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use common::*;
-use hmac::{KeyInit, Mac};
 use ipalloc_gateway::pb;
 use pb::allocate_ip_request::Params;
 use serde_json::json;
-use sha2::Digest;
-
-/// RFC 3986: only A-Z a-z 0-9 - _ . ~ stay literal.
-fn rfc3986(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn expected_v1_signature(request: &Recorded, secret: &str) -> String {
-    let params: BTreeMap<String, String> = request
-        .query_pairs()
-        .into_iter()
-        .filter(|(k, _)| k != "Signature")
-        .collect();
-    let canonical = params
-        .iter()
-        .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let to_sign = format!("{}&%2F&{}", request.method, rfc3986(&canonical));
-    let mut mac =
-        hmac::Hmac::<sha1::Sha1>::new_from_slice(format!("{secret}&").as_bytes()).unwrap();
-    mac.update(to_sign.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-fn expected_v3_authorization(request: &Recorded, access_key_id: &str, secret: &str) -> String {
-    let auth = request.header("authorization").unwrap();
-    let signed: Vec<&str> = auth
-        .split("SignedHeaders=")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .split(';')
-        .collect();
-    let mut query: Vec<(String, String)> = request.query_pairs();
-    query.sort();
-    let canonical_query = query
-        .iter()
-        .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let headers: String = signed
-        .iter()
-        .map(|name| format!("{name}:{}\n", request.header(name).unwrap().trim()))
-        .collect();
-    let body_hash = hex::encode(sha2::Sha256::digest(&request.body));
-    let canonical = format!(
-        "POST\n/\n{canonical_query}\n{headers}\n{}\n{body_hash}",
-        signed.join(";")
-    );
-    let to_sign = format!(
-        "ACS3-HMAC-SHA256\n{}",
-        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
-    );
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(to_sign.as_bytes());
-    format!(
-        "ACS3-HMAC-SHA256 Credential={access_key_id},SignedHeaders={},Signature={}",
-        signed.join(";"),
-        hex::encode(mac.finalize().into_bytes())
-    )
-}
 
 fn allocate(params: pb::AliyunAllocateParams) -> pb::AllocateIpRequest {
     pb::AllocateIpRequest {
@@ -177,7 +105,7 @@ async fn v1_allocation_request_is_exact_and_signed() {
     assert_fresh_timestamp(&params["Timestamp"]);
     assert_eq!(
         params["Signature"],
-        expected_v1_signature(request, ALIYUN_SECRET)
+        signatures::aliyun_v1(request, ALIYUN_SECRET)
     );
     // The wire encoding is RFC 3986 (':' as %3A, signature '=' as %3D).
     assert!(request.query.contains("Timestamp=20"), "{}", request.query);
@@ -255,7 +183,7 @@ async fn v1_with_sts_token_signs_the_security_token() {
     );
     assert_eq!(
         request.param("Signature").unwrap(),
-        expected_v1_signature(&request, ALIYUN_SECRET)
+        signatures::aliyun_v1(&request, ALIYUN_SECRET)
     );
 }
 
@@ -316,7 +244,7 @@ async fn v3_request_is_exact_and_signed() {
     );
     assert_eq!(
         auth,
-        expected_v3_authorization(&request, ALIYUN_AK_ID, ALIYUN_SECRET)
+        signatures::aliyun_v3_authorization(&request, ALIYUN_AK_ID, ALIYUN_SECRET)
     );
 }
 
@@ -358,7 +286,7 @@ async fn get_allocation_reads_the_instance_public_ip() {
     assert_eq!(request.param("InstanceId").as_deref(), Some("i-bp1abc"));
     assert_eq!(
         request.param("Signature").unwrap(),
-        expected_v1_signature(&request, ALIYUN_SECRET)
+        signatures::aliyun_v1(&request, ALIYUN_SECRET)
     );
 
     // An instance with only an EIP has no static public IP: NOT_FOUND.

@@ -12,7 +12,7 @@
 //! capture servers of the same kind. Each pair is compared by
 //! [`compare`]: the same parameters with the same JSON types and values,
 //! nothing the SDK leaves out, nothing missing; volatile fields by format,
-//! each signature recomputed by [`signatures`].
+//! each signature recomputed by [`common::signatures`].
 //!
 //! The SDK side of each case is written from the operation's inputs (what
 //! an SDK user would set), never copied from the gateway's request; the one
@@ -22,8 +22,6 @@
 mod common;
 #[path = "sdk_equivalence/compare.rs"]
 mod compare;
-#[path = "sdk_equivalence/signatures.rs"]
-mod signatures;
 
 use std::io::Read;
 use std::process::{Command, Stdio};

@@ -8,6 +8,7 @@ pub mod h2raw;
 pub mod process;
 pub mod scripted;
 pub mod settings;
+pub mod signatures;
 pub mod tools;
 
 use std::collections::HashMap;
