@@ -182,13 +182,7 @@ async fn a_zenlayer_endpoint_pasted_with_its_api_path_works() {
         .await
         .unwrap();
     assert_eq!(response.into_inner().allocations.len(), 1);
-    let listed = gateway
-        .client
-        .clone()
-        .list_providers(pb::ListProvidersRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = gateway.list_providers().await;
     assert_eq!(listed.providers[0].endpoint, emulators.zenlayer_url);
 }
 

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
+use tonic::transport::Channel;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
 
 pub struct Gateway {
@@ -72,6 +75,22 @@ impl Gateway {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// A gRPC client of the gateway, once it listens.
+    pub async fn client(&mut self) -> IpAllocationClient<Channel> {
+        let addr = self.wait_listening();
+        IpAllocationClient::new(super::channel(addr).await)
+    }
+
+    /// SIGTERM, then the exit (within 20 s), which must be a success;
+    /// returns the whole log.
+    pub fn terminate(mut self) -> String {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(Duration::from_secs(20));
+        let log = self.log_text();
+        assert!(status.success(), "{status}: {log}");
+        log
     }
 
     /// True once the process has installed its SIGTERM handler (SigCgt in
