@@ -7,14 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::process;
+use common::{channel, process};
 use ipalloc_gateway::emulator::zenlayer::{SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD};
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::{EmulatorOptions, start_emulators};
 use pb::allocate_ip_request::Params;
 use serde_json::Value;
-use tonic::transport::Channel;
 
 fn allocate(key: &str) -> pb::AllocateIpRequest {
     pb::AllocateIpRequest {
@@ -47,13 +46,7 @@ async fn run_calls(log: &str) -> (String, Vec<pb::Allocation>) {
     );
     let mut gateway = process::spawn(dir.path(), &config, |_| {});
     let addr = gateway.wait_listening();
-    let mut client = IpAllocationClient::new(
-        Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap(),
-    );
+    let mut client = IpAllocationClient::new(channel(addr).await);
     let first = client
         .allocate_ip(allocate("log-key-1"))
         .await

@@ -77,11 +77,7 @@ async fn calls_over_the_cap_are_shed_at_once_and_health_still_answers() {
         "refused at once, not queued: {shed_after:?}"
     );
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", env.gateway.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(env.gateway.addr).await;
     let health = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: String::new(),

@@ -134,11 +134,7 @@ fn reason(status: &tonic::Status) -> Option<String> {
 async fn connect(addr: std::net::SocketAddr, count: usize) -> Vec<IpAllocationClient<Channel>> {
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("the gateway accepts connections");
+        let channel = channel(addr).await;
         clients.push(IpAllocationClient::new(channel));
     }
     clients

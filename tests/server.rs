@@ -39,11 +39,7 @@ async fn list_providers_reports_kind_region_endpoint_and_capabilities() {
 #[tokio::test]
 async fn health_reports_overall_and_service_status() {
     let gateway = start_gateway(&zenlayer_provider("zl", "http://127.0.0.1:9", "")).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", gateway.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(gateway.addr).await;
     let mut health = HealthClient::new(channel);
     for service in ["", "ipalloc.v1.IpAllocation"] {
         let response = health

@@ -78,13 +78,7 @@ fn allocate(key: &str, wait: bool) -> pb::AllocateIpRequest {
 }
 
 async fn client(addr: std::net::SocketAddr) -> IpAllocationClient<Channel> {
-    IpAllocationClient::new(
-        Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap(),
-    )
+    IpAllocationClient::new(channel(addr).await)
 }
 
 /// Every EIP the emulator made, by the idempotency key it was tagged with.
@@ -386,11 +380,7 @@ async fn health_turns_not_serving_at_once_while_calls_are_still_served() {
         |_| {},
     );
     let addr = gateway.wait_listening();
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(addr).await;
     let mut health = HealthClient::new(channel.clone());
     let mut api = IpAllocationClient::new(channel);
     let check = |service: &str| HealthCheckRequest {

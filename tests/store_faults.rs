@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::emulators::counters;
-use common::{error_info, retry_delay};
+use common::{channel, error_info, free_port, retry_delay};
 use ipalloc_gateway::config::ServerConfig;
 use ipalloc_gateway::emulator::{aliyun, zenlayer};
 use ipalloc_gateway::idempotency::{IdempotencyStore, IoFaults, StoreOptions};
@@ -57,15 +57,6 @@ fn zenlayer_url(emulators: &Emulators) -> String {
         .as_ref()
         .map(|(running, _)| running.url())
         .expect("zenlayer emulator")
-}
-
-async fn channel(addr: &str) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect("gateway accepts connections")
 }
 
 /// The health status of `service` (`""` or the API).
@@ -194,14 +185,6 @@ fn provider_toml(emulators: &Emulators) -> String {
         zid = zenlayer::SANDBOX_ACCESS_KEY_ID,
         zpw = zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The binary, started; its stderr is collected by a thread.

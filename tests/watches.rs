@@ -103,11 +103,7 @@ async fn watch(
 }
 
 async fn connect(addr: std::net::SocketAddr) -> IpAllocationClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(addr).await;
     IpAllocationClient::new(channel)
 }
 
