@@ -7,26 +7,20 @@ mod common;
 
 use std::time::Duration;
 
+use common::requests;
 use common::{channel, process};
 use ipalloc_gateway::emulator::zenlayer::{SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD};
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::{EmulatorOptions, start_emulators};
-use pb::allocate_ip_request::Params;
 use serde_json::Value;
 
 fn allocate(key: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            amount: Some(2),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    let params = pb::ZenlayerAllocateParams {
+        amount: Some(2),
+        ..requests::postpaid("SEL-A")
+    };
+    requests::keyed(key, requests::zenlayer("zenlayer", params))
 }
 
 /// Runs a few calls against the binary with `log` settings; returns its log.

@@ -9,8 +9,6 @@
 mod common;
 
 use common::*;
-use ipalloc_gateway::pb;
-use pb::allocate_ip_request::Params;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 
@@ -204,14 +202,6 @@ fn assert_clean(text: &str, secrets: &[String], what: &str) {
     }
 }
 
-fn lookup(provider: &str, id: &str) -> pb::GetAllocationRequest {
-    pb::GetAllocationRequest {
-        provider: provider.into(),
-        id: id.into(),
-        region_id: String::new(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn echoed_credentials_reach_neither_statuses_nor_logs() {
     let replies = |forms: &[Echo]| {
@@ -267,41 +257,32 @@ async fn echoed_credentials_reach_neither_statuses_nor_logs() {
         }
     };
     for (name, _) in V1_FORMS {
-        let result = client.get_allocation(lookup("ali", "i-bp1abc")).await;
+        let result = client
+            .get_allocation(requests::lookup("ali", "i-bp1abc"))
+            .await;
         record(&format!("V1 {name}"), result.map(|r| format!("{r:?}")));
     }
     for (name, _) in V3_FORMS {
-        let result = client.get_allocation(lookup("ali-v3", "i-bp1abc")).await;
+        let result = client
+            .get_allocation(requests::lookup("ali-v3", "i-bp1abc"))
+            .await;
         record(&format!("V3 {name}"), result.map(|r| format!("{r:?}")));
     }
     for (name, _) in ZL_FORMS {
-        let result = client.get_allocation(lookup("zl", "eip-echo")).await;
+        let result = client
+            .get_allocation(requests::lookup("zl", "eip-echo"))
+            .await;
         record(
             &format!("Zenlayer {name}"),
             result.map(|r| format!("{r:?}")),
         );
     }
     let allocate_v1 = client
-        .allocate_ip(pb::AllocateIpRequest {
-            provider: "ali".into(),
-            params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-                instance_id: "i-bp1abc".into(),
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
+        .allocate_ip(requests::aliyun("ali", requests::instance("i-bp1abc")))
         .await;
     record("V1 AllocateIp", allocate_v1.map(|r| format!("{r:?}")));
     let allocate_zl = client
-        .allocate_ip(pb::AllocateIpRequest {
-            provider: "zl".into(),
-            params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-                zone_id: "SEL-A".into(),
-                charge_type: pb::ChargeType::Postpaid as i32,
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
+        .allocate_ip(requests::zenlayer("zl", requests::postpaid("SEL-A")))
         .await;
     record("Zenlayer AllocateIp", allocate_zl.map(|r| format!("{r:?}")));
 

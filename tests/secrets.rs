@@ -6,30 +6,14 @@ mod common;
 
 use common::*;
 use ipalloc_gateway::pb;
-use pb::allocate_ip_request::Params;
 use serde_json::json;
 
 fn aliyun_request(provider: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: provider.into(),
-        params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-            instance_id: "i-bp1abc".into(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    requests::aliyun(provider, requests::instance("i-bp1abc"))
 }
 
 fn zenlayer_request(provider: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: provider.into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    requests::zenlayer(provider, requests::postpaid("SEL-A"))
 }
 
 fn assert_clean(text: &str, what: &str) {

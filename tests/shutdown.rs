@@ -20,7 +20,6 @@ use ipalloc_gateway::emulator::zenlayer::{SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
-use pb::allocate_ip_request::Params;
 use rand::{Rng, SeedableRng};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -65,15 +64,11 @@ fn config(endpoint: &str, server: &str, store: Option<&std::path::Path>) -> Stri
 
 fn allocate(key: &str, wait: bool) -> pb::AllocateIpRequest {
     pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key.into(),
         wait,
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            ..Default::default()
-        })),
-        ..Default::default()
+        ..requests::keyed(
+            key,
+            requests::zenlayer("zenlayer", requests::postpaid("SEL-A")),
+        )
     }
 }
 

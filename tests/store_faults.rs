@@ -19,12 +19,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::emulators::counters;
+use common::requests;
 use common::{channel, error_info, free_port, retry_delay};
 use ipalloc_gateway::config::ServerConfig;
 use ipalloc_gateway::emulator::{aliyun, zenlayer};
 use ipalloc_gateway::idempotency::{IdempotencyStore, IoFaults, StoreOptions};
 use ipalloc_gateway::pb;
-use ipalloc_gateway::pb::allocate_ip_request::Params;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
 use ipalloc_gateway::server::{self, Gateway};
@@ -38,17 +38,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
 const API: &str = "ipalloc.v1.IpAllocation";
 
 fn zenlayer_request(key: &str, zone: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: zone.into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            amount: Some(1),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    let params = pb::ZenlayerAllocateParams {
+        amount: Some(1),
+        ..requests::postpaid(zone)
+    };
+    requests::keyed(key, requests::zenlayer("zenlayer", params))
 }
 
 fn zenlayer_url(emulators: &Emulators) -> String {

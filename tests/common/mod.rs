@@ -6,6 +6,7 @@
 pub mod emulators;
 pub mod h2raw;
 pub mod process;
+pub mod requests;
 pub mod scripted;
 pub mod settings;
 pub mod signatures;
