@@ -23,9 +23,7 @@ mod common;
 #[path = "sdk_equivalence/compare.rs"]
 mod compare;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use compare::Credentials;
@@ -772,41 +770,6 @@ fn gateway_config(zenlayer: &Scripted, aliyun: &Scripted) -> String {
     config
 }
 
-/// Runs `command` (stdin closed), killing it after `timeout`.
-fn run_script(
-    command: &mut Command,
-    timeout: Duration,
-) -> (Option<std::process::ExitStatus>, String, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status, stdout.join().unwrap(), stderr.join().unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_requests_equal_the_official_sdks_requests() {
     let gw_zenlayer = Scripted::start(vec![]).await;
@@ -847,31 +810,19 @@ async fn gateway_requests_equal_the_official_sdks_requests() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), spec.to_string()).unwrap();
     let path = file.path().to_owned();
-    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        let bin = tools::python_sdks();
+    let finished = tokio::task::spawn_blocking(move || {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_requests.py");
-        run_script(
-            Command::new(bin.join("python"))
-                .arg(script)
-                .arg(&path)
-                // No proxy variables (the SDKs honour them), nothing else
-                // from the caller's environment.
-                .env_clear()
-                .env("PYTHONUTF8", "1")
-                .env("PYTHONIOENCODING", "utf-8")
-                .env("PYTHONDONTWRITEBYTECODE", "1"),
+        tools::run_with_timeout(
+            tools::python(&tools::python_sdks(), script).arg(&path),
             SCRIPT_TIMEOUT,
         )
     })
     .await
     .unwrap();
-    let report = format!("status {status:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "sdk_requests.py failed:\n{report}"
-    );
-    let outcome: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("no JSON ({e}):\n{report}"));
+    let report = finished.report();
+    assert!(finished.succeeded(), "sdk_requests.py failed:\n{report}");
+    let outcome: Value = serde_json::from_str(finished.stdout.trim())
+        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{report}"));
     assert_eq!(outcome["sent"], run.cases.len(), "{report}");
     assert_eq!(
         outcome["errors"],
