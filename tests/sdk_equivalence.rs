@@ -28,7 +28,6 @@ use std::time::Duration;
 use common::*;
 use compare::Credentials;
 use ipalloc_gateway::pb;
-use pb::allocate_ip_request::Params;
 use serde_json::{Value, json};
 
 /// Bounds the whole Python run (every SDK request has a 10 s timeout).
@@ -198,11 +197,8 @@ impl Run {
 
 fn zl_request(key: &str, wait: bool, params: pb::ZenlayerAllocateParams) -> pb::AllocateIpRequest {
     pb::AllocateIpRequest {
-        provider: "zl".into(),
-        idempotency_key: key.into(),
         wait,
-        params: Some(Params::Zenlayer(params)),
-        ..Default::default()
+        ..requests::keyed(key, requests::zenlayer("zl", params))
     }
 }
 
@@ -230,149 +226,118 @@ fn eip(id: &str, zone: &str, status: &str, extra: Value) -> Value {
     eip
 }
 
+/// Scripts `server` with `replies`, awaits `call`, and returns its outcome
+/// with the provider requests it made, whose actions must be `expected`.
+async fn exchange<T, const N: usize>(
+    server: &Scripted,
+    replies: Vec<Reply>,
+    expected: [&str; N],
+    what: &str,
+    call: impl Future<Output = T>,
+) -> (T, [Recorded; N]) {
+    server.set_replies(replies);
+    let before = server.requests().len();
+    let outcome = call.await;
+    let requests = Run::new_requests(server, before, &expected, what);
+    (outcome, <[Recorded; N]>::try_from(requests).unwrap())
+}
+
 /// Every Zenlayer operation the gateway sends.
 async fn zenlayer_cases(run: &mut Run) {
     let server = run.zenlayer.clone();
 
-    // AllocateEipAddresses: minimal (the provider's defaults apply).
-    server.set_replies(vec![zl_ok(
-        json!({"eipIdSet": ["eip-m1"], "orderNumber": ""}),
-    )]);
-    let before = server.requests().len();
-    run.allocate(zl_request(
-        "eq-z-minimal",
-        false,
-        pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("minimal allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses"],
-        "minimal",
-    ))
-    .unwrap();
-    run.zl_case(
-        "zl-allocate-minimal",
-        json!({
-            "zoneId": "SEL-A", "eipChargeType": "POSTPAID",
-            "tags": {"tags": [{"key": TAG_KEY, "value": "eq-z-minimal"}]}
-        }),
-        r,
-    );
-
-    // Every optional parameter of a POSTPAID allocation.
-    server.set_replies(vec![zl_ok(
-        json!({"eipIdSet": ["eip-f1", "eip-f2", "eip-f3"], "orderNumber": ""}),
-    )]);
-    let before = server.requests().len();
-    run.allocate(zl_request(
-        "eq-z-full",
-        false,
-        pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            resource_group_id: "rg-team-a".into(),
-            amount: Some(3),
-            netmask: Some(30),
-            discount_code: "WELCOME 10%".into(),
-            use_poc_voucher: true,
-            tags: vec![tag("env", "prod"), tag("owner", "运维 team \"a\"")],
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("full allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses"],
-        "full",
-    ))
-    .unwrap();
-    run.zl_case(
-        "zl-allocate-postpaid-every-field",
-        json!({
-            "zoneId": "SEL-A", "eipChargeType": "POSTPAID", "resourceGroupId": "rg-team-a",
-            "amount": 3, "netmask": 30,
-            "marketingOptions": {"discountCode": "WELCOME 10%", "usePocVoucher": true},
-            "tags": {"tags": [
-                {"key": "env", "value": "prod"},
-                {"key": "owner", "value": "运维 team \"a\""},
-                {"key": TAG_KEY, "value": "eq-z-full"}
-            ]}
-        }),
-        r,
-    );
-
-    // PREPAID with a period; amount and netmask given explicitly (so sent,
-    // even at their default values); a discount code alone.
-    server.set_replies(vec![zl_ok(
-        json!({"eipIdSet": ["eip-p1"], "orderNumber": "2026120100000001"}),
-    )]);
-    let before = server.requests().len();
-    run.allocate(zl_request(
-        "eq-z-prepaid",
-        false,
-        pb::ZenlayerAllocateParams {
-            zone_id: "HKG-A".into(),
-            charge_type: pb::ChargeType::Prepaid as i32,
-            prepaid_period_months: Some(12),
-            amount: Some(1),
-            netmask: Some(32),
-            discount_code: "D1".into(),
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("prepaid allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses"],
-        "prepaid",
-    ))
-    .unwrap();
-    run.zl_case(
-        "zl-allocate-prepaid",
-        json!({
-            "zoneId": "HKG-A", "eipChargeType": "PREPAID", "eipChargePrepaid": {"period": 12},
-            "amount": 1, "netmask": 32, "marketingOptions": {"discountCode": "D1"},
-            "tags": {"tags": [{"key": TAG_KEY, "value": "eq-z-prepaid"}]}
-        }),
-        r,
-    );
+    // Allocations answered at once: (case, key, parameters, the answer, the
+    // SDK request's fields).
+    let allocations = [
+        // Minimal: the provider's defaults apply.
+        (
+            "zl-allocate-minimal",
+            "eq-z-minimal",
+            requests::postpaid("SEL-A"),
+            json!({"eipIdSet": ["eip-m1"], "orderNumber": ""}),
+            json!({
+                "zoneId": "SEL-A", "eipChargeType": "POSTPAID",
+                "tags": {"tags": [{"key": TAG_KEY, "value": "eq-z-minimal"}]}
+            }),
+        ),
+        // Every optional parameter of a POSTPAID allocation.
+        (
+            "zl-allocate-postpaid-every-field",
+            "eq-z-full",
+            pb::ZenlayerAllocateParams {
+                resource_group_id: "rg-team-a".into(),
+                amount: Some(3),
+                netmask: Some(30),
+                discount_code: "WELCOME 10%".into(),
+                use_poc_voucher: true,
+                tags: vec![tag("env", "prod"), tag("owner", "运维 team \"a\"")],
+                ..requests::postpaid("SEL-A")
+            },
+            json!({"eipIdSet": ["eip-f1", "eip-f2", "eip-f3"], "orderNumber": ""}),
+            json!({
+                "zoneId": "SEL-A", "eipChargeType": "POSTPAID", "resourceGroupId": "rg-team-a",
+                "amount": 3, "netmask": 30,
+                "marketingOptions": {"discountCode": "WELCOME 10%", "usePocVoucher": true},
+                "tags": {"tags": [
+                    {"key": "env", "value": "prod"},
+                    {"key": "owner", "value": "运维 team \"a\""},
+                    {"key": TAG_KEY, "value": "eq-z-full"}
+                ]}
+            }),
+        ),
+        // PREPAID with a period; amount and netmask given explicitly (so
+        // sent, even at their default values); a discount code alone.
+        (
+            "zl-allocate-prepaid",
+            "eq-z-prepaid",
+            pb::ZenlayerAllocateParams {
+                zone_id: "HKG-A".into(),
+                charge_type: pb::ChargeType::Prepaid as i32,
+                prepaid_period_months: Some(12),
+                amount: Some(1),
+                netmask: Some(32),
+                discount_code: "D1".into(),
+                ..Default::default()
+            },
+            json!({"eipIdSet": ["eip-p1"], "orderNumber": "2026120100000001"}),
+            json!({
+                "zoneId": "HKG-A", "eipChargeType": "PREPAID", "eipChargePrepaid": {"period": 12},
+                "amount": 1, "netmask": 32, "marketingOptions": {"discountCode": "D1"},
+                "tags": {"tags": [{"key": TAG_KEY, "value": "eq-z-prepaid"}]}
+            }),
+        ),
+    ];
+    for (case, key, params, answer, sdk) in allocations {
+        let (outcome, [r]) = exchange(
+            &server,
+            vec![zl_ok(answer)],
+            ["AllocateEipAddresses"],
+            case,
+            run.allocate(zl_request(key, false, params)),
+        )
+        .await;
+        outcome.unwrap_or_else(|e| panic!("{case}: {e:?}"));
+        run.zl_case(case, sdk, r);
+    }
 
     // The POC voucher alone; no caller key (the gateway generates one).
-    server.set_replies(vec![zl_ok(
-        json!({"eipIdSet": ["eip-v1"], "orderNumber": ""}),
-    )]);
-    let before = server.requests().len();
-    run.allocate(zl_request(
-        "",
-        false,
-        pb::ZenlayerAllocateParams {
-            zone_id: "FRA-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            use_poc_voucher: true,
-            tags: vec![tag("team", "edge")],
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("voucher allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
+    let (outcome, [r]) = exchange(
         &server,
-        before,
-        &["AllocateEipAddresses"],
+        vec![zl_ok(json!({"eipIdSet": ["eip-v1"], "orderNumber": ""}))],
+        ["AllocateEipAddresses"],
         "voucher",
-    ))
-    .unwrap();
+        run.allocate(zl_request(
+            "",
+            false,
+            pb::ZenlayerAllocateParams {
+                use_poc_voucher: true,
+                tags: vec![tag("team", "edge")],
+                ..requests::postpaid("FRA-A")
+            },
+        )),
+    )
+    .await;
+    outcome.expect("voucher allocation");
     let generated = r.body_json()["tags"]["tags"][1]["value"]
         .as_str()
         .unwrap_or_default()
@@ -388,25 +353,18 @@ async fn zenlayer_cases(run: &mut Run) {
     }), r);
 
     // DescribeEipAddresses by id: GetAllocation.
-    server.set_replies(vec![zl_ok(
-        json!({"totalCount": 1, "dataSet": [eip("eip-get1", "SEL-A", "AVAILABLE", json!({}))]}),
-    )]);
-    let before = server.requests().len();
-    run.client
-        .get_allocation(pb::GetAllocationRequest {
-            provider: "zl".into(),
-            id: "eip-get1".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("get allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
+    let (outcome, [r]) = exchange(
         &server,
-        before,
-        &["DescribeEipAddresses"],
+        vec![zl_ok(
+            json!({"totalCount": 1, "dataSet": [eip("eip-get1", "SEL-A", "AVAILABLE", json!({}))]}),
+        )],
+        ["DescribeEipAddresses"],
         "get",
-    ))
-    .unwrap();
+        run.client
+            .get_allocation(requests::lookup("zl", "eip-get1")),
+    )
+    .await;
+    outcome.expect("get allocation");
     run.zl_case(
         "zl-describe-get-allocation",
         json!({"eipIds": ["eip-get1"]}),
@@ -442,7 +400,7 @@ async fn zenlayer_cases(run: &mut Run) {
 
     // wait: polling the batch by ids, then terminating the one that failed.
     let ids = ["eip-w1", "eip-w2", "eip-w3"];
-    server.set_replies(vec![
+    let replies = vec![
         zl_ok(json!({"eipIdSet": ids, "orderNumber": ""})),
         zl_ok(json!({"totalCount": 3, "dataSet": [
             eip("eip-w1", "SEL-A", "AVAILABLE", json!({})),
@@ -450,33 +408,28 @@ async fn zenlayer_cases(run: &mut Run) {
             eip("eip-w3", "SEL-A", "AVAILABLE", json!({}))
         ]})),
         zl_ok(json!({})),
-    ]);
-    let before = server.requests().len();
-    let response = run
-        .allocate(zl_request(
-            "eq-z-wait",
-            true,
-            pb::ZenlayerAllocateParams {
-                zone_id: "SEL-A".into(),
-                charge_type: pb::ChargeType::Postpaid as i32,
-                amount: Some(3),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("allocation with wait");
-    assert_eq!(response.allocations.len(), 3);
-    let [allocate, poll, terminate] = <[Recorded; 3]>::try_from(Run::new_requests(
+    ];
+    let (outcome, [allocate, poll, terminate]) = exchange(
         &server,
-        before,
-        &[
+        replies,
+        [
             "AllocateEipAddresses",
             "DescribeEipAddresses",
             "TerminateEipAddress",
         ],
         "wait",
-    ))
-    .unwrap();
+        run.allocate(zl_request(
+            "eq-z-wait",
+            true,
+            pb::ZenlayerAllocateParams {
+                amount: Some(3),
+                ..requests::postpaid("SEL-A")
+            },
+        )),
+    )
+    .await;
+    let response = outcome.expect("allocation with wait");
+    assert_eq!(response.allocations.len(), 3);
     run.zl_case(
         "zl-allocate-for-wait",
         json!({
@@ -496,16 +449,19 @@ async fn zenlayer_cases(run: &mut Run) {
     // identifies the key (zone, charge type, resource group, tag).
     let key = "eq-z-reconcile";
     let tags = json!({"tags": [{"key": "env", "value": "prod"}, {"key": TAG_KEY, "value": key}]});
-    server.set_replies(vec![
+    let replies = vec![
         Reply::Drop,
         zl_ok(
             json!({"totalCount": 1, "dataSet": [eip("eip-r1", "HKG-A", "CREATING",
             json!({"resourceGroupId": "rg-team-a", "eipChargeType": "PREPAID", "tags": tags}))]}),
         ),
-    ]);
-    let before = server.requests().len();
-    let response = run
-        .allocate(zl_request(
+    ];
+    let (outcome, [allocate, reconcile]) = exchange(
+        &server,
+        replies,
+        ["AllocateEipAddresses", "DescribeEipAddresses"],
+        "reconcile",
+        run.allocate(zl_request(
             key,
             false,
             pb::ZenlayerAllocateParams {
@@ -516,17 +472,11 @@ async fn zenlayer_cases(run: &mut Run) {
                 tags: vec![tag("env", "prod")],
                 ..Default::default()
             },
-        ))
-        .await
-        .expect("the reconciliation finds the EIP");
+        )),
+    )
+    .await;
+    let response = outcome.expect("the reconciliation finds the EIP");
     assert_eq!(response.allocations[0].id, "eip-r1");
-    let [allocate, reconcile] = <[Recorded; 2]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses", "DescribeEipAddresses"],
-        "reconcile",
-    ))
-    .unwrap();
     run.zl_case(
         "zl-allocate-before-reconcile",
         json!({
@@ -545,35 +495,24 @@ async fn zenlayer_cases(run: &mut Run) {
     );
 
     // The same without a resource group: nothing found.
-    server.set_replies(vec![
-        Reply::Drop,
-        zl_ok(json!({"totalCount": 0, "dataSet": []})),
-    ]);
-    let before = server.requests().len();
-    let status = run
-        .allocate(zl_request(
+    let (outcome, [_, reconcile]) = exchange(
+        &server,
+        vec![Reply::Drop, zl_ok(json!({"totalCount": 0, "dataSet": []}))],
+        ["AllocateEipAddresses", "DescribeEipAddresses"],
+        "reconcile 2",
+        run.allocate(zl_request(
             "eq-z-reconcile-2",
             false,
-            pb::ZenlayerAllocateParams {
-                zone_id: "SEL-A".into(),
-                charge_type: pb::ChargeType::Postpaid as i32,
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect_err("an unknown outcome");
+            requests::postpaid("SEL-A"),
+        )),
+    )
+    .await;
+    let status = outcome.expect_err("an unknown outcome");
     assert_eq!(
         error_info(&status).0,
         "PROVIDER_OUTCOME_UNKNOWN",
         "{status:?}"
     );
-    let [_, reconcile] = <[Recorded; 2]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses", "DescribeEipAddresses"],
-        "reconcile 2",
-    ))
-    .unwrap();
     run.zl_case(
         "zl-describe-reconcile",
         json!({
@@ -609,12 +548,7 @@ fn ali_request(
     key: &str,
     params: pb::AliyunAllocateParams,
 ) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: provider.into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Aliyun(params)),
-        ..Default::default()
-    }
+    requests::keyed(key, requests::aliyun(provider, params))
 }
 
 /// Every Alibaba operation the gateway sends, for one signing variant.
@@ -625,20 +559,16 @@ async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
     let allocations: [(&str, pb::AliyunAllocateParams, Value, &'static str); 3] = [
         (
             "allocate",
-            pb::AliyunAllocateParams {
-                instance_id: "i-eqplain01".into(),
-                ..Default::default()
-            },
+            requests::instance("i-eqplain01"),
             json!({"InstanceId": "i-eqplain01"}),
             "cn-hangzhou",
         ),
         (
             "allocate-ip-vlan",
             pb::AliyunAllocateParams {
-                instance_id: "i-eqvlan01".into(),
                 ip_address: "47.96.1.1".into(),
                 vlan_id: "100".into(),
-                ..Default::default()
+                ..requests::instance("i-eqvlan01")
             },
             json!({"InstanceId": "i-eqvlan01", "IpAddress": "47.96.1.1", "VlanId": "100"}),
             "cn-hangzhou",
@@ -646,27 +576,23 @@ async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
         (
             "allocate-region",
             pb::AliyunAllocateParams {
-                instance_id: "i-eqregion01".into(),
                 region_id: "cn-beijing".into(),
-                ..Default::default()
+                ..requests::instance("i-eqregion01")
             },
             json!({"InstanceId": "i-eqregion01"}),
             "cn-beijing",
         ),
     ];
     for (name, params, sdk, region) in allocations {
-        server.set_replies(vec![ali_allocated()]);
-        let before = server.requests().len();
-        run.allocate(ali_request(p, &format!("eq-{p}-{name}"), params))
-            .await
-            .unwrap_or_else(|e| panic!("{p} {name}: {e:?}"));
-        let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
+        let (outcome, [r]) = exchange(
             &server,
-            before,
-            &["AllocatePublicIpAddress"],
+            vec![ali_allocated()],
+            ["AllocatePublicIpAddress"],
             name,
-        ))
-        .unwrap();
+            run.allocate(ali_request(p, &format!("eq-{p}-{name}"), params)),
+        )
+        .await;
+        outcome.unwrap_or_else(|e| panic!("{p} {name}: {e:?}"));
         run.push(
             &format!("{p}-{name}"),
             variant.sdk,
@@ -681,23 +607,19 @@ async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
         ("get", "", "cn-hangzhou"),
         ("get-region", "cn-shanghai", "cn-shanghai"),
     ] {
-        server.set_replies(vec![ali_described("i-eqget01")]);
-        let before = server.requests().len();
-        run.client
-            .get_allocation(pb::GetAllocationRequest {
-                provider: p.into(),
-                id: "i-eqget01".into(),
-                region_id: region_id.into(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{p} {name}: {e:?}"));
-        let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
+        let lookup = pb::GetAllocationRequest {
+            region_id: region_id.into(),
+            ..requests::lookup(p, "i-eqget01")
+        };
+        let (outcome, [r]) = exchange(
             &server,
-            before,
-            &["DescribeInstanceAttribute"],
+            vec![ali_described("i-eqget01")],
+            ["DescribeInstanceAttribute"],
             name,
-        ))
-        .unwrap();
+            run.client.get_allocation(lookup),
+        )
+        .await;
+        outcome.unwrap_or_else(|e| panic!("{p} {name}: {e:?}"));
         run.push(
             &format!("{p}-{name}"),
             variant.sdk,
@@ -709,27 +631,20 @@ async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
     }
 
     // Reconciliation after an ambiguous allocation.
-    server.set_replies(vec![Reply::Drop, ali_described("i-eqrec01")]);
-    let before = server.requests().len();
-    let response = run
-        .allocate(ali_request(
+    let (outcome, [allocate, describe]) = exchange(
+        &server,
+        vec![Reply::Drop, ali_described("i-eqrec01")],
+        ["AllocatePublicIpAddress", "DescribeInstanceAttribute"],
+        "reconcile",
+        run.allocate(ali_request(
             p,
             &format!("eq-{p}-reconcile"),
-            pb::AliyunAllocateParams {
-                instance_id: "i-eqrec01".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("{p} reconcile: {e:?}"));
+            requests::instance("i-eqrec01"),
+        )),
+    )
+    .await;
+    let response = outcome.unwrap_or_else(|e| panic!("{p} reconcile: {e:?}"));
     assert_eq!(response.allocations[0].ip_address, "47.96.0.9");
-    let [allocate, describe] = <[Recorded; 2]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocatePublicIpAddress", "DescribeInstanceAttribute"],
-        "reconcile",
-    ))
-    .unwrap();
     let sdk = json!({"InstanceId": "i-eqrec01"});
     run.push(
         &format!("{p}-allocate-before-reconcile"),
