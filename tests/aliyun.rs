@@ -299,11 +299,7 @@ async fn get_allocation_reads_the_instance_public_ip() {
         }),
     )]);
     let status = client
-        .get_allocation(pb::GetAllocationRequest {
-            provider: "ali".into(),
-            id: "i-bp1abc".into(),
-            region_id: String::new(),
-        })
+        .get_allocation(requests::lookup("ali", "i-bp1abc"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound);

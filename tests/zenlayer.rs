@@ -203,11 +203,7 @@ async fn get_allocation_describes_by_id_and_maps_each_status() {
             }]}}),
         )]);
         let allocation = client
-            .get_allocation(pb::GetAllocationRequest {
-                provider: "zl".into(),
-                id: "eip-7".into(),
-                region_id: String::new(),
-            })
+            .get_allocation(requests::lookup("zl", "eip-7"))
             .await
             .unwrap()
             .into_inner();
@@ -229,11 +225,7 @@ async fn get_allocation_describes_by_id_and_maps_each_status() {
         json!({"requestId": "r-e", "response": {"requestId": "r-e", "totalCount": 0, "dataSet": []}}),
     )]);
     let status = client
-        .get_allocation(pb::GetAllocationRequest {
-            provider: "zl".into(),
-            id: "eip-missing".into(),
-            region_id: String::new(),
-        })
+        .get_allocation(requests::lookup("zl", "eip-missing"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound);
