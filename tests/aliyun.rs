@@ -11,15 +11,10 @@ use std::collections::BTreeMap;
 
 use common::*;
 use ipalloc_gateway::pb;
-use pb::allocate_ip_request::Params;
 use serde_json::json;
 
 fn allocate(params: pb::AliyunAllocateParams) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "ali".into(),
-        params: Some(Params::Aliyun(params)),
-        ..Default::default()
-    }
+    requests::aliyun("ali", params)
 }
 
 fn ok_reply() -> Reply {
@@ -42,22 +37,46 @@ fn assert_fresh_timestamp(text: &str) {
     assert!(skew <= 5, "timestamp {text} is {skew}s off");
 }
 
-#[tokio::test]
-async fn v1_allocation_request_is_exact_and_signed() {
+/// A gateway with Alibaba account `ali` (configured with `extra`, the
+/// environment holding `STS_FOR_TEST`) on a scripted provider that accepts
+/// every allocation.
+async fn scripted_account(extra: &str) -> (Scripted, TestGateway) {
     let server = Scripted::start(vec![ok_reply()]).await;
-    let gateway = start_gateway(&aliyun_provider("ali", &server.url(), "")).await;
-    let response = gateway
+    let gateway = start_gateway_with_env(
+        &aliyun_provider("ali", &server.url(), extra),
+        [("STS_FOR_TEST".to_owned(), ALIYUN_STS.to_owned())].into(),
+    )
+    .await;
+    (server, gateway)
+}
+
+/// One successful AllocateIp with `params`.
+async fn allocate_with(
+    gateway: &TestGateway,
+    params: pb::AliyunAllocateParams,
+) -> pb::AllocateIpResponse {
+    gateway
         .client
         .clone()
-        .allocate_ip(allocate(pb::AliyunAllocateParams {
+        .allocate_ip(allocate(params))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn v1_allocation_request_is_exact_and_signed() {
+    let (server, gateway) = scripted_account("").await;
+    let response = allocate_with(
+        &gateway,
+        pb::AliyunAllocateParams {
             instance_id: "i-bp1abcdefghijk123456".into(),
             ip_address: "47.95.10.20".into(),
             vlan_id: "100".into(),
             region_id: "cn-beijing".into(),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )
+    .await;
 
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
@@ -134,18 +153,9 @@ async fn v1_allocation_request_is_exact_and_signed() {
 
 #[tokio::test]
 async fn every_attempt_gets_a_fresh_nonce() {
-    let server = Scripted::start(vec![ok_reply()]).await;
-    let gateway = start_gateway(&aliyun_provider("ali", &server.url(), "")).await;
+    let (server, gateway) = scripted_account("").await;
     for _ in 0..3 {
-        gateway
-            .client
-            .clone()
-            .allocate_ip(allocate(pb::AliyunAllocateParams {
-                instance_id: "i-bp1abc".into(),
-                ..Default::default()
-            }))
-            .await
-            .unwrap();
+        allocate_with(&gateway, requests::instance("i-bp1abc")).await;
     }
     let nonces: std::collections::HashSet<String> = server
         .requests()
@@ -157,22 +167,8 @@ async fn every_attempt_gets_a_fresh_nonce() {
 
 #[tokio::test]
 async fn v1_with_sts_token_signs_the_security_token() {
-    let server = Scripted::start(vec![ok_reply()]).await;
-    let extra = "security_token_env = \"STS_FOR_TEST\"";
-    let gateway = start_gateway_with_env(
-        &aliyun_provider("ali", &server.url(), extra),
-        [("STS_FOR_TEST".to_owned(), ALIYUN_STS.to_owned())].into(),
-    )
-    .await;
-    gateway
-        .client
-        .clone()
-        .allocate_ip(allocate(pb::AliyunAllocateParams {
-            instance_id: "i-2ze0example0000002".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    let (server, gateway) = scripted_account("security_token_env = \"STS_FOR_TEST\"").await;
+    allocate_with(&gateway, requests::instance("i-2ze0example0000002")).await;
     let request = server.last_request();
     assert_eq!(request.param("SecurityToken").as_deref(), Some(ALIYUN_STS));
     // '+', '/' and '=' in the token are percent-encoded on the wire.
@@ -189,23 +185,16 @@ async fn v1_with_sts_token_signs_the_security_token() {
 
 #[tokio::test]
 async fn v3_request_is_exact_and_signed() {
-    let server = Scripted::start(vec![ok_reply()]).await;
     let extra = "signature_version = \"v3\"\nsecurity_token_env = \"STS_FOR_TEST\"";
-    let gateway = start_gateway_with_env(
-        &aliyun_provider("ali", &server.url(), extra),
-        [("STS_FOR_TEST".to_owned(), ALIYUN_STS.to_owned())].into(),
+    let (server, gateway) = scripted_account(extra).await;
+    allocate_with(
+        &gateway,
+        pb::AliyunAllocateParams {
+            ip_address: "47.95.10.20".into(),
+            ..requests::instance("i-2ze0example0000002")
+        },
     )
     .await;
-    gateway
-        .client
-        .clone()
-        .allocate_ip(allocate(pb::AliyunAllocateParams {
-            instance_id: "i-2ze0example0000002".into(),
-            ip_address: "47.95.10.20".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
     let request = server.last_request();
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/");
