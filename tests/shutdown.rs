@@ -305,14 +305,7 @@ async fn an_open_watch_and_a_wait_end_with_unavailable_promptly() {
     );
     let addr = gateway.wait_listening();
     let mut client = client(addr).await;
-    let eip = client
-        .allocate_ip(allocate("watched", false))
-        .await
-        .unwrap()
-        .into_inner()
-        .allocations[0]
-        .id
-        .clone();
+    let eip = first_allocation_id(&mut client, allocate("watched", false)).await;
     // A watch with no deadline, and a wait (its EIP stays CREATING for 600 s).
     let mut watch = client
         .watch_allocation(pb::WatchAllocationRequest {

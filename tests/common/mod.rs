@@ -116,6 +116,19 @@ pub async fn channel(addr: impl std::fmt::Display) -> Channel {
         .expect("gateway accepts connections")
 }
 
+/// AllocateIp, which must succeed: the id of its first allocation.
+pub async fn first_allocation_id(
+    client: &mut IpAllocationClient<Channel>,
+    request: impl tonic::IntoRequest<pb::AllocateIpRequest>,
+) -> String {
+    let response = client
+        .allocate_ip(request)
+        .await
+        .expect("the allocation succeeds")
+        .into_inner();
+    response.allocations[0].id.clone()
+}
+
 /// `[providers.<name>]` for an Aliyun account pointed at `endpoint`.
 pub fn aliyun_provider(name: &str, endpoint: &str, extra: &str) -> String {
     format!(
