@@ -12,7 +12,6 @@ use common::*;
 use ipalloc_gateway::pb;
 use ipalloc_gateway::provider::ProviderKind;
 use ipalloc_gateway::provider::error_table::{ErrorRule, RetryClass};
-use pb::allocate_ip_request::Params;
 use serde_json::json;
 use tonic::Code;
 
@@ -54,32 +53,16 @@ impl Kind {
     }
 
     fn allocate(self) -> pb::AllocateIpRequest {
-        let params = match self {
-            Kind::Aliyun => Params::Aliyun(pb::AliyunAllocateParams {
-                instance_id: "i-bp1abcdefghijk123456".into(),
-                ..Default::default()
-            }),
-            Kind::Zenlayer => Params::Zenlayer(pb::ZenlayerAllocateParams {
-                zone_id: "SEL-A".into(),
-                charge_type: pb::ChargeType::Postpaid as i32,
-                ..Default::default()
-            }),
-        };
-        pb::AllocateIpRequest {
-            provider: "p".into(),
-            params: Some(params),
-            ..Default::default()
+        match self {
+            Kind::Aliyun => requests::aliyun("p", requests::instance("i-bp1abcdefghijk123456")),
+            Kind::Zenlayer => requests::zenlayer("p", requests::postpaid("SEL-A")),
         }
     }
 
     fn get(self) -> pb::GetAllocationRequest {
-        pb::GetAllocationRequest {
-            provider: "p".into(),
-            id: match self {
-                Kind::Aliyun => "i-bp1abcdefghijk123456".into(),
-                Kind::Zenlayer => "eip-1".into(),
-            },
-            region_id: String::new(),
+        match self {
+            Kind::Aliyun => requests::lookup("p", "i-bp1abcdefghijk123456"),
+            Kind::Zenlayer => requests::lookup("p", "eip-1"),
         }
     }
 

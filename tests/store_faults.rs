@@ -279,8 +279,14 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-fn write_config(dir: &Path, text: &str) -> PathBuf {
+/// `dir/gateway.toml`: listening on `port`, the store at `store`, then
+/// `rest` (the providers).
+fn write_config(dir: &Path, port: u16, store: &Path, rest: &str) -> PathBuf {
     let path = dir.join("gateway.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:{port}\"\n[idempotency]\npath = \"{}\"\n{rest}",
+        store.display()
+    );
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -291,14 +297,7 @@ async fn a_clean_stop_after_a_failed_allocation_leaves_a_clean_store_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("idempotency.redb");
     let port = free_port();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "listen = \"127.0.0.1:{port}\"\n[idempotency]\npath = \"{}\"\n{}",
-            store.display(),
-            provider_toml(&emulators)
-        ),
-    );
+    let config = write_config(dir.path(), port, &store, &provider_toml(&emulators));
     // The file holds inline secrets: readable by others draws a warning.
     #[cfg(unix)]
     {
@@ -363,12 +362,10 @@ async fn an_empty_store_file_is_refused_at_start_and_moved_aside_when_told() {
     let port = free_port();
     let config = write_config(
         dir.path(),
-        &format!(
-            "listen = \"127.0.0.1:{port}\"\n[idempotency]\npath = \"{}\"\n\
-             [providers.zl]\nkind = \"zenlayer\"\nendpoint = \"http://127.0.0.1:9\"\n\
-             access_key_id_env = \"ZL_ID\"\naccess_key_password_env = \"ZL_PW\"\n",
-            store.display()
-        ),
+        port,
+        &store,
+        "[providers.zl]\nkind = \"zenlayer\"\nendpoint = \"http://127.0.0.1:9\"\n\
+         access_key_id_env = \"ZL_ID\"\naccess_key_password_env = \"ZL_PW\"\n",
     );
     let command = || {
         let mut command = Command::new(BIN);
@@ -433,14 +430,7 @@ async fn a_full_filesystem_turns_health_not_serving_until_space_returns() {
     std::fs::create_dir(&mount).unwrap();
     let store = mount.join("idempotency.redb");
     let port = free_port();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "listen = \"127.0.0.1:{port}\"\n[idempotency]\npath = \"{}\"\n{}",
-            store.display(),
-            provider_toml(&emulators)
-        ),
-    );
+    let config = write_config(dir.path(), port, &store, &provider_toml(&emulators));
     let mut command = Command::new("unshare");
     command
         .env_clear()
