@@ -142,6 +142,18 @@ fn eip_status(eg: &EmulatedGateway, id: &str) -> EipStatus {
     zenlayer_emulator(eg).eip(id).unwrap().eip_status
 }
 
+/// A watch of `id` that must end cleanly within `CALL_TIMEOUT`: what it sent.
+async fn watch_to_the_end(eg: &EmulatedGateway, id: &str) -> Vec<pb::Allocation> {
+    let (items, end) = watch(eg, id, CALL_TIMEOUT).await;
+    assert!(end.is_none(), "ends cleanly: {end:?}");
+    items
+}
+
+/// The state and provider status of each allocation.
+fn briefs(allocations: &[pb::Allocation]) -> Vec<(pb::AllocationState, &str)> {
+    allocations.iter().map(brief).collect()
+}
+
 fn brief(allocation: &pb::Allocation) -> (pb::AllocationState, &str) {
     (allocation.state(), allocation.provider_status.as_str())
 }
@@ -354,11 +366,9 @@ async fn watch_streams_creating_then_available_and_ends() {
         (pb::AllocationState::Pending, "CREATING")
     );
 
-    let (items, end) = watch(&eg, &id, CALL_TIMEOUT).await;
-    assert!(end.is_none(), "ends cleanly: {end:?}");
-    let states: Vec<_> = items.iter().map(brief).collect();
+    let items = watch_to_the_end(&eg, &id).await;
     assert_eq!(
-        states,
+        briefs(&items),
         [
             (pb::AllocationState::Pending, "CREATING"),
             (pb::AllocationState::Ready, "AVAILABLE"),
@@ -381,9 +391,7 @@ async fn watch_streams_creating_then_available_and_ends() {
     );
 
     // Watching a terminal EIP sends its state once and ends.
-    let (again, end) = watch(&eg, &id, CALL_TIMEOUT).await;
-    assert!(end.is_none(), "{end:?}");
-    assert_eq!(again, items[1..]);
+    assert_eq!(watch_to_the_end(&eg, &id).await, items[1..]);
 }
 
 /// (d) WatchAllocation in SIN-A: CREATING, then CREATE_FAILED, then the end.
@@ -392,11 +400,9 @@ async fn watch_streams_creating_then_create_failed_and_ends() {
     let eg = start(Duration::from_secs(1), FAST_POLL).await;
     let response = allocate_in(&eg, "SIN-A", 1, false).await;
     let id = response.allocations[0].id.clone();
-    let (items, end) = watch(&eg, &id, CALL_TIMEOUT).await;
-    assert!(end.is_none(), "ends cleanly: {end:?}");
-    let states: Vec<_> = items.iter().map(brief).collect();
+    let items = watch_to_the_end(&eg, &id).await;
     assert_eq!(
-        states,
+        briefs(&items),
         [
             (pb::AllocationState::Pending, "CREATING"),
             (pb::AllocationState::Failed, "CREATE_FAILED"),
@@ -429,8 +435,7 @@ async fn watch_ends_with_deadline_exceeded_when_the_deadline_comes_first() {
     );
     assert!(status.message().contains(&id), "{status:?}");
     assert!(elapsed < creation_delay, "{elapsed:?}");
-    let states: Vec<_> = items.iter().map(brief).collect();
-    assert_eq!(states, [(pb::AllocationState::Pending, "CREATING")]);
+    assert_eq!(briefs(&items), [(pb::AllocationState::Pending, "CREATING")]);
     assert_eq!(eip_status(&eg, &id), EipStatus::Creating);
 }
 
