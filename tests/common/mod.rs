@@ -1,6 +1,7 @@
 //! Shared integration-test harness: a scripted provider HTTP server on
 //! 127.0.0.1:0 that records every request exactly, the gateway served on
 //! 127.0.0.1:0 with a real tonic client, and readers for error details.
+// Each test binary compiles this whole harness and uses only part of it.
 #![allow(dead_code)]
 
 pub mod emulators;
