@@ -518,9 +518,11 @@ async fn dropped_connection_after_sending_is_outcome_unknown() {
 async fn bodies_that_are_not_the_api_format() {
     const MALFORMED: &str = "PROVIDER_RESPONSE_MALFORMED";
     // An allocation may have happened behind an answer that cannot be read.
-    const UNKNOWN: (Code, &str) = (Code::DeadlineExceeded, "PROVIDER_OUTCOME_UNKNOWN");
-    // (reply, AllocateIp code and reason, GetAllocation code and reason)
-    let cases: Vec<(Reply, (Code, &str), (Code, &str))> = vec![
+    const UNKNOWN: Outcome = (Code::DeadlineExceeded, "PROVIDER_OUTCOME_UNKNOWN");
+    /// A gRPC code and ErrorInfo reason.
+    type Outcome = (Code, &'static str);
+    // (reply, AllocateIp outcome, GetAllocation outcome)
+    let cases: Vec<(Reply, Outcome, Outcome)> = vec![
         (
             Reply::raw(
                 502,

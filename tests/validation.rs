@@ -301,7 +301,7 @@ async fn get_allocation_is_validated() {
             ..requests::lookup(provider, id)
         };
         let status = client.get_allocation(request.clone()).await.unwrap_err();
-        assert_invalid(&status, &fields, &format!("{request:?}"));
+        assert_invalid(&status, fields, &format!("{request:?}"));
     }
     f.assert_no_provider_called();
 }

@@ -1,6 +1,11 @@
-//! Shared integration-test harness: a scripted provider HTTP server on
-//! 127.0.0.1:0 that records every request exactly, the gateway served on
-//! 127.0.0.1:0 with a real tonic client, and readers for error details.
+//! The integration tests' one harness. Its modules: the scripted provider
+//! that records every request exactly (`scripted`), the emulators behind the
+//! gateway or alone (`emulators`), the binary as a child process
+//! (`process`), provider adapter settings (`settings`), requests
+//! (`requests`), the signatures recomputed independently (`signatures`), raw
+//! HTTP/2 (`h2raw`) and external tools (`tools`). Here: the gateway served
+//! in process on 127.0.0.1:0 with a real tonic client, the test credentials
+//! and provider TOML, free ports, and readers for error details.
 // Each test binary compiles this whole harness and uses only part of it.
 #![allow(dead_code)]
 
