@@ -25,6 +25,8 @@ pub mod middleware;
 pub mod provider;
 pub mod sandbox;
 pub mod server;
+#[cfg(test)]
+mod testing;
 
 /// Code generated from `proto/ipalloc/v1/ip_allocation.proto`.
 pub mod pb {

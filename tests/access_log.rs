@@ -7,27 +7,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::process;
+use common::requests;
+use common::{channel, process};
 use ipalloc_gateway::emulator::zenlayer::{SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD};
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::{EmulatorOptions, start_emulators};
-use pb::allocate_ip_request::Params;
 use serde_json::Value;
-use tonic::transport::Channel;
 
 fn allocate(key: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            amount: Some(2),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    let params = pb::ZenlayerAllocateParams {
+        amount: Some(2),
+        ..requests::postpaid("SEL-A")
+    };
+    requests::keyed(key, requests::zenlayer("zenlayer", params))
 }
 
 /// Runs a few calls against the binary with `log` settings; returns its log.
@@ -47,13 +40,7 @@ async fn run_calls(log: &str) -> (String, Vec<pb::Allocation>) {
     );
     let mut gateway = process::spawn(dir.path(), &config, |_| {});
     let addr = gateway.wait_listening();
-    let mut client = IpAllocationClient::new(
-        Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap(),
-    );
+    let mut client = IpAllocationClient::new(channel(addr).await);
     let first = client
         .allocate_ip(allocate("log-key-1"))
         .await

@@ -6,92 +6,15 @@
 
 mod common;
 
+use common::signatures;
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use common::*;
-use hmac::{KeyInit, Mac};
 use ipalloc_gateway::pb;
-use pb::allocate_ip_request::Params;
 use serde_json::json;
-use sha2::Digest;
-
-/// RFC 3986: only A-Z a-z 0-9 - _ . ~ stay literal.
-fn rfc3986(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn expected_v1_signature(request: &Recorded, secret: &str) -> String {
-    let params: BTreeMap<String, String> = request
-        .query_pairs()
-        .into_iter()
-        .filter(|(k, _)| k != "Signature")
-        .collect();
-    let canonical = params
-        .iter()
-        .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let to_sign = format!("{}&%2F&{}", request.method, rfc3986(&canonical));
-    let mut mac =
-        hmac::Hmac::<sha1::Sha1>::new_from_slice(format!("{secret}&").as_bytes()).unwrap();
-    mac.update(to_sign.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-fn expected_v3_authorization(request: &Recorded, access_key_id: &str, secret: &str) -> String {
-    let auth = request.header("authorization").unwrap();
-    let signed: Vec<&str> = auth
-        .split("SignedHeaders=")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .split(';')
-        .collect();
-    let mut query: Vec<(String, String)> = request.query_pairs();
-    query.sort();
-    let canonical_query = query
-        .iter()
-        .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let headers: String = signed
-        .iter()
-        .map(|name| format!("{name}:{}\n", request.header(name).unwrap().trim()))
-        .collect();
-    let body_hash = hex::encode(sha2::Sha256::digest(&request.body));
-    let canonical = format!(
-        "POST\n/\n{canonical_query}\n{headers}\n{}\n{body_hash}",
-        signed.join(";")
-    );
-    let to_sign = format!(
-        "ACS3-HMAC-SHA256\n{}",
-        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
-    );
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(to_sign.as_bytes());
-    format!(
-        "ACS3-HMAC-SHA256 Credential={access_key_id},SignedHeaders={},Signature={}",
-        signed.join(";"),
-        hex::encode(mac.finalize().into_bytes())
-    )
-}
 
 fn allocate(params: pb::AliyunAllocateParams) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "ali".into(),
-        params: Some(Params::Aliyun(params)),
-        ..Default::default()
-    }
+    requests::aliyun("ali", params)
 }
 
 fn ok_reply() -> Reply {
@@ -114,22 +37,46 @@ fn assert_fresh_timestamp(text: &str) {
     assert!(skew <= 5, "timestamp {text} is {skew}s off");
 }
 
-#[tokio::test]
-async fn v1_allocation_request_is_exact_and_signed() {
+/// A gateway with Alibaba account `ali` (configured with `extra`, the
+/// environment holding `STS_FOR_TEST`) on a scripted provider that accepts
+/// every allocation.
+async fn scripted_account(extra: &str) -> (Scripted, TestGateway) {
     let server = Scripted::start(vec![ok_reply()]).await;
-    let gateway = start_gateway(&aliyun_provider("ali", &server.url(), "")).await;
-    let response = gateway
+    let gateway = start_gateway_with_env(
+        &aliyun_provider("ali", &server.url(), extra),
+        [("STS_FOR_TEST".to_owned(), ALIYUN_STS.to_owned())].into(),
+    )
+    .await;
+    (server, gateway)
+}
+
+/// One successful AllocateIp with `params`.
+async fn allocate_with(
+    gateway: &TestGateway,
+    params: pb::AliyunAllocateParams,
+) -> pb::AllocateIpResponse {
+    gateway
         .client
         .clone()
-        .allocate_ip(allocate(pb::AliyunAllocateParams {
+        .allocate_ip(allocate(params))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn v1_allocation_request_is_exact_and_signed() {
+    let (server, gateway) = scripted_account("").await;
+    let response = allocate_with(
+        &gateway,
+        pb::AliyunAllocateParams {
             instance_id: "i-bp1abcdefghijk123456".into(),
             ip_address: "47.95.10.20".into(),
             vlan_id: "100".into(),
             region_id: "cn-beijing".into(),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )
+    .await;
 
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
@@ -177,7 +124,7 @@ async fn v1_allocation_request_is_exact_and_signed() {
     assert_fresh_timestamp(&params["Timestamp"]);
     assert_eq!(
         params["Signature"],
-        expected_v1_signature(request, ALIYUN_SECRET)
+        signatures::aliyun_v1(request, ALIYUN_SECRET)
     );
     // The wire encoding is RFC 3986 (':' as %3A, signature '=' as %3D).
     assert!(request.query.contains("Timestamp=20"), "{}", request.query);
@@ -206,18 +153,9 @@ async fn v1_allocation_request_is_exact_and_signed() {
 
 #[tokio::test]
 async fn every_attempt_gets_a_fresh_nonce() {
-    let server = Scripted::start(vec![ok_reply()]).await;
-    let gateway = start_gateway(&aliyun_provider("ali", &server.url(), "")).await;
+    let (server, gateway) = scripted_account("").await;
     for _ in 0..3 {
-        gateway
-            .client
-            .clone()
-            .allocate_ip(allocate(pb::AliyunAllocateParams {
-                instance_id: "i-bp1abc".into(),
-                ..Default::default()
-            }))
-            .await
-            .unwrap();
+        allocate_with(&gateway, requests::instance("i-bp1abc")).await;
     }
     let nonces: std::collections::HashSet<String> = server
         .requests()
@@ -229,22 +167,8 @@ async fn every_attempt_gets_a_fresh_nonce() {
 
 #[tokio::test]
 async fn v1_with_sts_token_signs_the_security_token() {
-    let server = Scripted::start(vec![ok_reply()]).await;
-    let extra = "security_token_env = \"STS_FOR_TEST\"";
-    let gateway = start_gateway_with_env(
-        &aliyun_provider("ali", &server.url(), extra),
-        [("STS_FOR_TEST".to_owned(), ALIYUN_STS.to_owned())].into(),
-    )
-    .await;
-    gateway
-        .client
-        .clone()
-        .allocate_ip(allocate(pb::AliyunAllocateParams {
-            instance_id: "i-2ze0example0000002".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    let (server, gateway) = scripted_account("security_token_env = \"STS_FOR_TEST\"").await;
+    allocate_with(&gateway, requests::instance("i-2ze0example0000002")).await;
     let request = server.last_request();
     assert_eq!(request.param("SecurityToken").as_deref(), Some(ALIYUN_STS));
     // '+', '/' and '=' in the token are percent-encoded on the wire.
@@ -255,29 +179,22 @@ async fn v1_with_sts_token_signs_the_security_token() {
     );
     assert_eq!(
         request.param("Signature").unwrap(),
-        expected_v1_signature(&request, ALIYUN_SECRET)
+        signatures::aliyun_v1(&request, ALIYUN_SECRET)
     );
 }
 
 #[tokio::test]
 async fn v3_request_is_exact_and_signed() {
-    let server = Scripted::start(vec![ok_reply()]).await;
     let extra = "signature_version = \"v3\"\nsecurity_token_env = \"STS_FOR_TEST\"";
-    let gateway = start_gateway_with_env(
-        &aliyun_provider("ali", &server.url(), extra),
-        [("STS_FOR_TEST".to_owned(), ALIYUN_STS.to_owned())].into(),
+    let (server, gateway) = scripted_account(extra).await;
+    allocate_with(
+        &gateway,
+        pb::AliyunAllocateParams {
+            ip_address: "47.95.10.20".into(),
+            ..requests::instance("i-2ze0example0000002")
+        },
     )
     .await;
-    gateway
-        .client
-        .clone()
-        .allocate_ip(allocate(pb::AliyunAllocateParams {
-            instance_id: "i-2ze0example0000002".into(),
-            ip_address: "47.95.10.20".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
     let request = server.last_request();
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/");
@@ -316,7 +233,7 @@ async fn v3_request_is_exact_and_signed() {
     );
     assert_eq!(
         auth,
-        expected_v3_authorization(&request, ALIYUN_AK_ID, ALIYUN_SECRET)
+        signatures::aliyun_v3_authorization(&request, ALIYUN_AK_ID, ALIYUN_SECRET)
     );
 }
 
@@ -358,7 +275,7 @@ async fn get_allocation_reads_the_instance_public_ip() {
     assert_eq!(request.param("InstanceId").as_deref(), Some("i-bp1abc"));
     assert_eq!(
         request.param("Signature").unwrap(),
-        expected_v1_signature(&request, ALIYUN_SECRET)
+        signatures::aliyun_v1(&request, ALIYUN_SECRET)
     );
 
     // An instance with only an EIP has no static public IP: NOT_FOUND.
@@ -371,11 +288,7 @@ async fn get_allocation_reads_the_instance_public_ip() {
         }),
     )]);
     let status = client
-        .get_allocation(pb::GetAllocationRequest {
-            provider: "ali".into(),
-            id: "i-bp1abc".into(),
-            region_id: String::new(),
-        })
+        .get_allocation(requests::lookup("ali", "i-bp1abc"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound);

@@ -19,7 +19,6 @@ use common::*;
 use ipalloc_gateway::emulator::{FaultConfig, RepeatAllocation};
 use ipalloc_gateway::pb;
 use ipalloc_gateway::sandbox::EmulatorOptions;
-use pb::allocate_ip_request::Params;
 use tonic::Code;
 
 const RULES: [RepeatAllocation; 2] = [
@@ -47,15 +46,10 @@ async fn gateway(rule: RepeatAllocation, faults: FaultConfig, grace_ms: u64) -> 
 }
 
 fn request(key: &str, instance: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "aliyun".into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-            instance_id: instance.into(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    requests::keyed(
+        key,
+        requests::aliyun("aliyun", requests::instance(instance)),
+    )
 }
 
 /// What a careful client does: call, and on an error that invites a retry

@@ -125,6 +125,35 @@ async fn watch(
         .expect("the watch ends on its own")
 }
 
+/// `amount` POSTPAID EIPs in `zone`, waiting for them or not; must succeed.
+async fn allocate_in(
+    eg: &EmulatedGateway,
+    zone: &str,
+    amount: u32,
+    wait: bool,
+) -> pb::AllocateIpResponse {
+    allocate(eg, zenlayer_request(postpaid(zone, amount), wait, None))
+        .await
+        .unwrap()
+}
+
+/// The status EIP `id` has at the emulator.
+fn eip_status(eg: &EmulatedGateway, id: &str) -> EipStatus {
+    zenlayer_emulator(eg).eip(id).unwrap().eip_status
+}
+
+/// A watch of `id` that must end cleanly within `CALL_TIMEOUT`: what it sent.
+async fn watch_to_the_end(eg: &EmulatedGateway, id: &str) -> Vec<pb::Allocation> {
+    let (items, end) = watch(eg, id, CALL_TIMEOUT).await;
+    assert!(end.is_none(), "ends cleanly: {end:?}");
+    items
+}
+
+/// The state and provider status of each allocation.
+fn briefs(allocations: &[pb::Allocation]) -> Vec<(pb::AllocationState, &str)> {
+    allocations.iter().map(brief).collect()
+}
+
 fn brief(allocation: &pb::Allocation) -> (pb::AllocationState, &str) {
     (allocation.state(), allocation.provider_status.as_str())
 }
@@ -136,9 +165,7 @@ async fn wait_in_sel_a_returns_every_eip_ready() {
     let creation_delay = Duration::from_millis(300);
     let eg = start(creation_delay, FAST_POLL).await;
     let started = Instant::now();
-    let response = allocate(&eg, zenlayer_request(postpaid("SEL-A", 3), true, None))
-        .await
-        .unwrap();
+    let response = allocate_in(&eg, "SEL-A", 3, true).await;
     let elapsed = started.elapsed();
     assert!(
         elapsed >= creation_delay,
@@ -207,80 +234,50 @@ async fn wait_with_an_idempotency_key_is_answered_once() {
     assert_eq!((seen.allocate_calls, seen.allocations), (1, 2), "{seen:?}");
 }
 
-/// (b) `wait` in SIN-A: the EIPs end FAILED/CREATE_FAILED with a reason and
-/// (by default) stay CREATE_FAILED at the provider.
+/// (b) `wait` in SIN-A: the EIPs end FAILED/CREATE_FAILED with a reason;
+/// by default they stay CREATE_FAILED at the provider, with
+/// `terminate_failed = true` they are terminated (RECYCLE) and the reason
+/// says so, while SEL-A EIPs that end AVAILABLE are left alone.
 #[tokio::test]
-async fn wait_in_sin_a_returns_failed() {
-    let eg = start(Duration::from_millis(300), FAST_POLL).await;
-    let response = allocate(&eg, zenlayer_request(postpaid("SIN-A", 2), true, None))
-        .await
-        .unwrap();
-    assert_eq!(response.allocations.len(), 2);
-    for allocation in &response.allocations {
+async fn wait_in_sin_a_returns_failed_and_terminates_them_if_asked() {
+    // (extra provider lines, the failure reason, the provider's status after)
+    let cases = [
+        (
+            "",
+            "Zenlayer reported CREATE_FAILED",
+            EipStatus::CreateFailed,
+        ),
+        (
+            "terminate_failed = true\n",
+            "Zenlayer reported CREATE_FAILED; terminated for a full refund",
+            EipStatus::Recycle,
+        ),
+    ];
+    for (extra, reason, after) in cases {
+        let eg = start(Duration::from_millis(300), &format!("{FAST_POLL}{extra}")).await;
+        let response = allocate_in(&eg, "SIN-A", 2, true).await;
+        assert_eq!(response.allocations.len(), 2);
+        for allocation in &response.allocations {
+            assert_eq!(
+                brief(allocation),
+                (pb::AllocationState::Failed, "CREATE_FAILED"),
+                "{allocation:?}"
+            );
+            assert_eq!(allocation.ip_address, "");
+            assert_eq!(allocation.zone_id, "SIN-A");
+            assert_eq!(allocation.failure_reason, reason);
+            assert_eq!(eip_status(&eg, &allocation.id), after);
+        }
+        let ready = allocate_in(&eg, "SEL-A", 1, true).await;
         assert_eq!(
-            brief(allocation),
-            (pb::AllocationState::Failed, "CREATE_FAILED"),
-            "{allocation:?}"
+            brief(&ready.allocations[0]),
+            (pb::AllocationState::Ready, "AVAILABLE")
         );
-        assert_eq!(allocation.ip_address, "");
-        assert_eq!(allocation.zone_id, "SIN-A");
-        assert_eq!(allocation.failure_reason, "Zenlayer reported CREATE_FAILED");
         assert_eq!(
-            zenlayer_emulator(&eg)
-                .eip(&allocation.id)
-                .unwrap()
-                .eip_status,
-            EipStatus::CreateFailed
+            eip_status(&eg, &ready.allocations[0].id),
+            EipStatus::Available
         );
     }
-}
-
-/// (b) with `terminate_failed = true`: the failed EIPs are terminated
-/// (RECYCLE at the provider) and the reason says so.
-#[tokio::test]
-async fn wait_in_sin_a_with_terminate_failed_terminates_them() {
-    let eg = start(
-        Duration::from_millis(300),
-        &format!("{FAST_POLL}terminate_failed = true\n"),
-    )
-    .await;
-    let response = allocate(&eg, zenlayer_request(postpaid("SIN-A", 2), true, None))
-        .await
-        .unwrap();
-    assert_eq!(response.allocations.len(), 2);
-    for allocation in &response.allocations {
-        assert_eq!(
-            brief(allocation),
-            (pb::AllocationState::Failed, "CREATE_FAILED"),
-            "{allocation:?}"
-        );
-        assert_eq!(
-            allocation.failure_reason,
-            "Zenlayer reported CREATE_FAILED; terminated for a full refund"
-        );
-        assert_eq!(
-            zenlayer_emulator(&eg)
-                .eip(&allocation.id)
-                .unwrap()
-                .eip_status,
-            EipStatus::Recycle
-        );
-    }
-    // SEL-A EIPs that end AVAILABLE are left alone.
-    let ready = allocate(&eg, zenlayer_request(postpaid("SEL-A", 1), true, None))
-        .await
-        .unwrap();
-    assert_eq!(
-        brief(&ready.allocations[0]),
-        (pb::AllocationState::Ready, "AVAILABLE")
-    );
-    assert_eq!(
-        zenlayer_emulator(&eg)
-            .eip(&ready.allocations[0].id)
-            .unwrap()
-            .eip_status,
-        EipStatus::Available
-    );
 }
 
 /// (c) a `wait_timeout` shorter than the creation delay answers promptly
@@ -309,13 +306,7 @@ async fn short_wait_timeout_returns_pending_promptly() {
             "{allocation:?}"
         );
         assert_eq!(allocation.ip_address, "");
-        assert_eq!(
-            zenlayer_emulator(&eg)
-                .eip(&allocation.id)
-                .unwrap()
-                .eip_status,
-            EipStatus::Creating
-        );
+        assert_eq!(eip_status(&eg, &allocation.id), EipStatus::Creating);
     }
 
     // The call's deadline bounds a wait without a wait_timeout the same way.
@@ -368,20 +359,16 @@ async fn the_last_poll_comes_just_before_the_wait_ends() {
 async fn watch_streams_creating_then_available_and_ends() {
     // Long enough that the watch surely starts while the EIP is CREATING.
     let eg = start(Duration::from_secs(1), FAST_POLL).await;
-    let response = allocate(&eg, zenlayer_request(postpaid("SEL-A", 1), false, None))
-        .await
-        .unwrap();
+    let response = allocate_in(&eg, "SEL-A", 1, false).await;
     let id = response.allocations[0].id.clone();
     assert_eq!(
         brief(&response.allocations[0]),
         (pb::AllocationState::Pending, "CREATING")
     );
 
-    let (items, end) = watch(&eg, &id, CALL_TIMEOUT).await;
-    assert!(end.is_none(), "ends cleanly: {end:?}");
-    let states: Vec<_> = items.iter().map(brief).collect();
+    let items = watch_to_the_end(&eg, &id).await;
     assert_eq!(
-        states,
+        briefs(&items),
         [
             (pb::AllocationState::Pending, "CREATING"),
             (pb::AllocationState::Ready, "AVAILABLE"),
@@ -404,24 +391,18 @@ async fn watch_streams_creating_then_available_and_ends() {
     );
 
     // Watching a terminal EIP sends its state once and ends.
-    let (again, end) = watch(&eg, &id, CALL_TIMEOUT).await;
-    assert!(end.is_none(), "{end:?}");
-    assert_eq!(again, items[1..]);
+    assert_eq!(watch_to_the_end(&eg, &id).await, items[1..]);
 }
 
 /// (d) WatchAllocation in SIN-A: CREATING, then CREATE_FAILED, then the end.
 #[tokio::test]
 async fn watch_streams_creating_then_create_failed_and_ends() {
     let eg = start(Duration::from_secs(1), FAST_POLL).await;
-    let response = allocate(&eg, zenlayer_request(postpaid("SIN-A", 1), false, None))
-        .await
-        .unwrap();
+    let response = allocate_in(&eg, "SIN-A", 1, false).await;
     let id = response.allocations[0].id.clone();
-    let (items, end) = watch(&eg, &id, CALL_TIMEOUT).await;
-    assert!(end.is_none(), "ends cleanly: {end:?}");
-    let states: Vec<_> = items.iter().map(brief).collect();
+    let items = watch_to_the_end(&eg, &id).await;
     assert_eq!(
-        states,
+        briefs(&items),
         [
             (pb::AllocationState::Pending, "CREATING"),
             (pb::AllocationState::Failed, "CREATE_FAILED"),
@@ -430,10 +411,7 @@ async fn watch_streams_creating_then_create_failed_and_ends() {
     assert_eq!(items[1].failure_reason, "Zenlayer reported CREATE_FAILED");
     assert_eq!(items[1].ip_address, "");
     // A watch only reads: the EIP stays CREATE_FAILED at the provider.
-    assert_eq!(
-        zenlayer_emulator(&eg).eip(&id).unwrap().eip_status,
-        EipStatus::CreateFailed
-    );
+    assert_eq!(eip_status(&eg, &id), EipStatus::CreateFailed);
 }
 
 /// (d) a call deadline shorter than the creation delay: CREATING, then the
@@ -442,9 +420,7 @@ async fn watch_streams_creating_then_create_failed_and_ends() {
 async fn watch_ends_with_deadline_exceeded_when_the_deadline_comes_first() {
     let creation_delay = Duration::from_secs(3);
     let eg = start(creation_delay, FAST_POLL).await;
-    let response = allocate(&eg, zenlayer_request(postpaid("SEL-A", 1), false, None))
-        .await
-        .unwrap();
+    let response = allocate_in(&eg, "SEL-A", 1, false).await;
     let id = response.allocations[0].id.clone();
 
     let started = Instant::now();
@@ -459,12 +435,8 @@ async fn watch_ends_with_deadline_exceeded_when_the_deadline_comes_first() {
     );
     assert!(status.message().contains(&id), "{status:?}");
     assert!(elapsed < creation_delay, "{elapsed:?}");
-    let states: Vec<_> = items.iter().map(brief).collect();
-    assert_eq!(states, [(pb::AllocationState::Pending, "CREATING")]);
-    assert_eq!(
-        zenlayer_emulator(&eg).eip(&id).unwrap().eip_status,
-        EipStatus::Creating
-    );
+    assert_eq!(briefs(&items), [(pb::AllocationState::Pending, "CREATING")]);
+    assert_eq!(eip_status(&eg, &id), EipStatus::Creating);
 }
 
 /// (e) GetAllocation on Aliyun answers the instance's public IP after an
@@ -474,11 +446,7 @@ async fn get_allocation_after_allocations() {
     let eg = start(Duration::from_millis(300), FAST_POLL).await;
     let get = |provider: &str, id: &str| {
         let mut client = eg.gateway.client.clone();
-        let request = pb::GetAllocationRequest {
-            provider: provider.into(),
-            id: id.into(),
-            region_id: String::new(),
-        };
+        let request = requests::lookup(provider, id);
         async move {
             client
                 .get_allocation(request)
@@ -499,14 +467,7 @@ async fn get_allocation_after_allocations() {
 
     let allocated = allocate(
         &eg,
-        pb::AllocateIpRequest {
-            provider: "aliyun".into(),
-            params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-                instance_id: "i-emuready003".into(),
-                ..Default::default()
-            })),
-            ..Default::default()
-        },
+        requests::aliyun("aliyun", requests::instance("i-emuready003")),
     )
     .await
     .unwrap();
@@ -527,14 +488,7 @@ async fn get_allocation_after_allocations() {
     // A seeded Stopped instance keeps its status word.
     allocate(
         &eg,
-        pb::AllocateIpRequest {
-            provider: "aliyun".into(),
-            params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-                instance_id: "i-emustopped01".into(),
-                ..Default::default()
-            })),
-            ..Default::default()
-        },
+        requests::aliyun("aliyun", requests::instance("i-emustopped01")),
     )
     .await
     .unwrap();
@@ -543,9 +497,7 @@ async fn get_allocation_after_allocations() {
     assert_eq!(stopped.ip_address, "47.96.0.2");
 
     // Zenlayer: the EIP by id, PENDING then READY.
-    let response = allocate(&eg, zenlayer_request(postpaid("SEL-A", 1), false, None))
-        .await
-        .unwrap();
+    let response = allocate_in(&eg, "SEL-A", 1, false).await;
     let id = &response.allocations[0].id;
     let mut last = get("zenlayer", id).await.unwrap();
     for _ in 0..100 {
@@ -568,45 +520,21 @@ async fn get_allocation_after_allocations() {
 #[tokio::test]
 async fn list_providers_on_the_emulated_gateway() {
     let eg = start(Duration::from_millis(300), FAST_POLL).await;
-    let response = eg
-        .gateway
-        .client
-        .clone()
-        .list_providers(pb::ListProvidersRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let response = eg.gateway.list_providers().await;
     let names: Vec<&str> = response.providers.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["aliyun", "zenlayer"]);
 
     let aliyun = &response.providers[0];
-    assert_eq!(aliyun.kind(), pb::ProviderKind::Aliyun);
-    assert_eq!(aliyun.region, "cn-hangzhou");
+    assert_aliyun_capabilities(aliyun);
     assert_eq!(aliyun.endpoint, eg.aliyun_url);
     assert!(aliyun.endpoint.starts_with("http://127.0.0.1:"));
     let caps = aliyun.capabilities.as_ref().unwrap();
-    assert_eq!(caps.max_allocations_per_request, 1);
-    assert!(!caps.asynchronous);
-    assert!(caps.requires_instance && caps.requires_instance_restart);
-    assert!(caps.charge_types.is_empty());
-    assert_eq!(caps.api_version, "ecs/2014-05-26");
     assert_eq!(caps.signature, "HMAC-SHA1 (RPC signature V1)");
 
     let zenlayer = &response.providers[1];
-    assert_eq!(zenlayer.kind(), pb::ProviderKind::Zenlayer);
-    assert_eq!(zenlayer.region, "");
+    assert_zenlayer_capabilities(zenlayer);
     assert_eq!(zenlayer.endpoint, eg.zenlayer_url);
     assert!(zenlayer.endpoint.starts_with("http://127.0.0.1:"));
-    let caps = zenlayer.capabilities.as_ref().unwrap();
-    assert_eq!(caps.max_allocations_per_request, 100);
-    assert!(caps.asynchronous);
-    assert!(!caps.requires_instance && !caps.requires_instance_restart);
-    assert_eq!(
-        caps.charge_types().collect::<Vec<_>>(),
-        [pb::ChargeType::Prepaid, pb::ChargeType::Postpaid]
-    );
-    assert_eq!(caps.api_version, "bmc/2026-02-01");
-    assert_eq!(caps.signature, "ZC2-HMAC-SHA256");
 
     // ListProviders calls no provider.
     for url in [&eg.aliyun_url, &eg.zenlayer_url] {
@@ -657,7 +585,7 @@ async fn replays_never_report_less_than_the_first_answer() {
     assert_eq!(pending.allocations[0].state(), pb::AllocationState::Pending);
     let id = pending.allocations[0].id.clone();
     let available = Instant::now() + Duration::from_secs(10);
-    while zenlayer_emulator(&eg).eip(&id).unwrap().eip_status != EipStatus::Available {
+    while eip_status(&eg, &id) != EipStatus::Available {
         assert!(Instant::now() < available, "the EIP becomes AVAILABLE");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

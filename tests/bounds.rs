@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use common::emulators::{self, counters};
 use common::h2raw::{RawAnswer, RawClient, RawRequest};
+use common::requests;
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::EmulatorOptions;
-use pb::allocate_ip_request::Params;
 use prost::Message as _;
 use tonic::Code;
 use tonic::transport::Endpoint;
@@ -57,27 +57,11 @@ fn logs() -> &'static Captured {
 }
 
 fn zenlayer(params: pb::ZenlayerAllocateParams) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        params: Some(Params::Zenlayer(params)),
-        ..Default::default()
-    }
+    requests::zenlayer("zenlayer", params)
 }
 
 fn aliyun(params: pb::AliyunAllocateParams) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "aliyun".into(),
-        params: Some(Params::Aliyun(params)),
-        ..Default::default()
-    }
-}
-
-fn good_zenlayer() -> pb::ZenlayerAllocateParams {
-    pb::ZenlayerAllocateParams {
-        zone_id: "SEL-A".into(),
-        charge_type: pb::ChargeType::Postpaid as i32,
-        ..Default::default()
-    }
+    requests::aliyun("aliyun", params)
 }
 
 fn tags(n: usize, key: &str, value: &str) -> Vec<pb::Tag> {
@@ -148,7 +132,7 @@ fn cases() -> Vec<Case> {
             "60,000 empty tags",
             zenlayer(pb::ZenlayerAllocateParams {
                 tags: tags(60_000, "", ""),
-                ..good_zenlayer()
+                ..requests::postpaid("SEL-A")
             }),
         ),
         allocate(
@@ -177,14 +161,14 @@ fn cases() -> Vec<Case> {
                         value: "v".repeat(3000),
                     })
                     .collect(),
-                ..good_zenlayer()
+                ..requests::postpaid("SEL-A")
             }),
         ),
         allocate(
             "one 200 KiB tag key",
             zenlayer(pb::ZenlayerAllocateParams {
                 tags: tags(1, &"k".repeat(big), "v"),
-                ..good_zenlayer()
+                ..requests::postpaid("SEL-A")
             }),
         ),
         allocate(
@@ -214,7 +198,7 @@ fn cases() -> Vec<Case> {
                         },
                     })
                     .collect(),
-                ..good_zenlayer()
+                ..requests::postpaid("SEL-A")
             }),
         ),
         allocate(
@@ -255,7 +239,7 @@ fn cases() -> Vec<Case> {
             "200 KiB idempotency key",
             pb::AllocateIpRequest {
                 idempotency_key: "k".repeat(big),
-                ..zenlayer(good_zenlayer())
+                ..zenlayer(requests::postpaid("SEL-A"))
             },
         ),
         allocate(
@@ -272,7 +256,7 @@ fn cases() -> Vec<Case> {
                 zone_id: "z".repeat(70_000),
                 resource_group_id: "g".repeat(70_000),
                 discount_code: "d".repeat(70_000),
-                ..good_zenlayer()
+                ..requests::postpaid("SEL-A")
             }),
         ),
         lookup(

@@ -16,7 +16,6 @@ use common::*;
 use ipalloc_gateway::emulator::zenlayer::{SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD};
 use ipalloc_gateway::pb;
 use ipalloc_gateway::sandbox::EmulatorOptions;
-use pb::allocate_ip_request::Params;
 use tonic::Code;
 
 const NUMERIC_SECRET: &str = "918273645";
@@ -158,15 +157,7 @@ fn sandbox_zenlayer(endpoint: &str, extra: &str) -> String {
 }
 
 fn allocation() -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    requests::zenlayer("zenlayer", requests::postpaid("SEL-A"))
 }
 
 #[tokio::test]
@@ -182,13 +173,7 @@ async fn a_zenlayer_endpoint_pasted_with_its_api_path_works() {
         .await
         .unwrap();
     assert_eq!(response.into_inner().allocations.len(), 1);
-    let listed = gateway
-        .client
-        .clone()
-        .list_providers(pb::ListProvidersRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = gateway.list_providers().await;
     assert_eq!(listed.providers[0].endpoint, emulators.zenlayer_url);
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use common::emulators::{self, counters};
 use common::h2raw::{RawAnswer, RawClient, RawRequest};
+use common::requests;
 use ipalloc_gateway::pb;
 use ipalloc_gateway::sandbox::EmulatorOptions;
 use prost::Message as _;
@@ -126,12 +127,7 @@ fn prefix(flag: u8, len: u32) -> Vec<u8> {
 async fn broken_framing_is_invalid_argument_with_error_info() {
     let env = emulators::start(EmulatorOptions::default(), "", "", "").await;
     let raw = RawClient::connect(env.gateway.addr).await;
-    let valid = pb::GetAllocationRequest {
-        provider: "zenlayer".into(),
-        id: "eip-1".into(),
-        region_id: String::new(),
-    }
-    .encode_to_vec();
+    let valid = requests::lookup("zenlayer", "eip-1").encode_to_vec();
 
     let empty = raw.call(raw_body(GET, Vec::new()), TIMEOUT).await;
     assert_refused(
@@ -210,38 +206,29 @@ async fn oversized_messages_are_refused_from_their_prefix() {
     assert_eq!(info.metadata["maxRequestBytes"], "4096");
     assert_eq!(info.metadata["requestBytes"], (1u64 << 30).to_string());
 
-    // A real message one byte over the limit.
-    let message = pb::AllocateIpRequest {
-        provider: "p".repeat(4094),
-        ..Default::default()
+    // A real message one byte over the limit is refused; one at the limit
+    // is read (and then validated): (provider name length, message
+    // length, reason).
+    for (name, length, reason) in [
+        (4094, 4097, "REQUEST_TOO_LARGE"),
+        (4093, 4096, "INVALID_REQUEST"),
+    ] {
+        let message = pb::AllocateIpRequest {
+            provider: "p".repeat(name),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(message.len(), length);
+        let answer = raw
+            .call(RawRequest::grpc(ALLOCATE, &message), TIMEOUT)
+            .await;
+        assert_refused(
+            &answer,
+            Code::InvalidArgument,
+            reason,
+            &format!("{length} bytes"),
+        );
     }
-    .encode_to_vec();
-    assert_eq!(message.len(), 4097);
-    let answer = raw
-        .call(RawRequest::grpc(ALLOCATE, &message), TIMEOUT)
-        .await;
-    assert_refused(
-        &answer,
-        Code::InvalidArgument,
-        "REQUEST_TOO_LARGE",
-        "4097 bytes",
-    );
-    // At the limit it is read (and then validated).
-    let message = pb::AllocateIpRequest {
-        provider: "p".repeat(4093),
-        ..Default::default()
-    }
-    .encode_to_vec();
-    assert_eq!(message.len(), 4096);
-    let answer = raw
-        .call(RawRequest::grpc(ALLOCATE, &message), TIMEOUT)
-        .await;
-    assert_refused(
-        &answer,
-        Code::InvalidArgument,
-        "INVALID_REQUEST",
-        "4096 bytes",
-    );
 }
 
 #[tokio::test]

@@ -2,64 +2,30 @@
 //! with the faults given at start (visible and changeable through the admin
 //! endpoint), for users' own integration tests.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
+use std::process::Command;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::free_port;
+use common::process::{BIN, emulate};
 
 #[tokio::test]
 async fn emulate_serves_both_emulators_with_faults_set_at_start() {
     let (aliyun, zenlayer) = (free_port(), free_port());
-    let mut child = Command::new(BIN)
-        .args([
-            "emulate",
-            "--aliyun",
-            &format!("127.0.0.1:{aliyun}"),
-            "--zenlayer",
-            &format!("127.0.0.1:{zenlayer}"),
-            "--creation-delay-ms",
-            "100",
-            "--faults",
-            r#"{"throttle_probability": 1.0}"#,
-        ])
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = Killed(child);
-    let mut banner = String::new();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !banner.contains("Stop with Ctrl-C") {
-        assert!(Instant::now() < deadline, "no banner: {banner}");
-        match lines.next() {
-            Some(Ok(line)) => {
-                banner.push_str(&line);
-                banner.push('\n');
-            }
-            _ => panic!("emulate exited: {banner}"),
-        }
-    }
+    let (aliyun_address, zenlayer_address) = (
+        format!("127.0.0.1:{aliyun}"),
+        format!("127.0.0.1:{zenlayer}"),
+    );
+    let (guard, banner) = emulate(&[
+        "--aliyun",
+        &aliyun_address,
+        "--zenlayer",
+        &zenlayer_address,
+        "--creation-delay-ms",
+        "100",
+        "--faults",
+        r#"{"throttle_probability": 1.0}"#,
+    ]);
     assert!(
         banner.contains(&format!("http://127.0.0.1:{aliyun}")),
         "{banner}"

@@ -3,61 +3,24 @@
 //! Alibaba emulator answers by them), and the defaults are the strict
 //! reading and `AllocatedAlready`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::Command;
+
+use common::free_port;
+use common::process::{BIN, Emulate, emulate};
 use ipalloc_gateway::emulator::aliyun::{SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_SECRET};
 use ipalloc_gateway::provider::aliyun::signer;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `emulate` with the Alibaba emulator only; returns the process,
 /// its port and its banner.
-fn emulate(extra: &[&str]) -> (Killed, u16, String) {
+fn emulate_aliyun(extra: &[&str]) -> (Emulate, u16, String) {
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .args(["emulate", "--aliyun", &address])
-        .args(extra)
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = Killed(child);
-    let mut banner = String::new();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !banner.contains("Stop with Ctrl-C") {
-        assert!(Instant::now() < deadline, "no banner: {banner}");
-        match lines.next() {
-            Some(Ok(line)) => {
-                banner.push_str(&line);
-                banner.push('\n');
-            }
-            _ => panic!("emulate exited: {banner}"),
-        }
-    }
-    (guard, port, banner)
+    let mut args = vec!["--aliyun", address.as_str()];
+    args.extend_from_slice(extra);
+    let (running, banner) = emulate(&args);
+    (running, port, banner)
 }
 
 /// A V1-signed AllocatePublicIpAddress; returns status and `Code` (or
@@ -107,7 +70,7 @@ async fn allocate(port: u16, extra: &[(&str, &str)]) -> (u16, String) {
 
 #[tokio::test]
 async fn defaults_are_strict_and_allocated_already() {
-    let (_guard, port, banner) = emulate(&[]);
+    let (_guard, port, banner) = emulate_aliyun(&[]);
     assert!(
         banner.contains("reading strict  repeated allocation allocated-already"),
         "{banner}"
@@ -125,7 +88,8 @@ async fn defaults_are_strict_and_allocated_already() {
 
 #[tokio::test]
 async fn lenient_and_returns_existing_switch_the_answers() {
-    let (_guard, port, banner) = emulate(&["--lenient", "--aliyun-repeat", "returns-existing"]);
+    let (_guard, port, banner) =
+        emulate_aliyun(&["--lenient", "--aliyun-repeat", "returns-existing"]);
     assert!(
         banner.contains("reading lenient  repeated allocation returns-existing"),
         "{banner}"

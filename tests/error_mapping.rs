@@ -12,7 +12,6 @@ use common::*;
 use ipalloc_gateway::pb;
 use ipalloc_gateway::provider::ProviderKind;
 use ipalloc_gateway::provider::error_table::{ErrorRule, RetryClass};
-use pb::allocate_ip_request::Params;
 use serde_json::json;
 use tonic::Code;
 
@@ -54,32 +53,16 @@ impl Kind {
     }
 
     fn allocate(self) -> pb::AllocateIpRequest {
-        let params = match self {
-            Kind::Aliyun => Params::Aliyun(pb::AliyunAllocateParams {
-                instance_id: "i-bp1abcdefghijk123456".into(),
-                ..Default::default()
-            }),
-            Kind::Zenlayer => Params::Zenlayer(pb::ZenlayerAllocateParams {
-                zone_id: "SEL-A".into(),
-                charge_type: pb::ChargeType::Postpaid as i32,
-                ..Default::default()
-            }),
-        };
-        pb::AllocateIpRequest {
-            provider: "p".into(),
-            params: Some(params),
-            ..Default::default()
+        match self {
+            Kind::Aliyun => requests::aliyun("p", requests::instance("i-bp1abcdefghijk123456")),
+            Kind::Zenlayer => requests::zenlayer("p", requests::postpaid("SEL-A")),
         }
     }
 
     fn get(self) -> pb::GetAllocationRequest {
-        pb::GetAllocationRequest {
-            provider: "p".into(),
-            id: match self {
-                Kind::Aliyun => "i-bp1abcdefghijk123456".into(),
-                Kind::Zenlayer => "eip-1".into(),
-            },
-            region_id: String::new(),
+        match self {
+            Kind::Aliyun => requests::lookup("p", "i-bp1abcdefghijk123456"),
+            Kind::Zenlayer => requests::lookup("p", "eip-1"),
         }
     }
 
@@ -533,53 +516,48 @@ async fn dropped_connection_after_sending_is_outcome_unknown() {
 /// Bodies that are not the API's JSON give a clear error, never a panic.
 #[tokio::test]
 async fn bodies_that_are_not_the_api_format() {
-    let cases: Vec<(Reply, Code, &str, Code, &str)> = vec![
-        // (reply, AllocateIp code, reason, GetAllocation code, reason)
+    const MALFORMED: &str = "PROVIDER_RESPONSE_MALFORMED";
+    // An allocation may have happened behind an answer that cannot be read.
+    const UNKNOWN: Outcome = (Code::DeadlineExceeded, "PROVIDER_OUTCOME_UNKNOWN");
+    /// A gRPC code and ErrorInfo reason.
+    type Outcome = (Code, &'static str);
+    // (reply, AllocateIp outcome, GetAllocation outcome)
+    let cases: Vec<(Reply, Outcome, Outcome)> = vec![
         (
             Reply::raw(
                 502,
                 "text/html",
                 "<html><body><h1>502 Bad Gateway</h1></body></html>",
             ),
-            Code::DeadlineExceeded,
-            "PROVIDER_OUTCOME_UNKNOWN",
-            Code::Unavailable,
-            "PROVIDER_RESPONSE_MALFORMED",
+            UNKNOWN,
+            (Code::Unavailable, MALFORMED),
         ),
         (
             Reply::raw(200, "application/json", ""),
-            Code::DeadlineExceeded,
-            "PROVIDER_OUTCOME_UNKNOWN",
-            Code::Internal,
-            "PROVIDER_RESPONSE_MALFORMED",
+            UNKNOWN,
+            (Code::Internal, MALFORMED),
         ),
         (
             Reply::raw(200, "application/json", "{\"RequestId\":\"x\",\"IpAdd"),
-            Code::DeadlineExceeded,
-            "PROVIDER_OUTCOME_UNKNOWN",
-            Code::Internal,
-            "PROVIDER_RESPONSE_MALFORMED",
+            UNKNOWN,
+            (Code::Internal, MALFORMED),
         ),
         (
             Reply::raw(403, "text/html", "<html>Access denied by proxy</html>"),
-            Code::FailedPrecondition,
-            "PROVIDER_RESPONSE_MALFORMED",
-            Code::FailedPrecondition,
-            "PROVIDER_RESPONSE_MALFORMED",
+            (Code::FailedPrecondition, MALFORMED),
+            (Code::FailedPrecondition, MALFORMED),
         ),
         (
             Reply::raw(400, "application/json", "[1,2,3]"),
-            Code::InvalidArgument,
-            "PROVIDER_RESPONSE_MALFORMED",
-            Code::InvalidArgument,
-            "PROVIDER_RESPONSE_MALFORMED",
+            (Code::InvalidArgument, MALFORMED),
+            (Code::InvalidArgument, MALFORMED),
         ),
     ];
     for kind in [Kind::Aliyun, Kind::Zenlayer] {
         let server = Scripted::start(vec![]).await;
         let gateway = start_gateway(&kind.config(&server.url(), "")).await;
         let mut client = gateway.client.clone();
-        for (reply, write_code, write_reason, read_code, read_reason) in &cases {
+        for (reply, (write_code, write_reason), (read_code, read_reason)) in &cases {
             server.set_replies(vec![reply.clone()]);
             let status = client.allocate_ip(kind.allocate()).await.unwrap_err();
             assert_eq!(status.code(), *write_code, "allocate {reply:?}: {status:?}");

@@ -42,11 +42,7 @@ async fn out_of_file_descriptors_the_gateway_backs_off_and_recovers() {
         }
     });
     let addr = gateway.wait_listening();
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(addr).await;
     let mut before = IpAllocationClient::new(channel);
     before
         .list_providers(pb::ListProvidersRequest {})

@@ -13,34 +13,22 @@ use common::*;
 use ipalloc_gateway::emulator::FaultConfig;
 use ipalloc_gateway::pb;
 use ipalloc_gateway::sandbox::EmulatorOptions;
-use pb::allocate_ip_request::Params;
 use serde_json::json;
 use tonic::Code;
 
 fn zenlayer(key: &str, zone: &str, amount: u32) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: zone.into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            amount: Some(amount),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    let params = pb::ZenlayerAllocateParams {
+        amount: Some(amount),
+        ..requests::postpaid(zone)
+    };
+    requests::keyed(key, requests::zenlayer("zenlayer", params))
 }
 
 fn aliyun(key: &str, instance: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "aliyun".into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-            instance_id: instance.into(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    requests::keyed(
+        key,
+        requests::aliyun("aliyun", requests::instance(instance)),
+    )
 }
 
 fn ids(response: &pb::AllocateIpResponse) -> Vec<String> {

@@ -11,28 +11,21 @@ use common::*;
 use ipalloc_gateway::emulator::FaultConfig;
 use ipalloc_gateway::pb;
 use ipalloc_gateway::sandbox::EmulatorOptions;
-use pb::allocate_ip_request::Params;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 fn zenlayer(key: &str, tags: usize) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            tags: (0..tags)
-                .map(|i| pb::Tag {
-                    key: format!("k{i}-{}", "x".repeat(100)),
-                    value: "v".repeat(128),
-                })
-                .collect(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    let params = pb::ZenlayerAllocateParams {
+        tags: (0..tags)
+            .map(|i| pb::Tag {
+                key: format!("k{i}-{}", "x".repeat(100)),
+                value: "v".repeat(128),
+            })
+            .collect(),
+        ..requests::postpaid("SEL-A")
+    };
+    requests::keyed(key, requests::zenlayer("zenlayer", params))
 }
 
 #[tokio::test]
@@ -77,11 +70,7 @@ async fn calls_over_the_cap_are_shed_at_once_and_health_still_answers() {
         "refused at once, not queued: {shed_after:?}"
     );
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", env.gateway.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(env.gateway.addr).await;
     let health = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: String::new(),

@@ -5,122 +5,60 @@
 //! credentials, the injected faults as the provider sees them, and the
 //! gateway's parsers reading what the emulator writes.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ipalloc_gateway::config::secret::Secret;
-use ipalloc_gateway::emulator::RunningEmulator;
+use common::emulators::{Alone, aliyun_alone};
+use common::settings;
+use ipalloc_gateway::emulator::FaultConfig;
 use ipalloc_gateway::emulator::aliyun::errors::API_PAGE;
 use ipalloc_gateway::emulator::aliyun::{
     self, AliyunEmulator, AliyunEmulatorConfig, EmulatorCredential, Instance, LockReason, Outcome,
     SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_SECRET, SEEDED, seed,
 };
-use ipalloc_gateway::middleware::ResilienceSettings;
 use ipalloc_gateway::provider::aliyun::client::PUBLIC_IP_NOT_ALLOCATED;
-use ipalloc_gateway::provider::aliyun::{
-    AliyunCredentials, AliyunProvider, AliyunSettings, SignatureVersion, signer, wire,
-};
+use ipalloc_gateway::provider::aliyun::{AliyunProvider, SignatureVersion, signer, wire};
 use ipalloc_gateway::provider::error::{ApiError, ProviderError, SendPhase};
 use ipalloc_gateway::provider::model::{
-    AliyunAllocate, AllocateSpec, AllocationLookup, AllocationState, HttpSettings,
+    AliyunAllocate, AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState,
 };
 use ipalloc_gateway::provider::{CallContext, Provider};
 use serde_json::{Value, json};
 
-/// A running emulator and an HTTP client for its admin routes.
-struct Harness {
-    running: RunningEmulator,
-    emulator: Arc<AliyunEmulator>,
-    http: reqwest::Client,
-}
-
-async fn start_with(config: AliyunEmulatorConfig) -> Harness {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (running, emulator) = aliyun::start(listener, config).await.unwrap();
-    Harness {
-        running,
-        emulator,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
-    }
-}
+type Harness = Alone<AliyunEmulator>;
 
 async fn start_default() -> Harness {
-    start_with(AliyunEmulatorConfig::default()).await
+    aliyun_alone(AliyunEmulatorConfig::default()).await
 }
 
-impl Harness {
-    /// The gateway's provider pointed at this emulator.
-    fn provider(&self, signature: SignatureVersion) -> AliyunProvider {
-        self.provider_with(
-            signature,
-            SANDBOX_ACCESS_KEY_ID,
-            SANDBOX_ACCESS_KEY_SECRET,
-            None,
-        )
-    }
+/// The gateway's provider pointed at the emulator, with the sandbox key.
+fn provider(harness: &Harness, signature: SignatureVersion) -> AliyunProvider {
+    provider_with(
+        harness,
+        signature,
+        SANDBOX_ACCESS_KEY_ID,
+        SANDBOX_ACCESS_KEY_SECRET,
+        None,
+    )
+}
 
-    fn provider_with(
-        &self,
-        signature: SignatureVersion,
-        access_key_id: &str,
-        secret: &str,
-        token: Option<&str>,
-    ) -> AliyunProvider {
-        AliyunProvider::new(AliyunSettings {
-            name: "emulated".into(),
-            region: "cn-hangzhou".into(),
-            endpoint: Some(self.running.url()),
-            signature,
-            credentials: AliyunCredentials {
-                access_key_id: access_key_id.into(),
-                access_key_secret: Secret::new(secret),
-                security_token: token.map(Secret::new),
-            },
-            http: HttpSettings {
-                connect_timeout: Duration::from_secs(2),
-                request_timeout: Duration::from_secs(5),
-            },
-            follow: Default::default(),
-            // One attempt: these tests count requests and map single answers.
-            resilience: ResilienceSettings {
-                max_attempts: 1,
-                ..Default::default()
-            },
-        })
-        .unwrap()
-    }
-
-    async fn admin_get(&self, path: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.running.url()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{path}");
-        serde_json::from_str(&response.text().await.unwrap()).unwrap()
-    }
-
-    async fn admin_put_faults(&self, faults: Value) {
-        let response = self
-            .http
-            .put(format!("{}/_admin/faults", self.running.url()))
-            .header("content-type", "application/json")
-            .body(faults.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-    }
-
-    async fn counters(&self) -> Value {
-        self.admin_get("/_admin/counters").await
-    }
+fn provider_with(
+    harness: &Harness,
+    signature: SignatureVersion,
+    access_key_id: &str,
+    secret: &str,
+    token: Option<&str>,
+) -> AliyunProvider {
+    AliyunProvider::new(settings::aliyun(
+        &harness.url(),
+        signature,
+        access_key_id,
+        secret,
+        token,
+    ))
+    .unwrap()
 }
 
 const BOTH: [SignatureVersion; 2] = [SignatureVersion::V1, SignatureVersion::V3];
@@ -141,22 +79,47 @@ fn lookup(id: &str) -> AllocationLookup {
     }
 }
 
-fn api(error: ProviderError) -> ApiError {
-    match error {
-        ProviderError::Api(api) => api,
+/// A public IP for `instance`, with no address or VLAN asked for.
+async fn allocate(
+    provider: &AliyunProvider,
+    instance: &str,
+) -> Result<AllocateResult, ProviderError> {
+    provider
+        .allocate(&spec(instance, None, None), &CallContext::default())
+        .await
+}
+
+/// `instance`'s public IP, as GetAllocation looks it up.
+async fn get(provider: &AliyunProvider, instance: &str) -> Result<Allocation, ProviderError> {
+    provider
+        .get_allocation(&lookup(instance), &CallContext::default())
+        .await
+}
+
+/// The API error a call failed with.
+fn api<T: std::fmt::Debug>(result: Result<T, ProviderError>) -> ApiError {
+    match result {
+        Err(ProviderError::Api(api)) => api,
         other => panic!("expected an API error, got {other:?}"),
     }
+}
+
+/// Its HTTP status and code.
+fn status_and_code(error: &ApiError) -> (u16, &str) {
+    (error.http_status, error.code.as_str())
+}
+
+/// Whether the emulator's instance `id` has no public IP.
+fn has_no_public_ip(harness: &Harness, id: &str) -> bool {
+    harness.emulator.instance(id).unwrap().public_ip.is_none()
 }
 
 #[tokio::test]
 async fn allocate_then_get_allocation() {
     for signature in BOTH {
         let harness = start_default().await;
-        let provider = harness.provider(signature);
-        let result = provider
-            .allocate(&spec("i-emuready001", None, None), &CallContext::default())
-            .await
-            .unwrap();
+        let provider = provider(&harness, signature);
+        let result = allocate(&provider, "i-emuready001").await.unwrap();
         assert_eq!(result.allocations.len(), 1);
         let allocation = &result.allocations[0];
         assert_eq!(
@@ -170,10 +133,7 @@ async fn allocate_then_get_allocation() {
             result.provider_request_id.to_ascii_uppercase()
         );
 
-        let found = provider
-            .get_allocation(&lookup("i-emuready001"), &CallContext::default())
-            .await
-            .unwrap();
+        let found = get(&provider, "i-emuready001").await.unwrap();
         assert_eq!(found.ip_address.as_deref(), Some("47.96.0.1"));
         assert_eq!(found.state, AllocationState::Ready);
         assert_eq!(found.provider_status, "Running");
@@ -191,19 +151,13 @@ async fn allocate_then_get_allocation() {
         );
 
         // A second call: one public IP per instance.
-        let again = api(provider
-            .allocate(&spec("i-emuready001", None, None), &CallContext::default())
-            .await
-            .unwrap_err());
-        assert_eq!(
-            (again.http_status, again.code.as_str()),
-            (403, "AllocatedAlready")
-        );
+        let again = api(allocate(&provider, "i-emuready001").await);
+        assert_eq!(status_and_code(&again), (403, "AllocatedAlready"));
 
         let counters = harness.counters().await;
-        assert_eq!(counters["allocate_calls"], 1);
-        assert_eq!(counters["requests"], 3);
-        assert_eq!(counters["auth_failures"], 0);
+        assert_eq!(counters.allocate_calls, 1);
+        assert_eq!(counters.requests, 3);
+        assert_eq!(counters.auth_failures, 0);
     }
 }
 
@@ -212,7 +166,7 @@ async fn run_seeded_rows(
     harness: &Harness,
     signature: SignatureVersion,
 ) -> BTreeSet<(u16, String, String)> {
-    let provider = harness.provider(signature);
+    let provider = provider(harness, signature);
     let mut seen = BTreeSet::new();
     for row in SEEDED {
         let param = |name: &str| row.params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
@@ -232,20 +186,14 @@ async fn run_seeded_rows(
                 } else {
                     assert_eq!(got, ip, "{context}");
                 }
-                let found = provider
-                    .get_allocation(&lookup(row.instance_id), &CallContext::default())
-                    .await
-                    .unwrap();
+                let found = get(&provider, row.instance_id).await.unwrap();
                 assert_eq!(found.ip_address, Some(got), "{context}");
             }
             Outcome::Done => panic!("{context}: allocation rows allocate or fail"),
             Outcome::Error { http, code } => {
-                let error = api(result.expect_err(&context));
-                assert_eq!(
-                    (error.http_status, error.code.as_str()),
-                    (http, code),
-                    "{context}"
-                );
+                assert!(result.is_err(), "{context}");
+                let error = api(result);
+                assert_eq!(status_and_code(&error), (http, code), "{context}");
                 assert!(error.request_id.is_some(), "{context}");
                 seen.insert((error.http_status, error.code, error.message));
             }
@@ -270,8 +218,8 @@ async fn every_seeded_row_and_every_api_page_error() {
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Allocated { .. }))
             .count();
-        assert_eq!(counters["allocate_calls"], allocated as u64);
-        assert_eq!(counters["auth_failures"], 0);
+        assert_eq!(counters.allocate_calls, allocated as u64);
+        assert_eq!(counters.auth_failures, 0);
     }
 }
 
@@ -279,155 +227,103 @@ async fn every_seeded_row_and_every_api_page_error() {
 async fn get_allocation_without_an_address() {
     for signature in BOTH {
         let harness = start_default().await;
-        let provider = harness.provider(signature);
-        let error = provider
-            .get_allocation(&lookup("i-emuready002"), &CallContext::default())
-            .await
-            .unwrap_err();
+        let provider = provider(&harness, signature);
+        let error = get(&provider, "i-emuready002").await.unwrap_err();
         assert!(
             matches!(&error, ProviderError::NotFound { reason, .. } if *reason == PUBLIC_IP_NOT_ALLOCATED),
             "{error:?}"
         );
-        let error = provider
-            .get_allocation(&lookup("i-emuvpceip01"), &CallContext::default())
-            .await
-            .unwrap_err();
+        let error = get(&provider, "i-emuvpceip01").await.unwrap_err();
         assert!(error.to_string().contains("121.40.10.1"), "{error}");
-        let error = api(provider
-            .get_allocation(&lookup("i-nope"), &CallContext::default())
-            .await
-            .unwrap_err());
-        assert_eq!(
-            (error.http_status, error.code.as_str()),
-            (404, "InvalidInstanceId.NotFound")
-        );
-        let found = provider
-            .get_allocation(&lookup("i-emuhasip001"), &CallContext::default())
-            .await
-            .unwrap();
+        let error = api(get(&provider, "i-nope").await);
+        assert_eq!(status_and_code(&error), (404, "InvalidInstanceId.NotFound"));
+        let found = get(&provider, "i-emuhasip001").await.unwrap();
         assert_eq!(found.ip_address.as_deref(), Some("47.96.0.10"));
     }
 }
 
 #[tokio::test]
 async fn sts_credentials() {
+    const STS_ID: &str = "STS.emuTemporaryKey01";
+    const STS_SECRET: &str = "sts-secret/+=";
     let config = AliyunEmulatorConfig {
         credentials: vec![
-            EmulatorCredential::new("STS.emuTemporaryKey01", "sts-secret/+=")
-                .with_security_token("CAIS+token/value=="),
+            EmulatorCredential::new(STS_ID, STS_SECRET).with_security_token("CAIS+token/value=="),
             EmulatorCredential::sandbox(),
         ],
         ..AliyunEmulatorConfig::default()
     };
-    let harness = start_with(config).await;
+    let harness = aliyun_alone(config).await;
     for signature in BOTH {
-        let good = harness.provider_with(
+        let good = provider_with(
+            &harness,
             signature,
-            "STS.emuTemporaryKey01",
-            "sts-secret/+=",
+            STS_ID,
+            STS_SECRET,
             Some("CAIS+token/value=="),
         );
         let ready = match signature {
             SignatureVersion::V1 => "i-emuready001",
             SignatureVersion::V3 => "i-emuready002",
         };
-        assert!(
-            good.allocate(&spec(ready, None, None), &CallContext::default())
-                .await
-                .is_ok(),
-            "{signature:?}"
-        );
+        assert!(allocate(&good, ready).await.is_ok(), "{signature:?}");
 
-        let missing =
-            harness.provider_with(signature, "STS.emuTemporaryKey01", "sts-secret/+=", None);
-        let error = api(missing
-            .get_allocation(&lookup(ready), &CallContext::default())
-            .await
-            .unwrap_err());
-        assert_eq!(
-            (error.http_status, error.code.as_str()),
-            (400, "MissingSecurityToken"),
-            "{signature:?}"
-        );
-
-        let wrong = harness.provider_with(
-            signature,
-            "STS.emuTemporaryKey01",
-            "sts-secret/+=",
-            Some("CAIS+other"),
-        );
-        let error = api(wrong
-            .get_allocation(&lookup(ready), &CallContext::default())
-            .await
-            .unwrap_err());
-        assert_eq!(
-            error.code, "InvalidSecurityToken.MismatchWithAccessKey",
-            "{signature:?}"
-        );
-
-        // A permanent key with a token is a mismatch too.
-        let extra = harness.provider_with(
-            signature,
-            SANDBOX_ACCESS_KEY_ID,
-            SANDBOX_ACCESS_KEY_SECRET,
-            Some("tok"),
-        );
-        let error = api(extra
-            .get_allocation(&lookup(ready), &CallContext::default())
-            .await
-            .unwrap_err());
-        assert_eq!(
-            error.code, "InvalidSecurityToken.MismatchWithAccessKey",
-            "{signature:?}"
-        );
+        // (key id, secret, token, the error's HTTP status and code)
+        let refused = [
+            // No token for a temporary key.
+            (STS_ID, STS_SECRET, None, (400, "MissingSecurityToken")),
+            // Another key's token.
+            (
+                STS_ID,
+                STS_SECRET,
+                Some("CAIS+other"),
+                (400, "InvalidSecurityToken.MismatchWithAccessKey"),
+            ),
+            // A permanent key with a token is a mismatch too.
+            (
+                SANDBOX_ACCESS_KEY_ID,
+                SANDBOX_ACCESS_KEY_SECRET,
+                Some("tok"),
+                (400, "InvalidSecurityToken.MismatchWithAccessKey"),
+            ),
+        ];
+        for (id, secret, token, expected) in refused {
+            let provider = provider_with(&harness, signature, id, secret, token);
+            let error = api(get(&provider, ready).await);
+            assert_eq!(status_and_code(&error), expected, "{signature:?} {token:?}");
+        }
     }
-    assert_eq!(harness.counters().await["auth_failures"], 6);
+    assert_eq!(harness.counters().await.auth_failures, 6);
 }
 
 #[tokio::test]
 async fn wrong_secret_and_unknown_key() {
     for signature in BOTH {
         let harness = start_default().await;
-        let wrong = harness.provider_with(signature, SANDBOX_ACCESS_KEY_ID, "not-the-secret", None);
-        let error = api(wrong
-            .allocate(&spec("i-emuready001", None, None), &CallContext::default())
-            .await
-            .unwrap_err());
-        assert_eq!(
-            (error.http_status, error.code.as_str()),
-            (400, "SignatureDoesNotMatch")
+        let wrong = provider_with(
+            &harness,
+            signature,
+            SANDBOX_ACCESS_KEY_ID,
+            "not-the-secret",
+            None,
         );
+        let error = api(allocate(&wrong, "i-emuready001").await);
+        assert_eq!(status_and_code(&error), (400, "SignatureDoesNotMatch"));
         assert!(
             error
                 .message
                 .starts_with("Specified signature is not matched with our calculation.")
         );
-        assert!(
-            harness
-                .emulator
-                .instance("i-emuready001")
-                .unwrap()
-                .public_ip
-                .is_none()
-        );
+        assert!(has_no_public_ip(&harness, "i-emuready001"));
 
-        let unknown = harness.provider_with(signature, "LTAI5tNobodyKnowsThis", "x", None);
-        let error = api(unknown
-            .allocate(&spec("i-emuready001", None, None), &CallContext::default())
-            .await
-            .unwrap_err());
+        let unknown = provider_with(&harness, signature, "LTAI5tNobodyKnowsThis", "x", None);
+        let error = api(allocate(&unknown, "i-emuready001").await);
         assert_eq!(
-            (error.http_status, error.code.as_str()),
+            status_and_code(&error),
             (404, "InvalidAccessKeyId.NotFound")
         );
         let counters = harness.counters().await;
-        assert_eq!(
-            (
-                counters["auth_failures"].as_u64(),
-                counters["allocate_calls"].as_u64()
-            ),
-            (Some(2), Some(0))
-        );
+        assert_eq!((counters.auth_failures, counters.allocate_calls), (2, 0));
     }
 }
 
@@ -435,19 +331,16 @@ async fn wrong_secret_and_unknown_key() {
 async fn faults_as_the_provider_sees_them() {
     for signature in BOTH {
         let harness = start_default().await;
-        let provider = harness.provider(signature);
+        let provider = provider(&harness, signature);
 
         harness
-            .admin_put_faults(json!({"throttle_probability": 1.0}))
+            .set_faults(&FaultConfig {
+                throttle_probability: 1.0,
+                ..FaultConfig::default()
+            })
             .await;
-        let error = api(provider
-            .allocate(&spec("i-emuready001", None, None), &CallContext::default())
-            .await
-            .unwrap_err());
-        assert_eq!(
-            (error.http_status, error.code.as_str()),
-            (400, "Throttling")
-        );
+        let error = api(allocate(&provider, "i-emuready001").await);
+        assert_eq!(status_and_code(&error), (400, "Throttling"));
         assert_eq!(
             error.message,
             "Request was denied due to request throttling."
@@ -455,58 +348,45 @@ async fn faults_as_the_provider_sees_them() {
         assert_eq!(error.retry_after, Some(Duration::from_millis(100)));
 
         harness
-            .admin_put_faults(json!({"error_5xx_probability": 1.0}))
+            .set_faults(&FaultConfig {
+                error_5xx_probability: 1.0,
+                ..FaultConfig::default()
+            })
             .await;
-        let error = api(provider
-            .allocate(&spec("i-emuready001", None, None), &CallContext::default())
-            .await
-            .unwrap_err());
-        assert_eq!(
-            (error.http_status, error.code.as_str()),
-            (503, "ServiceUnavailable")
-        );
-        assert!(
-            harness
-                .emulator
-                .instance("i-emuready001")
-                .unwrap()
-                .public_ip
-                .is_none()
-        );
+        let error = api(allocate(&provider, "i-emuready001").await);
+        assert_eq!(status_and_code(&error), (503, "ServiceUnavailable"));
+        assert!(has_no_public_ip(&harness, "i-emuready001"));
 
         // Performed, then the answer is lost.
         harness
-            .admin_put_faults(json!({"drop_after_allocate_probability": 1.0}))
+            .set_faults(&FaultConfig {
+                drop_after_allocate_probability: 1.0,
+                ..FaultConfig::default()
+            })
             .await;
-        let error = provider
-            .allocate(&spec("i-emuready001", None, None), &CallContext::default())
-            .await
-            .unwrap_err();
+        let error = allocate(&provider, "i-emuready001").await.unwrap_err();
         let ProviderError::Transport(transport) = &error else {
             panic!("expected a transport error, got {error:?}")
         };
         assert_eq!(transport.phase, SendPhase::Sent);
         // Reads are not dropped; the allocation happened.
-        let found = provider
-            .get_allocation(&lookup("i-emuready001"), &CallContext::default())
-            .await
-            .unwrap();
+        let found = get(&provider, "i-emuready001").await.unwrap();
         assert_eq!(found.ip_address.as_deref(), Some("47.96.0.1"));
 
-        harness.admin_put_faults(json!({})).await;
+        harness.set_faults(&FaultConfig::default()).await;
         let counters = harness.counters().await;
-        assert_eq!(counters["throttled"], 1);
-        assert_eq!(counters["server_errors"], 1);
-        assert_eq!(counters["dropped"], 1);
-        assert_eq!(counters["allocate_calls"], 1);
-        assert_eq!(counters["requests"], 4);
+        assert_eq!(counters.throttled, 1);
+        assert_eq!(counters.server_errors, 1);
+        assert_eq!(counters.dropped, 1);
+        assert_eq!(counters.allocate_calls, 1);
+        assert_eq!(counters.requests, 4);
     }
 }
 
 #[tokio::test]
 async fn concurrent_allocations_get_distinct_addresses() {
     let harness = start_default().await;
-    let provider = std::sync::Arc::new(harness.provider(SignatureVersion::V1));
+    let provider = std::sync::Arc::new(provider(&harness, SignatureVersion::V1));
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..200 {
         let provider = std::sync::Arc::clone(&provider);
@@ -527,7 +407,7 @@ async fn concurrent_allocations_get_distinct_addresses() {
         assert!(ips.insert(ip.unwrap()));
     }
     assert_eq!(ips.len(), 200);
-    assert_eq!(harness.counters().await["allocate_calls"], 200);
+    assert_eq!(harness.counters().await.allocate_calls, 200);
 }
 
 #[test]
@@ -558,7 +438,7 @@ async fn the_gateway_parser_reads_the_xml_error() {
     // An allocation, then the same one again without `Format`: the
     // emulator answers the API's default, XML.
     let harness = start_default().await;
-    let provider = harness.provider(SignatureVersion::V1);
+    let provider = provider(&harness, SignatureVersion::V1);
     provider
         .allocate(&spec("i-emuready001", None, None), &CallContext::default())
         .await
@@ -584,7 +464,7 @@ async fn the_gateway_parser_reads_the_xml_error() {
         .into_query();
     let response = harness
         .http
-        .post(format!("{}/?{query}", harness.running.url()))
+        .post(format!("{}/?{query}", harness.url()))
         .send()
         .await
         .unwrap();

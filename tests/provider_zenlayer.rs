@@ -4,94 +4,43 @@
 //! emulated errors and faults as the provider maps them, and the gateway's
 //! wire types reading what the emulator writes.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use ipalloc_gateway::config::secret::Secret;
+use common::emulators::{Alone, zenlayer_alone};
+use common::settings;
+use ipalloc_gateway::emulator::FaultConfig;
 use ipalloc_gateway::emulator::zenlayer::{
-    self, ChargeType, SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD, ZenlayerEmulator,
+    ChargeType, SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD, ZenlayerEmulator,
     ZenlayerEmulatorConfig,
 };
-use ipalloc_gateway::emulator::{CounterSnapshot, RunningEmulator};
-use ipalloc_gateway::middleware::ResilienceSettings;
-use ipalloc_gateway::provider::error::ProviderError;
+use ipalloc_gateway::provider::error::{ApiError, ProviderError};
 use ipalloc_gateway::provider::model::{
-    AllocateSpec, AllocationLookup, AllocationState, ChargeType as SpecCharge, HttpSettings, Tag,
-    ZenlayerAllocate,
+    AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState,
+    ChargeType as SpecCharge, Tag, ZenlayerAllocate,
 };
-use ipalloc_gateway::provider::zenlayer::{
-    DEFAULT_API_VERSION, ZenlayerCredentials, ZenlayerProvider, ZenlayerSettings, wire,
-};
+use ipalloc_gateway::provider::zenlayer::{ZenlayerProvider, wire};
 use ipalloc_gateway::provider::{CallContext, Provider};
-use serde_json::{Value, json};
 
-/// A running emulator and an HTTP client for its admin routes.
-struct Harness {
-    running: RunningEmulator,
-    emulator: Arc<ZenlayerEmulator>,
-    http: reqwest::Client,
-}
+type Harness = Alone<ZenlayerEmulator>;
 
-async fn harness(delay: Duration) -> Harness {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (running, emulator) = zenlayer::start(
-        listener,
-        ZenlayerEmulatorConfig {
-            creation_delay: delay,
-            ..ZenlayerEmulatorConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    Harness {
-        running,
-        emulator,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
-    }
-}
-
-impl Harness {
-    fn provider(&self) -> ZenlayerProvider {
-        ZenlayerProvider::new(ZenlayerSettings {
-            name: "zl-emulated".to_owned(),
-            endpoint: self.running.url(),
-            api_version: DEFAULT_API_VERSION.to_owned(),
-            credentials: ZenlayerCredentials {
-                access_key_id: SANDBOX_ACCESS_KEY_ID.to_owned(),
-                access_key_password: Secret::new(SANDBOX_ACCESS_KEY_PASSWORD),
-            },
-            http: HttpSettings {
-                connect_timeout: Duration::from_secs(2),
-                request_timeout: Duration::from_secs(10),
-            },
-            follow: Default::default(),
-            // One attempt: these tests count requests and map single answers.
-            resilience: ResilienceSettings {
-                max_attempts: 1,
-                ..Default::default()
-            },
-        })
-        .unwrap()
-    }
-
-    async fn admin_get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.running.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn counters(&self) -> CounterSnapshot {
-        serde_json::from_value(self.admin_get("/_admin/counters").await).unwrap()
-    }
+/// The emulator, its EIPs CREATING for `delay`, and the gateway's provider
+/// pointed at it with the sandbox key (10 s a request).
+async fn harness(delay: Duration) -> (Harness, ZenlayerProvider) {
+    let harness = zenlayer_alone(ZenlayerEmulatorConfig {
+        creation_delay: delay,
+        ..ZenlayerEmulatorConfig::default()
+    })
+    .await;
+    let mut settings = settings::zenlayer(
+        &harness.url(),
+        SANDBOX_ACCESS_KEY_ID,
+        SANDBOX_ACCESS_KEY_PASSWORD,
+    );
+    settings.http.request_timeout = Duration::from_secs(10);
+    let provider = ZenlayerProvider::new(settings).unwrap();
+    (harness, provider)
 }
 
 fn spec(zone: &str, charge: SpecCharge, amount: u32) -> ZenlayerAllocate {
@@ -119,15 +68,53 @@ fn lookup(id: &str) -> AllocationLookup {
     }
 }
 
-#[tokio::test]
-async fn provider_allocates_and_sees_creating_then_available() {
-    let h = harness(Duration::from_millis(300)).await;
-    let provider = h.provider();
-    let result = provider
+async fn allocate(
+    provider: &ZenlayerProvider,
+    zone: &str,
+    charge: SpecCharge,
+    amount: u32,
+) -> Result<AllocateResult, ProviderError> {
+    provider
         .allocate(
-            &AllocateSpec::Zenlayer(spec("SEL-A", SpecCharge::Postpaid, 2)),
+            &AllocateSpec::Zenlayer(spec(zone, charge, amount)),
             &CallContext::default(),
         )
+        .await
+}
+
+async fn get(provider: &ZenlayerProvider, id: &str) -> Result<Allocation, ProviderError> {
+    provider
+        .get_allocation(&lookup(id), &CallContext::default())
+        .await
+}
+
+/// Looks EIP `id` up every 50 ms (at most 100 times) until it is no longer
+/// pending: that allocation, and the provider statuses seen before it.
+async fn until_settled(provider: &ZenlayerProvider, id: &str) -> (Allocation, Vec<String>) {
+    let mut pending = Vec::new();
+    for _ in 0..100 {
+        let allocation = get(provider, id).await.unwrap();
+        if allocation.state != AllocationState::Pending {
+            return (allocation, pending);
+        }
+        pending.push(allocation.provider_status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the EIP never left CREATING");
+}
+
+/// The API error a call failed with.
+fn api<T: std::fmt::Debug>(result: Result<T, ProviderError>) -> ApiError {
+    match result {
+        Err(ProviderError::Api(api)) => api,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn provider_allocates_and_sees_creating_then_available() {
+    let (h, provider) = harness(Duration::from_millis(300)).await;
+    let result = allocate(&provider, "SEL-A", SpecCharge::Postpaid, 2)
         .await
         .unwrap();
     assert!(result.provider_request_id.starts_with('T'));
@@ -136,27 +123,12 @@ async fn provider_allocates_and_sees_creating_then_available() {
     let id = result.allocations[0].id.clone();
     assert!(id.starts_with("eip-"), "{id}");
 
-    let first = provider
-        .get_allocation(&lookup(&id), &CallContext::default())
-        .await
-        .unwrap();
+    let first = get(&provider, &id).await.unwrap();
     assert_eq!(first.state, AllocationState::Pending);
     assert_eq!(first.provider_status, "CREATING");
     assert_eq!(first.ip_address, None);
 
-    let mut ready = None;
-    for _ in 0..100 {
-        let allocation = provider
-            .get_allocation(&lookup(&id), &CallContext::default())
-            .await
-            .unwrap();
-        if allocation.state != AllocationState::Pending {
-            ready = Some(allocation);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let ready = ready.expect("the EIP never left CREATING");
+    let (ready, _) = until_settled(&provider, &id).await;
     assert_eq!(ready.state, AllocationState::Ready);
     assert_eq!(ready.provider_status, "AVAILABLE");
     assert_eq!(ready.zone_id.as_deref(), Some("SEL-A"));
@@ -171,30 +143,15 @@ async fn provider_allocates_and_sees_creating_then_available() {
 
 #[tokio::test]
 async fn provider_sees_create_failed_in_sin_a() {
-    let h = harness(Duration::from_millis(200)).await;
-    let provider = h.provider();
-    let result = provider
-        .allocate(
-            &AllocateSpec::Zenlayer(spec("SIN-A", SpecCharge::Postpaid, 1)),
-            &CallContext::default(),
-        )
+    let (_h, provider) = harness(Duration::from_millis(200)).await;
+    let result = allocate(&provider, "SIN-A", SpecCharge::Postpaid, 1)
         .await
         .unwrap();
-    let id = &result.allocations[0].id;
-    let mut last = None;
-    for _ in 0..100 {
-        let allocation = provider
-            .get_allocation(&lookup(id), &CallContext::default())
-            .await
-            .unwrap();
-        if allocation.state != AllocationState::Pending {
-            last = Some(allocation);
-            break;
-        }
-        assert_eq!(allocation.provider_status, "CREATING");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let failed = last.expect("the EIP never left CREATING");
+    let (failed, pending) = until_settled(&provider, &result.allocations[0].id).await;
+    assert!(
+        pending.iter().all(|status| status == "CREATING"),
+        "{pending:?}"
+    );
     assert_eq!(failed.state, AllocationState::Failed);
     assert_eq!(failed.provider_status, "CREATE_FAILED");
     assert_eq!(failed.ip_address, None);
@@ -202,15 +159,15 @@ async fn provider_sees_create_failed_in_sin_a() {
 
 #[tokio::test]
 async fn provider_prepaid_gets_an_order_number() {
-    let h = harness(Duration::ZERO).await;
-    let provider = h.provider();
-    let result = provider
-        .allocate(
-            &AllocateSpec::Zenlayer(spec("HKG-A", SpecCharge::Prepaid { period_months: 3 }, 1)),
-            &CallContext::default(),
-        )
-        .await
-        .unwrap();
+    let (h, provider) = harness(Duration::ZERO).await;
+    let result = allocate(
+        &provider,
+        "HKG-A",
+        SpecCharge::Prepaid { period_months: 3 },
+        1,
+    )
+    .await
+    .unwrap();
     let order = result.order_number.unwrap();
     assert!(
         order.len() >= 10 && order.bytes().all(|b| b.is_ascii_digit()),
@@ -220,28 +177,15 @@ async fn provider_prepaid_gets_an_order_number() {
     assert_eq!(eip.eip_charge_type, ChargeType::Prepaid);
     assert_eq!(eip.period, Some(3));
     assert!(eip.expired_time.is_some());
-    let allocation = provider
-        .get_allocation(&lookup(&result.allocations[0].id), &CallContext::default())
-        .await
-        .unwrap();
+    let allocation = get(&provider, &result.allocations[0].id).await.unwrap();
     assert_eq!(allocation.state, AllocationState::Ready);
     assert!(allocation.ip_address.unwrap().starts_with("98.98."));
 }
 
 #[tokio::test]
 async fn provider_maps_emulated_errors() {
-    let h = harness(Duration::ZERO).await;
-    let err = h
-        .provider()
-        .allocate(
-            &AllocateSpec::Zenlayer(spec("XXX-A", SpecCharge::Postpaid, 1)),
-            &CallContext::default(),
-        )
-        .await
-        .unwrap_err();
-    let ProviderError::Api(e) = err else {
-        panic!("{err:?}");
-    };
+    let (_h, provider) = harness(Duration::ZERO).await;
+    let e = api(allocate(&provider, "XXX-A", SpecCharge::Postpaid, 1).await);
     assert_eq!(
         (e.http_status, e.code.as_str()),
         (404, "INVALID_ZONE_NOT_FOUND")
@@ -249,38 +193,20 @@ async fn provider_maps_emulated_errors() {
     assert_eq!(e.message, "The specified zoneId `XXX-A` is not found");
     assert!(e.request_id.unwrap().starts_with('T'));
     // Unknown EIP: an empty dataSet, which the provider reports as not found.
-    let err = h
-        .provider()
-        .get_allocation(&lookup("eip-nope"), &CallContext::default())
-        .await
-        .unwrap_err();
+    let err = get(&provider, "eip-nope").await.unwrap_err();
     assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn provider_sees_injected_server_errors() {
-    let h = harness(Duration::ZERO).await;
-    let response = h
-        .http
-        .put(format!("{}/_admin/faults", h.running.url()))
-        .header("content-type", "application/json")
-        .body(json!({"error_5xx_probability": 1.0}).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let (h, provider) = harness(Duration::ZERO).await;
+    h.set_faults(&FaultConfig {
+        error_5xx_probability: 1.0,
+        ..FaultConfig::default()
+    })
+    .await;
     // Our provider sees the same codes.
-    let err = h
-        .provider()
-        .allocate(
-            &AllocateSpec::Zenlayer(spec("SEL-A", SpecCharge::Postpaid, 1)),
-            &CallContext::default(),
-        )
-        .await
-        .unwrap_err();
-    let ProviderError::Api(e) = err else {
-        panic!("{err:?}");
-    };
+    let e = api(allocate(&provider, "SEL-A", SpecCharge::Postpaid, 1).await);
     assert_eq!(
         (e.http_status, e.code.as_str()),
         (503, "SERVICE_TEMPORARY_UNAVAILABLE")
@@ -290,19 +216,12 @@ async fn provider_sees_injected_server_errors() {
 
 #[tokio::test]
 async fn describe_answer_decodes_with_the_gateway_wire_type() {
-    let h = harness(Duration::ZERO).await;
-    let provider = h.provider();
+    let (h, provider) = harness(Duration::ZERO).await;
     for charge in [
         SpecCharge::Postpaid,
         SpecCharge::Prepaid { period_months: 1 },
     ] {
-        provider
-            .allocate(
-                &AllocateSpec::Zenlayer(spec("SEL-A", charge, 1)),
-                &CallContext::default(),
-            )
-            .await
-            .unwrap();
+        allocate(&provider, "SEL-A", charge, 1).await.unwrap();
     }
     // The admin view is the DescribeEipAddresses `dataSet` item.
     let eips = h.admin_get("/_admin/eips").await;

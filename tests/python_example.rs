@@ -8,14 +8,14 @@
 mod common;
 
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::tools;
+use common::{free_port, tools};
 
 const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/python");
 
@@ -177,15 +177,6 @@ impl Drop for Gateway {
     }
 }
 
-/// A loopback port nothing listens on right now (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts the gateway on a free port; another process may take the port
 /// between our probe and the gateway's bind, so a failed start is retried.
 fn start_gateway() -> Gateway {
@@ -224,34 +215,12 @@ fn requirements() -> Vec<String> {
 }
 
 /// Runs the example against `addr`, killed after `CLIENT_TIMEOUT`.
-fn run_example(bin: &Path, addr: SocketAddr) -> (Option<ExitStatus>, String, String) {
-    let mut child = Command::new(bin.join("python"))
-        .arg(Path::new(EXAMPLE_DIR).join("client.py"))
-        .arg(addr.to_string())
-        // No proxy variables (gRPC honours them) and nothing else.
-        .env_clear()
-        .env("PYTHONUTF8", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn python");
-    let mut stdout = Captured::new(child.stdout.take().unwrap());
-    let mut stderr = Captured::new(child.stderr.take().unwrap());
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    (status, stdout.finish(), stderr.finish())
+fn run_example(bin: &Path, addr: SocketAddr) -> tools::Finished {
+    let script = Path::new(EXAMPLE_DIR).join("client.py");
+    tools::run_with_timeout(
+        tools::python(bin, script).arg(addr.to_string()),
+        CLIENT_TIMEOUT,
+    )
 }
 
 /// The IPv4 address after `marker` in `line`, if any.
@@ -268,7 +237,11 @@ fn python_example_allocates_on_both_providers_and_shows_a_mapped_error() {
 
     let mut gateway = start_gateway();
     let started = Instant::now();
-    let (status, out, err) = run_example(&bin, gateway.addr);
+    let tools::Finished {
+        status,
+        stdout: out,
+        stderr: err,
+    } = run_example(&bin, gateway.addr);
     let report = format!(
         "client.py exited with {status:?} after {:?}\n--- stdout\n{out}\n--- stderr\n{err}\n{}",
         started.elapsed(),

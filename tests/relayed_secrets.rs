@@ -8,18 +8,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use common::*;
-use ipalloc_gateway::pb;
-use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
-use pb::allocate_ip_request::Params;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
 
 /// RFC 3986 unreserved characters stay, as Alibaba's signer encodes.
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
@@ -211,14 +202,6 @@ fn assert_clean(text: &str, secrets: &[String], what: &str) {
     }
 }
 
-fn lookup(provider: &str, id: &str) -> pb::GetAllocationRequest {
-    pb::GetAllocationRequest {
-        provider: provider.into(),
-        id: id.into(),
-        region_id: String::new(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn echoed_credentials_reach_neither_statuses_nor_logs() {
     let replies = |forms: &[Echo]| {
@@ -236,14 +219,9 @@ async fn echoed_credentials_reach_neither_statuses_nor_logs() {
     let v3 = Scripted::start(replies(V3_FORMS)).await;
     let zl = Scripted::start(zl_replies).await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let once = "max_attempts = 1\n";
     let config = format!(
-        "listen = \"127.0.0.1:{port}\"\n[log]\nlevel = \"trace\"\nformat = \"json\"\n{}{}{}",
+        "listen = \"127.0.0.1:0\"\n[log]\nlevel = \"trace\"\nformat = \"json\"\n{}{}{}",
         aliyun_provider(
             "ali",
             &v1.url(),
@@ -256,33 +234,11 @@ async fn echoed_credentials_reach_neither_statuses_nor_logs() {
         ),
         zenlayer_provider("zl", &zl.url(), once),
     );
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), config).unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(file.path())
-        .env_clear()
-        .env("TEST_STS", ALIYUN_STS)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
-            .join("\n")
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = process::spawn(dir.path(), &config, |command| {
+        command.env("TEST_STS", ALIYUN_STS);
     });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut client = loop {
-        if let Ok(client) = IpAllocationClient::connect(format!("http://127.0.0.1:{port}")).await {
-            break client;
-        }
-        assert!(Instant::now() < deadline, "gateway did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let mut client = gateway.client().await;
 
     let mut seen = String::new();
     let mut record = |name: &str, result: Result<String, tonic::Status>| match result {
@@ -301,41 +257,32 @@ async fn echoed_credentials_reach_neither_statuses_nor_logs() {
         }
     };
     for (name, _) in V1_FORMS {
-        let result = client.get_allocation(lookup("ali", "i-bp1abc")).await;
+        let result = client
+            .get_allocation(requests::lookup("ali", "i-bp1abc"))
+            .await;
         record(&format!("V1 {name}"), result.map(|r| format!("{r:?}")));
     }
     for (name, _) in V3_FORMS {
-        let result = client.get_allocation(lookup("ali-v3", "i-bp1abc")).await;
+        let result = client
+            .get_allocation(requests::lookup("ali-v3", "i-bp1abc"))
+            .await;
         record(&format!("V3 {name}"), result.map(|r| format!("{r:?}")));
     }
     for (name, _) in ZL_FORMS {
-        let result = client.get_allocation(lookup("zl", "eip-echo")).await;
+        let result = client
+            .get_allocation(requests::lookup("zl", "eip-echo"))
+            .await;
         record(
             &format!("Zenlayer {name}"),
             result.map(|r| format!("{r:?}")),
         );
     }
     let allocate_v1 = client
-        .allocate_ip(pb::AllocateIpRequest {
-            provider: "ali".into(),
-            params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-                instance_id: "i-bp1abc".into(),
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
+        .allocate_ip(requests::aliyun("ali", requests::instance("i-bp1abc")))
         .await;
     record("V1 AllocateIp", allocate_v1.map(|r| format!("{r:?}")));
     let allocate_zl = client
-        .allocate_ip(pb::AllocateIpRequest {
-            provider: "zl".into(),
-            params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-                zone_id: "SEL-A".into(),
-                charge_type: pb::ChargeType::Postpaid as i32,
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
+        .allocate_ip(requests::zenlayer("zl", requests::postpaid("SEL-A")))
         .await;
     record("Zenlayer AllocateIp", allocate_zl.map(|r| format!("{r:?}")));
 
@@ -369,13 +316,7 @@ async fn echoed_credentials_reach_neither_statuses_nor_logs() {
     assert!(seen.contains("DescribeInstanceAttribute"), "{seen}");
     assert!(seen.contains("SignatureMethod"), "{seen}");
 
-    let killed = Command::new("kill")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(child.wait().unwrap().success());
-    let logs = reader.join().unwrap();
+    let logs = gateway.terminate();
     assert!(logs.contains("lookup failed"), "{logs}");
     assert!(logs.contains("allocation failed"), "{logs}");
     assert_clean(&logs, &secrets, "logs");

@@ -19,7 +19,6 @@ use common::*;
 use ipalloc_gateway::emulator::aliyun::seed::pool_instance_id;
 use ipalloc_gateway::emulator::{ApiReading, CounterSnapshot, FaultConfig};
 use ipalloc_gateway::pb;
-use ipalloc_gateway::pb::allocate_ip_request::Params;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::provider::zenlayer::IDEMPOTENCY_TAG_KEY;
 use ipalloc_gateway::sandbox::EmulatorOptions;
@@ -50,37 +49,18 @@ fn emulator_options(faults: FaultConfig) -> EmulatorOptions {
 }
 
 fn aliyun_allocate(key: &str, instance_id: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "aliyun".to_owned(),
-        idempotency_key: key.to_owned(),
-        params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-            instance_id: instance_id.to_owned(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    requests::keyed(
+        key,
+        requests::aliyun("aliyun", requests::instance(instance_id)),
+    )
 }
 
 fn zenlayer_allocate(key: &str, zone: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".to_owned(),
-        idempotency_key: key.to_owned(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: zone.to_owned(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            amount: Some(1),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
-}
-
-fn get_request(provider: &str, id: &str) -> pb::GetAllocationRequest {
-    pb::GetAllocationRequest {
-        provider: provider.to_owned(),
-        id: id.to_owned(),
-        region_id: String::new(),
-    }
+    let params = pb::ZenlayerAllocateParams {
+        amount: Some(1),
+        ..requests::postpaid(zone)
+    };
+    requests::keyed(key, requests::zenlayer("zenlayer", params))
 }
 
 /// A tonic request carrying a `grpc-timeout`.
@@ -134,11 +114,7 @@ fn reason(status: &tonic::Status) -> Option<String> {
 async fn connect(addr: std::net::SocketAddr, count: usize) -> Vec<IpAllocationClient<Channel>> {
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("the gateway accepts connections");
+        let channel = channel(addr).await;
         clients.push(IpAllocationClient::new(channel));
     }
     clients
@@ -696,7 +672,7 @@ async fn test2_rate_limit_holds_and_refuses_what_does_not_fit_before_the_deadlin
             let sent = Instant::now();
             let answer = client
                 .get_allocation(with_timeout(
-                    get_request("aliyun", ALIYUN_WITH_IP),
+                    requests::lookup("aliyun", ALIYUN_WITH_IP),
                     RATE_LIMIT_DEADLINE,
                 ))
                 .await;
@@ -944,7 +920,7 @@ async fn test3_deadline_is_answered_in_time_with_the_outcome_unknown() {
     for (provider, id) in lookups {
         let started = Instant::now();
         let answer = client
-            .get_allocation(with_timeout(get_request(provider, id), SHORT_DEADLINE))
+            .get_allocation(with_timeout(requests::lookup(provider, id), SHORT_DEADLINE))
             .await;
         let elapsed = started.elapsed();
         let status = answer.expect_err("the emulator answers after 2 s");
@@ -1046,7 +1022,7 @@ async fn test4_retry_budget_caps_attempts_under_total_throttling() {
         async move {
             client
                 .get_allocation(with_timeout(
-                    get_request("aliyun", ALIYUN_WITH_IP),
+                    requests::lookup("aliyun", ALIYUN_WITH_IP),
                     Duration::from_secs(5),
                 ))
                 .await

@@ -12,7 +12,7 @@
 //! capture servers of the same kind. Each pair is compared by
 //! [`compare`]: the same parameters with the same JSON types and values,
 //! nothing the SDK leaves out, nothing missing; volatile fields by format,
-//! each signature recomputed by [`signatures`].
+//! each signature recomputed by [`common::signatures`].
 //!
 //! The SDK side of each case is written from the operation's inputs (what
 //! an SDK user would set), never copied from the gateway's request; the one
@@ -22,17 +22,12 @@
 mod common;
 #[path = "sdk_equivalence/compare.rs"]
 mod compare;
-#[path = "sdk_equivalence/signatures.rs"]
-mod signatures;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use compare::Credentials;
 use ipalloc_gateway::pb;
-use pb::allocate_ip_request::Params;
 use serde_json::{Value, json};
 
 /// Bounds the whole Python run (every SDK request has a 10 s timeout).
@@ -202,11 +197,8 @@ impl Run {
 
 fn zl_request(key: &str, wait: bool, params: pb::ZenlayerAllocateParams) -> pb::AllocateIpRequest {
     pb::AllocateIpRequest {
-        provider: "zl".into(),
-        idempotency_key: key.into(),
         wait,
-        params: Some(Params::Zenlayer(params)),
-        ..Default::default()
+        ..requests::keyed(key, requests::zenlayer("zl", params))
     }
 }
 
@@ -234,149 +226,118 @@ fn eip(id: &str, zone: &str, status: &str, extra: Value) -> Value {
     eip
 }
 
+/// Scripts `server` with `replies`, awaits `call`, and returns its outcome
+/// with the provider requests it made, whose actions must be `expected`.
+async fn exchange<T, const N: usize>(
+    server: &Scripted,
+    replies: Vec<Reply>,
+    expected: [&str; N],
+    what: &str,
+    call: impl Future<Output = T>,
+) -> (T, [Recorded; N]) {
+    server.set_replies(replies);
+    let before = server.requests().len();
+    let outcome = call.await;
+    let requests = Run::new_requests(server, before, &expected, what);
+    (outcome, <[Recorded; N]>::try_from(requests).unwrap())
+}
+
 /// Every Zenlayer operation the gateway sends.
 async fn zenlayer_cases(run: &mut Run) {
     let server = run.zenlayer.clone();
 
-    // AllocateEipAddresses: minimal (the provider's defaults apply).
-    server.set_replies(vec![zl_ok(
-        json!({"eipIdSet": ["eip-m1"], "orderNumber": ""}),
-    )]);
-    let before = server.requests().len();
-    run.allocate(zl_request(
-        "eq-z-minimal",
-        false,
-        pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("minimal allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses"],
-        "minimal",
-    ))
-    .unwrap();
-    run.zl_case(
-        "zl-allocate-minimal",
-        json!({
-            "zoneId": "SEL-A", "eipChargeType": "POSTPAID",
-            "tags": {"tags": [{"key": TAG_KEY, "value": "eq-z-minimal"}]}
-        }),
-        r,
-    );
-
-    // Every optional parameter of a POSTPAID allocation.
-    server.set_replies(vec![zl_ok(
-        json!({"eipIdSet": ["eip-f1", "eip-f2", "eip-f3"], "orderNumber": ""}),
-    )]);
-    let before = server.requests().len();
-    run.allocate(zl_request(
-        "eq-z-full",
-        false,
-        pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            resource_group_id: "rg-team-a".into(),
-            amount: Some(3),
-            netmask: Some(30),
-            discount_code: "WELCOME 10%".into(),
-            use_poc_voucher: true,
-            tags: vec![tag("env", "prod"), tag("owner", "运维 team \"a\"")],
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("full allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses"],
-        "full",
-    ))
-    .unwrap();
-    run.zl_case(
-        "zl-allocate-postpaid-every-field",
-        json!({
-            "zoneId": "SEL-A", "eipChargeType": "POSTPAID", "resourceGroupId": "rg-team-a",
-            "amount": 3, "netmask": 30,
-            "marketingOptions": {"discountCode": "WELCOME 10%", "usePocVoucher": true},
-            "tags": {"tags": [
-                {"key": "env", "value": "prod"},
-                {"key": "owner", "value": "运维 team \"a\""},
-                {"key": TAG_KEY, "value": "eq-z-full"}
-            ]}
-        }),
-        r,
-    );
-
-    // PREPAID with a period; amount and netmask given explicitly (so sent,
-    // even at their default values); a discount code alone.
-    server.set_replies(vec![zl_ok(
-        json!({"eipIdSet": ["eip-p1"], "orderNumber": "2026120100000001"}),
-    )]);
-    let before = server.requests().len();
-    run.allocate(zl_request(
-        "eq-z-prepaid",
-        false,
-        pb::ZenlayerAllocateParams {
-            zone_id: "HKG-A".into(),
-            charge_type: pb::ChargeType::Prepaid as i32,
-            prepaid_period_months: Some(12),
-            amount: Some(1),
-            netmask: Some(32),
-            discount_code: "D1".into(),
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("prepaid allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses"],
-        "prepaid",
-    ))
-    .unwrap();
-    run.zl_case(
-        "zl-allocate-prepaid",
-        json!({
-            "zoneId": "HKG-A", "eipChargeType": "PREPAID", "eipChargePrepaid": {"period": 12},
-            "amount": 1, "netmask": 32, "marketingOptions": {"discountCode": "D1"},
-            "tags": {"tags": [{"key": TAG_KEY, "value": "eq-z-prepaid"}]}
-        }),
-        r,
-    );
+    // Allocations answered at once: (case, key, parameters, the answer, the
+    // SDK request's fields).
+    let allocations = [
+        // Minimal: the provider's defaults apply.
+        (
+            "zl-allocate-minimal",
+            "eq-z-minimal",
+            requests::postpaid("SEL-A"),
+            json!({"eipIdSet": ["eip-m1"], "orderNumber": ""}),
+            json!({
+                "zoneId": "SEL-A", "eipChargeType": "POSTPAID",
+                "tags": {"tags": [{"key": TAG_KEY, "value": "eq-z-minimal"}]}
+            }),
+        ),
+        // Every optional parameter of a POSTPAID allocation.
+        (
+            "zl-allocate-postpaid-every-field",
+            "eq-z-full",
+            pb::ZenlayerAllocateParams {
+                resource_group_id: "rg-team-a".into(),
+                amount: Some(3),
+                netmask: Some(30),
+                discount_code: "WELCOME 10%".into(),
+                use_poc_voucher: true,
+                tags: vec![tag("env", "prod"), tag("owner", "运维 team \"a\"")],
+                ..requests::postpaid("SEL-A")
+            },
+            json!({"eipIdSet": ["eip-f1", "eip-f2", "eip-f3"], "orderNumber": ""}),
+            json!({
+                "zoneId": "SEL-A", "eipChargeType": "POSTPAID", "resourceGroupId": "rg-team-a",
+                "amount": 3, "netmask": 30,
+                "marketingOptions": {"discountCode": "WELCOME 10%", "usePocVoucher": true},
+                "tags": {"tags": [
+                    {"key": "env", "value": "prod"},
+                    {"key": "owner", "value": "运维 team \"a\""},
+                    {"key": TAG_KEY, "value": "eq-z-full"}
+                ]}
+            }),
+        ),
+        // PREPAID with a period; amount and netmask given explicitly (so
+        // sent, even at their default values); a discount code alone.
+        (
+            "zl-allocate-prepaid",
+            "eq-z-prepaid",
+            pb::ZenlayerAllocateParams {
+                zone_id: "HKG-A".into(),
+                charge_type: pb::ChargeType::Prepaid as i32,
+                prepaid_period_months: Some(12),
+                amount: Some(1),
+                netmask: Some(32),
+                discount_code: "D1".into(),
+                ..Default::default()
+            },
+            json!({"eipIdSet": ["eip-p1"], "orderNumber": "2026120100000001"}),
+            json!({
+                "zoneId": "HKG-A", "eipChargeType": "PREPAID", "eipChargePrepaid": {"period": 12},
+                "amount": 1, "netmask": 32, "marketingOptions": {"discountCode": "D1"},
+                "tags": {"tags": [{"key": TAG_KEY, "value": "eq-z-prepaid"}]}
+            }),
+        ),
+    ];
+    for (case, key, params, answer, sdk) in allocations {
+        let (outcome, [r]) = exchange(
+            &server,
+            vec![zl_ok(answer)],
+            ["AllocateEipAddresses"],
+            case,
+            run.allocate(zl_request(key, false, params)),
+        )
+        .await;
+        outcome.unwrap_or_else(|e| panic!("{case}: {e:?}"));
+        run.zl_case(case, sdk, r);
+    }
 
     // The POC voucher alone; no caller key (the gateway generates one).
-    server.set_replies(vec![zl_ok(
-        json!({"eipIdSet": ["eip-v1"], "orderNumber": ""}),
-    )]);
-    let before = server.requests().len();
-    run.allocate(zl_request(
-        "",
-        false,
-        pb::ZenlayerAllocateParams {
-            zone_id: "FRA-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            use_poc_voucher: true,
-            tags: vec![tag("team", "edge")],
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("voucher allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
+    let (outcome, [r]) = exchange(
         &server,
-        before,
-        &["AllocateEipAddresses"],
+        vec![zl_ok(json!({"eipIdSet": ["eip-v1"], "orderNumber": ""}))],
+        ["AllocateEipAddresses"],
         "voucher",
-    ))
-    .unwrap();
+        run.allocate(zl_request(
+            "",
+            false,
+            pb::ZenlayerAllocateParams {
+                use_poc_voucher: true,
+                tags: vec![tag("team", "edge")],
+                ..requests::postpaid("FRA-A")
+            },
+        )),
+    )
+    .await;
+    outcome.expect("voucher allocation");
     let generated = r.body_json()["tags"]["tags"][1]["value"]
         .as_str()
         .unwrap_or_default()
@@ -392,25 +353,18 @@ async fn zenlayer_cases(run: &mut Run) {
     }), r);
 
     // DescribeEipAddresses by id: GetAllocation.
-    server.set_replies(vec![zl_ok(
-        json!({"totalCount": 1, "dataSet": [eip("eip-get1", "SEL-A", "AVAILABLE", json!({}))]}),
-    )]);
-    let before = server.requests().len();
-    run.client
-        .get_allocation(pb::GetAllocationRequest {
-            provider: "zl".into(),
-            id: "eip-get1".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("get allocation");
-    let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
+    let (outcome, [r]) = exchange(
         &server,
-        before,
-        &["DescribeEipAddresses"],
+        vec![zl_ok(
+            json!({"totalCount": 1, "dataSet": [eip("eip-get1", "SEL-A", "AVAILABLE", json!({}))]}),
+        )],
+        ["DescribeEipAddresses"],
         "get",
-    ))
-    .unwrap();
+        run.client
+            .get_allocation(requests::lookup("zl", "eip-get1")),
+    )
+    .await;
+    outcome.expect("get allocation");
     run.zl_case(
         "zl-describe-get-allocation",
         json!({"eipIds": ["eip-get1"]}),
@@ -446,7 +400,7 @@ async fn zenlayer_cases(run: &mut Run) {
 
     // wait: polling the batch by ids, then terminating the one that failed.
     let ids = ["eip-w1", "eip-w2", "eip-w3"];
-    server.set_replies(vec![
+    let replies = vec![
         zl_ok(json!({"eipIdSet": ids, "orderNumber": ""})),
         zl_ok(json!({"totalCount": 3, "dataSet": [
             eip("eip-w1", "SEL-A", "AVAILABLE", json!({})),
@@ -454,33 +408,28 @@ async fn zenlayer_cases(run: &mut Run) {
             eip("eip-w3", "SEL-A", "AVAILABLE", json!({}))
         ]})),
         zl_ok(json!({})),
-    ]);
-    let before = server.requests().len();
-    let response = run
-        .allocate(zl_request(
-            "eq-z-wait",
-            true,
-            pb::ZenlayerAllocateParams {
-                zone_id: "SEL-A".into(),
-                charge_type: pb::ChargeType::Postpaid as i32,
-                amount: Some(3),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("allocation with wait");
-    assert_eq!(response.allocations.len(), 3);
-    let [allocate, poll, terminate] = <[Recorded; 3]>::try_from(Run::new_requests(
+    ];
+    let (outcome, [allocate, poll, terminate]) = exchange(
         &server,
-        before,
-        &[
+        replies,
+        [
             "AllocateEipAddresses",
             "DescribeEipAddresses",
             "TerminateEipAddress",
         ],
         "wait",
-    ))
-    .unwrap();
+        run.allocate(zl_request(
+            "eq-z-wait",
+            true,
+            pb::ZenlayerAllocateParams {
+                amount: Some(3),
+                ..requests::postpaid("SEL-A")
+            },
+        )),
+    )
+    .await;
+    let response = outcome.expect("allocation with wait");
+    assert_eq!(response.allocations.len(), 3);
     run.zl_case(
         "zl-allocate-for-wait",
         json!({
@@ -500,16 +449,19 @@ async fn zenlayer_cases(run: &mut Run) {
     // identifies the key (zone, charge type, resource group, tag).
     let key = "eq-z-reconcile";
     let tags = json!({"tags": [{"key": "env", "value": "prod"}, {"key": TAG_KEY, "value": key}]});
-    server.set_replies(vec![
+    let replies = vec![
         Reply::Drop,
         zl_ok(
             json!({"totalCount": 1, "dataSet": [eip("eip-r1", "HKG-A", "CREATING",
             json!({"resourceGroupId": "rg-team-a", "eipChargeType": "PREPAID", "tags": tags}))]}),
         ),
-    ]);
-    let before = server.requests().len();
-    let response = run
-        .allocate(zl_request(
+    ];
+    let (outcome, [allocate, reconcile]) = exchange(
+        &server,
+        replies,
+        ["AllocateEipAddresses", "DescribeEipAddresses"],
+        "reconcile",
+        run.allocate(zl_request(
             key,
             false,
             pb::ZenlayerAllocateParams {
@@ -520,17 +472,11 @@ async fn zenlayer_cases(run: &mut Run) {
                 tags: vec![tag("env", "prod")],
                 ..Default::default()
             },
-        ))
-        .await
-        .expect("the reconciliation finds the EIP");
+        )),
+    )
+    .await;
+    let response = outcome.expect("the reconciliation finds the EIP");
     assert_eq!(response.allocations[0].id, "eip-r1");
-    let [allocate, reconcile] = <[Recorded; 2]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses", "DescribeEipAddresses"],
-        "reconcile",
-    ))
-    .unwrap();
     run.zl_case(
         "zl-allocate-before-reconcile",
         json!({
@@ -549,35 +495,24 @@ async fn zenlayer_cases(run: &mut Run) {
     );
 
     // The same without a resource group: nothing found.
-    server.set_replies(vec![
-        Reply::Drop,
-        zl_ok(json!({"totalCount": 0, "dataSet": []})),
-    ]);
-    let before = server.requests().len();
-    let status = run
-        .allocate(zl_request(
+    let (outcome, [_, reconcile]) = exchange(
+        &server,
+        vec![Reply::Drop, zl_ok(json!({"totalCount": 0, "dataSet": []}))],
+        ["AllocateEipAddresses", "DescribeEipAddresses"],
+        "reconcile 2",
+        run.allocate(zl_request(
             "eq-z-reconcile-2",
             false,
-            pb::ZenlayerAllocateParams {
-                zone_id: "SEL-A".into(),
-                charge_type: pb::ChargeType::Postpaid as i32,
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect_err("an unknown outcome");
+            requests::postpaid("SEL-A"),
+        )),
+    )
+    .await;
+    let status = outcome.expect_err("an unknown outcome");
     assert_eq!(
         error_info(&status).0,
         "PROVIDER_OUTCOME_UNKNOWN",
         "{status:?}"
     );
-    let [_, reconcile] = <[Recorded; 2]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocateEipAddresses", "DescribeEipAddresses"],
-        "reconcile 2",
-    ))
-    .unwrap();
     run.zl_case(
         "zl-describe-reconcile",
         json!({
@@ -613,12 +548,7 @@ fn ali_request(
     key: &str,
     params: pb::AliyunAllocateParams,
 ) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: provider.into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Aliyun(params)),
-        ..Default::default()
-    }
+    requests::keyed(key, requests::aliyun(provider, params))
 }
 
 /// Every Alibaba operation the gateway sends, for one signing variant.
@@ -629,20 +559,16 @@ async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
     let allocations: [(&str, pb::AliyunAllocateParams, Value, &'static str); 3] = [
         (
             "allocate",
-            pb::AliyunAllocateParams {
-                instance_id: "i-eqplain01".into(),
-                ..Default::default()
-            },
+            requests::instance("i-eqplain01"),
             json!({"InstanceId": "i-eqplain01"}),
             "cn-hangzhou",
         ),
         (
             "allocate-ip-vlan",
             pb::AliyunAllocateParams {
-                instance_id: "i-eqvlan01".into(),
                 ip_address: "47.96.1.1".into(),
                 vlan_id: "100".into(),
-                ..Default::default()
+                ..requests::instance("i-eqvlan01")
             },
             json!({"InstanceId": "i-eqvlan01", "IpAddress": "47.96.1.1", "VlanId": "100"}),
             "cn-hangzhou",
@@ -650,27 +576,23 @@ async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
         (
             "allocate-region",
             pb::AliyunAllocateParams {
-                instance_id: "i-eqregion01".into(),
                 region_id: "cn-beijing".into(),
-                ..Default::default()
+                ..requests::instance("i-eqregion01")
             },
             json!({"InstanceId": "i-eqregion01"}),
             "cn-beijing",
         ),
     ];
     for (name, params, sdk, region) in allocations {
-        server.set_replies(vec![ali_allocated()]);
-        let before = server.requests().len();
-        run.allocate(ali_request(p, &format!("eq-{p}-{name}"), params))
-            .await
-            .unwrap_or_else(|e| panic!("{p} {name}: {e:?}"));
-        let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
+        let (outcome, [r]) = exchange(
             &server,
-            before,
-            &["AllocatePublicIpAddress"],
+            vec![ali_allocated()],
+            ["AllocatePublicIpAddress"],
             name,
-        ))
-        .unwrap();
+            run.allocate(ali_request(p, &format!("eq-{p}-{name}"), params)),
+        )
+        .await;
+        outcome.unwrap_or_else(|e| panic!("{p} {name}: {e:?}"));
         run.push(
             &format!("{p}-{name}"),
             variant.sdk,
@@ -685,23 +607,19 @@ async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
         ("get", "", "cn-hangzhou"),
         ("get-region", "cn-shanghai", "cn-shanghai"),
     ] {
-        server.set_replies(vec![ali_described("i-eqget01")]);
-        let before = server.requests().len();
-        run.client
-            .get_allocation(pb::GetAllocationRequest {
-                provider: p.into(),
-                id: "i-eqget01".into(),
-                region_id: region_id.into(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{p} {name}: {e:?}"));
-        let [r] = <[Recorded; 1]>::try_from(Run::new_requests(
+        let lookup = pb::GetAllocationRequest {
+            region_id: region_id.into(),
+            ..requests::lookup(p, "i-eqget01")
+        };
+        let (outcome, [r]) = exchange(
             &server,
-            before,
-            &["DescribeInstanceAttribute"],
+            vec![ali_described("i-eqget01")],
+            ["DescribeInstanceAttribute"],
             name,
-        ))
-        .unwrap();
+            run.client.get_allocation(lookup),
+        )
+        .await;
+        outcome.unwrap_or_else(|e| panic!("{p} {name}: {e:?}"));
         run.push(
             &format!("{p}-{name}"),
             variant.sdk,
@@ -713,27 +631,20 @@ async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
     }
 
     // Reconciliation after an ambiguous allocation.
-    server.set_replies(vec![Reply::Drop, ali_described("i-eqrec01")]);
-    let before = server.requests().len();
-    let response = run
-        .allocate(ali_request(
+    let (outcome, [allocate, describe]) = exchange(
+        &server,
+        vec![Reply::Drop, ali_described("i-eqrec01")],
+        ["AllocatePublicIpAddress", "DescribeInstanceAttribute"],
+        "reconcile",
+        run.allocate(ali_request(
             p,
             &format!("eq-{p}-reconcile"),
-            pb::AliyunAllocateParams {
-                instance_id: "i-eqrec01".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("{p} reconcile: {e:?}"));
+            requests::instance("i-eqrec01"),
+        )),
+    )
+    .await;
+    let response = outcome.unwrap_or_else(|e| panic!("{p} reconcile: {e:?}"));
     assert_eq!(response.allocations[0].ip_address, "47.96.0.9");
-    let [allocate, describe] = <[Recorded; 2]>::try_from(Run::new_requests(
-        &server,
-        before,
-        &["AllocatePublicIpAddress", "DescribeInstanceAttribute"],
-        "reconcile",
-    ))
-    .unwrap();
     let sdk = json!({"InstanceId": "i-eqrec01"});
     run.push(
         &format!("{p}-allocate-before-reconcile"),
@@ -772,41 +683,6 @@ fn gateway_config(zenlayer: &Scripted, aliyun: &Scripted) -> String {
         config.push_str(&aliyun_provider(variant.provider, &aliyun.url(), &extra));
     }
     config
-}
-
-/// Runs `command` (stdin closed), killing it after `timeout`.
-fn run_script(
-    command: &mut Command,
-    timeout: Duration,
-) -> (Option<std::process::ExitStatus>, String, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status, stdout.join().unwrap(), stderr.join().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -849,31 +725,19 @@ async fn gateway_requests_equal_the_official_sdks_requests() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), spec.to_string()).unwrap();
     let path = file.path().to_owned();
-    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        let bin = tools::python_sdks();
+    let finished = tokio::task::spawn_blocking(move || {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_requests.py");
-        run_script(
-            Command::new(bin.join("python"))
-                .arg(script)
-                .arg(&path)
-                // No proxy variables (the SDKs honour them), nothing else
-                // from the caller's environment.
-                .env_clear()
-                .env("PYTHONUTF8", "1")
-                .env("PYTHONIOENCODING", "utf-8")
-                .env("PYTHONDONTWRITEBYTECODE", "1"),
+        tools::run_with_timeout(
+            tools::python(&tools::python_sdks(), script).arg(&path),
             SCRIPT_TIMEOUT,
         )
     })
     .await
     .unwrap();
-    let report = format!("status {status:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "sdk_requests.py failed:\n{report}"
-    );
-    let outcome: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("no JSON ({e}):\n{report}"));
+    let report = finished.report();
+    assert!(finished.succeeded(), "sdk_requests.py failed:\n{report}");
+    let outcome: Value = serde_json::from_str(finished.stdout.trim())
+        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{report}"));
     assert_eq!(outcome["sent"], run.cases.len(), "{report}");
     assert_eq!(
         outcome["errors"],

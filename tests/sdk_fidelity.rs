@@ -13,13 +13,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Read;
-use std::net::Ipv4Addr;
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::tools;
+use common::tools::{self, run_with_timeout};
 use ipalloc_gateway::emulator::aliyun;
 use ipalloc_gateway::emulator::zenlayer::{self, ChargeType, EipStatus};
 use ipalloc_gateway::sandbox::{EmulatorOptions, start_emulators};
@@ -33,58 +31,23 @@ const V3_INSTANCE: &str = "i-emuready002";
 /// The script's own requests have 10 s timeouts; this bounds the whole run.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What a child process did.
-struct Finished {
-    /// `None` when it was killed for running past its timeout.
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn report(&self) -> String {
-        format!(
-            "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `command` (stdin closed, output captured), killing it after
-/// `timeout`.
-fn run_with_timeout(command: &mut Command, timeout: Duration) -> Finished {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    Finished {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+/// `script` (in `tests/python/`) with the official SDKs, given both
+/// emulators' addresses and their sandbox credentials (`ALIYUN_AK_*`,
+/// `ZENLAYER_AK_*`).
+fn sdk_script(script: &str, aliyun_addr: SocketAddr, zenlayer_addr: SocketAddr) -> Command {
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut command = tools::python(&tools::python_sdks(), path);
+    command
+        .arg(aliyun_addr.to_string())
+        .arg(zenlayer_addr.to_string())
+        .env("ALIYUN_AK_ID", aliyun::SANDBOX_ACCESS_KEY_ID)
+        .env("ALIYUN_AK_SECRET", aliyun::SANDBOX_ACCESS_KEY_SECRET)
+        .env("ZENLAYER_AK_ID", zenlayer::SANDBOX_ACCESS_KEY_ID)
+        .env(
+            "ZENLAYER_AK_PASSWORD",
+            zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
+        );
+    command
 }
 
 #[test]
@@ -107,34 +70,20 @@ fn official_sdks_are_served_and_refused_like_the_clouds_do() {
         "the seeded instance starts without a public IP"
     );
 
-    let bin = tools::python_sdks();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_fidelity.py");
     let started = Instant::now();
     let finished = run_with_timeout(
-        Command::new(bin.join("python"))
-            .arg(script)
-            .arg(aliyun_running.addr.to_string())
-            .arg(zenlayer_running.addr.to_string())
-            .arg(INSTANCE)
-            .arg(V3_INSTANCE)
-            // No proxy variables (the SDKs honour them) and nothing else
-            // from the caller's environment.
-            .env_clear()
-            .env("PYTHONUTF8", "1")
-            .env("PYTHONIOENCODING", "utf-8")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("ALIYUN_AK_ID", aliyun::SANDBOX_ACCESS_KEY_ID)
-            .env("ALIYUN_AK_SECRET", aliyun::SANDBOX_ACCESS_KEY_SECRET)
-            .env("ZENLAYER_AK_ID", zenlayer::SANDBOX_ACCESS_KEY_ID)
-            .env(
-                "ZENLAYER_AK_PASSWORD",
-                zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
-            ),
+        sdk_script(
+            "sdk_fidelity.py",
+            aliyun_running.addr,
+            zenlayer_running.addr,
+        )
+        .arg(INSTANCE)
+        .arg(V3_INSTANCE),
         SCRIPT_TIMEOUT,
     );
     let report = finished.report();
     assert!(
-        finished.status.is_some_and(|s| s.success()),
+        finished.succeeded(),
         "sdk_fidelity.py failed or timed out after {:?}:\n{report}",
         started.elapsed()
     );
@@ -298,30 +247,14 @@ fn official_sdks_are_served_and_refused_like_the_clouds_do() {
 fn run_sdk_script(name: &str, emulators: &ipalloc_gateway::sandbox::Emulators) -> (Value, String) {
     let (aliyun_running, _) = emulators.aliyun.as_ref().unwrap();
     let (zenlayer_running, _) = emulators.zenlayer.as_ref().unwrap();
-    let bin = tools::python_sdks();
-    let script = format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"));
     let started = Instant::now();
     let finished = run_with_timeout(
-        Command::new(bin.join("python"))
-            .arg(script)
-            .arg(aliyun_running.addr.to_string())
-            .arg(zenlayer_running.addr.to_string())
-            .env_clear()
-            .env("PYTHONUTF8", "1")
-            .env("PYTHONIOENCODING", "utf-8")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("ALIYUN_AK_ID", aliyun::SANDBOX_ACCESS_KEY_ID)
-            .env("ALIYUN_AK_SECRET", aliyun::SANDBOX_ACCESS_KEY_SECRET)
-            .env("ZENLAYER_AK_ID", zenlayer::SANDBOX_ACCESS_KEY_ID)
-            .env(
-                "ZENLAYER_AK_PASSWORD",
-                zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
-            ),
+        &mut sdk_script(name, aliyun_running.addr, zenlayer_running.addr),
         SCRIPT_TIMEOUT,
     );
     let report = finished.report();
     assert!(
-        finished.status.is_some_and(|s| s.success()),
+        finished.succeeded(),
         "{name} failed or timed out after {:?}:\n{report}",
         started.elapsed()
     );

@@ -4,39 +4,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use common::*;
 use ipalloc_gateway::pb;
-use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
-use pb::allocate_ip_request::Params;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
-
 fn aliyun_request(provider: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: provider.into(),
-        params: Some(Params::Aliyun(pb::AliyunAllocateParams {
-            instance_id: "i-bp1abc".into(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    requests::aliyun(provider, requests::instance("i-bp1abc"))
 }
 
 fn zenlayer_request(provider: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: provider.into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
+    requests::zenlayer(provider, requests::postpaid("SEL-A"))
 }
 
 fn assert_clean(text: &str, what: &str) {
@@ -81,13 +58,8 @@ async fn secrets_never_reach_logs_errors_or_statuses() {
     ])
     .await;
     let dead = closed_port().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let config = format!(
-        "listen = \"127.0.0.1:{port}\"\n[log]\nlevel = \"trace\"\nformat = \"json\"\n{}{}{}{}",
+        "listen = \"127.0.0.1:0\"\n[log]\nlevel = \"trace\"\nformat = \"json\"\n{}{}{}{}",
         aliyun_provider("ali", &aliyun.url(), "security_token_env = \"TEST_STS\""),
         aliyun_provider(
             "ali-v3",
@@ -101,34 +73,11 @@ async fn secrets_never_reach_logs_errors_or_statuses() {
             "security_token_env = \"TEST_STS\""
         ),
     );
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), config).unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(file.path())
-        .env_clear()
-        .env("TEST_STS", ALIYUN_STS)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
-            .join("\n")
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = process::spawn(dir.path(), &config, |command| {
+        command.env("TEST_STS", ALIYUN_STS);
     });
-
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut client = loop {
-        if let Ok(client) = IpAllocationClient::connect(format!("http://127.0.0.1:{port}")).await {
-            break client;
-        }
-        assert!(Instant::now() < deadline, "gateway did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let mut client = gateway.client().await;
 
     let mut seen = String::new();
     for request in [
@@ -153,13 +102,7 @@ async fn secrets_never_reach_logs_errors_or_statuses() {
         "the echoed string-to-sign is redacted: {seen}"
     );
 
-    let killed = Command::new("kill")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(child.wait().unwrap().success());
-    let logs = reader.join().unwrap();
+    let logs = gateway.terminate();
     assert!(
         logs.contains("sending aliyun request"),
         "trace logs were captured: {logs}"

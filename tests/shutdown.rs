@@ -20,7 +20,6 @@ use ipalloc_gateway::emulator::zenlayer::{SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
-use pb::allocate_ip_request::Params;
 use rand::{Rng, SeedableRng};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -65,26 +64,16 @@ fn config(endpoint: &str, server: &str, store: Option<&std::path::Path>) -> Stri
 
 fn allocate(key: &str, wait: bool) -> pb::AllocateIpRequest {
     pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key.into(),
         wait,
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            ..Default::default()
-        })),
-        ..Default::default()
+        ..requests::keyed(
+            key,
+            requests::zenlayer("zenlayer", requests::postpaid("SEL-A")),
+        )
     }
 }
 
 async fn client(addr: std::net::SocketAddr) -> IpAllocationClient<Channel> {
-    IpAllocationClient::new(
-        Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap(),
-    )
+    IpAllocationClient::new(channel(addr).await)
 }
 
 /// Every EIP the emulator made, by the idempotency key it was tagged with.
@@ -359,14 +348,7 @@ async fn an_open_watch_and_a_wait_end_with_unavailable_promptly() {
     );
     let addr = gateway.wait_listening();
     let mut client = client(addr).await;
-    let eip = client
-        .allocate_ip(allocate("watched", false))
-        .await
-        .unwrap()
-        .into_inner()
-        .allocations[0]
-        .id
-        .clone();
+    let eip = first_allocation_id(&mut client, allocate("watched", false)).await;
     // A watch with no deadline, and a wait (its EIP stays CREATING for 600 s).
     let mut watch = client
         .watch_allocation(pb::WatchAllocationRequest {
@@ -429,11 +411,7 @@ async fn health_turns_not_serving_at_once_while_calls_are_still_served() {
         |_| {},
     );
     let addr = gateway.wait_listening();
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(addr).await;
     let mut health = HealthClient::new(channel.clone());
     let mut api = IpAllocationClient::new(channel);
     let check = |service: &str| HealthCheckRequest {

@@ -19,12 +19,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::emulators::counters;
-use common::{error_info, retry_delay};
+use common::requests;
+use common::{channel, error_info, free_port, retry_delay};
 use ipalloc_gateway::config::ServerConfig;
 use ipalloc_gateway::emulator::{aliyun, zenlayer};
 use ipalloc_gateway::idempotency::{IdempotencyStore, IoFaults, StoreOptions};
 use ipalloc_gateway::pb;
-use ipalloc_gateway::pb::allocate_ip_request::Params;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
 use ipalloc_gateway::server::{self, Gateway};
@@ -38,17 +38,38 @@ const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
 const API: &str = "ipalloc.v1.IpAllocation";
 
 fn zenlayer_request(key: &str, zone: &str) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key.into(),
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: zone.into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            amount: Some(1),
-            ..Default::default()
-        })),
-        ..Default::default()
+    let params = pb::ZenlayerAllocateParams {
+        amount: Some(1),
+        ..requests::postpaid(zone)
+    };
+    requests::keyed(key, requests::zenlayer("zenlayer", params))
+}
+
+type Client = IpAllocationClient<Channel>;
+
+/// One POSTPAID EIP in SEL-A under idempotency key `key`.
+async fn allocate(client: &mut Client, key: &str) -> Result<pb::AllocateIpResponse, tonic::Status> {
+    client
+        .allocate_ip(zenlayer_request(key, "SEL-A"))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// New keys `<prefix>-0`, `<prefix>-1`, ... (at most `most`) until one is
+/// refused: how many were allocated, and the refusal.
+async fn allocate_until_refused(
+    client: &mut Client,
+    prefix: &str,
+    most: usize,
+) -> (u64, Option<tonic::Status>) {
+    let mut allocated = 0;
+    for i in 0..most {
+        match allocate(client, &format!("{prefix}-{i}")).await {
+            Ok(_) => allocated += 1,
+            Err(status) => return (allocated, Some(status)),
+        }
     }
+    (allocated, None)
 }
 
 fn zenlayer_url(emulators: &Emulators) -> String {
@@ -57,15 +78,6 @@ fn zenlayer_url(emulators: &Emulators) -> String {
         .as_ref()
         .map(|(running, _)| running.url())
         .expect("zenlayer emulator")
-}
-
-async fn channel(addr: &str) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect("gateway accepts connections")
 }
 
 /// The health status of `service` (`""` or the API).
@@ -127,27 +139,17 @@ async fn an_injected_write_error_fails_closed_and_health_follows_the_store() {
     let zenlayer = zenlayer_url(&emulators);
 
     wait_for_health(&mut health, ServingStatus::Serving).await;
-    let first = client
-        .allocate_ip(zenlayer_request("before-the-fault", "SEL-A"))
-        .await
-        .unwrap()
-        .into_inner();
+    let first = allocate(&mut client, "before-the-fault").await.unwrap();
     assert_eq!(counters(&zenlayer).await.allocations, 1);
 
     faults.fail_writes(true);
-    let status = client
-        .allocate_ip(zenlayer_request("during-the-fault", "SEL-A"))
-        .await
-        .unwrap_err();
+    let status = allocate(&mut client, "during-the-fault").await.unwrap_err();
     assert_store_unavailable(&status);
     wait_for_health(&mut health, ServingStatus::NotServing).await;
     // Further calls fail fast too, replays included; nothing reaches the
     // provider.
     for key in ["during-the-fault", "before-the-fault", "another"] {
-        let status = client
-            .allocate_ip(zenlayer_request(key, "SEL-A"))
-            .await
-            .unwrap_err();
+        let status = allocate(&mut client, key).await.unwrap_err();
         assert_store_unavailable(&status);
     }
     assert_eq!(counters(&zenlayer).await.allocations, 1, "nothing was sent");
@@ -159,16 +161,9 @@ async fn an_injected_write_error_fails_closed_and_health_follows_the_store() {
 
     faults.fail_writes(false);
     wait_for_health(&mut health, ServingStatus::Serving).await;
-    let replay = client
-        .allocate_ip(zenlayer_request("before-the-fault", "SEL-A"))
-        .await
-        .unwrap()
-        .into_inner();
+    let replay = allocate(&mut client, "before-the-fault").await.unwrap();
     assert_eq!(replay, first, "the record survived");
-    client
-        .allocate_ip(zenlayer_request("during-the-fault", "SEL-A"))
-        .await
-        .unwrap();
+    allocate(&mut client, "during-the-fault").await.unwrap();
     assert_eq!(counters(&zenlayer).await.allocations, 2);
 
     let _ = stop.send(());
@@ -194,14 +189,6 @@ fn provider_toml(emulators: &Emulators) -> String {
         zid = zenlayer::SANDBOX_ACCESS_KEY_ID,
         zpw = zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The binary, started; its stderr is collected by a thread.
@@ -292,8 +279,14 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-fn write_config(dir: &Path, text: &str) -> PathBuf {
+/// `dir/gateway.toml`: listening on `port`, the store at `store`, then
+/// `rest` (the providers).
+fn write_config(dir: &Path, port: u16, store: &Path, rest: &str) -> PathBuf {
     let path = dir.join("gateway.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:{port}\"\n[idempotency]\npath = \"{}\"\n{rest}",
+        store.display()
+    );
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -304,14 +297,7 @@ async fn a_clean_stop_after_a_failed_allocation_leaves_a_clean_store_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("idempotency.redb");
     let port = free_port();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "listen = \"127.0.0.1:{port}\"\n[idempotency]\npath = \"{}\"\n{}",
-            store.display(),
-            provider_toml(&emulators)
-        ),
-    );
+    let config = write_config(dir.path(), port, &store, &provider_toml(&emulators));
     // The file holds inline secrets: readable by others draws a warning.
     #[cfg(unix)]
     {
@@ -334,10 +320,7 @@ async fn a_clean_stop_after_a_failed_allocation_leaves_a_clean_store_file() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    client
-        .allocate_ip(zenlayer_request("works", "SEL-A"))
-        .await
-        .unwrap();
+    allocate(&mut client, "works").await.unwrap();
     drop(client);
     let (exit, first_log) = gateway.terminate();
     assert!(exit.success(), "{exit}: {first_log}");
@@ -379,12 +362,10 @@ async fn an_empty_store_file_is_refused_at_start_and_moved_aside_when_told() {
     let port = free_port();
     let config = write_config(
         dir.path(),
-        &format!(
-            "listen = \"127.0.0.1:{port}\"\n[idempotency]\npath = \"{}\"\n\
-             [providers.zl]\nkind = \"zenlayer\"\nendpoint = \"http://127.0.0.1:9\"\n\
-             access_key_id_env = \"ZL_ID\"\naccess_key_password_env = \"ZL_PW\"\n",
-            store.display()
-        ),
+        port,
+        &store,
+        "[providers.zl]\nkind = \"zenlayer\"\nendpoint = \"http://127.0.0.1:9\"\n\
+         access_key_id_env = \"ZL_ID\"\naccess_key_password_env = \"ZL_PW\"\n",
     );
     let command = || {
         let mut command = Command::new(BIN);
@@ -449,14 +430,7 @@ async fn a_full_filesystem_turns_health_not_serving_until_space_returns() {
     std::fs::create_dir(&mount).unwrap();
     let store = mount.join("idempotency.redb");
     let port = free_port();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "listen = \"127.0.0.1:{port}\"\n[idempotency]\npath = \"{}\"\n{}",
-            store.display(),
-            provider_toml(&emulators)
-        ),
-    );
+    let config = write_config(dir.path(), port, &store, &provider_toml(&emulators));
     let mut command = Command::new("unshare");
     command
         .env_clear()
@@ -476,11 +450,7 @@ async fn a_full_filesystem_turns_health_not_serving_until_space_returns() {
     let mut client = IpAllocationClient::new(channel.clone());
     let mut health = HealthClient::new(channel);
     wait_for_health(&mut health, ServingStatus::Serving).await;
-    let first = client
-        .allocate_ip(zenlayer_request("before-full", "SEL-A"))
-        .await
-        .unwrap()
-        .into_inner();
+    let first = allocate(&mut client, "before-full").await.unwrap();
 
     // Fill the filesystem.
     {
@@ -502,43 +472,21 @@ async fn a_full_filesystem_turns_health_not_serving_until_space_returns() {
     }
     // New keys until a write hits the full disk (a commit may still fit in
     // pages the file already has).
-    let mut ok = 1u64;
-    let mut refused = None;
-    for i in 0..200 {
-        match client
-            .allocate_ip(zenlayer_request(&format!("while-full-{i}"), "SEL-A"))
-            .await
-        {
-            Ok(_) => ok += 1,
-            Err(status) => {
-                refused = Some(status);
-                break;
-            }
-        }
-    }
+    let (more, refused) = allocate_until_refused(&mut client, "while-full", 200).await;
+    let ok = 1 + more;
     let status = refused.expect("a write failed on the full filesystem");
     assert_store_unavailable(&status);
     wait_for_health(&mut health, ServingStatus::NotServing).await;
-    let status = client
-        .allocate_ip(zenlayer_request("before-full", "SEL-A"))
-        .await
-        .unwrap_err();
+    let status = allocate(&mut client, "before-full").await.unwrap_err();
     assert_store_unavailable(&status);
     // Only the calls that got a record reached the provider.
     assert_eq!(counters(&zenlayer).await.allocations, ok);
 
     std::fs::remove_file(&filler).unwrap();
     wait_for_health(&mut health, ServingStatus::Serving).await;
-    let replay = client
-        .allocate_ip(zenlayer_request("before-full", "SEL-A"))
-        .await
-        .unwrap()
-        .into_inner();
+    let replay = allocate(&mut client, "before-full").await.unwrap();
     assert_eq!(replay, first);
-    client
-        .allocate_ip(zenlayer_request("after-full", "SEL-A"))
-        .await
-        .unwrap();
+    allocate(&mut client, "after-full").await.unwrap();
     assert_eq!(counters(&zenlayer).await.allocations, ok + 1);
     drop((client, health));
     let (exit, log) = gateway.terminate();
@@ -559,25 +507,9 @@ async fn at_the_byte_bound_new_keys_get_unavailable_and_replays_still_work() {
         )
         .await;
         let mut client = env.gateway.client.clone();
-        let first = client
-            .allocate_ip(zenlayer_request("first", "SEL-A"))
-            .await
-            .unwrap()
-            .into_inner();
-        let mut allocated = 1u64;
-        let mut refused = None;
-        for i in 0..400 {
-            match client
-                .allocate_ip(zenlayer_request(&format!("key-{i}"), "SEL-A"))
-                .await
-            {
-                Ok(_) => allocated += 1,
-                Err(status) => {
-                    refused = Some(status);
-                    break;
-                }
-            }
-        }
+        let first = allocate(&mut client, "first").await.unwrap();
+        let (more, refused) = allocate_until_refused(&mut client, "key", 400).await;
+        let allocated = 1 + more;
         assert_eq!(counters(&env.zenlayer_url).await.allocations, allocated);
         if evict {
             assert!(refused.is_none(), "{refused:?}");
@@ -585,28 +517,16 @@ async fn at_the_byte_bound_new_keys_get_unavailable_and_replays_still_work() {
             // The oldest completed records were evicted: such a key is
             // forgotten, as after its retention (the price of opting in), and
             // the newest ones still replay.
-            let last = client
-                .allocate_ip(zenlayer_request("key-399", "SEL-A"))
-                .await
-                .unwrap()
-                .into_inner();
+            let last = allocate(&mut client, "key-399").await.unwrap();
             assert_eq!(counters(&env.zenlayer_url).await.allocations, allocated);
-            let again = client
-                .allocate_ip(zenlayer_request("first", "SEL-A"))
-                .await
-                .unwrap()
-                .into_inner();
+            let again = allocate(&mut client, "first").await.unwrap();
             assert_ne!(again.allocations[0].id, first.allocations[0].id);
             assert_eq!(last.allocations.len(), 1);
         } else {
             let status = refused.expect("the bound was reached");
             assert_store_unavailable(&status);
             assert!(allocated > 50, "{allocated}");
-            let replay = client
-                .allocate_ip(zenlayer_request("first", "SEL-A"))
-                .await
-                .unwrap()
-                .into_inner();
+            let replay = allocate(&mut client, "first").await.unwrap();
             assert_eq!(replay, first);
         }
         env.gateway.stop().await;

@@ -3,9 +3,9 @@
 
 mod common;
 
+use common::requests::{aliyun, keyed, postpaid, zenlayer};
 use common::*;
 use ipalloc_gateway::pb;
-use pb::allocate_ip_request::Params;
 use tonic::Code;
 
 struct Fixture {
@@ -64,30 +64,6 @@ fn assert_invalid(status: &tonic::Status, fields: &[&str], context: &str) {
     assert_eq!(reason, "INVALID_REQUEST");
     assert_eq!(domain, "ipalloc-gateway");
     assert!(metadata.contains_key("fields"));
-}
-
-fn aliyun(provider: &str, params: pb::AliyunAllocateParams) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: provider.into(),
-        params: Some(Params::Aliyun(params)),
-        ..Default::default()
-    }
-}
-
-fn zenlayer(provider: &str, params: pb::ZenlayerAllocateParams) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: provider.into(),
-        params: Some(Params::Zenlayer(params)),
-        ..Default::default()
-    }
-}
-
-fn good_zenlayer() -> pb::ZenlayerAllocateParams {
-    pb::ZenlayerAllocateParams {
-        zone_id: "SEL-A".into(),
-        charge_type: pb::ChargeType::Postpaid as i32,
-        ..Default::default()
-    }
 }
 
 fn tag(key: &str, value: &str) -> pb::Tag {
@@ -187,89 +163,72 @@ async fn every_bad_zenlayer_field_is_reported() {
         ],
     )
     .await;
-    f.rejects(
-        zenlayer(
-            "zl",
+    // One bad field each on otherwise good parameters: (parameters, field).
+    let one_bad: Vec<(pb::ZenlayerAllocateParams, &str)> = vec![
+        (
             pb::ZenlayerAllocateParams {
                 amount: Some(101),
-                ..good_zenlayer()
+                ..postpaid("SEL-A")
             },
+            "zenlayer.amount",
         ),
-        &["zenlayer.amount"],
-    )
-    .await;
-    f.rejects(
-        zenlayer(
-            "zl",
+        (
             pb::ZenlayerAllocateParams {
                 netmask: Some(0),
-                ..good_zenlayer()
+                ..postpaid("SEL-A")
             },
+            "zenlayer.netmask",
         ),
-        &["zenlayer.netmask"],
-    )
-    .await;
-    f.rejects(
-        zenlayer(
-            "zl",
+        (
             pb::ZenlayerAllocateParams {
                 prepaid_period_months: Some(1),
-                ..good_zenlayer()
+                ..postpaid("SEL-A")
             },
+            "zenlayer.prepaid_period_months",
         ),
-        &["zenlayer.prepaid_period_months"],
-    )
-    .await;
-    f.rejects(
-        zenlayer(
-            "zl",
+        (
             pb::ZenlayerAllocateParams {
                 charge_type: pb::ChargeType::Prepaid as i32,
                 prepaid_period_months: Some(0),
-                ..good_zenlayer()
+                ..postpaid("SEL-A")
             },
+            "zenlayer.prepaid_period_months",
         ),
-        &["zenlayer.prepaid_period_months"],
-    )
-    .await;
-    for charge_type in [0, 7] {
-        f.rejects(
-            zenlayer(
-                "zl",
-                pb::ZenlayerAllocateParams {
-                    charge_type,
-                    ..good_zenlayer()
-                },
-            ),
-            &["zenlayer.charge_type"],
-        )
-        .await;
-    }
-    // 128 characters (not bytes) is the limit: 128 multi-byte characters pass
-    // validation, so only the other bad field is reported.
-    f.rejects(
-        zenlayer(
-            "zl",
+        (
+            pb::ZenlayerAllocateParams {
+                charge_type: 0,
+                ..postpaid("SEL-A")
+            },
+            "zenlayer.charge_type",
+        ),
+        (
+            pb::ZenlayerAllocateParams {
+                charge_type: 7,
+                ..postpaid("SEL-A")
+            },
+            "zenlayer.charge_type",
+        ),
+        // 128 characters (not bytes) is the limit: 128 multi-byte characters
+        // pass validation, so only the other bad field is reported.
+        (
             pb::ZenlayerAllocateParams {
                 amount: Some(0),
                 tags: vec![tag(&"运".repeat(128), &"维".repeat(128))],
-                ..good_zenlayer()
+                ..postpaid("SEL-A")
             },
+            "zenlayer.amount",
         ),
-        &["zenlayer.amount"],
-    )
-    .await;
-    f.rejects(
-        zenlayer(
-            "zl",
+        (
             pb::ZenlayerAllocateParams {
                 tags: (0..51).map(|i| tag(&format!("k{i}"), "v")).collect(),
-                ..good_zenlayer()
+                ..postpaid("SEL-A")
             },
+            "zenlayer.tags",
         ),
-        &["zenlayer.tags"],
-    )
-    .await;
+    ];
+    for (params, field) in one_bad {
+        f.rejects(zenlayer("zl", params), &[field]).await;
+    }
     f.assert_no_provider_called();
 }
 
@@ -284,7 +243,7 @@ async fn provider_choice_is_validated() {
     f.rejects(aliyun("nope", good_aliyun.clone()), &["provider"])
         .await;
     // A oneof kind that doesn't match the named provider.
-    f.rejects(zenlayer("ali", good_zenlayer()), &["provider"])
+    f.rejects(zenlayer("ali", postpaid("SEL-A")), &["provider"])
         .await;
     f.rejects(aliyun("zl", good_aliyun.clone()), &["provider"])
         .await;
@@ -293,7 +252,7 @@ async fn provider_choice_is_validated() {
         .gateway
         .client
         .clone()
-        .allocate_ip(zenlayer("", good_zenlayer()))
+        .allocate_ip(zenlayer("", postpaid("SEL-A")))
         .await
         .unwrap_err();
     assert_invalid(&status, &["provider"], "ambiguous");
@@ -313,22 +272,12 @@ async fn provider_choice_is_validated() {
     .await;
     // Bad idempotency key, reported with the other bad fields.
     f.rejects(
-        pb::AllocateIpRequest {
-            provider: "ali".into(),
-            idempotency_key: "has space/slash".into(),
-            params: Some(Params::Aliyun(Default::default())),
-            ..Default::default()
-        },
+        keyed("has space/slash", aliyun("ali", Default::default())),
         &["idempotency_key", "aliyun.instance_id"],
     )
     .await;
     f.rejects(
-        pb::AllocateIpRequest {
-            provider: "ali".into(),
-            idempotency_key: "k".repeat(129),
-            params: Some(Params::Aliyun(good_aliyun)),
-            ..Default::default()
-        },
+        keyed(&"k".repeat(129), aliyun("ali", good_aliyun)),
         &["idempotency_key"],
     )
     .await;
@@ -339,42 +288,20 @@ async fn provider_choice_is_validated() {
 async fn get_allocation_is_validated() {
     let f = fixture().await;
     let mut client = f.gateway.client.clone();
-    let cases: Vec<(pb::GetAllocationRequest, Vec<&str>)> = vec![
-        (
-            pb::GetAllocationRequest {
-                provider: "ali".into(),
-                ..Default::default()
-            },
-            vec!["id"],
-        ),
-        (
-            pb::GetAllocationRequest {
-                provider: "ali".into(),
-                id: "eip-123".into(),
-                region_id: "nowhere".into(),
-            },
-            vec!["id", "region_id"],
-        ),
-        (
-            pb::GetAllocationRequest {
-                provider: "zl".into(),
-                id: "eip 1".into(),
-                region_id: "cn-hangzhou".into(),
-            },
-            vec!["id", "region_id"],
-        ),
-        (
-            pb::GetAllocationRequest {
-                provider: String::new(),
-                id: "eip-1".into(),
-                region_id: String::new(),
-            },
-            vec!["provider"],
-        ),
+    // (provider, id, region_id, the fields named)
+    let cases: [(&str, &str, &str, &[&str]); 4] = [
+        ("ali", "", "", &["id"]),
+        ("ali", "eip-123", "nowhere", &["id", "region_id"]),
+        ("zl", "eip 1", "cn-hangzhou", &["id", "region_id"]),
+        ("", "eip-1", "", &["provider"]),
     ];
-    for (request, fields) in cases {
+    for (provider, id, region_id, fields) in cases {
+        let request = pb::GetAllocationRequest {
+            region_id: region_id.into(),
+            ..requests::lookup(provider, id)
+        };
         let status = client.get_allocation(request.clone()).await.unwrap_err();
-        assert_invalid(&status, &fields, &format!("{request:?}"));
+        assert_invalid(&status, fields, &format!("{request:?}"));
     }
     f.assert_no_provider_called();
 }

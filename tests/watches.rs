@@ -103,11 +103,7 @@ async fn watch(
 }
 
 async fn connect(addr: std::net::SocketAddr) -> IpAllocationClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(addr).await;
     IpAllocationClient::new(channel)
 }
 
@@ -140,14 +136,7 @@ async fn open_watches_neither_starve_allocations_nor_escape_the_cap() {
     );
     let env = emulators::start(options, &top, "", &zenlayer).await;
     let mut client = env.gateway.client.clone();
-    let eip = client
-        .allocate_ip(allocate_request("watched-1"))
-        .await
-        .unwrap()
-        .into_inner()
-        .allocations[0]
-        .id
-        .clone();
+    let eip = first_allocation_id(&mut client, allocate_request("watched-1")).await;
 
     // 300 watches, no deadline, over four connections (h2 clients open at
     // most 100 streams per connection).

@@ -5,37 +5,11 @@
 
 mod common;
 
+use common::signatures;
 use common::*;
-use hmac::{KeyInit, Mac};
 use ipalloc_gateway::pb;
 use pb::allocate_ip_request::Params;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-/// ZC2-HMAC-SHA256 as documented, written out here from the spec.
-fn expected_authorization(request: &Recorded) -> String {
-    let content_type = request.header("content-type").unwrap();
-    let host = request.header("host").unwrap();
-    let timestamp = request.header("x-zc-timestamp").unwrap();
-    let canonical = format!(
-        "POST\n/\n\ncontent-type:{content_type}\nhost:{host}\n\ncontent-type;host\n{}",
-        sha256_hex(&request.body)
-    );
-    let to_sign = format!(
-        "ZC2-HMAC-SHA256\n{timestamp}\n{}",
-        sha256_hex(canonical.as_bytes())
-    );
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(ZL_PASSWORD.as_bytes()).unwrap();
-    mac.update(to_sign.as_bytes());
-    format!(
-        "ZC2-HMAC-SHA256 Credential={ZL_AK_ID}, SignedHeaders=content-type;host, Signature={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
-}
 
 fn assert_signed_bmc_call(request: &Recorded, action: &str, server: &Scripted) {
     assert_eq!(request.method, "POST");
@@ -58,7 +32,7 @@ fn assert_signed_bmc_call(request: &Recorded, action: &str, server: &Scripted) {
     assert!((now - timestamp).abs() <= 5, "timestamp in seconds, fresh");
     assert_eq!(
         request.header("authorization").unwrap(),
-        expected_authorization(request),
+        signatures::zenlayer(request, ZL_AK_ID, ZL_PASSWORD),
         "signature over the exact body bytes received"
     );
 }
@@ -200,7 +174,7 @@ async fn postpaid_minimal_request_uses_documented_defaults() {
     assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()), "{body}");
     assert_eq!(
         request.header("authorization").unwrap(),
-        expected_authorization(&request)
+        signatures::zenlayer(&request, ZL_AK_ID, ZL_PASSWORD)
     );
     assert_eq!(response.order_number, "", "postpaid has no order");
     assert_eq!(response.allocations.len(), 1);
@@ -229,11 +203,7 @@ async fn get_allocation_describes_by_id_and_maps_each_status() {
             }]}}),
         )]);
         let allocation = client
-            .get_allocation(pb::GetAllocationRequest {
-                provider: "zl".into(),
-                id: "eip-7".into(),
-                region_id: String::new(),
-            })
+            .get_allocation(requests::lookup("zl", "eip-7"))
             .await
             .unwrap()
             .into_inner();
@@ -255,11 +225,7 @@ async fn get_allocation_describes_by_id_and_maps_each_status() {
         json!({"requestId": "r-e", "response": {"requestId": "r-e", "totalCount": 0, "dataSet": []}}),
     )]);
     let status = client
-        .get_allocation(pb::GetAllocationRequest {
-            provider: "zl".into(),
-            id: "eip-missing".into(),
-            region_id: String::new(),
-        })
+        .get_allocation(requests::lookup("zl", "eip-missing"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound);

@@ -13,8 +13,10 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 use super::*;
-use crate::provider::error::{SendPhase, TransportError};
-use crate::provider::{Allocation, AllocationLookup, Capabilities, ProviderKind, ZenlayerAllocate};
+use crate::middleware::testing::{ALLOCATE, READ, api, sent};
+use crate::provider::{Allocation, AllocationLookup};
+use crate::testing::provider::{zenlayer_allocate, zenlayer_description};
+use crate::testing::status::{error_info, reason};
 
 /// What one scripted provider call does.
 enum Act<T> {
@@ -50,21 +52,7 @@ struct Fake {
 impl Fake {
     fn new() -> Arc<Fake> {
         Arc::new(Fake {
-            description: ProviderDescription {
-                name: "zl".to_owned(),
-                kind: ProviderKind::Zenlayer,
-                region: None,
-                endpoint: "http://127.0.0.1:1".to_owned(),
-                capabilities: Capabilities {
-                    max_allocations_per_request: 100,
-                    asynchronous: true,
-                    requires_instance: false,
-                    requires_instance_restart: false,
-                    charge_types: Vec::new(),
-                    api_version: String::new(),
-                    signature: String::new(),
-                },
-            },
+            description: zenlayer_description(),
             allocations: Mutex::new(VecDeque::new()),
             reconciliations: Mutex::new(VecDeque::new()),
             lookups: Mutex::new(VecDeque::new()),
@@ -149,11 +137,6 @@ impl Provider for Fake {
     }
 }
 
-const ALLOCATE: crate::provider::Operation = crate::provider::Operation {
-    name: "AllocateEipAddresses",
-    mutating: true,
-};
-
 fn eip(state: AllocationState) -> Allocation {
     Allocation {
         id: "eip-1".to_owned(),
@@ -181,85 +164,68 @@ fn created(state: AllocationState) -> AllocateResult {
     }
 }
 
+/// An allocation sent and then lost: its outcome is unknown.
 fn lost() -> ProviderError {
-    ProviderError::Transport(TransportError {
-        op: ALLOCATE,
-        phase: SendPhase::Sent,
-        timed_out: false,
-        detail: "connection lost".into(),
-    })
+    sent(ALLOCATE, false)
 }
 
 fn throttled_lookup() -> ProviderError {
-    ProviderError::Api(crate::provider::error::ApiError {
-        op: crate::provider::Operation {
-            name: "DescribeEipAddresses",
-            mutating: false,
-        },
-        http_status: 429,
-        code: "REQUEST_LIMIT_EXCEEDED".to_owned(),
-        message: "slow down".to_owned(),
-        request_id: None,
-        retry_after: None,
-    })
+    api(READ, "REQUEST_LIMIT_EXCEEDED", 429)
 }
 
-fn allocator(grace: Duration) -> Arc<Allocator> {
-    Arc::new(Allocator {
-        store: IdempotencyStore::open(None, Duration::from_secs(86_400)).unwrap(),
-        inflight: InFlightRegistry::new(),
-        follow: HashMap::from([(
-            "zl".to_owned(),
-            FollowSettings {
-                poll_initial: Duration::from_millis(10),
-                poll_max: Duration::from_millis(20),
-                terminate_failed: false,
-                reconcile_grace: grace,
-            },
-        )]),
-        drain: crate::server::Drain::new(),
-    })
+/// The allocator in front of a fake provider `zl`, for one key: `key-1`.
+struct Flow {
+    fake: Arc<Fake>,
+    allocator: Arc<Allocator>,
 }
 
-fn request(fake: &Arc<Fake>, wait: bool) -> Request {
-    let provider: Arc<dyn Provider> = Arc::clone(fake) as Arc<dyn Provider>;
-    Request {
-        valid: ValidAllocate {
-            provider,
-            spec: AllocateSpec::Zenlayer(ZenlayerAllocate {
-                zone_id: "SEL-A".to_owned(),
-                charge: ChargeType::Postpaid,
-                resource_group_id: None,
-                amount: 1,
-                netmask: 32,
-                amount_set: false,
-                netmask_set: false,
-                discount_code: None,
-                use_poc_voucher: false,
-                tags: Vec::new(),
-            }),
-            idempotency_key: Some("key-1".to_owned()),
-        },
-        wait,
-        wait_timeout: Some(Duration::from_secs(5)),
-        deadline: None,
+impl Flow {
+    /// A fresh in-memory store; reconciliations count after `grace`.
+    fn new(grace: Duration) -> Flow {
+        let allocator = Arc::new(Allocator {
+            store: IdempotencyStore::open(None, Duration::from_secs(86_400)).unwrap(),
+            inflight: InFlightRegistry::new(),
+            follow: HashMap::from([(
+                "zl".to_owned(),
+                FollowSettings {
+                    poll_initial: Duration::from_millis(10),
+                    poll_max: Duration::from_millis(20),
+                    terminate_failed: false,
+                    reconcile_grace: grace,
+                },
+            )]),
+            drain: crate::server::Drain::new(),
+        });
+        Flow {
+            fake: Fake::new(),
+            allocator,
+        }
     }
-}
 
-fn reason(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
-}
+    /// AllocateIp with `key-1`, waiting for a terminal state or not.
+    async fn call(&self, wait: bool) -> Result<pb::AllocateIpResponse, Status> {
+        let provider: Arc<dyn Provider> = Arc::clone(&self.fake) as Arc<dyn Provider>;
+        let request = Request {
+            valid: ValidAllocate {
+                provider,
+                spec: AllocateSpec::Zenlayer(zenlayer_allocate()),
+                idempotency_key: Some("key-1".to_owned()),
+            },
+            wait,
+            wait_timeout: Some(Duration::from_secs(5)),
+            deadline: None,
+        };
+        self.allocator.allocate(request).await
+    }
 
-fn record_state(allocator: &Allocator) -> Option<&'static str> {
-    allocator
-        .store
-        .get("key-1", SystemTime::now())
-        .unwrap()
-        .map(|record| record.state_name())
+    /// The state of `key-1`'s record.
+    fn record_state(&self) -> Option<&'static str> {
+        self.allocator
+            .store
+            .get("key-1", SystemTime::now())
+            .unwrap()
+            .map(|record| record.state_name())
+    }
 }
 
 /// A panic while the provider call runs: the caller gets INTERNAL
@@ -267,35 +233,34 @@ fn record_state(allocator: &Allocator) -> Option<&'static str> {
 /// the retry reconciles instead of allocating again.
 #[tokio::test]
 async fn a_panicking_allocation_is_recorded_unknown_and_answered() {
-    let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
-    fake.on_allocate(Act::Panic);
-    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    let flow = Flow::new(Duration::ZERO);
+    flow.fake.on_allocate(Act::Panic);
+    let status = flow.call(false).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
     assert_eq!(reason(&status), "ALLOCATION_INTERRUPTED");
-    let info = status.get_error_details().error_info().cloned().unwrap();
-    assert_eq!(info.metadata["idempotencyKey"], "key-1");
-    assert_eq!(record_state(&allocator), Some("unknown"));
-    assert!(allocator.inflight.is_empty(), "the claim was released");
+    assert_eq!(error_info(&status).metadata["idempotencyKey"], "key-1");
+    assert_eq!(flow.record_state(), Some("unknown"));
+    assert!(flow.allocator.inflight.is_empty(), "the claim was released");
 
-    fake.on_reconcile(Act::Answer(Ok(Some(created(AllocationState::Pending)))));
-    let response = allocator.allocate(request(&fake, false)).await.unwrap();
+    flow.fake
+        .on_reconcile(Act::Answer(Ok(Some(created(AllocationState::Pending)))));
+    let response = flow.call(false).await.unwrap();
     assert_eq!(response.allocations[0].id, "eip-1");
-    assert_eq!(fake.allocate_calls(), 1, "never sent twice");
-    assert_eq!(record_state(&allocator), Some("completed"));
+    assert_eq!(flow.fake.allocate_calls(), 1, "never sent twice");
+    assert_eq!(flow.record_state(), Some("completed"));
 }
 
 /// A panic while waiting: the allocation succeeded, so the caller gets it
 /// (in its last known state), and the record keeps it.
 #[tokio::test]
 async fn a_panic_while_waiting_still_answers_the_allocation() {
-    let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
-    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
-    fake.on_lookup(Act::Panic);
-    let response = allocator.allocate(request(&fake, true)).await.unwrap();
+    let flow = Flow::new(Duration::ZERO);
+    flow.fake
+        .on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    flow.fake.on_lookup(Act::Panic);
+    let response = flow.call(true).await.unwrap();
     assert_eq!(response.allocations[0].id, "eip-1");
-    assert_eq!(record_state(&allocator), Some("completed"));
+    assert_eq!(flow.record_state(), Some("completed"));
 }
 
 /// An unknown outcome, then retries: a failed reconciliation answers
@@ -304,122 +269,130 @@ async fn a_panic_while_waiting_still_answers_the_allocation() {
 /// leads to the one re-send.
 #[tokio::test]
 async fn a_failed_reconciliation_never_leads_to_a_re_send() {
-    let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
-    fake.on_allocate(Act::Answer(Err(lost())));
-    fake.on_reconcile(Act::Answer(Err(throttled_lookup())));
-    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    let flow = Flow::new(Duration::ZERO);
+    flow.fake.on_allocate(Act::Answer(Err(lost())));
+    flow.fake.on_reconcile(Act::Answer(Err(throttled_lookup())));
+    let status = flow.call(false).await.unwrap_err();
     assert_eq!(reason(&status), "PROVIDER_OUTCOME_UNKNOWN", "{status:?}");
 
     for failure in [throttled_lookup(), lost()] {
-        fake.on_reconcile(Act::Answer(Err(failure)));
-        let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+        flow.fake.on_reconcile(Act::Answer(Err(failure)));
+        let status = flow.call(false).await.unwrap_err();
         assert_eq!(status.code(), Code::Aborted, "{status:?}");
         assert_eq!(reason(&status), "PROVIDER_OUTCOME_PENDING");
         assert!(status.get_error_details().retry_info().is_some());
-        assert_eq!(fake.allocate_calls(), 1, "nothing re-sent");
-        assert_eq!(record_state(&allocator), Some("unknown"));
+        assert_eq!(flow.fake.allocate_calls(), 1, "nothing re-sent");
+        assert_eq!(flow.record_state(), Some("unknown"));
     }
 
-    fake.on_reconcile(Act::Answer(Ok(None)));
-    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
-    allocator.allocate(request(&fake, false)).await.unwrap();
-    assert_eq!(fake.allocate_calls(), 2, "re-sent once nothing was found");
+    flow.fake.on_reconcile(Act::Answer(Ok(None)));
+    flow.fake
+        .on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    flow.call(false).await.unwrap();
+    assert_eq!(
+        flow.fake.allocate_calls(),
+        2,
+        "re-sent once nothing was found"
+    );
 }
 
 /// The reconciliation must be *asked* after the grace period: one that
 /// started inside it and answered after it ended does not allow a re-send.
 #[tokio::test]
 async fn a_reconciliation_asked_within_the_grace_period_does_not_re_send() {
-    let fake = Fake::new();
     let grace = Duration::from_millis(150);
-    let allocator = allocator(grace);
-    fake.on_allocate(Act::Answer(Err(lost())));
-    fake.on_reconcile(Act::Answer(Ok(None)));
-    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    let flow = Flow::new(grace);
+    flow.fake.on_allocate(Act::Answer(Err(lost())));
+    flow.fake.on_reconcile(Act::Answer(Ok(None)));
+    let status = flow.call(false).await.unwrap_err();
     assert_eq!(reason(&status), "PROVIDER_OUTCOME_UNKNOWN");
 
     // Asked at once, answered "nothing" after the grace period.
-    fake.on_reconcile(Act::Slow(grace * 2, Ok(None)));
-    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    flow.fake.on_reconcile(Act::Slow(grace * 2, Ok(None)));
+    let status = flow.call(false).await.unwrap_err();
     assert_eq!(reason(&status), "PROVIDER_OUTCOME_PENDING", "{status:?}");
-    assert_eq!(fake.allocate_calls(), 1);
+    assert_eq!(flow.fake.allocate_calls(), 1);
 
     // Asked after the grace period: now the allocation goes again.
-    fake.on_reconcile(Act::Answer(Ok(None)));
-    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
-    allocator.allocate(request(&fake, false)).await.unwrap();
-    assert_eq!(fake.allocate_calls(), 2);
+    flow.fake.on_reconcile(Act::Answer(Ok(None)));
+    flow.fake
+        .on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    flow.call(false).await.unwrap();
+    assert_eq!(flow.fake.allocate_calls(), 2);
 }
 
 /// A re-send that fails definitely (here: not even sent) leaves the key
 /// reconciling, not freed: the next call asks the provider again first.
 #[tokio::test]
 async fn a_failed_re_send_keeps_the_key_unknown() {
-    let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
-    fake.on_allocate(Act::Answer(Err(lost())));
-    fake.on_reconcile(Act::Answer(Ok(None)));
-    allocator.allocate(request(&fake, false)).await.unwrap_err();
+    let flow = Flow::new(Duration::ZERO);
+    flow.fake.on_allocate(Act::Answer(Err(lost())));
+    flow.fake.on_reconcile(Act::Answer(Ok(None)));
+    flow.call(false).await.unwrap_err();
 
-    fake.on_reconcile(Act::Answer(Ok(None)));
-    fake.on_allocate(Act::Answer(Err(ProviderError::RateLimited {
-        op: ALLOCATE,
-        retry_after: Duration::from_millis(50),
-    })));
-    let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
+    flow.fake.on_reconcile(Act::Answer(Ok(None)));
+    flow.fake
+        .on_allocate(Act::Answer(Err(ProviderError::RateLimited {
+            op: ALLOCATE,
+            retry_after: Duration::from_millis(50),
+        })));
+    let status = flow.call(false).await.unwrap_err();
     assert_eq!(reason(&status), "GATEWAY_RATE_LIMITED");
-    assert_eq!(record_state(&allocator), Some("unknown"));
+    assert_eq!(flow.record_state(), Some("unknown"));
 
-    fake.on_reconcile(Act::Answer(Ok(Some(created(AllocationState::Ready)))));
-    let response = allocator.allocate(request(&fake, false)).await.unwrap();
+    flow.fake
+        .on_reconcile(Act::Answer(Ok(Some(created(AllocationState::Ready)))));
+    let response = flow.call(false).await.unwrap();
     assert_eq!(response.allocations[0].ip_address, "128.1.32.7");
-    assert_eq!(fake.allocate_calls(), 2);
+    assert_eq!(flow.fake.allocate_calls(), 2);
 }
 
 /// A replay of a PENDING answer is refreshed with one lookup and the record
 /// updated; once READY it is answered from the store without a lookup.
 #[tokio::test]
 async fn replays_are_refreshed_once_and_never_go_backwards() {
-    let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
-    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
-    let first = allocator.allocate(request(&fake, false)).await.unwrap();
+    let flow = Flow::new(Duration::ZERO);
+    flow.fake
+        .on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    let first = flow.call(false).await.unwrap();
     assert_eq!(first.allocations[0].state(), pb::AllocationState::Pending);
 
     // The lookup fails: the stored answer, not an error.
-    fake.on_lookup(Act::Answer(Err(throttled_lookup())));
-    let replay = allocator.allocate(request(&fake, false)).await.unwrap();
+    flow.fake.on_lookup(Act::Answer(Err(throttled_lookup())));
+    let replay = flow.call(false).await.unwrap();
     assert_eq!(replay, first);
 
-    fake.on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Ready)])));
-    let replay = allocator.allocate(request(&fake, false)).await.unwrap();
+    flow.fake
+        .on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Ready)])));
+    let replay = flow.call(false).await.unwrap();
     assert_eq!(replay.allocations[0].state(), pb::AllocationState::Ready);
     assert_eq!(replay.allocations[0].ip_address, "128.1.32.7");
     assert_eq!(replay.provider_request_id, first.provider_request_id);
-    assert_eq!(fake.lookup_calls(), 2);
+    assert_eq!(flow.fake.lookup_calls(), 2);
 
     // A lookup that would report it PENDING again is never made.
-    fake.on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Pending)])));
-    let again = allocator.allocate(request(&fake, false)).await.unwrap();
+    flow.fake
+        .on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Pending)])));
+    let again = flow.call(false).await.unwrap();
     assert_eq!(again, replay);
-    assert_eq!(fake.lookup_calls(), 2, "terminal: no lookup");
-    assert_eq!(fake.allocate_calls(), 1);
+    assert_eq!(flow.fake.lookup_calls(), 2, "terminal: no lookup");
+    assert_eq!(flow.fake.allocate_calls(), 1);
 }
 
 /// A key first answered READY after `wait`, replayed without `wait`:
 /// READY with the address, straight from the store.
 #[tokio::test]
 async fn a_replay_after_wait_answers_the_state_the_wait_reached() {
-    let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
-    fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
-    fake.on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Ready)])));
-    let waited = allocator.allocate(request(&fake, true)).await.unwrap();
+    let flow = Flow::new(Duration::ZERO);
+    flow.fake
+        .on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
+    flow.fake
+        .on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Ready)])));
+    let waited = flow.call(true).await.unwrap();
     assert_eq!(waited.allocations[0].state(), pb::AllocationState::Ready);
-    let replay = allocator.allocate(request(&fake, false)).await.unwrap();
+    let replay = flow.call(false).await.unwrap();
     assert_eq!(replay, waited);
-    assert_eq!(fake.lookup_calls(), 1, "answered from the store");
+    assert_eq!(flow.fake.lookup_calls(), 1, "answered from the store");
 }
 
 /// `wait_until` never overflows, whatever the caller asked.

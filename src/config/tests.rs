@@ -28,6 +28,22 @@ fn error_text(text: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
+/// `[providers.<name>]`: a Zenlayer account with inline credentials, then
+/// the `extra` lines.
+fn zenlayer(name: &str, extra: &str) -> String {
+    format!(
+        "[providers.{name}]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n{extra}"
+    )
+}
+
+/// `[providers.<name>]`: an Aliyun account in cn-hangzhou with inline
+/// credentials, then the `extra` lines.
+fn aliyun(name: &str, extra: &str) -> String {
+    format!(
+        "[providers.{name}]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\n{extra}"
+    )
+}
+
 const BOTH: &str = r#"
 listen = "127.0.0.1:6000"
 [log]
@@ -163,22 +179,47 @@ type ErrorCase<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
 
 #[test]
 fn errors_name_the_key_at_fault() {
-    let aliyun = |extra: &str| {
-        format!(
-            "[providers.p]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\n{extra}"
-        )
-    };
+    let aliyun = |extra: &str| aliyun("p", extra);
     let cases: Vec<ErrorCase> = vec![
-        ("listen = \"nope\"\n".to_owned() + &aliyun(""), vec![], "listen"),
-        (aliyun("regoin = \"x\""), vec![], "regoin"),
-        (aliyun("signature_version = \"v2\""), vec![], "providers.p.signature_version"),
-        (aliyun("api_version = \"2026-02-01\""), vec![], "providers.p.api_version"),
-        (aliyun("endpoint = \"ftp://x\""), vec![], "providers.p.endpoint"),
-        (aliyun("request_timeout_ms = 0"), vec![], "providers.p.request_timeout_ms"),
-        (aliyun("security_token_env = \"UNSET_VAR\""), vec![], "providers.p.security_token_env"),
-        (aliyun("access_key_id_env = \"X\""), vec![("X", "y")], "providers.p.access_key_id"),
         (
-            "[providers.p]\nkind = \"aliyun\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\n".to_owned(),
+            "listen = \"nope\"\n".to_owned() + &aliyun(""),
+            vec![],
+            "listen",
+        ),
+        (aliyun("regoin = \"x\""), vec![], "regoin"),
+        (
+            aliyun("signature_version = \"v2\""),
+            vec![],
+            "providers.p.signature_version",
+        ),
+        (
+            aliyun("api_version = \"2026-02-01\""),
+            vec![],
+            "providers.p.api_version",
+        ),
+        (
+            aliyun("endpoint = \"ftp://x\""),
+            vec![],
+            "providers.p.endpoint",
+        ),
+        (
+            aliyun("request_timeout_ms = 0"),
+            vec![],
+            "providers.p.request_timeout_ms",
+        ),
+        (
+            aliyun("security_token_env = \"UNSET_VAR\""),
+            vec![],
+            "providers.p.security_token_env",
+        ),
+        (
+            aliyun("access_key_id_env = \"X\""),
+            vec![("X", "y")],
+            "providers.p.access_key_id",
+        ),
+        (
+            "[providers.p]\nkind = \"aliyun\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\n"
+                .to_owned(),
             vec![],
             "providers.p.region",
         ),
@@ -188,19 +229,28 @@ fn errors_name_the_key_at_fault() {
             "providers.p.region",
         ),
         (
-            "[providers.p]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\n".to_owned(),
+            "[providers.p]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\n"
+                .to_owned(),
             vec![],
             "providers.p.access_key_secret",
         ),
-        ("[providers.p]\nkind = \"gcp\"\n".to_owned(), vec![], "providers.p.kind"),
-        ("[providers.p]\nregion = \"cn-hangzhou\"\n".to_owned(), vec![], "providers.p.kind"),
+        (
+            "[providers.p]\nkind = \"gcp\"\n".to_owned(),
+            vec![],
+            "providers.p.kind",
+        ),
+        (
+            "[providers.p]\nregion = \"cn-hangzhou\"\n".to_owned(),
+            vec![],
+            "providers.p.kind",
+        ),
         (
             "[providers.p]\nkind = \"zenlayer\"\nregion = \"cn-hangzhou\"\n".to_owned(),
             vec![],
             "providers.p.region",
         ),
         (
-            "[providers.z]\nkind = \"zenlayer\"\napi_version = \"v2\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n".to_owned(),
+            zenlayer("z", "api_version = \"v2\"\n"),
             vec![],
             "providers.z.api_version",
         ),
@@ -215,8 +265,16 @@ fn errors_name_the_key_at_fault() {
             "providers.Bad",
         ),
         ("listen = \"127.0.0.1:1\"\n".to_owned(), vec![], "providers"),
-        (aliyun(""), vec![("IPALLOC_PROVIDER_P_CONNECT_TIMEOUT_MS", "soon")], "IPALLOC_PROVIDER_P_CONNECT_TIMEOUT_MS"),
-        ("[log]\nformat = \"xml\"\n".to_owned() + &aliyun(""), vec![], "log.format"),
+        (
+            aliyun(""),
+            vec![("IPALLOC_PROVIDER_P_CONNECT_TIMEOUT_MS", "soon")],
+            "IPALLOC_PROVIDER_P_CONNECT_TIMEOUT_MS",
+        ),
+        (
+            "[log]\nformat = \"xml\"\n".to_owned() + &aliyun(""),
+            vec![],
+            "log.format",
+        ),
     ];
     for (text, env, key) in cases {
         let message = error_text(&text, &env);
@@ -333,11 +391,7 @@ reconcile_grace_ms = 5000
 
 #[test]
 fn defaults_are_conservative() {
-    let config = load_with(
-        "[providers.zl]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n",
-        &[],
-    )
-    .unwrap();
+    let config = load_with(&zenlayer("zl", ""), &[]).unwrap();
     assert_eq!(config.idempotency.path, None, "in memory by default");
     assert_eq!(config.idempotency.retention, Duration::from_secs(24 * 3600));
     let ProviderConfig::Zenlayer(zl) = &config.providers[0] else {
@@ -350,55 +404,54 @@ fn defaults_are_conservative() {
 
 #[test]
 fn bad_resilience_settings_name_their_key() {
-    let base =
-        "[providers.p]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n";
-    /// (extra provider lines, environment, the key the error must name)
-    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 9] = [
-        ("rate_per_second = 0", &[], "providers.p.rate_per_second"),
-        ("max_attempts = 0", &[], "providers.p.max_attempts"),
+    // (extra provider lines, the key the error must name)
+    for (extra, key) in [
+        ("rate_per_second = 0", "providers.p.rate_per_second"),
+        ("max_attempts = 0", "providers.p.max_attempts"),
         (
             "retry_budget_ratio = -1.0",
-            &[],
             "providers.p.retry_budget_ratio",
         ),
         (
             "backoff_base_ms = 500\nbackoff_max_ms = 100",
-            &[],
             "providers.p.backoff_max_ms",
         ),
         (
             "poll_initial_ms = 500\npoll_max_ms = 100",
-            &[],
             "providers.p.poll_max_ms",
         ),
+    ] {
+        let message = error_text(&zenlayer("p", &format!("{extra}\n")), &[]);
+        assert!(message.contains(key), "{key}: {message}");
+    }
+    // (variable, its value, the key the error must name)
+    for (variable, value, key) in [
         (
-            "",
-            &[("IPALLOC_PROVIDER_P_TERMINATE_FAILED", "maybe")],
+            "IPALLOC_PROVIDER_P_TERMINATE_FAILED",
+            "maybe",
             "IPALLOC_PROVIDER_P_TERMINATE_FAILED",
         ),
         (
-            "",
-            &[("IPALLOC_SERVER_MAX_CONCURRENT_CALLS", "lots")],
+            "IPALLOC_SERVER_MAX_CONCURRENT_CALLS",
+            "lots",
             "IPALLOC_SERVER_MAX_CONCURRENT_CALLS",
         ),
         (
-            "",
-            &[("IPALLOC_SERVER_MAX_CONCURRENT_CALLS", "0")],
+            "IPALLOC_SERVER_MAX_CONCURRENT_CALLS",
+            "0",
             "server.max_concurrent_calls",
         ),
         (
-            "",
-            &[("IPALLOC_IDEMPOTENCY_RETENTION_HOURS", "0")],
+            "IPALLOC_IDEMPOTENCY_RETENTION_HOURS",
+            "0",
             "idempotency.retention_hours",
         ),
-    ];
-    for (extra, env, key) in cases {
-        let message = error_text(&format!("{base}{extra}\n"), env);
+    ] {
+        let message = error_text(&zenlayer("p", "\n"), &[(variable, value)]);
         assert!(message.contains(key), "{key}: {message}");
     }
-    let aliyun = "[providers.a]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\naccess_key_id = \"i\"\naccess_key_secret = \"s\"\nterminate_failed = true\n";
-    assert!(error_text(aliyun, &[]).contains("providers.a.terminate_failed"));
+    let aliyun = aliyun("a", "terminate_failed = true\n");
+    assert!(error_text(&aliyun, &[]).contains("providers.a.terminate_failed"));
 }
 
 #[test]
@@ -491,8 +544,8 @@ fn syntax_errors_never_quote_a_value() {
 
 #[test]
 fn endpoint_errors_never_show_a_password() {
-    let text = "[providers.p]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\nendpoint = \"ftp://user:hunter2@example.com/x\"\n";
-    let message = error_text(text, &[]);
+    let text = zenlayer("p", "endpoint = \"ftp://user:hunter2@example.com/x\"\n");
+    let message = error_text(&text, &[]);
     assert!(message.contains("providers.p.endpoint"), "{message}");
     assert!(!message.contains("hunter2"), "{message}");
     // The URL is not repeated at all, only what is wrong with it.
@@ -501,9 +554,8 @@ fn endpoint_errors_never_show_a_password() {
 
 #[test]
 fn idempotency_bound_and_start_fresh_settings_and_their_overrides() {
-    let base =
-        "[providers.p]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n";
-    let config = load_with(base, &[]).unwrap();
+    let base = zenlayer("p", "");
+    let config = load_with(&base, &[]).unwrap();
     assert_eq!(
         config.idempotency.max_bytes,
         crate::idempotency::DEFAULT_MAX_BYTES
@@ -511,7 +563,7 @@ fn idempotency_bound_and_start_fresh_settings_and_their_overrides() {
     assert!(!config.idempotency.evict_completed);
     assert!(!config.idempotency.start_fresh_if_invalid);
     let config = load_with(
-        base,
+        &base,
         &[
             ("IPALLOC_IDEMPOTENCY_MAX_BYTES", "2097152"),
             ("IPALLOC_IDEMPOTENCY_EVICT_COMPLETED", "true"),
@@ -536,12 +588,12 @@ fn idempotency_bound_and_start_fresh_settings_and_their_overrides() {
             "idempotency.max_bytes",
         ),
         (
-            base.to_owned(),
+            base.clone(),
             &[("IPALLOC_IDEMPOTENCY_MAX_BYTES", "lots")][..],
             "IPALLOC_IDEMPOTENCY_MAX_BYTES",
         ),
         (
-            base.to_owned(),
+            base.clone(),
             &[("IPALLOC_IDEMPOTENCY_EVICT_COMPLETED", "yes please")][..],
             "IPALLOC_IDEMPOTENCY_EVICT_COMPLETED",
         ),
@@ -554,8 +606,8 @@ fn idempotency_bound_and_start_fresh_settings_and_their_overrides() {
 /// The admission and watch knobs: defaults, values, ranges and overrides.
 #[test]
 fn read_share_reserve_floor_and_watch_lifetime() {
-    let zl = "[providers.zl]\nkind = \"zenlayer\"\naccess_key_id = \"id\"\naccess_key_password = \"pw\"\n";
-    let config = load_with(zl, &[]).unwrap();
+    let zl = zenlayer("zl", "");
+    let config = load_with(&zl, &[]).unwrap();
     assert_eq!(config.server.watch_max_lifetime, Duration::from_secs(3600));
     let ProviderConfig::Zenlayer(settings) = &config.providers[0] else {
         panic!("zenlayer")
@@ -578,7 +630,7 @@ fn read_share_reserve_floor_and_watch_lifetime() {
     assert_eq!(settings.resilience.reserve_floor, Duration::ZERO);
 
     let config = load_with(
-        zl,
+        &zl,
         &[
             ("IPALLOC_SERVER_WATCH_MAX_LIFETIME_MS", "2000"),
             ("IPALLOC_PROVIDER_ZL_READ_SHARE", "1"),
@@ -609,6 +661,6 @@ fn read_share_reserve_floor_and_watch_lifetime() {
     }
     let text = error_text(&format!("[server]\nwatch_max_lifetime_ms = 999\n{zl}"), &[]);
     assert!(text.contains("server.watch_max_lifetime_ms"), "{text}");
-    let text = error_text(zl, &[("IPALLOC_PROVIDER_ZL_READ_SHARE", "half")]);
+    let text = error_text(&zl, &[("IPALLOC_PROVIDER_ZL_READ_SHARE", "half")]);
     assert!(text.contains("IPALLOC_PROVIDER_ZL_READ_SHARE"), "{text}");
 }

@@ -32,7 +32,7 @@ mod settings;
 mod timeout;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 

@@ -10,19 +10,9 @@ use super::testing::{ALLOCATE, Answer, READ, Scripted, Step, TestRequest, ok, th
 use super::{ProviderLimits, ResilienceSettings, stack};
 use crate::provider::error::{ProviderError, SendPhase, TransportError};
 use crate::provider::http::HttpResponse;
+use crate::testing::settings::quick;
 
 type Stack = BoxCloneSyncService<TestRequest, HttpResponse, ProviderError>;
-
-fn settings() -> ResilienceSettings {
-    ResilienceSettings {
-        attempt_timeout: Duration::from_secs(1),
-        max_attempts: 3,
-        backoff_base: Duration::from_millis(100),
-        backoff_max: Duration::from_secs(2),
-        reserve_floor: Duration::from_millis(10),
-        ..Default::default()
-    }
-}
 
 fn build(inner: &Scripted, settings: &ResilienceSettings) -> (Stack, ProviderLimits) {
     let limits = ProviderLimits::new(settings);
@@ -47,7 +37,7 @@ async fn every_attempt_reaches_inner_as_a_fresh_call() {
         Err(throttled(ALLOCATE, None)),
         ok(),
     ]);
-    let (mut service, _) = build(&inner, &settings());
+    let (mut service, _) = build(&inner, &quick());
     let result = run(&mut service, TestRequest::new(ALLOCATE).id(7)).await;
     assert!(result.is_ok());
     let seen = inner.seen();
@@ -62,7 +52,7 @@ async fn every_attempt_reaches_inner_as_a_fresh_call() {
 #[tokio::test(start_paused = true)]
 async fn a_timed_out_allocation_is_sent_once() {
     let inner = Scripted::then_always([Step::Hang], ok());
-    let (mut service, _) = build(&inner, &settings());
+    let (mut service, _) = build(&inner, &quick());
     let start = Instant::now();
     let result = run(&mut service, TestRequest::new(ALLOCATE)).await;
     assert_eq!(
@@ -82,7 +72,7 @@ async fn a_timed_out_allocation_is_sent_once() {
 #[tokio::test(start_paused = true)]
 async fn timed_out_reads_are_retried_up_to_max_attempts() {
     let inner = Scripted::new([Step::Hang, Step::Hang, Step::Hang, Step::Now(ok())]);
-    let (mut service, _) = build(&inner, &settings());
+    let (mut service, _) = build(&inner, &quick());
     let result = run(&mut service, TestRequest::new(READ)).await;
     assert!(matches!(
         result,
@@ -95,7 +85,7 @@ async fn timed_out_reads_are_retried_up_to_max_attempts() {
     assert_eq!(inner.calls(), 3);
 
     let inner = Scripted::new([Step::Hang, Step::Now(ok())]);
-    let (mut service, _) = build(&inner, &settings());
+    let (mut service, _) = build(&inner, &quick());
     assert!(run(&mut service, TestRequest::new(READ)).await.is_ok());
     assert_eq!(inner.calls(), 2);
 }
@@ -104,7 +94,7 @@ async fn timed_out_reads_are_retried_up_to_max_attempts() {
 async fn the_deadline_bounds_the_whole_call() {
     for _ in 0..10 {
         let inner = Scripted::new([Step::Hang, Step::Hang, Step::Hang]);
-        let (mut service, _) = build(&inner, &settings());
+        let (mut service, _) = build(&inner, &quick());
         let start = Instant::now();
         let request = TestRequest::new(READ).deadline_in(Duration::from_millis(1500));
         let result = run(&mut service, request).await;
@@ -126,7 +116,7 @@ async fn an_expired_deadline_spends_nothing() {
     let settings = ResilienceSettings {
         rate_per_second: 1,
         burst: 1,
-        ..settings()
+        ..quick()
     };
     let inner = Scripted::always(ok());
     let (mut service, limits) = build(&inner, &settings);
@@ -154,7 +144,7 @@ async fn retries_take_rate_limit_tokens() {
     let settings = ResilienceSettings {
         rate_per_second: 1,
         burst: 1,
-        ..settings()
+        ..quick()
     };
     // The retry waits for the next token, a second after the first.
     let inner = Scripted::new([Err(throttled(ALLOCATE, None)), ok()]);
@@ -183,7 +173,7 @@ async fn stacks_of_one_account_share_its_limits() {
     let settings = ResilienceSettings {
         max_concurrency: 1,
         attempt_timeout: Duration::from_secs(30),
-        ..settings()
+        ..quick()
     };
     let limits = ProviderLimits::new(&settings);
     let hanging = Scripted::new([Step::Hang]);

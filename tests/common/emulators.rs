@@ -1,10 +1,17 @@
-//! The gateway in front of the in-process provider emulators (as in
-//! `--sandbox`), configured through TOML so tests can set any provider knob,
-//! and the emulators' admin endpoint (faults, counters).
+//! The in-process provider emulators: behind the gateway (as in
+//! `--sandbox`), configured through TOML so tests can set any provider knob;
+//! or one alone, for tests that drive a provider adapter or the emulator's
+//! HTTP API directly; and the emulators' admin endpoint (faults, counters).
 
-use ipalloc_gateway::emulator::{CounterSnapshot, FaultConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipalloc_gateway::emulator::aliyun::{AliyunEmulator, AliyunEmulatorConfig};
+use ipalloc_gateway::emulator::zenlayer::{ZenlayerEmulator, ZenlayerEmulatorConfig};
+use ipalloc_gateway::emulator::{CounterSnapshot, FaultConfig, RunningEmulator};
 use ipalloc_gateway::emulator::{aliyun, zenlayer};
 use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
+use serde_json::Value;
 
 use super::{TestGateway, start_gateway};
 
@@ -56,11 +63,74 @@ pub async fn start(
     }
 }
 
+/// One emulator alone on 127.0.0.1:<ephemeral>, with no gateway in front.
+pub struct Alone<E> {
+    pub running: RunningEmulator,
+    pub emulator: Arc<E>,
+    /// A client for the emulator's API and admin routes (10 s timeout).
+    pub http: reqwest::Client,
+}
+
+/// The Alibaba emulator alone.
+pub async fn aliyun_alone(config: AliyunEmulatorConfig) -> Alone<AliyunEmulator> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (running, emulator) = aliyun::start(listener, config).await.unwrap();
+    Alone::new(running, emulator)
+}
+
+/// The Zenlayer emulator alone.
+pub async fn zenlayer_alone(config: ZenlayerEmulatorConfig) -> Alone<ZenlayerEmulator> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (running, emulator) = zenlayer::start(listener, config).await.unwrap();
+    Alone::new(running, emulator)
+}
+
+impl<E> Alone<E> {
+    fn new(running: RunningEmulator, emulator: Arc<E>) -> Alone<E> {
+        Alone {
+            running,
+            emulator,
+            http: admin_client_with(reqwest::Client::builder().timeout(Duration::from_secs(10))),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    /// `GET <emulator><path>`: answered 200, with JSON.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        serde_json::from_str(&response.text().await.unwrap()).unwrap()
+    }
+
+    /// [`set_faults`] on this emulator.
+    pub async fn set_faults(&self, faults: &FaultConfig) {
+        set_faults(&self.url(), faults).await;
+    }
+
+    /// [`counters`] of this emulator.
+    pub async fn counters(&self) -> CounterSnapshot {
+        counters(&self.url()).await
+    }
+}
+
 /// An HTTP client for the admin endpoint (reqwest is built without a bundled
 /// crypto provider; the gateway installs ring, so do the same here).
 fn admin_client() -> reqwest::Client {
+    admin_client_with(reqwest::Client::builder())
+}
+
+fn admin_client_with(builder: reqwest::ClientBuilder) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+    builder.build().expect("an HTTP client")
 }
 
 /// `PUT <emulator>/_admin/faults`.
@@ -71,7 +141,7 @@ pub async fn set_faults(emulator_url: &str, faults: &FaultConfig) {
         .send()
         .await
         .expect("admin endpoint answers");
-    assert!(response.status().is_success(), "{response:?}");
+    assert_eq!(response.status(), 200, "{response:?}");
 }
 
 /// `GET <emulator>/_admin/counters`.

@@ -1,12 +1,21 @@
-//! Shared integration-test harness: a scripted provider HTTP server on
-//! 127.0.0.1:0 that records every request exactly, the gateway served on
-//! 127.0.0.1:0 with a real tonic client, and readers for error details.
+//! The integration tests' one harness. Its modules: the scripted provider
+//! that records every request exactly (`scripted`), the emulators behind the
+//! gateway or alone (`emulators`), the binary as a child process
+//! (`process`), provider adapter settings (`settings`), requests
+//! (`requests`), the signatures recomputed independently (`signatures`), raw
+//! HTTP/2 (`h2raw`) and external tools (`tools`). Here: the gateway served
+//! in process on 127.0.0.1:0 with a real tonic client, the test credentials
+//! and provider TOML, free ports, and readers for error details.
+// Each test binary compiles this whole harness and uses only part of it.
 #![allow(dead_code)]
 
 pub mod emulators;
 pub mod h2raw;
 pub mod process;
+pub mod requests;
 pub mod scripted;
+pub mod settings;
+pub mod signatures;
 pub mod tools;
 
 use std::collections::HashMap;
@@ -14,6 +23,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ipalloc_gateway::config;
+use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::server;
 use tokio::sync::oneshot;
@@ -38,6 +48,16 @@ pub struct TestGateway {
 }
 
 impl TestGateway {
+    /// ListProviders.
+    pub async fn list_providers(&self) -> pb::ListProvidersResponse {
+        self.client
+            .clone()
+            .list_providers(pb::ListProvidersRequest {})
+            .await
+            .expect("ListProviders answers")
+            .into_inner()
+    }
+
     /// Shuts the gateway down and waits until it has stopped (and released
     /// its idempotency store file), as a process restart would.
     pub async fn stop(mut self) {
@@ -84,18 +104,35 @@ pub async fn start_gateway_with_env(
         .await
         .expect("gateway serves");
     });
-    let channel = Channel::from_shared(format!("http://{addr}"))
+    TestGateway {
+        addr,
+        client: IpAllocationClient::new(channel(addr).await),
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// A channel to a gateway at `addr` (`127.0.0.1:PORT`), connected.
+pub async fn channel(addr: impl std::fmt::Display) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
-        .expect("gateway accepts connections");
-    TestGateway {
-        addr,
-        client: IpAllocationClient::new(channel),
-        shutdown: Some(tx),
-        task: Some(task),
-    }
+        .expect("gateway accepts connections")
+}
+
+/// AllocateIp, which must succeed: the id of its first allocation.
+pub async fn first_allocation_id(
+    client: &mut IpAllocationClient<Channel>,
+    request: impl tonic::IntoRequest<pb::AllocateIpRequest>,
+) -> String {
+    let response = client
+        .allocate_ip(request)
+        .await
+        .expect("the allocation succeeds")
+        .into_inner();
+    response.allocations[0].id.clone()
 }
 
 /// `[providers.<name>]` for an Aliyun account pointed at `endpoint`.
@@ -114,10 +151,47 @@ pub fn zenlayer_provider(name: &str, endpoint: &str, extra: &str) -> String {
     )
 }
 
-/// A loopback port nothing listens on (bound, then released).
-pub async fn closed_port() -> u16 {
+/// A loopback port nothing listens on right now (bound, then released).
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// [`free_port`], for a provider endpoint that refuses connections.
+pub async fn closed_port() -> u16 {
+    free_port()
+}
+
+/// What ListProviders reports of every Alibaba account: one address per
+/// call, synchronous, on an instance that must restart, ECS 2014-05-26, no
+/// charge types. The signature depends on the account's version.
+pub fn assert_aliyun_capabilities(provider: &pb::ProviderInfo) {
+    assert_eq!(provider.kind(), pb::ProviderKind::Aliyun);
+    assert_eq!(provider.region, "cn-hangzhou");
+    let caps = provider.capabilities.as_ref().expect("capabilities");
+    assert_eq!(caps.max_allocations_per_request, 1);
+    assert!(!caps.asynchronous);
+    assert!(caps.requires_instance && caps.requires_instance_restart);
+    assert!(caps.charge_types.is_empty());
+    assert_eq!(caps.api_version, "ecs/2014-05-26");
+}
+
+/// What ListProviders reports of every Zenlayer account: up to 100
+/// addresses, asynchronous, no instance, PREPAID and POSTPAID, BMC
+/// 2026-02-01, ZC2-HMAC-SHA256.
+pub fn assert_zenlayer_capabilities(provider: &pb::ProviderInfo) {
+    assert_eq!(provider.kind(), pb::ProviderKind::Zenlayer);
+    assert_eq!(provider.region, "");
+    let caps = provider.capabilities.as_ref().expect("capabilities");
+    assert_eq!(caps.max_allocations_per_request, 100);
+    assert!(caps.asynchronous);
+    assert!(!caps.requires_instance && !caps.requires_instance_restart);
+    assert_eq!(
+        caps.charge_types().collect::<Vec<_>>(),
+        [pb::ChargeType::Prepaid, pb::ChargeType::Postpaid]
+    );
+    assert_eq!(caps.api_version, "bmc/2026-02-01");
+    assert_eq!(caps.signature, "ZC2-HMAC-SHA256");
 }
 
 /// The decoded error details of a status.

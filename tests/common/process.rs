@@ -1,11 +1,16 @@
 //! The gateway binary as a child process: started with a configuration
 //! file, its log in a file (so its address is read from the log line, with
-//! no port race), signalled, and waited for with a bound.
+//! no port race), signalled, and waited for with a bound; and
+//! `ipalloc-gateway emulate`, read up to the end of its banner.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
+use tonic::transport::Channel;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ipalloc-gateway");
 
@@ -74,6 +79,22 @@ impl Gateway {
         }
     }
 
+    /// A gRPC client of the gateway, once it listens.
+    pub async fn client(&mut self) -> IpAllocationClient<Channel> {
+        let addr = self.wait_listening();
+        IpAllocationClient::new(super::channel(addr).await)
+    }
+
+    /// SIGTERM, then the exit (within 20 s), which must be a success;
+    /// returns the whole log.
+    pub fn terminate(mut self) -> String {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(Duration::from_secs(20));
+        let log = self.log_text();
+        assert!(status.success(), "{status}: {log}");
+        log
+    }
+
     /// True once the process has installed its SIGTERM handler (SigCgt in
     /// /proc): from then on a signal can no longer kill it by default.
     pub fn handles_sigterm(&self) -> bool {
@@ -135,4 +156,44 @@ impl Drop for Gateway {
             let _ = self.child.wait();
         }
     }
+}
+
+/// `ipalloc-gateway emulate`, running until dropped (then killed).
+pub struct Emulate(Child);
+
+impl Drop for Emulate {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `ipalloc-gateway emulate ARGS` with an empty environment and
+/// returns it with its banner: stdout up to "Stop with Ctrl-C" (panics
+/// after 20 s or if it exits first).
+pub fn emulate(args: &[&str]) -> (Emulate, String) {
+    let mut child = Command::new(BIN)
+        .arg("emulate")
+        .args(args)
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Emulate(child);
+    let mut banner = String::new();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !banner.contains("Stop with Ctrl-C") {
+        assert!(Instant::now() < deadline, "no banner: {banner}");
+        match lines.next() {
+            Some(Ok(line)) => {
+                banner.push_str(&line);
+                banner.push('\n');
+            }
+            _ => panic!("emulate exited: {banner}"),
+        }
+    }
+    (running, banner)
 }

@@ -21,7 +21,6 @@ import urllib.error
 import urllib.request
 
 from aliyunsdkcore.acs_exception.exceptions import ServerException
-from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.AllocatePublicIpAddressRequest import (
     AllocatePublicIpAddressRequest,
 )
@@ -29,41 +28,23 @@ from aliyunsdkecs.request.v20140526.DescribeInstanceAttributeRequest import (
     DescribeInstanceAttributeRequest,
 )
 from alibabacloud_ecs20140526 import models as ecs_models
-from alibabacloud_ecs20140526.client import Client as EcsClient
-from alibabacloud_tea_openapi.utils_models import Config as TeaConfig
-from darabonba.runtime import RuntimeOptions
-from zenlayercloud.bmc.v20260201 import bmc_client, models
-from zenlayercloud.common.config import Config
-from zenlayercloud.common.credential import Credential
+from zenlayercloud.bmc.v20260201 import models
 from zenlayercloud.common.excpetion.zenlayer_cloud_sdk_exception import (
     ZenlayerCloudSdkException,
 )
+
+import sandbox_clients
 
 aliyun_endpoint, zenlayer_domain, instance_id, v3_instance_id = sys.argv[1:5]
 result = {}
 
 
-def aliyun_client(secret):
-    # No retries (the counters must see each request once) and bounded waits.
-    return AcsClient(
-        os.environ["ALIYUN_AK_ID"],
-        secret,
-        "cn-hangzhou",
-        auto_retry=False,
-        connect_timeout=5,
-        timeout=10,
-    )
-
-
 def aliyun_request(request):
-    request.set_endpoint(aliyun_endpoint)
-    request.set_protocol_type("http")
-    request.set_accept_format("JSON")
-    return request
+    return sandbox_clients.aliyun_legacy_request(request, aliyun_endpoint)
 
 
 # 1. AllocatePublicIpAddress with the legacy SDK (what most Python users run).
-client = aliyun_client(os.environ["ALIYUN_AK_SECRET"])
+client = sandbox_clients.aliyun_legacy()
 allocate = aliyun_request(AllocatePublicIpAddressRequest())
 allocate.set_InstanceId(instance_id)
 response = json.loads(client.do_action_with_exception(allocate))
@@ -77,7 +58,7 @@ result["aliyun_describe"] = json.loads(client.do_action_with_exception(describe)
 # string-to-sign; the SDK compares it with its own and, when they are equal
 # (the emulator canonicalised exactly as the SDK did), reports
 # InvalidAccessKeySecret.
-wrong = aliyun_client("not-the-secret")
+wrong = sandbox_clients.aliyun_legacy("not-the-secret")
 again = aliyun_request(AllocatePublicIpAddressRequest())
 again.set_InstanceId(instance_id)
 try:
@@ -107,16 +88,8 @@ except urllib.error.HTTPError as e:
 
 
 # 3b. The V3 SDK (alibabacloud-ecs20140526, signature ACS3-HMAC-SHA256).
-v3 = EcsClient(
-    TeaConfig(
-        access_key_id=os.environ["ALIYUN_AK_ID"],
-        access_key_secret=os.environ["ALIYUN_AK_SECRET"],
-        endpoint=aliyun_endpoint,
-        protocol="http",
-        region_id="cn-hangzhou",
-    )
-)
-runtime = RuntimeOptions(read_timeout=10000, connect_timeout=5000)
+v3 = sandbox_clients.aliyun_v3(aliyun_endpoint)
+runtime = sandbox_clients.V3_RUNTIME
 v3_allocated = v3.allocate_public_ip_address_with_options(
     ecs_models.AllocatePublicIpAddressRequest(instance_id=v3_instance_id), runtime
 )
@@ -130,10 +103,7 @@ result["aliyun_v3_describe"] = v3_described.body.to_map()
 # 4. Zenlayer: AllocateEipAddresses (POSTPAID with tags, PREPAID) and
 # DescribeEipAddresses with the official client over plain HTTP.
 def zenlayer_client(password):
-    config = Config(
-        scheme="http", domain=zenlayer_domain, request_timeout=10, rate_limit_max_retries=0
-    )
-    return bmc_client.BmcClient(Credential(os.environ["ZENLAYER_AK_ID"], password), config)
+    return sandbox_clients.zenlayer(zenlayer_domain, password)
 
 
 zl = zenlayer_client(os.environ["ZENLAYER_AK_PASSWORD"])

@@ -20,11 +20,9 @@ Environment: ALIYUN_AK_ID, ALIYUN_AK_SECRET, ZENLAYER_AK_ID, ZENLAYER_AK_PASSWOR
 """
 
 import json
-import os
 import sys
 
 from aliyunsdkcore.acs_exception.exceptions import ServerException
-from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.DescribeInstanceAttributeRequest import (
     DescribeInstanceAttributeRequest,
 )
@@ -35,15 +33,12 @@ from aliyunsdkecs.request.v20140526.ReleasePublicIpAddressRequest import (
     ReleasePublicIpAddressRequest,
 )
 from alibabacloud_ecs20140526 import models as ecs_models
-from alibabacloud_ecs20140526.client import Client as EcsClient
-from alibabacloud_tea_openapi.utils_models import Config as TeaConfig
-from darabonba.runtime import RuntimeOptions
-from zenlayercloud.bmc.v20260201 import bmc_client, models
-from zenlayercloud.common.config import Config
-from zenlayercloud.common.credential import Credential
+from zenlayercloud.bmc.v20260201 import models
 from zenlayercloud.common.excpetion.zenlayer_cloud_sdk_exception import (
     ZenlayerCloudSdkException,
 )
+
+import sandbox_clients
 
 aliyun_endpoint, zenlayer_domain = sys.argv[1:3]
 result = {}
@@ -65,10 +60,7 @@ def outcome(call):
 
 
 # --- Zenlayer
-zl = bmc_client.BmcClient(
-    Credential(os.environ["ZENLAYER_AK_ID"], os.environ["ZENLAYER_AK_PASSWORD"]),
-    Config(scheme="http", domain=zenlayer_domain, request_timeout=10, rate_limit_max_retries=0),
-)
+zl = sandbox_clients.zenlayer(zenlayer_domain)
 
 
 def allocate(charge):
@@ -116,20 +108,11 @@ result["zenlayer_available_lax"] = outcome(lambda: available("LAX-A"))
 result["zenlayer_available_unknown"] = outcome(lambda: available("XXX-A"))
 
 # --- Alibaba, legacy SDK (signature V1)
-client = AcsClient(
-    os.environ["ALIYUN_AK_ID"],
-    os.environ["ALIYUN_AK_SECRET"],
-    "cn-hangzhou",
-    auto_retry=False,
-    connect_timeout=5,
-    timeout=10,
-)
+client = sandbox_clients.aliyun_legacy()
 
 
 def legacy(request):
-    request.set_endpoint(aliyun_endpoint)
-    request.set_protocol_type("http")
-    request.set_accept_format("JSON")
+    request = sandbox_clients.aliyun_legacy_request(request, aliyun_endpoint)
     return json.loads(client.do_action_with_exception(request))
 
 
@@ -169,16 +152,8 @@ result["aliyun_release_described"] = public_ips("i-emuclrel01")
 result["aliyun_release_vpc"] = outcome(lambda: release_ip("i-emurelvpc01", "47.101.0.5"))
 
 # --- Alibaba, V3 SDK (ACS3-HMAC-SHA256)
-v3 = EcsClient(
-    TeaConfig(
-        access_key_id=os.environ["ALIYUN_AK_ID"],
-        access_key_secret=os.environ["ALIYUN_AK_SECRET"],
-        endpoint=aliyun_endpoint,
-        protocol="http",
-        region_id="cn-hangzhou",
-    )
-)
-runtime = RuntimeOptions(read_timeout=10000, connect_timeout=5000)
+v3 = sandbox_clients.aliyun_v3(aliyun_endpoint)
+runtime = sandbox_clients.V3_RUNTIME
 result["aliyun_v3_modify"] = outcome(
     lambda: v3.modify_instance_network_spec_with_options(
         ecs_models.ModifyInstanceNetworkSpecRequest(

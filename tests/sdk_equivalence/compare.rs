@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::common::Recorded;
-use crate::signatures;
+use crate::common::signatures;
 
 /// Credentials a case signs with.
 #[derive(Debug, Clone)]

@@ -145,44 +145,42 @@ fn every_transition_of_the_table(kind: Kind) {
             }
         }
 
-        // mark_unknown
-        let k = key("unknown");
-        setup(&store, &k, state, &f);
-        let result = store.mark_unknown(&k, &f, now);
-        match state {
-            State::Completed => assert!(matches!(result, Err(StoreError::Conflict { .. }))),
-            _ => {
-                result.unwrap();
-                let last = if live { created } else { now };
-                assert_eq!(
-                    state_of(&store, &k, now),
-                    Some(Record::Unknown {
-                        fingerprint: f.clone(),
-                        last_attempt: last,
-                        created: last,
-                    }),
-                    "{state:?}"
-                );
-            }
-        }
-
-        // mark_attempt
-        let k = key("attempt");
-        setup(&store, &k, state, &f);
-        let result = store.mark_attempt(&k, &f, now);
-        match state {
-            State::Completed => assert!(matches!(result, Err(StoreError::Conflict { .. }))),
-            _ => {
-                result.unwrap();
-                assert_eq!(
-                    state_of(&store, &k, now),
-                    Some(Record::InFlight {
-                        fingerprint: f.clone(),
-                        attempt_started: now,
-                        created: if live { created } else { now },
-                    }),
-                    "{state:?}"
-                );
+        // mark_unknown and mark_attempt: refused on a completed record,
+        // otherwise the record each makes.
+        type Mark = fn(&IdempotencyStore, &str, &Fingerprint, SystemTime) -> Result<(), StoreError>;
+        let last = if live { created } else { now };
+        let marks: [(&str, Mark, Record); 2] = [
+            (
+                "unknown",
+                IdempotencyStore::mark_unknown,
+                Record::Unknown {
+                    fingerprint: f.clone(),
+                    last_attempt: last,
+                    created: last,
+                },
+            ),
+            (
+                "attempt",
+                IdempotencyStore::mark_attempt,
+                Record::InFlight {
+                    fingerprint: f.clone(),
+                    attempt_started: now,
+                    created: last,
+                },
+            ),
+        ];
+        for (call, mark, expected) in marks {
+            let k = key(call);
+            setup(&store, &k, state, &f);
+            let result = mark(&store, &k, &f, now);
+            match state {
+                State::Completed => {
+                    assert!(matches!(result, Err(StoreError::Conflict { .. })))
+                }
+                _ => {
+                    result.unwrap();
+                    assert_eq!(state_of(&store, &k, now), Some(expected), "{state:?}");
+                }
             }
         }
 

@@ -36,6 +36,19 @@ pub(super) fn open_file(path: &std::path::Path) -> IdempotencyStore {
     IdempotencyStore::open(Some(path), DAY).unwrap()
 }
 
+/// The state (`in_flight`, `unknown`, `completed`) of `key`'s record at
+/// `at`, if it has one.
+pub(super) fn state_name(
+    store: &IdempotencyStore,
+    key: &str,
+    at: SystemTime,
+) -> Option<&'static str> {
+    store
+        .get(key, at)
+        .unwrap()
+        .map(|record| record.state_name())
+}
+
 /// Which backend a suite test runs on.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Kind {

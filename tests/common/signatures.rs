@@ -9,7 +9,7 @@ use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::common::Recorded;
+use super::Recorded;
 
 fn rfc3986(text: &str) -> String {
     let mut out = String::new();
@@ -109,6 +109,20 @@ pub fn aliyun_v3(request: &Recorded, signed_headers: &[String], secret: &str) ->
     let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(to_sign.as_bytes());
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// The whole `Authorization` value a V3 request must carry, over the
+/// headers its own `SignedHeaders` names.
+pub fn aliyun_v3_authorization(request: &Recorded, access_key_id: &str, secret: &str) -> String {
+    let header = request.header("authorization").unwrap_or_default();
+    let signed: Vec<String> = parse_v3(header)
+        .map(|auth| auth.signed_headers)
+        .unwrap_or_default();
+    format!(
+        "ACS3-HMAC-SHA256 Credential={access_key_id},SignedHeaders={},Signature={}",
+        signed.join(";"),
+        aliyun_v3(request, &signed, secret)
+    )
 }
 
 /// ZC2-HMAC-SHA256: the whole `Authorization` value expected for the
