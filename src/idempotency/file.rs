@@ -69,9 +69,9 @@ use redb::{
 };
 
 use super::backend::{Backend, Decide, Limits, Plan, Read, Usage, Write};
+use super::error::StoreError;
 use super::faults::{FaultyFile, IoFaults};
 use super::record;
-use super::store::StoreError;
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency_records_v1");
 const COMPLETED: TableDefinition<(u64, &str), ()> =

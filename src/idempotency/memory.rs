@@ -45,8 +45,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use hashbrown::HashTable;
 
 use super::backend::{Backend, Decide, Limits, Plan, Read, Usage, Write};
+use super::error::StoreError;
 use super::record;
-use super::store::StoreError;
 
 /// Location shown for the in-memory store.
 pub(crate) const IN_MEMORY: &str = "(in memory)";
