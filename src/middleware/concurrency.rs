@@ -12,39 +12,25 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::{Instant, Sleep};
-use tower::{Layer, Service};
+use tower::Service;
 
 use super::AttemptRequest;
+use super::deadline::{Guard, GuardLayer, Held};
 use crate::provider::Operation;
 use crate::provider::error::ProviderError;
 
 /// Wraps a service in [`Concurrency`].
-#[derive(Debug, Clone)]
-pub struct ConcurrencyLayer {
-    semaphore: Arc<Semaphore>,
-}
+pub type ConcurrencyLayer = GuardLayer<Concurrency>;
 
 impl ConcurrencyLayer {
     pub fn new(semaphore: Arc<Semaphore>) -> Self {
-        ConcurrencyLayer { semaphore }
-    }
-}
-
-impl<S> Layer<S> for ConcurrencyLayer {
-    type Service = Concurrency<S>;
-
-    fn layer(&self, inner: S) -> Concurrency<S> {
-        Concurrency {
-            inner,
-            semaphore: Arc::clone(&self.semaphore),
-        }
+        GuardLayer(Concurrency { semaphore })
     }
 }
 
 /// Calls the inner service only while holding a permit.
 #[derive(Debug, Clone)]
-pub struct Concurrency<S> {
-    inner: S,
+pub struct Concurrency {
     semaphore: Arc<Semaphore>,
 }
 
@@ -52,41 +38,21 @@ pub struct Concurrency<S> {
 /// only built when no permit is free.
 type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
-impl<S, R> Service<R> for Concurrency<S>
-where
-    S: Service<R, Error = ProviderError> + Clone,
-    R: AttemptRequest,
-{
-    type Response = S::Response;
-    type Error = ProviderError;
+impl<S: Service<R, Error = ProviderError> + Clone, R: AttemptRequest> Guard<S, R> for Concurrency {
     type Future = ResponseFuture<S, R, S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProviderError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: R) -> Self::Future {
+    fn call(&self, inner: &mut S, request: R, _now: Instant) -> Self::Future {
         let op = request.operation();
-        let deadline = request.deadline();
-        if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
-            return ResponseFuture::failed(op, ProviderError::DeadlineExceeded { op, sent: false });
-        }
         let state = match Arc::clone(&self.semaphore).try_acquire_owned() {
             Ok(permit) => State::Called {
-                future: self.inner.call(request),
+                future: inner.call(request),
                 permit: Some(permit),
             },
-            Err(TryAcquireError::NoPermits) => {
-                // The ready service goes into the future; its clone stays.
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                State::Acquiring {
-                    acquire: Box::pin(Arc::clone(&self.semaphore).acquire_owned()),
-                    expiry: deadline.map(tokio::time::sleep_until),
-                    service: Some(service),
-                    request: Some(request),
-                }
-            }
+            Err(TryAcquireError::NoPermits) => State::Acquiring {
+                acquire: Box::pin(Arc::clone(&self.semaphore).acquire_owned()),
+                expiry: request.deadline().map(tokio::time::sleep_until),
+                held: Held::new(inner, request),
+            },
             Err(TryAcquireError::Closed) => State::Failed {
                 error: Some(closed()),
             },
@@ -112,8 +78,7 @@ pin_project! {
             acquire: Acquire,
             #[pin]
             expiry: Option<Sleep>,
-            service: Option<S>,
-            request: Option<R>,
+            held: Held<S, R>,
         },
         Called {
             #[pin]
@@ -123,18 +88,9 @@ pin_project! {
     }
 }
 
-impl<S, R, F> ResponseFuture<S, R, F> {
-    fn failed(op: Operation, error: ProviderError) -> Self {
-        ResponseFuture {
-            op,
-            state: State::Failed { error: Some(error) },
-        }
-    }
-}
-
 impl<S, R, F, T> Future for ResponseFuture<S, R, F>
 where
-    S: Service<R, Future = F, Error = ProviderError>,
+    S: Service<R, Future = F, Error = ProviderError> + Clone,
     F: Future<Output = Result<T, ProviderError>>,
 {
     type Output = Result<T, ProviderError>;
@@ -150,8 +106,7 @@ where
                 StateProj::Acquiring {
                     acquire,
                     expiry,
-                    service,
-                    request,
+                    held,
                 } => {
                     let permit = match acquire.as_mut().poll(cx) {
                         Poll::Ready(Ok(permit)) => permit,
@@ -165,11 +120,9 @@ where
                             return Poll::Pending;
                         }
                     };
-                    let (Some(mut service), Some(request)) = (service.take(), request.take())
-                    else {
+                    let Some(future) = held.call() else {
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    let future = service.call(request);
                     this.state.set(State::Called {
                         future,
                         permit: Some(permit),
@@ -198,12 +151,13 @@ fn polled_after_completion() -> ProviderError {
 mod tests {
     use std::time::Duration;
 
-    use tower::ServiceExt;
+    use tower::{Layer, ServiceExt};
 
     use super::*;
+    use crate::middleware::deadline::Guarded;
     use crate::middleware::testing::{ALLOCATE, READ, Scripted, Step, TestRequest, ok};
 
-    fn service(inner: &Scripted, permits: usize) -> Concurrency<Scripted> {
+    fn service(inner: &Scripted, permits: usize) -> Guarded<Concurrency, Scripted> {
         ConcurrencyLayer::new(Arc::new(Semaphore::new(permits))).layer(inner.clone())
     }
 

@@ -1,6 +1,14 @@
-//! Fail fast on an expired deadline: a request whose deadline has already
-//! passed gets `DeadlineExceeded { sent: false }` without reaching any
-//! other layer, so it spends no retry budget, rate-limit token or permit.
+//! The caller's deadline in the stack, and the shape of every layer that
+//! applies it.
+//!
+//! Every layer refuses an attempt whose deadline has already passed with
+//! `DeadlineExceeded { sent: false }` before it does anything else, so such
+//! an attempt spends no retry budget, rate-limit slot or permit, and is
+//! never sent. [`Guarded`] applies that rule and then what the layer itself
+//! does (its [`Guard`]); [`DeadlineLayer`], the outermost layer, applies the
+//! rule alone, so an expired request fails without reaching any other layer.
+//! The layers that call the inner service only later (after a permit or a
+//! slot) keep the ready service and the request in a [`Held`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,57 +22,81 @@ use super::AttemptRequest;
 use crate::provider::Operation;
 use crate::provider::error::ProviderError;
 
-/// Wraps a service in [`Deadline`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DeadlineLayer;
-
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = Deadline<S>;
-
-    fn layer(&self, inner: S) -> Deadline<S> {
-        Deadline { inner }
+/// The rule: an attempt of `op` whose `deadline` has passed at `now` fails,
+/// unsent.
+pub(super) fn check(
+    op: Operation,
+    deadline: Option<Instant>,
+    now: Instant,
+) -> Result<(), ProviderError> {
+    match deadline {
+        Some(deadline) if deadline <= now => {
+            Err(ProviderError::DeadlineExceeded { op, sent: false })
+        }
+        _ => Ok(()),
     }
 }
 
-/// Rejects requests whose deadline has passed; passes the rest through.
+/// What one layer does with an attempt whose deadline had not passed at
+/// `now`.
+pub trait Guard<S: Service<R>, R>: Clone {
+    type Future: Future<Output = Result<S::Response, ProviderError>>;
+
+    fn call(&self, inner: &mut S, request: R, now: Instant) -> Self::Future;
+}
+
+/// The tower layer of a [`Guard`].
+#[derive(Debug, Clone, Copy)]
+pub struct GuardLayer<G>(pub(super) G);
+
+impl<G: Clone, S> Layer<S> for GuardLayer<G> {
+    type Service = Guarded<G, S>;
+
+    fn layer(&self, inner: S) -> Guarded<G, S> {
+        Guarded {
+            guard: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// `inner` behind the deadline rule and a [`Guard`].
 #[derive(Debug, Clone)]
-pub struct Deadline<S> {
+pub struct Guarded<G, S> {
+    guard: G,
     inner: S,
 }
 
-impl<S, R> Service<R> for Deadline<S>
+impl<G, S, R> Service<R> for Guarded<G, S>
 where
     S: Service<R, Error = ProviderError>,
+    G: Guard<S, R>,
     R: AttemptRequest,
 {
     type Response = S::Response;
     type Error = ProviderError;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<G::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProviderError>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        if request
-            .deadline()
-            .is_some_and(|deadline| deadline <= Instant::now())
-        {
-            return ResponseFuture::Expired {
-                op: request.operation(),
-            };
-        }
-        ResponseFuture::Called {
-            future: self.inner.call(request),
+        let now = Instant::now();
+        match check(request.operation(), request.deadline(), now) {
+            Ok(()) => ResponseFuture::Called {
+                future: self.guard.call(&mut self.inner, request, now),
+            },
+            Err(error) => ResponseFuture::Expired { error: Some(error) },
         }
     }
 }
 
 pin_project! {
-    /// The inner service's future, or the expired-deadline error.
+    /// The guard's future, or the expired-deadline error.
     #[project = ResponseProj]
     pub enum ResponseFuture<F> {
-        Expired { op: Operation },
+        Expired { error: Option<ProviderError> },
         Called { #[pin] future: F },
     }
 }
@@ -77,12 +109,73 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            ResponseProj::Expired { op } => Poll::Ready(Err(ProviderError::DeadlineExceeded {
-                op: *op,
-                sent: false,
-            })),
+            ResponseProj::Expired { error } => {
+                Poll::Ready(Err(error.take().unwrap_or_else(|| {
+                    ProviderError::Internal("deadline future polled after completion".into())
+                })))
+            }
             ResponseProj::Called { future } => future.poll(cx),
         }
+    }
+}
+
+/// The deadline rule alone: rejects requests whose deadline has passed and
+/// passes the rest through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeadlineLayer;
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = Guarded<PassThrough, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GuardLayer(PassThrough).layer(inner)
+    }
+}
+
+/// The guard that calls the inner service at once.
+#[derive(Debug, Clone, Copy)]
+pub struct PassThrough;
+
+impl<S: Service<R, Error = ProviderError>, R> Guard<S, R> for PassThrough {
+    type Future = S::Future;
+
+    fn call(&self, inner: &mut S, request: R, _now: Instant) -> S::Future {
+        inner.call(request)
+    }
+}
+
+/// The ready service and its request, held while the attempt waits for its
+/// turn (a permit, a slot). The service was polled ready, so it is the one
+/// that may be called; a clone of it stays in the layer.
+pub(super) struct Held<S, R> {
+    service: Option<S>,
+    request: Option<R>,
+}
+
+impl<S: Service<R> + Clone, R> Held<S, R> {
+    pub(super) fn new(inner: &mut S, request: R) -> Self {
+        let clone = inner.clone();
+        Held {
+            service: Some(std::mem::replace(inner, clone)),
+            request: Some(request),
+        }
+    }
+
+    /// Moves what is held out (to a later state of the same attempt).
+    pub(super) fn take(&mut self) -> Self {
+        Held {
+            service: self.service.take(),
+            request: self.request.take(),
+        }
+    }
+
+    /// Calls the held service with the held request; `None` when it was
+    /// called (or taken) before.
+    pub(super) fn call(&mut self) -> Option<S::Future> {
+        let (Some(mut service), Some(request)) = (self.service.take(), self.request.take()) else {
+            return None;
+        };
+        Some(service.call(request))
     }
 }
 
