@@ -15,7 +15,7 @@ use tokio::time::{Instant, Sleep};
 use tower::Service;
 
 use super::AttemptRequest;
-use super::deadline::{Guard, GuardLayer, Held};
+use super::deadline::{Attempt, Finish, Guard, GuardLayer, Turn};
 use crate::provider::Operation;
 use crate::provider::error::ProviderError;
 
@@ -39,112 +39,64 @@ pub struct Concurrency {
 type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 impl<S: Service<R, Error = ProviderError> + Clone, R: AttemptRequest> Guard<S, R> for Concurrency {
-    type Future = ResponseFuture<S, R, S::Future>;
+    type Future = Attempt<PermitWait, S, R, S::Future>;
 
     fn call(&self, inner: &mut S, request: R, _now: Instant) -> Self::Future {
-        let op = request.operation();
-        let state = match Arc::clone(&self.semaphore).try_acquire_owned() {
-            Ok(permit) => State::Called {
-                future: inner.call(request),
-                permit: Some(permit),
-            },
-            Err(TryAcquireError::NoPermits) => State::Acquiring {
-                acquire: Box::pin(Arc::clone(&self.semaphore).acquire_owned()),
-                expiry: request.deadline().map(tokio::time::sleep_until),
-                held: Held::new(inner, request),
-            },
-            Err(TryAcquireError::Closed) => State::Failed {
-                error: Some(closed()),
-            },
-        };
-        ResponseFuture { op, state }
+        match Arc::clone(&self.semaphore).try_acquire_owned() {
+            Ok(permit) => Attempt::called(inner, request, permit),
+            Err(TryAcquireError::NoPermits) => {
+                let wait = PermitWait {
+                    op: request.operation(),
+                    acquire: Box::pin(Arc::clone(&self.semaphore).acquire_owned()),
+                    expiry: request.deadline().map(tokio::time::sleep_until),
+                };
+                Attempt::waiting(inner, request, wait)
+            }
+            Err(TryAcquireError::Closed) => Attempt::failed(closed()),
+        }
     }
 }
 
 pin_project! {
-    /// Waits for a permit, then runs the attempt holding it.
-    pub struct ResponseFuture<S, R, F> {
+    /// The wait for a permit, until the deadline.
+    pub struct PermitWait {
         op: Operation,
+        acquire: Acquire,
         #[pin]
-        state: State<S, R, F>,
+        expiry: Option<Sleep>,
     }
 }
 
-pin_project! {
-    #[project = StateProj]
-    enum State<S, R, F> {
-        Failed { error: Option<ProviderError> },
-        Acquiring {
-            acquire: Acquire,
-            #[pin]
-            expiry: Option<Sleep>,
-            held: Held<S, R>,
-        },
-        Called {
-            #[pin]
-            future: F,
-            permit: Option<OwnedSemaphorePermit>,
-        },
-    }
-}
+impl Turn for PermitWait {
+    type Token = OwnedSemaphorePermit;
 
-impl<S, R, F, T> Future for ResponseFuture<S, R, F>
-where
-    S: Service<R, Future = F, Error = ProviderError> + Clone,
-    F: Future<Output = Result<T, ProviderError>>,
-{
-    type Output = Result<T, ProviderError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let op = *this.op;
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Failed { error } => {
-                    return Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion)));
+    fn poll_turn(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Self::Token, ProviderError>> {
+        let this = self.project();
+        match this.acquire.as_mut().poll(cx) {
+            Poll::Ready(Ok(permit)) => Poll::Ready(Ok(permit)),
+            Poll::Ready(Err(_closed)) => Poll::Ready(Err(closed())),
+            Poll::Pending => {
+                if let Some(expiry) = this.expiry.as_pin_mut() {
+                    ready!(expiry.poll(cx));
+                    let op = *this.op;
+                    return Poll::Ready(Err(ProviderError::DeadlineExceeded { op, sent: false }));
                 }
-                StateProj::Acquiring {
-                    acquire,
-                    expiry,
-                    held,
-                } => {
-                    let permit = match acquire.as_mut().poll(cx) {
-                        Poll::Ready(Ok(permit)) => permit,
-                        Poll::Ready(Err(_closed)) => return Poll::Ready(Err(closed())),
-                        Poll::Pending => {
-                            if let Some(expiry) = expiry.as_pin_mut() {
-                                ready!(expiry.poll(cx));
-                                let error = ProviderError::DeadlineExceeded { op, sent: false };
-                                return Poll::Ready(Err(error));
-                            }
-                            return Poll::Pending;
-                        }
-                    };
-                    let Some(future) = held.call() else {
-                        return Poll::Ready(Err(polled_after_completion()));
-                    };
-                    this.state.set(State::Called {
-                        future,
-                        permit: Some(permit),
-                    });
-                }
-                StateProj::Called { future, permit } => {
-                    let output = ready!(future.poll(cx));
-                    // Free the slot as soon as the answer is in.
-                    drop(permit.take());
-                    return Poll::Ready(output);
-                }
+                Poll::Pending
             }
         }
     }
 }
 
-fn closed() -> ProviderError {
-    ProviderError::Internal("the provider's in-flight limiter is closed".into())
+impl Finish for OwnedSemaphorePermit {
+    /// Dropping the permit frees the slot as soon as the answer is in.
+    fn finish<T>(self, _result: &Result<T, ProviderError>) {}
 }
 
-fn polled_after_completion() -> ProviderError {
-    ProviderError::Internal("concurrency future polled after completion".into())
+fn closed() -> ProviderError {
+    ProviderError::Internal("the provider's in-flight limiter is closed".into())
 }
 
 #[cfg(test)]

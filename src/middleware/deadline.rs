@@ -7,12 +7,14 @@
 //! never sent. [`Guarded`] applies that rule and then what the layer itself
 //! does (its [`Guard`]); [`DeadlineLayer`], the outermost layer, applies the
 //! rule alone, so an expired request fails without reaching any other layer.
-//! The layers that call the inner service only later (after a permit or a
-//! slot) keep the ready service and the request in a [`Held`].
+//! The layers that send an attempt only once its turn has come (a permit, a
+//! slot) answer with an [`Attempt`], which waits for their [`Turn`] holding
+//! the ready service and the request, then sends it holding the turn's
+//! token until the answer is in.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
@@ -145,15 +147,15 @@ impl<S: Service<R, Error = ProviderError>, R> Guard<S, R> for PassThrough {
 }
 
 /// The ready service and its request, held while the attempt waits for its
-/// turn (a permit, a slot). The service was polled ready, so it is the one
-/// that may be called; a clone of it stays in the layer.
-pub(super) struct Held<S, R> {
+/// turn. The service was polled ready, so it is the one that may be called;
+/// a clone of it stays in the layer.
+struct Held<S, R> {
     service: Option<S>,
     request: Option<R>,
 }
 
 impl<S: Service<R> + Clone, R> Held<S, R> {
-    pub(super) fn new(inner: &mut S, request: R) -> Self {
+    fn new(inner: &mut S, request: R) -> Self {
         let clone = inner.clone();
         Held {
             service: Some(std::mem::replace(inner, clone)),
@@ -161,22 +163,115 @@ impl<S: Service<R> + Clone, R> Held<S, R> {
         }
     }
 
-    /// Moves what is held out (to a later state of the same attempt).
-    pub(super) fn take(&mut self) -> Self {
-        Held {
-            service: self.service.take(),
-            request: self.request.take(),
-        }
-    }
-
     /// Calls the held service with the held request; `None` when it was
-    /// called (or taken) before.
-    pub(super) fn call(&mut self) -> Option<S::Future> {
+    /// called before.
+    fn call(&mut self) -> Option<S::Future> {
         let (Some(mut service), Some(request)) = (self.service.take(), self.request.take()) else {
             return None;
         };
         Some(service.call(request))
     }
+}
+
+/// What an attempt waits for before it is sent (a permit, a slot); what it
+/// gets is held until the answer is in.
+pub trait Turn {
+    type Token: Finish;
+
+    fn poll_turn(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Self::Token, ProviderError>>;
+}
+
+/// What a [`Turn`]'s token does once the attempt's answer is in.
+pub trait Finish {
+    fn finish<T>(self, result: &Result<T, ProviderError>);
+}
+
+pin_project! {
+    /// An attempt that is refused, waits for its [`Turn`], or runs holding
+    /// the turn's token.
+    #[project = AttemptProj]
+    pub enum Attempt<W: Turn, S, R, F> {
+        Failed { error: Option<ProviderError> },
+        Waiting {
+            #[pin]
+            turn: W,
+            held: Held<S, R>,
+        },
+        Called {
+            #[pin]
+            future: F,
+            token: Option<W::Token>,
+        },
+    }
+}
+
+impl<W: Turn, S: Service<R> + Clone, R> Attempt<W, S, R, S::Future> {
+    /// Refused before anything was sent.
+    pub(super) fn failed(error: ProviderError) -> Self {
+        Attempt::Failed { error: Some(error) }
+    }
+
+    /// Sent now, holding `token`.
+    pub(super) fn called(inner: &mut S, request: R, token: W::Token) -> Self {
+        Attempt::Called {
+            future: inner.call(request),
+            token: Some(token),
+        }
+    }
+
+    /// Sent once its `turn` comes.
+    pub(super) fn waiting(inner: &mut S, request: R, turn: W) -> Self {
+        Attempt::Waiting {
+            turn,
+            held: Held::new(inner, request),
+        }
+    }
+}
+
+impl<W, S, R, F, T> Future for Attempt<W, S, R, F>
+where
+    W: Turn,
+    S: Service<R, Future = F, Error = ProviderError> + Clone,
+    F: Future<Output = Result<T, ProviderError>>,
+{
+    type Output = Result<T, ProviderError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                AttemptProj::Failed { error } => {
+                    return Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion)));
+                }
+                AttemptProj::Waiting { turn, held } => {
+                    let token = match ready!(turn.poll_turn(cx)) {
+                        Ok(token) => token,
+                        Err(error) => return Poll::Ready(Err(error)),
+                    };
+                    let Some(future) = held.call() else {
+                        return Poll::Ready(Err(polled_after_completion()));
+                    };
+                    self.set(Attempt::Called {
+                        future,
+                        token: Some(token),
+                    });
+                }
+                AttemptProj::Called { future, token } => {
+                    let result = ready!(future.poll(cx));
+                    if let Some(token) = token.take() {
+                        token.finish(&result);
+                    }
+                    return Poll::Ready(result);
+                }
+            }
+        }
+    }
+}
+
+fn polled_after_completion() -> ProviderError {
+    ProviderError::Internal("attempt future polled after completion".into())
 }
 
 #[cfg(test)]

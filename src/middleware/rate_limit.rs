@@ -43,7 +43,7 @@ use tower::Service;
 pub use admission::Admission;
 
 use super::AttemptRequest;
-use super::deadline::{Guard, GuardLayer, Held};
+use super::deadline::{Attempt, Finish, Guard, GuardLayer, Turn};
 use crate::provider::error::ProviderError;
 use crate::provider::{Lane, Operation};
 
@@ -63,67 +63,47 @@ pub struct RateLimit {
 }
 
 impl<S: Service<R, Error = ProviderError> + Clone, R: AttemptRequest> Guard<S, R> for RateLimit {
-    type Future = ResponseFuture<S, R, S::Future>;
+    type Future = Attempt<SlotWait, S, R, S::Future>;
 
     fn call(&self, inner: &mut S, request: R, _now: Instant) -> Self::Future {
         let op = request.operation();
         let deadline = request.deadline();
-        let admission = Arc::clone(&self.admission);
+        let admission = &self.admission;
         let booked = match request.lane() {
             Lane::Allocation => admission
                 .book(admission.account(), op, deadline, false)
-                .map(|slot| (slot, Turn::Account)),
+                .map(|slot| (slot, Booked::Account)),
             Lane::Read => admission
                 .book(admission.reads(), op, deadline, false)
-                .map(|slot| (slot, Turn::ReadShare)),
+                .map(|slot| (slot, Booked::ReadShare)),
         };
-        let state = match booked {
+        let booked = match booked {
             // The read share's slot is now: book the account's at once.
-            Ok((None, Turn::ReadShare)) => {
-                match admission.book(admission.account(), op, deadline, true) {
-                    Ok(slot) => start(inner, slot, Turn::Account, request),
-                    Err(error) => State::Failed { error: Some(error) },
-                }
-            }
-            Ok((slot, turn)) => start(inner, slot, turn, request),
-            Err(error) => State::Failed { error: Some(error) },
+            Ok((None, Booked::ReadShare)) => admission
+                .book(admission.account(), op, deadline, true)
+                .map(|slot| (slot, Booked::Account)),
+            other => other,
         };
-        ResponseFuture {
-            op,
-            deadline,
-            admission,
-            state,
+        match booked {
+            Ok((None, _)) => Attempt::called(inner, request, Timing::start(admission, op)),
+            Ok((Some(at), booked)) => {
+                let wait = SlotWait {
+                    sleep: tokio::time::sleep_until(at),
+                    booked,
+                    op,
+                    deadline,
+                    admission: Arc::clone(admission),
+                };
+                Attempt::waiting(inner, request, wait)
+            }
+            Err(error) => Attempt::failed(error),
         }
-    }
-}
-
-/// Calls now (`slot` is `None`), or waits for `slot` holding the ready
-/// service (its clone stays in `inner`).
-fn start<S, R>(
-    inner: &mut S,
-    slot: Option<Instant>,
-    turn: Turn,
-    request: R,
-) -> State<S, R, S::Future>
-where
-    S: Service<R, Error = ProviderError> + Clone,
-{
-    match slot {
-        None => State::Called {
-            future: inner.call(request),
-            started: Instant::now(),
-        },
-        Some(at) => State::Waiting {
-            sleep: tokio::time::sleep_until(at),
-            turn,
-            held: Held::new(inner, request),
-        },
     }
 }
 
 /// Which slot a waiting attempt holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Turn {
+enum Booked {
     /// The read share's: the account's slot is booked when it comes.
     ReadShare,
     /// The account's: the attempt goes when it comes.
@@ -131,93 +111,69 @@ enum Turn {
 }
 
 pin_project! {
-    /// Waits for the booked slot(s), then runs the attempt and records how
-    /// long it took.
-    pub struct ResponseFuture<S, R, F> {
+    /// The wait for the booked slot(s).
+    pub struct SlotWait {
+        #[pin]
+        sleep: Sleep,
+        booked: Booked,
         op: Operation,
         deadline: Option<Instant>,
         admission: Arc<Admission>,
-        #[pin]
-        state: State<S, R, F>,
     }
 }
 
-pin_project! {
-    #[project = StateProj]
-    enum State<S, R, F> {
-        Failed { error: Option<ProviderError> },
-        Waiting {
-            #[pin]
-            sleep: Sleep,
-            turn: Turn,
-            held: Held<S, R>,
-        },
-        Called {
-            #[pin]
-            future: F,
-            started: Instant,
-        },
-    }
-}
+impl Turn for SlotWait {
+    type Token = Timing;
 
-impl<S, R, F, T> Future for ResponseFuture<S, R, F>
-where
-    S: Service<R, Future = F, Error = ProviderError> + Clone,
-    F: Future<Output = Result<T, ProviderError>>,
-{
-    type Output = Result<T, ProviderError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll_turn(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Timing, ProviderError>> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
-                StateProj::Failed { error } => {
-                    return Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion)));
-                }
-                StateProj::Waiting { sleep, turn, held } => {
-                    // The slot is booked: no one else can take it.
-                    ready!(sleep.poll(cx));
-                    let mut held = held.take();
-                    if *turn == Turn::ReadShare {
-                        match this.admission.book(
-                            this.admission.account(),
-                            *this.op,
-                            *this.deadline,
-                            true,
-                        ) {
-                            Ok(Some(at)) => {
-                                this.state.set(State::Waiting {
-                                    sleep: tokio::time::sleep_until(at),
-                                    turn: Turn::Account,
-                                    held,
-                                });
-                                continue;
-                            }
-                            Ok(None) => {}
-                            Err(error) => return Poll::Ready(Err(error)),
-                        }
+            // The slot is booked: no one else can take it.
+            ready!(this.sleep.as_mut().poll(cx));
+            if *this.booked == Booked::ReadShare {
+                let account = this.admission.account();
+                match this.admission.book(account, *this.op, *this.deadline, true) {
+                    Ok(Some(at)) => {
+                        this.sleep.as_mut().reset(at);
+                        *this.booked = Booked::Account;
+                        continue;
                     }
-                    let Some(future) = held.call() else {
-                        return Poll::Ready(Err(polled_after_completion()));
-                    };
-                    this.state.set(State::Called {
-                        future,
-                        started: Instant::now(),
-                    });
-                }
-                StateProj::Called { future, started } => {
-                    let result = ready!(future.poll(cx));
-                    if went_out(&result) {
-                        let now = Instant::now();
-                        this.admission.record(
-                            *this.op,
-                            now,
-                            now.saturating_duration_since(*started),
-                        );
-                    }
-                    return Poll::Ready(result);
+                    Ok(None) => {}
+                    Err(error) => return Poll::Ready(Err(error)),
                 }
             }
+            return Poll::Ready(Ok(Timing::start(this.admission, *this.op)));
+        }
+    }
+}
+
+/// Times an attempt from its slot to its answer, for the reserve.
+pub struct Timing {
+    admission: Arc<Admission>,
+    op: Operation,
+    started: Instant,
+}
+
+impl Timing {
+    fn start(admission: &Arc<Admission>, op: Operation) -> Self {
+        Timing {
+            admission: Arc::clone(admission),
+            op,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Finish for Timing {
+    /// Records how long the attempt took, when it went out.
+    fn finish<T>(self, result: &Result<T, ProviderError>) {
+        if went_out(result) {
+            let now = Instant::now();
+            let took = now.saturating_duration_since(self.started);
+            self.admission.record(self.op, now, took);
         }
     }
 }
@@ -231,8 +187,4 @@ fn went_out<T>(result: &Result<T, ProviderError>) -> bool {
         Err(ProviderError::RateLimited { .. } | ProviderError::Internal(_)) => false,
         Err(_) => true,
     }
-}
-
-fn polled_after_completion() -> ProviderError {
-    ProviderError::Internal("rate-limit future polled after completion".into())
 }
