@@ -187,21 +187,4 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(3));
         assert!(first.await.unwrap().is_ok());
     }
-
-    #[tokio::test(start_paused = true)]
-    async fn passed_deadline_fails_without_waiting() {
-        let inner = Scripted::new([ok()]);
-        let error = service(&inner, 1)
-            .oneshot(TestRequest::new(ALLOCATE).deadline_in(Duration::ZERO))
-            .await
-            .err();
-        assert_eq!(
-            error,
-            Some(ProviderError::DeadlineExceeded {
-                op: ALLOCATE,
-                sent: false
-            })
-        );
-        assert_eq!(inner.calls(), 0);
-    }
 }

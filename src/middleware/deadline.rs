@@ -276,27 +276,61 @@ fn polled_after_completion() -> ProviderError {
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU32;
+    use std::sync::Arc;
     use std::time::Duration;
 
+    use tokio::sync::Semaphore;
     use tower::ServiceExt;
 
     use super::*;
+    use crate::middleware::concurrency::ConcurrencyLayer;
+    use crate::middleware::rate_limit::{Admission, RateLimitLayer};
     use crate::middleware::testing::{ALLOCATE, Scripted, TestRequest, ok};
+    use crate::middleware::timeout::AttemptTimeoutLayer;
 
-    #[tokio::test(start_paused = true)]
-    async fn expired_deadline_fails_without_calling_inner() {
+    /// What a passed deadline does to an attempt through `layer`: its error,
+    /// and how often the inner service was called.
+    async fn with_passed_deadline<L>(layer: L) -> (Option<ProviderError>, usize)
+    where
+        L: Layer<Scripted>,
+        L::Service: Service<TestRequest, Error = ProviderError>,
+    {
         let inner = Scripted::new([ok()]);
-        let service = DeadlineLayer.layer(inner.clone());
         let request = TestRequest::new(ALLOCATE).deadline_in(Duration::ZERO);
-        let error = service.oneshot(request).await.err();
-        assert_eq!(
-            error,
-            Some(ProviderError::DeadlineExceeded {
-                op: ALLOCATE,
-                sent: false
-            })
+        let error = layer.layer(inner.clone()).oneshot(request).await.err();
+        (error, inner.calls())
+    }
+
+    /// Every layer refuses an attempt whose deadline passed at once: it is
+    /// not sent, waits for nothing, and takes no permit or slot.
+    #[tokio::test(start_paused = true)]
+    async fn every_layer_refuses_a_passed_deadline_unsent() {
+        let unsent = ProviderError::DeadlineExceeded {
+            op: ALLOCATE,
+            sent: false,
+        };
+        let refused = (Some(unsent), 0);
+        assert_eq!(with_passed_deadline(DeadlineLayer).await, refused);
+        let permits = Arc::new(Semaphore::new(1));
+        let concurrency = ConcurrencyLayer::new(Arc::clone(&permits));
+        assert_eq!(with_passed_deadline(concurrency).await, refused);
+        assert_eq!(permits.available_permits(), 1);
+        let timeout = AttemptTimeoutLayer::new(Duration::from_secs(30));
+        assert_eq!(with_passed_deadline(timeout).await, refused);
+        let admission = Arc::new(Admission::new(
+            NonZeroU32::MIN,
+            NonZeroU32::MIN,
+            1.0,
+            Duration::ZERO,
+            Duration::from_secs(30),
+        ));
+        let rate_limit = RateLimitLayer::new(Arc::clone(&admission));
+        assert_eq!(with_passed_deadline(rate_limit).await, refused);
+        assert!(
+            admission.account().available_now(),
+            "the slot is still free"
         );
-        assert_eq!(inner.calls(), 0);
     }
 
     #[tokio::test(start_paused = true)]

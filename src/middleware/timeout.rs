@@ -178,23 +178,6 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn passed_deadline_is_not_sent() {
-        let inner = Scripted::new([ok()]);
-        let error = service(&inner)
-            .oneshot(TestRequest::new(ALLOCATE).deadline_in(Duration::ZERO))
-            .await
-            .err();
-        assert_eq!(
-            error,
-            Some(ProviderError::DeadlineExceeded {
-                op: ALLOCATE,
-                sent: false
-            })
-        );
-        assert_eq!(inner.calls(), 0);
-    }
-
-    #[tokio::test(start_paused = true)]
     async fn answers_in_time_pass_through() {
         let slow_error = crate::middleware::testing::not_sent(READ);
         let inner = Scripted::new([

@@ -8,6 +8,7 @@ use tower::{Layer, ServiceExt};
 
 use super::admission::fits;
 use super::*;
+use crate::middleware::deadline::Guarded;
 use crate::middleware::testing::{ALLOCATE, READ, Scripted, Step, TestRequest, ok};
 
 /// The account's limiter alone: no read share, no reserve (a slot fits
@@ -24,6 +25,21 @@ fn admission(rate: u32, burst: u32, read_share: f64, floor: Duration) -> Arc<Adm
         floor,
         Duration::from_secs(30),
     ))
+}
+
+/// A limiter of `rate` per second and a burst of one, whose burst one
+/// successful call has used.
+async fn burst_used(rate: u32) -> (Scripted, Guarded<RateLimit, Scripted>) {
+    let inner = Scripted::always(ok());
+    let service = RateLimitLayer::new(limiter(rate, 1)).layer(inner.clone());
+    assert!(
+        service
+            .clone()
+            .oneshot(TestRequest::new(READ))
+            .await
+            .is_ok()
+    );
+    (inner, service)
 }
 
 /// Under contention, callers that cannot get a slot before their
@@ -105,16 +121,7 @@ async fn never_more_than_rate_times_seconds_plus_burst() {
 
 #[tokio::test(start_paused = true)]
 async fn too_close_deadline_is_rate_limited_at_once() {
-    let inner = Scripted::always(ok());
-    let service = RateLimitLayer::new(limiter(1, 1)).layer(inner.clone());
-    assert!(
-        service
-            .clone()
-            .oneshot(TestRequest::new(READ))
-            .await
-            .is_ok()
-    );
-
+    let (inner, service) = burst_used(1).await;
     let start = Instant::now();
     let request = TestRequest::new(ALLOCATE).deadline_in(Duration::from_millis(100));
     let error = service.oneshot(request).await.err();
@@ -134,16 +141,7 @@ async fn too_close_deadline_is_rate_limited_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn waits_for_the_token_when_the_deadline_allows() {
-    let inner = Scripted::always(ok());
-    let service = RateLimitLayer::new(limiter(10, 1)).layer(inner.clone());
-    assert!(
-        service
-            .clone()
-            .oneshot(TestRequest::new(READ))
-            .await
-            .is_ok()
-    );
-
+    let (inner, service) = burst_used(10).await;
     let start = Instant::now();
     let request = TestRequest::new(ALLOCATE).deadline_in(Duration::from_secs(1));
     assert!(service.oneshot(request).await.is_ok());
@@ -177,27 +175,6 @@ async fn racing_waiters_respect_their_deadlines() {
     assert_eq!(passed, 3);
     assert_eq!(inner.calls(), 3);
     assert!(start.elapsed() <= Duration::from_millis(250));
-}
-
-#[tokio::test(start_paused = true)]
-async fn passed_deadline_takes_no_token() {
-    let inner = Scripted::always(ok());
-    let limiter = limiter(1, 1);
-    let service = RateLimitLayer::new(Arc::clone(&limiter)).layer(inner.clone());
-    let limiter = limiter.account();
-    let error = service
-        .oneshot(TestRequest::new(ALLOCATE).deadline_in(Duration::ZERO))
-        .await
-        .err();
-    assert_eq!(
-        error,
-        Some(ProviderError::DeadlineExceeded {
-            op: ALLOCATE,
-            sent: false
-        })
-    );
-    assert_eq!(inner.calls(), 0);
-    assert!(limiter.available_now(), "the slot is still free");
 }
 
 #[test]
