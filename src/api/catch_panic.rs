@@ -7,55 +7,28 @@
 //! own panics (`allocate`, `follow`), because an allocation's record and
 //! answer must survive one.
 
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use futures_util::FutureExt as _;
-use tower::{Layer, Service};
 
 use super::error;
+use crate::server::layer::{Around, BoxFuture, HttpService};
 
-/// Wraps a service in [`CatchPanic`].
+/// Answers INTERNAL when the inner service panics; the layer is
+/// `AroundLayer(CatchPanic)`.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CatchPanicLayer;
+pub struct CatchPanic;
 
-impl<S> Layer<S> for CatchPanicLayer {
-    type Service = CatchPanic<S>;
-
-    fn layer(&self, inner: S) -> CatchPanic<S> {
-        CatchPanic { inner }
-    }
-}
-
-/// Answers INTERNAL when the inner service panics.
-#[derive(Clone, Debug)]
-pub struct CatchPanic<S> {
-    inner: S,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B, R> Service<http::Request<B>> for CatchPanic<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<R>> + Send,
-    S::Future: Send + 'static,
-    R: Default + Send + 'static,
-    S::Error: Send + 'static,
+impl<S: HttpService<B, Response = http::Response<R>>, B, R: Default + Send + 'static>
+    Around<S, http::Request<B>> for CatchPanic
 {
     type Response = http::Response<R>;
-    type Error = S::Error;
     type Future = BoxFuture<Result<http::Response<R>, S::Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&self, inner: &mut S, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_owned();
         // A panic while the inner service builds its future counts too.
-        let future = match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+        let future = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request))) {
             Ok(future) => future,
             Err(panic) => return Box::pin(async move { Ok(answer(&path, &*panic)) }),
         };
@@ -81,9 +54,10 @@ fn answer<R: Default>(path: &str, panic: &(dyn std::any::Any + Send)) -> http::R
 #[cfg(test)]
 mod tests {
     use tonic_types::StatusExt;
-    use tower::ServiceExt;
+    use tower::{Layer, ServiceExt};
 
     use super::*;
+    use crate::server::layer::AroundLayer;
 
     #[tokio::test]
     async fn a_panicking_handler_answers_internal_with_error_info() {
@@ -93,7 +67,7 @@ mod tests {
             }
             Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::Body::empty()))
         });
-        let response = CatchPanicLayer
+        let response = AroundLayer(CatchPanic)
             .layer(panicking)
             .oneshot(http::Request::new(()))
             .await
@@ -113,7 +87,7 @@ mod tests {
         let fine = tower::service_fn(|_: http::Request<()>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::Body::empty()))
         });
-        let response = CatchPanicLayer
+        let response = AroundLayer(CatchPanic)
             .layer(fine)
             .oneshot(http::Request::new(()))
             .await

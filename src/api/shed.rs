@@ -8,7 +8,6 @@
 //! the cap for as long as it streams (and a client that resets it frees the
 //! slot, since the body is dropped).
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,65 +15,36 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::{Layer, Service};
 
 use super::error;
+use crate::server::layer::{Around, BoxFuture, HttpService};
 
-/// Caps concurrent calls across every connection.
+/// Caps concurrent calls across every connection; the layer is
+/// `AroundLayer(LoadShed::new(max_concurrent))`.
 #[derive(Clone, Debug)]
-pub struct LoadShedLayer {
+pub struct LoadShed {
     permits: Arc<Semaphore>,
     limit: usize,
 }
 
-impl LoadShedLayer {
+impl LoadShed {
     pub fn new(max_concurrent: usize) -> Self {
-        LoadShedLayer {
+        LoadShed {
             permits: Arc::new(Semaphore::new(max_concurrent)),
             limit: max_concurrent,
         }
     }
 }
 
-impl<S> Layer<S> for LoadShedLayer {
-    type Service = LoadShed<S>;
-
-    fn layer(&self, inner: S) -> LoadShed<S> {
-        LoadShed {
-            inner,
-            permits: Arc::clone(&self.permits),
-            limit: self.limit,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct LoadShed<S> {
-    inner: S,
-    permits: Arc<Semaphore>,
-    limit: usize,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B, R> Service<http::Request<B>> for LoadShed<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<R>> + Send,
-    S::Future: Send + 'static,
-    R: Default + Send + 'static,
-    S::Error: Send + 'static,
+impl<S: HttpService<B, Response = http::Response<R>>, B, R: Default + Send + 'static>
+    Around<S, http::Request<B>> for LoadShed
 {
     type Response = http::Response<PermitBody<R>>;
-    type Error = S::Error;
     type Future = BoxFuture<Result<http::Response<PermitBody<R>>, S::Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&self, inner: &mut S, request: http::Request<B>) -> Self::Future {
         if is_exempt(request.uri().path()) {
-            let future = self.inner.call(request);
+            let future = inner.call(request);
             return Box::pin(async move {
                 let response = future.await?;
                 Ok(response.map(|body| PermitBody::new(body, None)))
@@ -82,7 +52,7 @@ where
         }
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => {
-                let future = self.inner.call(request);
+                let future = inner.call(request);
                 Box::pin(async move {
                     // An error drops the permit with the future.
                     let response = future.await?;

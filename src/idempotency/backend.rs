@@ -24,7 +24,7 @@
 //! whose allocation is in flight or whose outcome is unknown is never
 //! evicted.
 
-use super::store::StoreError;
+use super::error::StoreError;
 
 /// Whether a write may be refused at the bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

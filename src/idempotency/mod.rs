@@ -4,7 +4,8 @@
 //! parameters is an error naming what differs.
 //!
 //! - [`IdempotencyStore`] (`store`): records per key, in memory or durable
-//!   in a file, each change one atomic transaction, bounded in bytes.
+//!   in a file, each change one atomic transaction, bounded in bytes; its
+//!   errors ([`StoreError`], `error`).
 //! - [`Record`] (`record`): `InFlight`, `Unknown` or `Completed`, and its
 //!   stored encoding (`compact`, `legacy`).
 //! - [`Fingerprint`] (`fingerprint`): a hash and a summary of the canonical
@@ -76,6 +77,7 @@
 
 mod backend;
 mod compact;
+mod error;
 mod faults;
 mod file;
 mod fingerprint;
@@ -90,12 +92,12 @@ mod store;
 mod tests;
 
 pub use backend::{Limits, Usage};
+pub use error::StoreError;
 pub use faults::IoFaults;
 pub use file::REOPEN_EVERY;
 pub use fingerprint::Fingerprint;
 pub use inflight::{Claim, InFlightRegistry, OwnerGuard, WaitResult, Waiter};
 pub use record::Record;
 pub use store::{
-    Begin, DEFAULT_MAX_BYTES, FULL_LOG_EVERY, IdempotencyStore, StoreError, StoreOptions,
-    StoreStats,
+    Begin, DEFAULT_MAX_BYTES, FULL_LOG_EVERY, IdempotencyStore, StoreOptions, StoreStats,
 };

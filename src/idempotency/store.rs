@@ -52,12 +52,16 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use super::backend::{Backend, Limits, Write};
+use super::error::StoreError;
 use super::faults::IoFaults;
 use super::file::{FileBackend, FileOptions};
 use super::fingerprint::Fingerprint;
 use super::machine::{self, Change, Refusal};
 use super::memory::MemoryBackend;
 use super::record::{self, Record};
+
+/// What the store's calls return.
+type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Default byte bound of the records: 64 MiB (about 150,000 one-address
 /// allocations in memory).
@@ -93,96 +97,6 @@ pub enum Begin {
     /// The key is in use for other parameters; `stored.differences(&mine)`
     /// names them.
     Mismatch { stored: Fingerprint },
-}
-
-/// Errors of the store. Every message names the store's location. Each
-/// means nothing was sent to a provider by the call that got it.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database could not be opened or created.
-    #[error("cannot open the idempotency store {location}: {source}{}", open_hint(.source))]
-    Open {
-        location: String,
-        #[source]
-        source: Box<redb::DatabaseError>,
-    },
-    /// The file exists but is not a valid store; the gateway refuses to
-    /// start on it (a replay of a key it recorded would allocate again).
-    #[error(
-        "{location} exists but is not a valid idempotency store: {reason}. Restore the right \
-         file (or fix [idempotency] path). To give up what it recorded, start with \
-         --start-fresh-if-invalid (or [idempotency] start_fresh_if_invalid = true): the file is \
-         moved aside to {location}.invalid-<time> and an empty store is created; a retry of a \
-         key recorded in it would allocate again"
-    )]
-    Invalid { location: String, reason: String },
-    /// A transaction failed.
-    #[error("idempotency store {location}: {op} failed: {source}")]
-    Database {
-        location: String,
-        op: &'static str,
-        #[source]
-        source: Box<redb::Error>,
-    },
-    /// The store cannot be used for now (a write failed, e.g. the disk is
-    /// full); it is reopened in the background.
-    #[error("idempotency store {location} is unavailable: {reason}")]
-    Unavailable { location: String, reason: String },
-    /// The byte bound is reached: new keys are refused.
-    #[error(
-        "idempotency store {location} is full ({bytes} of {max_bytes} bytes): new keys are \
-         refused until records expire (raise [idempotency] max_bytes, or set evict_completed = \
-         true to evict the oldest completed records)"
-    )]
-    Full {
-        location: String,
-        bytes: u64,
-        max_bytes: u64,
-    },
-    /// The store was closed (the gateway is stopping).
-    #[error("idempotency store {location} is closed")]
-    Closed { location: String },
-    /// A stored record could not be decoded. The key stays unusable (rather
-    /// than risking a second allocation) until the record is removed.
-    #[error("idempotency store {location}: the record of key {key:?} is unreadable: {reason}")]
-    CorruptRecord {
-        location: String,
-        key: String,
-        reason: String,
-    },
-    /// A record could not be encoded (e.g. a time before 1970).
-    #[error("idempotency store {location}: cannot store the record of key {key:?}: {reason}")]
-    Encode {
-        location: String,
-        key: String,
-        reason: String,
-    },
-    /// The database file is damaged: redb failed inside an operation (it
-    /// panics on some corrupt pages; the panic is caught). The store refuses
-    /// every later call rather than risk a second allocation.
-    #[error(
-        "idempotency store {location} is unusable: {reason} (restore or move away the file and \
-         restart; moving it away forgets every recorded key)"
-    )]
-    Damaged { location: String, reason: String },
-    /// The call does not fit the key's current record: another fingerprint,
-    /// or a change to a completed record. Nothing was changed.
-    #[error("idempotency store {location}: cannot {op} key {key:?}: {reason}")]
-    Conflict {
-        location: String,
-        key: String,
-        op: &'static str,
-        reason: String,
-    },
-}
-
-fn open_hint(error: &redb::DatabaseError) -> &'static str {
-    match error {
-        redb::DatabaseError::DatabaseAlreadyOpen => {
-            " (another gateway process, or another store in this process, has it open)"
-        }
-        _ => "",
-    }
 }
 
 /// How to open a store.
@@ -269,7 +183,7 @@ impl IdempotencyStore {
     /// in-memory store when `path` is `None`, with the default byte bound.
     /// Records older than `retention` (counted from their last activity)
     /// count as absent. See [`IdempotencyStore::open_with`].
-    pub fn open(path: Option<&Path>, retention: Duration) -> Result<Self, StoreError> {
+    pub fn open(path: Option<&Path>, retention: Duration) -> Result<Self> {
         Self::open_with(&StoreOptions::new(path, retention))
     }
 
@@ -279,7 +193,7 @@ impl IdempotencyStore {
     /// not a redb database, damaged, another program's) is an error that
     /// says what to do, unless `start_fresh_if_invalid`; its checksums are
     /// all verified, which reads the whole file once.
-    pub fn open_with(options: &StoreOptions) -> Result<Self, StoreError> {
+    pub fn open_with(options: &StoreOptions) -> Result<Self> {
         let limits = Limits {
             max_bytes: options.max_bytes,
             evict_completed: options.evict_completed,
@@ -331,12 +245,7 @@ impl IdempotencyStore {
     /// [`Begin::Started`] (or [`StoreError::Full`] at the bound); otherwise
     /// reports the live record (see [`Begin`]). An expired record counts as
     /// absent and is replaced.
-    pub fn begin(
-        &self,
-        key: &str,
-        fingerprint: &Fingerprint,
-        now: SystemTime,
-    ) -> Result<Begin, StoreError> {
+    pub fn begin(&self, key: &str, fingerprint: &Fingerprint, now: SystemTime) -> Result<Begin> {
         self.apply(key, "begin", Some(now), |current| {
             Ok(machine::begin(current, fingerprint, now))
         })
@@ -351,9 +260,9 @@ impl IdempotencyStore {
         fingerprint: &Fingerprint,
         response: &[u8],
         now: SystemTime,
-    ) -> Result<(), StoreError> {
-        self.apply(key, "complete", Some(now), |current| {
-            machine::complete(current, fingerprint, response, now).map(|c| ((), c))
+    ) -> Result<()> {
+        self.change(key, "complete", Some(now), |current| {
+            machine::complete(current, fingerprint, response, now)
         })
     }
 
@@ -367,51 +276,38 @@ impl IdempotencyStore {
         fingerprint: &Fingerprint,
         response: &[u8],
         now: SystemTime,
-    ) -> Result<(), StoreError> {
-        self.apply(key, "refresh", Some(now), |current| {
-            machine::refresh_completed(current, fingerprint, response).map(|c| ((), c))
-        })
+    ) -> Result<()> {
+        let refresh = |current| machine::refresh_completed(current, fingerprint, response);
+        self.change(key, "refresh", Some(now), refresh)
     }
 
     /// Records that the attempt on `key` ended without a definite answer: the
     /// provider may have allocated. The record keeps the attempt's start time
     /// as `last_attempt`; without a record, `now` is used.
-    pub fn mark_unknown(
-        &self,
-        key: &str,
-        fingerprint: &Fingerprint,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        self.apply(key, "mark unkSome(now)n", Some(now), |current| {
-            machine::mark_unknown(current, fingerprint, now).map(|c| ((), c))
+    pub fn mark_unknown(&self, key: &str, fp: &Fingerprint, now: SystemTime) -> Result<()> {
+        self.change(key, "mark unknown", Some(now), |current| {
+            machine::mark_unknown(current, fp, now)
         })
     }
 
     /// Records a new attempt on `key` starting at `now` (a re-send after
     /// reconciliation found nothing): the record becomes `InFlight` again.
-    pub fn mark_attempt(
-        &self,
-        key: &str,
-        fingerprint: &Fingerprint,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        self.apply(key, "mark attempt", Some(now), |current| {
-            machine::mark_attempt(current, fingerprint, now).map(|c| ((), c))
+    pub fn mark_attempt(&self, key: &str, fp: &Fingerprint, now: SystemTime) -> Result<()> {
+        self.change(key, "mark attempt", Some(now), |current| {
+            machine::mark_attempt(current, fp, now)
         })
     }
 
     /// Forgets `key` after a definite failure (nothing was allocated), so the
     /// key may be used again. Refuses to forget a completed allocation.
-    pub fn release(&self, key: &str) -> Result<(), StoreError> {
+    pub fn release(&self, key: &str) -> Result<()> {
         // Whatever the record's age (release has no clock): a completed
         // record, even an expired one, is never forgotten this way.
-        self.apply(key, "release", None, |current| {
-            machine::release(current).map(|c| ((), c))
-        })
+        self.change(key, "release", None, machine::release)
     }
 
     /// The live record of `key`, if any (expired records are `None`).
-    pub fn get(&self, key: &str, now: SystemTime) -> Result<Option<Record>, StoreError> {
+    pub fn get(&self, key: &str, now: SystemTime) -> Result<Option<Record>> {
         let mut found = None;
         self.inner.backend.read(key, &mut |bytes| {
             found = self
@@ -424,7 +320,7 @@ impl IdempotencyStore {
 
     /// Removes every record expired at `now` and returns how many. Records
     /// that cannot be decoded are kept (and logged).
-    pub fn purge_expired(&self, now: SystemTime) -> Result<usize, StoreError> {
+    pub fn purge_expired(&self, now: SystemTime) -> Result<usize> {
         let retention = self.inner.retention;
         let (removed, corrupt) = self.inner.backend.purge(&mut |bytes| {
             record::header(bytes)
@@ -442,12 +338,12 @@ impl IdempotencyStore {
     }
 
     /// Number of stored records, including expired ones not yet purged.
-    pub fn len(&self) -> Result<usize, StoreError> {
+    pub fn len(&self) -> Result<usize> {
         Ok(usize::try_from(self.inner.backend.usage().records).unwrap_or(usize::MAX))
     }
 
     /// Whether no record is stored.
-    pub fn is_empty(&self) -> Result<bool, StoreError> {
+    pub fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
     }
 
@@ -478,6 +374,20 @@ impl IdempotencyStore {
         self.inner.health.send_replace(false);
     }
 
+    /// [`IdempotencyStore::apply`] for a transition that answers nothing but
+    /// its change.
+    fn change(
+        &self,
+        key: &str,
+        op: &'static str,
+        now: Option<SystemTime>,
+        mut step: impl FnMut(Option<Record>) -> Result<Change, Refusal>,
+    ) -> Result<()> {
+        self.apply(key, op, now, |current| {
+            step(current).map(|change| ((), change))
+        })
+    }
+
     /// Runs one transition of `key` atomically: decodes its live record,
     /// applies `step`, writes the change.
     fn apply<T>(
@@ -486,7 +396,7 @@ impl IdempotencyStore {
         op: &'static str,
         now: Option<SystemTime>,
         mut step: impl FnMut(Option<Record>) -> Result<(T, Change), Refusal>,
-    ) -> Result<T, StoreError> {
+    ) -> Result<T> {
         let retention = self.inner.retention;
         let mut out = None;
         let result = self.inner.backend.update(key, op, &mut |bytes| {
@@ -526,7 +436,7 @@ impl IdempotencyStore {
         })
     }
 
-    fn decode(&self, key: &str, bytes: Option<&[u8]>) -> Result<Option<Record>, StoreError> {
+    fn decode(&self, key: &str, bytes: Option<&[u8]>) -> Result<Option<Record>> {
         bytes
             .map(|bytes| {
                 Record::decode(bytes).map_err(|reason| StoreError::CorruptRecord {
@@ -564,7 +474,7 @@ impl IdempotencyStore {
 
     /// Stores raw bytes as the record of `key` (to test corrupt records).
     #[cfg(test)]
-    pub(super) fn put_raw(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    pub(super) fn put_raw(&self, key: &str, bytes: &[u8]) -> Result<()> {
         self.inner.backend.update(key, "put raw", &mut |_| {
             Ok(Write::Put {
                 bytes: bytes.to_vec(),

@@ -13,23 +13,23 @@
 //! caller sent. Handlers add what only they know through [`CallFacts`], a
 //! slot the layer puts in the request's extensions.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::HeaderMap;
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::Body as HttpBody;
 use tokio::time::Instant;
 use tonic::Code;
 use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
 use tonic_types::StatusExt;
-use tower::{Layer, Service};
 
 use crate::pb;
+use crate::provider::error_table::code_name;
+use crate::server::body::{Hook, Hooked, Polled};
+use crate::server::layer::{Around, GrpcService, ResponseFuture};
 
 /// Longest value of a text field in an access line, in characters.
 pub const MAX_FIELD_CHARS: usize = 128;
@@ -130,36 +130,16 @@ fn bounded(text: &str) -> String {
     out
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct AccessLogLayer;
+/// Logs one line per call (see the module documentation); the layer is
+/// `AroundLayer(AccessLog)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccessLog;
 
-impl<S> Layer<S> for AccessLogLayer {
-    type Service = AccessLog<S>;
-
-    fn layer(&self, inner: S) -> AccessLog<S> {
-        AccessLog { inner }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct AccessLog<S> {
-    inner: S,
-}
-
-impl<S> Service<http::Request<Body>> for AccessLog<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
+impl<S: GrpcService> Around<S, http::Request<Body>> for AccessLog {
     type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+    fn call(&self, inner: &mut S, mut request: http::Request<Body>) -> ResponseFuture {
         let facts = CallFacts::default();
         request.extensions_mut().insert(facts.clone());
         let path = request.uri().path();
@@ -175,7 +155,7 @@ where
                 .unwrap_or_default(),
             facts,
         };
-        let future = self.inner.call(request);
+        let future = inner.call(request);
         Box::pin(async move {
             let response = future.await?;
             // A trailers-only answer (every error) has the status here.
@@ -183,12 +163,7 @@ where
                 line.emit(Some(response.headers()));
                 return Ok(response);
             }
-            Ok(response.map(|inner| {
-                Body::new(Logged {
-                    inner,
-                    line: Some(line),
-                })
-            }))
+            Ok(response.map(|inner| Body::new(Hooked::new(inner, AtEnd(Some(line))))))
         })
     }
 }
@@ -249,31 +224,23 @@ impl Line {
     }
 }
 
-/// A response body that logs its line at its end (or when dropped early).
-struct Logged {
-    inner: Body,
-    line: Option<Line>,
-}
+/// Logs the line at the end of the response body (or when it is dropped
+/// early).
+struct AtEnd(Option<Line>);
 
-impl HttpBody for Logged {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+impl Hook for AtEnd {
+    fn poll_frame(&mut self, inner: Pin<&mut Body>, cx: &mut Context<'_>) -> Polled {
+        let polled = inner.poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref()
-                    && let Some(line) = self.line.take()
+                    && let Some(line) = self.0.take()
                 {
                     line.emit(Some(trailers));
                 }
             }
             Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
-                if let Some(line) = self.line.take() {
+                if let Some(line) = self.0.take() {
                     line.emit(None);
                 }
             }
@@ -281,44 +248,13 @@ impl HttpBody for Logged {
         }
         polled
     }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
 
-impl Drop for Logged {
+impl Drop for AtEnd {
     fn drop(&mut self) {
-        if let Some(line) = self.line.take() {
+        if let Some(line) = self.0.take() {
             line.emit(None);
         }
-    }
-}
-
-/// The canonical name of a gRPC code (`google.rpc.Code`).
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 

@@ -12,39 +12,25 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::{Instant, Sleep};
-use tower::{Layer, Service};
+use tower::Service;
 
 use super::AttemptRequest;
+use super::deadline::{Attempt, Finish, Guard, GuardLayer, Turn};
 use crate::provider::Operation;
 use crate::provider::error::ProviderError;
 
 /// Wraps a service in [`Concurrency`].
-#[derive(Debug, Clone)]
-pub struct ConcurrencyLayer {
-    semaphore: Arc<Semaphore>,
-}
+pub type ConcurrencyLayer = GuardLayer<Concurrency>;
 
 impl ConcurrencyLayer {
     pub fn new(semaphore: Arc<Semaphore>) -> Self {
-        ConcurrencyLayer { semaphore }
-    }
-}
-
-impl<S> Layer<S> for ConcurrencyLayer {
-    type Service = Concurrency<S>;
-
-    fn layer(&self, inner: S) -> Concurrency<S> {
-        Concurrency {
-            inner,
-            semaphore: Arc::clone(&self.semaphore),
-        }
+        GuardLayer(Concurrency { semaphore })
     }
 }
 
 /// Calls the inner service only while holding a permit.
 #[derive(Debug, Clone)]
-pub struct Concurrency<S> {
-    inner: S,
+pub struct Concurrency {
     semaphore: Arc<Semaphore>,
 }
 
@@ -52,158 +38,78 @@ pub struct Concurrency<S> {
 /// only built when no permit is free.
 type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
-impl<S, R> Service<R> for Concurrency<S>
-where
-    S: Service<R, Error = ProviderError> + Clone,
-    R: AttemptRequest,
-{
-    type Response = S::Response;
-    type Error = ProviderError;
-    type Future = ResponseFuture<S, R, S::Future>;
+impl<S: Service<R, Error = ProviderError> + Clone, R: AttemptRequest> Guard<S, R> for Concurrency {
+    type Future = Attempt<PermitWait, S, R, S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProviderError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: R) -> Self::Future {
-        let op = request.operation();
-        let deadline = request.deadline();
-        if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
-            return ResponseFuture::failed(op, ProviderError::DeadlineExceeded { op, sent: false });
-        }
-        let state = match Arc::clone(&self.semaphore).try_acquire_owned() {
-            Ok(permit) => State::Called {
-                future: self.inner.call(request),
-                permit: Some(permit),
-            },
+    fn call(&self, inner: &mut S, request: R, _now: Instant) -> Self::Future {
+        match Arc::clone(&self.semaphore).try_acquire_owned() {
+            Ok(permit) => Attempt::called(inner, request, permit),
             Err(TryAcquireError::NoPermits) => {
-                // The ready service goes into the future; its clone stays.
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                State::Acquiring {
+                let wait = PermitWait {
+                    op: request.operation(),
                     acquire: Box::pin(Arc::clone(&self.semaphore).acquire_owned()),
-                    expiry: deadline.map(tokio::time::sleep_until),
-                    service: Some(service),
-                    request: Some(request),
-                }
+                    expiry: request.deadline().map(tokio::time::sleep_until),
+                };
+                Attempt::waiting(inner, request, wait)
             }
-            Err(TryAcquireError::Closed) => State::Failed {
-                error: Some(closed()),
-            },
-        };
-        ResponseFuture { op, state }
+            Err(TryAcquireError::Closed) => Attempt::failed(closed()),
+        }
     }
 }
 
 pin_project! {
-    /// Waits for a permit, then runs the attempt holding it.
-    pub struct ResponseFuture<S, R, F> {
+    /// The wait for a permit, until the deadline.
+    pub struct PermitWait {
         op: Operation,
+        acquire: Acquire,
         #[pin]
-        state: State<S, R, F>,
+        expiry: Option<Sleep>,
     }
 }
 
-pin_project! {
-    #[project = StateProj]
-    enum State<S, R, F> {
-        Failed { error: Option<ProviderError> },
-        Acquiring {
-            acquire: Acquire,
-            #[pin]
-            expiry: Option<Sleep>,
-            service: Option<S>,
-            request: Option<R>,
-        },
-        Called {
-            #[pin]
-            future: F,
-            permit: Option<OwnedSemaphorePermit>,
-        },
-    }
-}
+impl Turn for PermitWait {
+    type Token = OwnedSemaphorePermit;
 
-impl<S, R, F> ResponseFuture<S, R, F> {
-    fn failed(op: Operation, error: ProviderError) -> Self {
-        ResponseFuture {
-            op,
-            state: State::Failed { error: Some(error) },
-        }
-    }
-}
-
-impl<S, R, F, T> Future for ResponseFuture<S, R, F>
-where
-    S: Service<R, Future = F, Error = ProviderError>,
-    F: Future<Output = Result<T, ProviderError>>,
-{
-    type Output = Result<T, ProviderError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let op = *this.op;
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Failed { error } => {
-                    return Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion)));
+    fn poll_turn(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Self::Token, ProviderError>> {
+        let this = self.project();
+        match this.acquire.as_mut().poll(cx) {
+            Poll::Ready(Ok(permit)) => Poll::Ready(Ok(permit)),
+            Poll::Ready(Err(_closed)) => Poll::Ready(Err(closed())),
+            Poll::Pending => {
+                if let Some(expiry) = this.expiry.as_pin_mut() {
+                    ready!(expiry.poll(cx));
+                    let op = *this.op;
+                    return Poll::Ready(Err(ProviderError::DeadlineExceeded { op, sent: false }));
                 }
-                StateProj::Acquiring {
-                    acquire,
-                    expiry,
-                    service,
-                    request,
-                } => {
-                    let permit = match acquire.as_mut().poll(cx) {
-                        Poll::Ready(Ok(permit)) => permit,
-                        Poll::Ready(Err(_closed)) => return Poll::Ready(Err(closed())),
-                        Poll::Pending => {
-                            if let Some(expiry) = expiry.as_pin_mut() {
-                                ready!(expiry.poll(cx));
-                                let error = ProviderError::DeadlineExceeded { op, sent: false };
-                                return Poll::Ready(Err(error));
-                            }
-                            return Poll::Pending;
-                        }
-                    };
-                    let (Some(mut service), Some(request)) = (service.take(), request.take())
-                    else {
-                        return Poll::Ready(Err(polled_after_completion()));
-                    };
-                    let future = service.call(request);
-                    this.state.set(State::Called {
-                        future,
-                        permit: Some(permit),
-                    });
-                }
-                StateProj::Called { future, permit } => {
-                    let output = ready!(future.poll(cx));
-                    // Free the slot as soon as the answer is in.
-                    drop(permit.take());
-                    return Poll::Ready(output);
-                }
+                Poll::Pending
             }
         }
     }
+}
+
+impl Finish for OwnedSemaphorePermit {
+    /// Dropping the permit frees the slot as soon as the answer is in.
+    fn finish<T>(self, _result: &Result<T, ProviderError>) {}
 }
 
 fn closed() -> ProviderError {
     ProviderError::Internal("the provider's in-flight limiter is closed".into())
 }
 
-fn polled_after_completion() -> ProviderError {
-    ProviderError::Internal("concurrency future polled after completion".into())
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use tower::ServiceExt;
+    use tower::{Layer, ServiceExt};
 
     use super::*;
+    use crate::middleware::deadline::Guarded;
     use crate::middleware::testing::{ALLOCATE, READ, Scripted, Step, TestRequest, ok};
 
-    fn service(inner: &Scripted, permits: usize) -> Concurrency<Scripted> {
+    fn service(inner: &Scripted, permits: usize) -> Guarded<Concurrency, Scripted> {
         ConcurrencyLayer::new(Arc::new(Semaphore::new(permits))).layer(inner.clone())
     }
 
@@ -280,22 +186,5 @@ mod tests {
         assert!(service.oneshot(TestRequest::new(READ)).await.is_ok());
         assert_eq!(start.elapsed(), Duration::from_secs(3));
         assert!(first.await.unwrap().is_ok());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn passed_deadline_fails_without_waiting() {
-        let inner = Scripted::new([ok()]);
-        let error = service(&inner, 1)
-            .oneshot(TestRequest::new(ALLOCATE).deadline_in(Duration::ZERO))
-            .await
-            .err();
-        assert_eq!(
-            error,
-            Some(ProviderError::DeadlineExceeded {
-                op: ALLOCATE,
-                sent: false
-            })
-        );
-        assert_eq!(inner.calls(), 0);
     }
 }

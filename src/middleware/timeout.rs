@@ -14,39 +14,25 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Timeout};
-use tower::{Layer, Service};
+use tower::Service;
 
 use super::AttemptRequest;
+use super::deadline::{Guard, GuardLayer};
 use crate::provider::Operation;
 use crate::provider::error::{ProviderError, SendPhase, TransportError};
 
 /// Wraps a service in [`AttemptTimeout`].
-#[derive(Debug, Clone, Copy)]
-pub struct AttemptTimeoutLayer {
-    attempt_timeout: Duration,
-}
+pub type AttemptTimeoutLayer = GuardLayer<AttemptTimeout>;
 
 impl AttemptTimeoutLayer {
     pub fn new(attempt_timeout: Duration) -> Self {
-        AttemptTimeoutLayer { attempt_timeout }
-    }
-}
-
-impl<S> Layer<S> for AttemptTimeoutLayer {
-    type Service = AttemptTimeout<S>;
-
-    fn layer(&self, inner: S) -> AttemptTimeout<S> {
-        AttemptTimeout {
-            inner,
-            attempt_timeout: self.attempt_timeout,
-        }
+        GuardLayer(AttemptTimeout { attempt_timeout })
     }
 }
 
 /// Bounds every call of the inner service by time.
-#[derive(Debug, Clone)]
-pub struct AttemptTimeout<S> {
-    inner: S,
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptTimeout {
     attempt_timeout: Duration,
 }
 
@@ -57,39 +43,28 @@ enum Bound {
     Deadline,
 }
 
-impl<S, R> Service<R> for AttemptTimeout<S>
-where
-    S: Service<R, Error = ProviderError>,
-    R: AttemptRequest,
-{
-    type Response = S::Response;
-    type Error = ProviderError;
+impl<S: Service<R, Error = ProviderError>, R: AttemptRequest> Guard<S, R> for AttemptTimeout {
     type Future = ResponseFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProviderError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: R) -> Self::Future {
+    fn call(&self, inner: &mut S, request: R, now: Instant) -> Self::Future {
         let op = request.operation();
-        let now = Instant::now();
-        // The deadline, when it comes before the attempt timeout.
+        // The deadline (still ahead at `now`), when it comes before the
+        // attempt timeout.
         let binding_deadline = request
             .deadline()
             .filter(|deadline| deadline.saturating_duration_since(now) <= self.attempt_timeout);
-        let state = match binding_deadline {
-            Some(deadline) if deadline <= now => State::Expired,
-            Some(deadline) => State::Running {
-                bound: Bound::Deadline,
-                timeout: tokio::time::timeout_at(deadline, self.inner.call(request)),
-            },
-            None => State::Running {
-                bound: Bound::Attempt(self.attempt_timeout),
+        let (bound, timeout) = match binding_deadline {
+            Some(deadline) => (
+                Bound::Deadline,
+                tokio::time::timeout_at(deadline, inner.call(request)),
+            ),
+            None => (
+                Bound::Attempt(self.attempt_timeout),
                 // `timeout` (not `timeout_at`): it copes with huge durations.
-                timeout: tokio::time::timeout(self.attempt_timeout, self.inner.call(request)),
-            },
+                tokio::time::timeout(self.attempt_timeout, inner.call(request)),
+            ),
         };
-        ResponseFuture { op, state }
+        ResponseFuture { op, bound, timeout }
     }
 }
 
@@ -97,16 +72,9 @@ pin_project! {
     /// The attempt, bounded by time.
     pub struct ResponseFuture<F> {
         op: Operation,
+        bound: Bound,
         #[pin]
-        state: State<F>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        Expired,
-        Running { bound: Bound, #[pin] timeout: Timeout<F> },
+        timeout: Timeout<F>,
     }
 }
 
@@ -118,16 +86,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let op = *this.op;
-        match this.state.project() {
-            StateProj::Expired => {
-                Poll::Ready(Err(ProviderError::DeadlineExceeded { op, sent: false }))
-            }
-            StateProj::Running { bound, timeout } => match timeout.poll(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(result)) => Poll::Ready(result),
-                Poll::Ready(Err(_elapsed)) => Poll::Ready(Err(timed_out(op, *bound))),
-            },
+        match this.timeout.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(result)) => Poll::Ready(result),
+            Poll::Ready(Err(_elapsed)) => Poll::Ready(Err(timed_out(*this.op, *this.bound))),
         }
     }
 }
@@ -147,14 +109,15 @@ fn timed_out(op: Operation, bound: Bound) -> ProviderError {
 
 #[cfg(test)]
 mod tests {
-    use tower::ServiceExt;
+    use tower::{Layer, ServiceExt};
 
     use super::*;
+    use crate::middleware::deadline::Guarded;
     use crate::middleware::testing::{ALLOCATE, READ, Scripted, Step, TestRequest, ok};
 
     const ATTEMPT: Duration = Duration::from_secs(30);
 
-    fn service(inner: &Scripted) -> AttemptTimeout<Scripted> {
+    fn service(inner: &Scripted) -> Guarded<AttemptTimeout, Scripted> {
         AttemptTimeoutLayer::new(ATTEMPT).layer(inner.clone())
     }
 
@@ -212,23 +175,6 @@ mod tests {
                 sent: true
             })
         );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn passed_deadline_is_not_sent() {
-        let inner = Scripted::new([ok()]);
-        let error = service(&inner)
-            .oneshot(TestRequest::new(ALLOCATE).deadline_in(Duration::ZERO))
-            .await
-            .err();
-        assert_eq!(
-            error,
-            Some(ProviderError::DeadlineExceeded {
-                op: ALLOCATE,
-                sent: false
-            })
-        );
-        assert_eq!(inner.calls(), 0);
     }
 
     #[tokio::test(start_paused = true)]

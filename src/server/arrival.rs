@@ -30,6 +30,8 @@ use http_body_util::BodyExt;
 use tonic::body::Body;
 use tower::{Layer, Service, ServiceExt};
 
+use super::body::{Hook, Hooked, Polled};
+use super::layer::HttpService;
 use crate::api::error;
 
 /// The gRPC length-prefixed message header: 1 flag byte, 4 length bytes.
@@ -77,11 +79,7 @@ fn is_streaming_request(path: &str) -> bool {
 
 impl<S, R> Service<http::Request<Body>> for Arrival<S>
 where
-    S: Service<http::Request<Body>, Response = http::Response<R>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: HttpService<Body, Response = http::Response<R>, Error = Infallible> + Clone + Send + 'static,
     R: HttpBody<Data = Bytes> + Send + 'static,
     R::Error: Into<tonic::codegen::StdError>,
 {
@@ -122,13 +120,16 @@ where
                     return Ok(error::request_body_timeout(timeout).into_http());
                 }
             };
-            let body = Replay {
+            let replay = Replay {
                 data: Some(arrived.data).filter(|d| !d.is_empty()),
                 trailers: arrived.trailers,
-                rest: (!arrived.complete).then_some(body),
+                rest: !arrived.complete,
             };
+            // Without a rest, the inner body is never polled.
+            let rest = if replay.rest { body } else { Body::empty() };
+            let body = Body::new(Hooked::new(rest, replay));
             let response = inner
-                .oneshot(http::Request::from_parts(parts, Body::new(body)))
+                .oneshot(http::Request::from_parts(parts, body))
                 .await?;
             Ok(response.map(Body::new))
         })
@@ -178,40 +179,34 @@ async fn read(body: &mut Body, max_bytes: usize) -> Result<Arrived, tonic::Statu
     }
 }
 
-/// The body read so far, then (when reading stopped early) the rest.
+/// The body read so far, then (when reading stopped early) the rest: the
+/// hook of the rest of the body (an empty one when it was read to the end).
 struct Replay {
     data: Option<Bytes>,
     trailers: Option<HeaderMap>,
-    rest: Option<Body>,
+    /// Whether the inner body still has a rest to pass on.
+    rest: bool,
 }
 
-impl HttpBody for Replay {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+impl Hook for Replay {
+    fn poll_frame(&mut self, inner: Pin<&mut Body>, cx: &mut Context<'_>) -> Polled {
         if let Some(data) = self.data.take() {
             return Poll::Ready(Some(Ok(Frame::data(data))));
         }
-        if let Some(rest) = self.rest.as_mut() {
-            return Pin::new(rest).poll_frame(cx);
+        if self.rest {
+            return inner.poll_frame(cx);
         }
         Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.data.is_none()
-            && self.trailers.is_none()
-            && self.rest.as_ref().is_none_or(|r| r.is_end_stream())
+    fn is_end_stream(&self, inner: &Body) -> bool {
+        self.data.is_none() && self.trailers.is_none() && (!self.rest || inner.is_end_stream())
     }
 
-    fn size_hint(&self) -> SizeHint {
-        match (&self.data, &self.rest) {
-            (Some(data), None) => SizeHint::with_exact(data.len() as u64),
-            (None, None) => SizeHint::with_exact(0),
+    fn size_hint(&self, _inner: &Body) -> SizeHint {
+        match (&self.data, self.rest) {
+            (Some(data), false) => SizeHint::with_exact(data.len() as u64),
+            (None, false) => SizeHint::with_exact(0),
             _ => SizeHint::default(),
         }
     }

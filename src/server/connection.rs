@@ -22,8 +22,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpStream;
@@ -34,6 +32,8 @@ use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
 use tower::Service;
 
+use super::body::{Hook, Hooked};
+use super::layer::GrpcService;
 use super::preface;
 
 /// How long a closing connection may take to finish once its last stream
@@ -65,11 +65,7 @@ pub async fn serve<S>(
     settings: Arc<ConnectionSettings>,
     closing: Closing,
 ) where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: GrpcService + Clone + Send + 'static,
 {
     let local = stream.local_addr().ok();
     let preface = tokio::select! {
@@ -164,8 +160,11 @@ struct Tracked<S> {
     info: TcpConnectInfo,
 }
 
-/// Decrements the open-stream count when dropped.
+/// Decrements the open-stream count when dropped; the hook of a response
+/// body, so a stream is counted until its body is dropped.
 struct StreamGuard(Arc<watch::Sender<usize>>);
+
+impl Hook for StreamGuard {}
 
 impl StreamGuard {
     fn new(counter: &Arc<watch::Sender<usize>>) -> Self {
@@ -182,13 +181,9 @@ impl Drop for StreamGuard {
 
 impl<S> Service<http::Request<hyper::body::Incoming>> for Tracked<S>
 where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: GrpcService + Clone + Send + 'static,
 {
-    type Response = http::Response<GuardedBody>;
+    type Response = http::Response<Hooked<StreamGuard>>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
@@ -203,36 +198,7 @@ where
         let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await?;
-            Ok(response.map(|body| GuardedBody {
-                inner: body,
-                _guard: guard,
-            }))
+            Ok(response.map(|body| Hooked::new(body, guard)))
         })
-    }
-}
-
-/// A response body that keeps its stream counted until it is dropped.
-pub struct GuardedBody {
-    inner: Body,
-    _guard: StreamGuard,
-}
-
-impl HttpBody for GuardedBody {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -10,19 +10,18 @@
 //! (or here, after the restart). A body with a frame ready is never cut, so
 //! a message already produced is delivered first.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::HeaderMap;
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::{Body as HttpBody, Frame};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 use tonic::body::Body;
-use tower::{Layer, Service};
 
+use super::body::{Hook, Hooked, Polled};
 use super::drain::Drain;
+use super::layer::{Around, GrpcService, ResponseFuture};
 use crate::api::error;
 
 /// Methods whose responses are streams that may outlive a shutdown.
@@ -32,50 +31,26 @@ fn is_long_stream(path: &str) -> bool {
         || path.starts_with("/grpc.reflection.")
 }
 
+/// Ends the long streams when the gateway stops; the layer is
+/// `AroundLayer(EndStreams::new(drain))`.
 #[derive(Clone, Debug)]
-pub struct EndStreamsLayer {
+pub struct EndStreams {
     drain: Drain,
 }
 
-impl EndStreamsLayer {
+impl EndStreams {
     pub fn new(drain: Drain) -> Self {
-        EndStreamsLayer { drain }
+        EndStreams { drain }
     }
 }
 
-impl<S> Layer<S> for EndStreamsLayer {
-    type Service = EndStreams<S>;
-
-    fn layer(&self, inner: S) -> EndStreams<S> {
-        EndStreams {
-            inner,
-            drain: self.drain.clone(),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct EndStreams<S> {
-    inner: S,
-    drain: Drain,
-}
-
-impl<S> Service<http::Request<Body>> for EndStreams<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
+impl<S: GrpcService> Around<S, http::Request<Body>> for EndStreams {
     type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&self, inner: &mut S, request: http::Request<Body>) -> ResponseFuture {
         let long = is_long_stream(request.uri().path());
-        let future = self.inner.call(request);
+        let future = inner.call(request);
         if !long {
             return Box::pin(future);
         }
@@ -83,35 +58,28 @@ where
         Box::pin(async move {
             let response = future.await?;
             Ok(response.map(|inner| {
-                Body::new(EndOnStop {
-                    inner,
+                let hook = EndOnStop {
                     stopping: Box::pin(stopping),
                     ended: false,
-                })
+                };
+                Body::new(Hooked::new(inner, hook))
             }))
         })
     }
 }
 
-/// A response body that ends with UNAVAILABLE once the gateway stops.
+/// Ends a response body with UNAVAILABLE once the gateway stops.
 struct EndOnStop {
-    inner: Body,
     stopping: Pin<Box<WaitForCancellationFutureOwned>>,
     ended: bool,
 }
 
-impl HttpBody for EndOnStop {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+impl Hook for EndOnStop {
+    fn poll_frame(&mut self, inner: Pin<&mut Body>, cx: &mut Context<'_>) -> Polled {
         if self.ended {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut self.inner).poll_frame(cx) {
+        match inner.poll_frame(cx) {
             Poll::Ready(frame) => {
                 if frame
                     .as_ref()
@@ -131,12 +99,8 @@ impl HttpBody for EndOnStop {
         }
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.ended || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    fn is_end_stream(&self, inner: &Body) -> bool {
+        self.ended || inner.is_end_stream()
     }
 }
 

@@ -10,6 +10,9 @@
 //! - `arrival`: a call starts only once its request message has arrived;
 //! - `end_streams`: server streams end with UNAVAILABLE when the gateway stops;
 //! - `grpc_timeout`: the caller's `grpc-timeout` as a backstop;
+//! - `layer`, `body`: the shape every layer of the inbound stack shares, and
+//!   the response bodies they wrap (the access log and the API's shedder
+//!   and panic guard use them too);
 //! - `health`: health follows the idempotency store, NOT_SERVING on shutdown;
 //! - `drain`: the shutdown state shared with the allocation flow;
 //! - `signals`: SIGINT/SIGTERM handlers installed before binding;
@@ -17,12 +20,14 @@
 
 mod accept;
 mod arrival;
+pub(crate) mod body;
 mod connection;
 pub mod drain;
 mod end_streams;
 mod grpc_timeout;
 mod health;
 pub mod http2;
+pub(crate) mod layer;
 mod preface;
 mod serve;
 pub mod signals;

@@ -41,14 +41,15 @@ use tower::ServiceBuilder;
 
 use super::arrival::ArrivalLayer;
 use super::connection::{self, Closing, ConnectionSettings};
-use super::end_streams::EndStreamsLayer;
-use super::grpc_timeout::GrpcTimeoutLayer;
+use super::end_streams::EndStreams;
+use super::grpc_timeout::GrpcTimeout;
+use super::layer::AroundLayer;
 use super::{Gateway, ServeError, accept, health, http2, purge_expired};
 use crate::api::IpAllocationService;
-use crate::api::catch_panic::CatchPanicLayer;
+use crate::api::catch_panic::CatchPanic;
 use crate::api::grpc_guard::GrpcGuardLayer;
-use crate::api::shed::LoadShedLayer;
-use crate::logging::access::AccessLogLayer;
+use crate::api::shed::LoadShed;
+use crate::logging::access::AccessLog;
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocationServer;
 
@@ -105,9 +106,9 @@ pub async fn serve(
         .add_service(service)
         .prepare();
     let stack = ServiceBuilder::new()
-        .layer(AccessLogLayer)
-        .layer(EndStreamsLayer::new(drain.clone()))
-        .layer(GrpcTimeoutLayer)
+        .layer(AroundLayer(AccessLog))
+        .layer(AroundLayer(EndStreams::new(drain.clone())))
+        .layer(AroundLayer(GrpcTimeout))
         // Refuse non-gRPC requests; give library-made statuses an ErrorInfo.
         .layer(GrpcGuardLayer::new(server.max_request_bytes))
         .layer(ArrivalLayer::new(
@@ -116,10 +117,10 @@ pub async fn serve(
         ))
         // Shed calls over the cap at once instead of queueing them; a call
         // (a watch's stream included) holds its slot until its body ends.
-        .layer(LoadShedLayer::new(server.max_concurrent_calls))
+        .layer(AroundLayer(LoadShed::new(server.max_concurrent_calls)))
         // Inside the cap: a panicking handler answers INTERNAL with
         // ErrorInfo, and its slot is released like any other call's.
-        .layer(CatchPanicLayer)
+        .layer(AroundLayer(CatchPanic))
         .service(routes);
 
     let settings = Arc::new(ConnectionSettings {

@@ -1,0 +1,208 @@
+//! The file backend: a redb database, durable across restarts and crashes.
+//!
+//! One concept per file:
+//! - `schema`: the tables, the schema marker, what an entry costs;
+//! - `open`: creating, checking and recovering the file when it is opened;
+//! - `transactions`: the transaction of each backend call, eviction;
+//! - `reopen`: an I/O error closes the database until a background thread
+//!   reopens it; a panic inside redb marks it damaged for good.
+//!
+//! Every change is one write transaction committed with redb's default
+//! durability (fsync before `commit` returns); only purges commit without
+//! fsync (losing one brings back expired records).
+//!
+//! # What is counted ([`Usage::bytes`])
+//!
+//! Each record's key and encoded bytes plus 16 bytes (redb's per-entry
+//! overhead), and each index entry's key plus 24 bytes: the data the file
+//! holds. The file itself is larger (B-tree pages are partly full, a commit
+//! copies the pages it changes, freed pages are reused but not returned);
+//! README gives measured figures.
+
+mod open;
+mod reopen;
+mod schema;
+mod transactions;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+
+use redb::Database;
+
+use super::backend::{Backend, Decide, Limits, Read, Usage};
+use super::error::StoreError;
+use super::faults::IoFaults;
+
+use open::open_or_create;
+pub use reopen::REOPEN_EVERY;
+
+/// Reports whether the store is usable (called on every change).
+pub(crate) type HealthCallback = Arc<dyn Fn(bool) + Send + Sync>;
+
+/// How to open the file.
+#[derive(Clone)]
+pub(crate) struct FileOptions {
+    pub path: PathBuf,
+    pub limits: Limits,
+    pub start_fresh_if_invalid: bool,
+    pub io_faults: Option<IoFaults>,
+    pub health: HealthCallback,
+}
+
+pub(crate) struct FileBackend {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    options: FileOptions,
+    location: String,
+    db: RwLock<Option<Database>>,
+    /// Held for each write transaction, so the counters match the file.
+    usage: Mutex<Usage>,
+    bytes: AtomicU64,
+    records: AtomicU64,
+    completed_bytes: AtomicU64,
+    evicted: AtomicU64,
+    closed: AtomicBool,
+    /// redb panicked: the database is not touched again.
+    damaged: AtomicBool,
+    /// An I/O error was seen; the database is closed and reopened.
+    broken: Mutex<Option<String>>,
+    io_error: AtomicBool,
+    /// Wakes the reopen thread early (on close).
+    wake: Condvar,
+    reopening: AtomicBool,
+}
+
+impl FileBackend {
+    pub(crate) fn open(options: FileOptions) -> Result<Self, StoreError> {
+        let path = options.path.clone();
+        let location = path.display().to_string();
+        let db = open_or_create(&options, &location)?;
+        let shared = Arc::new(Shared {
+            options,
+            location,
+            db: RwLock::new(None),
+            usage: Mutex::new(Usage::default()),
+            bytes: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            completed_bytes: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            damaged: AtomicBool::new(false),
+            broken: Mutex::new(None),
+            io_error: AtomicBool::new(false),
+            wake: Condvar::new(),
+            reopening: AtomicBool::new(false),
+        });
+        let usage = shared.count(&db)?;
+        shared.set_usage(&mut shared.lock_usage(), usage);
+        *shared.db.write().unwrap_or_else(PoisonError::into_inner) = Some(db);
+        tracing::info!(
+            store = %shared.location,
+            records = usage.records,
+            bytes = usage.bytes,
+            max_bytes = shared.options.limits.max_bytes,
+            "idempotency store opened"
+        );
+        Ok(FileBackend { shared })
+    }
+}
+
+impl Shared {
+    pub(super) fn lock_usage(&self) -> MutexGuard<'_, Usage> {
+        self.usage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn set_usage(&self, slot: &mut Usage, usage: Usage) {
+        *slot = usage;
+        self.bytes.store(usage.bytes, Ordering::Relaxed);
+        self.records.store(usage.records, Ordering::Relaxed);
+        self.completed_bytes
+            .store(usage.completed_bytes, Ordering::Relaxed);
+    }
+}
+
+impl Backend for FileBackend {
+    fn location(&self) -> &str {
+        &self.shared.location
+    }
+
+    fn update(
+        &self,
+        key: &str,
+        op: &'static str,
+        decide: &mut Decide<'_>,
+    ) -> Result<(), StoreError> {
+        self.shared.update(key, op, decide)
+    }
+
+    fn read(&self, key: &str, read: &mut Read<'_>) -> Result<(), StoreError> {
+        self.shared.read(key, read)
+    }
+
+    fn purge(
+        &self,
+        expired: &mut dyn FnMut(&[u8]) -> Option<bool>,
+    ) -> Result<(usize, usize), StoreError> {
+        self.shared.purge(expired)
+    }
+
+    fn usage(&self) -> Usage {
+        Usage {
+            records: self.shared.records.load(Ordering::Relaxed),
+            bytes: self.shared.bytes.load(Ordering::Relaxed),
+            completed_bytes: self.shared.completed_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn evicted(&self) -> u64 {
+        self.shared.evicted.load(Ordering::Relaxed)
+    }
+
+    fn usable(&self) -> bool {
+        let shared = &self.shared;
+        !shared.closed.load(Ordering::Acquire)
+            && !shared.damaged.load(Ordering::Acquire)
+            && shared
+                .broken
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none()
+    }
+
+    fn close(&self) {
+        let shared = &self.shared;
+        if shared.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        shared.wake.notify_all();
+        let db = shared
+            .db
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(db) = db {
+            // redb's drop writes its allocator state and flushes the file.
+            if panic::catch_unwind(AssertUnwindSafe(move || drop(db))).is_err() {
+                tracing::error!(store = %shared.location, "closing the idempotency store failed");
+            } else {
+                tracing::info!(
+                    store = %shared.location,
+                    records = shared.records.load(Ordering::Relaxed),
+                    bytes = shared.bytes.load(Ordering::Relaxed),
+                    "idempotency store closed"
+                );
+            }
+        }
+        (shared.options.health)(false);
+    }
+}
+
+impl Drop for FileBackend {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

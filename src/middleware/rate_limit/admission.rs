@@ -1,0 +1,180 @@
+//! Admission: the GCRA limiters of one provider account (the account's and
+//! the read share's), the latencies the reserve follows, and the rule that
+//! keeps a slot only when the attempt still fits before its deadline (see
+//! the parent module).
+
+use std::num::NonZeroU32;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::super::deadline;
+use super::super::latency::{self, LatencyWindow};
+use crate::provider::Operation;
+use crate::provider::error::ProviderError;
+
+/// A GCRA limiter that hands out reservations: one slot per `interval` with
+/// up to `burst` at once.
+#[derive(Debug)]
+pub struct ProviderRateLimiter {
+    /// The theoretical arrival time of the next request.
+    tat: Mutex<Instant>,
+    /// Time between slots at the sustained rate.
+    interval: Duration,
+    /// How far ahead of `tat` a slot may be used (the burst).
+    tolerance: Duration,
+}
+
+impl ProviderRateLimiter {
+    pub fn new(rate: NonZeroU32, burst: NonZeroU32) -> Self {
+        Self::with_interval(Duration::from_secs(1) / rate.get(), burst)
+    }
+
+    /// One slot per `interval` (at least 1 ns), `burst` at once.
+    pub fn with_interval(interval: Duration, burst: NonZeroU32) -> Self {
+        let interval = interval.max(Duration::from_nanos(1));
+        ProviderRateLimiter {
+            tat: Mutex::new(Instant::now()),
+            interval,
+            tolerance: interval.saturating_mul(burst.get() - 1),
+        }
+    }
+
+    /// Books the earliest free slot when `accept` takes it. `Err(wait)`,
+    /// booking nothing, when it does not; `wait` is how far away the slot is.
+    pub fn book(
+        &self,
+        now: Instant,
+        accept: impl FnOnce(Instant) -> bool,
+    ) -> Result<Instant, Duration> {
+        // A poisoned lock only means a panic elsewhere; the instant is valid.
+        let mut tat = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
+        let base = (*tat).max(now);
+        let slot = base
+            .checked_sub(self.tolerance)
+            .map_or(now, |earliest| earliest.max(now));
+        if !accept(slot) {
+            return Err(slot - now);
+        }
+        *tat = base + self.interval;
+        Ok(slot)
+    }
+
+    /// True when an attempt starting now would go at once (books nothing).
+    #[cfg(test)]
+    pub fn available_now(&self) -> bool {
+        let tat = *self.tat.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        tat.checked_sub(self.tolerance)
+            .is_none_or(|earliest| earliest <= now)
+    }
+}
+
+/// The admission rule: an attempt in `slot` that needs `reserve` fits when
+/// it ends no later than `deadline` (always, without one).
+pub fn fits(slot: Instant, reserve: Duration, deadline: Option<Instant>) -> bool {
+    deadline.is_none_or(|deadline| {
+        slot.checked_add(reserve)
+            .is_some_and(|finished| finished <= deadline)
+    })
+}
+
+/// Everything admission shares across one account's stacks: the account's
+/// limiter, the read share's limiter, and the latencies the reserve is
+/// derived from.
+#[derive(Debug)]
+pub struct Admission {
+    account: ProviderRateLimiter,
+    reads: ProviderRateLimiter,
+    write_latency: LatencyWindow,
+    read_latency: LatencyWindow,
+    reserve_floor: Duration,
+    reserve_ceiling: Duration,
+}
+
+impl Admission {
+    /// `rate` per second with `burst`, `read_share` (0..=1) of both for
+    /// reads; reserves between `reserve_floor` and `reserve_ceiling`.
+    pub fn new(
+        rate: NonZeroU32,
+        burst: NonZeroU32,
+        read_share: f64,
+        reserve_floor: Duration,
+        reserve_ceiling: Duration,
+    ) -> Self {
+        let share = if read_share.is_nan() {
+            1.0
+        } else {
+            read_share.clamp(0.001, 1.0)
+        };
+        let read_interval = Duration::from_secs_f64(1.0 / (f64::from(rate.get()) * share));
+        let read_burst = NonZeroU32::new((f64::from(burst.get()) * share).floor() as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        Admission {
+            account: ProviderRateLimiter::new(rate, burst),
+            reads: ProviderRateLimiter::with_interval(read_interval, read_burst),
+            write_latency: LatencyWindow::new(),
+            read_latency: LatencyWindow::new(),
+            reserve_floor,
+            reserve_ceiling,
+        }
+    }
+
+    /// The account's limiter (every attempt books a slot on it).
+    pub(in crate::middleware) fn account(&self) -> &ProviderRateLimiter {
+        &self.account
+    }
+
+    /// The read share's limiter (reads book a slot on it first).
+    pub(super) fn reads(&self) -> &ProviderRateLimiter {
+        &self.reads
+    }
+
+    fn latency(&self, op: Operation) -> &LatencyWindow {
+        if op.mutating {
+            &self.write_latency
+        } else {
+            &self.read_latency
+        }
+    }
+
+    /// The time reserved for an attempt of `op` starting at `now`.
+    pub fn reserve(&self, op: Operation, now: Instant) -> Duration {
+        latency::reserve(
+            self.latency(op),
+            now,
+            self.reserve_floor,
+            self.reserve_ceiling,
+        )
+    }
+
+    /// Records what one attempt of `op` took, slot to answer.
+    pub fn record(&self, op: Operation, now: Instant, took: Duration) {
+        self.latency(op).record(now, took);
+    }
+
+    /// Books a slot on `limiter` for `op`, leaving the reserve before
+    /// `deadline`. With `admitted`, the attempt already passed the rule for
+    /// a slot on the read share that has now come: a free account slot is
+    /// taken at once (the reserve was kept from the read slot; checking it
+    /// again would refuse for the timer's slack); a later one must still
+    /// leave the reserve.
+    pub(super) fn book(
+        &self,
+        limiter: &ProviderRateLimiter,
+        op: Operation,
+        deadline: Option<Instant>,
+        admitted: bool,
+    ) -> Result<Option<Instant>, ProviderError> {
+        let now = Instant::now();
+        deadline::check(op, deadline, now)?;
+        let reserve = self.reserve(op, now);
+        let accept = |slot: Instant| (admitted && slot <= now) || fits(slot, reserve, deadline);
+        match limiter.book(now, accept) {
+            Ok(slot) if slot <= now => Ok(None),
+            Ok(slot) => Ok(Some(slot)),
+            Err(retry_after) => Err(ProviderError::RateLimited { op, retry_after }),
+        }
+    }
+}
