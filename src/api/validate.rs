@@ -17,7 +17,7 @@ use std::time::Duration;
 use tonic::Status;
 
 use super::error;
-use crate::config::valid_region;
+use crate::provider::aliyun::region;
 use crate::pb;
 use crate::provider::registry::ResolveError;
 use crate::provider::zenlayer::IDEMPOTENCY_TAG_KEY;
@@ -471,7 +471,7 @@ fn check_instance_id(id: &str, field: &str, v: &mut Violations) {
 }
 
 fn check_region(region: &str, field: &str, v: &mut Violations) {
-    if !valid_region(region) {
+    if !region::is_valid(region) {
         v.add(
             field,
             format!(

@@ -26,7 +26,7 @@ use raw::{RawConfig, RawProvider};
 use secret::Secret;
 
 use crate::middleware::{BudgetSettings, ResilienceSettings};
-use crate::provider::aliyun::{AliyunCredentials, AliyunSettings, SignatureVersion};
+use crate::provider::aliyun::{self, AliyunCredentials, AliyunSettings, SignatureVersion};
 use crate::provider::zenlayer::{self, ZenlayerCredentials, ZenlayerSettings};
 use crate::provider::{FollowSettings, HttpSettings};
 
@@ -472,7 +472,7 @@ fn provider_config(
                     );
                     None
                 }
-                Some(region) if !valid_region(&region) => {
+                Some(region) if !aliyun::region::is_valid(&region) => {
                     c.add(key("region"), "is not a region id like \"cn-hangzhou\"");
                     None
                 }
@@ -903,19 +903,6 @@ fn valid_provider_name(name: &str) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
-}
-
-/// Alibaba region ids: lowercase words joined by `-` (`cn-hangzhou`,
-/// `ap-southeast-1`, `cn-zhengzhou-jva`).
-pub fn valid_region(region: &str) -> bool {
-    region.len() <= 64
-        && region.contains('-')
-        && region.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
 }
 
 fn valid_api_version(version: &str) -> bool {

@@ -251,13 +251,7 @@ fn errors_never_show_secret_values() {
 }
 
 #[test]
-fn region_and_env_name_helpers() {
-    assert!(valid_region("cn-hangzhou"));
-    assert!(valid_region("ap-southeast-1"));
-    assert!(valid_region("cn-zhengzhou-jva"));
-    assert!(!valid_region("cn_hangzhou"));
-    assert!(!valid_region("hangzhou"));
-    assert!(!valid_region("cn--x"));
+fn env_name_helper() {
     assert_eq!(env_name("ali-prod.2"), "ALI_PROD_2");
 }
 
