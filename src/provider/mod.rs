@@ -9,6 +9,7 @@ pub mod http;
 pub mod model;
 pub mod redact;
 pub mod registry;
+pub mod validate;
 pub mod zenlayer;
 
 use async_trait::async_trait;
@@ -97,6 +98,16 @@ impl ProviderKind {
         match self {
             ProviderKind::Aliyun => &aliyun::errors::TABLE,
             ProviderKind::Zenlayer => &zenlayer::errors::TABLE,
+        }
+    }
+
+    /// This cloud's checks of a lookup's `id` (trimmed; empty when absent or
+    /// oversized, already reported) and `region_id`, adding what is wrong
+    /// to `v`.
+    pub fn check_lookup(self, id: &str, region_id: Option<&str>, v: &mut validate::Violations) {
+        match self {
+            ProviderKind::Aliyun => aliyun::validate::lookup(id, region_id, v),
+            ProviderKind::Zenlayer => zenlayer::validate::lookup(id, region_id, v),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod client;
 pub mod errors;
 pub mod region;
 pub mod signer;
+pub mod validate;
 pub mod wire;
 
 pub use client::AliyunProvider;

@@ -34,7 +34,15 @@ mod tests {
 
     #[test]
     fn nothing_that_would_change_a_host_name() {
-        for bad in ["evil.com/x?", "a b", "cn-hangzhou.attacker", "-x", "x-", "ü", ""] {
+        for bad in [
+            "evil.com/x?",
+            "a b",
+            "cn-hangzhou.attacker",
+            "-x",
+            "x-",
+            "ü",
+            "",
+        ] {
             assert!(!is_valid(bad), "{bad}");
         }
         assert!(!is_valid(&format!("cn-{}", "a".repeat(MAX_REGION_ID))));

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod errors;
 pub mod signer;
+pub mod validate;
 pub mod wire;
 
 pub use client::ZenlayerProvider;
