@@ -40,8 +40,8 @@ use crate::idempotency::{
 use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::provider::{
-    AllocateResult, AllocateSpec, AllocationState, CallContext, ChargeType, FollowSettings, Lane,
-    Provider, ProviderDescription, ProviderError,
+    AllocateResult, AllocateSpec, AllocationState, CallContext, FollowSettings, Lane, Provider,
+    ProviderDescription, ProviderError,
 };
 
 /// Longest `wait` when the call has no deadline and no `wait_timeout`.
@@ -642,48 +642,9 @@ fn is_allocated_already(e: &ProviderError) -> bool {
 }
 
 /// The request's canonical parameters: what must match for a key to be
-/// reused.
+/// reused (each cloud names its own, see [`AllocateSpec::canonical_params`]).
 pub fn fingerprint(provider: &str, spec: &AllocateSpec) -> Fingerprint {
-    let mut params: Vec<(&str, String)> = Vec::with_capacity(12);
-    match spec {
-        AllocateSpec::Aliyun(a) => {
-            params.push(("aliyun.instance_id", a.instance_id.clone()));
-            params.push((
-                "aliyun.ip_address",
-                a.ip_address.clone().unwrap_or_default(),
-            ));
-            params.push(("aliyun.vlan_id", a.vlan_id.clone().unwrap_or_default()));
-            params.push(("aliyun.region_id", a.region_id.clone().unwrap_or_default()));
-        }
-        AllocateSpec::Zenlayer(z) => {
-            params.push(("zenlayer.zone_id", z.zone_id.clone()));
-            let (charge, months) = match z.charge {
-                ChargeType::Prepaid { period_months } => ("PREPAID", period_months.to_string()),
-                ChargeType::Postpaid => ("POSTPAID", String::new()),
-            };
-            params.push(("zenlayer.charge_type", charge.to_owned()));
-            params.push(("zenlayer.prepaid_period_months", months));
-            params.push((
-                "zenlayer.resource_group_id",
-                z.resource_group_id.clone().unwrap_or_default(),
-            ));
-            params.push(("zenlayer.amount", z.amount.to_string()));
-            params.push(("zenlayer.netmask", z.netmask.to_string()));
-            params.push((
-                "zenlayer.discount_code",
-                z.discount_code.clone().unwrap_or_default(),
-            ));
-            params.push(("zenlayer.use_poc_voucher", z.use_poc_voucher.to_string()));
-            let mut tags: Vec<String> = z
-                .tags
-                .iter()
-                .map(|t| format!("{}={}", t.key, t.value))
-                .collect();
-            tags.sort();
-            params.push(("zenlayer.tags", tags.join(",")));
-        }
-    }
-    Fingerprint::new(provider, &params)
+    Fingerprint::new(provider, &spec.canonical_params())
 }
 
 #[cfg(test)]

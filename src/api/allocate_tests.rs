@@ -14,7 +14,9 @@ use tonic_types::StatusExt;
 
 use super::*;
 use crate::provider::error::{SendPhase, TransportError};
-use crate::provider::{Allocation, AllocationLookup, Capabilities, ProviderKind, ZenlayerAllocate};
+use crate::provider::{
+    Allocation, AllocationLookup, Capabilities, ChargeType, ProviderKind, ZenlayerAllocate,
+};
 
 /// What one scripted provider call does.
 enum Act<T> {

@@ -112,6 +112,17 @@ impl ProviderKind {
     }
 }
 
+impl AllocateSpec {
+    /// The parameters an idempotency fingerprint covers, as each cloud
+    /// names them (`provider::*::fingerprint`).
+    pub fn canonical_params(&self) -> Vec<(&'static str, String)> {
+        match self {
+            AllocateSpec::Aliyun(a) => aliyun::fingerprint::canonical_params(a),
+            AllocateSpec::Zenlayer(z) => zenlayer::fingerprint::canonical_params(z),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

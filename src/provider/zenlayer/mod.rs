@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod fingerprint;
 pub mod signer;
 pub mod validate;
 pub mod wire;
