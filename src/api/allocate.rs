@@ -239,7 +239,7 @@ impl Allocator {
         let attempt = with_deadline(ctx, provider.allocate(spec, ctx)).await;
         match attempt {
             Ok(result) => self.complete(description, key, fingerprint, result),
-            Err(e) if resent && is_allocated_already(&e) => {
+            Err(e) if resent && description.kind.already_allocated(&e) => {
                 // The earlier, ambiguous attempt did land: read what it made.
                 match self.reconcile(provider, spec, key, ctx).await {
                     Ok(Some(found)) => self.complete(description, key, fingerprint, found),
@@ -635,10 +635,6 @@ async fn with_deadline<T>(
             }
         }
     }
-}
-
-fn is_allocated_already(e: &ProviderError) -> bool {
-    matches!(e, ProviderError::Api(api) if api.code == "AllocatedAlready")
 }
 
 /// The request's canonical parameters: what must match for a key to be

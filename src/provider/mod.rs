@@ -101,6 +101,18 @@ impl ProviderKind {
         }
     }
 
+    /// True when `e`, the answer to re-sending an allocation whose earlier
+    /// attempt had an unknown outcome, says that attempt landed: the
+    /// allocation exists and is read back (reconciled), not failed. Only
+    /// Alibaba has such an answer (`AllocatedAlready`); no Zenlayer error
+    /// says it.
+    pub fn already_allocated(self, e: &ProviderError) -> bool {
+        match self {
+            ProviderKind::Aliyun => aliyun::existing::is_allocated_already(e),
+            ProviderKind::Zenlayer => false,
+        }
+    }
+
     /// This cloud's checks of a lookup's `id` (trimmed; empty when absent or
     /// oversized, already reported) and `region_id`, adding what is wrong
     /// to `v`.

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod existing;
 pub mod fingerprint;
 pub mod region;
 pub mod signer;

@@ -89,6 +89,9 @@ mod tests {
         let first = Fingerprint::new("zl", &canonical_params(&spec));
         spec.tags.reverse();
         assert_eq!(first, Fingerprint::new("zl", &canonical_params(&spec)));
-        assert!(first.summary().contains(r#"zenlayer.tags="a=1,b=2""#), "{first}");
+        assert!(
+            first.summary().contains(r#"zenlayer.tags="a=1,b=2""#),
+            "{first}"
+        );
     }
 }
