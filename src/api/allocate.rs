@@ -22,7 +22,6 @@
 //! claim, so a caller that goes away does not cut it short; a panic inside
 //! it is caught, the outcome recorded as unknown, and the caller answered.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -40,7 +39,7 @@ use crate::idempotency::{
 use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::provider::{
-    AllocateResult, AllocateSpec, AllocationState, CallContext, FollowSettings, Lane, Provider,
+    AllocateResult, AllocateSpec, AllocationState, CallContext, Lane, Provider,
     ProviderDescription, ProviderError,
 };
 
@@ -54,8 +53,6 @@ pub use super::validate::MAX_WAIT_TIMEOUT;
 pub struct Allocator {
     pub store: IdempotencyStore,
     pub inflight: InFlightRegistry,
-    /// Per provider name.
-    pub follow: HashMap<String, FollowSettings>,
     /// Shutdown: allocation tasks are tracked, waits end when it stops.
     pub drain: crate::server::Drain,
 }
@@ -69,10 +66,6 @@ pub struct Request {
 }
 
 impl Allocator {
-    pub fn follow_settings(&self, provider: &str) -> FollowSettings {
-        self.follow.get(provider).copied().unwrap_or_default()
-    }
-
     pub async fn allocate(
         self: &Arc<Self>,
         request: Request,
@@ -225,7 +218,7 @@ impl Allocator {
                     Err(e) => return Err(error::reconcile_failed(description, key, &e)),
                 }
                 let age = asked.duration_since(last_attempt).unwrap_or_default();
-                let grace = self.follow_settings(&description.name).reconcile_grace;
+                let grace = provider.follow().reconcile_grace;
                 if age < grace {
                     return Err(error::outcome_pending(description, key, grace - age));
                 }
@@ -496,13 +489,13 @@ impl Allocator {
         ctx: &CallContext,
     ) -> pb::AllocateIpResponse {
         let description = provider.description();
-        let options = self.follow_settings(&description.name);
+        let options = provider.follow();
         let current = response
             .allocations
             .iter()
             .map(convert::allocation_from_pb)
             .collect();
-        let mut settled = follow::settle(provider.as_ref(), current, until, &options, ctx).await;
+        let mut settled = follow::settle(provider.as_ref(), current, until, options, ctx).await;
         if options.terminate_failed {
             for allocation in settled
                 .iter_mut()

@@ -15,7 +15,8 @@ use tonic_types::StatusExt;
 use super::*;
 use crate::provider::error::{SendPhase, TransportError};
 use crate::provider::{
-    Allocation, AllocationLookup, Capabilities, ChargeType, ProviderKind, ZenlayerAllocate,
+    Allocation, AllocationLookup, Capabilities, ChargeType, FollowSettings, ProviderKind,
+    ZenlayerAllocate,
 };
 
 /// What one scripted provider call does.
@@ -42,6 +43,7 @@ impl<T> Act<T> {
 /// A provider answering from scripts, counting calls.
 struct Fake {
     description: ProviderDescription,
+    follow: FollowSettings,
     allocations: Mutex<VecDeque<Act<AllocateResult>>>,
     reconciliations: Mutex<VecDeque<Act<Option<AllocateResult>>>>,
     lookups: Mutex<VecDeque<Act<Vec<Allocation>>>>,
@@ -51,6 +53,11 @@ struct Fake {
 
 impl Fake {
     fn new() -> Arc<Fake> {
+        Fake::with_grace(Duration::ZERO)
+    }
+
+    /// A provider whose reconciliation grace period is `grace`.
+    fn with_grace(grace: Duration) -> Arc<Fake> {
         Arc::new(Fake {
             description: ProviderDescription {
                 name: "zl".to_owned(),
@@ -66,6 +73,12 @@ impl Fake {
                     api_version: String::new(),
                     signature: String::new(),
                 },
+            },
+            follow: FollowSettings {
+                poll_initial: Duration::from_millis(10),
+                poll_max: Duration::from_millis(20),
+                terminate_failed: false,
+                reconcile_grace: grace,
             },
             allocations: Mutex::new(VecDeque::new()),
             reconciliations: Mutex::new(VecDeque::new()),
@@ -104,6 +117,10 @@ fn unscripted<T>() -> Act<T> {
 impl Provider for Fake {
     fn description(&self) -> &ProviderDescription {
         &self.description
+    }
+
+    fn follow(&self) -> &FollowSettings {
+        &self.follow
     }
 
     async fn allocate(
@@ -206,19 +223,10 @@ fn throttled_lookup() -> ProviderError {
     })
 }
 
-fn allocator(grace: Duration) -> Arc<Allocator> {
+fn allocator() -> Arc<Allocator> {
     Arc::new(Allocator {
         store: IdempotencyStore::open(None, Duration::from_secs(86_400)).unwrap(),
         inflight: InFlightRegistry::new(),
-        follow: HashMap::from([(
-            "zl".to_owned(),
-            FollowSettings {
-                poll_initial: Duration::from_millis(10),
-                poll_max: Duration::from_millis(20),
-                terminate_failed: false,
-                reconcile_grace: grace,
-            },
-        )]),
         drain: crate::server::Drain::new(),
     })
 }
@@ -270,7 +278,7 @@ fn record_state(allocator: &Allocator) -> Option<&'static str> {
 #[tokio::test]
 async fn a_panicking_allocation_is_recorded_unknown_and_answered() {
     let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
+    let allocator = allocator();
     fake.on_allocate(Act::Panic);
     let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
@@ -292,7 +300,7 @@ async fn a_panicking_allocation_is_recorded_unknown_and_answered() {
 #[tokio::test]
 async fn a_panic_while_waiting_still_answers_the_allocation() {
     let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
+    let allocator = allocator();
     fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
     fake.on_lookup(Act::Panic);
     let response = allocator.allocate(request(&fake, true)).await.unwrap();
@@ -307,7 +315,7 @@ async fn a_panic_while_waiting_still_answers_the_allocation() {
 #[tokio::test]
 async fn a_failed_reconciliation_never_leads_to_a_re_send() {
     let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
+    let allocator = allocator();
     fake.on_allocate(Act::Answer(Err(lost())));
     fake.on_reconcile(Act::Answer(Err(throttled_lookup())));
     let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
@@ -333,9 +341,9 @@ async fn a_failed_reconciliation_never_leads_to_a_re_send() {
 /// started inside it and answered after it ended does not allow a re-send.
 #[tokio::test]
 async fn a_reconciliation_asked_within_the_grace_period_does_not_re_send() {
-    let fake = Fake::new();
     let grace = Duration::from_millis(150);
-    let allocator = allocator(grace);
+    let fake = Fake::with_grace(grace);
+    let allocator = allocator();
     fake.on_allocate(Act::Answer(Err(lost())));
     fake.on_reconcile(Act::Answer(Ok(None)));
     let status = allocator.allocate(request(&fake, false)).await.unwrap_err();
@@ -359,7 +367,7 @@ async fn a_reconciliation_asked_within_the_grace_period_does_not_re_send() {
 #[tokio::test]
 async fn a_failed_re_send_keeps_the_key_unknown() {
     let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
+    let allocator = allocator();
     fake.on_allocate(Act::Answer(Err(lost())));
     fake.on_reconcile(Act::Answer(Ok(None)));
     allocator.allocate(request(&fake, false)).await.unwrap_err();
@@ -384,7 +392,7 @@ async fn a_failed_re_send_keeps_the_key_unknown() {
 #[tokio::test]
 async fn replays_are_refreshed_once_and_never_go_backwards() {
     let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
+    let allocator = allocator();
     fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
     let first = allocator.allocate(request(&fake, false)).await.unwrap();
     assert_eq!(first.allocations[0].state(), pb::AllocationState::Pending);
@@ -414,7 +422,7 @@ async fn replays_are_refreshed_once_and_never_go_backwards() {
 #[tokio::test]
 async fn a_replay_after_wait_answers_the_state_the_wait_reached() {
     let fake = Fake::new();
-    let allocator = allocator(Duration::ZERO);
+    let allocator = allocator();
     fake.on_allocate(Act::Answer(Ok(created(AllocationState::Pending))));
     fake.on_lookup(Act::Answer(Ok(vec![eip(AllocationState::Ready)])));
     let waited = allocator.allocate(request(&fake, true)).await.unwrap();

@@ -151,7 +151,6 @@ impl IpAllocation for IpAllocationService {
             &request.region_id,
             &self.registry,
         )?;
-        let poll = self.allocator.follow_settings(&provider.description().name);
         // Whatever the deadline, a watch ends at its maximum lifetime.
         let now = Instant::now();
         let limits = follow::WatchLimits {
@@ -162,7 +161,7 @@ impl IpAllocation for IpAllocationService {
             lifetime: self.watch_lifetime,
         };
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        tokio::spawn(follow::watch(provider, lookup, limits, poll, tx));
+        tokio::spawn(follow::watch(provider, lookup, limits, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

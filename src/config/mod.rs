@@ -89,13 +89,6 @@ impl ProviderConfig {
             ProviderConfig::Zenlayer(s) => &s.name,
         }
     }
-
-    pub fn follow(&self) -> FollowSettings {
-        match self {
-            ProviderConfig::Aliyun(s) => s.follow,
-            ProviderConfig::Zenlayer(s) => s.follow,
-        }
-    }
 }
 
 /// Inbound limits, connection handling and shutdown.

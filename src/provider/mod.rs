@@ -52,6 +52,10 @@ pub trait Provider: Send + Sync + 'static {
     /// Name, kind, endpoint and capabilities, as ListProviders reports them.
     fn description(&self) -> &ProviderDescription;
 
+    /// How the gateway follows this account's allocations (polling, the
+    /// termination of failed ones, the reconciliation grace), as configured.
+    fn follow(&self) -> &FollowSettings;
+
     /// Performs one allocation call. `spec` is validated and its kind
     /// matches this provider's.
     async fn allocate(

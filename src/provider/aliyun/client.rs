@@ -410,6 +410,10 @@ impl crate::provider::Provider for AliyunProvider {
         &self.description
     }
 
+    fn follow(&self) -> &crate::provider::FollowSettings {
+        &self.shared.settings.follow
+    }
+
     async fn allocate(
         &self,
         spec: &AllocateSpec,
