@@ -22,17 +22,21 @@ pub fn canonical_params(a: &AliyunAllocate) -> Vec<(&'static str, String)> {
 mod tests {
     use super::*;
     use crate::idempotency::Fingerprint;
+    use crate::pb;
+    use crate::provider::aliyun::validate;
+    use crate::provider::validate::Violations;
 
     /// The hash stored by earlier gateways (tests/fixtures/idempotency-v1-records.tsv).
     #[test]
     fn stored_fingerprints_still_match() {
-        let spec = AliyunAllocate {
+        let request = pb::AliyunAllocateParams {
             instance_id: "i-bp1a2b3c4d5e6f7g8h9i".into(),
-            ip_address: None,
-            vlan_id: None,
-            region_id: None,
+            ..Default::default()
         };
-        let fingerprint = Fingerprint::new("aliyun", &canonical_params(&spec));
+        let mut v = Violations::default();
+        let spec = validate::allocate(&request, &mut v);
+        assert!(v.is_empty(), "{:?}", v.listed());
+        let fingerprint = Fingerprint::new("aliyun", &canonical_params(&spec.unwrap()));
         assert_eq!(
             fingerprint.hash_hex(),
             "97749bca907b00f244c63febbdfcd74bf80b636951bc52613750130fe7f947a5"

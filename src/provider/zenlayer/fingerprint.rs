@@ -41,57 +41,57 @@ pub fn canonical_params(z: &ZenlayerAllocate) -> Vec<(&'static str, String)> {
 mod tests {
     use super::*;
     use crate::idempotency::Fingerprint;
-    use crate::provider::Tag;
+    use crate::pb;
+    use crate::provider::validate::Violations;
+    use crate::provider::zenlayer::validate;
+
+    /// The canonical parameters of a postpaid request in SEL-A with `tags`
+    /// and `more` of the params.
+    fn params(
+        tags: &[(&str, &str)],
+        more: pb::ZenlayerAllocateParams,
+    ) -> Vec<(&'static str, String)> {
+        let request = pb::ZenlayerAllocateParams {
+            zone_id: "SEL-A".into(),
+            charge_type: pb::ChargeType::Postpaid as i32,
+            tags: tags
+                .iter()
+                .map(|(key, value)| pb::Tag {
+                    key: (*key).into(),
+                    value: (*value).into(),
+                })
+                .collect(),
+            ..more
+        };
+        let mut v = Violations::default();
+        let spec = validate::allocate(&request, &mut v);
+        assert!(v.is_empty(), "{:?}", v.listed());
+        canonical_params(&spec.unwrap())
+    }
 
     /// The hash stored by earlier gateways (tests/fixtures/idempotency-v1-records.tsv).
     #[test]
     fn stored_fingerprints_still_match() {
-        let spec = ZenlayerAllocate {
-            zone_id: "SEL-A".into(),
-            charge: ChargeType::Postpaid,
-            resource_group_id: None,
-            amount: 1,
-            netmask: 32,
-            amount_set: false,
-            netmask_set: false,
-            discount_code: None,
-            use_poc_voucher: false,
-            tags: vec![Tag {
-                key: "team".into(),
-                value: "edge".into(),
-            }],
-        };
-        let fingerprint = Fingerprint::new("zenlayer", &canonical_params(&spec));
+        let canonical = params(&[("team", "edge")], Default::default());
         assert_eq!(
-            fingerprint.hash_hex(),
+            Fingerprint::new("zenlayer", &canonical).hash_hex(),
             "d7012c7f426a8e3a520492395688966d6605aca3346e7e686ae710c72dd3ba85"
         );
     }
 
     #[test]
     fn tag_order_is_not_a_difference() {
-        let tag = |key: &str, value: &str| Tag {
-            key: key.into(),
-            value: value.into(),
+        let more = || pb::ZenlayerAllocateParams {
+            amount: Some(2),
+            ..Default::default()
         };
-        let mut spec = ZenlayerAllocate {
-            zone_id: "SEL-A".into(),
-            charge: ChargeType::Prepaid { period_months: 3 },
-            resource_group_id: None,
-            amount: 2,
-            netmask: 32,
-            amount_set: true,
-            netmask_set: false,
-            discount_code: None,
-            use_poc_voucher: false,
-            tags: vec![tag("b", "2"), tag("a", "1")],
-        };
-        let first = Fingerprint::new("zl", &canonical_params(&spec));
-        spec.tags.reverse();
-        assert_eq!(first, Fingerprint::new("zl", &canonical_params(&spec)));
+        let first = Fingerprint::new("zl", &params(&[("b", "2"), ("a", "1")], more()));
+        let second = Fingerprint::new("zl", &params(&[("a", "1"), ("b", "2")], more()));
+        assert_eq!(first, second);
         assert!(
             first.summary().contains(r#"zenlayer.tags="a=1,b=2""#),
             "{first}"
         );
+        assert!(first.summary().contains("zenlayer.amount=2"), "{first}");
     }
 }
