@@ -1,8 +1,10 @@
 //! Unit tests of configuration loading, with the environment as a map.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::*;
+use crate::provider::aliyun::SignatureVersion;
 
 const ALIYUN_SECRET: &str = "aliyun-secret-VALUE-0001";
 const ZL_PASSWORD: &str = "zenlayer-password-VALUE-0002";
