@@ -149,13 +149,7 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
         "text" => Some(false),
         "json" => Some(true),
         other => {
-            let hint = did_you_mean(other, ["text", "json"])
-                .map(|s| format!("; did you mean \"{s}\"?"))
-                .unwrap_or_default();
-            c.add(
-                "log.format",
-                format!("is not one of \"text\", \"json\"{hint}"),
-            );
+            c.add("log.format", not_one_of(other, &["text", "json"]));
             None
         }
     };
@@ -201,6 +195,16 @@ fn syntax_message(text: &str, error: &toml::de::Error) -> String {
         }
         None => message.to_owned(),
     }
+}
+
+/// `is not one of "a", "b"`, with "did you mean" when `given` is close to
+/// one of them.
+fn not_one_of(given: &str, candidates: &[&str]) -> String {
+    let list: Vec<String> = candidates.iter().map(|c| format!("\"{c}\"")).collect();
+    let hint = did_you_mean(given, candidates.iter().copied())
+        .map(|s| format!("; did you mean \"{s}\"?"))
+        .unwrap_or_default();
+    format!("is not one of {}{hint}", list.join(", "))
 }
 
 /// The candidate closest to `given`, when it is close enough to be the

@@ -3,12 +3,12 @@
 //! the shared ones (HTTP timeouts, follow and resilience settings) are
 //! checked for both.
 
+use super::EnvLookup;
 use super::credentials::Credential as C;
 use super::problems::{Collector, Problem, problem};
 use super::raw::RawProvider;
 use super::secret::Secret;
 use super::values::Table;
-use super::{EnvLookup, did_you_mean};
 use crate::provider::aliyun::{self, AliyunCredentials, AliyunSettings, SignatureVersion};
 use crate::provider::zenlayer::{self, ZenlayerCredentials, ZenlayerSettings};
 
@@ -153,13 +153,7 @@ pub(super) fn provider_config(
             }))
         }
         Some(other) => {
-            let hint = did_you_mean(other, ["aliyun", "zenlayer"])
-                .map(|s| format!("; did you mean \"{s}\"?"))
-                .unwrap_or_default();
-            t.add(
-                "kind",
-                format!("is not one of \"aliyun\", \"zenlayer\"{hint}"),
-            );
+            t.add("kind", super::not_one_of(other, &["aliyun", "zenlayer"]));
             None
         }
         None => {
