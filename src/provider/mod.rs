@@ -1,6 +1,9 @@
 //! Provider adapters: the one async trait every cloud implements, the shared
 //! domain model, errors and HTTP plumbing, and one folder per cloud (client,
-//! signer, wire formats, error table).
+//! signer, wire formats, error table, parameter validation, its part of the
+//! idempotency fingerprint). What the gRPC layer asks of a cloud without
+//! calling it (its error table, lookup checks, fingerprint parameters,
+//! whether an error means "already allocated") is answered here by kind.
 
 pub mod aliyun;
 pub mod error;
