@@ -125,8 +125,7 @@ async fn an_injected_write_error_fails_closed_and_health_follows_the_store() {
     options.io_faults = Some(faults.clone());
     let store = IdempotencyStore::open_with(&options).unwrap();
     let registry = Arc::new(server::build_registry(&providers).unwrap());
-    let gateway =
-        Gateway::with_store(registry, store, &providers, ServerConfig::default()).unwrap();
+    let gateway = Gateway::with_store(registry, store, ServerConfig::default()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -22,7 +22,6 @@
 //! claim, so a caller that goes away does not cut it short; a panic inside
 //! it is caught, the outcome recorded as unknown, and the caller answered.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -32,17 +31,18 @@ use prost::Message;
 use tokio::time::Instant;
 use tonic::Status;
 
-use super::follow::{self, is_terminal};
-use super::{convert, error, validate::ValidAllocate};
+use super::{convert, error, follow, validate::ValidAllocate};
 use crate::idempotency::{
     Begin, Claim, Fingerprint, IdempotencyStore, InFlightRegistry, Record, StoreError, WaitResult,
 };
 use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::provider::{
-    AllocateResult, AllocateSpec, AllocationState, CallContext, ChargeType, FollowSettings, Lane,
-    Provider, ProviderDescription, ProviderError,
+    AllocateResult, AllocateSpec, AllocationState, CallContext, Lane, Provider,
+    ProviderDescription, ProviderError,
 };
+
+mod replay;
 
 /// Longest `wait` when the call has no deadline and no `wait_timeout`.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
@@ -54,8 +54,6 @@ pub use super::validate::MAX_WAIT_TIMEOUT;
 pub struct Allocator {
     pub store: IdempotencyStore,
     pub inflight: InFlightRegistry,
-    /// Per provider name.
-    pub follow: HashMap<String, FollowSettings>,
     /// Shutdown: allocation tasks are tracked, waits end when it stops.
     pub drain: crate::server::Drain,
 }
@@ -69,10 +67,6 @@ pub struct Request {
 }
 
 impl Allocator {
-    pub fn follow_settings(&self, provider: &str) -> FollowSettings {
-        self.follow.get(provider).copied().unwrap_or_default()
-    }
-
     pub async fn allocate(
         self: &Arc<Self>,
         request: Request,
@@ -225,7 +219,7 @@ impl Allocator {
                     Err(e) => return Err(error::reconcile_failed(description, key, &e)),
                 }
                 let age = asked.duration_since(last_attempt).unwrap_or_default();
-                let grace = self.follow_settings(&description.name).reconcile_grace;
+                let grace = provider.follow().reconcile_grace;
                 if age < grace {
                     return Err(error::outcome_pending(description, key, grace - age));
                 }
@@ -239,7 +233,7 @@ impl Allocator {
         let attempt = with_deadline(ctx, provider.allocate(spec, ctx)).await;
         match attempt {
             Ok(result) => self.complete(description, key, fingerprint, result),
-            Err(e) if resent && is_allocated_already(&e) => {
+            Err(e) if resent && description.kind.already_allocated(&e) => {
                 // The earlier, ambiguous attempt did land: read what it made.
                 match self.reconcile(provider, spec, key, ctx).await {
                     Ok(Some(found)) => self.complete(description, key, fingerprint, found),
@@ -274,62 +268,6 @@ impl Allocator {
                 }
             }
             Err(e) => Err(self.fail(description, key, fingerprint, resent, &e)),
-        }
-    }
-
-    /// A stored answer, never less than it was: when some allocation is not
-    /// terminal, one lookup (on the read share, within the deadline)
-    /// refreshes it and the record, unless `just_written` says it was
-    /// written a moment ago. A failed lookup answers the stored state.
-    async fn replay(
-        &self,
-        provider: &Arc<dyn Provider>,
-        key: &str,
-        fingerprint: &Fingerprint,
-        bytes: &[u8],
-        ctx: &CallContext,
-        just_written: bool,
-    ) -> Result<pb::AllocateIpResponse, Status> {
-        let description = provider.description();
-        let stored = pb::AllocateIpResponse::decode(bytes)
-            .map_err(|e| error::record_corrupt(Some(description), key, &e.to_string()))?;
-        let pending: Vec<String> = stored
-            .allocations
-            .iter()
-            .filter(|a| !is_terminal(convert::allocation_from_pb(a).state))
-            .map(|a| a.id.clone())
-            .collect();
-        if just_written || pending.is_empty() {
-            return Ok(stored);
-        }
-        let read = CallContext {
-            deadline: ctx.deadline,
-            idempotency_key: None,
-            lane: Lane::Read,
-        };
-        match with_deadline(&read, provider.get_allocations(&pending, &read)).await {
-            Ok(fresh) => {
-                let fresh: Vec<pb::Allocation> = fresh
-                    .into_iter()
-                    .map(|a| convert::allocation(description, a))
-                    .collect();
-                match advanced(&stored, &fresh) {
-                    Some(newer) => {
-                        self.refresh(key, fingerprint, &newer);
-                        Ok(newer)
-                    }
-                    None => Ok(stored),
-                }
-            }
-            Err(e) => {
-                tracing::info!(
-                    provider = %description.name,
-                    key = %key,
-                    error = %e,
-                    "could not refresh a replayed allocation; answering its stored state"
-                );
-                Ok(stored)
-            }
         }
     }
 
@@ -414,47 +352,6 @@ impl Allocator {
         }
     }
 
-    /// Stores `newer` as the answer of completed `key` (best effort).
-    fn refresh(&self, key: &str, fingerprint: &Fingerprint, newer: &pb::AllocateIpResponse) {
-        if let Err(e) = self.store.refresh_completed(
-            key,
-            fingerprint,
-            &newer.encode_to_vec(),
-            SystemTime::now(),
-        ) {
-            tracing::warn!(error = %e, key = %key, "could not record an allocation's newer state");
-        }
-    }
-
-    /// After a `wait`: records `settled` where it advances the stored answer,
-    /// holding the key's claim so concurrent calls cannot interleave (when
-    /// another call holds it, that call records its own state).
-    fn record_progress(
-        &self,
-        description: &ProviderDescription,
-        key: &str,
-        fingerprint: &Fingerprint,
-        settled: &pb::AllocateIpResponse,
-    ) {
-        let Claim::Owner(_guard) = self.inflight.claim(key) else {
-            return;
-        };
-        let stored = match self.store.get(key, SystemTime::now()) {
-            Ok(Some(Record::Completed { response, .. })) => response,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(provider = %description.name, error = %e, "could not read a record to update");
-                return;
-            }
-        };
-        let Ok(stored) = pb::AllocateIpResponse::decode(stored.as_slice()) else {
-            return;
-        };
-        if let Some(newer) = advanced(&stored, &settled.allocations) {
-            self.refresh(key, fingerprint, &newer);
-        }
-    }
-
     /// A panic inside the allocation task: whatever the record says stands.
     /// A completed allocation is answered from it; otherwise the outcome is
     /// recorded as unknown (the attempt may have been sent) and the caller
@@ -496,13 +393,13 @@ impl Allocator {
         ctx: &CallContext,
     ) -> pb::AllocateIpResponse {
         let description = provider.description();
-        let options = self.follow_settings(&description.name);
+        let options = provider.follow();
         let current = response
             .allocations
             .iter()
             .map(convert::allocation_from_pb)
             .collect();
-        let mut settled = follow::settle(provider.as_ref(), current, until, &options, ctx).await;
+        let mut settled = follow::settle(provider.as_ref(), current, until, options, ctx).await;
         if options.terminate_failed {
             for allocation in settled
                 .iter_mut()
@@ -534,29 +431,6 @@ impl Allocator {
             .collect();
         response
     }
-}
-
-/// `stored` with the allocations of `newer` (matched by id) that are in a
-/// later state; `None` when nothing advances. A terminal stored allocation
-/// is never replaced: a replay never goes backwards.
-fn advanced(
-    stored: &pb::AllocateIpResponse,
-    newer: &[pb::Allocation],
-) -> Option<pb::AllocateIpResponse> {
-    let mut out = stored.clone();
-    let mut changed = false;
-    for allocation in &mut out.allocations {
-        if is_terminal(convert::allocation_from_pb(allocation).state) {
-            continue;
-        }
-        if let Some(update) = newer.iter().find(|n| n.id == allocation.id)
-            && update != allocation
-        {
-            *allocation = update.clone();
-            changed = true;
-        }
-    }
-    changed.then_some(out)
 }
 
 /// The status for a store failure: a corrupt record, or the store unusable.
@@ -637,53 +511,10 @@ async fn with_deadline<T>(
     }
 }
 
-fn is_allocated_already(e: &ProviderError) -> bool {
-    matches!(e, ProviderError::Api(api) if api.code == "AllocatedAlready")
-}
-
 /// The request's canonical parameters: what must match for a key to be
-/// reused.
+/// reused (each cloud names its own, see [`AllocateSpec::canonical_params`]).
 pub fn fingerprint(provider: &str, spec: &AllocateSpec) -> Fingerprint {
-    let mut params: Vec<(&str, String)> = Vec::with_capacity(12);
-    match spec {
-        AllocateSpec::Aliyun(a) => {
-            params.push(("aliyun.instance_id", a.instance_id.clone()));
-            params.push((
-                "aliyun.ip_address",
-                a.ip_address.clone().unwrap_or_default(),
-            ));
-            params.push(("aliyun.vlan_id", a.vlan_id.clone().unwrap_or_default()));
-            params.push(("aliyun.region_id", a.region_id.clone().unwrap_or_default()));
-        }
-        AllocateSpec::Zenlayer(z) => {
-            params.push(("zenlayer.zone_id", z.zone_id.clone()));
-            let (charge, months) = match z.charge {
-                ChargeType::Prepaid { period_months } => ("PREPAID", period_months.to_string()),
-                ChargeType::Postpaid => ("POSTPAID", String::new()),
-            };
-            params.push(("zenlayer.charge_type", charge.to_owned()));
-            params.push(("zenlayer.prepaid_period_months", months));
-            params.push((
-                "zenlayer.resource_group_id",
-                z.resource_group_id.clone().unwrap_or_default(),
-            ));
-            params.push(("zenlayer.amount", z.amount.to_string()));
-            params.push(("zenlayer.netmask", z.netmask.to_string()));
-            params.push((
-                "zenlayer.discount_code",
-                z.discount_code.clone().unwrap_or_default(),
-            ));
-            params.push(("zenlayer.use_poc_voucher", z.use_poc_voucher.to_string()));
-            let mut tags: Vec<String> = z
-                .tags
-                .iter()
-                .map(|t| format!("{}={}", t.key, t.value))
-                .collect();
-            tags.sort();
-            params.push(("zenlayer.tags", tags.join(",")));
-        }
-    }
-    Fingerprint::new(provider, &params)
+    Fingerprint::new(provider, &spec.canonical_params())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tonic_types::StatusExt;
 
 use super::*;
 use crate::middleware::testing::{ALLOCATE, READ, api, sent};
-use crate::provider::{Allocation, AllocationLookup};
+use crate::provider::{Allocation, AllocationLookup, FollowSettings};
 use crate::testing::provider::{zenlayer_allocate, zenlayer_description};
 use crate::testing::status::{error_info, reason};
 
@@ -42,6 +42,7 @@ impl<T> Act<T> {
 /// A provider answering from scripts, counting calls.
 struct Fake {
     description: ProviderDescription,
+    follow: FollowSettings,
     allocations: Mutex<VecDeque<Act<AllocateResult>>>,
     reconciliations: Mutex<VecDeque<Act<Option<AllocateResult>>>>,
     lookups: Mutex<VecDeque<Act<Vec<Allocation>>>>,
@@ -50,9 +51,16 @@ struct Fake {
 }
 
 impl Fake {
-    fn new() -> Arc<Fake> {
+    /// A provider whose reconciliation grace period is `grace`.
+    fn with_grace(grace: Duration) -> Arc<Fake> {
         Arc::new(Fake {
             description: zenlayer_description(),
+            follow: FollowSettings {
+                poll_initial: Duration::from_millis(10),
+                poll_max: Duration::from_millis(20),
+                terminate_failed: false,
+                reconcile_grace: grace,
+            },
             allocations: Mutex::new(VecDeque::new()),
             reconciliations: Mutex::new(VecDeque::new()),
             lookups: Mutex::new(VecDeque::new()),
@@ -90,6 +98,10 @@ fn unscripted<T>() -> Act<T> {
 impl Provider for Fake {
     fn description(&self) -> &ProviderDescription {
         &self.description
+    }
+
+    fn follow(&self) -> &FollowSettings {
+        &self.follow
     }
 
     async fn allocate(
@@ -185,19 +197,10 @@ impl Flow {
         let allocator = Arc::new(Allocator {
             store: IdempotencyStore::open(None, Duration::from_secs(86_400)).unwrap(),
             inflight: InFlightRegistry::new(),
-            follow: HashMap::from([(
-                "zl".to_owned(),
-                FollowSettings {
-                    poll_initial: Duration::from_millis(10),
-                    poll_max: Duration::from_millis(20),
-                    terminate_failed: false,
-                    reconcile_grace: grace,
-                },
-            )]),
             drain: crate::server::Drain::new(),
         });
         Flow {
-            fake: Fake::new(),
+            fake: Fake::with_grace(grace),
             allocator,
         }
     }

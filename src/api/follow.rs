@@ -134,22 +134,21 @@ pub async fn watch(
     provider: std::sync::Arc<dyn Provider>,
     lookup: AllocationLookup,
     limits: WatchLimits,
-    poll: FollowSettings,
     items: mpsc::Sender<Result<pb::Allocation, Status>>,
 ) {
-    let description = provider.description().clone();
-    let id = lookup.id.clone();
-    let streamed = watch_until_done(provider, lookup, limits, poll, items.clone());
+    let streamed = watch_until_done(provider.as_ref(), &lookup, &limits, &items);
     if let Err(panic) = AssertUnwindSafe(streamed).catch_unwind().await {
         let message = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        let description = provider.description();
+        let id = &lookup.id;
         tracing::error!(provider = %description.name, id = %id, panic = %message, "a watch panicked");
         let _ = items
             .send(Err(error::internal(
-                Some(&description),
+                Some(description),
                 &format!("watching {id} failed inside the gateway"),
             )))
             .await;
@@ -157,13 +156,13 @@ pub async fn watch(
 }
 
 async fn watch_until_done(
-    provider: std::sync::Arc<dyn Provider>,
-    lookup: AllocationLookup,
-    limits: WatchLimits,
-    poll: FollowSettings,
-    items: mpsc::Sender<Result<pb::Allocation, Status>>,
+    provider: &dyn Provider,
+    lookup: &AllocationLookup,
+    limits: &WatchLimits,
+    items: &mpsc::Sender<Result<pb::Allocation, Status>>,
 ) {
-    let description = provider.description().clone();
+    let description = provider.description();
+    let poll = provider.follow();
     let end = limits.end();
     let ctx = CallContext {
         deadline: Some(end),
@@ -174,7 +173,7 @@ async fn watch_until_done(
     let mut delay = poll.poll_initial;
     loop {
         let polled = tokio::select! {
-            polled = provider.get_allocation(&lookup, &ctx) => polled,
+            polled = provider.get_allocation(lookup, &ctx) => polled,
             () = items.closed() => return,
         };
         match polled {
@@ -186,7 +185,7 @@ async fn watch_until_done(
                 });
                 let terminal = is_terminal(allocation.state);
                 if changed {
-                    let message = convert::allocation(&description, allocation.clone());
+                    let message = convert::allocation(description, allocation.clone());
                     if items.send(Ok(message)).await.is_err() {
                         return;
                     }
@@ -203,26 +202,20 @@ async fn watch_until_done(
                     () = tokio::time::sleep_until(end) => {}
                     () = items.closed() => return,
                 }
-                let _ = items
-                    .send(Err(limits.ended(&description, &lookup.id)))
-                    .await;
+                let _ = items.send(Err(limits.ended(description, &lookup.id))).await;
                 return;
             }
             Err(e) => {
                 let status = match e {
-                    ProviderError::DeadlineExceeded { .. } => {
-                        limits.ended(&description, &lookup.id)
-                    }
-                    other => error::provider_status(&description, &other),
+                    ProviderError::DeadlineExceeded { .. } => limits.ended(description, &lookup.id),
+                    other => error::provider_status(description, &other),
                 };
                 let _ = items.send(Err(status)).await;
                 return;
             }
         }
-        let Some(wake) = next_poll(delay, end, &poll) else {
-            let _ = items
-                .send(Err(limits.ended(&description, &lookup.id)))
-                .await;
+        let Some(wake) = next_poll(delay, end, poll) else {
+            let _ = items.send(Err(limits.ended(description, &lookup.id))).await;
             return;
         };
         tokio::select! {

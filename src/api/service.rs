@@ -15,7 +15,7 @@ use super::{convert, deadline, error, follow, validate};
 use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocation;
-use crate::provider::{CallContext, Lane, Registry};
+use crate::provider::{AllocationLookup, CallContext, Lane, Provider, Registry};
 
 /// Default longest life of one `WatchAllocation` stream.
 pub const DEFAULT_WATCH_LIFETIME: Duration = Duration::from_secs(3600);
@@ -43,6 +43,45 @@ impl IpAllocationService {
         self.watch_lifetime = lifetime;
         self
     }
+
+    /// The deadline, provider and validated lookup of a GetAllocation or
+    /// WatchAllocation request.
+    fn lookup<T: WhichAllocation>(&self, request: &Request<T>) -> Result<LookupCall, Status> {
+        let deadline = deadline::from_metadata(request.metadata(), Instant::now());
+        let (provider, id, region_id) = request.get_ref().which();
+        CallFacts::of(request).provider(provider);
+        let (provider, lookup) = validate::get_allocation(provider, id, region_id, &self.registry)?;
+        Ok(LookupCall {
+            deadline,
+            provider,
+            lookup,
+        })
+    }
+}
+
+/// What GetAllocation and WatchAllocation requests name: the provider, the
+/// allocation id and (Aliyun) the region.
+trait WhichAllocation {
+    fn which(&self) -> (&str, &str, &str);
+}
+
+impl WhichAllocation for pb::GetAllocationRequest {
+    fn which(&self) -> (&str, &str, &str) {
+        (&self.provider, &self.id, &self.region_id)
+    }
+}
+
+impl WhichAllocation for pb::WatchAllocationRequest {
+    fn which(&self) -> (&str, &str, &str) {
+        (&self.provider, &self.id, &self.region_id)
+    }
+}
+
+/// A GetAllocation or WatchAllocation request, validated.
+struct LookupCall {
+    deadline: Option<Instant>,
+    provider: Arc<dyn Provider>,
+    lookup: AllocationLookup,
 }
 
 #[tonic::async_trait]
@@ -94,15 +133,11 @@ impl IpAllocation for IpAllocationService {
         &self,
         request: Request<pb::GetAllocationRequest>,
     ) -> Result<Response<pb::Allocation>, Status> {
-        let deadline = deadline::from_metadata(request.metadata(), Instant::now());
-        CallFacts::of(&request).provider(&request.get_ref().provider);
-        let request = request.into_inner();
-        let (provider, lookup) = validate::get_allocation(
-            &request.provider,
-            &request.id,
-            &request.region_id,
-            &self.registry,
-        )?;
+        let LookupCall {
+            deadline,
+            provider,
+            lookup,
+        } = self.lookup(&request)?;
         let description = provider.description();
         let ctx = CallContext {
             deadline,
@@ -142,27 +177,18 @@ impl IpAllocation for IpAllocationService {
         &self,
         request: Request<pb::WatchAllocationRequest>,
     ) -> Result<Response<Self::WatchAllocationStream>, Status> {
-        let deadline = deadline::from_metadata(request.metadata(), Instant::now());
-        CallFacts::of(&request).provider(&request.get_ref().provider);
-        let request = request.into_inner();
-        let (provider, lookup) = validate::get_allocation(
-            &request.provider,
-            &request.id,
-            &request.region_id,
-            &self.registry,
-        )?;
-        let poll = self.allocator.follow_settings(&provider.description().name);
+        let call = self.lookup(&request)?;
         // Whatever the deadline, a watch ends at its maximum lifetime.
         let now = Instant::now();
         let limits = follow::WatchLimits {
-            deadline,
+            deadline: call.deadline,
             lifetime_end: now
                 .checked_add(self.watch_lifetime)
                 .unwrap_or_else(|| now + DEFAULT_WATCH_LIFETIME),
             lifetime: self.watch_lifetime,
         };
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        tokio::spawn(follow::watch(provider, lookup, limits, poll, tx));
+        tokio::spawn(follow::watch(call.provider, call.lookup, limits, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -8,48 +8,31 @@
 //! reported by its length alone, without being parsed, walked (tags) or
 //! looked up (provider names). Values quoted back are short and escaped
 //! ([`error::echo`]).
+//!
+//! This module checks what every request has (wait timeout, idempotency key,
+//! provider name, lookup id sizes); each cloud checks its own parameters
+//! (`provider::aliyun::validate`, `provider::zenlayer::validate`), picked by
+//! the request's `params` oneof or by the resolved provider's kind.
 
-use std::collections::HashSet;
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::Status;
 
 use super::error;
-use crate::config::valid_region;
 use crate::pb;
+use crate::provider::aliyun::{self, region::MAX_REGION_ID, validate::MAX_INSTANCE_ID};
 use crate::provider::registry::ResolveError;
-use crate::provider::zenlayer::IDEMPOTENCY_TAG_KEY;
-use crate::provider::{
-    AliyunAllocate, AllocateSpec, AllocationLookup, ChargeType, Provider, ProviderKind, Registry,
-    Tag, ZenlayerAllocate,
-};
+use crate::provider::validate::{Violations, optional, size_ok};
+use crate::provider::zenlayer::{self, validate::MAX_ZENLAYER_TEXT};
+use crate::provider::{AllocateSpec, AllocationLookup, Provider, ProviderKind, Registry};
 
-/// Most tags one request may carry.
-pub const MAX_TAGS: usize = 50;
-/// Longest tag key or value, in characters.
-pub const MAX_TAG_CHARS: usize = 128;
 /// Longest idempotency key.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
-/// Longest subscription the gateway accepts, in months.
-pub const MAX_PREPAID_MONTHS: u32 = 120;
 /// Longest provider name (as configuration allows).
 pub const MAX_PROVIDER_NAME: usize = 63;
-/// Longest Alibaba instance id (`i-` and 62 characters).
-pub const MAX_INSTANCE_ID: usize = 64;
-/// Longest region or zone id.
-pub const MAX_REGION_ID: usize = 64;
-/// Longest zone id.
-pub const MAX_ZONE_ID: usize = 64;
-/// Longest Zenlayer EIP id, resource group id or discount code, in
-/// characters.
-pub const MAX_ZENLAYER_TEXT: usize = 128;
 /// Longest `wait_timeout` (a watch without a deadline also ends after it).
 pub const MAX_WAIT_TIMEOUT: Duration = Duration::from_secs(3600);
-
-/// Bad fields found so far.
-pub type Violations = error::FieldViolations;
 
 /// `Ok(value)` when nothing was found, else INVALID_ARGUMENT.
 fn finish<T>(v: Violations, what: &str, value: Option<T>) -> Result<T, Status> {
@@ -57,19 +40,6 @@ fn finish<T>(v: Violations, what: &str, value: Option<T>) -> Result<T, Status> {
         Some(value) if v.is_empty() => Ok(value),
         _ => Err(error::invalid_argument(what, v)),
     }
-}
-
-/// True when `text` is at most `max_bytes` long; otherwise reports `field`
-/// by its length alone (the value is neither parsed nor quoted).
-fn size_ok(text: &str, max_bytes: usize, field: &str, v: &mut Violations) -> bool {
-    if text.len() <= max_bytes {
-        return true;
-    }
-    v.add(
-        field,
-        format!("{} bytes; at most {max_bytes} allowed", text.len()),
-    );
-    false
 }
 
 /// A validated AllocateIp request.
@@ -115,8 +85,10 @@ pub fn allocate(
     };
     let provider = resolve(registry, &request.provider, kind, &mut v);
     let spec = match &request.params {
-        Some(Params::Aliyun(p)) => aliyun(p, &mut v).map(AllocateSpec::Aliyun),
-        Some(Params::Zenlayer(p)) => zenlayer(p, &mut v).map(AllocateSpec::Zenlayer),
+        Some(Params::Aliyun(p)) => aliyun::validate::allocate(p, &mut v).map(AllocateSpec::Aliyun),
+        Some(Params::Zenlayer(p)) => {
+            zenlayer::validate::allocate(p, &mut v).map(AllocateSpec::Zenlayer)
+        }
         None => None,
     };
     let valid = match (provider, spec) {
@@ -157,30 +129,8 @@ pub fn get_allocation(
         v.add("id", "required: a Zenlayer eipId or an Aliyun instance id");
     }
     if let Some(provider) = &provider {
-        match provider.description().kind {
-            ProviderKind::Aliyun => {
-                if !id.is_empty() {
-                    check_instance_id(id, "id", &mut v);
-                }
-                if let Some(region) = &region_id {
-                    check_region(region, "region_id", &mut v);
-                }
-            }
-            ProviderKind::Zenlayer => {
-                if !id.is_empty() && !is_token(id, MAX_ZENLAYER_TEXT) {
-                    v.add(
-                        "id",
-                        format!(
-                            "{} is not an EIP id: 1 to {MAX_ZENLAYER_TEXT} characters of A-Z a-z 0-9 - _ .",
-                            error::echo(id)
-                        ),
-                    );
-                }
-                if region_id.is_some() {
-                    v.add("region_id", "Aliyun only; Zenlayer EIPs are found by id");
-                }
-            }
-        }
+        let kind = provider.description().kind;
+        kind.check_lookup(id, region_id.as_deref(), &mut v);
     }
     let lookup = provider.map(|p| {
         (
@@ -232,265 +182,4 @@ fn idempotency_key(key: &str, v: &mut Violations) -> Option<String> {
         return None;
     }
     Some(key.to_owned())
-}
-
-fn aliyun(p: &pb::AliyunAllocateParams, v: &mut Violations) -> Option<AliyunAllocate> {
-    let before = v.total();
-    if p.instance_id.is_empty() {
-        v.add(
-            "aliyun.instance_id",
-            "required, e.g. \"i-bp1abcdefghijk123456\"",
-        );
-    } else if size_ok(&p.instance_id, MAX_INSTANCE_ID, "aliyun.instance_id", v) {
-        check_instance_id(&p.instance_id, "aliyun.instance_id", v);
-    }
-    // "255.255.255.255" is the longest IPv4 address.
-    if !p.ip_address.is_empty()
-        && size_ok(&p.ip_address, 15, "aliyun.ip_address", v)
-        && p.ip_address.parse::<Ipv4Addr>().is_err()
-    {
-        v.add(
-            "aliyun.ip_address",
-            format!("{} is not an IPv4 address", error::echo(&p.ip_address)),
-        );
-    }
-    let vlan = &p.vlan_id;
-    if !vlan.is_empty() && size_ok(vlan, 4, "aliyun.vlan_id", v) {
-        let in_range = vlan.bytes().all(|b| b.is_ascii_digit())
-            && vlan.parse::<u16>().is_ok_and(|n| (1..=4094).contains(&n));
-        if !in_range {
-            v.add(
-                "aliyun.vlan_id",
-                format!("{} is not a VLAN id from 1 to 4094", error::echo(vlan)),
-            );
-        }
-    }
-    if !p.region_id.is_empty() && size_ok(&p.region_id, MAX_REGION_ID, "aliyun.region_id", v) {
-        check_region(&p.region_id, "aliyun.region_id", v);
-    }
-    (v.total() == before).then(|| AliyunAllocate {
-        instance_id: p.instance_id.clone(),
-        ip_address: optional(&p.ip_address),
-        vlan_id: optional(&p.vlan_id),
-        region_id: optional(&p.region_id),
-    })
-}
-
-fn zenlayer(p: &pb::ZenlayerAllocateParams, v: &mut Violations) -> Option<ZenlayerAllocate> {
-    let before = v.total();
-    if p.zone_id.is_empty() {
-        v.add("zenlayer.zone_id", "required, e.g. \"SEL-A\"");
-    } else if size_ok(&p.zone_id, MAX_ZONE_ID, "zenlayer.zone_id", v)
-        && !is_token(&p.zone_id, MAX_ZONE_ID)
-    {
-        v.add(
-            "zenlayer.zone_id",
-            format!(
-                "{} is not a zone id: 1 to {MAX_ZONE_ID} characters of A-Z a-z 0-9 - _ .",
-                error::echo(&p.zone_id)
-            ),
-        );
-    }
-
-    let charge = match pb::ChargeType::try_from(p.charge_type) {
-        Ok(pb::ChargeType::Prepaid) => match p.prepaid_period_months {
-            None => {
-                v.add(
-                    "zenlayer.prepaid_period_months",
-                    "required for CHARGE_TYPE_PREPAID",
-                );
-                None
-            }
-            Some(months) if !(1..=MAX_PREPAID_MONTHS).contains(&months) => {
-                v.add(
-                    "zenlayer.prepaid_period_months",
-                    format!("{months} is outside 1..={MAX_PREPAID_MONTHS}"),
-                );
-                None
-            }
-            Some(months) => Some(ChargeType::Prepaid {
-                period_months: months,
-            }),
-        },
-        Ok(pb::ChargeType::Postpaid) => {
-            if p.prepaid_period_months.is_some() {
-                v.add(
-                    "zenlayer.prepaid_period_months",
-                    "only for CHARGE_TYPE_PREPAID; leave unset for CHARGE_TYPE_POSTPAID",
-                );
-            }
-            Some(ChargeType::Postpaid)
-        }
-        Ok(pb::ChargeType::Unspecified) => {
-            v.add(
-                "zenlayer.charge_type",
-                "required: CHARGE_TYPE_PREPAID or CHARGE_TYPE_POSTPAID",
-            );
-            None
-        }
-        Err(_) => {
-            v.add(
-                "zenlayer.charge_type",
-                format!("{} is not a ChargeType", p.charge_type),
-            );
-            None
-        }
-    };
-
-    let amount = p.amount.unwrap_or(1);
-    if !(1..=100).contains(&amount) {
-        v.add("zenlayer.amount", format!("{amount} is outside 1..=100"));
-    }
-    let netmask = p.netmask.unwrap_or(32);
-    if !(1..=32).contains(&netmask) {
-        v.add("zenlayer.netmask", format!("{netmask} is outside 1..=32"));
-    }
-    let group = &p.resource_group_id;
-    if !group.is_empty()
-        && size_ok(group, MAX_ZENLAYER_TEXT, "zenlayer.resource_group_id", v)
-        && !is_token(group, MAX_ZENLAYER_TEXT)
-    {
-        v.add(
-            "zenlayer.resource_group_id",
-            format!(
-                "{}: 1 to {MAX_ZENLAYER_TEXT} characters of A-Z a-z 0-9 - _ .",
-                error::echo(group)
-            ),
-        );
-    }
-    let code = &p.discount_code;
-    if !code.is_empty()
-        && size_ok(code, 4 * MAX_ZENLAYER_TEXT, "zenlayer.discount_code", v)
-        && (code.chars().count() > MAX_ZENLAYER_TEXT || code.chars().any(char::is_control))
-    {
-        v.add(
-            "zenlayer.discount_code",
-            format!("at most {MAX_ZENLAYER_TEXT} characters, no control characters"),
-        );
-    }
-
-    // Too many tags: reported by their count, none is looked at.
-    if p.tags.len() > MAX_TAGS {
-        v.add(
-            "zenlayer.tags",
-            format!("{} tags; at most {MAX_TAGS}", p.tags.len()),
-        );
-    } else {
-        check_tags(&p.tags, v);
-    }
-
-    let charge = charge?;
-    (v.total() == before).then(|| ZenlayerAllocate {
-        zone_id: p.zone_id.clone(),
-        charge,
-        resource_group_id: optional(&p.resource_group_id),
-        amount,
-        netmask,
-        amount_set: p.amount.is_some(),
-        netmask_set: p.netmask.is_some(),
-        discount_code: optional(&p.discount_code),
-        use_poc_voucher: p.use_poc_voucher,
-        tags: p
-            .tags
-            .iter()
-            .map(|t| Tag {
-                key: t.key.clone(),
-                value: t.value.clone(),
-            })
-            .collect(),
-    })
-}
-
-/// At most [`MAX_TAGS`] tags: each key and value, reserved and duplicate
-/// keys.
-fn check_tags(tags: &[pb::Tag], v: &mut Violations) {
-    let mut seen = HashSet::with_capacity(tags.len());
-    for (i, tag) in tags.iter().enumerate() {
-        let key_field = || format!("zenlayer.tags[{i}].key");
-        let key_ok = check_tag_text(&tag.key, &key_field(), v);
-        check_tag_text(&tag.value, &format!("zenlayer.tags[{i}].value"), v);
-        if tag.key == IDEMPOTENCY_TAG_KEY {
-            v.add(
-                key_field(),
-                format!(
-                    "{IDEMPOTENCY_TAG_KEY:?} is reserved: the gateway records idempotency keys under it"
-                ),
-            );
-        }
-        if key_ok && !seen.insert(tag.key.as_str()) {
-            v.add(
-                key_field(),
-                format!(
-                    "duplicate tag key {}; keys must be unique",
-                    error::echo(&tag.key)
-                ),
-            );
-        }
-    }
-}
-
-/// A tag key or value: 1 to [`MAX_TAG_CHARS`] characters, no control
-/// characters. True when it is fine.
-fn check_tag_text(text: &str, field: &str, v: &mut Violations) -> bool {
-    // A character is at most 4 bytes: longer text is not counted.
-    if !size_ok(text, 4 * MAX_TAG_CHARS, field, v) {
-        return false;
-    }
-    let chars = text.chars().count();
-    if chars == 0 || chars > MAX_TAG_CHARS {
-        v.add(
-            field,
-            format!("{chars} characters; must be 1 to {MAX_TAG_CHARS}"),
-        );
-        false
-    } else if text.chars().any(char::is_control) {
-        v.add(field, "control characters are not allowed");
-        false
-    } else {
-        true
-    }
-}
-
-/// Alibaba instance ids: `i-` followed by lowercase letters and digits.
-fn check_instance_id(id: &str, field: &str, v: &mut Violations) {
-    let ok = id.strip_prefix("i-").is_some_and(|rest| {
-        (1..=62).contains(&rest.len())
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    });
-    if !ok {
-        v.add(
-            field,
-            format!(
-                "{} is not an ECS instance id like \"i-bp1abcdefghijk123456\"",
-                error::echo(id)
-            ),
-        );
-    }
-}
-
-fn check_region(region: &str, field: &str, v: &mut Violations) {
-    if !valid_region(region) {
-        v.add(
-            field,
-            format!(
-                "{} is not a region id like \"cn-hangzhou\"",
-                error::echo(region)
-            ),
-        );
-    }
-}
-
-/// 1..=max characters of `A-Z a-z 0-9 - _ .`.
-fn is_token(text: &str, max: usize) -> bool {
-    !text.is_empty()
-        && text.len() <= max
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-fn optional(text: &str) -> Option<String> {
-    (!text.is_empty()).then(|| text.to_owned())
 }

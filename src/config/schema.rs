@@ -62,42 +62,13 @@ pub fn config() -> &'static [Field] {
 
 /// The fields of the struct `T` (empty if `T` is not a struct).
 pub fn probe<'de, T: Deserialize<'de>>() -> Vec<Field> {
-    let sink = RefCell::new(Vec::new());
+    let kind = RefCell::new(Kind::Other);
     // The probe answers every value with a placeholder; the value built is
     // discarded, only the fields recorded matter.
-    let _ = T::deserialize(StructProbe { sink: &sink });
-    sink.into_inner()
-}
-
-/// A deserializer that expects a struct and records its fields.
-struct StructProbe<'a> {
-    sink: &'a RefCell<Vec<Field>>,
-}
-
-impl<'de> de::Deserializer<'de> for StructProbe<'_> {
-    type Error = ProbeError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ProbeError> {
-        Err(de::Error::custom("the schema probe expects a struct"))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, ProbeError> {
-        visitor.visit_map(FieldsProbe {
-            fields,
-            next: 0,
-            sink: self.sink,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map enum identifier ignored_any
+    let _ = T::deserialize(ValueProbe { kind: &kind });
+    match kind.into_inner() {
+        Kind::Section(fields) => fields,
+        _ => Vec::new(),
     }
 }
 
@@ -214,13 +185,15 @@ impl<'de> de::Deserializer<'de> for ValueProbe<'_> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
-        let entry = RefCell::new(Kind::Other);
-        let value = visitor.visit_map(OneEntry {
-            done: false,
-            kind: &entry,
+        // One entry, named "name", whose value is probed.
+        let entry = RefCell::new(Vec::new());
+        let value = visitor.visit_map(FieldsProbe {
+            fields: &["name"],
+            next: 0,
+            sink: &entry,
         });
-        self.set(match entry.into_inner() {
-            Kind::Section(fields) => Kind::Named(fields),
+        self.set(match entry.into_inner().pop().map(|field| field.kind) {
+            Some(Kind::Section(fields)) => Kind::Named(fields),
             _ => Kind::Other,
         });
         value
@@ -229,34 +202,6 @@ impl<'de> de::Deserializer<'de> for ValueProbe<'_> {
     serde::forward_to_deserialize_any! {
         i8 i16 i128 u128 char bytes byte_buf unit unit_struct newtype_struct
         seq tuple tuple_struct enum identifier ignored_any
-    }
-}
-
-/// A map with one entry named `name`, whose value is probed.
-struct OneEntry<'a> {
-    done: bool,
-    kind: &'a RefCell<Kind>,
-}
-
-impl<'de> MapAccess<'de> for OneEntry<'_> {
-    type Error = ProbeError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, ProbeError> {
-        if self.done {
-            return Ok(None);
-        }
-        seed.deserialize("name".into_deserializer()).map(Some)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, ProbeError> {
-        self.done = true;
-        seed.deserialize(ValueProbe { kind: self.kind })
     }
 }
 

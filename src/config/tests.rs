@@ -1,8 +1,10 @@
 //! Unit tests of configuration loading, with the environment as a map.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::*;
+use crate::provider::aliyun::SignatureVersion;
 
 const ALIYUN_SECRET: &str = "aliyun-secret-VALUE-0001";
 const ZL_PASSWORD: &str = "zenlayer-password-VALUE-0002";
@@ -309,13 +311,7 @@ fn errors_never_show_secret_values() {
 }
 
 #[test]
-fn region_and_env_name_helpers() {
-    assert!(valid_region("cn-hangzhou"));
-    assert!(valid_region("ap-southeast-1"));
-    assert!(valid_region("cn-zhengzhou-jva"));
-    assert!(!valid_region("cn_hangzhou"));
-    assert!(!valid_region("hangzhou"));
-    assert!(!valid_region("cn--x"));
+fn env_name_helper() {
     assert_eq!(env_name("ali-prod.2"), "ALI_PROD_2");
 }
 

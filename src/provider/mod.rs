@@ -1,6 +1,9 @@
 //! Provider adapters: the one async trait every cloud implements, the shared
 //! domain model, errors and HTTP plumbing, and one folder per cloud (client,
-//! signer, wire formats, error table).
+//! signer, wire formats, error table, parameter validation, its part of the
+//! idempotency fingerprint). What the gRPC layer asks of a cloud without
+//! calling it (its error table, lookup checks, fingerprint parameters,
+//! whether an error means "already allocated") is answered here by kind.
 
 pub mod aliyun;
 pub mod error;
@@ -9,6 +12,7 @@ pub mod http;
 pub mod model;
 pub mod redact;
 pub mod registry;
+pub mod validate;
 pub mod zenlayer;
 
 use async_trait::async_trait;
@@ -50,6 +54,10 @@ pub enum Lane {
 pub trait Provider: Send + Sync + 'static {
     /// Name, kind, endpoint and capabilities, as ListProviders reports them.
     fn description(&self) -> &ProviderDescription;
+
+    /// How the gateway follows this account's allocations (polling, the
+    /// termination of failed ones, the reconciliation grace), as configured.
+    fn follow(&self) -> &FollowSettings;
 
     /// Performs one allocation call. `spec` is validated and its kind
     /// matches this provider's.
@@ -97,6 +105,39 @@ impl ProviderKind {
         match self {
             ProviderKind::Aliyun => &aliyun::errors::TABLE,
             ProviderKind::Zenlayer => &zenlayer::errors::TABLE,
+        }
+    }
+
+    /// True when `e`, the answer to re-sending an allocation whose earlier
+    /// attempt had an unknown outcome, says that attempt landed: the
+    /// allocation exists and is read back (reconciled), not failed. Only
+    /// Alibaba has such an answer (`AllocatedAlready`); no Zenlayer error
+    /// says it.
+    pub fn already_allocated(self, e: &ProviderError) -> bool {
+        match self {
+            ProviderKind::Aliyun => aliyun::existing::is_allocated_already(e),
+            ProviderKind::Zenlayer => false,
+        }
+    }
+
+    /// This cloud's checks of a lookup's `id` (trimmed; empty when absent or
+    /// oversized, already reported) and `region_id`, adding what is wrong
+    /// to `v`.
+    pub fn check_lookup(self, id: &str, region_id: Option<&str>, v: &mut validate::Violations) {
+        match self {
+            ProviderKind::Aliyun => aliyun::validate::lookup(id, region_id, v),
+            ProviderKind::Zenlayer => zenlayer::validate::lookup(id, region_id, v),
+        }
+    }
+}
+
+impl AllocateSpec {
+    /// The parameters an idempotency fingerprint covers, as each cloud
+    /// names them (`provider::*::fingerprint`).
+    pub fn canonical_params(&self) -> Vec<(&'static str, String)> {
+        match self {
+            AllocateSpec::Aliyun(a) => aliyun::fingerprint::canonical_params(a),
+            AllocateSpec::Zenlayer(z) => zenlayer::fingerprint::canonical_params(z),
         }
     }
 }

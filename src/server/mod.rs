@@ -126,8 +126,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Providers (one HTTP client and one resilience stack each), the
-    /// idempotency store, and each provider's follow settings.
+    /// Providers (one HTTP client, one resilience stack and the follow
+    /// settings each) and the idempotency store.
     pub fn build(config: &Config) -> Result<Gateway, ServeError> {
         Gateway::from_parts(&config.providers, &config.idempotency, config.server)
     }
@@ -142,7 +142,7 @@ impl Gateway {
             check_store_path(path)?;
         }
         let store = IdempotencyStore::open_with(&idempotency.store_options())?;
-        Gateway::with_store(registry, store, providers, server)
+        Gateway::with_store(registry, store, server)
     }
 
     /// The gateway around an already opened store (tests use it to inject
@@ -150,16 +150,11 @@ impl Gateway {
     pub fn with_store(
         registry: Arc<Registry>,
         store: IdempotencyStore,
-        providers: &[ProviderConfig],
         server: ServerConfig,
     ) -> Result<Gateway, ServeError> {
         let allocator = Arc::new(Allocator {
             store,
             inflight: InFlightRegistry::new(),
-            follow: providers
-                .iter()
-                .map(|p| (p.name().to_owned(), p.follow()))
-                .collect(),
             drain: Drain::new(),
         });
         Ok(Gateway {

@@ -121,7 +121,7 @@ impl AliyunProvider {
     /// Validates the settings and builds the provider's HTTP client.
     pub fn new(settings: AliyunSettings) -> Result<Self, ProviderError> {
         let name = &settings.name;
-        if !is_valid_region(&settings.region) {
+        if !super::region::is_valid(&settings.region) {
             return Err(ProviderError::Internal(format!(
                 "aliyun provider {name:?}: invalid region id {:?}",
                 settings.region
@@ -245,7 +245,7 @@ impl Shared {
     fn region<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str, ProviderError> {
         match requested.map(str::trim).filter(|r| !r.is_empty()) {
             None => Ok(&self.settings.region),
-            Some(region) if is_valid_region(region) => Ok(region),
+            Some(region) if super::region::is_valid(region) => Ok(region),
             Some(region) => Err(ProviderError::Internal(format!(
                 "invalid region id {region:?}"
             ))),
@@ -410,6 +410,10 @@ impl crate::provider::Provider for AliyunProvider {
         &self.description
     }
 
+    fn follow(&self) -> &crate::provider::FollowSettings {
+        &self.shared.settings.follow
+    }
+
     async fn allocate(
         &self,
         spec: &AllocateSpec,
@@ -570,17 +574,6 @@ impl crate::provider::Provider for AliyunProvider {
     async fn release_failed(&self, _id: &str, _ctx: &CallContext) -> Result<bool, ProviderError> {
         Ok(false)
     }
-}
-
-/// A region id safe to put into a host name: ASCII letters, digits, `-`.
-fn is_valid_region(region: &str) -> bool {
-    !region.is_empty()
-        && region.len() <= 64
-        && !region.starts_with('-')
-        && !region.ends_with('-')
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// `https://ecs.<region>.aliyuncs.com/` (the region must be valid).

@@ -4,7 +4,11 @@
 
 pub mod client;
 pub mod errors;
+pub mod existing;
+pub mod fingerprint;
+pub mod region;
 pub mod signer;
+pub mod validate;
 pub mod wire;
 
 pub use client::AliyunProvider;

@@ -82,6 +82,7 @@ const SIGNATURE_METHOD_VALUE: HeaderValue = HeaderValue::from_static(signer::ALG
 /// A configured Zenlayer BMC account.
 pub struct ZenlayerProvider {
     description: ProviderDescription,
+    follow: crate::provider::FollowSettings,
     /// Every attempt goes through this stack (retry, rate limit, concurrency
     /// cap, per-attempt timeout) down to [`Sender`], which signs it afresh.
     stack: BoxCloneSyncService<Attempt, HttpResponse, ProviderError>,
@@ -211,6 +212,7 @@ impl ZenlayerProvider {
         let stack = middleware::stack(send_one, &settings.resilience, &limits);
         Ok(ZenlayerProvider {
             description,
+            follow: settings.follow,
             stack,
             sender,
         })
@@ -315,6 +317,10 @@ impl Sender {
 impl crate::provider::Provider for ZenlayerProvider {
     fn description(&self) -> &ProviderDescription {
         &self.description
+    }
+
+    fn follow(&self) -> &crate::provider::FollowSettings {
+        &self.follow
     }
 
     async fn allocate(

@@ -4,7 +4,9 @@
 
 pub mod client;
 pub mod errors;
+pub mod fingerprint;
 pub mod signer;
+pub mod validate;
 pub mod wire;
 
 pub use client::ZenlayerProvider;
