@@ -3,6 +3,7 @@
 //! with their signatures recomputed independently
 //! (tests/sdk_equivalence/signatures.rs), and how it reads canned answers:
 //! allocations, lookups, API errors, proxy pages, a refused connection.
+//! Also what needs no server: settings validation, the description, `Debug`.
 
 mod common;
 #[allow(dead_code)]
@@ -11,9 +12,8 @@ mod signatures;
 
 use std::time::Duration;
 
-use common::{Recorded, Reply, Scripted};
+use common::{Recorded, Reply, Scripted, providers};
 use ipalloc_gateway::config::secret::Secret;
-use ipalloc_gateway::middleware::ResilienceSettings;
 use ipalloc_gateway::provider::aliyun::client::{
     ALLOCATE_PUBLIC_IP_ADDRESS, DESCRIBE_INSTANCE_ATTRIBUTE, PUBLIC_IP_NOT_ALLOCATED,
 };
@@ -24,7 +24,7 @@ use ipalloc_gateway::provider::aliyun::{
 use ipalloc_gateway::provider::error::{ProviderError, SendPhase};
 use ipalloc_gateway::provider::model::{
     AliyunAllocate, AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState,
-    HttpSettings,
+    Capabilities, ChargeType, ProviderKind, ZenlayerAllocate,
 };
 use ipalloc_gateway::provider::{CallContext, Provider};
 
@@ -32,30 +32,28 @@ const AK_ID: &str = "LTAI5tExampleAkId0001";
 const SECRET: &str = "TopSecret/Value+=-7f3e";
 const TOKEN: &str = "CAIS+sts/token==value";
 
-/// The provider pointed at `base`, with one attempt per call (these tests
-/// count requests and map single answers).
+fn credentials(sts: bool) -> AliyunCredentials {
+    AliyunCredentials {
+        access_key_id: AK_ID.into(),
+        access_key_secret: Secret::new(SECRET),
+        security_token: sts.then(|| Secret::new(TOKEN)),
+    }
+}
+
+/// Account `ali-test` in `cn-hangzhou`, with an STS token when `sts`;
+/// `endpoint` overrides the regional URLs.
+fn settings(signature: SignatureVersion, sts: bool, endpoint: Option<&str>) -> AliyunSettings {
+    providers::aliyun("ali-test", endpoint, signature, credentials(sts))
+}
+
+/// The provider with every region sent to `base`.
 fn provider(signature: SignatureVersion, sts: bool, base: &str) -> AliyunProvider {
-    AliyunProvider::new(AliyunSettings {
-        name: "ali-test".into(),
-        region: "cn-hangzhou".into(),
-        endpoint: Some(base.to_owned()),
-        signature,
-        credentials: AliyunCredentials {
-            access_key_id: AK_ID.into(),
-            access_key_secret: Secret::new(SECRET),
-            security_token: sts.then(|| Secret::new(TOKEN)),
-        },
-        http: HttpSettings {
-            connect_timeout: Duration::from_secs(2),
-            request_timeout: Duration::from_secs(5),
-        },
-        follow: Default::default(),
-        resilience: ResilienceSettings {
-            max_attempts: 1,
-            ..Default::default()
-        },
-    })
-    .unwrap()
+    AliyunProvider::new(settings(signature, sts, Some(base))).unwrap()
+}
+
+/// The provider on the regional URLs (for tests that send nothing).
+fn regional(signature: SignatureVersion, sts: bool) -> AliyunProvider {
+    AliyunProvider::new(settings(signature, sts, None)).unwrap()
 }
 
 /// A canned answer with exactly `headers` (besides `content-length`).
@@ -404,4 +402,85 @@ async fn connection_refused_is_a_transport_error_without_url() {
     ] {
         assert!(!text.contains(leak), "{leak} in {text}");
     }
+}
+
+#[test]
+fn invalid_settings_are_rejected() {
+    let mut bad_region = settings(SignatureVersion::V1, false, None);
+    bad_region.region = "cn-hangzhou/evil".into();
+    assert!(AliyunProvider::new(bad_region).is_err());
+
+    for endpoint in [
+        "not a url",
+        "ftp://host/",
+        "http://user:pw@host/",
+        "file:///tmp",
+    ] {
+        let result = AliyunProvider::new(settings(SignatureVersion::V1, false, Some(endpoint)));
+        let error = result.unwrap_err().to_string();
+        assert!(!error.contains("pw@"), "{error}");
+    }
+
+    let mut no_secret = settings(SignatureVersion::V1, false, None);
+    no_secret.credentials.access_key_secret = Secret::new("");
+    assert!(AliyunProvider::new(no_secret).is_err());
+}
+
+#[test]
+fn description_per_signature() {
+    let v1 = regional(SignatureVersion::V1, false);
+    let d = v1.description();
+    assert_eq!(d.name, "ali-test");
+    assert_eq!(d.kind, ProviderKind::Aliyun);
+    assert_eq!(d.region.as_deref(), Some("cn-hangzhou"));
+    assert_eq!(d.endpoint, "https://ecs.cn-hangzhou.aliyuncs.com/");
+    assert_eq!(
+        d.capabilities,
+        Capabilities {
+            max_allocations_per_request: 1,
+            asynchronous: false,
+            requires_instance: true,
+            requires_instance_restart: true,
+            charge_types: vec![],
+            api_version: "ecs/2014-05-26".into(),
+            signature: "HMAC-SHA1 (RPC signature V1)".into(),
+        }
+    );
+    let endpoint = Some("http://127.0.0.1:8081");
+    let v3 = AliyunProvider::new(settings(SignatureVersion::V3, true, endpoint)).unwrap();
+    assert_eq!(v3.description().endpoint, "http://127.0.0.1:8081");
+    assert_eq!(
+        v3.description().capabilities.signature,
+        "ACS3-HMAC-SHA256 (signature V3)"
+    );
+}
+
+#[test]
+fn debug_shows_no_secret() {
+    let provider = regional(SignatureVersion::V3, true);
+    let debug = format!("{provider:?} {provider:#?}");
+    assert!(!debug.contains(SECRET), "{debug}");
+    assert!(!debug.contains(TOKEN), "{debug}");
+    assert!(debug.contains("ali-test"));
+}
+
+#[tokio::test]
+async fn wrong_spec_kind_is_internal() {
+    let provider = regional(SignatureVersion::V1, false);
+    let spec = AllocateSpec::Zenlayer(ZenlayerAllocate {
+        zone_id: "z".into(),
+        charge: ChargeType::Postpaid,
+        resource_group_id: None,
+        amount: 1,
+        netmask: 32,
+        amount_set: true,
+        netmask_set: true,
+        discount_code: None,
+        use_poc_voucher: false,
+        tags: vec![],
+    });
+    assert!(matches!(
+        provider.allocate(&spec, &CallContext::default()).await,
+        Err(ProviderError::Internal(_))
+    ));
 }

@@ -5,10 +5,13 @@
 //! credentials, the injected faults as the provider sees them, and the
 //! gateway's parsers reading what the emulator writes.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::providers;
 use ipalloc_gateway::config::secret::Secret;
 use ipalloc_gateway::emulator::RunningEmulator;
 use ipalloc_gateway::emulator::aliyun::errors::API_PAGE;
@@ -16,14 +19,13 @@ use ipalloc_gateway::emulator::aliyun::{
     self, AliyunEmulator, AliyunEmulatorConfig, EmulatorCredential, Instance, LockReason, Outcome,
     SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_SECRET, SEEDED, seed,
 };
-use ipalloc_gateway::middleware::ResilienceSettings;
 use ipalloc_gateway::provider::aliyun::client::PUBLIC_IP_NOT_ALLOCATED;
 use ipalloc_gateway::provider::aliyun::{
-    AliyunCredentials, AliyunProvider, AliyunSettings, SignatureVersion, signer, wire,
+    AliyunCredentials, AliyunProvider, SignatureVersion, signer, wire,
 };
 use ipalloc_gateway::provider::error::{ApiError, ProviderError, SendPhase};
 use ipalloc_gateway::provider::model::{
-    AliyunAllocate, AllocateSpec, AllocationLookup, AllocationState, HttpSettings,
+    AliyunAllocate, AllocateSpec, AllocationLookup, AllocationState,
 };
 use ipalloc_gateway::provider::{CallContext, Provider};
 use serde_json::{Value, json};
@@ -71,27 +73,18 @@ impl Harness {
         secret: &str,
         token: Option<&str>,
     ) -> AliyunProvider {
-        AliyunProvider::new(AliyunSettings {
-            name: "emulated".into(),
-            region: "cn-hangzhou".into(),
-            endpoint: Some(self.running.url()),
+        let credentials = AliyunCredentials {
+            access_key_id: access_key_id.into(),
+            access_key_secret: Secret::new(secret),
+            security_token: token.map(Secret::new),
+        };
+        let url = self.running.url();
+        AliyunProvider::new(providers::aliyun(
+            "emulated",
+            Some(&url),
             signature,
-            credentials: AliyunCredentials {
-                access_key_id: access_key_id.into(),
-                access_key_secret: Secret::new(secret),
-                security_token: token.map(Secret::new),
-            },
-            http: HttpSettings {
-                connect_timeout: Duration::from_secs(2),
-                request_timeout: Duration::from_secs(5),
-            },
-            follow: Default::default(),
-            // One attempt: these tests count requests and map single answers.
-            resilience: ResilienceSettings {
-                max_attempts: 1,
-                ..Default::default()
-            },
-        })
+            credentials,
+        ))
         .unwrap()
     }
 

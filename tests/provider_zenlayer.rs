@@ -4,24 +4,23 @@
 //! emulated errors and faults as the provider maps them, and the gateway's
 //! wire types reading what the emulator writes.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::providers;
 use ipalloc_gateway::config::secret::Secret;
 use ipalloc_gateway::emulator::zenlayer::{
     self, ChargeType, SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD, ZenlayerEmulator,
     ZenlayerEmulatorConfig,
 };
 use ipalloc_gateway::emulator::{CounterSnapshot, RunningEmulator};
-use ipalloc_gateway::middleware::ResilienceSettings;
 use ipalloc_gateway::provider::error::ProviderError;
 use ipalloc_gateway::provider::model::{
-    AllocateSpec, AllocationLookup, AllocationState, ChargeType as SpecCharge, HttpSettings, Tag,
-    ZenlayerAllocate,
+    AllocateSpec, AllocationLookup, AllocationState, ChargeType as SpecCharge,
 };
-use ipalloc_gateway::provider::zenlayer::{
-    DEFAULT_API_VERSION, ZenlayerCredentials, ZenlayerProvider, ZenlayerSettings, wire,
-};
+use ipalloc_gateway::provider::zenlayer::{ZenlayerCredentials, ZenlayerProvider, wire};
 use ipalloc_gateway::provider::{CallContext, Provider};
 use serde_json::{Value, json};
 
@@ -56,26 +55,13 @@ async fn harness(delay: Duration) -> Harness {
 
 impl Harness {
     fn provider(&self) -> ZenlayerProvider {
-        ZenlayerProvider::new(ZenlayerSettings {
-            name: "zl-emulated".to_owned(),
-            endpoint: self.running.url(),
-            api_version: DEFAULT_API_VERSION.to_owned(),
-            credentials: ZenlayerCredentials {
-                access_key_id: SANDBOX_ACCESS_KEY_ID.to_owned(),
-                access_key_password: Secret::new(SANDBOX_ACCESS_KEY_PASSWORD),
-            },
-            http: HttpSettings {
-                connect_timeout: Duration::from_secs(2),
-                request_timeout: Duration::from_secs(10),
-            },
-            follow: Default::default(),
-            // One attempt: these tests count requests and map single answers.
-            resilience: ResilienceSettings {
-                max_attempts: 1,
-                ..Default::default()
-            },
-        })
-        .unwrap()
+        let credentials = ZenlayerCredentials {
+            access_key_id: SANDBOX_ACCESS_KEY_ID.to_owned(),
+            access_key_password: Secret::new(SANDBOX_ACCESS_KEY_PASSWORD),
+        };
+        let mut settings = providers::zenlayer("zl-emulated", &self.running.url(), credentials);
+        settings.http.request_timeout = Duration::from_secs(10);
+        ZenlayerProvider::new(settings).unwrap()
     }
 
     async fn admin_get(&self, path: &str) -> Value {
@@ -94,24 +80,6 @@ impl Harness {
     }
 }
 
-fn spec(zone: &str, charge: SpecCharge, amount: u32) -> ZenlayerAllocate {
-    ZenlayerAllocate {
-        zone_id: zone.to_owned(),
-        charge,
-        resource_group_id: None,
-        amount,
-        netmask: 32,
-        amount_set: true,
-        netmask_set: true,
-        discount_code: None,
-        use_poc_voucher: false,
-        tags: vec![Tag {
-            key: "env".to_owned(),
-            value: "test".to_owned(),
-        }],
-    }
-}
-
 fn lookup(id: &str) -> AllocationLookup {
     AllocationLookup {
         id: id.to_owned(),
@@ -125,7 +93,11 @@ async fn provider_allocates_and_sees_creating_then_available() {
     let provider = h.provider();
     let result = provider
         .allocate(
-            &AllocateSpec::Zenlayer(spec("SEL-A", SpecCharge::Postpaid, 2)),
+            &AllocateSpec::Zenlayer(providers::zenlayer_allocate(
+                "SEL-A",
+                SpecCharge::Postpaid,
+                2,
+            )),
             &CallContext::default(),
         )
         .await
@@ -175,7 +147,11 @@ async fn provider_sees_create_failed_in_sin_a() {
     let provider = h.provider();
     let result = provider
         .allocate(
-            &AllocateSpec::Zenlayer(spec("SIN-A", SpecCharge::Postpaid, 1)),
+            &AllocateSpec::Zenlayer(providers::zenlayer_allocate(
+                "SIN-A",
+                SpecCharge::Postpaid,
+                1,
+            )),
             &CallContext::default(),
         )
         .await
@@ -206,7 +182,11 @@ async fn provider_prepaid_gets_an_order_number() {
     let provider = h.provider();
     let result = provider
         .allocate(
-            &AllocateSpec::Zenlayer(spec("HKG-A", SpecCharge::Prepaid { period_months: 3 }, 1)),
+            &AllocateSpec::Zenlayer(providers::zenlayer_allocate(
+                "HKG-A",
+                SpecCharge::Prepaid { period_months: 3 },
+                1,
+            )),
             &CallContext::default(),
         )
         .await
@@ -234,7 +214,11 @@ async fn provider_maps_emulated_errors() {
     let err = h
         .provider()
         .allocate(
-            &AllocateSpec::Zenlayer(spec("XXX-A", SpecCharge::Postpaid, 1)),
+            &AllocateSpec::Zenlayer(providers::zenlayer_allocate(
+                "XXX-A",
+                SpecCharge::Postpaid,
+                1,
+            )),
             &CallContext::default(),
         )
         .await
@@ -273,7 +257,11 @@ async fn provider_sees_injected_server_errors() {
     let err = h
         .provider()
         .allocate(
-            &AllocateSpec::Zenlayer(spec("SEL-A", SpecCharge::Postpaid, 1)),
+            &AllocateSpec::Zenlayer(providers::zenlayer_allocate(
+                "SEL-A",
+                SpecCharge::Postpaid,
+                1,
+            )),
             &CallContext::default(),
         )
         .await
@@ -298,7 +286,7 @@ async fn describe_answer_decodes_with_the_gateway_wire_type() {
     ] {
         provider
             .allocate(
-                &AllocateSpec::Zenlayer(spec("SEL-A", charge, 1)),
+                &AllocateSpec::Zenlayer(providers::zenlayer_allocate("SEL-A", charge, 1)),
                 &CallContext::default(),
             )
             .await

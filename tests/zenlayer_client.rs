@@ -3,7 +3,9 @@
 //! the ZC2 signature recomputed independently
 //! (tests/sdk_equivalence/signatures.rs), and how it reads canned answers:
 //! allocations, lookups, reconciliation, API errors, a Cloudflare
-//! challenge, proxy pages, a refused connection.
+//! challenge, proxy pages, a refused connection. Also what needs no server:
+//! settings validation, the description, `Debug`, the status and EIP
+//! mappings, the reconciliation query.
 
 mod common;
 #[allow(dead_code)]
@@ -12,62 +14,58 @@ mod signatures;
 
 use std::time::Duration;
 
-use common::{Recorded, Reply, Scripted};
+use common::{Recorded, Reply, Scripted, providers};
 use ipalloc_gateway::config::secret::Secret;
-use ipalloc_gateway::middleware::ResilienceSettings;
 use ipalloc_gateway::provider::error::{ProviderError, SendPhase};
 use ipalloc_gateway::provider::model::{
-    AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState, ChargeType,
-    HttpSettings, Tag, ZenlayerAllocate,
+    AliyunAllocate, AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState,
+    Capabilities, ChargeType, ChargeTypeName, ProviderKind, ZenlayerAllocate,
 };
-use ipalloc_gateway::provider::zenlayer::client::{ALLOCATE_EIP_ADDRESSES, DESCRIBE_EIP_ADDRESSES};
+use ipalloc_gateway::provider::zenlayer::client::{
+    ALLOCATE_EIP_ADDRESSES, DESCRIBE_EIP_ADDRESSES, allocation_from_eip, reconcile_request,
+    state_from_status,
+};
+use ipalloc_gateway::provider::zenlayer::wire::EipAddress;
 use ipalloc_gateway::provider::zenlayer::{
-    DEFAULT_API_VERSION, ZenlayerCredentials, ZenlayerProvider, ZenlayerSettings,
+    ZenlayerCredentials, ZenlayerProvider, ZenlayerSettings,
 };
 use ipalloc_gateway::provider::{CallContext, Provider};
 
 const ID: &str = "AKIDZLTEST0000000001";
 const PASSWORD: &str = "zlTestPassw0rd/Example+Key=";
 
-/// The provider pointed at `endpoint`, with one attempt per call (these
-/// tests count requests and map single answers).
-fn provider(endpoint: &str) -> ZenlayerProvider {
-    ZenlayerProvider::new(ZenlayerSettings {
-        name: "zl-test".to_owned(),
-        endpoint: endpoint.to_owned(),
-        api_version: DEFAULT_API_VERSION.to_owned(),
-        credentials: ZenlayerCredentials {
-            access_key_id: ID.to_owned(),
-            access_key_password: Secret::new(PASSWORD),
-        },
-        http: HttpSettings {
-            connect_timeout: Duration::from_secs(2),
-            request_timeout: Duration::from_secs(5),
-        },
-        follow: Default::default(),
-        resilience: ResilienceSettings {
-            max_attempts: 1,
-            ..Default::default()
-        },
-    })
-    .unwrap()
+/// Account `zl-test` at `endpoint`.
+fn settings(endpoint: &str) -> ZenlayerSettings {
+    let credentials = ZenlayerCredentials {
+        access_key_id: ID.to_owned(),
+        access_key_password: Secret::new(PASSWORD),
+    };
+    providers::zenlayer("zl-test", endpoint, credentials)
 }
 
+fn provider(endpoint: &str) -> ZenlayerProvider {
+    ZenlayerProvider::new(settings(endpoint)).unwrap()
+}
+
+/// Two EIPs in SEL-A, postpaid.
 fn spec() -> ZenlayerAllocate {
-    ZenlayerAllocate {
-        zone_id: "SEL-A".to_owned(),
-        charge: ChargeType::Postpaid,
-        resource_group_id: None,
-        amount: 2,
-        netmask: 32,
-        amount_set: true,
-        netmask_set: true,
-        discount_code: None,
-        use_poc_voucher: false,
-        tags: vec![Tag {
-            key: "env".to_owned(),
-            value: "test".to_owned(),
-        }],
+    providers::zenlayer_allocate("SEL-A", ChargeType::Postpaid, 2)
+}
+
+/// An EIP in SEL-A as the adapter reports it: no region, no instance, no
+/// restart, no failure.
+fn sel_a_eip(id: &str, ip: Option<&str>, state: AllocationState, status: &str) -> Allocation {
+    Allocation {
+        id: id.to_owned(),
+        ip_address: ip.map(str::to_owned),
+        state,
+        provider_status: status.to_owned(),
+        zone_id: Some("SEL-A".to_owned()),
+        region_id: None,
+        requires_instance_restart: false,
+        instance_id: None,
+        failure_reason: None,
+        netmask: Some(32),
     }
 }
 
@@ -170,18 +168,7 @@ async fn allocate_sends_signed_exact_bytes() {
     assert_eq!(result.allocations.len(), 2);
     assert_eq!(
         result.allocations[1],
-        Allocation {
-            id: "eip-2".to_owned(),
-            ip_address: None,
-            state: AllocationState::Pending,
-            provider_status: "CREATING".to_owned(),
-            zone_id: Some("SEL-A".to_owned()),
-            region_id: None,
-            requires_instance_restart: false,
-            instance_id: None,
-            failure_reason: None,
-            netmask: Some(32),
-        }
+        sel_a_eip("eip-2", None, AllocationState::Pending, "CREATING")
     );
 }
 
@@ -438,4 +425,145 @@ async fn connection_refused_is_transport_not_sent() {
     };
     assert_eq!(t.phase, SendPhase::NotSent);
     assert_no_leak(&err, &endpoint);
+}
+
+#[test]
+fn new_validates_settings_without_leaking() {
+    let err = ZenlayerProvider::new(settings("not a url")).unwrap_err();
+    assert!(matches!(err, ProviderError::Internal(_)));
+    assert!(err.to_string().contains("endpoint"), "{err}");
+    assert!(!err.to_string().contains(PASSWORD));
+
+    let mut s = settings("https://console.zenlayer.com");
+    s.credentials.access_key_password = Secret::new("  ");
+    assert!(ZenlayerProvider::new(s).is_err());
+    let mut s = settings("https://console.zenlayer.com");
+    s.credentials.access_key_id = "bad\nid".to_owned();
+    assert!(ZenlayerProvider::new(s).is_err());
+    let mut s = settings("https://console.zenlayer.com");
+    s.api_version = "2026\n".to_owned() + "x";
+    assert!(ZenlayerProvider::new(s).is_err());
+}
+
+#[test]
+fn description_and_debug() {
+    let provider = ZenlayerProvider::new(settings("https://console.zenlayer.com")).unwrap();
+    let d = provider.description();
+    assert_eq!(d.name, "zl-test");
+    assert_eq!(d.kind, ProviderKind::Zenlayer);
+    assert_eq!(d.region, None);
+    assert_eq!(d.endpoint, "https://console.zenlayer.com");
+    assert_eq!(
+        d.capabilities,
+        Capabilities {
+            max_allocations_per_request: 100,
+            asynchronous: true,
+            requires_instance: false,
+            requires_instance_restart: false,
+            charge_types: vec![ChargeTypeName::Prepaid, ChargeTypeName::Postpaid],
+            api_version: "bmc/2026-02-01".to_owned(),
+            signature: "ZC2-HMAC-SHA256".to_owned(),
+        }
+    );
+    let debug = format!("{provider:?}");
+    assert!(!debug.contains(PASSWORD), "{debug}");
+    assert!(debug.contains("***"), "{debug}");
+}
+
+#[test]
+fn status_mapping() {
+    use AllocationState::*;
+    for (status, state) in [
+        ("CREATING", Pending),
+        ("AVAILABLE", Ready),
+        ("ASSOCIATED", Ready),
+        ("ASSOCIATING", Ready),
+        ("UNASSOCIATING", Ready),
+        ("INUSE", Ready),
+        ("CREATE_FAILED", Failed),
+        ("RECYCLING", Released),
+        ("RECYCLE", Released),
+        ("RELEASING", Released),
+        ("SOMETHING_NEW", Pending),
+        ("", Pending),
+    ] {
+        assert_eq!(state_from_status(status), state, "{status}");
+    }
+}
+
+#[test]
+fn allocation_from_eip_maps_fields() {
+    let a = allocation_from_eip(EipAddress {
+        eip_id: "eip-1".to_owned(),
+        zone_id: Some("SEL-A".to_owned()),
+        ip_address: Some("203.0.113.7".to_owned()),
+        netmask: Some(32),
+        instance_id: Some(String::new()),
+        eip_status: Some("AVAILABLE".to_owned()),
+        ..Default::default()
+    });
+    assert_eq!(
+        a,
+        sel_a_eip(
+            "eip-1",
+            Some("203.0.113.7"),
+            AllocationState::Ready,
+            "AVAILABLE"
+        )
+    );
+    let failed = allocation_from_eip(EipAddress {
+        eip_id: "eip-2".to_owned(),
+        ip_address: Some(String::new()),
+        instance_id: Some("inst-1".to_owned()),
+        eip_status: Some("CREATE_FAILED".to_owned()),
+        ..Default::default()
+    });
+    assert_eq!(failed.state, AllocationState::Failed);
+    assert_eq!(
+        failed.failure_reason.as_deref(),
+        Some("Zenlayer reported CREATE_FAILED")
+    );
+    assert_eq!(failed.ip_address, None);
+    assert_eq!(failed.instance_id.as_deref(), Some("inst-1"));
+    let unknown = allocation_from_eip(EipAddress {
+        eip_id: "eip-3".to_owned(),
+        ..Default::default()
+    });
+    assert_eq!(unknown.state, AllocationState::Pending);
+    assert_eq!(unknown.provider_status, "");
+}
+
+#[tokio::test]
+async fn allocate_rejects_other_kinds() {
+    let provider = ZenlayerProvider::new(settings("http://127.0.0.1:9")).unwrap();
+    let err = provider
+        .allocate(
+            &AllocateSpec::Aliyun(AliyunAllocate {
+                instance_id: "i-1".to_owned(),
+                ip_address: None,
+                vlan_id: None,
+                region_id: None,
+            }),
+            &CallContext::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Internal(_)), "{err:?}");
+}
+
+#[test]
+fn reconcile_request_uses_every_identifying_filter() {
+    let mut prepaid = spec();
+    prepaid.charge = ChargeType::Prepaid { period_months: 3 };
+    prepaid.resource_group_id = Some("rg-1".to_owned());
+    assert_eq!(
+        serde_json::to_string(&reconcile_request(&prepaid, "k-1")).unwrap(),
+        r#"{"eipChargeType":"PREPAID","zoneId":"SEL-A","resourceGroupId":"rg-1","pageSize":100,"tags":[{"key":"ipalloc-idempotency-key","value":"k-1"}]}"#
+    );
+    // No resource group named: none filtered on (the default group's id
+    // is the provider's to know), and no empty filter either.
+    assert_eq!(
+        serde_json::to_string(&reconcile_request(&spec(), "k-2")).unwrap(),
+        r#"{"eipChargeType":"POSTPAID","zoneId":"SEL-A","pageSize":100,"tags":[{"key":"ipalloc-idempotency-key","value":"k-2"}]}"#
+    );
 }

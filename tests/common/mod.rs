@@ -6,6 +6,7 @@
 pub mod emulators;
 pub mod h2raw;
 pub mod process;
+pub mod providers;
 pub mod scripted;
 pub mod tools;
 

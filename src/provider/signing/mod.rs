@@ -105,6 +105,16 @@ impl SigningInstructions {
         self.headers.iter().find(|h| h.name == name)
     }
 
+    /// Every header as (name, value, sensitive), in order, for tests to
+    /// compare at a glance.
+    #[cfg(test)]
+    pub fn listed(&self) -> Vec<(&str, &str, bool)> {
+        self.headers
+            .iter()
+            .map(|h| (h.name.as_str(), h.value.to_str().unwrap(), h.sensitive()))
+            .collect()
+    }
+
     /// Sets the query on `url` and appends the headers to `headers`, after
     /// those already there (the order they go on the wire).
     pub fn apply_to(self, url: &mut Url, headers: &mut HeaderMap) {

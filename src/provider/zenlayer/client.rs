@@ -545,5 +545,44 @@ fn api_url(endpoint: &str) -> Result<Url, EndpointError> {
 }
 
 #[cfg(test)]
-#[path = "client_tests.rs"]
-mod tests;
+mod tests {
+    use super::*;
+    use crate::provider::signing::host_header;
+
+    /// The API URL for `endpoint` and the `host` signed for it.
+    fn api_url_and_host(endpoint: &str) -> Result<(Url, String), EndpointError> {
+        let url = api_url(endpoint)?;
+        let host = host_header(&url).unwrap();
+        Ok((url, host))
+    }
+
+    #[test]
+    fn url_and_signing_host() {
+        let (url, host) = api_url_and_host("https://console.zenlayer.com").unwrap();
+        assert_eq!(url.as_str(), "https://console.zenlayer.com/api/v2/bmc");
+        assert_eq!(host, "console.zenlayer.com");
+        let (url, host) = api_url_and_host("https://console.zenlayer.com/").unwrap();
+        assert_eq!(url.as_str(), "https://console.zenlayer.com/api/v2/bmc");
+        assert_eq!(host, "console.zenlayer.com");
+        // The default port is not part of the Host header.
+        let (_, host) = api_url_and_host("https://Console.Zenlayer.com:443").unwrap();
+        assert_eq!(host, "console.zenlayer.com");
+        let (url, host) = api_url_and_host("http://127.0.0.1:8080/emu/").unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:8080/emu/api/v2/bmc");
+        assert_eq!(host, "127.0.0.1:8080");
+        let (_, host) = api_url_and_host("http://[::1]:9000").unwrap();
+        assert_eq!(host, "[::1]:9000");
+        for bad in [
+            "",
+            "console.zenlayer.com",
+            "ftp://console.zenlayer.com",
+            "https://console.zenlayer.com?x=1",
+            "https://user:pw@console.zenlayer.com",
+            "https://",
+            "https:///",
+            "http:",
+        ] {
+            assert!(api_url_and_host(bad).is_err(), "{bad:?}");
+        }
+    }
+}

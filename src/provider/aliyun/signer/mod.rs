@@ -22,6 +22,7 @@ pub mod v1;
 pub mod v3;
 
 use reqwest::Url;
+use reqwest::header::HeaderName;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -29,9 +30,9 @@ use super::{AliyunCredentials, SignatureVersion};
 use crate::provider::signing::{SigningError, SigningInstructions, SigningOutput};
 
 pub use canonical::canonical_query;
-pub use encoding::{percent_encode, percent_encode_into};
-pub use v1::{V1_SIGNATURE_METHOD, V1_SIGNATURE_VERSION, V1Signature, sign_v1};
-pub use v3::{EMPTY_BODY_SHA256, V3_ALGORITHM, V3Request, V3Signature, sign_v3};
+pub use encoding::percent_encode;
+pub use v1::sign_v1;
+pub use v3::{EMPTY_BODY_SHA256, V3Request, sign_v3};
 
 /// The request to sign: an RPC call with an empty body.
 #[derive(Debug, Clone, Copy)]
@@ -59,15 +60,32 @@ pub struct SigningParams<'a> {
     pub nonce: Uuid,
 }
 
+/// `x-acs-action`: both versions repeat the action in it.
+const X_ACS_ACTION: HeaderName = HeaderName::from_static("x-acs-action");
+/// `x-acs-version`: both versions repeat the API version in it.
+const X_ACS_VERSION: HeaderName = HeaderName::from_static("x-acs-version");
+
 /// Signs `request` with the configured signature version.
 pub fn sign(
     request: &SignableRequest<'_>,
     params: &SigningParams<'_>,
 ) -> Result<SigningOutput<SigningInstructions>, SigningError> {
+    let stamp = Stamp {
+        nonce: nonce(params.nonce),
+        timestamp: timestamp(params.time),
+    };
+    let credentials = params.credentials;
     match params.version {
-        SignatureVersion::V1 => v1::sign_request(request, params),
-        SignatureVersion::V3 => v3::sign_request(request, params),
+        SignatureVersion::V1 => v1::sign_request(request, credentials, params.region, &stamp),
+        SignatureVersion::V3 => v3::sign_request(request, credentials, &stamp),
     }
+}
+
+/// What makes each attempt's signature new, in the wire formats both
+/// versions send.
+struct Stamp {
+    nonce: String,
+    timestamp: String,
 }
 
 /// UTC ISO 8601 as Alibaba wants it: `%Y-%m-%dT%H:%M:%SZ`.

@@ -6,12 +6,11 @@
 use std::fmt;
 
 use base64::Engine as _;
-use reqwest::header::HeaderName;
 
 use super::canonical::canonical_query;
 use super::encoding::percent_encode_into;
-use super::{SignableRequest, SigningParams};
-use crate::provider::aliyun::API_VERSION;
+use super::{SignableRequest, Stamp, X_ACS_ACTION, X_ACS_VERSION};
+use crate::provider::aliyun::{API_VERSION, AliyunCredentials};
 use crate::provider::signing::{
     Header, SigningError, SigningInstructions, SigningOutput, hmac_sha1,
 };
@@ -20,9 +19,6 @@ use crate::provider::signing::{
 pub const V1_SIGNATURE_METHOD: &str = "HMAC-SHA1";
 /// The V1 `SignatureVersion` parameter value.
 pub const V1_SIGNATURE_VERSION: &str = "1.0";
-
-const X_ACS_ACTION: HeaderName = HeaderName::from_static("x-acs-action");
-const X_ACS_VERSION: HeaderName = HeaderName::from_static("x-acs-version");
 
 /// The result of signing a request with RPC signature V1. `Debug` shows only
 /// the signature: the query and string-to-sign carry the STS token.
@@ -93,19 +89,18 @@ pub fn sign_v1(method: &str, params: &[(&str, &str)], access_key_secret: &str) -
     }
 }
 
-/// The V1 instructions for `request`: the whole query (the common
-/// parameters, the action's own, `Signature` last) and the `x-acs-*`
-/// headers.
+/// The V1 instructions for `request` in `region`: the whole query (the
+/// common parameters, the action's own, `Signature` last) and the
+/// `x-acs-*` headers.
 pub(super) fn sign_request(
     request: &SignableRequest<'_>,
-    params: &SigningParams<'_>,
+    credentials: &AliyunCredentials,
+    region: &str,
+    stamp: &Stamp,
 ) -> Result<SigningOutput<SigningInstructions>, SigningError> {
     // As aliyun-python-sdk-core sends V1: 32 hex digits of nonce, the
     // client's region injected as RegionId, an empty (signed)
     // SignatureType.
-    let nonce = super::nonce(params.nonce);
-    let timestamp = super::timestamp(params.time);
-    let credentials = params.credentials;
     let mut signed: Vec<(&str, &str)> = Vec::with_capacity(11 + request.params.len());
     signed.extend_from_slice(&[
         ("Action", request.action),
@@ -115,9 +110,9 @@ pub(super) fn sign_request(
         ("SignatureMethod", V1_SIGNATURE_METHOD),
         ("SignatureType", ""),
         ("SignatureVersion", V1_SIGNATURE_VERSION),
-        ("SignatureNonce", nonce.as_str()),
-        ("Timestamp", timestamp.as_str()),
-        ("RegionId", params.region),
+        ("SignatureNonce", stamp.nonce.as_str()),
+        ("Timestamp", stamp.timestamp.as_str()),
+        ("RegionId", region),
     ]);
     if let Some(token) = &credentials.security_token {
         signed.push(("SecurityToken", token.expose()));

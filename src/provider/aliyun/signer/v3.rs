@@ -8,8 +8,8 @@ use std::fmt::{self, Write as _};
 use reqwest::header::{AUTHORIZATION, HOST, HeaderName};
 
 use super::canonical::{canonical_headers, canonical_query};
-use super::{SignableRequest, SigningParams};
-use crate::provider::aliyun::API_VERSION;
+use super::{SignableRequest, Stamp, X_ACS_ACTION, X_ACS_VERSION};
+use crate::provider::aliyun::{API_VERSION, AliyunCredentials};
 use crate::provider::signing::{
     Header, SigningError, SigningInstructions, SigningOutput, hmac_sha256, host_header, sha256_hex,
 };
@@ -22,8 +22,6 @@ pub const V3_ALGORITHM: &str = "ACS3-HMAC-SHA256";
 pub const EMPTY_BODY_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-const X_ACS_ACTION: HeaderName = HeaderName::from_static("x-acs-action");
-const X_ACS_VERSION: HeaderName = HeaderName::from_static("x-acs-version");
 const X_ACS_DATE: HeaderName = HeaderName::from_static("x-acs-date");
 const X_ACS_SIGNATURE_NONCE: HeaderName = HeaderName::from_static("x-acs-signature-nonce");
 const X_ACS_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-acs-content-sha256");
@@ -134,20 +132,18 @@ pub fn sign_v3<V: AsRef<str>>(
 /// headers (the STS token marked sensitive), then `Authorization`.
 pub(super) fn sign_request(
     request: &SignableRequest<'_>,
-    params: &SigningParams<'_>,
+    credentials: &AliyunCredentials,
+    stamp: &Stamp,
 ) -> Result<SigningOutput<SigningInstructions>, SigningError> {
-    let nonce = super::nonce(params.nonce);
-    let timestamp = super::timestamp(params.time);
     let host = host_header(request.url)?;
-    let credentials = params.credentials;
     // (name, value, sensitive), in the order they are sent.
     let mut signed: Vec<(HeaderName, &str, bool)> = Vec::with_capacity(8);
     signed.extend([
         (HOST, host.as_str(), false),
         (X_ACS_ACTION, request.action, false),
         (X_ACS_VERSION, API_VERSION, false),
-        (X_ACS_DATE, timestamp.as_str(), false),
-        (X_ACS_SIGNATURE_NONCE, nonce.as_str(), false),
+        (X_ACS_DATE, stamp.timestamp.as_str(), false),
+        (X_ACS_SIGNATURE_NONCE, stamp.nonce.as_str(), false),
         (X_ACS_CONTENT_SHA256, EMPTY_BODY_SHA256, false),
     ]);
     if let Some(token) = &credentials.security_token {

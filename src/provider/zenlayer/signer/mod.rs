@@ -35,11 +35,8 @@ use crate::provider::signing::{
     Header, SigningError, SigningInstructions, SigningOutput, host_header,
 };
 
-pub use canonical::{CANONICAL_URI, SIGNED_HEADERS, canonical_request, hashed_payload};
-pub use signature::{
-    ParsedAuthorization, SigningInput, authorization, authorization_header, parse_authorization,
-    sign_input, string_to_sign,
-};
+pub use canonical::hashed_payload;
+use signature::{SigningInput, authorization_header, sign_input};
 
 /// `X-ZC-Signature-Method` and the first word of `Authorization`.
 pub const ALGORITHM: &str = "ZC2-HMAC-SHA256";

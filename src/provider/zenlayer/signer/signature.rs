@@ -1,7 +1,6 @@
 //! The ZC2-HMAC-SHA256 signature over a canonical request: the string to
 //! sign, the HMAC keyed with the raw access key password (no key
-//! derivation), and the `Authorization` header that carries it (built, and
-//! read back as an emulator reads it).
+//! derivation), and the `Authorization` header that carries it.
 
 use super::ALGORITHM;
 use super::canonical::{SIGNED_HEADERS, canonical_request, hashed_payload};
@@ -49,37 +48,6 @@ pub fn sign_input(input: &SigningInput<'_>) -> String {
     let canonical = canonical_request(input.content_type, input.host, &hashed_payload(input.body));
     let to_sign = string_to_sign(input.timestamp, &sha256_hex(canonical.as_bytes()));
     signature(input.access_key_password, &to_sign)
-}
-
-/// All steps at once: the `Authorization` header value for `input`.
-pub fn authorization(input: &SigningInput<'_>) -> String {
-    authorization_header(input.access_key_id, &sign_input(input))
-}
-
-/// The parts of a ZC2 `Authorization` header, as an emulator reads them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedAuthorization<'a> {
-    pub credential: &'a str,
-    pub signed_headers: &'a str,
-    pub signature: &'a str,
-}
-
-/// Splits a ZC2 `Authorization` header value into its parts; `None` when it
-/// is not of the form this module produces.
-pub fn parse_authorization(header: &str) -> Option<ParsedAuthorization<'_>> {
-    let rest = header.strip_prefix(ALGORITHM)?.strip_prefix(' ')?;
-    let mut parts = rest.split(", ");
-    let credential = parts.next()?.strip_prefix("Credential=")?;
-    let signed_headers = parts.next()?.strip_prefix("SignedHeaders=")?;
-    let signature = parts.next()?.strip_prefix("Signature=")?;
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(ParsedAuthorization {
-        credential,
-        signed_headers,
-        signature,
-    })
 }
 
 #[cfg(test)]
@@ -185,14 +153,17 @@ mod tests {
             "{}: authorization (step by step)",
             v.name
         );
-        let all_at_once = authorization(&SigningInput {
-            access_key_id: &v.access_key_id,
-            access_key_password: &v.access_key_password,
-            timestamp: &v.timestamp,
-            content_type: &v.content_type,
-            host: &v.host,
-            body: v.body.as_bytes(),
-        });
+        let all_at_once = authorization_header(
+            &v.access_key_id,
+            &sign_input(&SigningInput {
+                access_key_id: &v.access_key_id,
+                access_key_password: &v.access_key_password,
+                timestamp: &v.timestamp,
+                content_type: &v.content_type,
+                host: &v.host,
+                body: v.body.as_bytes(),
+            }),
+        );
         assert_eq!(all_at_once, v.authorization, "{}: authorization", v.name);
     }
 
@@ -222,30 +193,6 @@ mod tests {
         assert_eq!(
             signature(&v.access_key_password, &sts),
             "efb356c32e55c781e10dc676da59462c22596d82e91c57803666243379555b2f"
-        );
-    }
-
-    #[test]
-    fn parse_authorization_round_trips() {
-        let header =
-            "ZC2-HMAC-SHA256 Credential=AKID1, SignedHeaders=content-type;host, Signature=abc123";
-        assert_eq!(
-            parse_authorization(header),
-            Some(ParsedAuthorization {
-                credential: "AKID1",
-                signed_headers: "content-type;host",
-                signature: "abc123",
-            })
-        );
-        assert_eq!(parse_authorization(""), None);
-        assert_eq!(parse_authorization("Bearer token"), None);
-        assert_eq!(
-            parse_authorization("ZC2-HMAC-SHA256 Credential=a, SignedHeaders=b"),
-            None
-        );
-        assert_eq!(
-            parse_authorization("ZC2-HMAC-SHA256 Credential=a, SignedHeaders=b, Signature=c, X=d"),
-            None
         );
     }
 }
