@@ -61,7 +61,7 @@ pub struct AliyunProvider {
 /// action's own parameters, signed afresh (new nonce and timestamp) every
 /// time it reaches [`Shared::send`].
 #[derive(Clone)]
-pub struct Call {
+struct Call {
     region: String,
     params: Vec<(&'static str, String)>,
 }

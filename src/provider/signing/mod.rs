@@ -1,8 +1,9 @@
 //! What both clouds' signers share, after smithy-rs `aws-sigv4`: a signer
 //! is `sign(&SignableRequest, &SigningParams) ->
-//! SigningOutput<SigningInstructions>`, and the instructions name every
-//! query parameter and header the signed request carries, the sensitive
-//! ones marked. The client only applies them ([`SigningInstructions::apply_to`]).
+//! Result<SigningOutput<SigningInstructions>, SigningError>`, and the
+//! instructions name every query parameter and header the signed request
+//! carries, the sensitive ones marked. The client only applies them
+//! ([`SigningInstructions::apply_to`]) and adds nothing a signature covers.
 //!
 //! Also here, because both clouds compute them alike: SHA-256 hex and HMAC
 //! ([`digest`]), the `host` value a signature covers and the parsing of a
