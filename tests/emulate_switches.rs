@@ -49,9 +49,7 @@ async fn allocate(port: u16, extra: &[(&str, &str)]) -> (u16, String) {
         ("InstanceId", "i-emuhasip001"),
     ];
     params.extend_from_slice(extra);
-    let query = signer::sign_v1("POST", &params, SANDBOX_ACCESS_KEY_SECRET)
-        .unwrap()
-        .into_query();
+    let query = signer::sign_v1("POST", &params, SANDBOX_ACCESS_KEY_SECRET).into_query();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let response = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/?{query}"))

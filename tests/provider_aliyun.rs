@@ -459,9 +459,7 @@ async fn the_gateway_parser_reads_the_xml_error() {
         ("Timestamp", now.as_str()),
         ("InstanceId", "i-emuready001"),
     ];
-    let query = signer::sign_v1("POST", &params, SANDBOX_ACCESS_KEY_SECRET)
-        .unwrap()
-        .into_query();
+    let query = signer::sign_v1("POST", &params, SANDBOX_ACCESS_KEY_SECRET).into_query();
     let response = harness
         .http
         .post(format!("{}/?{query}", harness.url()))

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ipalloc_gateway::api::deadline::parse_grpc_timeout;
+use ipalloc_gateway::emulator::zenlayer::signature as zl_signature;
 use ipalloc_gateway::provider::Operation;
 use ipalloc_gateway::provider::aliyun::{signer as ali_signer, wire as ali_wire};
 use ipalloc_gateway::provider::http::HttpResponse;
-use ipalloc_gateway::provider::zenlayer::{signer as zl_signer, wire as zl_wire};
+use ipalloc_gateway::provider::zenlayer::wire as zl_wire;
 use ipalloc_gateway::sandbox::{EmulatorOptions, start_emulators};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -111,7 +112,7 @@ fn header_and_text_parsers_survive_random_input() {
             .map(|_| alphabet[rng.random_range(0..alphabet.len())])
             .collect();
         let _ = parse_grpc_timeout(&text);
-        let _ = zl_signer::parse_authorization(&text);
+        let _ = zl_signature::parse_authorization(&text);
         let _ = ali_signer::percent_encode(&text);
         let _ = ali_signer::sign_v1("POST", &[(text.as_str(), text.as_str())], &text);
     }

@@ -6,12 +6,14 @@
 //! whether an error means "already allocated") is answered here by kind.
 
 pub mod aliyun;
+pub mod attempt;
 pub mod error;
 pub mod error_table;
 pub mod http;
 pub mod model;
 pub mod redact;
 pub mod registry;
+pub mod signing;
 pub mod validate;
 pub mod zenlayer;
 

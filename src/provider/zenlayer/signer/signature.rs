@@ -1,35 +1,10 @@
-//! ZC2-HMAC-SHA256, the request signature of Zenlayer Cloud API 2.0.
-//!
-//! Pure functions, one per step of the algorithm, so that an emulator can
-//! recompute each intermediate value to verify a request:
-//!
-//! ```text
-//! HashedPayload    = hex(sha256(body bytes))            -- the exact bytes sent
-//! CanonicalRequest = "POST\n/\n\ncontent-type:<ct>\nhost:<host>\n\ncontent-type;host\n<HashedPayload>"
-//! StringToSign     = "ZC2-HMAC-SHA256\n<X-ZC-Timestamp>\n" + hex(sha256(CanonicalRequest))
-//! Signature        = hex(HMAC-SHA256(key = AccessKeyPassword, StringToSign))
-//! Authorization    = "ZC2-HMAC-SHA256 Credential=<id>, SignedHeaders=content-type;host, Signature=<sig>"
-//! ```
-//!
-//! The canonical URI is always `/` (not `/api/v2/bmc`), the query string is
-//! always empty, and the password is the HMAC key as is (no key derivation).
-//! `content-type` and `host` must equal the headers actually sent; action and
-//! version headers are not signed. The timestamp is Unix seconds, signed as
-//! the same decimal string that goes into `X-ZC-Timestamp`.
+//! The ZC2-HMAC-SHA256 signature over a canonical request: the string to
+//! sign, the HMAC keyed with the raw access key password (no key
+//! derivation), and the `Authorization` header that carries it.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
-
-/// `X-ZC-Signature-Method` and the first word of `Authorization`.
-pub const ALGORITHM: &str = "ZC2-HMAC-SHA256";
-
-/// The headers covered by the signature, in canonical order.
-pub const SIGNED_HEADERS: &str = "content-type;host";
-
-/// The canonical URI: always `/`, whatever the request path.
-pub const CANONICAL_URI: &str = "/";
-
-type HmacSha256 = Hmac<Sha256>;
+use super::ALGORITHM;
+use super::canonical::{SIGNED_HEADERS, canonical_request, hashed_payload};
+use crate::provider::signing::{hmac_sha256, sha256_hex};
 
 /// Everything one signature covers.
 #[derive(Clone, Copy)]
@@ -47,24 +22,6 @@ pub struct SigningInput<'a> {
     pub body: &'a [u8],
 }
 
-/// `HashedRequestPayload`: lowercase hex SHA-256 of the body bytes.
-pub fn hashed_payload(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
-}
-
-/// The canonical request for a POST with the given signed header values and
-/// hashed payload.
-pub fn canonical_request(content_type: &str, host: &str, hashed_payload: &str) -> String {
-    format!(
-        "POST\n{CANONICAL_URI}\n\ncontent-type:{content_type}\nhost:{host}\n\n{SIGNED_HEADERS}\n{hashed_payload}"
-    )
-}
-
-/// Lowercase hex SHA-256 of the canonical request.
-pub fn hashed_canonical_request(canonical_request: &str) -> String {
-    hex::encode(Sha256::digest(canonical_request.as_bytes()))
-}
-
 /// `ZC2-HMAC-SHA256\n<timestamp>\n<hashed canonical request>`.
 pub fn string_to_sign(timestamp: &str, hashed_canonical_request: &str) -> String {
     format!("{ALGORITHM}\n{timestamp}\n{hashed_canonical_request}")
@@ -73,9 +30,10 @@ pub fn string_to_sign(timestamp: &str, hashed_canonical_request: &str) -> String
 /// Lowercase hex HMAC-SHA256 of the string to sign, keyed with the raw
 /// access key password.
 pub fn signature(access_key_password: &str, string_to_sign: &str) -> String {
-    let mut mac = HmacSha256::new(&hmac_key(access_key_password.as_bytes()));
-    mac.update(string_to_sign.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(hmac_sha256(
+        access_key_password.as_bytes(),
+        string_to_sign.as_bytes(),
+    ))
 }
 
 /// The `Authorization` header value for a computed signature.
@@ -85,54 +43,11 @@ pub fn authorization_header(access_key_id: &str, signature: &str) -> String {
     )
 }
 
-/// All steps at once: the `Authorization` header value for `input`.
-pub fn authorization(input: &SigningInput<'_>) -> String {
+/// All steps at once: the signature of `input`.
+pub fn sign_input(input: &SigningInput<'_>) -> String {
     let canonical = canonical_request(input.content_type, input.host, &hashed_payload(input.body));
-    let to_sign = string_to_sign(input.timestamp, &hashed_canonical_request(&canonical));
-    authorization_header(
-        input.access_key_id,
-        &signature(input.access_key_password, &to_sign),
-    )
-}
-
-/// The parts of a ZC2 `Authorization` header, as an emulator reads them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedAuthorization<'a> {
-    pub credential: &'a str,
-    pub signed_headers: &'a str,
-    pub signature: &'a str,
-}
-
-/// Splits a ZC2 `Authorization` header value into its parts; `None` when it
-/// is not of the form this module produces.
-pub fn parse_authorization(header: &str) -> Option<ParsedAuthorization<'_>> {
-    let rest = header.strip_prefix(ALGORITHM)?.strip_prefix(' ')?;
-    let mut parts = rest.split(", ");
-    let credential = parts.next()?.strip_prefix("Credential=")?;
-    let signed_headers = parts.next()?.strip_prefix("SignedHeaders=")?;
-    let signature = parts.next()?.strip_prefix("Signature=")?;
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(ParsedAuthorization {
-        credential,
-        signed_headers,
-        signature,
-    })
-}
-
-/// The HMAC key block as RFC 2104 defines it (keys longer than the block
-/// are hashed, shorter ones zero-padded), so that building the MAC is
-/// infallible for any password.
-fn hmac_key(key: &[u8]) -> hmac::digest::Key<HmacSha256> {
-    let mut block = hmac::digest::Key::<HmacSha256>::default();
-    if key.len() <= block.len() {
-        block[..key.len()].copy_from_slice(key);
-    } else {
-        let hash = Sha256::digest(key);
-        block[..hash.len()].copy_from_slice(&hash);
-    }
-    block
+    let to_sign = string_to_sign(input.timestamp, &sha256_hex(canonical.as_bytes()));
+    signature(input.access_key_password, &to_sign)
 }
 
 #[cfg(test)]
@@ -217,7 +132,7 @@ mod tests {
         let hp = hashed_payload(v.body.as_bytes());
         assert_eq!(hp, v.hashed_payload, "{}: hashed payload", v.name);
         let canonical = canonical_request(&v.content_type, &v.host, &hp);
-        let hcr = hashed_canonical_request(&canonical);
+        let hcr = sha256_hex(canonical.as_bytes());
         assert_eq!(
             hcr, v.hashed_canonical_request,
             "{}: hashed canonical request",
@@ -238,14 +153,17 @@ mod tests {
             "{}: authorization (step by step)",
             v.name
         );
-        let all_at_once = authorization(&SigningInput {
-            access_key_id: &v.access_key_id,
-            access_key_password: &v.access_key_password,
-            timestamp: &v.timestamp,
-            content_type: &v.content_type,
-            host: &v.host,
-            body: v.body.as_bytes(),
-        });
+        let all_at_once = authorization_header(
+            &v.access_key_id,
+            &sign_input(&SigningInput {
+                access_key_id: &v.access_key_id,
+                access_key_password: &v.access_key_password,
+                timestamp: &v.timestamp,
+                content_type: &v.content_type,
+                host: &v.host,
+                body: v.body.as_bytes(),
+            }),
+        );
         assert_eq!(all_at_once, v.authorization, "{}: authorization", v.name);
     }
 
@@ -267,65 +185,14 @@ mod tests {
     }
 
     #[test]
-    fn canonical_request_matches_v1_text() {
-        let hp = "b6b348fe3160aec0ae155bb018754b4385c87af470c5622af9122bf05a49bf76";
-        assert_eq!(
-            canonical_request("application/json", "console.zenlayer.com", hp),
-            format!(
-                "POST\n/\n\ncontent-type:application/json\nhost:console.zenlayer.com\n\ncontent-type;host\n{hp}"
-            )
-        );
-    }
-
-    #[test]
     fn v0_docs_signature_value() {
         let v = &json_vectors()[0];
         let canonical =
             canonical_request(&v.content_type, &v.host, &hashed_payload(v.body.as_bytes()));
-        let sts = string_to_sign(&v.timestamp, &hashed_canonical_request(&canonical));
+        let sts = string_to_sign(&v.timestamp, &sha256_hex(canonical.as_bytes()));
         assert_eq!(
             signature(&v.access_key_password, &sts),
             "efb356c32e55c781e10dc676da59462c22596d82e91c57803666243379555b2f"
-        );
-    }
-
-    #[test]
-    fn hmac_key_block_matches_library_for_any_length() {
-        for len in [0usize, 1, 27, 63, 64, 65, 200] {
-            let key: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-            let mut ours = HmacSha256::new(&hmac_key(&key));
-            ours.update(b"message");
-            let mut lib = <HmacSha256 as KeyInit>::new_from_slice(&key).unwrap();
-            lib.update(b"message");
-            assert_eq!(
-                ours.finalize().into_bytes(),
-                lib.finalize().into_bytes(),
-                "key length {len}"
-            );
-        }
-    }
-
-    #[test]
-    fn parse_authorization_round_trips() {
-        let header =
-            "ZC2-HMAC-SHA256 Credential=AKID1, SignedHeaders=content-type;host, Signature=abc123";
-        assert_eq!(
-            parse_authorization(header),
-            Some(ParsedAuthorization {
-                credential: "AKID1",
-                signed_headers: "content-type;host",
-                signature: "abc123",
-            })
-        );
-        assert_eq!(parse_authorization(""), None);
-        assert_eq!(parse_authorization("Bearer token"), None);
-        assert_eq!(
-            parse_authorization("ZC2-HMAC-SHA256 Credential=a, SignedHeaders=b"),
-            None
-        );
-        assert_eq!(
-            parse_authorization("ZC2-HMAC-SHA256 Credential=a, SignedHeaders=b, Signature=c, X=d"),
-            None
         );
     }
 }
