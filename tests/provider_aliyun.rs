@@ -143,7 +143,7 @@ fn lookup(id: &str) -> AllocationLookup {
 
 fn api(error: ProviderError) -> ApiError {
     match error {
-        ProviderError::Api(api) => api,
+        ProviderError::Api(api) => *api,
         other => panic!("expected an API error, got {other:?}"),
     }
 }

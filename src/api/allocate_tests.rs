@@ -191,17 +191,16 @@ fn lost() -> ProviderError {
 }
 
 fn throttled_lookup() -> ProviderError {
-    ProviderError::Api(crate::provider::error::ApiError {
-        op: crate::provider::Operation {
+    ProviderError::from(crate::provider::error::ApiError::new(
+        &crate::provider::zenlayer::errors::TABLE,
+        crate::provider::Operation {
             name: "DescribeEipAddresses",
             mutating: false,
         },
-        http_status: 429,
-        code: "REQUEST_LIMIT_EXCEEDED".to_owned(),
-        message: "slow down".to_owned(),
-        request_id: None,
-        retry_after: None,
-    })
+        429,
+        "REQUEST_LIMIT_EXCEEDED".to_owned(),
+        "slow down".to_owned(),
+    ))
 }
 
 fn allocator(grace: Duration) -> Arc<Allocator> {

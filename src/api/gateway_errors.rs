@@ -295,8 +295,20 @@ pub static REQUEST_BODY_TIMEOUT: Decision = Decision {
     library_code: false,
 };
 
+pub static TIMEOUT_EXPIRED: Decision = Decision {
+    situation: "The caller's `grpc-timeout` passed with no answer yet, message `Timeout \
+                expired` as tonic's own (a backstop: handlers answer before it with a \
+                meaningful status; what the call did is not known)",
+    code: Code::Cancelled,
+    reason: "GRPC_TIMEOUT_EXPIRED",
+    also: None,
+    retry: Retry::No,
+    metadata: &["grpcTimeoutMs"],
+    library_code: false,
+};
+
 /// Every decision, in README order.
-pub static DECISIONS: [&Decision; 23] = [
+pub static DECISIONS: [&Decision; 24] = [
     &INVALID_REQUEST,
     &KEY_REUSED,
     &KEY_IN_PROGRESS,
@@ -320,6 +332,7 @@ pub static DECISIONS: [&Decision; 23] = [
     &REQUEST_REJECTED,
     &SHUTTING_DOWN,
     &REQUEST_BODY_TIMEOUT,
+    &TIMEOUT_EXPIRED,
 ];
 
 /// [`DECISIONS`] as a Markdown table, as published in README.md.

@@ -48,6 +48,26 @@ pub struct ErrorRule {
     pub retry: RetryClass,
 }
 
+/// One row, in the order of the README's columns: code, message pattern,
+/// documented HTTP status, gRPC code, ErrorInfo reason, retry class.
+pub const fn rule(
+    code: &'static str,
+    message: Option<&'static str>,
+    http_status: Option<u16>,
+    grpc: Code,
+    reason: &'static str,
+    retry: RetryClass,
+) -> ErrorRule {
+    ErrorRule {
+        code,
+        message,
+        http_status,
+        grpc,
+        reason,
+        retry,
+    }
+}
+
 /// All known error codes of one provider API.
 #[derive(Debug)]
 pub struct ErrorTable {
@@ -122,14 +142,15 @@ static OTHER_4XX: ErrorRule = fallback(0, Code::FailedPrecondition, RetryClass::
 static OTHER: ErrorRule = fallback(0, Code::Internal, RetryClass::IdempotentOnly);
 
 const fn fallback(status: u16, grpc: Code, retry: RetryClass) -> ErrorRule {
-    ErrorRule {
-        code: "*",
-        message: None,
-        http_status: if status == 0 { None } else { Some(status) },
+    let http_status = if status == 0 { None } else { Some(status) };
+    rule(
+        "*",
+        None,
+        http_status,
         grpc,
-        reason: "PROVIDER_ERROR_UNRECOGNIZED",
+        "PROVIDER_ERROR_UNRECOGNIZED",
         retry,
-    }
+    )
 }
 
 /// The fallback row for an HTTP status.

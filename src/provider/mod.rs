@@ -3,12 +3,14 @@
 //! signer, wire formats, error table).
 
 pub mod aliyun;
+pub mod classification;
 pub mod error;
 pub mod error_table;
 pub mod http;
 pub mod model;
 pub mod redact;
 pub mod registry;
+mod wire_common;
 pub mod zenlayer;
 
 use async_trait::async_trait;

@@ -56,7 +56,7 @@ where
             Some(timeout) => Box::pin(async move {
                 match tokio::time::timeout(timeout, future).await {
                     Ok(response) => response,
-                    Err(_) => Ok(tonic::Status::cancelled("Timeout expired").into_http()),
+                    Err(_) => Ok(crate::api::error::timeout_expired(timeout).into_http()),
                 }
             }),
         }

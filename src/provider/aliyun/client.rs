@@ -78,10 +78,6 @@ impl AttemptRequest for Attempt {
         self.deadline
     }
 
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Aliyun
-    }
-
     fn lane(&self) -> Lane {
         self.lane
     }

@@ -108,10 +108,6 @@ impl AttemptRequest for Attempt {
         self.deadline
     }
 
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Zenlayer
-    }
-
     fn lane(&self) -> Lane {
         self.lane
     }
