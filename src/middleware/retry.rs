@@ -168,7 +168,7 @@ mod tests {
         ALLOCATE, Answer, READ, Scripted, TestRequest, api, malformed, not_sent, ok, sent,
         throttled,
     };
-    use crate::provider::ProviderKind;
+    use crate::provider::ProviderKind::{Aliyun, Zenlayer};
     use crate::provider::error::{SendPhase, TransportError};
 
     fn settings(max_attempts: u32) -> ResilienceSettings {
@@ -214,13 +214,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn throttling_and_temporary_unavailability_are_retried_even_for_allocations() {
         let cases = [
-            (ProviderKind::Aliyun, "Throttling", 400),
-            (ProviderKind::Aliyun, "Throttling.User", 400),
-            (ProviderKind::Aliyun, "Throttling.Api", 400),
-            (ProviderKind::Aliyun, "SomethingNew", 429),
-            (ProviderKind::Zenlayer, "REQUEST_LIMIT_EXCEEDED", 429),
-            (ProviderKind::Zenlayer, "SERVICE_TEMPORARY_UNAVAILABLE", 503),
-            (ProviderKind::Zenlayer, "SECURITY_CHALLENGE", 403),
+            (Aliyun, "Throttling", 400),
+            (Aliyun, "Throttling.User", 400),
+            (Aliyun, "Throttling.Api", 400),
+            (Aliyun, "SomethingNew", 429),
+            (Zenlayer, "REQUEST_LIMIT_EXCEEDED", 429),
+            (Zenlayer, "SERVICE_TEMPORARY_UNAVAILABLE", 503),
+            (Zenlayer, "SECURITY_CHALLENGE", 403),
         ];
         for (kind, code, status) in cases {
             let inner = Scripted::new([Err(api(kind, ALLOCATE, code, status)), ok()]);
@@ -239,19 +239,19 @@ mod tests {
 
     /// Errors after which a write may have happened, or a read may succeed.
     fn outcome_unknown(op: crate::provider::Operation) -> Vec<ProviderError> {
-        vec![
-            sent(op, true),
-            sent(op, false),
-            api(ProviderKind::Aliyun, op, "InternalError", 500),
-            api(ProviderKind::Aliyun, op, "ServiceUnavailable", 503),
-            api(ProviderKind::Aliyun, op, "UnknownError", 500),
-            api(ProviderKind::Aliyun, op, "SignatureNonceUsed", 400),
-            api(ProviderKind::Aliyun, op, "SomethingNew", 502),
-            api(ProviderKind::Zenlayer, op, "INTERNAL_SERVER_ERROR", 500),
-            api(ProviderKind::Zenlayer, op, "REQUEST_TIMED_OUT", 503),
-            malformed(op, 502),
-            malformed(op, 500),
-        ]
+        let answers = [
+            (Aliyun, "InternalError", 500),
+            (Aliyun, "ServiceUnavailable", 503),
+            (Aliyun, "UnknownError", 500),
+            (Aliyun, "SignatureNonceUsed", 400),
+            (Aliyun, "SomethingNew", 502),
+            (Zenlayer, "INTERNAL_SERVER_ERROR", 500),
+            (Zenlayer, "REQUEST_TIMED_OUT", 503),
+        ];
+        let mut errors = vec![sent(op, true), sent(op, false)];
+        errors.extend(answers.map(|(kind, code, status)| api(kind, op, code, status)));
+        errors.extend([malformed(op, 502), malformed(op, 500)]);
+        errors
     }
 
     #[tokio::test(start_paused = true)]
@@ -278,17 +278,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn definite_failures_are_never_retried() {
-        let errors = [
-            api(
-                ProviderKind::Aliyun,
-                READ,
-                "InvalidInstanceId.NotFound",
-                404,
-            ),
-            api(ProviderKind::Aliyun, READ, "Forbidden.RAM", 403),
-            api(ProviderKind::Aliyun, READ, "SignatureDoesNotMatch", 400),
-            api(ProviderKind::Zenlayer, READ, "INVALID_ZONE_NOT_FOUND", 404),
-            api(ProviderKind::Zenlayer, READ, "SomethingNew", 400),
+        let answers = [
+            (Aliyun, "InvalidInstanceId.NotFound", 404),
+            (Aliyun, "Forbidden.RAM", 403),
+            (Aliyun, "SignatureDoesNotMatch", 400),
+            (Zenlayer, "INVALID_ZONE_NOT_FOUND", 404),
+            (Zenlayer, "SomethingNew", 400),
+        ];
+        let answers = answers.map(|(kind, code, status)| api(kind, READ, code, status));
+        let others = [
             malformed(READ, 200),
             malformed(READ, 404),
             ProviderError::NotFound {
@@ -311,7 +309,7 @@ mod tests {
             },
             ProviderError::Internal("bug".into()),
         ];
-        for error in errors {
+        for error in answers.into_iter().chain(others) {
             let inner = Scripted::new([Err(error.clone()), ok()]);
             let mut service = retrying(&inner, &settings(4));
             let result = run(&mut service, TestRequest::new(READ)).await;

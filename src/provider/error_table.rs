@@ -3,7 +3,10 @@
 //! lookup over it, and the fallback rows used for codes no table knows.
 //!
 //! Each provider's rows live in one file (`aliyun/errors.rs`,
-//! `zenlayer/errors.rs`); `api::error` turns a matched row into a status.
+//! `zenlayer/errors.rs`). The provider's wire parser looks the row up once,
+//! when it reads an error answer (`ApiError::new`); what the error then
+//! means for retries and for the caller's status is derived from that row
+//! (`classification`).
 
 use tonic::Code;
 

@@ -66,6 +66,18 @@ pub fn response(status: u16, body: &str) -> HttpResponse {
     }
 }
 
+/// Bodies no success parser may accept: empty, blank, a proxy's HTML
+/// page, JSON that is not an object.
+#[cfg(test)]
+pub const UNREADABLE_BODIES: [&str; 6] = [
+    "",
+    "   ",
+    "<html><body>502 Bad Gateway</body></html>",
+    "[]",
+    "[1,2,3]",
+    "null",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

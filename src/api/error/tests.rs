@@ -288,3 +288,102 @@ fn a_failed_reconciliation_names_the_failed_lookup() {
         Some(Duration::from_secs(3))
     );
 }
+
+/// The status of a provider error carries the code and reason of the
+/// error's one classification (or, for a write whose outcome is unknown,
+/// `PROVIDER_OUTCOME_UNKNOWN`), and RetryInfo exactly when repeating helps.
+#[test]
+fn every_provider_status_follows_the_error_classification() {
+    use crate::provider::error::{SendPhase, TransportError};
+    let p = zenlayer();
+    let table = ProviderKind::Zenlayer.error_table();
+    let mut errors = Vec::new();
+    for op in [ALLOCATE, DESCRIBE] {
+        for rule in table.rules {
+            let code = rule.code.replace('*', "X");
+            let http = rule.http_status.unwrap_or(400);
+            errors.push(ProviderError::from(ApiError::new(
+                table,
+                op,
+                http,
+                code,
+                "m".to_owned(),
+            )));
+        }
+        for phase in [SendPhase::NotSent, SendPhase::Sent] {
+            for timed_out in [false, true] {
+                errors.push(ProviderError::Transport(TransportError {
+                    op,
+                    phase,
+                    timed_out,
+                    detail: "d".to_owned(),
+                }));
+            }
+        }
+        for http_status in [200, 202, 302, 400, 404, 429, 500, 502, 503, 504, 599] {
+            errors.push(ProviderError::MalformedResponse {
+                op,
+                http_status,
+                detail: "d".to_owned(),
+                request_id: None,
+            });
+        }
+        errors.push(ProviderError::NotFound {
+            op,
+            reason: "EIP_NOT_FOUND",
+            message: "no such EIP".to_owned(),
+            request_id: None,
+        });
+    }
+    for error in &errors {
+        let class = error.classification();
+        let status = provider_status(&p, error);
+        let reason = status
+            .get_error_details()
+            .error_info()
+            .unwrap()
+            .reason
+            .clone();
+        let unknown = error.outcome_unknown();
+        let expected = if unknown {
+            (Code::DeadlineExceeded, OUTCOME_UNKNOWN)
+        } else {
+            (class.grpc, class.reason)
+        };
+        assert_eq!((status.code(), reason.as_str()), expected, "{error}");
+        let read = error.operation().is_some_and(|op| !op.mutating);
+        assert_eq!(
+            status.get_error_details().retry_info().is_some(),
+            class.repeatable(read),
+            "{error}: RetryInfo"
+        );
+    }
+    // The gateway's own refusals get its named decisions, whose code and
+    // reason the classification names too.
+    let refusals = [
+        ProviderError::RateLimited {
+            op: ALLOCATE,
+            retry_after: Duration::from_millis(5),
+        },
+        ProviderError::DeadlineExceeded {
+            op: ALLOCATE,
+            sent: false,
+        },
+        ProviderError::DeadlineExceeded {
+            op: DESCRIBE,
+            sent: true,
+        },
+        ProviderError::Internal("bug".to_owned()),
+    ];
+    for error in &refusals {
+        let class = error.classification();
+        let status = provider_status(&p, error);
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(
+            (status.code(), info.reason.as_str(), info.domain.as_str()),
+            (class.grpc, class.reason, GATEWAY_DOMAIN),
+            "{error}"
+        );
+        assert!(!class.resend, "{error}");
+    }
+}

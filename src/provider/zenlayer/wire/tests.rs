@@ -8,10 +8,16 @@ use super::*;
 use crate::provider::error::{ApiError, ProviderError};
 use crate::provider::http::HttpResponse;
 use crate::provider::model::{ChargeType, Tag, ZenlayerAllocate};
-use crate::provider::wire_common::response as resp;
+use crate::provider::wire_common::{UNREADABLE_BODIES, response as resp};
 use crate::provider::zenlayer::client::ALLOCATE_EIP_ADDRESSES as OP;
 use crate::provider::zenlayer::errors::TABLE;
 use crate::provider::zenlayer::signer;
+
+/// The API error the parser should make of an error body.
+fn api_error(http_status: u16, code: &str, message: &str, request_id: &str) -> ProviderError {
+    let error = ApiError::new(&TABLE, OP, http_status, code.to_owned(), message.to_owned());
+    ProviderError::from(error.with_request_id(Some(request_id.to_owned())))
+}
 
 fn spec() -> ZenlayerAllocate {
     ZenlayerAllocate {
@@ -249,30 +255,17 @@ fn describe_success_tolerates_nulls() {
 fn success_status_with_code_is_api_error() {
     let body = r#"{"requestId":"T-6","code":"INTERNAL_SERVER_ERROR","message":"boom"}"#;
     let err = decode::<AllocateEipAddressesResponse>(OP, &resp(200, body)).unwrap_err();
-    assert_eq!(
-        err,
-        ProviderError::from(
-            ApiError::new(
-                &TABLE,
-                OP,
-                200,
-                "INTERNAL_SERVER_ERROR".to_owned(),
-                "boom".to_owned()
-            )
-            .with_request_id(Some("T-6".to_owned()))
-        )
-    );
+    assert_eq!(err, api_error(200, "INTERNAL_SERVER_ERROR", "boom", "T-6"));
 }
 
 #[test]
 fn success_status_with_unreadable_body_is_malformed() {
-    for body in [
-        "",
+    let own = [
         "<html>hi</html>",
         r#"{"requestId":"T-7","resp"#,
-        "[]",
         r#"{"requestId":"T-7"}"#,
-    ] {
+    ];
+    for body in UNREADABLE_BODIES.into_iter().chain(own) {
         let err = decode::<AllocateEipAddressesResponse>(OP, &resp(200, body)).unwrap_err();
         assert!(
             matches!(
@@ -310,15 +303,11 @@ fn non_200_delegates_to_error_mapping() {
     let err = decode::<AllocateEipAddressesResponse>(OP, &resp(404, body)).unwrap_err();
     assert_eq!(
         err,
-        ProviderError::from(
-            ApiError::new(
-                &TABLE,
-                OP,
-                404,
-                "INVALID_ZONE_NOT_FOUND".to_owned(),
-                "The specified zoneId `SEL--A` is not found".to_owned()
-            )
-            .with_request_id(Some("T-9".to_owned()))
+        api_error(
+            404,
+            "INVALID_ZONE_NOT_FOUND",
+            "The specified zoneId `SEL--A` is not found",
+            "T-9"
         )
     );
     // A 2xx other than 200 is not a documented success.
@@ -445,6 +434,7 @@ fn unreadable_error_bodies_are_malformed() {
         (400, "[1,2]"),
         (500, r#"{"requestId":"T-13"}"#),
         (500, r#"{"code":""}"#),
+        (500, r#"{"code":" \t "}"#),
         (500, r#"{"code":42}"#),
         (504, long_html.as_str()),
     ] {
@@ -480,4 +470,35 @@ fn invalid_utf8_never_panics() {
     ));
     let r = HttpResponse { status: 200, ..r };
     assert!(decode::<DescribeEipAddressesResponse>(OP, &r).is_err());
+}
+
+/// Blank text is absent, as in the Alibaba parsers: a blank code is no
+/// code, a blank outer request id gives way to the inner one, and request
+/// ids are trimmed.
+#[test]
+fn blank_codes_and_request_ids_are_absent() {
+    let body = r#"{"requestId":"T-14","code":"  ","message":"m"}"#;
+    let err = decode::<AllocateEipAddressesResponse>(OP, &resp(200, body)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProviderError::MalformedResponse {
+                http_status: 200,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.request_id(), Some("T-14"));
+    let body = r#"{"requestId":" ","response":{"requestId":" T-15 ","eipIdSet":["e"]}}"#;
+    let ok = decode::<AllocateEipAddressesResponse>(OP, &resp(200, body)).unwrap();
+    assert_eq!(ok.request_id.as_deref(), Some("T-15"));
+    let body = r#"{"requestId":"T-16","code":" ","message":"m"}"#;
+    assert!(matches!(
+        error_from_response(OP, &resp(503, body)),
+        ProviderError::MalformedResponse {
+            http_status: 503,
+            ..
+        }
+    ));
 }
