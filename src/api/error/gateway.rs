@@ -1,5 +1,5 @@
 //! The gateway's own decisions: one named constructor per row of
-//! [`super::super::gateway_errors`], each status built by [`decided`] from
+//! [`crate::api::gateway_errors`], each status built by [`decided`] from
 //! its row (code, reason, RetryInfo, metadata keys).
 
 use std::collections::HashMap;
@@ -8,12 +8,12 @@ use std::time::Duration;
 use tonic::Status;
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
-use super::super::gateway_errors::{self as decisions, Decision, Retry};
 use super::metadata::{Facts, gateway_metadata};
 use super::{
     COMMON_METADATA, DEFAULT_RETRY_DELAY, GATEWAY_DOMAIN, OVERLOADED_RETRY_DELAY,
     SHUTDOWN_RETRY_DELAY,
 };
+use crate::api::gateway_errors::{self as decisions, Decision, Retry};
 use crate::provider::{Operation, ProviderDescription, ProviderError};
 
 /// The status of `decision`. Its row says which metadata keys and whether

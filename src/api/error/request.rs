@@ -7,9 +7,9 @@
 use tonic::{Code, Status};
 use tonic_types::FieldViolation;
 
-use super::super::gateway_errors::{self as decisions, Decision};
 use super::gateway::{decided, internal};
 use super::metadata::gateway_metadata;
+use crate::api::gateway_errors::{self as decisions, Decision};
 use crate::bounded;
 
 /// Most field violations one answer lists; the rest are only counted.

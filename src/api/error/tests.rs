@@ -7,8 +7,8 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetail, StatusExt};
 
-use super::super::gateway_errors::{self as decisions, Decision, Retry};
 use super::*;
+use crate::api::gateway_errors::{self as decisions, Decision, Retry};
 use crate::provider::error::ApiError;
 use crate::provider::zenlayer::client::{
     ALLOCATE_EIP_ADDRESSES as ALLOCATE, DESCRIBE_EIP_ADDRESSES as DESCRIBE,
