@@ -372,6 +372,7 @@ pub fn to_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::error_table::is_aip_193_reason;
 
     /// AIP-193: reasons are UPPER_SNAKE_CASE, at most 63 characters, and
     /// metadata keys lowerCamelCase.
@@ -379,13 +380,7 @@ mod tests {
     fn reasons_and_metadata_keys_follow_aip_193() {
         for decision in DECISIONS {
             let reason = decision.reason;
-            assert!(!reason.is_empty() && reason.len() <= 63, "{reason}");
-            assert!(
-                reason
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
-                "{reason}"
-            );
+            assert!(is_aip_193_reason(reason), "{reason}");
             for key in decision.metadata.iter().chain(COMMON_METADATA.iter()) {
                 assert!(
                     key.starts_with(|c: char| c.is_ascii_lowercase())

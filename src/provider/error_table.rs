@@ -215,6 +215,17 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// AIP-193: an ErrorInfo reason is UPPER_SNAKE_CASE, at most 63
+/// characters.
+#[cfg(test)]
+pub fn is_aip_193_reason(reason: &str) -> bool {
+    !reason.is_empty()
+        && reason.len() <= 63
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// `pattern` is an exact code or contains one `*` standing for any run of
 /// characters (possibly empty).
 fn code_matches(pattern: &str, code: &str) -> bool {
