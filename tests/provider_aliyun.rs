@@ -99,7 +99,7 @@ async fn get(provider: &AliyunProvider, instance: &str) -> Result<Allocation, Pr
 /// The API error a call failed with.
 fn api<T: std::fmt::Debug>(result: Result<T, ProviderError>) -> ApiError {
     match result {
-        Err(ProviderError::Api(api)) => api,
+        Err(ProviderError::Api(api)) => *api,
         other => panic!("expected an API error, got {other:?}"),
     }
 }

@@ -106,7 +106,7 @@ async fn until_settled(provider: &ZenlayerProvider, id: &str) -> (Allocation, Ve
 /// The API error a call failed with.
 fn api<T: std::fmt::Debug>(result: Result<T, ProviderError>) -> ApiError {
     match result {
-        Err(ProviderError::Api(api)) => api,
+        Err(ProviderError::Api(api)) => *api,
         other => panic!("{other:?}"),
     }
 }

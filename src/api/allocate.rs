@@ -253,7 +253,7 @@ impl Allocator {
                     }
                 }
             }
-            Err(e) if error::outcome_unknown(description.kind, &e) => {
+            Err(e) if e.outcome_unknown() => {
                 // Recorded before anything else: the record, not this
                 // answer, is what keeps a retry from allocating twice.
                 self.mark_unknown(key, fingerprint);

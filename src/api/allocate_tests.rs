@@ -14,7 +14,7 @@ use tonic_types::StatusExt;
 
 use super::*;
 use crate::middleware::testing::{ALLOCATE, READ, api, sent};
-use crate::provider::{Allocation, AllocationLookup, FollowSettings};
+use crate::provider::{Allocation, AllocationLookup, FollowSettings, ProviderKind};
 use crate::testing::provider::{zenlayer_allocate, zenlayer_description};
 use crate::testing::status::{error_info, reason};
 
@@ -182,7 +182,7 @@ fn lost() -> ProviderError {
 }
 
 fn throttled_lookup() -> ProviderError {
-    api(READ, "REQUEST_LIMIT_EXCEEDED", 429)
+    api(ProviderKind::Zenlayer, READ, "REQUEST_LIMIT_EXCEEDED", 429)
 }
 
 /// The allocator in front of a fake provider `zl`, for one key: `key-1`.

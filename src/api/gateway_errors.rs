@@ -295,8 +295,20 @@ pub static REQUEST_BODY_TIMEOUT: Decision = Decision {
     library_code: false,
 };
 
+pub static TIMEOUT_EXPIRED: Decision = Decision {
+    situation: "The caller's `grpc-timeout` passed with no answer yet, message `Timeout \
+                expired` as tonic's own (a backstop: handlers answer before it with a \
+                meaningful status; what the call did is not known)",
+    code: Code::Cancelled,
+    reason: "GRPC_TIMEOUT_EXPIRED",
+    also: None,
+    retry: Retry::No,
+    metadata: &["grpcTimeoutMs"],
+    library_code: false,
+};
+
 /// Every decision, in README order.
-pub static DECISIONS: [&Decision; 23] = [
+pub static DECISIONS: [&Decision; 24] = [
     &INVALID_REQUEST,
     &KEY_REUSED,
     &KEY_IN_PROGRESS,
@@ -320,6 +332,7 @@ pub static DECISIONS: [&Decision; 23] = [
     &REQUEST_REJECTED,
     &SHUTTING_DOWN,
     &REQUEST_BODY_TIMEOUT,
+    &TIMEOUT_EXPIRED,
 ];
 
 /// [`DECISIONS`] as a Markdown table, as published in README.md.
@@ -359,6 +372,7 @@ pub fn to_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::error_table::is_aip_193_reason;
 
     /// AIP-193: reasons are UPPER_SNAKE_CASE, at most 63 characters, and
     /// metadata keys lowerCamelCase.
@@ -366,13 +380,7 @@ mod tests {
     fn reasons_and_metadata_keys_follow_aip_193() {
         for decision in DECISIONS {
             let reason = decision.reason;
-            assert!(!reason.is_empty() && reason.len() <= 63, "{reason}");
-            assert!(
-                reason
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
-                "{reason}"
-            );
+            assert!(is_aip_193_reason(reason), "{reason}");
             for key in decision.metadata.iter().chain(COMMON_METADATA.iter()) {
                 assert!(
                     key.starts_with(|c: char| c.is_ascii_lowercase())

@@ -42,7 +42,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::provider::error::ProviderError;
 use crate::provider::http::HttpResponse;
-use crate::provider::{Lane, Operation, ProviderKind};
+use crate::provider::{Lane, Operation};
 
 pub use retry::is_retryable;
 pub use settings::{BudgetSettings, InvalidSettings, ProviderLimits, ResilienceSettings};
@@ -53,8 +53,6 @@ pub trait AttemptRequest: Clone + Send + Sync + 'static {
     fn operation(&self) -> Operation;
     /// The caller's deadline, if any.
     fn deadline(&self) -> Option<Instant>;
-    /// Which provider kind, for error-table lookups.
-    fn kind(&self) -> ProviderKind;
     /// Which share of the account's rate the request draws on.
     fn lane(&self) -> Lane;
 }

@@ -1,15 +1,17 @@
 //! The retry policy (`tower::retry::Policy`): retry only what certainly did
-//! not execute, plus, for reads, what may have.
+//! not execute, plus, for reads, what may have. It decides nothing about
+//! errors itself: it reads each error's classification
+//! ([`ProviderError::classification`], chosen once where the error is made).
 //!
-//! - Always retried: `Transport` errors with `SendPhase::NotSent`, and `Api`
-//!   errors whose error-table row is `RetryClass::Retryable` (throttling,
-//!   `SERVICE_TEMPORARY_UNAVAILABLE`, ...).
-//! - Retried for reads only: `Transport` errors with `SendPhase::Sent`,
-//!   `Api` rows with `RetryClass::IdempotentOnly`, `MalformedResponse` with
-//!   a 5xx status.
+//! - Always retried: errors of `RetryClass::Retryable` (nothing was sent,
+//!   throttling, `SERVICE_TEMPORARY_UNAVAILABLE`, ...).
+//! - Retried for reads only: errors of `RetryClass::IdempotentOnly` (sent
+//!   without an answer, provider-side failures, an unreadable 5xx).
 //! - Never retried: everything else, and above all a mutating call whose
-//!   outcome is unknown. `RateLimited` and `DeadlineExceeded` are the
-//!   gateway's own refusals after waiting as long as the deadline allowed.
+//!   outcome is unknown; nor what the classification says not to resend (an
+//!   unreadable answer other than a 5xx, the gateway's own refusals after
+//!   waiting as long as the deadline allowed: `RateLimited`,
+//!   `DeadlineExceeded`).
 //!
 //! Backoff is exponential with full jitter (uniform in
 //! `0..=min(backoff_max, backoff_base * 2^retry)`); a provider's
@@ -31,36 +33,17 @@ use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
 
 use super::{AttemptRequest, ResilienceSettings};
-use crate::provider::error::{ProviderError, SendPhase};
-use crate::provider::error_table::RetryClass;
-use crate::provider::{Operation, ProviderKind};
+use crate::provider::Operation;
+use crate::provider::error::ProviderError;
 
-/// Whether a failed attempt of `op` on a `kind` provider may be repeated.
+/// Whether a failed attempt of `op` may be repeated.
 ///
 /// A call counts as a read only if neither the request's operation nor the
 /// error's says it mutates.
-pub fn is_retryable(error: &ProviderError, op: Operation, kind: ProviderKind) -> bool {
+pub fn is_retryable(error: &ProviderError, op: Operation) -> bool {
     let read = !op.mutating && !error.operation().is_some_and(|op| op.mutating);
-    match error {
-        ProviderError::Transport(transport) => transport.phase == SendPhase::NotSent || read,
-        ProviderError::Api(api) => {
-            let rule = kind
-                .error_table()
-                .resolve(&api.code, &api.message, api.http_status);
-            match rule.retry {
-                RetryClass::Retryable => true,
-                RetryClass::IdempotentOnly => read,
-                RetryClass::Never => false,
-            }
-        }
-        ProviderError::MalformedResponse { http_status, .. } => {
-            read && (500..600).contains(http_status)
-        }
-        ProviderError::NotFound { .. }
-        | ProviderError::RateLimited { .. }
-        | ProviderError::DeadlineExceeded { .. }
-        | ProviderError::Internal(_) => false,
-    }
+    let class = error.classification();
+    class.resend && class.repeatable(read)
 }
 
 /// How long the provider asked us to wait, if it did.
@@ -129,9 +112,7 @@ where
 
     fn retry(&mut self, request: &mut R, result: &mut Result<Res, ProviderError>) -> Option<Sleep> {
         let error = result.as_ref().err()?;
-        if self.attempts_made() >= self.max_attempts
-            || !is_retryable(error, request.operation(), request.kind())
-        {
+        if self.attempts_made() >= self.max_attempts || !is_retryable(error, request.operation()) {
             return None;
         }
         let delay = match retry_after(error) {
@@ -187,7 +168,8 @@ mod tests {
         ALLOCATE, Answer, READ, Scripted, TestRequest, api, malformed, not_sent, ok, sent,
         throttled,
     };
-    use crate::provider::error::TransportError;
+    use crate::provider::ProviderKind::{Aliyun, Zenlayer};
+    use crate::provider::error::{SendPhase, TransportError};
 
     fn settings(max_attempts: u32) -> ResilienceSettings {
         ResilienceSettings {
@@ -232,18 +214,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn throttling_and_temporary_unavailability_are_retried_even_for_allocations() {
         let cases = [
-            (ProviderKind::Aliyun, "Throttling", 400),
-            (ProviderKind::Aliyun, "Throttling.User", 400),
-            (ProviderKind::Aliyun, "Throttling.Api", 400),
-            (ProviderKind::Aliyun, "SomethingNew", 429),
-            (ProviderKind::Zenlayer, "REQUEST_LIMIT_EXCEEDED", 429),
-            (ProviderKind::Zenlayer, "SERVICE_TEMPORARY_UNAVAILABLE", 503),
-            (ProviderKind::Zenlayer, "SECURITY_CHALLENGE", 403),
+            (Aliyun, "Throttling", 400),
+            (Aliyun, "Throttling.User", 400),
+            (Aliyun, "Throttling.Api", 400),
+            (Aliyun, "SomethingNew", 429),
+            (Zenlayer, "REQUEST_LIMIT_EXCEEDED", 429),
+            (Zenlayer, "SERVICE_TEMPORARY_UNAVAILABLE", 503),
+            (Zenlayer, "SECURITY_CHALLENGE", 403),
         ];
         for (kind, code, status) in cases {
-            let inner = Scripted::new([Err(api(ALLOCATE, code, status)), ok()]);
+            let inner = Scripted::new([Err(api(kind, ALLOCATE, code, status)), ok()]);
             let mut service = retrying(&inner, &settings(4));
-            let result = run(&mut service, TestRequest::new(ALLOCATE).kind(kind)).await;
+            let result = run(&mut service, TestRequest::new(ALLOCATE)).await;
             assert!(result.is_ok(), "{code}");
             assert_eq!(inner.calls(), 2, "{code}");
         }
@@ -256,31 +238,28 @@ mod tests {
     }
 
     /// Errors after which a write may have happened, or a read may succeed.
-    fn outcome_unknown(op: crate::provider::Operation) -> Vec<(ProviderKind, ProviderError)> {
-        vec![
-            (ProviderKind::Aliyun, sent(op, true)),
-            (ProviderKind::Aliyun, sent(op, false)),
-            (ProviderKind::Aliyun, api(op, "InternalError", 500)),
-            (ProviderKind::Aliyun, api(op, "ServiceUnavailable", 503)),
-            (ProviderKind::Aliyun, api(op, "UnknownError", 500)),
-            (ProviderKind::Aliyun, api(op, "SignatureNonceUsed", 400)),
-            (ProviderKind::Aliyun, api(op, "SomethingNew", 502)),
-            (
-                ProviderKind::Zenlayer,
-                api(op, "INTERNAL_SERVER_ERROR", 500),
-            ),
-            (ProviderKind::Zenlayer, api(op, "REQUEST_TIMED_OUT", 503)),
-            (ProviderKind::Zenlayer, malformed(op, 502)),
-            (ProviderKind::Aliyun, malformed(op, 500)),
-        ]
+    fn outcome_unknown(op: crate::provider::Operation) -> Vec<ProviderError> {
+        let answers = [
+            (Aliyun, "InternalError", 500),
+            (Aliyun, "ServiceUnavailable", 503),
+            (Aliyun, "UnknownError", 500),
+            (Aliyun, "SignatureNonceUsed", 400),
+            (Aliyun, "SomethingNew", 502),
+            (Zenlayer, "INTERNAL_SERVER_ERROR", 500),
+            (Zenlayer, "REQUEST_TIMED_OUT", 503),
+        ];
+        let mut errors = vec![sent(op, true), sent(op, false)];
+        errors.extend(answers.map(|(kind, code, status)| api(kind, op, code, status)));
+        errors.extend([malformed(op, 502), malformed(op, 500)]);
+        errors
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_mutating_call_whose_outcome_is_unknown_is_never_retried() {
-        for (kind, error) in outcome_unknown(ALLOCATE) {
+        for error in outcome_unknown(ALLOCATE) {
             let inner = Scripted::new([Err(error.clone()), ok()]);
             let mut service = retrying(&inner, &settings(4));
-            let result = run(&mut service, TestRequest::new(ALLOCATE).kind(kind)).await;
+            let result = run(&mut service, TestRequest::new(ALLOCATE)).await;
             assert_eq!(result.err(), Some(error.clone()));
             assert_eq!(inner.calls(), 1, "{error}");
         }
@@ -288,10 +267,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn reads_are_retried_when_the_outcome_is_unknown() {
-        for (kind, error) in outcome_unknown(READ) {
+        for error in outcome_unknown(READ) {
             let inner = Scripted::new([Err(error.clone()), ok()]);
             let mut service = retrying(&inner, &settings(4));
-            let result = run(&mut service, TestRequest::new(READ).kind(kind)).await;
+            let result = run(&mut service, TestRequest::new(READ)).await;
             assert!(result.is_ok(), "{error}");
             assert_eq!(inner.calls(), 2, "{error}");
         }
@@ -299,59 +278,41 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn definite_failures_are_never_retried() {
-        let errors = [
-            (
-                ProviderKind::Aliyun,
-                api(READ, "InvalidInstanceId.NotFound", 404),
-            ),
-            (ProviderKind::Aliyun, api(READ, "Forbidden.RAM", 403)),
-            (
-                ProviderKind::Aliyun,
-                api(READ, "SignatureDoesNotMatch", 400),
-            ),
-            (
-                ProviderKind::Zenlayer,
-                api(READ, "INVALID_ZONE_NOT_FOUND", 404),
-            ),
-            (ProviderKind::Zenlayer, api(READ, "SomethingNew", 400)),
-            (ProviderKind::Aliyun, malformed(READ, 200)),
-            (ProviderKind::Aliyun, malformed(READ, 404)),
-            (
-                ProviderKind::Aliyun,
-                ProviderError::NotFound {
-                    op: READ,
-                    reason: "EIP_NOT_FOUND",
-                    message: "no such EIP".into(),
-                    request_id: None,
-                },
-            ),
-            (
-                ProviderKind::Aliyun,
-                ProviderError::RateLimited {
-                    op: READ,
-                    retry_after: Duration::from_millis(10),
-                },
-            ),
-            (
-                ProviderKind::Aliyun,
-                ProviderError::DeadlineExceeded {
-                    op: READ,
-                    sent: true,
-                },
-            ),
-            (
-                ProviderKind::Aliyun,
-                ProviderError::DeadlineExceeded {
-                    op: READ,
-                    sent: false,
-                },
-            ),
-            (ProviderKind::Aliyun, ProviderError::Internal("bug".into())),
+        let answers = [
+            (Aliyun, "InvalidInstanceId.NotFound", 404),
+            (Aliyun, "Forbidden.RAM", 403),
+            (Aliyun, "SignatureDoesNotMatch", 400),
+            (Zenlayer, "INVALID_ZONE_NOT_FOUND", 404),
+            (Zenlayer, "SomethingNew", 400),
         ];
-        for (kind, error) in errors {
+        let answers = answers.map(|(kind, code, status)| api(kind, READ, code, status));
+        let others = [
+            malformed(READ, 200),
+            malformed(READ, 404),
+            ProviderError::NotFound {
+                op: READ,
+                reason: "EIP_NOT_FOUND",
+                message: "no such EIP".into(),
+                request_id: None,
+            },
+            ProviderError::RateLimited {
+                op: READ,
+                retry_after: Duration::from_millis(10),
+            },
+            ProviderError::DeadlineExceeded {
+                op: READ,
+                sent: true,
+            },
+            ProviderError::DeadlineExceeded {
+                op: READ,
+                sent: false,
+            },
+            ProviderError::Internal("bug".into()),
+        ];
+        for error in answers.into_iter().chain(others) {
             let inner = Scripted::new([Err(error.clone()), ok()]);
             let mut service = retrying(&inner, &settings(4));
-            let result = run(&mut service, TestRequest::new(READ).kind(kind)).await;
+            let result = run(&mut service, TestRequest::new(READ)).await;
             assert_eq!(result.err(), Some(error.clone()));
             assert_eq!(inner.calls(), 1, "{error}");
         }
@@ -359,22 +320,10 @@ mod tests {
 
     #[test]
     fn a_read_request_with_a_mutating_error_counts_as_mutating() {
-        assert!(!is_retryable(
-            &sent(ALLOCATE, true),
-            READ,
-            ProviderKind::Aliyun
-        ));
-        assert!(is_retryable(&sent(READ, true), READ, ProviderKind::Aliyun));
-        assert!(!is_retryable(
-            &sent(READ, true),
-            ALLOCATE,
-            ProviderKind::Aliyun
-        ));
-        assert!(is_retryable(
-            &not_sent(ALLOCATE),
-            READ,
-            ProviderKind::Aliyun
-        ));
+        assert!(!is_retryable(&sent(ALLOCATE, true), READ));
+        assert!(is_retryable(&sent(READ, true), READ));
+        assert!(!is_retryable(&sent(READ, true), ALLOCATE));
+        assert!(is_retryable(&not_sent(ALLOCATE), READ));
     }
 
     #[tokio::test(start_paused = true)]

@@ -32,7 +32,6 @@ pub const ALLOCATE: Operation = Operation {
 pub struct TestRequest {
     pub op: Operation,
     pub deadline: Option<Instant>,
-    pub kind: ProviderKind,
     pub lane: Lane,
     pub id: u32,
 }
@@ -42,7 +41,6 @@ impl TestRequest {
         TestRequest {
             op,
             deadline: None,
-            kind: ProviderKind::Aliyun,
             lane: Lane::Allocation,
             id: 0,
         }
@@ -50,11 +48,6 @@ impl TestRequest {
 
     pub fn deadline_in(mut self, after: Duration) -> Self {
         self.deadline = Some(Instant::now() + after);
-        self
-    }
-
-    pub fn kind(mut self, kind: ProviderKind) -> Self {
-        self.kind = kind;
         self
     }
 
@@ -76,10 +69,6 @@ impl AttemptRequest for TestRequest {
 
     fn deadline(&self) -> Option<Instant> {
         self.deadline
-    }
-
-    fn kind(&self) -> ProviderKind {
-        self.kind
     }
 
     fn lane(&self) -> Lane {
@@ -244,26 +233,31 @@ pub fn sent(op: Operation, timed_out: bool) -> ProviderError {
     })
 }
 
-pub fn api(op: Operation, code: &str, http_status: u16) -> ProviderError {
-    ProviderError::Api(ApiError {
+/// An error answer of a `kind` provider, classified by its table.
+pub fn api(kind: ProviderKind, op: Operation, code: &str, http_status: u16) -> ProviderError {
+    let error = ApiError::new(
+        kind.error_table(),
         op,
         http_status,
-        code: code.into(),
-        message: "scripted".into(),
-        request_id: Some("req-1".into()),
-        retry_after: None,
-    })
+        code.into(),
+        "scripted".into(),
+    );
+    ProviderError::from(error.with_request_id(Some("req-1".into())))
 }
 
 pub fn throttled(op: Operation, retry_after: Option<Duration>) -> ProviderError {
-    ProviderError::Api(ApiError {
+    let error = ApiError::new(
+        ProviderKind::Aliyun.error_table(),
         op,
-        http_status: 400,
-        code: "Throttling.User".into(),
-        message: "Request was denied due to user flow control.".into(),
-        request_id: Some("req-1".into()),
-        retry_after,
-    })
+        400,
+        "Throttling.User".into(),
+        "Request was denied due to user flow control.".into(),
+    );
+    ProviderError::from(
+        error
+            .with_request_id(Some("req-1".into()))
+            .with_retry_after(retry_after),
+    )
 }
 
 pub fn malformed(op: Operation, http_status: u16) -> ProviderError {

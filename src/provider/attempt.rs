@@ -12,7 +12,7 @@ use tower::util::BoxCloneSyncService;
 use crate::middleware::{self, AttemptRequest, ProviderLimits, ResilienceSettings};
 use crate::provider::error::ProviderError;
 use crate::provider::http::HttpResponse;
-use crate::provider::model::{Operation, ProviderKind};
+use crate::provider::model::Operation;
 use crate::provider::{CallContext, Lane};
 
 /// One attempt of one call: the operation, what the adapter signs and sends
@@ -22,19 +22,16 @@ use crate::provider::{CallContext, Lane};
 pub struct Attempt<P> {
     pub op: Operation,
     pub payload: P,
-    kind: ProviderKind,
     deadline: Option<Instant>,
     lane: Lane,
 }
 
 impl<P> Attempt<P> {
-    /// An attempt of `op` for a `kind` provider, with `ctx`'s deadline and
-    /// lane.
-    pub fn new(kind: ProviderKind, op: Operation, payload: P, ctx: &CallContext) -> Attempt<P> {
+    /// An attempt of `op`, with `ctx`'s deadline and lane.
+    pub fn new(op: Operation, payload: P, ctx: &CallContext) -> Attempt<P> {
         Attempt {
             op,
             payload,
-            kind,
             deadline: ctx.deadline,
             lane: ctx.lane,
         }
@@ -48,10 +45,6 @@ impl<P: Clone + Send + Sync + 'static> AttemptRequest for Attempt<P> {
 
     fn deadline(&self) -> Option<Instant> {
         self.deadline
-    }
-
-    fn kind(&self) -> ProviderKind {
-        self.kind
     }
 
     fn lane(&self) -> Lane {

@@ -1,10 +1,13 @@
 //! The one error type every provider adapter returns. It records facts (what
-//! the provider said, whether the request left the gateway) and nothing about
-//! gRPC: `api::error` turns it into a `tonic::Status` through the provider's
-//! error table.
+//! the provider said, whether the request left the gateway) and, for an
+//! error answer of the provider's API, the row of the provider's error table
+//! it matched, chosen once by the wire parser. What each error means for
+//! retries and for the caller is [`super::classification`]; `api::error`
+//! turns it into a `tonic::Status`.
 
 use std::time::Duration;
 
+use super::error_table::{ErrorRule, ErrorTable};
 use super::model::Operation;
 
 /// An error answer the provider sent in its own API format.
@@ -20,6 +23,50 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// How long the provider asked us to wait (Alibaba `x-acs-retry-after`).
     pub retry_after: Option<Duration>,
+    /// The row `code` and `message` matched in the provider's table, else
+    /// the fallback row of `http_status`: looked up once, in [`ApiError::new`].
+    rule: &'static ErrorRule,
+}
+
+impl ApiError {
+    /// An error answer of `op`, classified by the provider's `table` (the
+    /// matching row, else the fallback row of `http_status`); no request id
+    /// and no delay asked for until they are added.
+    pub fn new(
+        table: &'static ErrorTable,
+        op: Operation,
+        http_status: u16,
+        code: String,
+        message: String,
+    ) -> ApiError {
+        let rule = table.resolve(&code, &message, http_status);
+        ApiError {
+            op,
+            http_status,
+            code,
+            message,
+            request_id: None,
+            retry_after: None,
+            rule,
+        }
+    }
+
+    /// The provider's request id for this answer.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> ApiError {
+        self.request_id = request_id;
+        self
+    }
+
+    /// How long the provider asked to wait before trying again.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> ApiError {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// The error table row this answer matched (or its fallback row).
+    pub fn rule(&self) -> &'static ErrorRule {
+        self.rule
+    }
 }
 
 /// Whether the request reached the provider before the failure.
@@ -45,8 +92,10 @@ pub struct TransportError {
 /// Everything a provider call can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
+    /// Boxed: the largest variant, kept out of every `Result` that carries
+    /// a `ProviderError`.
     #[error("{} failed with {} (HTTP {}): {}", .0.op.name, .0.code, .0.http_status, .0.message)]
-    Api(ApiError),
+    Api(Box<ApiError>),
 
     #[error("{} transport failure ({}): {}", .0.op.name, if .0.timed_out { "timeout" } else { "connection" }, .0.detail)]
     Transport(TransportError),
@@ -87,6 +136,12 @@ pub enum ProviderError {
     /// A gateway-side fault (a request the adapter cannot build).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<ApiError> for ProviderError {
+    fn from(error: ApiError) -> ProviderError {
+        ProviderError::Api(Box::new(error))
+    }
 }
 
 impl ProviderError {

@@ -3,7 +3,10 @@
 //! lookup over it, and the fallback rows used for codes no table knows.
 //!
 //! Each provider's rows live in one file (`aliyun/errors.rs`,
-//! `zenlayer/errors.rs`); `api::error` turns a matched row into a status.
+//! `zenlayer/errors.rs`). The provider's wire parser looks the row up once,
+//! when it reads an error answer (`ApiError::new`); what the error then
+//! means for retries and for the caller's status is derived from that row
+//! (`classification`).
 
 use tonic::Code;
 
@@ -46,6 +49,26 @@ pub struct ErrorRule {
     /// `google.rpc.ErrorInfo.reason`: UPPER_SNAKE_CASE, at most 63 chars.
     pub reason: &'static str,
     pub retry: RetryClass,
+}
+
+/// One row, in the order of the README's columns: code, message pattern,
+/// documented HTTP status, gRPC code, ErrorInfo reason, retry class.
+pub const fn rule(
+    code: &'static str,
+    message: Option<&'static str>,
+    http_status: Option<u16>,
+    grpc: Code,
+    reason: &'static str,
+    retry: RetryClass,
+) -> ErrorRule {
+    ErrorRule {
+        code,
+        message,
+        http_status,
+        grpc,
+        reason,
+        retry,
+    }
 }
 
 /// All known error codes of one provider API.
@@ -122,14 +145,15 @@ static OTHER_4XX: ErrorRule = fallback(0, Code::FailedPrecondition, RetryClass::
 static OTHER: ErrorRule = fallback(0, Code::Internal, RetryClass::IdempotentOnly);
 
 const fn fallback(status: u16, grpc: Code, retry: RetryClass) -> ErrorRule {
-    ErrorRule {
-        code: "*",
-        message: None,
-        http_status: if status == 0 { None } else { Some(status) },
+    let http_status = if status == 0 { None } else { Some(status) };
+    rule(
+        "*",
+        None,
+        http_status,
         grpc,
-        reason: "PROVIDER_ERROR_UNRECOGNIZED",
+        "PROVIDER_ERROR_UNRECOGNIZED",
         retry,
-    }
+    )
 }
 
 /// The fallback row for an HTTP status.
@@ -189,6 +213,17 @@ pub fn code_name(code: Code) -> &'static str {
         Code::DataLoss => "DATA_LOSS",
         Code::Unauthenticated => "UNAUTHENTICATED",
     }
+}
+
+/// AIP-193: an ErrorInfo reason is UPPER_SNAKE_CASE, at most 63
+/// characters.
+#[cfg(test)]
+pub fn is_aip_193_reason(reason: &str) -> bool {
+    !reason.is_empty()
+        && reason.len() <= 63
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// `pattern` is an exact code or contains one `*` standing for any run of

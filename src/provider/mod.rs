@@ -7,6 +7,7 @@
 
 pub mod aliyun;
 pub mod attempt;
+pub mod classification;
 pub mod error;
 pub mod error_table;
 pub mod http;
@@ -15,6 +16,7 @@ pub mod redact;
 pub mod registry;
 pub mod signing;
 pub mod validate;
+mod wire_common;
 pub mod zenlayer;
 
 use async_trait::async_trait;
@@ -154,13 +156,7 @@ mod tests {
         for kind in [ProviderKind::Aliyun, ProviderKind::Zenlayer] {
             for rule in kind.error_table().rules {
                 let reason = rule.reason;
-                assert!(!reason.is_empty() && reason.len() <= 63, "{reason}");
-                assert!(
-                    reason
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
-                    "{reason}"
-                );
+                assert!(error_table::is_aip_193_reason(reason), "{reason}");
             }
         }
     }

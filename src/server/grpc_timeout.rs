@@ -31,7 +31,7 @@ impl<S: GrpcService> Around<S, http::Request<Body>> for GrpcTimeout {
             Some(timeout) => Box::pin(async move {
                 match tokio::time::timeout(timeout, future).await {
                     Ok(response) => response,
-                    Err(_) => Ok(tonic::Status::cancelled("Timeout expired").into_http()),
+                    Err(_) => Ok(crate::api::error::timeout_expired(timeout).into_http()),
                 }
             }),
         }

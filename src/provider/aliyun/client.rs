@@ -167,7 +167,7 @@ impl AliyunProvider {
             region: region.to_owned(),
             params,
         };
-        let attempt = Attempt::new(ProviderKind::Aliyun, op, call, ctx);
+        let attempt = Attempt::new(op, call, ctx);
         self.stack.clone().oneshot(attempt).await
     }
 

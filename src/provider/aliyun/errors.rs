@@ -10,30 +10,12 @@
 
 use tonic::Code;
 
-use crate::provider::error_table::{ErrorRule, ErrorTable, RetryClass};
+use crate::provider::error_table::{ErrorTable, RetryClass, rule};
 use Code::{
     Aborted, AlreadyExists, FailedPrecondition, Internal, InvalidArgument, NotFound,
     PermissionDenied, ResourceExhausted, Unavailable,
 };
 use RetryClass::{IdempotentOnly, Never, Retryable};
-
-const fn rule(
-    code: &'static str,
-    message: Option<&'static str>,
-    http_status: Option<u16>,
-    grpc: Code,
-    reason: &'static str,
-    retry: RetryClass,
-) -> ErrorRule {
-    ErrorRule {
-        code,
-        message,
-        http_status,
-        grpc,
-        reason,
-        retry,
-    }
-}
 
 /// Every Alibaba Cloud ECS error code the gateway knows, most specific first.
 #[rustfmt::skip]

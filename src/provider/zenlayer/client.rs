@@ -181,7 +181,7 @@ impl ZenlayerProvider {
         let body = serde_json::to_vec(body).map_err(|e| {
             ProviderError::Internal(format!("serializing the {} request: {e}", op.name))
         })?;
-        let attempt = Attempt::new(ProviderKind::Zenlayer, op, Bytes::from(body), ctx);
+        let attempt = Attempt::new(op, Bytes::from(body), ctx);
         let response = self.stack.clone().oneshot(attempt).await?;
         let decoded = wire::decode::<T>(op, &response);
         let request_id = match &decoded {

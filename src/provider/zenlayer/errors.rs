@@ -7,30 +7,13 @@
 
 use tonic::Code;
 
-use crate::provider::error_table::{ErrorRule, ErrorTable, RetryClass};
+use crate::provider::error_table::{ErrorTable, RetryClass, rule};
 
 use Code::{
     DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument, NotFound, PermissionDenied,
     ResourceExhausted, Unavailable,
 };
 use RetryClass::{IdempotentOnly, Never, Retryable};
-
-const fn rule(
-    code: &'static str,
-    http_status: u16,
-    grpc: Code,
-    reason: &'static str,
-    retry: RetryClass,
-) -> ErrorRule {
-    ErrorRule {
-        code,
-        message: None,
-        http_status: Some(http_status),
-        grpc,
-        reason,
-        retry,
-    }
-}
 
 /// The Zenlayer BMC error table.
 #[rustfmt::skip]
@@ -39,32 +22,32 @@ pub static TABLE: ErrorTable = ErrorTable {
     domain: "bmc.console.zenlayer.com",
     rules: &[
         // AllocateEipAddresses / EIP specific.
-        rule("INVALID_EIP_TYPE_ZONE_NO_SELL", 400, FailedPrecondition, "EIP_NOT_SOLD_IN_ZONE", Never),
-        rule("INVALID_ZONE_NOT_FOUND", 404, NotFound, "ZONE_NOT_FOUND", Never),
-        rule("INVALID_EIP_NOT_FOUND", 404, NotFound, "EIP_NOT_FOUND", Never),
+        rule("INVALID_EIP_TYPE_ZONE_NO_SELL", None, Some(400), FailedPrecondition, "EIP_NOT_SOLD_IN_ZONE", Never),
+        rule("INVALID_ZONE_NOT_FOUND", None, Some(404), NotFound, "ZONE_NOT_FOUND", Never),
+        rule("INVALID_EIP_NOT_FOUND", None, Some(404), NotFound, "EIP_NOT_FOUND", Never),
         // Throttling and server side.
-        rule("REQUEST_LIMIT_EXCEEDED", 429, ResourceExhausted, "PROVIDER_THROTTLED", Retryable),
-        rule("SERVICE_TEMPORARY_UNAVAILABLE", 503, Unavailable, "PROVIDER_UNAVAILABLE", Retryable),
-        rule("INTERNAL_SERVER_ERROR", 500, Internal, "PROVIDER_INTERNAL_ERROR", IdempotentOnly),
-        rule("REQUEST_TIMED_OUT", 503, DeadlineExceeded, "PROVIDER_REQUEST_TIMED_OUT", IdempotentOnly),
+        rule("REQUEST_LIMIT_EXCEEDED", None, Some(429), ResourceExhausted, "PROVIDER_THROTTLED", Retryable),
+        rule("SERVICE_TEMPORARY_UNAVAILABLE", None, Some(503), Unavailable, "PROVIDER_UNAVAILABLE", Retryable),
+        rule("INTERNAL_SERVER_ERROR", None, Some(500), Internal, "PROVIDER_INTERNAL_ERROR", IdempotentOnly),
+        rule("REQUEST_TIMED_OUT", None, Some(503), DeadlineExceeded, "PROVIDER_REQUEST_TIMED_OUT", IdempotentOnly),
         // Authentication.
-        rule("AUTHFAILURE_SIGNATURE_EXPIRED", 401, FailedPrecondition, "PROVIDER_CLOCK_SKEW", Never),
-        rule("AUTHFAILURE_UNAUTHORIZED_OPERATION", 401, PermissionDenied, "PROVIDER_PERMISSION_DENIED", Never),
-        rule("AUTHFAILURE_SIGNATURE_FAILURE", 401, FailedPrecondition, "PROVIDER_SIGNATURE_REJECTED", Never),
-        rule("AUTHFAILURE_INVALID_AUTHORIZATION", 401, FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", Never),
-        rule("AUTHFAILURE_*", 401, FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", Never),
+        rule("AUTHFAILURE_SIGNATURE_EXPIRED", None, Some(401), FailedPrecondition, "PROVIDER_CLOCK_SKEW", Never),
+        rule("AUTHFAILURE_UNAUTHORIZED_OPERATION", None, Some(401), PermissionDenied, "PROVIDER_PERMISSION_DENIED", Never),
+        rule("AUTHFAILURE_SIGNATURE_FAILURE", None, Some(401), FailedPrecondition, "PROVIDER_SIGNATURE_REJECTED", Never),
+        rule("AUTHFAILURE_INVALID_AUTHORIZATION", None, Some(401), FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", Never),
+        rule("AUTHFAILURE_*", None, Some(401), FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", Never),
         // Parameters.
-        rule("MISSING_PARAMETER", 400, InvalidArgument, "PROVIDER_PARAMETER_MISSING", Never),
-        rule("INVALID_PARAMETER_*", 400, InvalidArgument, "PROVIDER_PARAMETER_INVALID", Never),
+        rule("MISSING_PARAMETER", None, Some(400), InvalidArgument, "PROVIDER_PARAMETER_MISSING", Never),
+        rule("INVALID_PARAMETER_*", None, Some(400), InvalidArgument, "PROVIDER_PARAMETER_INVALID", Never),
         // Operations on resources.
-        rule("OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND", 404, NotFound, "RESOURCE_GROUP_NOT_FOUND", Never),
-        rule("OPERATION_FAILED_RESOURCE_NOT_FOUND", 404, NotFound, "PROVIDER_RESOURCE_NOT_FOUND", Never),
-        rule("OPERATION_FAILED_FOR_RECYCLE_RESOURCE", 403, FailedPrecondition, "RESOURCE_RECYCLING", Never),
-        rule("OPERATION_FAILED_*", 403, FailedPrecondition, "OPERATION_FAILED", Never),
-        rule("OPERATION_DENIED_*", 403, FailedPrecondition, "OPERATION_DENIED", Never),
+        rule("OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND", None, Some(404), NotFound, "RESOURCE_GROUP_NOT_FOUND", Never),
+        rule("OPERATION_FAILED_RESOURCE_NOT_FOUND", None, Some(404), NotFound, "PROVIDER_RESOURCE_NOT_FOUND", Never),
+        rule("OPERATION_FAILED_FOR_RECYCLE_RESOURCE", None, Some(403), FailedPrecondition, "RESOURCE_RECYCLING", Never),
+        rule("OPERATION_FAILED_*", None, Some(403), FailedPrecondition, "OPERATION_FAILED", Never),
+        rule("OPERATION_DENIED_*", None, Some(403), FailedPrecondition, "OPERATION_DENIED", Never),
         // Synthetic codes for the Cloudflare front (see wire.rs).
-        rule("SECURITY_CHALLENGE", 403, Unavailable, "PROVIDER_SECURITY_CHALLENGE", Retryable),
-        rule("REQUEST_BLOCKED", 451, FailedPrecondition, "PROVIDER_REQUEST_BLOCKED", Never),
+        rule("SECURITY_CHALLENGE", None, Some(403), Unavailable, "PROVIDER_SECURITY_CHALLENGE", Retryable),
+        rule("REQUEST_BLOCKED", None, Some(451), FailedPrecondition, "PROVIDER_REQUEST_BLOCKED", Never),
     ],
 };
 
