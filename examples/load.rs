@@ -25,6 +25,9 @@
 //! The run fails (exit code 1) when any call fails, a replay answers a
 //! different allocation, or a scenario that must not reach a provider does.
 
+// A measuring tool: a failed setup step ends the run with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::net::SocketAddr;

@@ -3,6 +3,9 @@
 //! bounded fields whatever the caller sent; no ANSI colours when stderr is
 //! not a terminal.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,9 @@
 //! of the gateway's signer) for RPC V1 (with and without STS) and V3, the
 //! response mapping, and GetAllocation.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::signatures;

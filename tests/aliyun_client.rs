@@ -5,6 +5,9 @@
 //! allocations, lookups, API errors, proxy pages, a refused connection.
 //! Also what needs no server: settings validation, the description, `Debug`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 #[allow(dead_code)]
 use std::time::Duration;

@@ -9,6 +9,9 @@
 //! retrying with the same idempotency key as RetryInfo says, ends with OK
 //! and the one IP the instance holds; the emulator counted one allocation.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::Ipv4Addr;

@@ -5,6 +5,9 @@
 //! cut by the call's deadline), plus `GetAllocation` on Aliyun and
 //! `ListProviders` on the emulated gateway. Every loop is bounded.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::Ipv4Addr;

@@ -7,6 +7,9 @@
 //!
 //! `cargo test --test bounds -- --nocapture` prints the table of sizes.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Write;

@@ -6,6 +6,9 @@
 //! pasted with `/api/v2/bmc` works; a wrong endpoint's 404 is the gateway's
 //! FAILED_PRECONDITION naming the path and status, never the caller's NOT_FOUND.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::{Command, Output};

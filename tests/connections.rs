@@ -5,6 +5,9 @@
 //! half-sent prefaces are closed; unanswered keepalive pings close a
 //! connection; the per-connection stream limit holds.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -6,6 +6,9 @@
 //! unsupported compression keep UNIMPLEMENTED with one. Raw HTTP/2 (the `h2`
 //! crate), so the bytes are exactly what a broken or hostile client sends.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //! with the faults given at start (visible and changeable through the admin
 //! endpoint), for users' own integration tests.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

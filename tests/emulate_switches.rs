@@ -3,6 +3,9 @@
 //! Alibaba emulator answers by them), and the defaults are the strict
 //! reading and `AllocatedAlready`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

@@ -9,6 +9,9 @@
 //! row. Every group runs on fresh emulators and ends with a successful call,
 //! to show the errors left the state intact.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,9 @@
 //! tonic client receives, for a write (AllocateIp) and a read
 //! (GetAllocation). Then transport failures and bodies that are not the API's.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,9 @@
 //! condition once per interval, a connection accepted before keeps being
 //! served, and once the connections close new ones are accepted again.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -14,7 +17,7 @@ use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use tonic::transport::Channel;
 
-const OPEN_FILES: libc::rlim_t = 256;
+const OPEN_FILES: u64 = 256;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_file_descriptors_the_gateway_backs_off_and_recovers() {
@@ -24,23 +27,17 @@ async fn out_of_file_descriptors_the_gateway_backs_off_and_recovers() {
         "listen = \"127.0.0.1:0\"\n[server]\nhandshake_timeout_ms = 60000\nshutdown_drain_ms = 10\n{}",
         zenlayer_provider("zl", "http://127.0.0.1:9", "")
     );
-    let mut gateway = process::spawn(dir.path(), &config, |command| {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setrlimit is async-signal-safe and touches no memory of
-        // the parent; this runs in the child between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                let limit = libc::rlimit {
-                    rlim_cur: OPEN_FILES,
-                    rlim_max: OPEN_FILES,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    });
+    // The limit is set by prlimit(1), which then executes the gateway.
+    let mut gateway = process::spawn_under(
+        &[
+            "prlimit",
+            &format!("--nofile={OPEN_FILES}:{OPEN_FILES}"),
+            "--",
+        ],
+        dir.path(),
+        &config,
+        |_| {},
+    );
     let addr = gateway.wait_listening();
     let channel = channel(addr).await;
     let mut before = IpAllocationClient::new(channel);

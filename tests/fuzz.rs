@@ -19,6 +19,9 @@
 //! `FUZZ_SEED` picks the seed (default fixed, so CI is reproducible; the
 //! seed is printed).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,9 @@
 //! gateway: `list`, `describe`, an AllocateIp through reflection, and an
 //! error whose google.rpc details decode as JSON.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

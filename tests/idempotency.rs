@@ -4,6 +4,9 @@
 //! outcome, and across a gateway restart. Other parameters under the same key
 //! are refused, naming what differs.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! (UNAVAILABLE with ErrorInfo and RetryInfo, nothing sent to a provider)
 //! while health checks keep answering, and oversized messages are refused.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

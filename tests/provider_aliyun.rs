@@ -5,6 +5,9 @@
 //! credentials, the injected faults as the provider sees them, and the
 //! gateway's parsers reading what the emulator writes.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

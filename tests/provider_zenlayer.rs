@@ -4,6 +4,9 @@
 //! emulated errors and faults as the provider maps them, and the gateway's
 //! wire types reading what the emulator writes.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //! The example must allocate on both providers and show a mapped error with
 //! its google.rpc.ErrorInfo.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Read;

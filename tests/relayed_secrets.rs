@@ -6,6 +6,9 @@
 //! dump; an HTML error page), none of it reaches the caller's status, its
 //! details or the logs (the real binary at trace level, stderr captured).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

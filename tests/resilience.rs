@@ -7,6 +7,9 @@
 //! `--nocapture` to see them). The tests take turns (one lock): they measure
 //! rates and latencies, which two tests sharing two cores would distort.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

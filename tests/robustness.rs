@@ -3,6 +3,9 @@
 //! header parsers, and both emulators over HTTP (a handler panic would drop
 //! the connection instead of answering).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

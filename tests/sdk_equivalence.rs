@@ -19,6 +19,9 @@
 //! exception is the idempotency key the gateway generates for a call
 //! without one, which only the gateway knows.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 #[path = "sdk_equivalence/compare.rs"]
 mod compare;

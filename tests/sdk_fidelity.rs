@@ -10,6 +10,9 @@
 //! SDK turns that into `InvalidAccessKeySecret` only when the emulator's
 //! string-to-sign is byte-for-byte its own.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -2,6 +2,9 @@
 //! in gRPC error messages or details, or in Debug output, even at trace log
 //! level, when a provider echoes its string-to-sign, or when the network fails.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

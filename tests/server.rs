@@ -1,6 +1,9 @@
 //! The server around the service: ListProviders, health (overall and per
 //! service), and the binary's configuration errors, exit codes and signals.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::{Command, Stdio};

@@ -7,6 +7,9 @@
 //! Random delays come from a seed printed by each test (`SHUTDOWN_SEED=N`
 //! repeats a run).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

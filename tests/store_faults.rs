@@ -10,6 +10,9 @@
 //!   `--start-fresh-if-invalid`;
 //! - the byte bound of the in-memory store, as a caller sees it.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -1,6 +1,9 @@
 //! Bad requests get INVALID_ARGUMENT with one BadRequest field violation per
 //! bad field (all of them), and no provider is called.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::requests::{aliyun, keyed, postpaid, zenlayer};

@@ -6,6 +6,9 @@
 //! ends at `server.watch_max_lifetime_ms` with UNAVAILABLE
 //! `WATCH_LIFETIME_ENDED`, freeing its slot. Bounded in calls and time.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -3,6 +3,9 @@
 //! ZC2-HMAC-SHA256 signature recomputed here, independently of the gateway's
 //! signer), the response mapping, and GetAllocation's state mapping.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::signatures;

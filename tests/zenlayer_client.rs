@@ -7,6 +7,9 @@
 //! settings validation, the description, `Debug`, the status and EIP
 //! mappings, the reconciliation query.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 #[allow(dead_code)]
 use std::time::Duration;

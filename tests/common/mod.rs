@@ -8,6 +8,9 @@
 //! and provider TOML, free ports, and readers for error details.
 // Each test binary compiles this whole harness and uses only part of it.
 #![allow(dead_code)]
+// Test code: a failed unwrap is a failed test (the workspace denies them
+// outside tests; clippy.toml allows them in `#[test]` functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod emulators;
 pub mod h2raw;

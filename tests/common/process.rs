@@ -20,12 +20,31 @@ pub struct Gateway {
 }
 
 /// Starts the binary with `config` (written to `dir/gateway.toml`), with an
-/// empty environment; `prepare` may change the command (limits, ...).
+/// empty environment; `prepare` may change the command.
 pub fn spawn(dir: &Path, config: &str, prepare: impl FnOnce(&mut Command)) -> Gateway {
+    spawn_under(&[], dir, config, prepare)
+}
+
+/// [`spawn`] through `wrapper`, a program (and its arguments) that sets
+/// something up and then executes the binary in its own process, such as
+/// `prlimit --nofile=256:256 --`.
+pub fn spawn_under(
+    wrapper: &[&str],
+    dir: &Path,
+    config: &str,
+    prepare: impl FnOnce(&mut Command),
+) -> Gateway {
     let path = dir.join("gateway.toml");
     std::fs::write(&path, config).unwrap();
     let log = dir.join(format!("gateway-{}.log", rand::random::<u32>()));
-    let mut command = Command::new(BIN);
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(BIN);
+            command
+        }
+        None => Command::new(BIN),
+    };
     command
         .arg("--config")
         .arg(&path)
@@ -109,9 +128,9 @@ impl Gateway {
     }
 
     pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid; no memory is involved.
-        let rc = unsafe { libc::kill(self.pid(), signal) };
-        assert_eq!(rc, 0, "kill failed");
+        let pid = rustix::process::Pid::from_raw(self.pid()).expect("a child's pid is positive");
+        let signal = rustix::process::Signal::from_named_raw(signal).expect("a named signal");
+        rustix::process::kill_process(pid, signal).expect("kill failed");
     }
 
     /// Waits for the exit, at most `bound` (then kills it and panics).
@@ -143,8 +162,7 @@ impl Gateway {
             .split_whitespace()
             .collect();
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // SAFETY: sysconf has no preconditions.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let per_second = rustix::param::clock_ticks_per_second().max(1);
         Duration::from_millis(ticks * 1000 / per_second)
     }
 }

@@ -38,6 +38,7 @@
 //! oldest segment and frees it, repeated until enough is freed. Records
 //! in flight or with an unknown outcome are never in a segment.
 
+mod buffer;
 mod segments;
 mod table;
 #[cfg(test)]
@@ -109,17 +110,6 @@ impl MemoryBackend {
             .store(state.table.len() as u64, Ordering::Relaxed);
         self.completed_bytes
             .store(state.segments.total(), Ordering::Relaxed);
-    }
-}
-
-/// Returns freed heap memory to the system after a purge freed segments
-/// (glibc keeps it in its arenas otherwise).
-fn give_back_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory of the allocator's
-    // arenas; it has no preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
@@ -223,7 +213,6 @@ impl Backend for MemoryBackend {
     ) -> Result<(usize, usize), StoreError> {
         let mut guard = self.lock()?;
         let state = &mut *guard;
-        let segments_before = state.segments.count();
         let (mut removed, mut unreadable) = (0usize, 0usize);
         let mut released: Vec<Slot> = Vec::new();
         {
@@ -250,12 +239,8 @@ impl Backend for MemoryBackend {
         }
         state.shrink_table();
         state.segments.shrink();
-        let freed_segments = segments_before > state.segments.count();
         self.publish(state);
         drop(guard);
-        if freed_segments {
-            give_back_free_memory();
-        }
         Ok((removed, unreadable))
     }
 

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::mem::size_of;
 
+use super::buffer::Buffer;
 use super::heap_bytes;
 
 /// Header of a record in a segment: key length (u16), record length (u32).
@@ -37,7 +38,7 @@ fn u32_at(bytes: &[u8], at: usize) -> usize {
 
 /// One buffer of packed records.
 pub(super) struct Segment {
-    data: Vec<u8>,
+    data: Buffer,
     /// Live records in it.
     live: u32,
 }
@@ -50,8 +51,8 @@ impl Segment {
             if at + SEGMENT_HEADER > self.data.len() {
                 return None;
             }
-            let key_len = u16_at(&self.data, at);
-            let record_len = u32_at(&self.data, at + 2);
+            let key_len = self.data.get(at..at + 2).map_or(0, |b| u16_at(b, 0));
+            let record_len = self.data.get(at + 2..at + 6).map_or(0, |b| u32_at(b, 0));
             let key_start = at + SEGMENT_HEADER;
             let key = self
                 .data
@@ -74,7 +75,7 @@ pub(super) struct Segments {
     active: Option<u32>,
     size: usize,
     /// Emptied segment buffers kept for reuse.
-    spare: Vec<Vec<u8>>,
+    spare: Vec<Buffer>,
     spare_total: u64,
     /// The capacity of every segment.
     total: u64,
@@ -113,11 +114,6 @@ impl Segments {
             + heap_bytes(self.slots.capacity() * size_of::<Option<Segment>>())
             + heap_bytes(self.order.capacity() * 4)
             + heap_bytes(self.free_ids.capacity() * 4)
-    }
-
-    /// How many segments exist.
-    pub(super) fn count(&self) -> usize {
-        self.slots.iter().flatten().count()
     }
 
     /// `len` bytes at `start` of segment `id` (empty when absent).
@@ -161,7 +157,7 @@ impl Segments {
     /// allocator of this thread and allocating one on another thread's,
     /// keeps eviction from growing RSS (measured: +14 MiB at a 64 MiB bound
     /// without it).
-    fn keep_spare(&mut self, mut data: Vec<u8>) {
+    fn keep_spare(&mut self, mut data: Buffer) {
         if self.spare.len() < SPARE_SEGMENTS && data.capacity() == self.size {
             data.clear();
             self.spare_total += data.capacity() as u64;
@@ -196,7 +192,7 @@ impl Segments {
                     if let Some(data) = other {
                         self.spare_total -= data.capacity() as u64;
                     }
-                    Vec::with_capacity(size.max(self.size))
+                    Buffer::with_capacity(size.max(self.size))
                 }
             };
             self.total += data.capacity() as u64;
@@ -219,14 +215,16 @@ impl Segments {
             unreachable!("the active segment exists");
         };
         let offset = segment.data.len() as u32;
-        segment
+        // The room was checked above (`growth`): these always fit.
+        let appended = segment
             .data
-            .extend_from_slice(&(key.len() as u16).to_le_bytes());
-        segment
-            .data
-            .extend_from_slice(&(record.len() as u32).to_le_bytes());
-        segment.data.extend_from_slice(key.as_bytes());
-        segment.data.extend_from_slice(record);
+            .extend_from_slice(&(key.len() as u16).to_le_bytes())
+            && segment
+                .data
+                .extend_from_slice(&(record.len() as u32).to_le_bytes())
+            && segment.data.extend_from_slice(key.as_bytes())
+            && segment.data.extend_from_slice(record);
+        debug_assert!(appended, "a record appended past its segment's room");
         segment.live += 1;
         (id, offset)
     }
