@@ -371,19 +371,11 @@ mod tests {
 
         let created = t(1_764_590_400, 123_456_789);
         let zenlayer_spec = AllocateSpec::Zenlayer(ZenlayerAllocate {
-            zone_id: "SEL-A".into(),
-            charge: ChargeType::Postpaid,
-            resource_group_id: None,
-            amount: 1,
-            netmask: 32,
-            amount_set: false,
-            netmask_set: false,
-            discount_code: None,
-            use_poc_voucher: false,
             tags: vec![Tag {
                 key: "team".into(),
                 value: "edge".into(),
             }],
+            ..crate::testing::provider::zenlayer_allocate()
         });
         let description = |name: &str, kind, region: Option<&str>| ProviderDescription {
             name: name.into(),

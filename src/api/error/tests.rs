@@ -13,24 +13,10 @@ use crate::provider::error::ApiError;
 use crate::provider::zenlayer::client::{
     ALLOCATE_EIP_ADDRESSES as ALLOCATE, DESCRIBE_EIP_ADDRESSES as DESCRIBE,
 };
-use crate::provider::{Capabilities, ProviderDescription, ProviderError, ProviderKind};
+use crate::provider::{ProviderDescription, ProviderError, ProviderKind};
 
 fn zenlayer() -> ProviderDescription {
-    ProviderDescription {
-        name: "zl".to_owned(),
-        kind: ProviderKind::Zenlayer,
-        region: None,
-        endpoint: "http://127.0.0.1:1".to_owned(),
-        capabilities: Capabilities {
-            max_allocations_per_request: 100,
-            asynchronous: true,
-            requires_instance: false,
-            requires_instance_restart: false,
-            charge_types: Vec::new(),
-            api_version: String::new(),
-            signature: String::new(),
-        },
-    }
+    crate::testing::provider::zenlayer_description()
 }
 
 /// One status per gateway decision, built by its named constructor.

@@ -19,21 +19,15 @@ fn api_error(http_status: u16, code: &str, message: &str, request_id: &str) -> P
     ProviderError::from(error.with_request_id(Some(request_id.to_owned())))
 }
 
+/// One POSTPAID /32 EIP in SEL-A, its amount given, tagged `env=test`.
 fn spec() -> ZenlayerAllocate {
     ZenlayerAllocate {
-        zone_id: "SEL-A".to_owned(),
-        charge: ChargeType::Postpaid,
-        resource_group_id: None,
-        amount: 1,
-        netmask: 32,
         amount_set: true,
-        netmask_set: false,
-        discount_code: None,
-        use_poc_voucher: false,
         tags: vec![Tag {
             key: "env".to_owned(),
             value: "test".to_owned(),
         }],
+        ..crate::testing::provider::zenlayer_allocate()
     }
 }
 
