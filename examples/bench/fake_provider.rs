@@ -16,10 +16,20 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-/// Starts the fake provider on the current runtime; returns its base URL.
-pub async fn start() -> std::io::Result<String> {
-    let counter = Arc::new(AtomicU64::new(0));
-    let app = axum::Router::new().fallback(answer).with_state(counter);
+/// A started fake provider.
+pub struct FakeProvider {
+    /// Base URL, `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// Requests answered so far.
+    pub requests: Arc<AtomicU64>,
+}
+
+/// Starts the fake provider on the current runtime.
+pub async fn start() -> std::io::Result<FakeProvider> {
+    let requests = Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new()
+        .fallback(answer)
+        .with_state(Arc::clone(&requests));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move {
@@ -27,7 +37,7 @@ pub async fn start() -> std::io::Result<String> {
             eprintln!("fake provider stopped: {error}");
         }
     });
-    Ok(url)
+    Ok(FakeProvider { url, requests })
 }
 
 /// The part of a `DescribeEipAddresses` body the answer echoes.

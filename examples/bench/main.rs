@@ -16,7 +16,8 @@
 //! one HTTP/2 connection, floor then gateway, after a warm-up; their CPU
 //! time and peak RSS come from `/proc/PID` (`server`, `measure`). Prints
 //! Markdown (`report`): per scenario calls/s, p50/p90/p99, server CPU per
-//! call, peak RSS and the gateway/floor ratios; the gateway's
+//! call, peak RSS, provider requests per call (a replay answered from the
+//! store makes none) and the gateway/floor ratios; the gateway's
 //! start-to-SERVING times and its binary size.
 //!
 //! Exit code 1 when any call failed. Nothing here asserts on timings.
@@ -36,6 +37,7 @@ mod server;
 
 use std::error::Error;
 use std::process::{Command, ExitCode};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -65,21 +67,23 @@ fn main() -> Result<ExitCode, BoxError> {
 
 async fn bench(args: &Args) -> Result<ExitCode, BoxError> {
     let binary = gateway::binary(args.gateway.as_deref())?;
+    let provider = fake_provider::start().await?;
     let plan = Plan {
+        provider_requests: Arc::clone(&provider.requests),
         warm_up: args.warm_up(),
         measure: args.measure(),
         max_calls: args.max_calls,
     };
     print!("{}", report::header(plan.measure, plan.warm_up));
-    let provider = fake_provider::start().await?;
     let mut starts: Vec<(Store, Duration)> = Vec::new();
     let mut errors = 0;
     for scenario in &args.scenarios {
         eprintln!("running {} ...", scenario.name());
         let mut floor = Command::new(std::env::current_exe()?);
-        floor.arg("--serve-floor").arg(&provider);
+        floor.arg("--serve-floor").arg(&provider.url);
         let floor = Target::connect(Server::spawn_announcing(floor)?).await?;
-        let started = gateway::start(&binary, &provider, scenario.store, &args.gateway_log).await?;
+        let started =
+            gateway::start(&binary, &provider.url, scenario.store, &args.gateway_log).await?;
         starts.push((scenario.store, started.start_to_serving));
         let gateway = Target::connect(started.server).await?;
         let mut rows = Vec::with_capacity(args.levels.len());

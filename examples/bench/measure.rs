@@ -3,7 +3,7 @@
 //! after it and its peak RSS reset before it and read after it.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
@@ -44,6 +44,8 @@ impl Target {
 /// One server's figures at one level.
 pub struct Measured {
     pub sample: Sample,
+    /// Requests the fake provider answered during the measured run.
+    pub provider_requests: u64,
     pub cpu: Duration,
     pub peak_rss: u64,
     /// Whether the peak RSS is this level's (false: since the start).
@@ -51,6 +53,11 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// Provider requests per successful call.
+    pub fn provider_requests_per_call(&self) -> f64 {
+        self.provider_requests as f64 / self.sample.calls.max(1) as f64
+    }
+
     /// Server CPU per successful call.
     pub fn cpu_per_call(&self) -> Duration {
         self.cpu
@@ -61,6 +68,8 @@ impl Measured {
 
 /// How hard and how long each level runs.
 pub struct Plan {
+    /// The fake provider's request count.
+    pub provider_requests: Arc<AtomicU64>,
     pub warm_up: Duration,
     pub measure: Duration,
     pub max_calls: u64,
@@ -88,10 +97,13 @@ pub async fn level(
     level.duration = plan.measure;
     let peak_is_level = target.server.reset_peak_rss();
     let cpu_before = target.server.cpu()?;
+    let requests_before = plan.provider_requests.load(Ordering::Relaxed);
     let sample = load::run(&level).await?;
     let cpu = target.server.cpu()?.saturating_sub(cpu_before);
+    let provider_requests = plan.provider_requests.load(Ordering::Relaxed) - requests_before;
     Ok(Measured {
         sample,
+        provider_requests,
         cpu,
         peak_rss: target.server.peak_rss()?,
         peak_is_level,

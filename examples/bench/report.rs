@@ -48,15 +48,15 @@ pub fn header(measure: Duration, warm_up: Duration) -> String {
 pub fn scenario(scenario: &Scenario, rows: &[LevelRow]) -> String {
     let mut out = format!("\n## {}\n\n", scenario.title());
     out.push_str(
-        "| c | server | calls/s | p50 ms | p90 ms | p99 ms | CPU/call µs | peak RSS MiB | errors |\n\
-         |---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| c | server | calls/s | p50 ms | p90 ms | p99 ms | CPU/call µs | peak RSS MiB | provider requests/call | errors |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in rows {
         for (name, m) in [("floor", &row.floor), ("gateway", &row.gateway)] {
             let s = &m.sample;
             let _ = writeln!(
                 out,
-                "| {} | {name} | {:.0} | {} | {} | {} | {:.0} | {:.1}{} | {} |",
+                "| {} | {name} | {:.0} | {} | {} | {} | {:.0} | {:.1}{} | {:.2} | {} |",
                 row.concurrency,
                 s.calls_per_second(),
                 ms(s.quantile(0.5)),
@@ -65,6 +65,7 @@ pub fn scenario(scenario: &Scenario, rows: &[LevelRow]) -> String {
                 m.cpu_per_call().as_secs_f64() * 1e6,
                 m.peak_rss as f64 / 1_048_576.0,
                 if m.peak_is_level { "" } else { "*" },
+                m.provider_requests_per_call(),
                 s.errors,
             );
         }
