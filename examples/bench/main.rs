@@ -34,6 +34,8 @@ mod measure;
 mod report;
 mod scenario;
 mod server;
+#[path = "../common/zenlayer_request.rs"]
+mod zenlayer_request;
 
 use std::error::Error;
 use std::process::{Command, ExitCode};

@@ -10,6 +10,8 @@ use ipalloc_gateway::pb::allocate_ip_request::Params;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use tonic::transport::Channel;
 
+use crate::zenlayer_request::zenlayer_request;
+
 /// Deadline of every call (grpc-timeout): bounds a call that never ends.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -150,25 +152,6 @@ pub async fn call(
             };
             client.get_allocation(timed(request)).await.map(drop)
         }
-    }
-}
-
-/// A Zenlayer AllocateIp: one postpaid EIP in `SEL-A`, one tag.
-fn zenlayer_request(key: String) -> pb::AllocateIpRequest {
-    pb::AllocateIpRequest {
-        provider: "zenlayer".into(),
-        idempotency_key: key,
-        params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-            zone_id: "SEL-A".into(),
-            charge_type: pb::ChargeType::Postpaid as i32,
-            amount: Some(1),
-            tags: vec![pb::Tag {
-                key: "team".into(),
-                value: "edge".into(),
-            }],
-            ..Default::default()
-        })),
-        ..Default::default()
     }
 }
 
