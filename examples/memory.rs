@@ -32,12 +32,14 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ipalloc_gateway::config;
 use ipalloc_gateway::emulator::zenlayer;
-use ipalloc_gateway::pb;
-use ipalloc_gateway::pb::allocate_ip_request::Params;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::server::{self, Gateway};
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
+
+#[path = "common/zenlayer_request.rs"]
+mod zenlayer_request;
+use zenlayer_request::zenlayer_request;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -291,21 +293,7 @@ async fn run(
                 if n >= to {
                     break;
                 }
-                let request = pb::AllocateIpRequest {
-                    provider: "zenlayer".into(),
-                    idempotency_key: format!("mem-{n:09}"),
-                    params: Some(Params::Zenlayer(pb::ZenlayerAllocateParams {
-                        zone_id: "SEL-A".into(),
-                        charge_type: pb::ChargeType::Postpaid as i32,
-                        amount: Some(1),
-                        tags: vec![pb::Tag {
-                            key: "team".into(),
-                            value: "edge".into(),
-                        }],
-                        ..Default::default()
-                    })),
-                    ..Default::default()
-                };
+                let request = zenlayer_request(format!("mem-{n:09}"));
                 let code = match client.allocate_ip(request).await {
                     Ok(_) => "Ok".to_owned(),
                     Err(status) => format!("{:?}", status.code()),
