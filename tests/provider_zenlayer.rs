@@ -21,7 +21,7 @@ use ipalloc_gateway::emulator::zenlayer::{
 use ipalloc_gateway::provider::error::{ApiError, ProviderError};
 use ipalloc_gateway::provider::model::{
     AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState,
-    ChargeType as SpecCharge, Tag, ZenlayerAllocate,
+    ChargeType as SpecCharge,
 };
 use ipalloc_gateway::provider::zenlayer::{ZenlayerProvider, wire};
 use ipalloc_gateway::provider::{CallContext, Provider};
@@ -46,24 +46,6 @@ async fn harness(delay: Duration) -> (Harness, ZenlayerProvider) {
     (harness, provider)
 }
 
-fn spec(zone: &str, charge: SpecCharge, amount: u32) -> ZenlayerAllocate {
-    ZenlayerAllocate {
-        zone_id: zone.to_owned(),
-        charge,
-        resource_group_id: None,
-        amount,
-        netmask: 32,
-        amount_set: true,
-        netmask_set: true,
-        discount_code: None,
-        use_poc_voucher: false,
-        tags: vec![Tag {
-            key: "env".to_owned(),
-            value: "test".to_owned(),
-        }],
-    }
-}
-
 fn lookup(id: &str) -> AllocationLookup {
     AllocationLookup {
         id: id.to_owned(),
@@ -79,7 +61,7 @@ async fn allocate(
 ) -> Result<AllocateResult, ProviderError> {
     provider
         .allocate(
-            &AllocateSpec::Zenlayer(spec(zone, charge, amount)),
+            &AllocateSpec::Zenlayer(settings::zenlayer_allocate(zone, charge, amount)),
             &CallContext::default(),
         )
         .await
