@@ -23,6 +23,7 @@
 //! call is retried only after an attempt that certainly did not execute, so
 //! whatever error the stack finally returns describes the whole call.
 
+mod budget;
 mod concurrency;
 mod deadline;
 mod latency;

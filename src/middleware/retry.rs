@@ -27,10 +27,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::budget::RetryBudget;
 use rand::Rng;
 use tokio::time::{Instant, Sleep};
 use tower::retry::Policy;
-use tower::retry::budget::{Budget, TpsBudget};
 
 use super::{AttemptRequest, ResilienceSettings};
 use crate::provider::Operation;
@@ -80,7 +80,7 @@ const TIMER_TICK: Duration = Duration::from_millis(1);
 /// tower clones it for every call, and that copy counts the call's retries.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    budget: Arc<TpsBudget>,
+    budget: Arc<RetryBudget>,
     max_attempts: u32,
     backoff_base: Duration,
     backoff_max: Duration,
@@ -89,7 +89,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub fn new(settings: &ResilienceSettings, budget: Arc<TpsBudget>) -> Self {
+    pub fn new(settings: &ResilienceSettings, budget: Arc<RetryBudget>) -> Self {
         RetryPolicy {
             budget,
             max_attempts: settings.max_attempts.max(1),
@@ -170,6 +170,7 @@ mod tests {
     };
     use crate::provider::ProviderKind::{Aliyun, Zenlayer};
     use crate::provider::error::{SendPhase, TransportError};
+    use tower::retry::budget::TpsBudget;
 
     fn settings(max_attempts: u32) -> ResilienceSettings {
         ResilienceSettings {
@@ -181,8 +182,12 @@ mod tests {
     }
 
     /// A budget large enough never to matter.
-    fn ample_budget() -> Arc<TpsBudget> {
-        Arc::new(TpsBudget::new(Duration::from_secs(10), 1000, 1000.0))
+    fn ample_budget() -> Arc<RetryBudget> {
+        Arc::new(RetryBudget::new(TpsBudget::new(
+            Duration::from_secs(10),
+            1000,
+            1000.0,
+        )))
     }
 
     fn retrying(inner: &Scripted, settings: &ResilienceSettings) -> Retry<RetryPolicy, Scripted> {
@@ -436,7 +441,11 @@ mod tests {
     /// ratio of 1, each call affords exactly one retry.
     #[tokio::test(start_paused = true)]
     async fn each_call_deposits_once_and_each_retry_withdraws() {
-        let budget = Arc::new(TpsBudget::new(Duration::from_secs(1), 0, 1.0));
+        let budget = Arc::new(RetryBudget::new(TpsBudget::new(
+            Duration::from_secs(1),
+            0,
+            1.0,
+        )));
         let inner = Scripted::always(Err(throttled(ALLOCATE, None)));
         let mut service = Retry::new(RetryPolicy::new(&settings(4), budget), inner.clone());
         for call in 1..=3 {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tower::retry::budget::TpsBudget;
 
+use super::budget::RetryBudget;
+
 use super::rate_limit::Admission;
 
 /// How the stack retries, limits and times out one provider account's calls.
@@ -167,7 +169,7 @@ const MAX_RESERVE_FLOOR: Duration = Duration::from_secs(60);
 /// shares the limits.
 #[derive(Debug, Clone)]
 pub struct ProviderLimits {
-    retry_budget: Arc<TpsBudget>,
+    retry_budget: Arc<RetryBudget>,
     admission: Arc<Admission>,
     in_flight: Arc<Semaphore>,
 }
@@ -192,7 +194,7 @@ impl ProviderLimits {
         let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
         let permits = settings.max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
         ProviderLimits {
-            retry_budget: Arc::new(retry_budget),
+            retry_budget: Arc::new(RetryBudget::new(retry_budget)),
             admission: Arc::new(Admission::new(
                 rate,
                 burst,
@@ -204,7 +206,7 @@ impl ProviderLimits {
         }
     }
 
-    pub(super) fn retry_budget(&self) -> Arc<TpsBudget> {
+    pub(super) fn retry_budget(&self) -> Arc<RetryBudget> {
         Arc::clone(&self.retry_budget)
     }
 
