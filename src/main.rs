@@ -283,6 +283,7 @@ fn sandbox_config() -> Config {
             ..config::ServerConfig::default()
         },
         idempotency: config::IdempotencyConfig::default(),
+        cluster: None,
         providers: Vec::new(),
     }
 }

@@ -9,6 +9,7 @@
 //! at once, each naming its key (with "did you mean" where it helps) and
 //! never the value, which may be a secret.
 
+pub mod cluster;
 mod credentials;
 pub mod env;
 mod follow;
@@ -85,6 +86,8 @@ pub struct Config {
     pub log: LogConfig,
     pub server: ServerConfig,
     pub idempotency: IdempotencyConfig,
+    /// Fleet mode (`[cluster]`): `None` runs alone on the embedded store.
+    pub cluster: Option<cluster::ClusterConfig>,
     pub providers: Vec<ProviderConfig>,
 }
 
@@ -178,6 +181,7 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
         log: LogConfig { json: json?, level },
         server,
         idempotency,
+        cluster: None,
         providers,
     })
 }
