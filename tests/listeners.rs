@@ -17,10 +17,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::process;
-use common::transport::{serve, unix_channel};
+use common::transport::{list_providers, serve, unix_channel};
 use common::{channel, zenlayer_provider};
-use ipalloc_gateway::pb;
-use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -32,13 +30,6 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 
 fn provider() -> String {
     zenlayer_provider("zl", "http://127.0.0.1:9", "")
-}
-
-async fn list_providers(channel: Channel) -> Result<usize, tonic::Status> {
-    IpAllocationClient::new(channel)
-        .list_providers(pb::ListProvidersRequest {})
-        .await
-        .map(|response| response.into_inner().providers.len())
 }
 
 async fn health(channel: Channel, service: &str) -> Result<ServingStatus, tonic::Status> {

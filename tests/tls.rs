@@ -14,27 +14,19 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::transport::{
-    Ca, Leaf, client_tls, replace, serve, tls_channel, tls_connect, tls_table,
+    Ca, Leaf, client_tls, list_providers, replace, serve, tls_channel, tls_connect, tls_table,
 };
 use common::zenlayer_provider;
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
-use tonic::transport::Channel;
 
 fn config(tls: &str) -> String {
     format!(
         "listen = \"127.0.0.1:0\"\n{tls}\n{}",
         zenlayer_provider("zl", "http://127.0.0.1:9", "")
     )
-}
-
-async fn list_providers(channel: Channel) -> Result<usize, tonic::Status> {
-    IpAllocationClient::new(channel)
-        .list_providers(pb::ListProvidersRequest {})
-        .await
-        .map(|response| response.into_inner().providers.len())
 }
 
 /// The leaf certificate the gateway presents to a new connection.

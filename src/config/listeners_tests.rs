@@ -1,23 +1,10 @@
 //! The listener keys (`[server]` Unix socket and health port, `[tls]`) and
 //! the safe-default rule, with the environment as a map.
 
-use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt as _;
 
 use super::*;
-use crate::config::{ConfigError, load};
-
-const ZENLAYER: &str =
-    "[providers.zl]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n";
-
-fn load_with(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let lookup = move |name: &str| map.get(name).cloned();
-    load(&format!("{text}\n{ZENLAYER}"), "test.toml", &lookup)
-}
+use crate::testing::config::load_with;
 
 fn problems(text: &str, pairs: &[(&str, &str)]) -> Vec<String> {
     match load_with(text, pairs) {

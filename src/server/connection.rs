@@ -78,6 +78,10 @@ pub async fn serve<S>(
 ) where
     S: GrpcService + Clone + Send + 'static,
 {
+    let remote = match &accepted {
+        Accepted::Tcp(_, remote) => Some(*remote),
+        Accepted::Unix(..) => None,
+    };
     let established =
         transport::establish(accepted, settings.tls.as_ref(), settings.handshake_timeout);
     let Established {
@@ -88,7 +92,7 @@ pub async fn serve<S>(
         established = established => match established {
             Ok(established) => established,
             Err(e) => {
-                tracing::debug!(error = %e, "closing a connection before HTTP/2 began");
+                tracing::debug!(peer = ?remote, error = %e, "closing a connection before HTTP/2 began");
                 return;
             }
         },

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use ipalloc_gateway::{config, server};
+use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
+use ipalloc_gateway::{config, pb, server};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
@@ -206,6 +207,14 @@ pub async fn tls_channel(
             async move { tls_connect(addr, tls).await.map(TokioIo::new) }
         }))
         .await
+}
+
+/// ListProviders on `channel`: how many providers it lists.
+pub async fn list_providers(channel: Channel) -> Result<usize, tonic::Status> {
+    IpAllocationClient::new(channel)
+        .list_providers(pb::ListProvidersRequest {})
+        .await
+        .map(|response| response.into_inner().providers.len())
 }
 
 /// A gRPC channel over the Unix socket at `path`, connected now.
