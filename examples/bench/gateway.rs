@@ -70,6 +70,7 @@ pub async fn start(
     let limits = "rate_per_second = 100000\nburst = 100000\nmax_concurrency = 1024\n";
     let config = format!(
         "listen = \"127.0.0.1:{port}\"\n[log]\nlevel = {log_level:?}\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\n\
          [idempotency]\n{store_path}max_bytes = {max_bytes}\n\
          [providers.zenlayer]\nkind = \"zenlayer\"\nendpoint = \"{provider}\"\n\
          access_key_id = \"{zl_id}\"\naccess_key_password = \"{zl_password}\"\n{limits}\

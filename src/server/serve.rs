@@ -148,6 +148,7 @@ pub async fn serve(
     }));
 
     shutdown.await;
+    drain.begin_draining();
     let deadline = Instant::now() + server.shutdown_timeout;
     tracing::info!(
         drain_ms = server.shutdown_drain.as_millis() as u64,
