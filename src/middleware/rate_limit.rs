@@ -111,6 +111,7 @@ impl<S: Service<R, Error = ProviderError> + Clone, R: AttemptRequest> Guard<S, R
             admission: Arc::clone(&self.admission),
             metrics: Arc::clone(&self.metrics),
             booked: Instant::now(),
+            rebooked: std::cell::Cell::new(0),
         };
         match booking.first() {
             Step::Go => Attempt::called(inner, request, booking.admitted()),
@@ -129,6 +130,8 @@ struct Booking {
     metrics: Arc<AccountMetrics>,
     /// When the attempt asked for its slot.
     booked: Instant,
+    /// Late shared slots given up so far.
+    rebooked: std::cell::Cell<u8>,
 }
 
 /// Where an attempt waits.
@@ -139,6 +142,9 @@ enum Stage {
     Asking(Asked),
     /// For the account's slot: the attempt goes when it comes.
     Account,
+    /// For a slot booked on the shared limiter, no earlier than `earliest`
+    /// (when it was asked plus the delay).
+    Shared { earliest: Instant },
 }
 
 /// What an attempt does next.
@@ -212,6 +218,31 @@ impl Booking {
         }
     }
 
+    /// A shared slot has come: the attempt goes, unless it is later than the
+    /// slack after the slot's earliest time (the answer came back slowly, or
+    /// the process was starved): then the slot is given up and another
+    /// booked, at most [`shared::MAX_REBOOKINGS`] times.
+    fn on_time(&self, earliest: Instant) -> Step {
+        let Some(fleet) = self.admission.fleet() else {
+            return Step::Go;
+        };
+        let late = Instant::now().saturating_duration_since(earliest);
+        let rebooked = self.rebooked.get();
+        if late <= fleet.slack() || rebooked >= shared::MAX_REBOOKINGS {
+            return Step::Go;
+        }
+        self.rebooked.set(rebooked + 1);
+        tracing::debug!(
+            op = self.op.name,
+            late_ms = late.as_millis(),
+            "a shared rate-limit slot came too late; booking another"
+        );
+        match self.admission.ask(fleet, self.op, self.deadline, true) {
+            Ok(asked) => Step::Ask(asked),
+            Err(error) => Step::Fail(error),
+        }
+    }
+
     /// The shared limiter's answer to `asked`. Allocations fail closed when
     /// the shared state cannot be reached; reads fall back to the local
     /// limiter.
@@ -219,8 +250,14 @@ impl Booking {
         let now = Instant::now();
         match answer {
             Ok(Ok(delay)) => match asked.slot(self.op, self.deadline, delay, now) {
-                Ok(slot) if slot <= now => Step::Go,
-                Ok(slot) => Step::Sleep(slot, Stage::Account),
+                Ok(slot) => {
+                    let earliest = asked.asked_at.checked_add(delay).unwrap_or(slot);
+                    if slot <= now {
+                        self.on_time(earliest)
+                    } else {
+                        Step::Sleep(slot, Stage::Shared { earliest })
+                    }
+                }
                 Err(error) => Step::Fail(error),
             },
             Ok(Err(retry_after)) => Step::Fail(ProviderError::RateLimited {
@@ -299,6 +336,10 @@ impl Turn for SlotWait {
                 Stage::Account => {
                     ready!(this.sleep.as_mut().poll(cx));
                     Step::Go
+                }
+                Stage::Shared { earliest } => {
+                    ready!(this.sleep.as_mut().poll(cx));
+                    this.booking.on_time(*earliest)
                 }
                 Stage::Asking(asked) => match asked.answer.poll_unpin(cx) {
                     Poll::Ready(answer) => this.booking.answered(asked, answer),

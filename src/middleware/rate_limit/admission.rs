@@ -255,6 +255,7 @@ impl Admission {
             answer: fleet.book(max_delay),
             reserve,
             admitted,
+            asked_at: now,
         })
     }
 }
@@ -265,6 +266,9 @@ pub struct Asked {
     /// The reserve the attempt needs, as when it was asked.
     reserve: Duration,
     pub(super) admitted: bool,
+    /// When it was asked: the shared slot is no earlier than this plus the
+    /// delay the answer gives.
+    pub(super) asked_at: Instant,
 }
 
 impl Asked {

@@ -76,6 +76,13 @@ pub struct SharedAccount {
 /// The account's schedule on the shared limiter, as [`Admission`] books it.
 ///
 /// [`Admission`]: super::Admission
+/// The least [`Fleet::slack`].
+const MIN_SLACK: Duration = Duration::from_millis(2);
+
+/// Most times one attempt gives a late slot up and books again; then it
+/// goes late rather than wait on.
+pub(super) const MAX_REBOOKINGS: u8 = 2;
+
 #[derive(Debug)]
 pub(super) struct Fleet {
     rate: Arc<dyn SharedRate>,
@@ -105,6 +112,14 @@ impl Fleet {
     ) -> BoxFuture<'static, Result<SharedBooking, SharedRateError>> {
         self.rate
             .book(&self.account, self.interval, self.tolerance, max_delay)
+    }
+
+    /// How late after its slot an attempt may still go: later, the slot is
+    /// given up and another booked, so that late sends (an answer that came
+    /// back slowly, a starved process) cannot bunch up past the account's
+    /// rate and burst. Half an interval, at least 2 ms.
+    pub(super) fn slack(&self) -> Duration {
+        (self.interval / 2).max(MIN_SLACK)
     }
 
     /// Whether the shared state answered recently.
