@@ -3,7 +3,8 @@
 //! gateway or alone (`emulators`), the binary as a child process
 //! (`process`), provider adapter settings (`settings`), requests
 //! (`requests`), the signatures recomputed independently (`signatures`), raw
-//! HTTP/2 (`h2raw`) and external tools (`tools`). Here: the gateway served
+//! HTTP/2 (`h2raw`), external tools (`tools`) and fleet mode, several
+//! gateway processes on one database (`fleet`). Here: the gateway served
 //! in process on 127.0.0.1:0 with a real tonic client, the test credentials
 //! and provider TOML, free ports, and readers for error details.
 // Each test binary compiles this whole harness and uses only part of it.
@@ -13,13 +14,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod emulators;
+pub mod fleet;
 pub mod h2raw;
 pub mod process;
 pub mod requests;
 pub mod scripted;
 pub mod settings;
 pub mod signatures;
-pub mod tools;
+pub mod tcp_proxy;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
