@@ -111,7 +111,9 @@ async fn child(args: &Args, provider: &str) -> Result<(), BoxError> {
     );
     let config = config::load(&text, "memory benchmark", &|_| None)?;
     let gateway = Gateway::build(&config)?;
-    let store = gateway.allocator.store.clone();
+    let Some(store) = gateway.allocator.store.local().cloned() else {
+        return Err("the memory example runs on the embedded store".into());
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("PORT {}", listener.local_addr()?.port());
     std::io::stdout().flush()?;

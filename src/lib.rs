@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod bounded;
+pub mod cluster;
 pub mod config;
 pub use ipalloc_emulators as emulator;
 pub mod idempotency;

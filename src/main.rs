@@ -294,7 +294,7 @@ async fn run_sandbox(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let emulators = sandbox::start_emulators(&sandbox::EmulatorOptions::default()).await?;
     config.providers = emulators.provider_configs();
-    let gateway = server::Gateway::build(&config)?;
+    let gateway = server::Gateway::start(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -326,7 +326,7 @@ async fn emulate(
 }
 
 async fn run(config: Config, signals: server::Signals) -> Result<(), Box<dyn std::error::Error>> {
-    let gateway = server::Gateway::build(&config)?;
+    let gateway = server::Gateway::start(&config).await?;
     let registry = Arc::clone(&gateway.registry);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

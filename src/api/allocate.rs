@@ -33,7 +33,7 @@ use tonic::Status;
 
 use super::{convert, error, follow, validate::ValidAllocate};
 use crate::idempotency::{
-    Begin, Claim, Fingerprint, IdempotencyStore, InFlightRegistry, Record, StoreError, WaitResult,
+    Begin, Claim, Fingerprint, InFlightRegistry, Record, Records, StoreError, WaitResult,
 };
 use crate::logging::access::CallFacts;
 use crate::pb;
@@ -42,7 +42,10 @@ use crate::provider::{
     ProviderDescription, ProviderError,
 };
 
+mod owned;
 mod replay;
+
+use owned::Owned;
 
 /// Longest `wait` when the call has no deadline and no `wait_timeout`.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
@@ -52,7 +55,8 @@ pub use super::validate::MAX_WAIT_TIMEOUT;
 
 /// Shared state of the flow.
 pub struct Allocator {
-    pub store: IdempotencyStore,
+    /// This process's store, or the fleet's shared records.
+    pub store: Records,
     pub inflight: InFlightRegistry,
     /// Shutdown: allocation tasks are tracked, waits end when it stops.
     pub drain: crate::server::Drain,
@@ -121,7 +125,9 @@ impl Allocator {
                     let outcome = match AssertUnwindSafe(run).catch_unwind().await {
                         Ok(outcome) => outcome,
                         Err(panic) => {
-                            this.interrupted(provider.description(), &key, &fingerprint, &*panic)
+                            let panic = panic_message(&*panic).to_owned();
+                            this.interrupted(provider.description(), &key, &fingerprint, &panic)
+                                .await
                         }
                     };
                     drop(guard);
@@ -160,7 +166,8 @@ impl Allocator {
             Ok(settled) => {
                 if settled != before {
                     // Replays answer the best-known state, not the first one.
-                    self.record_progress(description, &key, &fingerprint, &settled);
+                    self.record_progress(description, &key, &fingerprint, &settled)
+                        .await;
                 }
                 Ok(settled)
             }
@@ -176,7 +183,9 @@ impl Allocator {
         }
     }
 
-    /// The flow for the process-local owner of `key`.
+    /// The flow for the process-local owner of `key`: claim it (in fleet
+    /// mode waiting while another replica runs it), run the claimed call,
+    /// and give up a lease the call left held.
     async fn run_owned(
         &self,
         provider: &Arc<dyn Provider>,
@@ -184,26 +193,54 @@ impl Allocator {
         key: &str,
         fingerprint: &Fingerprint,
         ctx: &CallContext,
+        mut just_written: bool,
+    ) -> Result<pb::AllocateIpResponse, Status> {
+        let description = provider.description();
+        let (began, lease) = self
+            .claim(description, key, fingerprint, ctx, &mut just_written)
+            .await?;
+        let mut owned = Owned::new(&self.store, description, key, fingerprint, lease, ctx);
+        let outcome = self
+            .run_claimed(provider, spec, &mut owned, began, just_written)
+            .await;
+        owned.finish().await;
+        outcome
+    }
+
+    /// The flow once `key` is claimed (`began` says what the claim found).
+    async fn run_claimed(
+        &self,
+        provider: &Arc<dyn Provider>,
+        spec: &AllocateSpec,
+        owned: &mut Owned<'_>,
+        began: Begin,
         just_written: bool,
     ) -> Result<pb::AllocateIpResponse, Status> {
         let description = provider.description();
-        let began = self
-            .store
-            .begin(key, fingerprint, SystemTime::now())
-            .map_err(|e| store_status(description, key, &e))?;
+        let (key, fingerprint) = (owned.key, owned.fingerprint);
         let mut resent = false;
         match began {
             Begin::Started => {}
             Begin::Completed(bytes) => {
                 CallFacts::current().replayed();
                 return self
-                    .replay(provider, key, fingerprint, &bytes, ctx, just_written)
+                    .replay(
+                        provider,
+                        key,
+                        fingerprint,
+                        &bytes,
+                        &owned.ctx(),
+                        just_written,
+                    )
                     .await;
             }
             Begin::Mismatch { stored } => {
                 return Err(error::key_reused(key, &stored.differences(fingerprint)));
             }
-            // InFlight here means a previous process died mid-call.
+            // The claim waits these out; one left means the wait ended.
+            Begin::Busy { .. } => return Err(error::key_in_progress(description, key)),
+            // InFlight here means a previous process died mid-call (or, in
+            // fleet mode, let its lease run out).
             Begin::InFlight {
                 attempt_started: last_attempt,
                 ..
@@ -213,8 +250,8 @@ impl Allocator {
                 // only an answer to a question asked after the grace period
                 // may lead to a re-send.
                 let asked = SystemTime::now();
-                match self.reconcile(provider, spec, key, ctx).await {
-                    Ok(Some(found)) => return self.complete(description, key, fingerprint, found),
+                match self.reconcile(provider, spec, key, &owned.ctx()).await {
+                    Ok(Some(found)) => return owned.complete(found).await,
                     Ok(None) => {}
                     Err(e) => return Err(error::reconcile_failed(description, key, &e)),
                 }
@@ -223,24 +260,23 @@ impl Allocator {
                 if age < grace {
                     return Err(error::outcome_pending(description, key, grace - age));
                 }
-                self.store
-                    .mark_attempt(key, fingerprint, SystemTime::now())
-                    .map_err(|e| store_status(description, key, &e))?;
+                owned.mark_attempt().await?;
                 resent = true;
             }
         }
 
-        let attempt = with_deadline(ctx, provider.allocate(spec, ctx)).await;
+        let ctx = owned.ctx();
+        let attempt = with_deadline(&ctx, provider.allocate(spec, &ctx)).await;
         match attempt {
-            Ok(result) => self.complete(description, key, fingerprint, result),
+            Ok(result) => owned.complete(result).await,
             Err(e) if resent && description.kind.already_allocated(&e) => {
                 // The earlier, ambiguous attempt did land: read what it made.
-                match self.reconcile(provider, spec, key, ctx).await {
-                    Ok(Some(found)) => self.complete(description, key, fingerprint, found),
+                match self.reconcile(provider, spec, key, &owned.ctx()).await {
+                    Ok(Some(found)) => owned.complete(found).await,
                     // It landed but is not visible yet: still pending, never
                     // a definite failure that frees the key.
                     Ok(None) => {
-                        self.mark_unknown(key, fingerprint);
+                        owned.mark_unknown().await;
                         Err(error::outcome_pending(
                             description,
                             key,
@@ -248,7 +284,7 @@ impl Allocator {
                         ))
                     }
                     Err(lookup) => {
-                        self.mark_unknown(key, fingerprint);
+                        owned.mark_unknown().await;
                         Err(error::reconcile_failed(description, key, &lookup))
                     }
                 }
@@ -256,18 +292,19 @@ impl Allocator {
             Err(e) if e.outcome_unknown() => {
                 // Recorded before anything else: the record, not this
                 // answer, is what keeps a retry from allocating twice.
-                self.mark_unknown(key, fingerprint);
+                owned.mark_unknown().await;
                 // The provider is the source of truth: ask it straight away,
-                // unless the caller's deadline has already passed.
+                // unless the call's deadline (or lease) has already passed.
+                let ctx = owned.ctx();
                 if ctx.deadline.is_some_and(|d| d <= Instant::now()) {
                     return Err(error::allocation_status(description, &e, key));
                 }
-                match self.reconcile(provider, spec, key, ctx).await {
-                    Ok(Some(found)) => self.complete(description, key, fingerprint, found),
+                match self.reconcile(provider, spec, key, &ctx).await {
+                    Ok(Some(found)) => owned.complete(found).await,
                     Ok(None) | Err(_) => Err(error::allocation_status(description, &e, key)),
                 }
             }
-            Err(e) => Err(self.fail(description, key, fingerprint, resent, &e)),
+            Err(e) => Err(owned.fail(resent, &e).await),
         }
     }
 
@@ -302,80 +339,39 @@ impl Allocator {
         found
     }
 
-    fn complete(
-        &self,
-        description: &ProviderDescription,
-        key: &str,
-        fingerprint: &Fingerprint,
-        result: AllocateResult,
-    ) -> Result<pb::AllocateIpResponse, Status> {
-        let response = convert::allocate_response(description, result);
-        if let Err(e) = self.store.complete(
-            key,
-            fingerprint,
-            &response.encode_to_vec(),
-            SystemTime::now(),
-        ) {
-            // The allocation happened; losing the record only weakens a
-            // later duplicate (it would reconcile with the provider).
-            tracing::error!(error = %e, "could not record a completed allocation");
-        }
-        Ok(response)
-    }
-
-    /// A definite failure: nothing was allocated by this attempt. The key is
-    /// freed for a corrected request, unless this attempt re-sent one whose
-    /// earlier outcome was unknown: then the record goes back to unknown, so
-    /// the next call reconciles again before sending anything.
-    fn fail(
-        &self,
-        description: &ProviderDescription,
-        key: &str,
-        fingerprint: &Fingerprint,
-        resent: bool,
-        e: &ProviderError,
-    ) -> Status {
-        if resent {
-            self.mark_unknown(key, fingerprint);
-        } else if let Err(store_error) = self.store.release(key) {
-            tracing::error!(error = %store_error, "could not release an idempotency key");
-        }
-        error::allocation_status(description, e, key)
-    }
-
-    /// Records that the attempt on `key` has an unknown outcome. A failure
-    /// is logged: the record then stays in flight, which a later call
-    /// treats the same way.
-    fn mark_unknown(&self, key: &str, fingerprint: &Fingerprint) {
-        if let Err(e) = self.store.mark_unknown(key, fingerprint, SystemTime::now()) {
-            tracing::error!(error = %e, key = %key, "could not record an unknown outcome");
-        }
-    }
-
     /// A panic inside the allocation task: whatever the record says stands.
     /// A completed allocation is answered from it; otherwise the outcome is
     /// recorded as unknown (the attempt may have been sent) and the caller
     /// told to retry with the key.
-    fn interrupted(
+    async fn interrupted(
         &self,
         description: &ProviderDescription,
         key: &str,
         fingerprint: &Fingerprint,
-        panic: &(dyn std::any::Any + Send),
+        panic: &str,
     ) -> Result<pb::AllocateIpResponse, Status> {
         tracing::error!(
             provider = %description.name,
             key = %key,
-            panic = panic_message(panic),
+            panic,
             "the allocation task panicked; recording its outcome as unknown"
         );
-        match self.store.get(key, SystemTime::now()) {
+        match self.store.get(&description.name, key).await {
             Ok(Some(Record::Completed { response, .. })) => {
                 if let Ok(response) = pb::AllocateIpResponse::decode(response.as_slice()) {
                     return Ok(response);
                 }
             }
-            Ok(Some(Record::InFlight { .. })) => self.mark_unknown(key, fingerprint),
+            // The single node's record says unknown from now on; a shared
+            // record stays in flight under the lease the panic dropped,
+            // which the next call takes over (and reconciles) once it ends.
+            Ok(Some(Record::InFlight { .. })) => {
+                if let Some(store) = self.store.local()
+                    && let Err(e) = store.mark_unknown(key, fingerprint, SystemTime::now())
+                {
+                    tracing::error!(error = %e, key = %key, "could not record an unknown outcome");
+                }
+            }
             // Unknown already, or released after a definite failure.
             Ok(_) => {}
             Err(e) => {

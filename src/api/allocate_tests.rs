@@ -13,6 +13,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 use super::*;
+use crate::idempotency::IdempotencyStore;
 use crate::middleware::testing::{ALLOCATE, READ, api, sent};
 use crate::provider::{Allocation, AllocationLookup, FollowSettings, ProviderKind};
 use crate::testing::provider::{zenlayer_allocate, zenlayer_description};
@@ -195,7 +196,9 @@ impl Flow {
     /// A fresh in-memory store; reconciliations count after `grace`.
     fn new(grace: Duration) -> Flow {
         let allocator = Arc::new(Allocator {
-            store: IdempotencyStore::open(None, Duration::from_secs(86_400)).unwrap(),
+            store: Records::Local(
+                IdempotencyStore::open(None, Duration::from_secs(86_400)).unwrap(),
+            ),
             inflight: InFlightRegistry::new(),
             drain: crate::server::Drain::new(),
         });
@@ -225,6 +228,8 @@ impl Flow {
     fn record_state(&self) -> Option<&'static str> {
         self.allocator
             .store
+            .local()
+            .unwrap()
             .get("key-1", SystemTime::now())
             .unwrap()
             .map(|record| record.state_name())

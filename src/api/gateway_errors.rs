@@ -179,6 +179,17 @@ pub static STORE_UNAVAILABLE: Decision = Decision {
     library_code: false,
 };
 
+pub static SHARED_STATE_UNAVAILABLE: Decision = Decision {
+    situation: "Fleet mode: the provider account's shared rate limit (in the database) cannot \
+                be reached for an allocation (nothing sent)",
+    code: Code::Unavailable,
+    reason: "IDEMPOTENCY_STORE_UNAVAILABLE",
+    also: None,
+    retry: Retry::After("1 s"),
+    metadata: &[],
+    library_code: false,
+};
+
 pub static RECORD_CORRUPT: Decision = Decision {
     situation: "The key's stored record cannot be read (the key stays unusable)",
     code: Code::Internal,
@@ -308,7 +319,7 @@ pub static TIMEOUT_EXPIRED: Decision = Decision {
 };
 
 /// Every decision, in README order.
-pub static DECISIONS: [&Decision; 24] = [
+pub static DECISIONS: [&Decision; 25] = [
     &INVALID_REQUEST,
     &KEY_REUSED,
     &KEY_IN_PROGRESS,
@@ -321,6 +332,7 @@ pub static DECISIONS: [&Decision; 24] = [
     &DEADLINE_EXCEEDED,
     &WATCH_LIFETIME_ENDED,
     &STORE_UNAVAILABLE,
+    &SHARED_STATE_UNAVAILABLE,
     &RECORD_CORRUPT,
     &INTERNAL,
     &REQUEST_UNDECODABLE,

@@ -81,6 +81,17 @@ pub enum StoreError {
         op: &'static str,
         reason: String,
     },
+    /// Fleet mode: another gateway took the key over after this one's lease
+    /// ran out; the fencing token refused this late write.
+    #[error(
+        "idempotency store {location}: key {key:?} was taken over by another gateway; this late \
+         {op} was refused by the fencing token"
+    )]
+    Fenced {
+        location: String,
+        key: String,
+        op: &'static str,
+    },
 }
 
 fn open_hint(error: &redb::DatabaseError) -> &'static str {

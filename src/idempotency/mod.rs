@@ -86,6 +86,7 @@ mod legacy;
 mod machine;
 mod memory;
 mod record;
+mod records;
 mod store;
 
 #[cfg(test)]
@@ -95,9 +96,10 @@ pub use backend::{Limits, Usage};
 pub use error::StoreError;
 pub use faults::IoFaults;
 pub use file::REOPEN_EVERY;
-pub use fingerprint::Fingerprint;
+pub use fingerprint::{Fingerprint, HASH_BYTES as FINGERPRINT_HASH_BYTES};
 pub use inflight::{Claim, InFlightRegistry, OwnerGuard, WaitResult, Waiter};
 pub use record::Record;
+pub use records::Records;
 pub use store::{
     Begin, DEFAULT_MAX_BYTES, FULL_LOG_EVERY, IdempotencyStore, StoreOptions, StoreStats,
 };

@@ -97,6 +97,9 @@ pub enum Begin {
     /// The key is in use for other parameters; `stored.differences(&mine)`
     /// names them.
     Mismatch { stored: Fingerprint },
+    /// Fleet mode only: another gateway holds a live lease on the key (its
+    /// call is running); the lease ends in `retry_after` at the latest.
+    Busy { retry_after: Duration },
 }
 
 /// How to open a store.

@@ -14,7 +14,8 @@
 //!    slot, kept only if the slot plus a reserve for the attempt (the p99
 //!    latency the provider has shown, `latency`) fits before the deadline;
 //!    reads draw on their own share of the rate so they cannot starve
-//!    allocations.
+//!    allocations. In fleet mode ([`ProviderLimits::shared`]) the account's
+//!    slots are booked on a limiter every gateway shares ([`SharedRate`]).
 //! 4. `concurrency`: a cap on in-flight attempts per account.
 //! 5. `timeout`: each attempt ends at `attempt_timeout` or the deadline,
 //!    whichever comes first.
@@ -45,6 +46,7 @@ use crate::provider::error::ProviderError;
 use crate::provider::http::HttpResponse;
 use crate::provider::{Lane, Operation};
 
+pub use rate_limit::{FleetRate, SharedAccount, SharedBooking, SharedRate, SharedRateError};
 pub use retry::is_retryable;
 pub use settings::{BudgetSettings, InvalidSettings, ProviderLimits, ResilienceSettings};
 

@@ -1,7 +1,8 @@
 //! The provider account's request rate: GCRA limiters shared by every stack
-//! of the account, and the admission rule that decides, at once, whether an
-//! attempt gets a slot. Every attempt, retries included, takes a slot, since
-//! every attempt is a real provider request.
+//! of the account (in fleet mode, by every gateway), and the admission rule
+//! that decides, at once, whether an attempt gets a slot. Every attempt,
+//! retries included, takes a slot, since every attempt is a real provider
+//! request.
 //!
 //! **Admission leaves time for the call.** Each attempt books its own slot:
 //! the earliest moment the rate allows, after the slots already booked. The
@@ -23,11 +24,35 @@
 //! allocations (and their reconciliation, on [`Lane::Allocation`]) keep the
 //! rest however many watches are open; unused read capacity is theirs too.
 //!
+//! **Fleet mode: one schedule for every gateway of the account.** With
+//! [`ProviderLimits::shared`](super::ProviderLimits::shared), the account's
+//! slots are booked on a [`SharedRate`] (PostgreSQL, one statement per
+//! booking) that every gateway using the account shares, at the account's
+//! whole `rate_per_second` and `burst`; so all replicas together stay
+//! within them. The admission rule is the same: the shared limiter keeps a
+//! slot only within `deadline - now - reserve` (any, without a deadline);
+//! a deadline too short for the reserve is refused at once without asking.
+//! The attempt waits for the answer (never past its deadline:
+//! `DeadlineExceeded`, unsent), then for the slot, counted from the
+//! answer's arrival; a slot the answer came too late for is refused.
+//! Refused: `RateLimited { retry_after }` as above. When the shared state
+//! cannot be reached, an allocation ([`Lane::Allocation`]) fails closed
+//! with `SharedStateUnavailable`, nothing sent, never retried. Reads keep
+//! working: their read share is a local limiter at this replica's part of
+//! it (divided by the configured replica count, bursts at least 1), and
+//! they book the account's slot on the shared limiter while it is
+//! [usable](SharedRate::usable), else (or when the booking fails) on a
+//! local limiter at the account's rate and burst divided by the replica
+//! count. The retry budget and the in-flight cap stay each process's own.
+//!
 //! Booking (rather than every waiter racing for the next token) serves
 //! waiters in order and refuses the ones that cannot make it straight away,
 //! instead of at their deadlines. Everything reads tokio's clock, so tests
 //! drive it with paused time.
 mod admission;
+mod shared;
+#[cfg(test)]
+mod shared_tests;
 #[cfg(test)]
 mod tests;
 
@@ -36,11 +61,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use futures_util::FutureExt as _;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower::Service;
 
 pub use admission::Admission;
+use admission::Asked;
+pub use shared::{FleetRate, SharedAccount, SharedBooking, SharedRate, SharedRateError};
 
 use super::AttemptRequest;
 use super::deadline::{Attempt, Finish, Guard, GuardLayer, Turn};
@@ -66,59 +94,161 @@ impl<S: Service<R, Error = ProviderError> + Clone, R: AttemptRequest> Guard<S, R
     type Future = Attempt<SlotWait, S, R, S::Future>;
 
     fn call(&self, inner: &mut S, request: R, _now: Instant) -> Self::Future {
-        let op = request.operation();
-        let deadline = request.deadline();
-        let admission = &self.admission;
-        let booked = match request.lane() {
-            Lane::Allocation => admission
-                .book(admission.account(), op, deadline, false)
-                .map(|slot| (slot, Booked::Account)),
-            Lane::Read => admission
-                .book(admission.reads(), op, deadline, false)
-                .map(|slot| (slot, Booked::ReadShare)),
+        let booking = Booking {
+            op: request.operation(),
+            deadline: request.deadline(),
+            lane: request.lane(),
+            admission: Arc::clone(&self.admission),
         };
-        let booked = match booked {
-            // The read share's slot is now: book the account's at once.
-            Ok((None, Booked::ReadShare)) => admission
-                .book(admission.account(), op, deadline, true)
-                .map(|slot| (slot, Booked::Account)),
-            other => other,
-        };
-        match booked {
-            Ok((None, _)) => Attempt::called(inner, request, Timing::start(admission, op)),
-            Ok((Some(at), booked)) => {
-                let wait = SlotWait {
-                    sleep: tokio::time::sleep_until(at),
-                    booked,
-                    op,
-                    deadline,
-                    admission: Arc::clone(admission),
-                };
-                Attempt::waiting(inner, request, wait)
+        match booking.first() {
+            Step::Go => {
+                let timing = Timing::start(&booking.admission, booking.op);
+                Attempt::called(inner, request, timing)
             }
-            Err(error) => Attempt::failed(error),
+            Step::Fail(error) => Attempt::failed(error),
+            step => Attempt::waiting(inner, request, SlotWait::new(booking, step)),
         }
     }
 }
 
-/// Which slot a waiting attempt holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Booked {
-    /// The read share's: the account's slot is booked when it comes.
+/// One attempt's way to its slot(s).
+struct Booking {
+    op: Operation,
+    deadline: Option<Instant>,
+    lane: Lane,
+    admission: Arc<Admission>,
+}
+
+/// Where an attempt waits.
+enum Stage {
+    /// For the read share's slot: the account's is booked when it comes.
     ReadShare,
-    /// The account's: the attempt goes when it comes.
+    /// For the shared limiter's answer (fleet mode).
+    Asking(Asked),
+    /// For the account's slot: the attempt goes when it comes.
     Account,
 }
 
+/// What an attempt does next.
+enum Step {
+    /// Its slot is now: it goes.
+    Go,
+    /// It sleeps until the instant, in the stage.
+    Sleep(Instant, Stage),
+    /// It waits for the shared limiter's answer.
+    Ask(Asked),
+    /// It is refused, unsent.
+    Fail(ProviderError),
+}
+
+impl Booking {
+    /// The first step: reads book the read share first.
+    fn first(&self) -> Step {
+        match self.lane {
+            Lane::Allocation => self.account(false),
+            Lane::Read => {
+                let admission = &self.admission;
+                match admission.book(admission.reads(), self.op, self.deadline, false) {
+                    // The read share's slot is now: book the account's at once.
+                    Ok(None) => self.account(true),
+                    Ok(Some(at)) => Step::Sleep(at, Stage::ReadShare),
+                    Err(error) => Step::Fail(error),
+                }
+            }
+        }
+    }
+
+    /// Books the account's slot: on the shared limiter in fleet mode (for
+    /// reads only while it answers), on the local one otherwise.
+    /// `admitted`: see [`Admission::book`].
+    fn account(&self, admitted: bool) -> Step {
+        let admission = &self.admission;
+        match admission.fleet() {
+            Some(fleet) if self.lane == Lane::Allocation || fleet.usable() => {
+                match admission.ask(fleet, self.op, self.deadline, admitted) {
+                    Ok(asked) => Step::Ask(asked),
+                    Err(error) => Step::Fail(error),
+                }
+            }
+            _ => self.local_account(admitted),
+        }
+    }
+
+    fn local_account(&self, admitted: bool) -> Step {
+        let admission = &self.admission;
+        match admission.book(admission.account(), self.op, self.deadline, admitted) {
+            Ok(None) => Step::Go,
+            Ok(Some(at)) => Step::Sleep(at, Stage::Account),
+            Err(error) => Step::Fail(error),
+        }
+    }
+
+    /// The shared limiter's answer to `asked`. Allocations fail closed when
+    /// the shared state cannot be reached; reads fall back to the local
+    /// limiter.
+    fn answered(&self, asked: &Asked, answer: Result<SharedBooking, SharedRateError>) -> Step {
+        let now = Instant::now();
+        match answer {
+            Ok(Ok(delay)) => match asked.slot(self.op, self.deadline, delay, now) {
+                Ok(slot) if slot <= now => Step::Go,
+                Ok(slot) => Step::Sleep(slot, Stage::Account),
+                Err(error) => Step::Fail(error),
+            },
+            Ok(Err(retry_after)) => Step::Fail(ProviderError::RateLimited {
+                op: self.op,
+                retry_after,
+            }),
+            Err(error) => match self.lane {
+                Lane::Allocation => Step::Fail(ProviderError::SharedStateUnavailable {
+                    op: self.op,
+                    detail: error.0,
+                }),
+                Lane::Read => {
+                    tracing::debug!(
+                        op = self.op.name,
+                        error = %error,
+                        "shared rate limit unreachable; the read books the local fallback"
+                    );
+                    self.local_account(asked.admitted)
+                }
+            },
+        }
+    }
+}
+
 pin_project! {
-    /// The wait for the booked slot(s).
+    /// The wait for the booked slot(s): sleeping until a slot, or for the
+    /// shared limiter's answer (bounded by the deadline).
     pub struct SlotWait {
         #[pin]
         sleep: Sleep,
-        booked: Booked,
-        op: Operation,
-        deadline: Option<Instant>,
-        admission: Arc<Admission>,
+        stage: Stage,
+        booking: Booking,
+    }
+}
+
+impl SlotWait {
+    /// Waits from `step` (a sleep or an ask).
+    fn new(booking: Booking, step: Step) -> Self {
+        let now = Instant::now();
+        let mut wait = SlotWait {
+            sleep: tokio::time::sleep_until(now),
+            stage: Stage::Account,
+            booking,
+        };
+        match step {
+            Step::Sleep(at, stage) => {
+                wait.sleep = tokio::time::sleep_until(at);
+                wait.stage = stage;
+            }
+            Step::Ask(asked) => {
+                wait.sleep = tokio::time::sleep_until(wait.booking.deadline.unwrap_or(now));
+                wait.stage = Stage::Asking(asked);
+            }
+            // Not waits: the guard handles them without one.
+            Step::Go | Step::Fail(_) => {}
+        }
+        wait
     }
 }
 
@@ -131,21 +261,46 @@ impl Turn for SlotWait {
     ) -> Poll<Result<Timing, ProviderError>> {
         let mut this = self.project();
         loop {
-            // The slot is booked: no one else can take it.
-            ready!(this.sleep.as_mut().poll(cx));
-            if *this.booked == Booked::ReadShare {
-                let account = this.admission.account();
-                match this.admission.book(account, *this.op, *this.deadline, true) {
-                    Ok(Some(at)) => {
-                        this.sleep.as_mut().reset(at);
-                        *this.booked = Booked::Account;
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(error) => return Poll::Ready(Err(error)),
+            let step = match this.stage {
+                // The slot is booked: no one else can take it.
+                Stage::ReadShare => {
+                    ready!(this.sleep.as_mut().poll(cx));
+                    this.booking.account(true)
                 }
+                Stage::Account => {
+                    ready!(this.sleep.as_mut().poll(cx));
+                    Step::Go
+                }
+                Stage::Asking(asked) => match asked.answer.poll_unpin(cx) {
+                    Poll::Ready(answer) => this.booking.answered(asked, answer),
+                    // The sleep is the deadline.
+                    Poll::Pending if this.booking.deadline.is_some() => {
+                        ready!(this.sleep.as_mut().poll(cx));
+                        Step::Fail(ProviderError::DeadlineExceeded {
+                            op: this.booking.op,
+                            sent: false,
+                        })
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
+            };
+            match step {
+                Step::Go => {
+                    let timing = Timing::start(&this.booking.admission, this.booking.op);
+                    return Poll::Ready(Ok(timing));
+                }
+                Step::Sleep(at, stage) => {
+                    this.sleep.as_mut().reset(at);
+                    *this.stage = stage;
+                }
+                Step::Ask(asked) => {
+                    if let Some(deadline) = this.booking.deadline {
+                        this.sleep.as_mut().reset(deadline);
+                    }
+                    *this.stage = Stage::Asking(asked);
+                }
+                Step::Fail(error) => return Poll::Ready(Err(error)),
             }
-            return Poll::Ready(Ok(Timing::start(this.admission, *this.op)));
         }
     }
 }
@@ -184,7 +339,11 @@ fn went_out<T>(result: &Result<T, ProviderError>) -> bool {
     match result {
         Ok(_) => true,
         Err(ProviderError::DeadlineExceeded { sent, .. }) => *sent,
-        Err(ProviderError::RateLimited { .. } | ProviderError::Internal(_)) => false,
+        Err(
+            ProviderError::RateLimited { .. }
+            | ProviderError::SharedStateUnavailable { .. }
+            | ProviderError::Internal(_),
+        ) => false,
         Err(_) => true,
     }
 }

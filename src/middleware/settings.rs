@@ -1,5 +1,6 @@
 //! Settings of the resilience stack, and the limits one provider account
-//! shares across all its stacks (retry budget, rate limiter, in-flight cap).
+//! shares across all its stacks (retry budget, rate limiter, in-flight cap);
+//! in fleet mode the rate limit is shared with the other gateways too.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tower::retry::budget::TpsBudget;
 
 use super::budget::RetryBudget;
 
-use super::rate_limit::Admission;
+use super::rate_limit::{Admission, FleetRate, SharedAccount};
 
 /// How the stack retries, limits and times out one provider account's calls.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +180,32 @@ impl ProviderLimits {
     /// valid value (zero rates and caps become 1), never a panic; see
     /// [`ResilienceSettings::validate`].
     pub fn new(settings: &ResilienceSettings) -> Self {
+        Self::build(settings, None)
+    }
+
+    /// Fleet mode: like [`ProviderLimits::new`], with the account's rate
+    /// limit booked on `shared`'s limiter, which every gateway using the
+    /// account shares (reads fall back to this replica's part of the rate
+    /// when it cannot be reached). The retry budget and the in-flight cap
+    /// stay this process's own.
+    pub fn shared(settings: &ResilienceSettings, shared: SharedAccount) -> Self {
+        Self::build(settings, Some(shared))
+    }
+
+    /// The limits of an account named `account`: fleet mode with `fleet`,
+    /// this process's own without.
+    pub fn for_account(
+        settings: &ResilienceSettings,
+        account: &str,
+        fleet: Option<&FleetRate>,
+    ) -> Self {
+        match fleet {
+            Some(fleet) => Self::shared(settings, fleet.account(account)),
+            None => Self::new(settings),
+        }
+    }
+
+    fn build(settings: &ResilienceSettings, shared: Option<SharedAccount>) -> Self {
         let budget = &settings.retry_budget;
         let ratio = if budget.retry_ratio.is_nan() {
             0.0
@@ -193,15 +220,18 @@ impl ProviderLimits {
         let rate = NonZeroU32::new(settings.rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
         let permits = settings.max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        let (read_share, floor, ceiling) = (
+            settings.read_share,
+            settings.reserve_floor.min(MAX_RESERVE_FLOOR),
+            settings.attempt_timeout,
+        );
+        let admission = match shared {
+            None => Admission::new(rate, burst, read_share, floor, ceiling),
+            Some(shared) => Admission::shared(rate, burst, read_share, floor, ceiling, shared),
+        };
         ProviderLimits {
             retry_budget: Arc::new(RetryBudget::new(retry_budget)),
-            admission: Arc::new(Admission::new(
-                rate,
-                burst,
-                settings.read_share,
-                settings.reserve_floor.min(MAX_RESERVE_FLOOR),
-                settings.attempt_timeout,
-            )),
+            admission: Arc::new(admission),
             in_flight: Arc::new(Semaphore::new(permits)),
         }
     }

@@ -1,8 +1,9 @@
-//! Test doubles for the middleware in isolation: a request type, and a
+//! Test doubles for the middleware in isolation: a request type, a
 //! scripted inner service that answers from a list and counts its calls
-//! and the attempts in flight.
+//! and the attempts in flight, and an in-process shared rate limiter that
+//! can be cut off.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,9 +12,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::AttemptRequest;
+use super::{AttemptRequest, SharedBooking, SharedRate, SharedRateError};
 use crate::provider::error::{ApiError, ProviderError, SendPhase, TransportError};
 use crate::provider::http::HttpResponse;
 use crate::provider::{Lane, Operation, ProviderKind};
@@ -157,6 +159,23 @@ impl Scripted {
     }
 }
 
+/// In every window of the paused clock between two calls `inner` saw, at
+/// most `rate * seconds + burst` calls.
+pub fn assert_within_rate(inner: &Scripted, rate: u32, burst: u32) {
+    let mut times: Vec<Instant> = inner.seen().into_iter().map(|(_, at)| at).collect();
+    times.sort();
+    for (i, from) in times.iter().enumerate() {
+        for (j, to) in times.iter().enumerate().skip(i) {
+            let calls = (j - i + 1) as f64;
+            let window = (*to - *from).as_secs_f64();
+            assert!(
+                calls <= f64::from(rate) * window + f64::from(burst),
+                "{calls} calls in {window} s"
+            );
+        }
+    }
+}
+
 /// Counts an attempt as in flight until its future finishes or is dropped.
 struct InFlight(Arc<State>);
 
@@ -266,5 +285,119 @@ pub fn malformed(op: Operation, http_status: u16) -> ProviderError {
         http_status,
         detail: "an HTML page".into(),
         request_id: None,
+    }
+}
+
+/// A [`SharedRate`] in this process, on tokio's clock: one GCRA per account
+/// behind a mutex, as the database keeps them, answering after
+/// `round_trip` (the booking made halfway, as a database would). It can be
+/// made unreachable, and can claim to be usable when it is not.
+#[derive(Debug, Clone, Default)]
+pub struct InProcessRate {
+    state: Arc<Mutex<RateState>>,
+    round_trip: Duration,
+}
+
+#[derive(Debug, Default)]
+struct RateState {
+    /// The theoretical arrival time of each account's next request.
+    tats: HashMap<String, Instant>,
+    unreachable: bool,
+    /// `usable()` says true while unreachable.
+    claims_usable: bool,
+    asked: usize,
+    booked: usize,
+}
+
+impl InProcessRate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answers every booking `round_trip` after it was asked.
+    pub fn with_round_trip(round_trip: Duration) -> Self {
+        InProcessRate {
+            round_trip,
+            ..Self::default()
+        }
+    }
+
+    /// Cuts the shared state off (bookings fail, `usable()` is false), or
+    /// brings it back.
+    pub fn set_unreachable(&self, unreachable: bool) {
+        let mut state = self.state.lock().unwrap();
+        state.unreachable = unreachable;
+        state.claims_usable = false;
+    }
+
+    /// While unreachable, `usable()` still says true (it answered recently).
+    pub fn claim_usable(&self) {
+        self.state.lock().unwrap().claims_usable = true;
+    }
+
+    /// Bookings asked for, answered or not.
+    pub fn asked(&self) -> usize {
+        self.state.lock().unwrap().asked
+    }
+
+    /// Slots booked.
+    pub fn booked(&self) -> usize {
+        self.state.lock().unwrap().booked
+    }
+
+    fn book_now(
+        &self,
+        account: &str,
+        interval: Duration,
+        tolerance: Duration,
+        max_delay: Option<Duration>,
+    ) -> Result<SharedBooking, SharedRateError> {
+        let mut state = self.state.lock().unwrap();
+        if state.unreachable {
+            return Err(SharedRateError("connection refused".into()));
+        }
+        let now = Instant::now();
+        let tat = *state.tats.get(account).unwrap_or(&now);
+        let base = tat.max(now);
+        let slot = base
+            .checked_sub(tolerance)
+            .map_or(now, |earliest| earliest.max(now));
+        let delay = slot - now;
+        if max_delay.is_some_and(|max| delay > max) {
+            return Ok(Err(delay));
+        }
+        state.tats.insert(account.to_owned(), base + interval);
+        state.booked += 1;
+        Ok(Ok(delay))
+    }
+}
+
+impl SharedRate for InProcessRate {
+    fn book(
+        &self,
+        account: &str,
+        interval: Duration,
+        tolerance: Duration,
+        max_delay: Option<Duration>,
+    ) -> BoxFuture<'static, Result<SharedBooking, SharedRateError>> {
+        self.state.lock().unwrap().asked += 1;
+        let this = self.clone();
+        let account = account.to_owned();
+        Box::pin(async move {
+            let half = this.round_trip / 2;
+            if !half.is_zero() {
+                tokio::time::sleep(half).await;
+            }
+            let answer = this.book_now(&account, interval, tolerance, max_delay);
+            if !this.round_trip.is_zero() {
+                tokio::time::sleep(this.round_trip - half).await;
+            }
+            answer
+        })
+    }
+
+    fn usable(&self) -> bool {
+        let state = self.state.lock().unwrap();
+        !state.unreachable || state.claims_usable
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 
-use crate::middleware::{self, AttemptRequest, ProviderLimits, ResilienceSettings};
+use crate::middleware::{self, AttemptRequest, FleetRate, ProviderLimits, ResilienceSettings};
 use crate::provider::error::ProviderError;
 use crate::provider::http::HttpResponse;
 use crate::provider::model::Operation;
@@ -67,10 +67,16 @@ pub trait Sender: Send + Sync + 'static {
 /// The resilience stack of one provider account.
 pub type Stack<P> = BoxCloneSyncService<Attempt<P>, HttpResponse, ProviderError>;
 
-/// Builds the account's resilience stack (`settings`, and limits of its
-/// own) around `sender`.
-pub fn stack<S: Sender>(sender: Arc<S>, settings: &ResilienceSettings) -> Stack<S::Payload> {
-    let limits = ProviderLimits::new(settings);
+/// Builds the resilience stack of the account named `account` (`settings`,
+/// and limits of its own; in fleet mode, with `fleet`, its rate limit is the
+/// one every gateway using the account shares) around `sender`.
+pub fn stack<S: Sender>(
+    sender: Arc<S>,
+    settings: &ResilienceSettings,
+    account: &str,
+    fleet: Option<&FleetRate>,
+) -> Stack<S::Payload> {
+    let limits = ProviderLimits::for_account(settings, account, fleet);
     let send_one = tower::service_fn(move |attempt: Attempt<S::Payload>| {
         let sender = Arc::clone(&sender);
         async move { sender.send(attempt).await }

@@ -122,6 +122,16 @@ const RATE_LIMITED: Classification = fixed(
     RetryClass::Retryable,
     false,
 );
+/// Fleet mode: the account's shared rate limit cannot be reached, so the
+/// allocation fails closed; nothing sent. The reason is the one every
+/// failure of the fleet's database gets; waiting helps, an immediate repeat
+/// does not.
+const SHARED_STATE_UNAVAILABLE: Classification = fixed(
+    Code::Unavailable,
+    "IDEMPOTENCY_STORE_UNAVAILABLE",
+    RetryClass::Retryable,
+    false,
+);
 /// The caller's deadline passed before anything was sent.
 const DEADLINE_BEFORE_SENDING: Classification = fixed(
     Code::DeadlineExceeded,
@@ -151,6 +161,7 @@ impl ProviderError {
                 fixed(Code::NotFound, reason, RetryClass::Never, false)
             }
             ProviderError::RateLimited { .. } => RATE_LIMITED,
+            ProviderError::SharedStateUnavailable { .. } => SHARED_STATE_UNAVAILABLE,
             ProviderError::DeadlineExceeded { sent: true, .. } => DEADLINE_AFTER_SENDING,
             ProviderError::DeadlineExceeded { sent: false, .. } => DEADLINE_BEFORE_SENDING,
             ProviderError::Internal(_) => INTERNAL,

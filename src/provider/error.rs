@@ -128,6 +128,12 @@ pub enum ProviderError {
         retry_after: Duration,
     },
 
+    /// Fleet mode: the account's rate limit, shared by every gateway in
+    /// the database, cannot be reached, so the allocation fails closed.
+    /// Nothing was sent. `detail` never holds a secret.
+    #[error("{op_name}: the shared rate limit of this provider account cannot be reached ({detail}); nothing was sent", op_name = op.name)]
+    SharedStateUnavailable { op: Operation, detail: String },
+
     /// The caller's deadline passed. `sent` says whether a request of this
     /// call may have reached the provider.
     #[error("{op_name}: the caller's deadline passed{}", if *sent { " after the request was sent" } else { " before anything was sent" }, op_name = op.name)]
@@ -153,6 +159,7 @@ impl ProviderError {
             | ProviderError::NotFound { request_id, .. } => request_id.as_deref(),
             ProviderError::Transport(_)
             | ProviderError::RateLimited { .. }
+            | ProviderError::SharedStateUnavailable { .. }
             | ProviderError::DeadlineExceeded { .. }
             | ProviderError::Internal(_) => None,
         }
@@ -166,6 +173,7 @@ impl ProviderError {
             ProviderError::MalformedResponse { op, .. }
             | ProviderError::NotFound { op, .. }
             | ProviderError::RateLimited { op, .. }
+            | ProviderError::SharedStateUnavailable { op, .. }
             | ProviderError::DeadlineExceeded { op, .. } => Some(*op),
             ProviderError::Internal(_) => None,
         }

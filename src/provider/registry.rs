@@ -1,10 +1,33 @@
 //! The configured provider accounts by name, and the rule that picks one for
-//! a request: the named provider, or the only one of the requested kind.
+//! a request: the named provider, or the only one of the requested kind;
+//! and the adapter each configured account gets ([`build_provider`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Provider, ProviderKind};
+use super::aliyun::AliyunProvider;
+use super::zenlayer::ZenlayerProvider;
+use super::{Provider, ProviderError, ProviderKind};
+use crate::config::ProviderConfig;
+use crate::middleware::FleetRate;
+
+/// The adapter (and so the HTTP client) of one configured provider account.
+/// In fleet mode (`fleet`), the account's rate limit is the one every
+/// gateway shares, under the provider's configured name; without, it is
+/// this process's own.
+pub fn build_provider(
+    config: &ProviderConfig,
+    fleet: Option<&FleetRate>,
+) -> Result<Arc<dyn Provider>, ProviderError> {
+    Ok(match config {
+        ProviderConfig::Aliyun(settings) => {
+            Arc::new(AliyunProvider::with_fleet(settings.clone(), fleet)?)
+        }
+        ProviderConfig::Zenlayer(settings) => {
+            Arc::new(ZenlayerProvider::with_fleet(settings.clone(), fleet)?)
+        }
+    })
+}
 
 /// Why no provider could be picked for a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -39,8 +39,9 @@ pub use serve::serve;
 pub use signals::{Signals, StopSignal, shutdown_signal};
 
 use crate::api::allocate::Allocator;
+use crate::cluster::Cluster;
 use crate::config::{Config, IdempotencyConfig, ProviderConfig, ServerConfig};
-use crate::idempotency::{IdempotencyStore, InFlightRegistry, StoreError};
+use crate::idempotency::{IdempotencyStore, InFlightRegistry, Records, StoreError};
 use crate::provider::aliyun::AliyunProvider;
 use crate::provider::zenlayer::ZenlayerProvider;
 use crate::provider::{Provider, ProviderError, Registry};
@@ -62,6 +63,8 @@ pub enum ServeError {
     StorePath { problem: String },
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("fleet mode: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Creates one adapter (and so one HTTP client) per configured provider.
@@ -132,6 +135,22 @@ impl Gateway {
         Gateway::from_parts(&config.providers, &config.idempotency, config.server)
     }
 
+    /// [`Gateway::build`], or in fleet mode (`[cluster]`) the gateway on the
+    /// shared database: connected, its schema migrated (or NOT_SERVING
+    /// until it answers), the records and each account's rate limit shared.
+    pub async fn start(config: &Config) -> Result<Gateway, ServeError> {
+        let Some(cluster) = &config.cluster else {
+            return Gateway::build(config);
+        };
+        let cluster = Cluster::start(cluster, config.idempotency.retention).await?;
+        let registry = Arc::new(build_registry(&config.providers)?);
+        Ok(Gateway::with_records(
+            registry,
+            Records::Shared(cluster.records.clone()),
+            config.server,
+        ))
+    }
+
     pub fn from_parts(
         providers: &[ProviderConfig],
         idempotency: &IdempotencyConfig,
@@ -152,24 +171,36 @@ impl Gateway {
         store: IdempotencyStore,
         server: ServerConfig,
     ) -> Result<Gateway, ServeError> {
+        Ok(Gateway::with_records(
+            registry,
+            Records::Local(store),
+            server,
+        ))
+    }
+
+    fn with_records(registry: Arc<Registry>, store: Records, server: ServerConfig) -> Gateway {
         let allocator = Arc::new(Allocator {
             store,
             inflight: InFlightRegistry::new(),
             drain: Drain::new(),
         });
-        Ok(Gateway {
+        Gateway {
             registry,
             allocator,
             server,
-        })
+        }
     }
 }
 
 /// How often expired idempotency records are purged.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Removes idempotency records past their retention, once an hour.
-async fn purge_expired(store: IdempotencyStore) {
+/// Removes idempotency records past their retention, once an hour (in
+/// fleet mode the cluster's maintenance task purges instead).
+async fn purge_expired(store: Records) {
+    let Some(store) = store.local().cloned() else {
+        return;
+    };
     let mut tick = tokio::time::interval(PURGE_EVERY);
     loop {
         tick.tick().await;

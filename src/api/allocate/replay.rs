@@ -4,7 +4,6 @@
 //! terminal allocation is never replaced, so a replay never goes backwards.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use prost::Message;
 use tonic::Status;
@@ -55,7 +54,7 @@ impl Allocator {
                     .collect();
                 match advanced(&stored, &fresh) {
                     Some(newer) => {
-                        self.refresh(key, fingerprint, &newer);
+                        self.refresh(description, key, fingerprint, &newer).await;
                         Ok(newer)
                     }
                     None => Ok(stored),
@@ -74,13 +73,19 @@ impl Allocator {
     }
 
     /// Stores `newer` as the answer of completed `key` (best effort).
-    fn refresh(&self, key: &str, fingerprint: &Fingerprint, newer: &pb::AllocateIpResponse) {
-        if let Err(e) = self.store.refresh_completed(
-            key,
-            fingerprint,
-            &newer.encode_to_vec(),
-            SystemTime::now(),
-        ) {
+    async fn refresh(
+        &self,
+        description: &ProviderDescription,
+        key: &str,
+        fingerprint: &Fingerprint,
+        newer: &pb::AllocateIpResponse,
+    ) {
+        let bytes = newer.encode_to_vec();
+        let refreshed = self
+            .store
+            .refresh_completed(&description.name, key, fingerprint, &bytes)
+            .await;
+        if let Err(e) = refreshed {
             tracing::warn!(error = %e, key = %key, "could not record an allocation's newer state");
         }
     }
@@ -88,7 +93,7 @@ impl Allocator {
     /// After a `wait`: records `settled` where it advances the stored answer,
     /// holding the key's claim so concurrent calls cannot interleave (when
     /// another call holds it, that call records its own state).
-    pub(super) fn record_progress(
+    pub(super) async fn record_progress(
         &self,
         description: &ProviderDescription,
         key: &str,
@@ -98,7 +103,7 @@ impl Allocator {
         let Claim::Owner(_guard) = self.inflight.claim(key) else {
             return;
         };
-        let stored = match self.store.get(key, SystemTime::now()) {
+        let stored = match self.store.get(&description.name, key).await {
             Ok(Some(Record::Completed { response, .. })) => response,
             Ok(_) => return,
             Err(e) => {
@@ -110,7 +115,7 @@ impl Allocator {
             return;
         };
         if let Some(newer) = advanced(&stored, &settled.allocations) {
-            self.refresh(key, fingerprint, &newer);
+            self.refresh(description, key, fingerprint, &newer).await;
         }
     }
 }

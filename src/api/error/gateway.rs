@@ -234,6 +234,23 @@ pub fn store_unavailable(provider: Option<&ProviderDescription>) -> Status {
     )
 }
 
+/// UNAVAILABLE `IDEMPOTENCY_STORE_UNAVAILABLE`: fleet mode, the account's
+/// shared rate limit cannot be reached, so `op` was not sent (the cause is
+/// logged, not told to the caller).
+pub fn shared_state_unavailable(provider: &ProviderDescription, op: Operation) -> Status {
+    decided(
+        &decisions::SHARED_STATE_UNAVAILABLE,
+        format!(
+            "provider {} ({}): the rate limit this provider account shares with the other \
+             gateways cannot be reached in the database; {} was not sent",
+            provider.name, provider.kind, op.name
+        ),
+        gateway_metadata(Some(provider), Some(op), []),
+        Some(DEFAULT_RETRY_DELAY),
+        Vec::new(),
+    )
+}
+
 /// INTERNAL `IDEMPOTENCY_RECORD_CORRUPT`: the record of `key` cannot be
 /// read; the key stays unusable rather than risk a second allocation.
 pub fn record_corrupt(provider: Option<&ProviderDescription>, key: &str, detail: &str) -> Status {

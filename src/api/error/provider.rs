@@ -11,7 +11,7 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::gateway::{deadline_exceeded, internal, rate_limited};
+use super::gateway::{deadline_exceeded, internal, rate_limited, shared_state_unavailable};
 use super::metadata::Facts;
 use super::{DEFAULT_RETRY_DELAY, GATEWAY_DOMAIN, OUTCOME_UNKNOWN};
 use crate::provider::classification::Classification;
@@ -67,6 +67,9 @@ fn status_for(provider: &ProviderDescription, error: &ProviderError, key: Option
         ProviderError::NotFound { message, .. } => (domain, message.clone(), None),
         ProviderError::RateLimited { op, retry_after } => {
             return rate_limited(provider, *op, *retry_after);
+        }
+        ProviderError::SharedStateUnavailable { op, .. } => {
+            return shared_state_unavailable(provider, *op);
         }
         // `unknown` means it was sent.
         ProviderError::DeadlineExceeded { op, .. } if unknown => (

@@ -78,6 +78,16 @@ fn every_decision() -> Vec<(&'static Decision, Status)> {
         ),
         (&decisions::STORE_UNAVAILABLE, store_unavailable(Some(&p))),
         (
+            &decisions::SHARED_STATE_UNAVAILABLE,
+            provider_status(
+                &p,
+                &ProviderError::SharedStateUnavailable {
+                    op: ALLOCATE,
+                    detail: "connection refused".to_owned(),
+                },
+            ),
+        ),
+        (
             &decisions::RECORD_CORRUPT,
             record_corrupt(Some(&p), "k", "bad bytes"),
         ),
@@ -358,6 +368,10 @@ fn every_provider_status_follows_the_error_classification() {
         ProviderError::DeadlineExceeded {
             op: DESCRIBE,
             sent: true,
+        },
+        ProviderError::SharedStateUnavailable {
+            op: ALLOCATE,
+            detail: "connection refused".to_owned(),
         },
         ProviderError::Internal("bug".to_owned()),
     ];

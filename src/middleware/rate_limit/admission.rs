@@ -1,7 +1,7 @@
 //! Admission: the GCRA limiters of one provider account (the account's and
-//! the read share's), the latencies the reserve follows, and the rule that
-//! keeps a slot only when the attempt still fits before its deadline (see
-//! the parent module).
+//! the read share's, and in fleet mode the shared one), the latencies the
+//! reserve follows, and the rule that keeps a slot only when the attempt
+//! still fits before its deadline (see the parent module).
 
 use std::num::NonZeroU32;
 use std::sync::{Mutex, PoisonError};
@@ -11,8 +11,10 @@ use tokio::time::Instant;
 
 use super::super::deadline;
 use super::super::latency::{self, LatencyWindow};
+use super::shared::{Fleet, SharedAccount, SharedBooking, SharedRateError};
 use crate::provider::Operation;
 use crate::provider::error::ProviderError;
+use futures_util::future::BoxFuture;
 
 /// A GCRA limiter that hands out reservations: one slot per `interval` with
 /// up to `burst` at once.
@@ -27,10 +29,6 @@ pub struct ProviderRateLimiter {
 }
 
 impl ProviderRateLimiter {
-    pub fn new(rate: NonZeroU32, burst: NonZeroU32) -> Self {
-        Self::with_interval(Duration::from_secs(1) / rate.get(), burst)
-    }
-
     /// One slot per `interval` (at least 1 ns), `burst` at once.
     pub fn with_interval(interval: Duration, burst: NonZeroU32) -> Self {
         let interval = interval.max(Duration::from_nanos(1));
@@ -81,12 +79,16 @@ pub fn fits(slot: Instant, reserve: Duration, deadline: Option<Instant>) -> bool
 }
 
 /// Everything admission shares across one account's stacks: the account's
-/// limiter, the read share's limiter, and the latencies the reserve is
-/// derived from.
+/// limiter, the read share's limiter, the latencies the reserve is derived
+/// from, and in fleet mode the account's shared limiter.
 #[derive(Debug)]
 pub struct Admission {
+    /// The account's limiter; in fleet mode, the reads' fallback at this
+    /// replica's part of the rate.
     account: ProviderRateLimiter,
     reads: ProviderRateLimiter,
+    /// Fleet mode: the account's limiter shared by every gateway.
+    fleet: Option<Fleet>,
     write_latency: LatencyWindow,
     read_latency: LatencyWindow,
     reserve_floor: Duration,
@@ -103,17 +105,51 @@ impl Admission {
         reserve_floor: Duration,
         reserve_ceiling: Duration,
     ) -> Self {
+        let reserve = (reserve_floor, reserve_ceiling);
+        Self::build(rate, burst, read_share, reserve, None)
+    }
+
+    /// Fleet mode: like [`Admission::new`], the account's `rate` and `burst`
+    /// booked on `shared`'s limiter, and the local limiters (the read share,
+    /// and the reads' fallback for the account) at this replica's part of
+    /// them: divided by `shared.replicas`, bursts at least 1.
+    pub fn shared(
+        rate: NonZeroU32,
+        burst: NonZeroU32,
+        read_share: f64,
+        reserve_floor: Duration,
+        reserve_ceiling: Duration,
+        shared: SharedAccount,
+    ) -> Self {
+        let reserve = (reserve_floor, reserve_ceiling);
+        Self::build(rate, burst, read_share, reserve, Some(shared))
+    }
+
+    fn build(
+        rate: NonZeroU32,
+        burst: NonZeroU32,
+        read_share: f64,
+        (reserve_floor, reserve_ceiling): (Duration, Duration),
+        shared: Option<SharedAccount>,
+    ) -> Self {
+        let replicas = shared.as_ref().map_or(1, |shared| shared.replicas.max(1));
         let share = if read_share.is_nan() {
             1.0
         } else {
             read_share.clamp(0.001, 1.0)
         };
-        let read_interval = Duration::from_secs_f64(1.0 / (f64::from(rate.get()) * share));
-        let read_burst = NonZeroU32::new((f64::from(burst.get()) * share).floor() as u32)
+        // This replica's part: all of it, alone.
+        let part = f64::from(replicas);
+        let read_interval = Duration::from_secs_f64(1.0 / (f64::from(rate.get()) * share / part));
+        let read_burst = NonZeroU32::new((f64::from(burst.get()) * share / part).floor() as u32)
             .unwrap_or(NonZeroU32::MIN);
+        let interval = Duration::from_secs(1) / rate.get();
+        let account_interval = Duration::from_secs(1).saturating_mul(replicas) / rate.get();
+        let account_burst = NonZeroU32::new(burst.get() / replicas).unwrap_or(NonZeroU32::MIN);
         Admission {
-            account: ProviderRateLimiter::new(rate, burst),
+            account: ProviderRateLimiter::with_interval(account_interval, account_burst),
             reads: ProviderRateLimiter::with_interval(read_interval, read_burst),
+            fleet: shared.map(|shared| Fleet::new(shared, interval, burst.get())),
             write_latency: LatencyWindow::new(),
             read_latency: LatencyWindow::new(),
             reserve_floor,
@@ -129,6 +165,11 @@ impl Admission {
     /// The read share's limiter (reads book a slot on it first).
     pub(super) fn reads(&self) -> &ProviderRateLimiter {
         &self.reads
+    }
+
+    /// Fleet mode's shared limiter of the account.
+    pub(super) fn fleet(&self) -> Option<&Fleet> {
+        self.fleet.as_ref()
     }
 
     fn latency(&self, op: Operation) -> &LatencyWindow {
@@ -175,6 +216,82 @@ impl Admission {
             Ok(slot) if slot <= now => Ok(None),
             Ok(slot) => Ok(Some(slot)),
             Err(retry_after) => Err(ProviderError::RateLimited { op, retry_after }),
+        }
+    }
+
+    /// Asks `fleet` for a slot for `op` that leaves the reserve before
+    /// `deadline`: the same rule as [`Admission::book`], as the longest
+    /// delay the shared limiter may book (`admitted`: at least a slot now).
+    /// Refused at once, asking nothing, when no slot could leave it.
+    pub(super) fn ask(
+        &self,
+        fleet: &Fleet,
+        op: Operation,
+        deadline: Option<Instant>,
+        admitted: bool,
+    ) -> Result<Asked, ProviderError> {
+        let now = Instant::now();
+        deadline::check(op, deadline, now)?;
+        let reserve = self.reserve(op, now);
+        let max_delay = match deadline {
+            None => None,
+            Some(deadline) => match deadline
+                .checked_duration_since(now)
+                .and_then(|left| left.checked_sub(reserve))
+            {
+                Some(room) => Some(room),
+                None if admitted => Some(Duration::ZERO),
+                // Even a slot now would not leave the reserve: a longer
+                // deadline is what helps, not waiting.
+                None => {
+                    return Err(ProviderError::RateLimited {
+                        op,
+                        retry_after: Duration::ZERO,
+                    });
+                }
+            },
+        };
+        Ok(Asked {
+            answer: fleet.book(max_delay),
+            reserve,
+            admitted,
+        })
+    }
+}
+
+/// A booking on the shared limiter, waiting for its answer.
+pub struct Asked {
+    pub(super) answer: BoxFuture<'static, Result<SharedBooking, SharedRateError>>,
+    /// The reserve the attempt needs, as when it was asked.
+    reserve: Duration,
+    pub(super) admitted: bool,
+}
+
+impl Asked {
+    /// The slot `delay` after the answer came in (`now`), if the attempt
+    /// still fits in it: a slot the answer came too late for is refused
+    /// like one that never fitted (booked, and left unused), unless the
+    /// attempt was admitted and the slot is now. Counting from the answer
+    /// keeps every slot at the same offset from the shared schedule (the
+    /// answer's way back), so the replicas' attempts keep its spacing.
+    pub(super) fn slot(
+        &self,
+        op: Operation,
+        deadline: Option<Instant>,
+        delay: Duration,
+        now: Instant,
+    ) -> Result<Instant, ProviderError> {
+        let refused = ProviderError::RateLimited {
+            op,
+            retry_after: delay,
+        };
+        let Some(slot) = now.checked_add(delay) else {
+            return Err(refused);
+        };
+        if (self.admitted && delay.is_zero()) || fits(slot, self.reserve, deadline) {
+            Ok(slot)
+        } else {
+            Err(refused)
         }
     }
 }

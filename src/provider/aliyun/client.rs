@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::signer::{self, SignableRequest, SigningParams};
 use super::{API_VERSION, AliyunSettings, SignatureVersion, wire};
+use crate::middleware::FleetRate;
 use crate::provider::CallContext;
 use crate::provider::attempt::{self, Attempt, Sender, Stack};
 use crate::provider::error::ProviderError;
@@ -99,6 +100,16 @@ impl fmt::Debug for AliyunProvider {
 impl AliyunProvider {
     /// Validates the settings and builds the provider's HTTP client.
     pub fn new(settings: AliyunSettings) -> Result<Self, ProviderError> {
+        Self::with_fleet(settings, None)
+    }
+
+    /// Like [`AliyunProvider::new`]; in fleet mode (`fleet`), the account's
+    /// rate limit is the one shared by every gateway, under the provider's
+    /// configured name.
+    pub fn with_fleet(
+        settings: AliyunSettings,
+        fleet: Option<&FleetRate>,
+    ) -> Result<Self, ProviderError> {
         let name = &settings.name;
         if !super::region::is_valid(&settings.region) {
             return Err(ProviderError::Internal(format!(
@@ -147,9 +158,10 @@ impl AliyunProvider {
             client,
             default_base,
         });
+        let stack = attempt::stack(Arc::clone(&shared), &resilience, &description.name, fleet);
         Ok(AliyunProvider {
             description,
-            stack: attempt::stack(Arc::clone(&shared), &resilience),
+            stack,
             shared,
         })
     }

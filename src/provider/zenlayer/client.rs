@@ -26,6 +26,7 @@ use super::wire::{
 };
 use super::{IDEMPOTENCY_TAG_KEY, ZenlayerCredentials, ZenlayerSettings};
 use crate::config::secret::Secret;
+use crate::middleware::FleetRate;
 use crate::provider::CallContext;
 use crate::provider::attempt::{self, Attempt, Sender, Stack};
 use crate::provider::error::ProviderError;
@@ -103,6 +104,16 @@ impl std::fmt::Debug for ZenlayerProvider {
 impl ZenlayerProvider {
     /// Validates the settings, parses the URL and builds the HTTP client.
     pub fn new(settings: ZenlayerSettings) -> Result<Self, ProviderError> {
+        Self::with_fleet(settings, None)
+    }
+
+    /// Like [`ZenlayerProvider::new`]; in fleet mode (`fleet`), the account's
+    /// rate limit is the one shared by every gateway, under the provider's
+    /// configured name.
+    pub fn with_fleet(
+        settings: ZenlayerSettings,
+        fleet: Option<&FleetRate>,
+    ) -> Result<Self, ProviderError> {
         let name = settings.name;
         let invalid =
             |what: &str| ProviderError::Internal(format!("zenlayer provider {name:?}: {what}"));
@@ -158,10 +169,16 @@ impl ZenlayerProvider {
             access_key_id,
             access_key_password,
         });
+        let stack = attempt::stack(
+            Arc::clone(&shared),
+            &settings.resilience,
+            &description.name,
+            fleet,
+        );
         Ok(ZenlayerProvider {
             description,
             follow: settings.follow,
-            stack: attempt::stack(Arc::clone(&shared), &settings.resilience),
+            stack,
             shared,
         })
     }

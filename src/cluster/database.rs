@@ -1,0 +1,244 @@
+//! The connection pool to the fleet database (deadpool-postgres over
+//! tokio-postgres) and the one way statements are run: a prepared statement
+//! per connection (one round trip per call once prepared), bounded by the
+//! statement timeout on both sides, counted, and feeding the health watch.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::watch;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::error::ClusterError;
+use super::tls;
+use crate::config::cluster::ClusterConfig;
+
+/// The fleet database: a pool, its timeouts, and whether it answers.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    statement_timeout: Duration,
+    /// Statements sent (round trips), for the benchmark and tests.
+    statements: AtomicU64,
+    health: watch::Sender<bool>,
+    /// The schema is at this binary's version: until then the database
+    /// counts as unusable.
+    migrated: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it may hold the password.
+        f.debug_struct("Database")
+            .field("statement_timeout", &self.inner.statement_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Builds the pool (no connection is made yet).
+    pub fn new(config: &ClusterConfig) -> Result<Self, ClusterError> {
+        let mut pg =
+            tokio_postgres::Config::from_str(config.postgres_url.expose()).map_err(|_| {
+                // Its message could quote the URL: say only what is wrong.
+                ClusterError::Refused {
+                    op: "configuration",
+                    detail: "[cluster] postgres_url is not a valid PostgreSQL URL".to_owned(),
+                }
+            })?;
+        if let Some(password) = &config.password {
+            pg.password(password.expose());
+        }
+        let statement_ms = config.statement_timeout.as_millis().max(1);
+        pg.application_name("ipalloc-gateway")
+            .connect_timeout(config.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10))
+            .options(format!("-c statement_timeout={statement_ms}"));
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls::connector(config.tls, config.ca_file.as_deref())? {
+            Some(tls) => Manager::from_config(pg, tls, manager_config),
+            None => Manager::from_config(pg, tokio_postgres::NoTls, manager_config),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.connect_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .build()
+            .map_err(|e| ClusterError::Unexpected {
+                op: "pool",
+                detail: e.to_string(),
+            })?;
+        let (health, _) = watch::channel(false);
+        Ok(Database {
+            inner: Arc::new(Inner {
+                pool,
+                statement_timeout: config.statement_timeout,
+                statements: AtomicU64::new(0),
+                health,
+                migrated: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Runs one statement (`op` names it in errors) and returns its rows.
+    pub async fn query(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, ClusterError> {
+        let timeout = self.inner.statement_timeout;
+        let result = tokio::time::timeout(timeout, self.run(op, sql, params)).await;
+        let result = result.unwrap_or_else(|_| {
+            Err(ClusterError::Timeout {
+                op,
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            })
+        });
+        match &result {
+            Ok(_) => self.mark(true),
+            Err(e) if e.is_unreachable() => self.mark(false),
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// [`Database::query`] for a statement answering exactly one row.
+    pub async fn query_one(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, ClusterError> {
+        let mut rows = self.query(op, sql, params).await?;
+        match (rows.pop(), rows.is_empty()) {
+            (Some(row), true) => Ok(row),
+            _ => Err(ClusterError::Unexpected {
+                op,
+                detail: "not exactly one row".to_owned(),
+            }),
+        }
+    }
+
+    async fn run(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, ClusterError> {
+        let client = self
+            .inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| ClusterError::Unreachable {
+                op,
+                detail: pool_error(&e),
+            })?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| ClusterError::from_postgres(op, &e))?;
+        self.inner.statements.fetch_add(1, Ordering::Relaxed);
+        client
+            .query(&statement, params)
+            .await
+            .map_err(|e| ClusterError::from_postgres(op, &e))
+    }
+
+    /// A dedicated connection outside the pool (migrations hold a session
+    /// lock on it).
+    pub async fn dedicated(&self) -> Result<deadpool_postgres::Object, ClusterError> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| ClusterError::Unreachable {
+                op: "connect",
+                detail: pool_error(&e),
+            })
+    }
+
+    /// Statements sent so far (each one round trip).
+    pub fn statements(&self) -> u64 {
+        self.inner.statements.load(Ordering::Relaxed)
+    }
+
+    /// Whether the database answered the last statement, now and on every
+    /// change.
+    pub fn health(&self) -> watch::Receiver<bool> {
+        self.inner.health.subscribe()
+    }
+
+    /// Whether the database answered the last statement.
+    pub fn usable(&self) -> bool {
+        *self.inner.health.borrow()
+    }
+
+    /// The schema is up to date: the database may serve calls.
+    pub fn set_migrated(&self) {
+        self.inner.migrated.store(true, Ordering::Release);
+        self.mark(true);
+    }
+
+    /// Whether the schema is up to date.
+    pub fn migrated(&self) -> bool {
+        self.inner.migrated.load(Ordering::Acquire)
+    }
+
+    /// Whether [`Database::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Records whether the database answers (counted only once migrated);
+    /// logs the changes.
+    pub fn mark(&self, answers: bool) {
+        let answers = answers && self.migrated() && !self.is_closed();
+        let changed = self.inner.health.send_if_modified(|current| {
+            let changed = *current != answers;
+            *current = answers;
+            changed
+        });
+        if changed {
+            if answers {
+                tracing::info!("the fleet database answers again");
+            } else {
+                tracing::warn!("the fleet database is unreachable: allocations are refused");
+            }
+        }
+    }
+
+    /// Closes the pool: later calls fail.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.pool.close();
+        self.inner.health.send_replace(false);
+    }
+}
+
+/// A pool error as one line (never holds the URL or password).
+fn pool_error(error: &deadpool_postgres::PoolError) -> String {
+    match error {
+        deadpool_postgres::PoolError::Backend(e) => {
+            ClusterError::from_postgres("connect", e).to_string()
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,297 @@
+//! Where the allocation flow keeps its records: this process's
+//! [`IdempotencyStore`] (memory or redb file), or, in fleet mode, the
+//! PostgreSQL records every replica shares ([`SharedRecords`]). One async
+//! interface over both, so the flow is written once.
+//!
+//! In fleet mode a claim that starts or takes over a key comes with a
+//! [`Lease`]; each later write carries its fencing token and is refused
+//! ([`StoreError::Fenced`]) once another replica took the key over. The
+//! writes that record what happened to a call that was sent (`complete`,
+//! `mark_unknown`) are retried while the database is unreachable, until
+//! `until` (the caller's deadline or the lease's end); if they cannot be
+//! made, the record stays leased, and the next call for the key, once the
+//! lease ends, reconciles with the provider. The single-node store ignores
+//! leases and accounts (its keys are per gateway).
+
+use std::time::{Duration, SystemTime};
+
+use prost::Message as _;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::{Begin, Fingerprint, IdempotencyStore, Record, StoreError};
+use crate::cluster::{ClusterError, Lease, SharedRecords, Written};
+use crate::pb;
+
+/// Where records live (cheap to clone).
+#[derive(Debug, Clone)]
+pub enum Records {
+    Local(IdempotencyStore),
+    Shared(SharedRecords),
+}
+
+/// Where the shared records are, in messages.
+const SHARED: &str = "the fleet database";
+
+/// First and longest pause between retries of a write while the database
+/// is unreachable.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_LONGEST: Duration = Duration::from_secs(1);
+
+impl Records {
+    /// Where the records live, for messages.
+    pub fn location(&self) -> &str {
+        match self {
+            Records::Local(store) => store.location(),
+            Records::Shared(_) => SHARED,
+        }
+    }
+
+    /// The single-node store, if that is where records live.
+    pub fn local(&self) -> Option<&IdempotencyStore> {
+        match self {
+            Records::Local(store) => Some(store),
+            Records::Shared(_) => None,
+        }
+    }
+
+    /// Claims `key` of `account` (see [`IdempotencyStore::begin`] and
+    /// [`SharedRecords::claim`]).
+    pub async fn begin(
+        &self,
+        account: &str,
+        key: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<(Begin, Option<Lease>), StoreError> {
+        match self {
+            Records::Local(store) => store
+                .begin(key, fingerprint, SystemTime::now())
+                .map(|begin| (begin, None)),
+            Records::Shared(shared) => shared
+                .claim(account, key, fingerprint)
+                .await
+                .map_err(unavailable),
+        }
+    }
+
+    /// Records the success of `key`: the response duplicates will get (and,
+    /// in fleet mode, the provider's request id); in fleet mode retried
+    /// until `until` while the database is unreachable. Ends the lease.
+    pub async fn complete(
+        &self,
+        account: &str,
+        key: &str,
+        lease: Option<&Lease>,
+        fingerprint: &Fingerprint,
+        response: &pb::AllocateIpResponse,
+        until: Option<Instant>,
+    ) -> Result<(), StoreError> {
+        let request_id = &response.provider_request_id;
+        let encoded = response.encode_to_vec();
+        let response = encoded.as_slice();
+        match (self, lease) {
+            (Records::Shared(shared), Some(lease)) => {
+                let ids: Vec<String> = if request_id.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![request_id.clone()]
+                };
+                let write = || shared.complete(account, key, lease, fingerprint, response, &ids);
+                written(
+                    key,
+                    "complete",
+                    retried(write, until_for(until, lease)).await,
+                )
+            }
+            (Records::Shared(_), None) => Err(no_lease(key, "complete")),
+            (Records::Local(store), _) => {
+                store.complete(key, fingerprint, response, SystemTime::now())
+            }
+        }
+    }
+
+    /// Records that the attempt on `key` has an unknown outcome (retried
+    /// like `complete`). The lease is kept.
+    pub async fn mark_unknown(
+        &self,
+        account: &str,
+        key: &str,
+        lease: Option<&Lease>,
+        fingerprint: &Fingerprint,
+        until: Option<Instant>,
+    ) -> Result<(), StoreError> {
+        match (self, lease) {
+            (Records::Shared(shared), Some(lease)) => {
+                let write = || shared.mark_unknown(account, key, lease, fingerprint);
+                let result = retried(write, until_for(until, lease)).await;
+                written(key, "mark unknown", result)
+            }
+            (Records::Shared(_), None) => Err(no_lease(key, "mark unknown")),
+            (Records::Local(store), _) => store.mark_unknown(key, fingerprint, SystemTime::now()),
+        }
+    }
+
+    /// Records a new attempt on `key` (a re-send after a reconciliation
+    /// found nothing); renews the lease. Not retried: nothing was sent yet.
+    pub async fn mark_attempt(
+        &self,
+        account: &str,
+        key: &str,
+        lease: Option<&mut Lease>,
+        fingerprint: &Fingerprint,
+    ) -> Result<(), StoreError> {
+        match (self, lease) {
+            (Records::Shared(shared), Some(lease)) => written(
+                key,
+                "mark attempt",
+                shared.mark_attempt(account, key, lease).await,
+            ),
+            (Records::Shared(_), None) => Err(no_lease(key, "mark attempt")),
+            (Records::Local(store), _) => store.mark_attempt(key, fingerprint, SystemTime::now()),
+        }
+    }
+
+    /// Frees `key` after a definite failure. Ends the lease.
+    pub async fn release(
+        &self,
+        account: &str,
+        key: &str,
+        lease: Option<&Lease>,
+    ) -> Result<(), StoreError> {
+        match (self, lease) {
+            (Records::Shared(shared), Some(lease)) => {
+                written(key, "release", shared.release(account, key, lease).await)
+            }
+            (Records::Shared(_), None) => Err(no_lease(key, "release")),
+            (Records::Local(store), _) => store.release(key),
+        }
+    }
+
+    /// Gives up a lease whose call ended without completing or freeing the
+    /// key, so the next call anywhere takes it over at once.
+    pub async fn end_lease(&self, account: &str, key: &str, lease: &Lease) {
+        if let Records::Shared(shared) = self
+            && let Err(e) = shared.end_lease(account, key, lease).await
+        {
+            tracing::warn!(error = %e, key = %key, "could not give up a lease; it will run out");
+        }
+    }
+
+    /// Replaces the response of `key`'s completed record (a replay or a
+    /// wait saw a newer state).
+    pub async fn refresh_completed(
+        &self,
+        account: &str,
+        key: &str,
+        fingerprint: &Fingerprint,
+        response: &[u8],
+    ) -> Result<(), StoreError> {
+        match self {
+            Records::Local(store) => {
+                store.refresh_completed(key, fingerprint, response, SystemTime::now())
+            }
+            Records::Shared(shared) => {
+                match shared
+                    .refresh_completed(account, key, fingerprint, response)
+                    .await
+                {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(StoreError::Conflict {
+                        location: SHARED.to_owned(),
+                        key: key.to_owned(),
+                        op: "refresh",
+                        reason: "it has no live completed record with these parameters".to_owned(),
+                    }),
+                    Err(e) => Err(unavailable(e)),
+                }
+            }
+        }
+    }
+
+    /// The live record of `key`, if any.
+    pub async fn get(&self, account: &str, key: &str) -> Result<Option<Record>, StoreError> {
+        match self {
+            Records::Local(store) => store.get(key, SystemTime::now()),
+            Records::Shared(shared) => shared.get(account, key).await.map_err(unavailable),
+        }
+    }
+
+    /// Whether records can be written, now and on every change.
+    pub fn health(&self) -> watch::Receiver<bool> {
+        match self {
+            Records::Local(store) => store.health(),
+            Records::Shared(shared) => shared.database().health(),
+        }
+    }
+
+    /// Closes the store (a file is flushed and unlocked; the pool closed).
+    pub fn close(&self) {
+        match self {
+            Records::Local(store) => store.close(),
+            Records::Shared(shared) => shared.database().close(),
+        }
+    }
+}
+
+/// The end of a write's retries: the caller's deadline, and never past the
+/// lease (after it the write would be fenced, or race a takeover).
+fn until_for(until: Option<Instant>, lease: &Lease) -> Instant {
+    until.map_or(lease.until, |until| until.min(lease.until))
+}
+
+/// Runs `write` until it answers, or until `until` while the database is
+/// unreachable (pausing 50 ms, doubling up to 1 s).
+async fn retried<F, Fut>(mut write: F, until: Instant) -> Result<Written, ClusterError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Written, ClusterError>>,
+{
+    let mut pause = RETRY_FIRST;
+    loop {
+        match write().await {
+            Err(e) if e.is_unreachable() && Instant::now() + pause < until => {
+                tracing::debug!(error = %e, "retrying a record write");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RETRY_LONGEST);
+            }
+            other => return other,
+        }
+    }
+}
+
+fn written(
+    key: &str,
+    op: &'static str,
+    result: Result<Written, ClusterError>,
+) -> Result<(), StoreError> {
+    match result.map_err(unavailable)? {
+        Written::Ok => Ok(()),
+        Written::Fenced => Err(StoreError::Fenced {
+            location: SHARED.to_owned(),
+            key: key.to_owned(),
+            op,
+        }),
+        Written::Conflict => Err(StoreError::Conflict {
+            location: SHARED.to_owned(),
+            key: key.to_owned(),
+            op,
+            reason: "the record does not allow it (it is completed)".to_owned(),
+        }),
+    }
+}
+
+fn unavailable(error: ClusterError) -> StoreError {
+    StoreError::Unavailable {
+        location: SHARED.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+fn no_lease(key: &str, op: &'static str) -> StoreError {
+    StoreError::Conflict {
+        location: SHARED.to_owned(),
+        key: key.to_owned(),
+        op,
+        reason: "this call holds no lease on it".to_owned(),
+    }
+}
