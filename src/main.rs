@@ -174,6 +174,9 @@ fn main() -> ExitCode {
     {
         tracing::warn!("{warning}");
     }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     block_on(&runtime, run(config, signals))
 }
 
@@ -221,6 +224,9 @@ fn check_config(cli: &Cli) -> ExitCode {
     if let Err(e) = server::preflight(&config) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
+    }
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
     }
     println!(
         "configuration OK: {} provider(s), listening on {}",
@@ -285,6 +291,7 @@ fn sandbox_config() -> Config {
         idempotency: config::IdempotencyConfig::default(),
         cluster: None,
         providers: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

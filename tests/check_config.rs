@@ -151,6 +151,62 @@ fn values_never_appear_in_errors() {
     assert!(!stderr.contains(NUMERIC_SECRET), "{stderr}");
 }
 
+#[test]
+fn the_cluster_table_is_checked_and_its_secrets_never_shown() {
+    const DB_PASSWORD: &str = "db-PASSWORD-0010";
+    let url = format!("postgres://postgres:{DB_PASSWORD}@127.0.0.1:5432/postgres?sslmode=require");
+    let stderr = refused(
+        &zl(""),
+        &[
+            ("IPALLOC_CLUSTER_POSTGRES_URL", &url),
+            (
+                "IPALLOC_CLUSTER_PASSWORD_ENV",
+                "IPALLOC_TEST_UNSET_PASSWORD",
+            ),
+        ],
+    );
+    for expected in [
+        "cluster.postgres_url: must not set sslmode",
+        "(set by IPALLOC_CLUSTER_POSTGRES_URL)",
+        "environment variable IPALLOC_TEST_UNSET_PASSWORD is not set",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains(DB_PASSWORD), "{stderr}");
+    let stderr = refused(&format!("[cluster]\nreplicas = 3\n{}", zl("")), &[]);
+    assert!(
+        stderr.contains("cluster.replicas: is set but cluster.postgres_url is not"),
+        "{stderr}"
+    );
+
+    // A password file others can read: accepted, with a warning naming the key.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("db-password");
+    std::fs::write(&file, format!("{DB_PASSWORD}\n")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let text = format!(
+        "[cluster]\npostgres_url = \"postgres://postgres@127.0.0.1:5432/postgres\"\n\
+         tls = \"disable\"\npassword_file = \"{}\"\n{}",
+        file.display(),
+        zl("")
+    );
+    let output = check(&text, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stderr.contains("warning: cluster.password_file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(!stderr.contains(DB_PASSWORD), "{stderr}");
+}
+
 /// The emulator's account at `endpoint`.
 fn sandbox_zenlayer(endpoint: &str, extra: &str) -> String {
     format!(

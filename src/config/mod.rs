@@ -27,6 +27,7 @@ mod values;
 
 use std::net::SocketAddr;
 
+pub use cluster::{ClusterConfig, DatabaseTls};
 pub use env::{Env, env_name};
 pub use idempotency::{IDEMPOTENCY_MAX_BYTES_RANGE, IdempotencyConfig};
 use problems::{Collector, Problem, Problems};
@@ -89,6 +90,9 @@ pub struct Config {
     /// Fleet mode (`[cluster]`): `None` runs alone on the embedded store.
     pub cluster: Option<cluster::ClusterConfig>,
     pub providers: Vec<ProviderConfig>,
+    /// What start-up logs once logging is up (a secret file others can
+    /// read); never a secret.
+    pub warnings: Vec<String>,
 }
 
 /// Reads and validates the configuration file at `path`.
@@ -169,6 +173,8 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
     }
     let server = server::server_config(&raw.server, c);
     let idempotency = idempotency::idempotency_config(&raw.idempotency, c);
+    let mut warnings = Vec::new();
+    let cluster = cluster::cluster_config(&raw.cluster, env, c, &mut warnings);
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (name, provider) in &raw.providers {
@@ -181,8 +187,9 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
         log: LogConfig { json: json?, level },
         server,
         idempotency,
-        cluster: None,
+        cluster,
         providers,
+        warnings,
     })
 }
 

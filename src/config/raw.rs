@@ -16,6 +16,9 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub idempotency: RawIdempotency,
+    /// Fleet mode: shared state on PostgreSQL.
+    #[serde(default)]
+    pub cluster: RawCluster,
     /// Provider accounts by name.
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
@@ -70,6 +73,57 @@ pub struct RawIdempotency {
     pub evict_completed: Option<bool>,
     /// Move an invalid store file aside and start empty.
     pub start_fresh_if_invalid: Option<bool>,
+}
+
+/// The `[cluster]` table (fleet mode). Every key but `postgres_url` has a
+/// default; without `postgres_url` the table must be empty.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// `postgres://user@host:port/database`; may hold a password.
+    pub postgres_url: Option<String>,
+    /// The environment variable holding the database password.
+    pub password_env: Option<String>,
+    /// The file holding the database password.
+    pub password_file: Option<String>,
+    /// Connections in the pool.
+    pub pool_size: Option<u64>,
+    /// Longest wait for a new connection.
+    pub connect_timeout_ms: Option<u64>,
+    /// Longest run of one statement.
+    pub statement_timeout_ms: Option<u64>,
+    /// `disable`, `require` or `verify-full`.
+    pub tls: Option<String>,
+    /// CA certificates (PEM) for `verify-full`.
+    pub ca_file: Option<String>,
+    /// This gateway's name in lease records.
+    pub replica_id: Option<String>,
+    /// How long a claim on a key lasts.
+    pub lease_ms: Option<u64>,
+    /// Gateways sharing each account.
+    pub replicas: Option<u64>,
+    /// How often expired records are purged.
+    pub purge_interval_ms: Option<u64>,
+}
+
+// Hand-written so a password in the URL never reaches a log through `{:?}`.
+impl std::fmt::Debug for RawCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawCluster")
+            .field("postgres_url", &self.postgres_url.as_ref().map(|_| "***"))
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
+            .field("replica_id", &self.replica_id)
+            .field("lease_ms", &self.lease_ms)
+            .field("replicas", &self.replicas)
+            .field("purge_interval_ms", &self.purge_interval_ms)
+            .finish()
+    }
 }
 
 /// One `[providers.NAME]` table. Every field is optional here; which ones a
