@@ -170,6 +170,24 @@ async fn run_keys(
     runs.into_iter().map(|(_, run)| run).collect()
 }
 
+/// SIGKILLs replica 0 while it holds the lease of at least one key it has
+/// not completed: freezes it (SIGSTOP, so no lease changes meanwhile), looks
+/// at its leases, and kills it if it holds one, else resumes it and looks
+/// again 20 ms later (at most 250 times). Returns the keys it held.
+async fn kill_mid_allocation(fleet: &mut Fleet, records: &tokio_postgres::Client) -> Vec<String> {
+    for _ in 0..250 {
+        fleet.replicas[0].process.signal(libc::SIGSTOP);
+        let held = leased_to(records, &fleet.replicas[0].id).await;
+        if !held.is_empty() {
+            fleet.kill(0);
+            return held;
+        }
+        fleet.replicas[0].process.signal(libc::SIGCONT);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("replica 0 never held a lease in 250 looks");
+}
+
 /// Tests 1 and 2: the 1,000 keys under faults; with `kill`, replica 0 is
 /// SIGKILLed once [`KILL_AFTER_KEYS`] keys are done, and not restarted.
 async fn keys_under_faults(test: &str, prefix: &'static str, kill: bool) {
@@ -184,7 +202,9 @@ async fn keys_under_faults(test: &str, prefix: &'static str, kill: bool) {
     let started = Instant::now();
     let done = Arc::new(AtomicUsize::new(0));
     let run = tokio::spawn(run_keys(fleet.clients(), prefix, Arc::clone(&done)));
+    let records = db.client().await;
     let mut killed_at = None;
+    let mut orphans = Vec::new();
     if kill {
         let bound = Instant::now() + Duration::from_secs(120);
         while done.load(Ordering::SeqCst) < KILL_AFTER_KEYS {
@@ -194,7 +214,7 @@ async fn keys_under_faults(test: &str, prefix: &'static str, kill: bool) {
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        fleet.kill(0);
+        orphans = kill_mid_allocation(&mut fleet, &records).await;
         killed_at = Some(started.elapsed());
     }
     let runs = tokio::time::timeout(Duration::from_secs(180), run)
@@ -203,20 +223,22 @@ async fn keys_under_faults(test: &str, prefix: &'static str, kill: bool) {
         .expect("the keys' driver panicked");
     let elapsed = started.elapsed();
     let mut tally = tally(&runs, fleet.emulator());
-    let states = record_states(&db.client().await).await;
+    let states = record_states(&records).await;
+    let taken_over = takeovers(&records).await;
     tally.problems.extend(record_problems(&runs, &states));
     let together = (0..KEYS).filter(|i| gap(*i).is_none()).count();
     let killed = killed_at
         .map(|at| {
             format!(
-                " killed=r1 at {:.1}s ({KILL_AFTER_KEYS} keys done)",
-                at.as_secs_f64()
+                " killed=r1 at {:.1}s ({KILL_AFTER_KEYS} keys done, {} keys leased to it)",
+                at.as_secs_f64(),
+                orphans.len()
             )
         })
         .unwrap_or_default();
     eprintln!(
         "fleet figure {test}: replicas={REPLICAS} lease={LEASE_MS}ms amount={AMOUNT} \
-         elapsed={:.1}s{killed} sent_together={together} sent_apart={} {tally} {} records={:?}",
+         elapsed={:.1}s{killed} sent_together={together} sent_apart={} {tally} {} records={:?} taken_over={taken_over}",
         elapsed.as_secs_f64(),
         KEYS - together,
         emulator_figures(fleet.emulator()),
@@ -234,6 +256,9 @@ async fn keys_under_faults(test: &str, prefix: &'static str, kill: bool) {
     );
     if kill {
         assert!(tally.failovers > 0, "some calls met the killed replica");
+        // The keys it held finished on the others: each ended OK with a
+        // completed record (checked above for every key).
+        assert!(!orphans.is_empty());
     }
 }
 
@@ -494,7 +519,9 @@ async fn test4_a_database_outage_fails_closed_and_recovers() {
     }
 
     let mut tally = tally(&runs, fleet.emulator());
-    let states = record_states(&db.client().await).await;
+    let records = db.client().await;
+    let states = record_states(&records).await;
+    let taken_over = takeovers(&records).await;
     tally.problems.extend(record_problems(&runs, &states));
     // What the calls sent during the outage were answered.
     let mut during: BTreeMap<String, usize> = BTreeMap::new();
@@ -561,7 +588,7 @@ async fn test4_a_database_outage_fails_closed_and_recovers() {
     eprintln!(
         "fleet figure test4: replicas={REPLICAS} cut={:.1}s after {:.1}s elapsed={:.1}s {tally} {} \
          answers_during_outage={during:?} allocations_sent_in_outage={sent_in_outage} \
-         health_not_serving_after={down_after:?} health_serving_after_restore={up_after:?} records={:?}",
+         health_not_serving_after={down_after:?} health_serving_after_restore={up_after:?} records={:?} taken_over={taken_over}",
         CUT_FOR.as_secs_f64(),
         BEFORE_CUT.as_secs_f64(),
         elapsed.as_secs_f64(),

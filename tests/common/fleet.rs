@@ -633,6 +633,35 @@ pub async fn record_states(db: &tokio_postgres::Client) -> HashMap<String, Strin
     .collect()
 }
 
+/// How many records of [`ACCOUNT`] were taken over from a replica whose
+/// lease ran out (a fencing token above the first claim's).
+pub async fn takeovers(db: &tokio_postgres::Client) -> i64 {
+    db.query_one(
+        &format!("SELECT count(*) FROM {RECORDS_TABLE} WHERE account = $1 AND fence > 1"),
+        &[&ACCOUNT],
+    )
+    .await
+    .expect("the records table answers")
+    .get(0)
+}
+
+/// The keys of [`ACCOUNT`] whose record is not completed and leased to
+/// replica `owner`.
+pub async fn leased_to(db: &tokio_postgres::Client, owner: &str) -> Vec<String> {
+    db.query(
+        &format!(
+            "SELECT key::text FROM {RECORDS_TABLE} \
+             WHERE account = $1 AND lease_owner = $2 AND state <> 'completed'"
+        ),
+        &[&ACCOUNT, &owner],
+    )
+    .await
+    .expect("the records table answers")
+    .into_iter()
+    .map(|row| row.get(0))
+    .collect()
+}
+
 /// How many records are in each state.
 pub fn count_states(states: &HashMap<String, String>) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
