@@ -52,6 +52,10 @@ enum Command {
     GatewayErrors,
     /// Print the emulators' seeded inventory (Markdown, as in README.md).
     Inventory,
+    /// Fleet mode: bring the `[cluster]` database's schema up to this
+    /// binary's version and exit (start-up also does this, under the same
+    /// lock).
+    Migrate,
     /// Run only the provider emulators, for your own integration tests.
     Emulate {
         /// Serve the Alibaba Cloud ECS emulator here.
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
             print!("{}", ipalloc_gateway::emulator_inventory_markdown());
             return ExitCode::SUCCESS;
         }
+        Some(Command::Migrate) => return migrate(&cli),
         Some(Command::Emulate {
             aliyun,
             zenlayer,
@@ -236,6 +241,42 @@ fn check_config(cli: &Cli) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `migrate`: applies the fleet database's migrations.
+fn migrate(cli: &Cli) -> ExitCode {
+    let config = match load_config(cli) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let Some(cluster) = &config.cluster else {
+        eprintln!("error: migrate needs a [cluster] postgres_url (fleet mode)");
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let migrated = runtime.block_on(async {
+        let database = ipalloc_gateway::cluster::Database::new(cluster)?;
+        ipalloc_gateway::cluster::migrate::migrate(&database).await
+    });
+    match migrated {
+        Ok(found) => {
+            println!(
+                "fleet database schema at version {} (was {found})",
+                ipalloc_gateway::cluster::migrate::SCHEMA_VERSION
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// A runtime with the signal handlers installed in it.
 fn runtime_with_signals() -> Option<(tokio::runtime::Runtime, server::Signals)> {
     let runtime = match tokio::runtime::Runtime::new() {
@@ -343,7 +384,13 @@ async fn run(config: Config, signals: server::Signals) -> Result<(), Box<dyn std
         let d = provider.description();
         tracing::info!(name = %d.name, kind = %d.kind, endpoint = %d.endpoint, "provider configured");
     }
-    if config.idempotency.path.is_none() {
+    if let Some(cluster) = &config.cluster {
+        tracing::info!(
+            replica = %cluster.replica_id,
+            replicas = cluster.replicas,
+            "fleet mode: idempotency records and account rate limits are shared in PostgreSQL"
+        );
+    } else if config.idempotency.path.is_none() {
         tracing::warn!(
             "idempotency records are kept in memory: set [idempotency] path to keep them across restarts"
         );

@@ -468,25 +468,41 @@ async fn the_shared_rate_limit_books_a_burst_then_one_slot_per_interval() {
     let rate = SharedRateLimiter::new(f.database.clone());
     let interval = Duration::from_millis(50);
     let tolerance = interval * 4; // burst 5
-    let mut delays = Vec::new();
+    // Each booking's slot, as an interval of this process's clock: the
+    // database booked it between the call's start and its answer.
+    let start = std::time::Instant::now();
+    let mut slots = Vec::new();
     for _ in 0..7 {
-        delays.push(
-            rate.book("acct", interval, tolerance, None)
-                .await
-                .unwrap()
-                .unwrap(),
+        let before = start.elapsed();
+        let delay = rate
+            .book("acct", interval, tolerance, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let after = start.elapsed();
+        slots.push((before, after, delay));
+    }
+    let (first_before, first_after, _) = slots[0];
+    for (k, &(before, after, delay)) in slots.iter().enumerate() {
+        if k < 5 {
+            // The burst: at once.
+            assert_eq!(delay, Duration::ZERO, "booking {k}: {slots:?}");
+            continue;
+        }
+        // Then one per interval after the first: at the first booking's
+        // time + (k - 4) intervals, or at once if that has passed.
+        let due = interval * (k as u32 - 4);
+        let slot_latest = after + delay;
+        let slot_earliest = before + delay;
+        assert!(
+            slot_latest >= first_before + due,
+            "booking {k} too early: {slots:?}"
+        );
+        assert!(
+            slot_earliest <= (first_after + due).max(after) + Duration::from_millis(1),
+            "booking {k} too late: {slots:?}"
         );
     }
-    // Five at once (booking takes a moment, so allow a little).
-    for delay in &delays[..5] {
-        assert!(*delay < Duration::from_millis(20), "{delays:?}");
-    }
-    // Then one per interval.
-    assert!(delays[5] > Duration::from_millis(20), "{delays:?}");
-    assert!(
-        delays[6] > delays[5] + Duration::from_millis(30),
-        "{delays:?}"
-    );
     // A slot beyond max_delay is refused and nothing is booked.
     let refused = rate
         .book("acct", interval, tolerance, Some(Duration::from_millis(10)))

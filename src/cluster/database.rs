@@ -17,6 +17,9 @@ use super::error::ClusterError;
 use super::tls;
 use crate::config::cluster::ClusterConfig;
 
+/// The name of the health check statement.
+const PING: &str = "health check";
+
 /// The fleet database: a pool, its timeouts, and whether it answers.
 /// Cheap to clone.
 #[derive(Clone)]
@@ -64,7 +67,9 @@ impl Database {
             .connect_timeout(config.connect_timeout)
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(10))
-            .options(format!("-c statement_timeout={statement_ms}"));
+            .options(format!(
+                "-c statement_timeout={statement_ms} -c client_min_messages=warning"
+            ));
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
@@ -155,7 +160,9 @@ impl Database {
             .prepare_cached(sql)
             .await
             .map_err(|e| ClusterError::from_postgres(op, &e))?;
-        self.inner.statements.fetch_add(1, Ordering::Relaxed);
+        if op != PING {
+            self.inner.statements.fetch_add(1, Ordering::Relaxed);
+        }
         client
             .query(&statement, params)
             .await
@@ -175,7 +182,14 @@ impl Database {
             })
     }
 
-    /// Statements sent so far (each one round trip).
+    /// Checks that the database answers (not counted in
+    /// [`Database::statements`]).
+    pub async fn ping(&self) -> Result<(), ClusterError> {
+        self.query(PING, "SELECT 1", &[]).await.map(drop)
+    }
+
+    /// Statements sent so far for calls (each one round trip), health checks
+    /// left out.
     pub fn statements(&self) -> u64 {
         self.inner.statements.load(Ordering::Relaxed)
     }
@@ -218,7 +232,7 @@ impl Database {
         });
         if changed {
             if answers {
-                tracing::info!("the fleet database answers again");
+                tracing::info!("the fleet database answers: allocations are served");
             } else {
                 tracing::warn!("the fleet database is unreachable: allocations are refused");
             }
@@ -227,6 +241,10 @@ impl Database {
 
     /// Closes the pool: later calls fail.
     pub fn close(&self) {
+        tracing::info!(
+            statements = self.statements(),
+            "fleet database: closing the pool (statements counts the round trips of calls)"
+        );
         self.inner.closed.store(true, Ordering::Release);
         self.inner.pool.close();
         self.inner.health.send_replace(false);

@@ -38,7 +38,7 @@ pub async fn run(records: SharedRecords, purge_every: Duration) {
                 }
             }
         }
-        if let Err(e) = db.query("health check", "SELECT 1", &[]).await {
+        if let Err(e) = db.ping().await {
             tracing::debug!(error = %e, "fleet database health check failed");
             continue;
         }

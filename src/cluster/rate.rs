@@ -7,8 +7,11 @@
 
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
 use super::database::Database;
 use super::error::ClusterError;
+use crate::middleware::{SharedBooking, SharedRate, SharedRateError};
 
 const BOOK: &str = "SELECT booked, delay_us FROM ipalloc_book($1, $2, $3, $4)";
 
@@ -56,5 +59,26 @@ impl SharedRateLimiter {
     /// Whether the database answered its last statement.
     pub fn usable(&self) -> bool {
         self.db.usable()
+    }
+}
+
+impl SharedRate for SharedRateLimiter {
+    fn book(
+        &self,
+        account: &str,
+        interval: Duration,
+        tolerance: Duration,
+        max_delay: Option<Duration>,
+    ) -> BoxFuture<'static, Result<SharedBooking, SharedRateError>> {
+        let (this, account) = (self.clone(), account.to_owned());
+        Box::pin(async move {
+            SharedRateLimiter::book(&this, &account, interval, tolerance, max_delay)
+                .await
+                .map_err(|e| SharedRateError(e.to_string()))
+        })
+    }
+
+    fn usable(&self) -> bool {
+        SharedRateLimiter::usable(self)
     }
 }

@@ -42,8 +42,8 @@ use crate::api::allocate::Allocator;
 use crate::cluster::Cluster;
 use crate::config::{Config, IdempotencyConfig, ProviderConfig, ServerConfig};
 use crate::idempotency::{IdempotencyStore, InFlightRegistry, Records, StoreError};
-use crate::provider::aliyun::AliyunProvider;
-use crate::provider::zenlayer::ZenlayerProvider;
+use crate::middleware::FleetRate;
+use crate::provider::registry::build_provider;
 use crate::provider::{Provider, ProviderError, Registry};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,20 +69,21 @@ pub enum ServeError {
 
 /// Creates one adapter (and so one HTTP client) per configured provider.
 pub fn build_registry(configs: &[ProviderConfig]) -> Result<Registry, ServeError> {
+    build_fleet_registry(configs, None)
+}
+
+/// [`build_registry`], each account's rate limit shared through `fleet`
+/// (fleet mode) when given.
+pub fn build_fleet_registry(
+    configs: &[ProviderConfig],
+    fleet: Option<&FleetRate>,
+) -> Result<Registry, ServeError> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::with_capacity(configs.len());
     for config in configs {
-        let wrap = |source| ServeError::Provider {
+        let provider = build_provider(config, fleet).map_err(|source| ServeError::Provider {
             name: config.name().to_owned(),
             source: Box::new(source),
-        };
-        let provider: Arc<dyn Provider> = match config {
-            ProviderConfig::Aliyun(settings) => {
-                Arc::new(AliyunProvider::new(settings.clone()).map_err(wrap)?)
-            }
-            ProviderConfig::Zenlayer(settings) => {
-                Arc::new(ZenlayerProvider::new(settings.clone()).map_err(wrap)?)
-            }
-        };
+        })?;
         providers.push(provider);
     }
     Ok(Registry::new(providers)?)
@@ -143,7 +144,11 @@ impl Gateway {
             return Gateway::build(config);
         };
         let cluster = Cluster::start(cluster, config.idempotency.retention).await?;
-        let registry = Arc::new(build_registry(&config.providers)?);
+        let fleet = FleetRate {
+            rate: Arc::new(cluster.rate.clone()),
+            replicas: cluster.replicas,
+        };
+        let registry = Arc::new(build_fleet_registry(&config.providers, Some(&fleet))?);
         Ok(Gateway::with_records(
             registry,
             Records::Shared(cluster.records.clone()),

@@ -3,10 +3,12 @@
 //! gateway or alone (`emulators`), the binary as a child process
 //! (`process`), provider adapter settings (`settings`), requests
 //! (`requests`), the signatures recomputed independently (`signatures`), raw
-//! HTTP/2 (`h2raw`), external tools (`tools`) and fleet mode, several
-//! gateway processes on one database (`fleet`). Here: the gateway served
-//! in process on 127.0.0.1:0 with a real tonic client, the test credentials
-//! and provider TOML, free ports, and readers for error details.
+//! HTTP/2 (`h2raw`), external tools (`tools`), the PostgreSQL test database
+//! (`postgres`), a TCP proxy that cuts connections (`tcp_proxy`) and fleet
+//! mode, several gateway processes on one database (`fleet`). Here: the
+//! gateway served in process on 127.0.0.1:0 with a real tonic client, the
+//! test credentials and provider TOML, free ports, and readers for error
+//! details.
 // Each test binary compiles this whole harness and uses only part of it.
 #![allow(dead_code)]
 // Test code: a failed unwrap is a failed test (the workspace denies them
@@ -16,12 +18,14 @@
 pub mod emulators;
 pub mod fleet;
 pub mod h2raw;
+pub mod postgres;
 pub mod process;
 pub mod requests;
 pub mod scripted;
 pub mod settings;
 pub mod signatures;
 pub mod tcp_proxy;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
