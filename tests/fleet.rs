@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use common::emulators::set_faults;
 use common::fleet::*;
-use common::postgres::{TestDatabase, fresh_database};
+use common::postgres::{TestDatabase, fresh_database, server_addr};
 use common::tcp_proxy::TcpProxy;
 use ipalloc_gateway::emulator::FaultConfig;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
@@ -463,7 +463,7 @@ async fn caller(clients: Arc<Vec<Client>>, caller: usize, until: Instant) -> Vec
 async fn test4_a_database_outage_fails_closed_and_recovers() {
     let _serial = SERIAL.lock().await;
     let db = fresh_database().await;
-    let proxy = TcpProxy::start(database_addr(&db.url)).await;
+    let proxy = TcpProxy::start(server_addr()).await;
     let mut options = options(
         &db,
         provider_under_faults(),
@@ -472,7 +472,7 @@ async fn test4_a_database_outage_fails_closed_and_recovers() {
             ..FaultConfig::default()
         },
     );
-    options.postgres_url = via(&db.url, proxy.addr());
+    options.postgres_url = db.url_via(proxy.addr());
     let fleet = Fleet::start(&options).await;
     let (stop_health, stop) = tokio::sync::watch::channel(false);
     let watchers: Vec<_> = fleet
@@ -588,12 +588,15 @@ async fn test4_a_database_outage_fails_closed_and_recovers() {
     eprintln!(
         "fleet figure test4: replicas={REPLICAS} cut={:.1}s after {:.1}s elapsed={:.1}s {tally} {} \
          answers_during_outage={during:?} allocations_sent_in_outage={sent_in_outage} \
-         health_not_serving_after={down_after:?} health_serving_after_restore={up_after:?} records={:?} taken_over={taken_over}",
+         health_not_serving_after={down_after:?} health_serving_after_restore={up_after:?} records={:?} taken_over={taken_over} \
+         proxy_connections={} proxy_refused={}",
         CUT_FOR.as_secs_f64(),
         BEFORE_CUT.as_secs_f64(),
         elapsed.as_secs_f64(),
         emulator_figures(fleet.emulator()),
         count_states(&states),
+        proxy.connections(),
+        proxy.refused(),
     );
     assert_no_problems("test4", &tally.problems);
     assert_eq!(tally.duplicates, 0);
@@ -719,7 +722,7 @@ async fn test5_a_frozen_replicas_late_write_is_fenced_off() {
         "fleet figure test5: lease={LEASE_MS}ms frozen_for={:.2}s lease_expired_after={:.2}s \
          a_fence={} b_answer={} b_sends={} b_took={:.2}s record_after_b={b_record:?} a_answer={} \
          fencing_token_logged_after={:.2}s record_after_a={after:?} c_answer={} eips={} \
-         allocate_calls={} emulator_requests={} elapsed={:.1}s",
+         allocate_calls={} emulator_requests={} max_per_second={} elapsed={:.1}s",
         (thawed_at - frozen_at).as_secs_f64(),
         lease_expired_after.as_secs_f64(),
         a_claim.fence,
@@ -732,6 +735,7 @@ async fn test5_a_frozen_replicas_late_write_is_fenced_off() {
         held.get(key).map_or(0, Vec::len),
         counters.allocate_calls,
         counters.requests,
+        counters.max_requests_per_second,
         started.elapsed().as_secs_f64(),
     );
     let b_ids = b_ids.unwrap_or_else(|| panic!("B completes the key: {:?}", on_b.answer));

@@ -106,18 +106,22 @@ pub struct Fleet {
 
 /// One replica's configuration file.
 pub fn gateway_config(zenlayer_url: &str, options: &FleetOptions, replica_id: &str) -> String {
+    let cluster = super::postgres::cluster_table(
+        &options.postgres_url,
+        &format!(
+            "lease_ms = {lease}\nreplicas = {replicas}\nreplica_id = \"{replica_id}\"\n\
+             statement_timeout_ms = 1000\nconnect_timeout_ms = 1000\npurge_interval_ms = 60000",
+            lease = options.lease_ms,
+            replicas = options.replicas,
+        ),
+    );
     format!(
         "listen = \"127.0.0.1:0\"\n\
          [log]\nlevel = \"info,ipalloc_gateway::access=off\"\n\
-         [cluster]\npostgres_url = \"{url}\"\ntls = \"disable\"\nlease_ms = {lease}\n\
-         replicas = {replicas}\nreplica_id = \"{replica_id}\"\nstatement_timeout_ms = 1000\n\
-         connect_timeout_ms = 1000\npurge_interval_ms = 60000\n\
+         {cluster}\
          [providers.{ACCOUNT}]\nkind = \"zenlayer\"\nendpoint = \"{zenlayer_url}\"\n\
          access_key_id = \"{SANDBOX_ACCESS_KEY_ID}\"\n\
          access_key_password = \"{SANDBOX_ACCESS_KEY_PASSWORD}\"\n{provider}\n",
-        url = options.postgres_url,
-        lease = options.lease_ms,
-        replicas = options.replicas,
         provider = options.provider,
     )
 }
@@ -669,35 +673,6 @@ pub fn count_states(states: &HashMap<String, String>) -> BTreeMap<String, usize>
         *counts.entry(state.clone()).or_default() += 1;
     }
     counts
-}
-
-/// The address in a `postgres://user@host:port/db` URL.
-pub fn database_addr(url: &str) -> SocketAddr {
-    authority(url)
-        .1
-        .parse()
-        .unwrap_or_else(|_| panic!("{url} names 127.0.0.1:PORT"))
-}
-
-/// `url` with its host and port replaced by `addr` (a proxy's).
-pub fn via(url: &str, addr: SocketAddr) -> String {
-    let (before, host_port, after) = authority(url);
-    assert!(!host_port.is_empty(), "{url}");
-    format!("{before}{addr}{after}")
-}
-
-/// (scheme and user up to `@`, `host:port`, the path on).
-fn authority(url: &str) -> (&str, &str, &str) {
-    let scheme_end = url.find("://").map(|at| at + 3).unwrap_or(0);
-    let start = url[scheme_end..]
-        .find('@')
-        .map(|at| scheme_end + at + 1)
-        .unwrap_or(scheme_end);
-    let end = url[start..]
-        .find('/')
-        .map(|slash| start + slash)
-        .unwrap_or(url.len());
-    (&url[..start], &url[start..end], &url[end..])
 }
 
 /// Polls `condition` every 20 ms until it holds (true) or `bound` passes.
