@@ -107,8 +107,8 @@ const KEYS_AT_ONCE: usize = 48;
 const KILL_AFTER_KEYS: usize = 300;
 
 /// When a key's second send starts after its first: half at the same
-/// moment, a quarter 1 s later (usually while the first is still being
-/// retried), a quarter 2.5 s later.
+/// moment (the two race for the claim), a quarter 1 s later and a quarter
+/// 2.5 s later (replays, unless the first is still being retried).
 fn gap(index: usize) -> Option<Duration> {
     match index % 4 {
         0 | 1 => None,
@@ -383,9 +383,13 @@ async fn test3_the_rate_limit_holds_across_the_fleet() {
         "{} requests > {capacity}",
         counters.requests
     );
+    // Counted at the emulator: on a busy machine some callers give up
+    // before an allocation's answer reaches them (CANCELLED "Timeout
+    // expired"), which says nothing of the limit.
     assert!(
-        ok as u64 >= BURST + RATE,
-        "at least the burst and a second's worth went through: {ok}"
+        counters.allocate_calls >= BURST + RATE,
+        "the limit let through at least the burst and a second's worth: {}",
+        counters.allocate_calls
     );
     assert!(
         answers
