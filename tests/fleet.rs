@@ -614,6 +614,13 @@ async fn test4_a_database_outage_fails_closed_and_recovers() {
 // Test 5: a stuck lease and the fencing token
 // ---------------------------------------------------------------------------
 
+/// One send with a deadline well inside A's lease.
+const LEASED_PATIENCE: Patience = Patience {
+    attempts: 1,
+    give_up: Duration::from_millis(500),
+    deadline: Duration::from_millis(500),
+};
+
 /// How long the emulator holds the frozen replica's allocation before
 /// performing it (long enough to see it arrive and freeze the sender).
 const SLOW_ALLOCATION_MS: u64 = 800;
@@ -679,6 +686,9 @@ async fn test5_a_frozen_replicas_late_write_is_fenced_off() {
         ("in_flight", Some("r1")),
         "{a_claim:?}"
     );
+    // While A's lease lives, B waits for the key until its deadline, then
+    // answers IN_PROGRESS with RetryInfo (nothing sent).
+    let while_leased = call(&clients, 1, &request, LEASED_PATIENCE).await;
     assert!(
         poll_until(Duration::from_secs(10), || {
             let faults = faults.clone();
@@ -724,23 +734,37 @@ async fn test5_a_frozen_replicas_late_write_is_fenced_off() {
     let counters = faults.snapshot();
     eprintln!(
         "fleet figure test5: lease={LEASE_MS}ms frozen_for={:.2}s lease_expired_after={:.2}s \
-         a_fence={} b_answer={} b_sends={} b_took={:.2}s record_after_b={b_record:?} a_answer={} \
-         fencing_token_logged_after={:.2}s record_after_a={after:?} c_answer={} eips={} \
+         b_while_leased={} (retry_info={}, {:.2}s) a_fence={} b_answer={} b_sends={} b_took={:.2}s record_after_b={b_record:?} a_answer={} \
+         fencing_token_logged_after={:.2}s ({} lines) record_after_a={after:?} c_answer={} eips={} \
          allocate_calls={} emulator_requests={} max_per_second={} elapsed={:.1}s",
         (thawed_at - frozen_at).as_secs_f64(),
         lease_expired_after.as_secs_f64(),
+        label(&while_leased.answer),
+        while_leased.attempts[0].retry_info,
+        while_leased.took.as_secs_f64(),
         a_claim.fence,
         label(&on_b.answer),
         on_b.attempts.len(),
         on_b.took.as_secs_f64(),
         label(&a_answer),
         fenced_after.as_secs_f64(),
+        fence_lines.len(),
         label(&on_c.answer),
         held.get(key).map_or(0, Vec::len),
         counters.allocate_calls,
         counters.requests,
         counters.max_requests_per_second,
         started.elapsed().as_secs_f64(),
+    );
+    assert_eq!(
+        label(&while_leased.answer),
+        "Aborted/IDEMPOTENCY_KEY_IN_PROGRESS"
+    );
+    assert!(while_leased.attempts[0].retry_info, "with RetryInfo");
+    assert!(
+        while_leased.took < Duration::from_secs(1),
+        "answered by its deadline: {:?}",
+        while_leased.took
     );
     let b_ids = b_ids.unwrap_or_else(|| panic!("B completes the key: {:?}", on_b.answer));
     assert_eq!(b_ids.len(), AMOUNT as usize);
