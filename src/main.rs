@@ -11,10 +11,20 @@ use ipalloc_gateway::config::{self, Config};
 use ipalloc_gateway::emulator::{ApiReading, FaultConfig, RepeatAllocation};
 use ipalloc_gateway::{logging, sandbox, server};
 
+/// `--version`: the crate version and the commit it was built from
+/// (`IPALLOC_GIT_COMMIT`, set by build.rs: 12 hex digits, `-dirty` when the
+/// sources differed from it, or `unknown` without git).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IPALLOC_GIT_COMMIT"),
+    ")"
+);
+
 /// gRPC gateway for allocating public IP addresses on Alibaba Cloud ECS and
 /// Zenlayer Cloud BMC.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     /// Configuration file (TOML).
     #[arg(long, short = 'c', env = "IPALLOC_CONFIG")]

@@ -589,3 +589,104 @@ async fn an_unreachable_database_is_an_unreachable_error_and_never_shows_the_pas
     assert!(!format!("{e:?}{database:?}").contains("s3cret-pw"));
     assert!(!database.usable());
 }
+
+/// Whether this connection is encrypted, as the server sees it.
+async fn encrypted(database: &Database) -> Result<bool, ClusterError> {
+    let row = database
+        .query_one(
+            "tls check",
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// The machine's PostgreSQL serves TLS with Debian's self-signed "snakeoil"
+/// certificate (for `localhost`): `require` encrypts without checking it;
+/// `verify-full` accepts it when `ca_file` names it and the host is
+/// `localhost`, and refuses it for another host name or another CA.
+#[tokio::test]
+async fn tls_require_encrypts_and_verify_full_checks_the_certificate() {
+    const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    // Any CA that did not sign the snakeoil certificate.
+    const OTHER_CA: &str = "/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt";
+    let db = fresh_database().await;
+    let plain = Database::new(&config(&db.url)).unwrap();
+    assert!(!encrypted(&plain).await.unwrap());
+
+    let mut require = config(&db.url);
+    require.tls = DatabaseTls::Require;
+    let require = Database::new(&require).unwrap();
+    assert!(
+        encrypted(&require).await.unwrap(),
+        "the server at {} must have ssl = on (Debian's default)",
+        db.url
+    );
+
+    let local = db.url.replacen("127.0.0.1", "localhost", 1);
+    let mut other_ca = config(&local);
+    other_ca.tls = DatabaseTls::VerifyFull;
+    other_ca.ca_file = Some(OTHER_CA.into());
+    let e = encrypted(&Database::new(&other_ca).unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.is_unreachable(), "{e}");
+
+    let mut pinned = config(&local);
+    pinned.tls = DatabaseTls::VerifyFull;
+    pinned.ca_file = Some(SNAKEOIL.into());
+    assert!(
+        encrypted(&Database::new(&pinned).unwrap()).await.unwrap(),
+        "verify-full with {SNAKEOIL} as the CA, host localhost"
+    );
+    // The same CA for another name: the host name check refuses it.
+    let mut wrong_name = pinned.clone();
+    wrong_name.postgres_url = Secret::new(db.url.clone());
+    let e = encrypted(&Database::new(&wrong_name).unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.is_unreachable(), "{e}");
+}
+
+/// `ipalloc-gateway migrate` brings a fresh database to the binary's schema
+/// and says so; run again, it finds it there.
+#[tokio::test]
+async fn the_migrate_command_applies_the_schema() {
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n[providers.zl]\nkind = \"zenlayer\"\nendpoint = \"http://127.0.0.1:9\"\n\
+             access_key_id = \"id\"\naccess_key_password = \"pw\"\n",
+            db.cluster_table("")
+        ),
+    )
+    .unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ipalloc-gateway"))
+            .arg("--config")
+            .arg(&path)
+            .arg("migrate")
+            .env_clear()
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(stdout.contains("at version 1 (was 0)"), "{stdout}");
+    let second = run();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("at version 1 (was 1)"));
+    let database = Database::new(&config(&db.url)).unwrap();
+    assert_eq!(
+        migrate::version(&database).await.unwrap(),
+        migrate::SCHEMA_VERSION
+    );
+}

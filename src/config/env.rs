@@ -206,14 +206,17 @@ pub fn check_unknown(table: &toml::Table, env: &Env<'_>, problems: &mut Collecto
     let Some(names) = &env.names else {
         return;
     };
-    let known: Vec<String> = overrides(table)
+    let mut known: Vec<String> = overrides(table)
         .into_iter()
         .map(|o| o.var)
         .chain(env.also_known.iter().cloned())
         .collect();
+    // A variable the file names to read a value from (`*_env`, such as
+    // `password_env = "IPALLOC_DB_PASSWORD"`) is the operator's own.
+    named_by_env_keys(table, &mut known);
     let mut unknown: Vec<&String> = names
         .iter()
-        .filter(|n| n.starts_with(PREFIX) && !known.contains(n))
+        .filter(|n| n.starts_with(PREFIX) && !known.contains(n) && !service_link(n))
         .collect();
     unknown.sort();
     for name in unknown {
@@ -231,9 +234,85 @@ pub fn check_unknown(table: &toml::Table, env: &Env<'_>, problems: &mut Collecto
     }
 }
 
+/// Whether `name` is one of the variables Kubernetes sets for a Service
+/// (`<SVC>_SERVICE_HOST`, `<SVC>_SERVICE_PORT[_<NAME>]`, `<SVC>_PORT`,
+/// `<SVC>_PORT_<N>_<PROTO>[_PROTO|_PORT|_ADDR]`): a Service named
+/// `ipalloc-...` in the namespace must not stop the gateway from starting.
+fn service_link(name: &str) -> bool {
+    if name.contains("_SERVICE_HOST") || name.contains("_SERVICE_PORT") {
+        return true;
+    }
+    if name.ends_with("_PORT") {
+        return true;
+    }
+    let Some(at) = name.rfind("_PORT_") else {
+        return false;
+    };
+    let mut rest = name[at + "_PORT_".len()..].split('_');
+    let number = rest
+        .next()
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let proto = rest
+        .next()
+        .is_some_and(|p| matches!(p, "TCP" | "UDP" | "SCTP"));
+    let tail = rest
+        .next()
+        .is_none_or(|t| matches!(t, "PROTO" | "PORT" | "ADDR"));
+    number && proto && tail && rest.next().is_none()
+}
+
+/// The values of every `*_env` key, at any depth (bounded by the file).
+fn named_by_env_keys(table: &toml::Table, out: &mut Vec<String>) {
+    for (key, value) in table {
+        match value {
+            Value::String(name) if key.ends_with("_env") => out.push(name.clone()),
+            Value::Table(inner) => named_by_env_keys(inner, out),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variables_the_file_names_are_not_misspelled_overrides() {
+        let table: toml::Table = "[cluster]\npostgres_url = \"postgres://h/d\"\n\
+            password_env = \"IPALLOC_DB_PASSWORD\"\n\
+            [providers.zl]\naccess_key_id_env = \"IPALLOC_ZL_ID\"\n"
+            .parse()
+            .unwrap();
+        let names = vec![
+            "IPALLOC_DB_PASSWORD".to_owned(),
+            "IPALLOC_ZL_ID".to_owned(),
+            "IPALLOC_CLUSTER_POSTGRES_URLL".to_owned(),
+            // Kubernetes service links of a Service named ipalloc-gateway.
+            "IPALLOC_GATEWAY_SERVICE_HOST".to_owned(),
+            "IPALLOC_GATEWAY_SERVICE_PORT_GRPC".to_owned(),
+            "IPALLOC_GATEWAY_PORT".to_owned(),
+            "IPALLOC_GATEWAY_PORT_50051_TCP".to_owned(),
+            "IPALLOC_GATEWAY_PORT_50051_TCP_ADDR".to_owned(),
+            "IPALLOC_GATEWAY_PORT_50051_HTTP".to_owned(),
+        ];
+        let lookup = |_: &str| None;
+        let env = Env {
+            lookup: &lookup,
+            names: Some(names),
+            also_known: &[],
+        };
+        let mut problems = Collector::default();
+        check_unknown(&table, &env, &mut problems);
+        let problems = problems.into_problems();
+        let keys: Vec<&str> = problems.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "IPALLOC_CLUSTER_POSTGRES_URLL",
+                "IPALLOC_GATEWAY_PORT_50051_HTTP"
+            ]
+        );
+    }
 
     #[test]
     fn variables_are_typed_by_their_key() {
