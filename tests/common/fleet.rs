@@ -202,21 +202,6 @@ impl Fleet {
     pub fn log(&self, replica: usize) -> String {
         self.replicas[replica].process.log_text()
     }
-
-    /// The log lines of every replica that contain `text`.
-    pub fn log_lines(&self, text: &str) -> Vec<String> {
-        self.replicas
-            .iter()
-            .flat_map(|r| {
-                r.process
-                    .log_text()
-                    .lines()
-                    .filter(|l| l.contains(text))
-                    .map(|l| format!("{}: {l}", r.id))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
 }
 
 /// The API's status on a health client; `None` when the call fails or
