@@ -9,16 +9,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipalloc_gateway::emulator::FaultConfig;
 use ipalloc_gateway::emulator::zenlayer::{
-    SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD, ZenlayerEmulator,
+    self, SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_PASSWORD, ZenlayerEmulator,
+    ZenlayerEmulatorConfig,
 };
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::provider::zenlayer::IDEMPOTENCY_TAG_KEY;
-use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
 use tokio::time::Instant;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -95,10 +96,69 @@ pub struct Replica {
     pub health: HealthClient<Channel>,
 }
 
+/// The Zenlayer emulator on a runtime of its own (one thread, stopped when
+/// this is dropped), so that the moment it counts a request's arrival (its
+/// requests-per-second figure) is not delayed behind the test's own callers
+/// queued on the test's runtime.
+pub struct OwnEmulator {
+    pub emulator: Arc<ZenlayerEmulator>,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OwnEmulator {
+    /// Starts it with `faults` (and the default 2 s creation delay).
+    pub fn start(faults: FaultConfig) -> OwnEmulator {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the emulator's runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let config = ZenlayerEmulatorConfig {
+                    faults,
+                    ..ZenlayerEmulatorConfig::default()
+                };
+                let (running, emulator) = zenlayer::start(listener, config)
+                    .await
+                    .expect("the Zenlayer emulator starts");
+                ready_tx.send((running.url(), emulator)).unwrap();
+                let _ = stopped.await;
+                drop(running);
+            });
+        });
+        let (url, emulator) = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the emulator's thread starts it");
+        OwnEmulator {
+            emulator,
+            url,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for OwnEmulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Gateway processes on one database in front of one Zenlayer emulator;
 /// every process is killed when this is dropped.
 pub struct Fleet {
-    pub emulators: Emulators,
+    pub zenlayer: OwnEmulator,
     pub zenlayer_url: String,
     pub replicas: Vec<Replica>,
     _dir: tempfile::TempDir,
@@ -130,14 +190,8 @@ impl Fleet {
     /// Starts the emulator, then every replica at once (they migrate the
     /// database side by side), and connects to each once it listens.
     pub async fn start(options: &FleetOptions) -> Fleet {
-        let emulators = start_emulators(&EmulatorOptions {
-            aliyun: None,
-            faults: options.faults.clone(),
-            ..EmulatorOptions::default()
-        })
-        .await
-        .expect("the Zenlayer emulator starts");
-        let zenlayer_url = emulators.zenlayer.as_ref().expect("zenlayer").0.url();
+        let zenlayer = OwnEmulator::start(options.faults.clone());
+        let zenlayer_url = zenlayer.url.clone();
         let dir = tempfile::tempdir().unwrap();
         let mut processes = Vec::new();
         for n in 1..=options.replicas {
@@ -161,7 +215,7 @@ impl Fleet {
             });
         }
         Fleet {
-            emulators,
+            zenlayer,
             zenlayer_url,
             replicas,
             _dir: dir,
@@ -169,7 +223,7 @@ impl Fleet {
     }
 
     pub fn emulator(&self) -> &ZenlayerEmulator {
-        &self.emulators.zenlayer.as_ref().expect("zenlayer").1
+        &self.zenlayer.emulator
     }
 
     /// A client of every replica, in order.
