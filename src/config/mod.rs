@@ -15,6 +15,7 @@ pub mod env;
 mod follow;
 pub mod idempotency;
 mod keys;
+pub mod listeners;
 pub mod permissions;
 pub mod problems;
 pub mod providers;
@@ -23,6 +24,7 @@ mod resilience;
 pub mod schema;
 pub mod secret;
 pub mod server;
+pub mod tls;
 mod values;
 
 use std::net::SocketAddr;
@@ -30,10 +32,12 @@ use std::net::SocketAddr;
 pub use cluster::{ClusterConfig, DatabaseTls};
 pub use env::{Env, env_name};
 pub use idempotency::{IDEMPOTENCY_MAX_BYTES_RANGE, IdempotencyConfig};
+pub use listeners::{Exposure, UnixSocketConfig};
 use problems::{Collector, Problem, Problems};
 pub use providers::ProviderConfig;
 use raw::RawConfig;
 pub use server::ServerConfig;
+pub use tls::TlsConfig;
 
 /// Default gRPC listen address: loopback, since a sidecar serves only its pod.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -83,7 +87,18 @@ pub struct LogConfig {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The API's TCP address (default `127.0.0.1:50051`).
     pub listen: SocketAddr,
+    /// Whether the API listens on `listen`: false when `server.unix_socket`
+    /// is set and `listen` is not (the socket alone serves it).
+    pub listen_tcp: bool,
+    /// The API on a Unix domain socket (`server.unix_socket`).
+    pub unix_socket: Option<UnixSocketConfig>,
+    /// TLS on the API's TCP listener (`[tls]`).
+    pub tls: Option<TlsConfig>,
+    /// Whether callers must authenticate (any `[callers.NAME]` table): with
+    /// it, a non-loopback `listen` is not refused.
+    pub caller_authentication: bool,
     pub log: LogConfig,
     pub server: ServerConfig,
     pub idempotency: IdempotencyConfig,
@@ -126,6 +141,12 @@ pub fn load_env(text: &str, origin: &str, env: &Env<'_>) -> Result<Config, Confi
     let mut problems = Collector::default();
     env::apply(&mut table, env, &mut problems);
     env::check_unknown(&table, env, &mut problems);
+    // Read before the key check, which knows `[callers]` only once caller
+    // authentication is in the schema.
+    let caller_authentication = table
+        .get("callers")
+        .and_then(toml::Value::as_table)
+        .is_some_and(|callers| !callers.is_empty());
     keys::check(&mut table, schema::config(), "", &mut problems);
     let raw: RawConfig = match toml::Value::Table(table).try_into() {
         Ok(raw) => raw,
@@ -137,7 +158,7 @@ pub fn load_env(text: &str, origin: &str, env: &Env<'_>) -> Result<Config, Confi
             return Err(ConfigError::Invalid(problems.into_problems()));
         }
     };
-    let config = validate(&raw, env.lookup, &mut problems);
+    let config = validate(&raw, env.lookup, caller_authentication, &mut problems);
     match config {
         Some(config) if problems.is_empty() => Ok(config),
         _ => Err(ConfigError::Invalid(problems.into_problems())),
@@ -145,7 +166,12 @@ pub fn load_env(text: &str, origin: &str, env: &Env<'_>) -> Result<Config, Confi
 }
 
 /// Every check on the typed configuration; `None` when any failed.
-fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Config> {
+fn validate(
+    raw: &RawConfig,
+    env: EnvLookup<'_>,
+    caller_authentication: bool,
+    c: &mut Collector,
+) -> Option<Config> {
     let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
     let listen = listen_text.parse::<SocketAddr>().ok();
     if listen.is_none() {
@@ -175,6 +201,8 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
     let idempotency = idempotency::idempotency_config(&raw.idempotency, c);
     let mut warnings = Vec::new();
     let cluster = cluster::cluster_config(&raw.cluster, env, c, &mut warnings);
+    let unix_socket = listeners::unix_socket_config(&raw.server, c);
+    let tls = tls::tls_config(&raw.tls, c, &mut warnings);
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (name, provider) in &raw.providers {
@@ -182,15 +210,23 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
             providers.push(config);
         }
     }
-    Some(Config {
+    let config = Config {
         listen: listen?,
+        listen_tcp: listeners::listens_on_tcp(raw.listen.as_deref(), &raw.server),
+        unix_socket,
+        tls,
+        caller_authentication,
         log: LogConfig { json: json?, level },
         server,
         idempotency,
         cluster,
         providers,
         warnings,
-    })
+    };
+    if config.exposure() == Exposure::Refused {
+        c.add("listen", listeners::REFUSED_EXPOSURE);
+    }
+    Some(config)
 }
 
 /// A TOML error as "line L, column C: message", without the source excerpt

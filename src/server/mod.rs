@@ -3,6 +3,13 @@
 //! listener until a shutdown future completes, so tests can run it on port 0.
 //!
 //! One file per concern:
+//! - `listeners`: the sockets bound as configured (TCP, a Unix socket, the
+//!   health-only port) and the `allow_insecure` warning;
+//! - `unix_socket`: the Unix socket (stale file, mode, owner, removal);
+//! - `tls`: TLS and mTLS, the files reloaded when they change;
+//! - `transport`: a connection before HTTP/2 (TCP, TLS, Unix) and its peer;
+//! - `peer`: the [`Peer`] every request carries (address, client
+//!   certificate SANs, Unix socket credentials);
 //! - `accept`: the accept loop (backs off when out of file descriptors);
 //! - `connection`: one connection (handshake and idle timeouts, GOAWAY);
 //! - `preface`: the HTTP/2 preface deadline;
@@ -14,6 +21,7 @@
 //!   the response bodies they wrap (the access log and the API's shedder
 //!   and panic guard use them too);
 //! - `health`: health follows the idempotency store, NOT_SERVING on shutdown;
+//! - `health_only`: the health-only port serves health alone;
 //! - `drain`: the shutdown state shared with the allocation flow;
 //! - `signals`: SIGINT/SIGTERM handlers installed before binding;
 //! - `serve`: the stack of layers and the shutdown sequence.
@@ -26,16 +34,24 @@ pub mod drain;
 mod end_streams;
 mod grpc_timeout;
 mod health;
+mod health_only;
 pub mod http2;
 pub(crate) mod layer;
+pub mod listeners;
+pub mod peer;
 mod preface;
 mod serve;
 pub mod signals;
+pub mod tls;
+mod transport;
+pub mod unix_socket;
 
 use std::sync::Arc;
 
 pub use drain::Drain;
-pub use serve::serve;
+pub use listeners::{ListenError, Listeners};
+pub use peer::{Peer, UnixPeer};
+pub use serve::{serve, serve_on};
 pub use signals::{Signals, StopSignal, shutdown_signal};
 
 use crate::api::allocate::Allocator;
@@ -65,6 +81,11 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("fleet mode: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The message names the key and the path.
+    #[error("server.unix_socket ({path}): {problem}")]
+    UnixSocket { path: String, problem: String },
 }
 
 /// Creates one adapter (and so one HTTP client) per configured provider.
@@ -91,12 +112,23 @@ pub fn build_fleet_registry(
 
 /// Everything start-up checks beyond the configuration itself, without
 /// side effects (nothing bound, no store created): every provider adapter is
-/// built (endpoints, credentials) and the idempotency path is usable.
-/// `--check-config` runs this; so does [`Gateway::build`].
+/// built (endpoints, credentials), the idempotency path is usable, the TLS
+/// files load and nothing but a stale socket is at the Unix socket's path.
+/// `--check-config` runs this; [`Gateway::build`] and
+/// [`Listeners::bind`] check the same.
 pub fn preflight(config: &Config) -> Result<(), ServeError> {
     build_registry(&config.providers)?;
     if let Some(path) = &config.idempotency.path {
         check_store_path(path)?;
+    }
+    if let Some(files) = &config.tls {
+        tls::ServerTls::load(files)?;
+    }
+    if let Some(socket) = &config.unix_socket {
+        unix_socket::stale(&socket.path).map_err(|problem| ServeError::UnixSocket {
+            path: socket.path.display().to_string(),
+            problem,
+        })?;
     }
     Ok(())
 }

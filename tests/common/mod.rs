@@ -4,10 +4,12 @@
 //! (`process`), provider adapter settings (`settings`), requests
 //! (`requests`), the signatures recomputed independently (`signatures`), raw
 //! HTTP/2 (`h2raw`), external tools (`tools`), the PostgreSQL test database
-//! (`postgres`), a TCP proxy that cuts connections (`tcp_proxy`) and fleet
-//! mode, several gateway processes on one database (`fleet`). Here: the
-//! gateway served in process on 127.0.0.1:0 with a real tonic client, the
-//! test credentials and provider TOML, free ports, and readers for error
+//! (`postgres`), a TCP proxy that cuts connections (`tcp_proxy`),
+//! certificates, the configured listeners, TLS and Unix socket channels
+//! (`transport`), and fleet mode, several gateway processes on one database
+//! (`fleet`). Here: the gateway served in process on 127.0.0.1:0 with a real
+//! tonic client, the test credentials and provider TOML, free ports, and
+//! readers for error
 //! details.
 // Each test binary compiles this whole harness and uses only part of it.
 #![allow(dead_code)]
@@ -26,6 +28,7 @@ pub mod settings;
 pub mod signatures;
 pub mod tcp_proxy;
 pub mod tools;
+pub mod transport;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
