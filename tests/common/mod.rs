@@ -9,8 +9,7 @@
 //! (`transport`), and fleet mode, several gateway processes on one database
 //! (`fleet`). Here: the gateway served in process on 127.0.0.1:0 with a real
 //! tonic client, the test credentials and provider TOML, free ports, and
-//! readers for error
-//! details.
+//! readers for error details.
 // Each test binary compiles this whole harness and uses only part of it.
 #![allow(dead_code)]
 // Test code: a failed unwrap is a failed test (the workspace denies them
