@@ -9,6 +9,7 @@
 //! at once, each naming its key (with "did you mean" where it helps) and
 //! never the value, which may be a secret.
 
+pub mod admin;
 pub mod cluster;
 mod credentials;
 pub mod env;
@@ -29,6 +30,7 @@ mod values;
 
 use std::net::SocketAddr;
 
+pub use admin::AdminConfig;
 pub use cluster::{ClusterConfig, DatabaseTls};
 pub use env::{Env, env_name};
 pub use idempotency::{IDEMPOTENCY_MAX_BYTES_RANGE, IdempotencyConfig};
@@ -104,6 +106,8 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     /// Fleet mode (`[cluster]`): `None` runs alone on the embedded store.
     pub cluster: Option<cluster::ClusterConfig>,
+    /// The admin listener (`[admin]`).
+    pub admin: AdminConfig,
     pub providers: Vec<ProviderConfig>,
     /// What start-up logs once logging is up (a secret file others can
     /// read); never a secret.
@@ -203,6 +207,7 @@ fn validate(
     let cluster = cluster::cluster_config(&raw.cluster, env, c, &mut warnings);
     let unix_socket = listeners::unix_socket_config(&raw.server, c);
     let tls = tls::tls_config(&raw.tls, c, &mut warnings);
+    let admin = admin::admin_config(&raw.admin, c);
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (name, provider) in &raw.providers {
@@ -220,6 +225,7 @@ fn validate(
         server,
         idempotency,
         cluster,
+        admin,
         providers,
         warnings,
     };

@@ -9,7 +9,9 @@
 //! crash or restart; only `purge_expired` commits without fsync. Calling
 //! these methods directly from async code is acceptable for the gateway's
 //! request rates; use `tokio::task::spawn_blocking` (the store is a cheap
-//! `Clone`) if the disk is slow.
+//! `Clone`) if the disk is slow. Each transaction, read and purge is timed
+//! into the metrics (`ipalloc_store_operation_duration_seconds`, store
+//! `local`), and each failure counted by kind.
 //!
 //! Each key's record moves through these transitions (`machine`), all
 //! checked against the caller's [`Fingerprint`] (a live record with another
@@ -59,6 +61,7 @@ use super::fingerprint::Fingerprint;
 use super::machine::{self, Change, Refusal};
 use super::memory::MemoryBackend;
 use super::record::{self, Record};
+use crate::admin::metrics::{Metrics, STORE_LOCAL};
 
 /// What the store's calls return.
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -311,24 +314,28 @@ impl IdempotencyStore {
 
     /// The live record of `key`, if any (expired records are `None`).
     pub fn get(&self, key: &str, now: SystemTime) -> Result<Option<Record>> {
-        let mut found = None;
-        self.inner.backend.read(key, &mut |bytes| {
-            found = self
-                .decode(key, bytes)?
-                .filter(|record| !record.is_expired(now, self.inner.retention));
-            Ok(())
-        })?;
-        Ok(found)
+        timed("get", || {
+            let mut found = None;
+            self.inner.backend.read(key, &mut |bytes| {
+                found = self
+                    .decode(key, bytes)?
+                    .filter(|record| !record.is_expired(now, self.inner.retention));
+                Ok(())
+            })?;
+            Ok(found)
+        })
     }
 
     /// Removes every record expired at `now` and returns how many. Records
     /// that cannot be decoded are kept (and logged).
     pub fn purge_expired(&self, now: SystemTime) -> Result<usize> {
         let retention = self.inner.retention;
-        let (removed, corrupt) = self.inner.backend.purge(&mut |bytes| {
-            record::header(bytes)
-                .ok()
-                .map(|h| record::expired(h.last_activity(), now, retention))
+        let (removed, corrupt) = timed("purge", || {
+            self.inner.backend.purge(&mut |bytes| {
+                record::header(bytes)
+                    .ok()
+                    .map(|h| record::expired(h.last_activity(), now, retention))
+            })
         })?;
         if corrupt > 0 {
             tracing::warn!(
@@ -392,8 +399,19 @@ impl IdempotencyStore {
     }
 
     /// Runs one transition of `key` atomically: decodes its live record,
-    /// applies `step`, writes the change.
+    /// applies `step`, writes the change (timed as `op`).
     fn apply<T>(
+        &self,
+        key: &str,
+        op: &'static str,
+        now: Option<SystemTime>,
+        step: impl FnMut(Option<Record>) -> Result<(T, Change), Refusal>,
+    ) -> Result<T> {
+        timed(op, || self.transition(key, op, now, step))
+    }
+
+    /// [`IdempotencyStore::apply`], untimed.
+    fn transition<T>(
         &self,
         key: &str,
         op: &'static str,
@@ -485,4 +503,14 @@ impl IdempotencyStore {
             })
         })
     }
+}
+
+/// Runs one store operation `op`, recording how long it took and, when it
+/// failed, the kind of failure.
+fn timed<T>(op: &'static str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let result = run();
+    let failure = result.as_ref().err().and_then(StoreError::metric_kind);
+    Metrics::global().store_operation(STORE_LOCAL, op, started.elapsed(), failure);
+    result
 }
