@@ -4,12 +4,12 @@
 //! (`process`), provider adapter settings (`settings`), requests
 //! (`requests`), the signatures recomputed independently (`signatures`), raw
 //! HTTP/2 (`h2raw`), external tools (`tools`), the PostgreSQL test database
-//! (`postgres`), a TCP proxy that cuts connections (`tcp_proxy`), and
+//! (`postgres`), a TCP proxy that cuts connections (`tcp_proxy`),
 //! certificates, the configured listeners, TLS and Unix socket channels
-//! (`transport`). Here:
-//! the gateway served in process on 127.0.0.1:0 with a real tonic client,
-//! the test credentials and provider TOML, free ports, and readers for error
-//! details.
+//! (`transport`), and fleet mode, several gateway processes on one database
+//! (`fleet`). Here: the gateway served in process on 127.0.0.1:0 with a real
+//! tonic client, the test credentials and provider TOML, free ports, and
+//! readers for error details.
 // Each test binary compiles this whole harness and uses only part of it.
 #![allow(dead_code)]
 // Test code: a failed unwrap is a failed test (the workspace denies them
@@ -17,6 +17,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod emulators;
+pub mod fleet;
 pub mod h2raw;
 pub mod postgres;
 pub mod process;
