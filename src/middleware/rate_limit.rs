@@ -250,14 +250,8 @@ impl Booking {
         let now = Instant::now();
         match answer {
             Ok(Ok(delay)) => match asked.slot(self.op, self.deadline, delay, now) {
-                Ok(slot) => {
-                    let earliest = asked.asked_at.checked_add(delay).unwrap_or(slot);
-                    if slot <= now {
-                        self.on_time(earliest)
-                    } else {
-                        Step::Sleep(slot, Stage::Shared { earliest })
-                    }
-                }
+                Ok(slot) if slot <= now => self.on_time(slot),
+                Ok(slot) => Step::Sleep(slot, Stage::Shared { earliest: slot }),
                 Err(error) => Step::Fail(error),
             },
             Ok(Err(retry_after)) => Step::Fail(ProviderError::RateLimited {

@@ -260,7 +260,7 @@ END $$;
 -- Books the account's earliest GCRA slot (one per p_interval_us, up to
 -- p_tolerance_us ahead of the theoretical arrival time) if it comes within
 -- p_max_delay_us (negative: any). Returns whether it was booked and the
--- delay until the slot, in microseconds.
+-- delay until the slot, in microseconds, from the statement's start.
 CREATE FUNCTION ipalloc_book(
     p_account text, p_interval_us bigint, p_tolerance_us bigint, p_max_delay_us bigint)
 RETURNS TABLE (booked boolean, delay_us bigint)
@@ -284,7 +284,10 @@ BEGIN
     t := clock_timestamp();
     base := greatest(v_tat, t);
     slot := greatest(base - p_tolerance_us * interval '1 microsecond', t);
-    delay := floor(extract(epoch FROM slot - t) * 1000000)::bigint;
+    -- Counted from the statement's start (now()), not from after the lock
+    -- wait: the caller adds it to when it asked, so a long wait for the
+    -- lock is not mistaken for lateness and the slot keeps its place.
+    delay := greatest(0, floor(extract(epoch FROM slot - now()) * 1000000))::bigint;
     IF p_max_delay_us >= 0 AND delay > p_max_delay_us THEN
         RETURN QUERY SELECT false, delay;
         RETURN;

@@ -272,12 +272,14 @@ pub struct Asked {
 }
 
 impl Asked {
-    /// The slot `delay` after the answer came in (`now`), if the attempt
-    /// still fits in it: a slot the answer came too late for is refused
-    /// like one that never fitted (booked, and left unused), unless the
-    /// attempt was admitted and the slot is now. Counting from the answer
-    /// keeps every slot at the same offset from the shared schedule (the
-    /// answer's way back), so the replicas' attempts keep its spacing.
+    /// The slot `delay` after the attempt asked, if the attempt still fits
+    /// in it: a slot the answer came too late for is refused like one that
+    /// never fitted (booked, and left unused), unless the attempt was
+    /// admitted and the slot is now. The shared state counts `delay` from
+    /// when the booking reached it, so the slot is placed on the shared
+    /// schedule less only the request's way there (not its wait for the
+    /// row lock, nor the answer's way back); a slot already past when the
+    /// answer comes is checked against the slack (see `Fleet::slack`).
     pub(super) fn slot(
         &self,
         op: Operation,
@@ -285,14 +287,19 @@ impl Asked {
         delay: Duration,
         now: Instant,
     ) -> Result<Instant, ProviderError> {
+        // Counted from the moment of asking (see `SharedRate::book`).
+        let Some(slot) = self.asked_at.checked_add(delay) else {
+            return Err(ProviderError::RateLimited {
+                op,
+                retry_after: delay,
+            });
+        };
         let refused = ProviderError::RateLimited {
             op,
-            retry_after: delay,
+            retry_after: slot.saturating_duration_since(now),
         };
-        let Some(slot) = now.checked_add(delay) else {
-            return Err(refused);
-        };
-        if (self.admitted && delay.is_zero()) || fits(slot, self.reserve, deadline) {
+        // It goes at the slot, or now if the answer came after it.
+        if (self.admitted && delay.is_zero()) || fits(slot.max(now), self.reserve, deadline) {
             Ok(slot)
         } else {
             Err(refused)

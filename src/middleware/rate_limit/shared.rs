@@ -18,7 +18,9 @@ pub trait SharedRate: Send + Sync + std::fmt::Debug + 'static {
     /// Books the earliest slot for `account` (one per `interval`, up to
     /// `tolerance` ahead of the theoretical arrival time, i.e. (burst-1)
     /// intervals) if it comes within `max_delay` from now (at most that
-    /// far; None: any). Ok(Ok(delay)): booked, go in `delay`. Ok(Err(wait)):
+    /// far; None: any). Ok(Ok(delay)): booked, go `delay` after the moment
+    /// of asking (the shared state counts it from when the booking reached
+    /// it, before any wait for a lock there). Ok(Err(wait)):
     /// refused, nothing booked, the slot was `wait` away. Err: the shared
     /// state cannot be reached (nothing booked).
     fn book(
