@@ -342,6 +342,9 @@ fn sandbox_config() -> Config {
         idempotency: config::IdempotencyConfig::default(),
         cluster: None,
         providers: Vec::new(),
+        callers: Vec::new(),
+        spend: Default::default(),
+        audit: config::AuditConfig::default(),
         warnings: Vec::new(),
     }
 }

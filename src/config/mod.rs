@@ -9,6 +9,8 @@
 //! at once, each naming its key (with "did you mean" where it helps) and
 //! never the value, which may be a secret.
 
+pub mod audit;
+pub mod callers;
 pub mod cluster;
 mod credentials;
 pub mod env;
@@ -23,10 +25,13 @@ mod resilience;
 pub mod schema;
 pub mod secret;
 pub mod server;
+pub mod spend;
 mod values;
 
 use std::net::SocketAddr;
 
+pub use audit::AuditConfig;
+pub use callers::CallerConfig;
 pub use cluster::{ClusterConfig, DatabaseTls};
 pub use env::{Env, env_name};
 pub use idempotency::{IDEMPOTENCY_MAX_BYTES_RANGE, IdempotencyConfig};
@@ -90,6 +95,12 @@ pub struct Config {
     /// Fleet mode (`[cluster]`): `None` runs alone on the embedded store.
     pub cluster: Option<cluster::ClusterConfig>,
     pub providers: Vec<ProviderConfig>,
+    /// Who may call (`[callers.NAME]`); empty: authorization is off.
+    pub callers: Vec<CallerConfig>,
+    /// Spend limits of callers and provider accounts.
+    pub spend: crate::spend::SpendLimits,
+    /// Where the audit trail goes (`[audit]`).
+    pub audit: AuditConfig,
     /// What start-up logs once logging is up (a secret file others can
     /// read); never a secret.
     pub warnings: Vec<String>,
@@ -182,6 +193,17 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
             providers.push(config);
         }
     }
+    let accounts: Vec<&str> = raw.providers.keys().map(String::as_str).collect();
+    let callers = callers::callers_config(&raw.callers, &accounts, env, c, &mut warnings);
+    let spend = crate::spend::SpendLimits {
+        accounts: spend::account_limits(&raw.providers, c),
+        callers: callers
+            .iter()
+            .filter(|caller| !caller.limits.is_empty())
+            .map(|caller| (caller.name.clone(), caller.limits))
+            .collect(),
+    };
+    let audit = audit::audit_config(&raw.audit, c);
     Some(Config {
         listen: listen?,
         log: LogConfig { json: json?, level },
@@ -189,6 +211,9 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
         idempotency,
         cluster,
         providers,
+        callers,
+        spend,
+        audit,
         warnings,
     })
 }

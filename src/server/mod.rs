@@ -13,6 +13,8 @@
 //! - `layer`, `body`: the shape every layer of the inbound stack shares, and
 //!   the response bodies they wrap (the access log and the API's shedder
 //!   and panic guard use them too);
+//! - `peer`: who is at the other end of a connection (TEMPORARY copy until
+//!   the transport branch lands; see the file);
 //! - `health`: health follows the idempotency store, NOT_SERVING on shutdown;
 //! - `drain`: the shutdown state shared with the allocation flow;
 //! - `signals`: SIGINT/SIGTERM handlers installed before binding;
@@ -28,6 +30,7 @@ mod grpc_timeout;
 mod health;
 pub mod http2;
 pub(crate) mod layer;
+pub mod peer;
 mod preface;
 mod serve;
 pub mod signals;
@@ -39,12 +42,15 @@ pub use serve::serve;
 pub use signals::{Signals, StopSignal, shutdown_signal};
 
 use crate::api::allocate::Allocator;
+use crate::audit::Audit;
+use crate::auth::Callers;
 use crate::cluster::Cluster;
 use crate::config::{Config, IdempotencyConfig, ProviderConfig, ServerConfig};
 use crate::idempotency::{IdempotencyStore, InFlightRegistry, Records, StoreError};
 use crate::middleware::FleetRate;
 use crate::provider::registry::build_provider;
 use crate::provider::{Provider, ProviderError, Registry};
+use crate::spend::{Spend, SpendClock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -65,6 +71,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("fleet mode: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// Creates one adapter (and so one HTTP client) per configured provider.
@@ -122,18 +130,50 @@ fn check_store_path(path: &std::path::Path) -> Result<(), ServeError> {
     }
 }
 
+/// The single-node store `idempotency` names, its path checked first.
+fn open_store(idempotency: &IdempotencyConfig) -> Result<IdempotencyStore, ServeError> {
+    if let Some(path) = &idempotency.path {
+        check_store_path(path)?;
+    }
+    Ok(IdempotencyStore::open_with(&idempotency.store_options())?)
+}
+
 /// Everything the server needs, built once from configuration.
 pub struct Gateway {
     pub registry: Arc<Registry>,
     pub allocator: Arc<Allocator>,
     pub server: ServerConfig,
+    /// Who may call (`[callers]`); none: everyone.
+    pub callers: Arc<Callers>,
+    /// Where `AllocateIp` outcomes are audited.
+    pub audit: Audit,
 }
 
 impl Gateway {
     /// Providers (one HTTP client, one resilience stack and the follow
-    /// settings each) and the idempotency store.
+    /// settings each), the idempotency store, the callers, spend limits and
+    /// audit trail.
     pub fn build(config: &Config) -> Result<Gateway, ServeError> {
-        Gateway::from_parts(&config.providers, &config.idempotency, config.server)
+        let registry = Arc::new(build_registry(&config.providers)?);
+        let store = open_store(&config.idempotency)?;
+        Gateway::assemble(registry, Records::Local(store), config)
+    }
+
+    /// The gateway of `config` around `registry` and `store`: its callers,
+    /// spend limits and audit trail too.
+    fn assemble(
+        registry: Arc<Registry>,
+        store: Records,
+        config: &Config,
+    ) -> Result<Gateway, ServeError> {
+        let spend = config.spend.is_active().then(|| Spend {
+            limits: config.spend.clone(),
+            clock: SpendClock::default(),
+        });
+        let mut gateway = Gateway::with_records(registry, store, config.server, spend);
+        gateway.callers = Arc::new(Callers::new(config.callers.clone()));
+        gateway.audit = Audit::open(&config.audit)?;
+        Ok(gateway)
     }
 
     /// [`Gateway::build`], or in fleet mode (`[cluster]`) the gateway on the
@@ -149,11 +189,7 @@ impl Gateway {
             replicas: cluster.replicas,
         };
         let registry = Arc::new(build_fleet_registry(&config.providers, Some(&fleet))?);
-        Ok(Gateway::with_records(
-            registry,
-            Records::Shared(cluster.records.clone()),
-            config.server,
-        ))
+        Gateway::assemble(registry, Records::Shared(cluster.records.clone()), config)
     }
 
     pub fn from_parts(
@@ -162,10 +198,7 @@ impl Gateway {
         server: ServerConfig,
     ) -> Result<Gateway, ServeError> {
         let registry = Arc::new(build_registry(providers)?);
-        if let Some(path) = &idempotency.path {
-            check_store_path(path)?;
-        }
-        let store = IdempotencyStore::open_with(&idempotency.store_options())?;
+        let store = open_store(idempotency)?;
         Gateway::with_store(registry, store, server)
     }
 
@@ -180,20 +213,38 @@ impl Gateway {
             registry,
             Records::Local(store),
             server,
+            None,
         ))
     }
 
-    fn with_records(registry: Arc<Registry>, store: Records, server: ServerConfig) -> Gateway {
+    fn with_records(
+        registry: Arc<Registry>,
+        store: Records,
+        server: ServerConfig,
+        spend: Option<Spend>,
+    ) -> Gateway {
         let allocator = Arc::new(Allocator {
             store,
             inflight: InFlightRegistry::new(),
             drain: Drain::new(),
+            spend,
         });
         Gateway {
             registry,
             allocator,
             server,
+            callers: Arc::new(Callers::default()),
+            audit: Audit::stderr(),
         }
+    }
+
+    /// The spend ledger's clock (tests move it ahead to see windows pass);
+    /// `None` when no spend limit is configured.
+    pub fn spend_clock(&self) -> Option<SpendClock> {
+        self.allocator
+            .spend
+            .as_ref()
+            .map(|spend| spend.clock.clone())
     }
 }
 
