@@ -13,8 +13,20 @@ use crate::logging::access::CallFacts;
 use crate::provider::ProviderDescription;
 use crate::server::peer::Peer;
 
-/// The caller of `request` to `rpc`: `None` when authorization is off.
+/// The caller of `request` to `rpc`, allowed to call it: `None` when
+/// authorization is off.
 pub(super) fn caller<T>(
+    callers: &Callers,
+    request: &Request<T>,
+    rpc: Rpc,
+) -> Result<Option<Identified>, Status> {
+    let who = identify(callers, request, rpc)?;
+    may_call(who.as_ref(), rpc)?;
+    Ok(who)
+}
+
+/// The caller of `request` to `rpc`: `None` when authorization is off.
+pub(super) fn identify<T>(
     callers: &Callers,
     request: &Request<T>,
     rpc: Rpc,
@@ -33,15 +45,22 @@ pub(super) fn caller<T>(
         error::caller_unauthenticated(rpc, why)
     })?;
     CallFacts::of(request).caller(who.name());
-    if !who.may_call(rpc) {
-        tracing::info!(
-            caller = who.name(),
-            rpc = rpc.name(),
-            "refused an RPC the caller may not call"
-        );
-        return Err(error::caller_not_allowed(who.name(), rpc, None));
-    }
     Ok(Some(who))
+}
+
+/// Whether `who` may call `rpc` (always, without callers).
+pub(super) fn may_call(who: Option<&Identified>, rpc: Rpc) -> Result<(), Status> {
+    match who {
+        Some(who) if !who.may_call(rpc) => {
+            tracing::info!(
+                caller = who.name(),
+                rpc = rpc.name(),
+                "refused an RPC the caller may not call"
+            );
+            Err(error::caller_not_allowed(who.name(), rpc, None))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether `who` may use `provider` in `rpc` (always, without callers).

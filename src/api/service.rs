@@ -91,8 +91,9 @@ impl IpAllocationService {
     ) -> Result<pb::AllocateIpResponse, Status> {
         let deadline = deadline::from_metadata(request.metadata(), Instant::now());
         entry.provider = crate::audit::field(&request.get_ref().provider);
-        let who = authorize::caller(&self.callers, &request, Rpc::AllocateIp)?;
+        let who = authorize::identify(&self.callers, &request, Rpc::AllocateIp)?;
         note_caller(entry, who.as_ref());
+        authorize::may_call(who.as_ref(), Rpc::AllocateIp)?;
         let request = request.into_inner();
         facts.provider(&request.provider);
         let (valid, wait_timeout) = validate::allocate(&request, &self.registry)

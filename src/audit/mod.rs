@@ -48,6 +48,8 @@ struct Inner {
 enum Sink {
     Stderr,
     File(RotatingFile),
+    /// No trail (a gateway embedded in tests).
+    Discard,
 }
 
 impl std::fmt::Debug for Audit {
@@ -87,7 +89,14 @@ impl Audit {
         }
     }
 
-    /// Where the lines go: the file's path, or `stderr`.
+    /// No trail at all: for a gateway embedded in another program's tests,
+    /// whose stderr should stay readable. The configuration has no way to
+    /// choose it.
+    pub fn discard() -> Audit {
+        Audit::with(Sink::Discard, "nowhere".to_owned())
+    }
+
+    /// Where the lines go: the file's path, `stderr` or `nowhere`.
     pub fn location(&self) -> &str {
         &self.inner.location
     }
@@ -113,6 +122,7 @@ impl Audit {
             match &mut *sink {
                 Sink::Stderr => std::io::stderr().lock().write_all(&line),
                 Sink::File(file) => file.write_line(&line),
+                Sink::Discard => Ok(()),
             }
         };
         if let Err(e) = written {

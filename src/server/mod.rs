@@ -73,6 +73,9 @@ pub enum ServeError {
     Cluster(#[from] crate::cluster::ClusterError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    /// The message names the key, not the path.
+    #[error("audit.path: {problem}")]
+    AuditPath { problem: String },
 }
 
 /// Creates one adapter (and so one HTTP client) per configured provider.
@@ -99,12 +102,16 @@ pub fn build_fleet_registry(
 
 /// Everything start-up checks beyond the configuration itself, without
 /// side effects (nothing bound, no store created): every provider adapter is
-/// built (endpoints, credentials) and the idempotency path is usable.
+/// built (endpoints, credentials) and the idempotency and audit paths are
+/// usable.
 /// `--check-config` runs this; so does [`Gateway::build`].
 pub fn preflight(config: &Config) -> Result<(), ServeError> {
     build_registry(&config.providers)?;
     if let Some(path) = &config.idempotency.path {
         check_store_path(path)?;
+    }
+    if let Some(path) = &config.audit.path {
+        check_file_path(path).map_err(|problem| ServeError::AuditPath { problem })?;
     }
     Ok(())
 }
@@ -112,20 +119,23 @@ pub fn preflight(config: &Config) -> Result<(), ServeError> {
 /// The store file's directory exists, and the file, if present, is a
 /// regular file.
 fn check_store_path(path: &std::path::Path) -> Result<(), ServeError> {
-    let fail = |problem: &str| ServeError::StorePath {
-        problem: problem.to_owned(),
-    };
+    check_file_path(path).map_err(|problem| ServeError::StorePath { problem })
+}
+
+/// What is wrong with `path` as the path of a file to create or open: its
+/// directory must exist, and the file, if present, be a regular file.
+fn check_file_path(path: &std::path::Path) -> Result<(), String> {
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => std::path::Path::new("."),
     };
     match std::fs::metadata(parent) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(fail("its parent is not a directory")),
-        Err(_) => return Err(fail("its directory does not exist; create it first")),
+        Ok(_) => return Err("its parent is not a directory".to_owned()),
+        Err(_) => return Err("its directory does not exist; create it first".to_owned()),
     }
     match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => Err(fail("exists and is not a regular file")),
+        Ok(meta) if !meta.is_file() => Err("exists and is not a regular file".to_owned()),
         _ => Ok(()),
     }
 }

@@ -44,15 +44,8 @@ pub async fn start(
         .map(|(running, _)| running.url())
         .expect("zenlayer emulator");
     let config = format!(
-        "{top}\n[providers.aliyun]\nkind = \"aliyun\"\nregion = \"{region}\"\nendpoint = \"{aliyun_url}\"\n\
-         access_key_id = \"{aid}\"\naccess_key_secret = \"{asecret}\"\n{aliyun_extra}\n\
-         [providers.zenlayer]\nkind = \"zenlayer\"\nendpoint = \"{zenlayer_url}\"\n\
-         access_key_id = \"{zid}\"\naccess_key_password = \"{zpw}\"\n{zenlayer_extra}\n",
-        region = aliyun::DEFAULT_REGION,
-        aid = aliyun::SANDBOX_ACCESS_KEY_ID,
-        asecret = aliyun::SANDBOX_ACCESS_KEY_SECRET,
-        zid = zenlayer::SANDBOX_ACCESS_KEY_ID,
-        zpw = zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
+        "{top}\n{}",
+        providers_toml(&aliyun_url, &zenlayer_url, aliyun_extra, zenlayer_extra)
     );
     let gateway = start_gateway(&config).await;
     EmulatedGateway {
@@ -61,6 +54,27 @@ pub async fn start(
         aliyun_url,
         zenlayer_url,
     }
+}
+
+/// `[providers.aliyun]` and `[providers.zenlayer]` on the emulators at
+/// these URLs, with the sandbox credentials and the extra TOML lines.
+pub fn providers_toml(
+    aliyun_url: &str,
+    zenlayer_url: &str,
+    aliyun_extra: &str,
+    zenlayer_extra: &str,
+) -> String {
+    format!(
+        "[providers.aliyun]\nkind = \"aliyun\"\nregion = \"{region}\"\nendpoint = \"{aliyun_url}\"\n\
+         access_key_id = \"{aid}\"\naccess_key_secret = \"{asecret}\"\n{aliyun_extra}\n\
+         [providers.zenlayer]\nkind = \"zenlayer\"\nendpoint = \"{zenlayer_url}\"\n\
+         access_key_id = \"{zid}\"\naccess_key_password = \"{zpw}\"\n{zenlayer_extra}\n",
+        region = aliyun::DEFAULT_REGION,
+        aid = aliyun::SANDBOX_ACCESS_KEY_ID,
+        asecret = aliyun::SANDBOX_ACCESS_KEY_SECRET,
+        zid = zenlayer::SANDBOX_ACCESS_KEY_ID,
+        zpw = zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
+    )
 }
 
 /// One emulator alone on 127.0.0.1:<ephemeral>, with no gateway in front.
