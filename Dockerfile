@@ -13,7 +13,7 @@
 #   /var/lib/ipalloc/                owned by the user, for `[idempotency] path` (mount a volume)
 # Ports (see README, "Deploying"):
 #   50051  gRPC API: `listen`, 127.0.0.1:50051 by default (a sidecar's app calls it on loopback)
-#   50052  gRPC health only, for kubelet probes: `[server] health_listen` (planned, issue 11)
+#   50052  gRPC health only, for kubelet probes: `[server] health_listen`
 #   9464   admin HTTP: /metrics, /live, /ready: `[admin] listen` (planned, issue 11)
 # Expected size (no Docker engine runs where this is written, so not measured):
 # the binary, 14.1 MiB (README, "Performance"), on distroless/cc-debian12,

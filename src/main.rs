@@ -222,6 +222,14 @@ fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
     })?;
     if let Some(listen) = cli.listen {
         config.listen = listen;
+        config.listen_tcp = true;
+        if config.exposure() == config::Exposure::Refused {
+            eprintln!(
+                "error: --listen {listen}: {}",
+                config::listeners::REFUSED_EXPOSURE
+            );
+            return Err(ExitCode::from(2));
+        }
     }
     if cli.start_fresh_if_invalid {
         config.idempotency.start_fresh_if_invalid = true;
@@ -243,10 +251,13 @@ fn check_config(cli: &Cli) -> ExitCode {
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
     }
+    let listening = match (&config.unix_socket, config.listen_tcp) {
+        (Some(socket), false) => format!("unix:{}", socket.path.display()),
+        _ => config.listen.to_string(),
+    };
     println!(
-        "configuration OK: {} provider(s), listening on {}",
+        "configuration OK: {} provider(s), listening on {listening}",
         config.providers.len(),
-        config.listen
     );
     ExitCode::SUCCESS
 }
@@ -331,6 +342,10 @@ fn sandbox_config() -> Config {
         listen: config::DEFAULT_LISTEN
             .parse()
             .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 50051))),
+        listen_tcp: true,
+        unix_socket: None,
+        tls: None,
+        caller_authentication: false,
         log: config::LogConfig {
             json: false,
             level: "info".to_owned(),
@@ -389,10 +404,7 @@ async fn emulate(
 async fn run(config: Config, signals: server::Signals) -> Result<(), Box<dyn std::error::Error>> {
     let gateway = server::Gateway::start(&config).await?;
     let registry = Arc::clone(&gateway.registry);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let address = listener.local_addr()?;
+    let listeners = server::Listeners::bind(&config).await?;
     for provider in registry.iter() {
         let d = provider.description();
         tracing::info!(name = %d.name, kind = %d.kind, endpoint = %d.endpoint, "provider configured");
@@ -408,8 +420,8 @@ async fn run(config: Config, signals: server::Signals) -> Result<(), Box<dyn std
             "idempotency records are kept in memory: set [idempotency] path to keep them across restarts"
         );
     }
-    tracing::info!(%address, "ipalloc-gateway listening");
-    server::serve(listener, gateway, signals.into_shutdown()).await?;
+    listeners.log();
+    server::serve_on(listeners, gateway, signals.into_shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
 }

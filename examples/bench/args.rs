@@ -14,7 +14,8 @@ use crate::scenario::Scenario;
 #[derive(Debug, Parser)]
 pub struct Args {
     /// Scenarios to run, comma separated: zenlayer, aliyun, replay, get
-    /// (in-memory store), the same names with `-file` (file store).
+    /// (in-memory store), the same names with `-file` (file store) or
+    /// `-postgres` (fleet mode on PostgreSQL, see --postgres-url).
     #[arg(
         long,
         value_delimiter = ',',
@@ -44,6 +45,15 @@ pub struct Args {
     /// directory).
     #[arg(long, default_value = "info")]
     pub gateway_log: String,
+    /// The PostgreSQL server of the `-postgres` scenarios: the bench
+    /// creates `ipalloc_bench_<pid>` on it for them and drops it at the end.
+    #[arg(
+        long,
+        env = "IPALLOC_BENCH_POSTGRES_URL",
+        hide_env_values = true,
+        default_value = crate::postgres::DEFAULT_URL
+    )]
+    pub postgres_url: String,
     /// Internal: serve the floor against this fake provider URL.
     #[arg(long, hide = true)]
     pub serve_floor: Option<String>,

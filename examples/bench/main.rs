@@ -5,6 +5,7 @@
 //! cargo build --release            # the gateway binary the bench starts
 //! cargo run --release --example bench -- [--scenarios zenlayer,aliyun,replay,get,zenlayer-file]
 //!     [--levels 1,8,64] [--seconds 5] [--warmup 1] [--quick]
+//!     [--postgres-url postgres://postgres@127.0.0.1:5432/postgres]
 //! ```
 //!
 //! Starts a fake provider answering both clouds instantly (in this
@@ -12,12 +13,18 @@
 //! processes: the floor (this executable with `--serve-floor`, a tonic
 //! server whose handler is one reqwest call plus a JSON parse, `floor`) and
 //! the release gateway binary (`gateway`) with the in-memory or the file
-//! store. Each gets the same closed-loop load (`load`) at each level over
+//! store, or in fleet mode on a PostgreSQL database the bench creates
+//! afresh for each `-postgres` scenario (`postgres`; the server at
+//! `--postgres-url`, env `IPALLOC_BENCH_POSTGRES_URL`). Each gets the same closed-loop load (`load`) at each level over
 //! one HTTP/2 connection, floor then gateway, after a warm-up; their CPU
 //! time and peak RSS come from `/proc/PID` (`server`, `measure`). Prints
 //! Markdown (`report`): per scenario calls/s, p50/p90/p99, server CPU per
 //! call, peak RSS, provider requests per call (a replay answered from the
-//! store makes none) and the gateway/floor ratios; the gateway's
+//! store makes none) and the gateway/floor ratios; the gateway's figures of
+//! each call across the stores it ran with, side by side; for the fleet
+//! scenarios, the database round trips per call (the statements the
+//! gateway logs having sent when SIGTERM stops it, over all its calls;
+//! and, as a check, the database's transaction count); the gateway's
 //! start-to-SERVING times and its binary size.
 //!
 //! Exit code 1 when any call failed. Nothing here asserts on timings.
@@ -31,6 +38,7 @@ mod floor;
 mod gateway;
 mod load;
 mod measure;
+mod postgres;
 mod report;
 mod scenario;
 mod server;
@@ -46,8 +54,9 @@ use clap::Parser;
 
 use crate::args::Args;
 use crate::measure::{Plan, Target};
-use crate::report::LevelRow;
-use crate::scenario::Store;
+use crate::postgres::BenchDatabase;
+use crate::report::{FleetRun, LevelRow};
+use crate::scenario::{Scenario, Store};
 use crate::server::Server;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -69,6 +78,26 @@ fn main() -> Result<ExitCode, BoxError> {
 
 async fn bench(args: &Args) -> Result<ExitCode, BoxError> {
     let binary = gateway::binary(args.gateway.as_deref())?;
+    let database = if args.scenarios.iter().any(|s| s.store == Store::Postgres) {
+        Some(BenchDatabase::connect(&args.postgres_url).await?)
+    } else {
+        None
+    };
+    let result = run(args, &binary, database.as_ref()).await;
+    if let Some(database) = &database {
+        // Dropped whatever happened in the run.
+        if let Err(e) = database.drop_database().await {
+            eprintln!("{e}");
+        }
+    }
+    result
+}
+
+async fn run(
+    args: &Args,
+    binary: &std::path::Path,
+    database: Option<&BenchDatabase>,
+) -> Result<ExitCode, BoxError> {
     let provider = fake_provider::start().await?;
     let plan = Plan {
         provider_requests: Arc::clone(&provider.requests),
@@ -78,14 +107,30 @@ async fn bench(args: &Args) -> Result<ExitCode, BoxError> {
     };
     print!("{}", report::header(plan.measure, plan.warm_up));
     let mut starts: Vec<(Store, Duration)> = Vec::new();
+    let mut results: Vec<(Scenario, Vec<LevelRow>)> = Vec::new();
+    let mut fleet: Vec<FleetRun> = Vec::new();
     let mut errors = 0;
     for scenario in &args.scenarios {
         eprintln!("running {} ...", scenario.name());
         let mut floor = Command::new(std::env::current_exe()?);
         floor.arg("--serve-floor").arg(&provider.url);
         let floor = Target::connect(Server::spawn_announcing(floor)?).await?;
-        let started =
-            gateway::start(&binary, &provider.url, scenario.store, &args.gateway_log).await?;
+        let database = match scenario.store {
+            Store::Postgres => {
+                let database = database.ok_or("no bench database")?;
+                database.recreate().await?;
+                Some(database)
+            }
+            Store::Memory | Store::File => None,
+        };
+        let started = gateway::start(
+            binary,
+            &provider.url,
+            scenario.store,
+            &args.gateway_log,
+            database.map(|d| d.url.as_str()),
+        )
+        .await?;
         starts.push((scenario.store, started.start_to_serving));
         let gateway = Target::connect(started.server).await?;
         let mut rows = Vec::with_capacity(args.levels.len());
@@ -100,8 +145,28 @@ async fn bench(args: &Args) -> Result<ExitCode, BoxError> {
             });
         }
         print!("{}", report::scenario(scenario, &rows));
+        results.push((*scenario, rows));
+        let calls = gateway.calls_made();
+        let statements = gateway::stop(gateway.into_server(), &started.log).await?;
+        if let Some(database) = database {
+            if statements.is_none() {
+                eprintln!(
+                    "{}: the gateway's log has no statement count (no \"fleet database: closing \
+                     the pool\" line)",
+                    scenario.name()
+                );
+            }
+            fleet.push(FleetRun {
+                scenario: *scenario,
+                calls,
+                statements,
+                transactions: database.transactions_after_exit().await?,
+            });
+        }
     }
-    print!("{}", report::gateway(&binary, &starts));
+    print!("{}", report::by_store(&results));
+    print!("{}", report::round_trips(&fleet));
+    print!("{}", report::gateway(binary, &starts));
     Ok(if errors == 0 {
         ExitCode::SUCCESS
     } else {

@@ -39,6 +39,17 @@ impl Target {
             next: Arc::new(AtomicU64::new(0)),
         })
     }
+
+    /// Every call made to the server so far, answered or failed: the
+    /// fixture's and those of every warm-up and measured run.
+    pub fn calls_made(&self) -> u64 {
+        1 + self.next.load(Ordering::Relaxed)
+    }
+
+    /// The server, its connection closed.
+    pub fn into_server(self) -> Server {
+        self.server
+    }
 }
 
 /// One server's figures at one level.

@@ -1,14 +1,16 @@
 //! The Markdown output: the machine and date at the top, one table per
 //! scenario (floor and gateway side by side per level) with the
-//! gateway/floor ratios, the gateway's start-to-SERVING times and the size
-//! of its release binary.
+//! gateway/floor ratios; the gateway's figures of each call across the
+//! stores it ran with (embedded and fleet side by side); the fleet
+//! database's round trips per call; the gateway's start-to-SERVING times
+//! and the size of its release binary.
 
 use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::measure::Measured;
-use crate::scenario::{Scenario, Store};
+use crate::scenario::{Call, Scenario, Store};
 
 /// One level of a scenario: the floor's figures and the gateway's.
 pub struct LevelRow {
@@ -105,10 +107,119 @@ pub fn scenario(scenario: &Scenario, rows: &[LevelRow]) -> String {
     out
 }
 
+/// A fleet scenario's database cost over its whole run.
+pub struct FleetRun {
+    pub scenario: Scenario,
+    /// Calls made to the gateway: fixture, warm-ups, measured runs.
+    pub calls: u64,
+    /// Statements the gateway sent for calls (its log at shutdown).
+    pub statements: Option<u64>,
+    /// Transactions of the bench database (`pg_stat_database`).
+    pub transactions: Option<u64>,
+}
+
+/// The gateway's figures for each call that ran with more than one store,
+/// the stores side by side per level.
+pub fn by_store(results: &[(Scenario, Vec<LevelRow>)]) -> String {
+    let mut calls: Vec<Call> = Vec::new();
+    for (scenario, _) in results {
+        let stores = results.iter().filter(|(s, _)| s.call == scenario.call);
+        if !calls.contains(&scenario.call) && stores.count() > 1 {
+            calls.push(scenario.call);
+        }
+    }
+    if calls.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n## The gateway by store\n");
+    for call in calls {
+        let _ = write!(
+            out,
+            "\n{}\n\n\
+             | c | store | calls/s | p50 ms | p90 ms | p99 ms | CPU/call µs | peak RSS MiB | calls/s gateway/floor | errors |\n\
+             |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            call.title()
+        );
+        let mut levels: Vec<usize> = Vec::new();
+        for (_, rows) in results.iter().filter(|(s, _)| s.call == call) {
+            for row in rows {
+                if !levels.contains(&row.concurrency) {
+                    levels.push(row.concurrency);
+                }
+            }
+        }
+        for concurrency in levels {
+            for store in Store::ALL {
+                let row = results
+                    .iter()
+                    .filter(|(s, _)| s.call == call && s.store == store)
+                    .flat_map(|(_, rows)| rows)
+                    .find(|r| r.concurrency == concurrency);
+                let Some(row) = row else { continue };
+                let (g, f) = (&row.gateway, &row.floor);
+                let s = &g.sample;
+                let _ = writeln!(
+                    out,
+                    "| {concurrency} | {} | {:.0} | {} | {} | {} | {:.0} | {:.1}{} | {} | {} |",
+                    store.label(),
+                    s.calls_per_second(),
+                    ms(s.quantile(0.5)),
+                    ms(s.quantile(0.9)),
+                    ms(s.quantile(0.99)),
+                    g.cpu_per_call().as_secs_f64() * 1e6,
+                    g.peak_rss as f64 / 1_048_576.0,
+                    if g.peak_is_level { "" } else { "*" },
+                    ratio(s.calls_per_second(), f.sample.calls_per_second()),
+                    s.errors,
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The fleet database's round trips per call of each fleet scenario.
+pub fn round_trips(runs: &[FleetRun]) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n## Fleet database round trips per call\n\n\
+         Statements the gateway sent for calls (its own count, health checks left out, logged \
+         when its pool closes at SIGTERM) over every call of the scenario: the fixture's, the \
+         warm-ups' and the measured ones. External check: the transactions of the bench \
+         database (`pg_stat_database`, read after the gateway exited), which also hold the \
+         migration at start, the preparation of each statement on each pooled connection and \
+         the health checks (one a second).\n\n\
+         | scenario | calls | statements | round trips/call | PG transactions | transactions/call |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    let per_call = |n: Option<u64>, calls: u64| {
+        n.map_or_else(
+            || "-".to_owned(),
+            |n| format!("{:.3}", n as f64 / calls.max(1) as f64),
+        )
+    };
+    let count = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    for run in runs {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            run.scenario.name(),
+            run.calls,
+            count(run.statements),
+            per_call(run.statements, run.calls),
+            count(run.transactions),
+            per_call(run.transactions, run.calls),
+        );
+    }
+    out
+}
+
 /// Start-to-SERVING of every gateway started, and the binary's size.
 pub fn gateway(binary: &Path, starts: &[(Store, Duration)]) -> String {
     let mut out = String::from("\n## Gateway start and size\n\n");
-    for store in [Store::Memory, Store::File] {
+    for store in Store::ALL {
         let times: Vec<String> = starts
             .iter()
             .filter(|(s, _)| *s == store)
@@ -118,6 +229,7 @@ pub fn gateway(binary: &Path, starts: &[(Store, Duration)]) -> String {
             let name = match store {
                 Store::Memory => "in-memory store",
                 Store::File => "file store (new file)",
+                Store::Postgres => "PostgreSQL (new database, migrated at start)",
             };
             let _ = writeln!(out, "- start to SERVING, {name}: {} ms", times.join(", "));
         }

@@ -1,6 +1,7 @@
 //! The scenarios: which call the load makes (AllocateIp with a new key on
 //! either cloud, AllocateIp replaying one key, GetAllocation) and against
-//! which idempotency store the gateway runs. The floor gets the very same
+//! which idempotency store the gateway runs (in memory, a file, or fleet
+//! mode on PostgreSQL). The floor gets the very same
 //! calls; it has no store, so it makes its one provider call every time.
 
 use std::time::Duration;
@@ -33,6 +34,22 @@ pub enum Call {
 pub enum Store {
     Memory,
     File,
+    /// Fleet mode: `[cluster]` on a fresh PostgreSQL database.
+    Postgres,
+}
+
+impl Store {
+    /// The stores in report order.
+    pub const ALL: [Store; 3] = [Store::Memory, Store::File, Store::Postgres];
+
+    /// Its name in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Store::Memory => "in-memory store",
+            Store::File => "file store",
+            Store::Postgres => "PostgreSQL (fleet mode)",
+        }
+    }
 }
 
 /// One scenario: a call and a store.
@@ -43,7 +60,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = {
+    pub const ALL: [Scenario; 12] = {
         const fn s(call: Call, store: Store) -> Scenario {
             Scenario { call, store }
         }
@@ -56,6 +73,10 @@ impl Scenario {
             s(Call::NewAliyun, Store::File),
             s(Call::Replay, Store::File),
             s(Call::Get, Store::File),
+            s(Call::NewZenlayer, Store::Postgres),
+            s(Call::NewAliyun, Store::Postgres),
+            s(Call::Replay, Store::Postgres),
+            s(Call::Get, Store::Postgres),
         ]
     };
 
@@ -70,22 +91,25 @@ impl Scenario {
         match self.store {
             Store::Memory => call.to_owned(),
             Store::File => format!("{call}-file"),
+            Store::Postgres => format!("{call}-postgres"),
         }
     }
 
     /// The heading of its table.
     pub fn title(&self) -> String {
-        let call = match self.call {
+        format!("{} ({})", self.call.title(), self.store.label())
+    }
+}
+
+impl Call {
+    /// What the call is, in headings.
+    pub fn title(self) -> &'static str {
+        match self {
             Call::NewZenlayer => "AllocateIp Zenlayer, new key per call",
             Call::NewAliyun => "AllocateIp Aliyun, new key per call",
             Call::Replay => "AllocateIp Zenlayer replay, same key (floor: one provider call)",
             Call::Get => "GetAllocation Zenlayer",
-        };
-        let store = match self.store {
-            Store::Memory => "in-memory store",
-            Store::File => "file store",
-        };
-        format!("{call} ({store})")
+        }
     }
 }
 

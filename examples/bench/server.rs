@@ -1,11 +1,13 @@
 //! A server under test as a child process: its endpoint, and what
 //! `/proc/PID` says about it: CPU time (utime + stime of `stat`, in clock
 //! ticks) and peak RSS (`VmHWM` of `status`), which `clear_refs` can reset
-//! between levels. The child is killed when the handle is dropped.
+//! between levels. [`Server::terminate`] stops it with SIGTERM (the
+//! gateway's clean shutdown); otherwise it is killed when the handle is
+//! dropped.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::BoxError;
 
@@ -89,6 +91,33 @@ impl Server {
     /// false when the kernel does not allow it (then the peak is since start).
     pub fn reset_peak_rss(&self) -> bool {
         std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").is_ok()
+    }
+}
+
+impl Server {
+    /// Sends SIGTERM and waits for the exit, at most `bound` (then kills it
+    /// and says so).
+    pub async fn terminate(
+        &mut self,
+        bound: Duration,
+    ) -> Result<std::process::ExitStatus, BoxError> {
+        let pid = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .ok_or("the child has no valid pid")?;
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)?;
+        let deadline = Instant::now() + bound;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(format!("the child did not exit within {bound:?} of SIGTERM").into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 

@@ -5,26 +5,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::super::{Config, ConfigError, Env, load, load_env};
+use super::super::{Env, load_env};
 use super::*;
+use crate::testing::config::{PROVIDER, load_with};
 
 const URL_PASSWORD: &str = "url-PASSWORD-0007";
 const ENV_PASSWORD: &str = "env-PASSWORD-0008";
 const FILE_PASSWORD: &str = "file-PASSWORD-0009";
 const URL: &str = "postgres://gateway@db.example:5432/ipalloc";
-
-/// A provider, so that the rest of the configuration is valid.
-const PROVIDER: &str =
-    "[providers.zl]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n";
-
-fn load_with(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let lookup = move |name: &str| map.get(name).cloned();
-    load(&format!("{text}\n{PROVIDER}"), "test.toml", &lookup)
-}
 
 /// `[cluster]` with `postgres_url = URL` and the `extra` lines.
 fn cluster(extra: &str) -> String {

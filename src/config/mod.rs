@@ -17,6 +17,7 @@ pub mod env;
 mod follow;
 pub mod idempotency;
 mod keys;
+pub mod listeners;
 pub mod permissions;
 pub mod problems;
 pub mod providers;
@@ -26,6 +27,7 @@ pub mod schema;
 pub mod secret;
 pub mod server;
 pub mod spend;
+pub mod tls;
 mod values;
 
 use std::net::SocketAddr;
@@ -35,10 +37,12 @@ pub use callers::CallerConfig;
 pub use cluster::{ClusterConfig, DatabaseTls};
 pub use env::{Env, env_name};
 pub use idempotency::{IDEMPOTENCY_MAX_BYTES_RANGE, IdempotencyConfig};
+pub use listeners::{Exposure, UnixSocketConfig};
 use problems::{Collector, Problem, Problems};
 pub use providers::ProviderConfig;
 use raw::RawConfig;
 pub use server::ServerConfig;
+pub use tls::TlsConfig;
 
 /// Default gRPC listen address: loopback, since a sidecar serves only its pod.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -88,7 +92,19 @@ pub struct LogConfig {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The API's TCP address (default `127.0.0.1:50051`).
     pub listen: SocketAddr,
+    /// Whether the API listens on `listen`: false when `server.unix_socket`
+    /// is set and `listen` is not (the socket alone serves it).
+    pub listen_tcp: bool,
+    /// The API on a Unix domain socket (`server.unix_socket`).
+    pub unix_socket: Option<UnixSocketConfig>,
+    /// TLS on the API's TCP listener (`[tls]`).
+    pub tls: Option<TlsConfig>,
+    /// Whether callers must authenticate (any `[callers.NAME]` table, that
+    /// is `callers` is not empty): with it, a non-loopback `listen` is not
+    /// refused.
+    pub caller_authentication: bool,
     pub log: LogConfig,
     pub server: ServerConfig,
     pub idempotency: IdempotencyConfig,
@@ -186,6 +202,8 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
     let idempotency = idempotency::idempotency_config(&raw.idempotency, c);
     let mut warnings = Vec::new();
     let cluster = cluster::cluster_config(&raw.cluster, env, c, &mut warnings);
+    let unix_socket = listeners::unix_socket_config(&raw.server, c);
+    let tls = tls::tls_config(&raw.tls, c, &mut warnings);
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (name, provider) in &raw.providers {
@@ -204,8 +222,12 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
             .collect(),
     };
     let audit = audit::audit_config(&raw.audit, c);
-    Some(Config {
+    let config = Config {
         listen: listen?,
+        listen_tcp: listeners::listens_on_tcp(raw.listen.as_deref(), &raw.server),
+        unix_socket,
+        tls,
+        caller_authentication: !callers.is_empty(),
         log: LogConfig { json: json?, level },
         server,
         idempotency,
@@ -215,7 +237,11 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
         spend,
         audit,
         warnings,
-    })
+    };
+    if config.exposure() == Exposure::Refused {
+        c.add("listen", listeners::REFUSED_EXPOSURE);
+    }
+    Some(config)
 }
 
 /// A TOML error as "line L, column C: message", without the source excerpt

@@ -16,6 +16,9 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub idempotency: RawIdempotency,
+    /// TLS (and mTLS) on the gRPC listener.
+    #[serde(default)]
+    pub tls: RawTls,
     /// Fleet mode: shared state on PostgreSQL.
     #[serde(default)]
     pub cluster: RawCluster,
@@ -103,6 +106,31 @@ pub struct RawServer {
     pub shutdown_drain_ms: Option<u64>,
     /// After SIGTERM: the longest the whole shutdown may take.
     pub shutdown_timeout_ms: Option<u64>,
+    /// The API on a Unix domain socket at this path.
+    pub unix_socket: Option<String>,
+    /// The socket file's permission bits, octal (`"0660"`).
+    pub unix_socket_mode: Option<String>,
+    /// The socket file's owner (user id).
+    pub unix_socket_uid: Option<u64>,
+    /// The socket file's group id.
+    pub unix_socket_gid: Option<u64>,
+    /// A TCP address serving only `grpc.health.v1`.
+    pub health_listen: Option<String>,
+    /// Serve a non-loopback `listen` without TLS or caller authentication.
+    pub allow_insecure: Option<bool>,
+    /// Serve gRPC reflection.
+    pub reflection: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// The server's certificate chain (PEM).
+    pub cert_file: Option<String>,
+    /// The server's private key (PEM).
+    pub key_file: Option<String>,
+    /// CA certificates (PEM) client certificates must chain to (mTLS).
+    pub client_ca_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

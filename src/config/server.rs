@@ -1,5 +1,8 @@
-//! The `[server]` table: inbound limits, connection handling and shutdown.
+//! The `[server]` table: inbound limits, connection handling, shutdown,
+//! the health-only listener and what is served (reflection). The Unix
+//! socket keys are checked in `listeners.rs`.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::problems::Collector;
@@ -32,6 +35,13 @@ pub struct ServerConfig {
     pub shutdown_drain: Duration,
     /// After SIGTERM: the longest the whole shutdown may take.
     pub shutdown_timeout: Duration,
+    /// A second TCP listener serving only `grpc.health.v1` (probes).
+    pub health_listen: Option<SocketAddr>,
+    /// Serve a non-loopback `listen` without TLS or caller authentication
+    /// (warned about at start and every hour).
+    pub allow_insecure: bool,
+    /// Serve gRPC reflection (v1 and v1alpha).
+    pub reflection: bool,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +58,9 @@ impl Default for ServerConfig {
             keepalive_timeout: Duration::from_secs(20),
             shutdown_drain: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(25),
+            health_listen: None,
+            allow_insecure: false,
+            reflection: true,
         }
     }
 }
@@ -73,5 +86,13 @@ pub(super) fn server_config(s: &RawServer, c: &mut Collector) -> ServerConfig {
             "must be below server.shutdown_timeout_ms (the timeout bounds the whole shutdown, drain included)",
         );
     }
+    if let Some(text) = s.health_listen.as_deref() {
+        match text.parse::<SocketAddr>() {
+            Ok(address) => server.health_listen = Some(address),
+            Err(_) => t.add("health_listen", "is not an address like 0.0.0.0:50052"),
+        }
+    }
+    server.allow_insecure = s.allow_insecure.unwrap_or(server.allow_insecure);
+    server.reflection = s.reflection.unwrap_or(server.reflection);
     server
 }

@@ -1,6 +1,6 @@
-//! The accept loop: takes connections off the listening socket until told to
-//! stop, then closes it (new clients are refused at once rather than left in
-//! the backlog).
+//! The accept loop: takes connections off a listening socket (TCP or Unix)
+//! until told to stop, then closes it (new clients are refused at once
+//! rather than left in the backlog).
 //!
 //! When the process is out of file descriptors (EMFILE, ENFILE) or memory
 //! (ENOBUFS, ENOMEM), `accept` fails immediately and keeps failing while the
@@ -10,12 +10,14 @@
 //! count of failures, and connections already accepted keep being served.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use super::transport::Accepted;
+use super::unix_socket::UnixSocket;
 
 /// First wait after a resource-exhaustion failure.
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -65,12 +67,37 @@ impl FailureLog {
     }
 }
 
-/// Accepts connections until `stop` is cancelled, handing each one (with
-/// TCP_NODELAY set) to `handle`. Returns after closing the listener.
-pub async fn run(
-    listener: TcpListener,
+/// A listening socket the loop takes connections from.
+pub trait Listener: Send + 'static {
+    /// The next connection.
+    fn next_connection(&self) -> impl Future<Output = io::Result<Accepted>> + Send;
+}
+
+impl Listener for TcpListener {
+    async fn next_connection(&self) -> io::Result<Accepted> {
+        let (stream, peer) = self.accept().await?;
+        // Without TCP_NODELAY small responses can wait ~40 ms for a
+        // delayed ACK (Nagle), which the load benchmark showed at p99.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, %peer, "cannot set TCP_NODELAY");
+        }
+        Ok(Accepted::Tcp(stream, peer))
+    }
+}
+
+impl Listener for UnixSocket {
+    async fn next_connection(&self) -> io::Result<Accepted> {
+        let (stream, peer) = self.accept().await?;
+        Ok(Accepted::Unix(stream, peer))
+    }
+}
+
+/// Accepts connections until `stop` is cancelled, handing each one (TCP
+/// with TCP_NODELAY set) to `handle`. Returns after closing the listener.
+pub async fn run<L: Listener>(
+    listener: L,
     stop: CancellationToken,
-    mut handle: impl FnMut(TcpStream, SocketAddr),
+    mut handle: impl FnMut(Accepted),
 ) {
     let mut backoff = BACKOFF_MIN;
     let mut failures = FailureLog {
@@ -81,17 +108,12 @@ pub async fn run(
         let accepted = tokio::select! {
             biased;
             () = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
+            accepted = listener.next_connection() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => {
+            Ok(accepted) => {
                 backoff = BACKOFF_MIN;
-                // Without TCP_NODELAY small responses can wait ~40 ms for a
-                // delayed ACK (Nagle), which the load benchmark showed at p99.
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!(error = %e, %peer, "cannot set TCP_NODELAY");
-                }
-                handle(stream, peer);
+                handle(accepted);
             }
             Err(e) if is_resource_exhaustion(&e) => {
                 failures.record(&e, backoff);
@@ -112,6 +134,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::TcpStream;
 
     #[test]
     fn resource_exhaustion_is_told_apart_from_connection_errors() {
@@ -130,8 +153,8 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let task = tokio::spawn(run(listener, stop.clone(), move |stream, _| {
-            let _ = tx.send(stream);
+        let task = tokio::spawn(run(listener, stop.clone(), move |accepted| {
+            let _ = tx.send(accepted);
         }));
         let _client = TcpStream::connect(addr).await.unwrap();
         assert!(rx.recv().await.is_some());

@@ -12,11 +12,15 @@
 //!   ended (a peer that never acknowledges the GOAWAY) is dropped after
 //!   [`CLOSE_GRACE`].
 //!
-//! Every request gets tonic's `TcpConnectInfo` in its extensions, so
-//! `Request::remote_addr()` works in handlers and the access log names the peer.
+//! Before all of it, the TLS handshake on a TLS listener ([`super::transport`]).
+//!
+//! Every request gets the connection's [`Peer`] in its extensions (its
+//! address, the SANs of a verified client certificate, a Unix socket
+//! client's credentials), on TCP tonic's `TcpConnectInfo`, so
+//! `Request::remote_addr()` works in handlers and the access log names the
+//! peer, and on the health-only port the [`HealthPort`] mark.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -24,7 +28,6 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -33,18 +36,27 @@ use tonic::transport::server::TcpConnectInfo;
 use tower::Service;
 
 use super::body::{Hook, Hooked};
+use super::health_only::HealthPort;
 use super::layer::GrpcService;
+use super::peer::Peer;
 use super::preface;
+use super::tls::ServerTls;
+use super::transport::{self, Accepted, Established};
 
 /// How long a closing connection may take to finish once its last stream
 /// ended, before it is dropped.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// Per-connection settings, built once.
+/// Per-connection settings, built once per listener.
 pub struct ConnectionSettings {
     pub http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
+    /// TLS on this listener (TCP only).
+    pub tls: Option<Arc<ServerTls>>,
+    /// This listener serves health alone (its requests are marked
+    /// [`HealthPort`]).
+    pub health_only: bool,
 }
 
 /// The shutdown signals a connection obeys.
@@ -56,18 +68,37 @@ pub struct Closing {
     pub force: CancellationToken,
 }
 
-/// Serves HTTP/2 on `stream` until the peer leaves, the connection is idle
-/// too long, or `closing` says so.
+/// Serves HTTP/2 on `accepted` until the peer leaves, the connection is
+/// idle too long, or `closing` says so.
 pub async fn serve<S>(
-    mut stream: TcpStream,
-    peer: SocketAddr,
+    accepted: Accepted,
     service: S,
     settings: Arc<ConnectionSettings>,
     closing: Closing,
 ) where
     S: GrpcService + Clone + Send + 'static,
 {
-    let local = stream.local_addr().ok();
+    let remote = match &accepted {
+        Accepted::Tcp(_, remote) => Some(*remote),
+        Accepted::Unix(..) => None,
+    };
+    let established =
+        transport::establish(accepted, settings.tls.as_ref(), settings.handshake_timeout);
+    let Established {
+        io: mut stream,
+        peer: client,
+        tcp,
+    } = tokio::select! {
+        established = established => match established {
+            Ok(established) => established,
+            Err(e) => {
+                tracing::debug!(peer = ?remote, error = %e, "closing a connection before HTTP/2 began");
+                return;
+            }
+        },
+        () = closing.close.cancelled() => return,
+    };
+    let peer = Shown(&client);
     let preface = tokio::select! {
         read = preface::read(&mut stream, settings.handshake_timeout) => match read {
             Ok(preface) => preface,
@@ -82,10 +113,9 @@ pub async fn serve<S>(
     let service = Tracked {
         inner: service,
         open_streams: Arc::new(streams_tx),
-        info: TcpConnectInfo {
-            local_addr: local,
-            remote_addr: Some(peer),
-        },
+        peer: client.clone(),
+        tcp,
+        health_only: settings.health_only,
     };
     let io = TokioIo::new(preface::Replayed::new(preface, stream));
     let mut conn = pin!(
@@ -145,6 +175,19 @@ pub async fn serve<S>(
     }
 }
 
+/// A peer in log lines: its address, or `unix` and the client's uid.
+struct Shown<'a>(&'a Peer);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.0.remote, &self.0.unix) {
+            (Some(remote), _) => write!(f, "{remote}"),
+            (None, Some(unix)) => write!(f, "unix:uid={}", unix.uid),
+            (None, None) => f.write_str("unix"),
+        }
+    }
+}
+
 async fn sleep_until(wake: Option<Instant>) {
     match wake {
         Some(wake) => tokio::time::sleep_until(wake).await,
@@ -152,12 +195,14 @@ async fn sleep_until(wake: Option<Instant>) {
     }
 }
 
-/// Counts open streams and adds the connection's addresses to requests.
+/// Counts open streams and adds the connection's peer to requests.
 #[derive(Clone)]
 struct Tracked<S> {
     inner: S,
     open_streams: Arc<watch::Sender<usize>>,
-    info: TcpConnectInfo,
+    peer: Peer,
+    tcp: Option<TcpConnectInfo>,
+    health_only: bool,
 }
 
 /// Decrements the open-stream count when dropped; the hook of a response
@@ -194,7 +239,13 @@ where
     fn call(&mut self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
         let guard = StreamGuard::new(&self.open_streams);
         let mut request = request.map(Body::new);
-        request.extensions_mut().insert(self.info.clone());
+        request.extensions_mut().insert(self.peer.clone());
+        if let Some(tcp) = &self.tcp {
+            request.extensions_mut().insert(tcp.clone());
+        }
+        if self.health_only {
+            request.extensions_mut().insert(HealthPort);
+        }
         let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await?;

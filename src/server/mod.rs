@@ -3,6 +3,13 @@
 //! listener until a shutdown future completes, so tests can run it on port 0.
 //!
 //! One file per concern:
+//! - `listeners`: the sockets bound as configured (TCP, a Unix socket, the
+//!   health-only port) and the `allow_insecure` warning;
+//! - `unix_socket`: the Unix socket (stale file, mode, owner, removal);
+//! - `tls`: TLS and mTLS, the files reloaded when they change;
+//! - `transport`: a connection before HTTP/2 (TCP, TLS, Unix) and its peer;
+//! - `peer`: the [`Peer`] every request carries (address, client
+//!   certificate SANs, Unix socket credentials);
 //! - `accept`: the accept loop (backs off when out of file descriptors);
 //! - `connection`: one connection (handshake and idle timeouts, GOAWAY);
 //! - `preface`: the HTTP/2 preface deadline;
@@ -13,9 +20,8 @@
 //! - `layer`, `body`: the shape every layer of the inbound stack shares, and
 //!   the response bodies they wrap (the access log and the API's shedder
 //!   and panic guard use them too);
-//! - `peer`: who is at the other end of a connection (TEMPORARY copy until
-//!   the transport branch lands; see the file);
 //! - `health`: health follows the idempotency store, NOT_SERVING on shutdown;
+//! - `health_only`: the health-only port serves health alone;
 //! - `drain`: the shutdown state shared with the allocation flow;
 //! - `signals`: SIGINT/SIGTERM handlers installed before binding;
 //! - `serve`: the stack of layers and the shutdown sequence.
@@ -28,17 +34,24 @@ pub mod drain;
 mod end_streams;
 mod grpc_timeout;
 mod health;
+mod health_only;
 pub mod http2;
 pub(crate) mod layer;
+pub mod listeners;
 pub mod peer;
 mod preface;
 mod serve;
 pub mod signals;
+pub mod tls;
+mod transport;
+pub mod unix_socket;
 
 use std::sync::Arc;
 
 pub use drain::Drain;
-pub use serve::serve;
+pub use listeners::{ListenError, Listeners};
+pub use peer::{Peer, UnixPeer};
+pub use serve::{serve, serve_on};
 pub use signals::{Signals, StopSignal, shutdown_signal};
 
 use crate::api::allocate::Allocator;
@@ -72,6 +85,11 @@ pub enum ServeError {
     #[error("fleet mode: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
     #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The message names the key and the path.
+    #[error("server.unix_socket ({path}): {problem}")]
+    UnixSocket { path: String, problem: String },
+    #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
     /// The message names the key, not the path.
     #[error("audit.path: {problem}")]
@@ -102,9 +120,10 @@ pub fn build_fleet_registry(
 
 /// Everything start-up checks beyond the configuration itself, without
 /// side effects (nothing bound, no store created): every provider adapter is
-/// built (endpoints, credentials) and the idempotency and audit paths are
-/// usable.
-/// `--check-config` runs this; so does [`Gateway::build`].
+/// built (endpoints, credentials), the idempotency and audit paths are
+/// usable, the TLS files load and nothing but a stale socket is at the Unix
+/// socket's path. `--check-config` runs this; [`Gateway::build`] and
+/// [`Listeners::bind`] check the same.
 pub fn preflight(config: &Config) -> Result<(), ServeError> {
     build_registry(&config.providers)?;
     if let Some(path) = &config.idempotency.path {
@@ -112,6 +131,15 @@ pub fn preflight(config: &Config) -> Result<(), ServeError> {
     }
     if let Some(path) = &config.audit.path {
         check_file_path(path).map_err(|problem| ServeError::AuditPath { problem })?;
+    }
+    if let Some(files) = &config.tls {
+        tls::ServerTls::load(files)?;
+    }
+    if let Some(socket) = &config.unix_socket {
+        unix_socket::stale(&socket.path).map_err(|problem| ServeError::UnixSocket {
+            path: socket.path.display().to_string(),
+            problem,
+        })?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! `serve`: the gRPC services behind their layers, on our own accept loop,
-//! and the shutdown sequence.
+//! `serve`: the gRPC services behind their layers, on our own accept loops
+//! (one per listener: the API on TCP and/or a Unix socket, and the
+//! health-only port, see `listeners`), and the shutdown sequence.
 //!
 //! Layers, outermost first (each request passes them in this order):
 //! 1. connection tracking (`connection`): counts open streams for the idle
@@ -15,13 +16,16 @@
 //! 6. arrival (`arrival`): the request message must arrive (within
 //!    `request_body_timeout_ms`) before the call goes further;
 //! 7. load shedding (`api::shed`): the `max_concurrent_calls` slots;
-//! 8. the tonic services (IpAllocation, health, reflection).
+//! 8. the tonic services (IpAllocation, health, reflection unless
+//!    `server.reflection = false`); on the health-only port health alone
+//!    (`health_only`: anything else is UNIMPLEMENTED).
 //!
 //! Shutdown, once `shutdown` completes (SIGTERM):
 //! 1. health turns NOT_SERVING at once (until then it follows the
 //!    idempotency store's usability); everything is still served for
 //!    `shutdown_drain_ms`, so probes and load balancers see it first;
-//! 2. the listener closes; connections get a GOAWAY; `Drain::stop` ends
+//! 2. the listeners close (a Unix socket's file is removed); connections
+//!    get a GOAWAY; `Drain::stop` ends
 //!    server streams and `wait`s with UNAVAILABLE + RetryInfo;
 //! 3. unary calls finish, and allocation tasks whose caller has gone finish
 //!    and record their outcome;
@@ -33,6 +37,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -43,7 +48,9 @@ use super::arrival::ArrivalLayer;
 use super::connection::{self, Closing, ConnectionSettings};
 use super::end_streams::EndStreams;
 use super::grpc_timeout::GrpcTimeout;
-use super::layer::AroundLayer;
+use super::health_only::ByListener;
+use super::layer::{AroundLayer, GrpcService};
+use super::listeners::{Listeners, warn_insecure};
 use super::{Gateway, ServeError, accept, health, http2, purge_expired};
 use crate::api::IpAllocationService;
 use crate::api::catch_panic::CatchPanic;
@@ -53,10 +60,19 @@ use crate::logging::access::AccessLog;
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocationServer;
 
-/// Serves the gateway on `listener` until `shutdown` completes, then shuts
-/// down as described in the module documentation.
+/// Serves the gateway on `listener` (plain TCP) until `shutdown` completes,
+/// then shuts down as described in the module documentation.
 pub async fn serve(
     listener: TcpListener,
+    gateway: Gateway,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_on(Listeners::tcp(listener), gateway, shutdown).await
+}
+
+/// [`serve`] on every listener of `listeners`.
+pub async fn serve_on(
+    listeners: Listeners,
     gateway: Gateway,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -93,8 +109,6 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let purger = tokio::spawn(purge_expired(allocator.store.clone()));
     let service = IpAllocationServer::new(
@@ -103,11 +117,16 @@ pub async fn serve(
             .with_access(callers, audit),
     )
     .max_decoding_message_size(server.max_request_bytes);
-    let routes = Routes::new(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(service)
-        .prepare();
+    let mut routes = Routes::new(health_service.clone());
+    if server.reflection {
+        routes = routes
+            .add_service(reflection().build_v1()?)
+            .add_service(reflection().build_v1alpha()?);
+    }
+    let routes = ByListener {
+        all: routes.add_service(service).prepare(),
+        health: Routes::new(health_service).prepare(),
+    };
     let stack = ServiceBuilder::new()
         .layer(AroundLayer(AccessLog))
         .layer(AroundLayer(EndStreams::new(drain.clone())))
@@ -126,29 +145,39 @@ pub async fn serve(
         .layer(AroundLayer(CatchPanic))
         .service(routes);
 
-    let settings = Arc::new(ConnectionSettings {
-        http2: http2::builder(&server),
-        handshake_timeout: server.handshake_timeout,
-        idle_timeout: server.idle_timeout,
-    });
+    let settings = |tls, health_only| {
+        Arc::new(ConnectionSettings {
+            http2: http2::builder(&server),
+            handshake_timeout: server.handshake_timeout,
+            idle_timeout: server.idle_timeout,
+            tls,
+            health_only,
+        })
+    };
     let closing = Closing {
         close: CancellationToken::new(),
         force: CancellationToken::new(),
     };
     let connections = TaskTracker::new();
     let stop_accepting = CancellationToken::new();
-    let acceptor = tokio::spawn(accept::run(listener, stop_accepting.clone(), {
-        let (connections, closing) = (connections.clone(), closing.clone());
-        move |stream, peer| {
-            connections.spawn(connection::serve(
-                stream,
-                peer,
-                stack.clone(),
-                Arc::clone(&settings),
-                closing.clone(),
-            ));
-        }
-    }));
+    let spawn = Acceptors {
+        connections: &connections,
+        closing: &closing,
+        stop: &stop_accepting,
+    };
+    let mut acceptors = Vec::new();
+    if let Some(listener) = listeners.api {
+        acceptors.push(spawn.run(listener, stack.clone(), settings(listeners.tls, false)));
+    }
+    if let Some(listener) = listeners.unix {
+        acceptors.push(spawn.run(listener, stack.clone(), settings(None, false)));
+    }
+    if let Some(listener) = listeners.health {
+        acceptors.push(spawn.run(listener, stack, settings(None, true)));
+    }
+    let insecure = listeners
+        .insecure
+        .map(|address| tokio::spawn(warn_insecure(address)));
 
     shutdown.await;
     let deadline = Instant::now() + server.shutdown_timeout;
@@ -169,8 +198,10 @@ pub async fn serve(
         "stopping: no new connections; streams and waits end; finishing calls and allocations"
     );
     stop_accepting.cancel();
-    if let Err(e) = acceptor.await {
-        tracing::error!(error = %e, "the accept loop failed");
+    for acceptor in acceptors {
+        if let Err(e) = acceptor.await {
+            tracing::error!(error = %e, "the accept loop failed");
+        }
     }
     drain.stop();
     closing.close.cancel();
@@ -188,6 +219,9 @@ pub async fn serve(
         closing.force.cancel();
         connections.wait().await;
     }
+    if let Some(insecure) = insecure {
+        insecure.abort();
+    }
     purger.abort();
     // The purger holds a handle on the store: let it go before returning,
     // so the store closes when the gateway is dropped.
@@ -195,4 +229,36 @@ pub async fn serve(
     // Closed on every way out, so the next start finds the file clean.
     store.close();
     Ok(())
+}
+
+/// Spawns accept loops that share one set of connections and one shutdown.
+struct Acceptors<'a> {
+    connections: &'a TaskTracker,
+    closing: &'a Closing,
+    stop: &'a CancellationToken,
+}
+
+impl Acceptors<'_> {
+    /// Accepts on `listener` until stopped, serving each connection with
+    /// `service`.
+    fn run<L, S>(
+        &self,
+        listener: L,
+        service: S,
+        settings: Arc<ConnectionSettings>,
+    ) -> JoinHandle<()>
+    where
+        L: accept::Listener,
+        S: GrpcService + Clone + Send + 'static,
+    {
+        let (connections, closing) = (self.connections.clone(), self.closing.clone());
+        tokio::spawn(accept::run(listener, self.stop.clone(), move |accepted| {
+            connections.spawn(connection::serve(
+                accepted,
+                service.clone(),
+                Arc::clone(&settings),
+                closing.clone(),
+            ));
+        }))
+    }
 }

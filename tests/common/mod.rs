@@ -4,7 +4,9 @@
 //! (`process`), provider adapter settings (`settings`), requests
 //! (`requests`), the signatures recomputed independently (`signatures`), raw
 //! HTTP/2 (`h2raw`), external tools (`tools`), the PostgreSQL test database
-//! (`postgres`) and a TCP proxy that cuts connections (`tcp_proxy`). Here:
+//! (`postgres`), a TCP proxy that cuts connections (`tcp_proxy`), and
+//! certificates, the configured listeners, TLS and Unix socket channels
+//! (`transport`). Here:
 //! the gateway served in process on 127.0.0.1:0 with a real tonic client,
 //! the test credentials and provider TOML, free ports, and readers for error
 //! details.
@@ -24,6 +26,7 @@ pub mod settings;
 pub mod signatures;
 pub mod tcp_proxy;
 pub mod tools;
+pub mod transport;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
