@@ -14,32 +14,18 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::emulators::providers_toml;
-use common::{requests, serve_gateway, test_config};
+use common::emulators::{both, providers_toml};
+use common::{bearer, requests, serve_gateway, sha256_hex, test_config};
 use ipalloc_gateway::emulator::{aliyun, zenlayer};
 use ipalloc_gateway::pb;
-use ipalloc_gateway::sandbox::{EmulatorOptions, start_emulators};
+use ipalloc_gateway::sandbox::EmulatorOptions;
 use ipalloc_gateway::server::Gateway;
 use serde_json::Value;
-use tonic::Request;
 
 const APP_TOKEN: &str = "app-TOKEN-audit-0123456789";
 const FILE_TOKEN: &str = "file-TOKEN-audit-0123456789";
 const DB_PASSWORD: &str = "db-PASSWORD-audit-0123456789";
 const READER_TOKEN: &str = "reader-TOKEN-audit-0123456789";
-
-fn sha256_hex(token: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
-}
-
-fn bearer<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
 
 #[tokio::test]
 async fn one_line_per_outcome_and_no_secret_in_the_trail() {
@@ -48,10 +34,7 @@ async fn one_line_per_outcome_and_no_secret_in_the_trail() {
         creation_delay: Duration::from_millis(50),
         ..EmulatorOptions::default()
     };
-    let emulators = start_emulators(&options).await.unwrap();
-    let url = |running: Option<String>| running.expect("both emulators run");
-    let aliyun_url = url(emulators.aliyun.as_ref().map(|(r, _)| r.url()));
-    let zenlayer_url = url(emulators.zenlayer.as_ref().map(|(r, _)| r.url()));
+    let (_emulators, aliyun_url, zenlayer_url) = both(&options).await;
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("ops-token");
     std::fs::write(&token_file, FILE_TOKEN).unwrap();

@@ -4,11 +4,10 @@
 //! caller and per account (refused with RetryInfo and nothing sent, a replay
 //! still answered, a definite failure giving its reservation back, freed by
 //! the window), shared by two gateways in fleet mode, and not reset by a
-//! restart of the real binary on a file store. Nothing refused ever reaches
-//! a provider: the emulators' request counters say so.
-//!
-//! Unix socket peers (uid/gid) are not tested here yet: the listener that
-//! puts a `Peer` in each request is another branch's (`transport`).
+//! restart of the real binary on a file store; callers identified by their
+//! Unix socket peer's uid or gid and by their mTLS client certificate's
+//! SANs. Nothing refused ever reaches a provider: the emulators' request
+//! counters say so.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,11 +17,14 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::emulators::{counters, providers_toml};
-use common::{TestGateway, error_info, requests, retry_delay, serve_gateway, test_config};
+use common::emulators::{both, counters, providers_toml};
+use common::{
+    TestGateway, authorized, bearer, error_info, requests, retry_delay, serve_gateway, sha256_hex,
+    test_config,
+};
 use ipalloc_gateway::audit::Audit;
 use ipalloc_gateway::pb;
-use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
+use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators};
 use ipalloc_gateway::server::Gateway;
 use ipalloc_gateway::spend::SpendClock;
 use tonic::{Code, Request, Status};
@@ -30,30 +32,12 @@ use tonic::{Code, Request, Status};
 const APP_TOKEN: &str = "app-token-0123456789abcdef";
 const OPS_TOKEN: &str = "ops-token-0123456789abcdef";
 
-fn sha256_hex(token: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
-}
-
-/// `message` carrying `authorization` metadata `value`.
-fn authorized<T>(message: T, value: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", value.parse().unwrap());
-    request
-}
-
 /// `message`, with `authorization` metadata `value` if any.
 fn with<T>(message: T, value: Option<&str>) -> Request<T> {
     match value {
         Some(value) => authorized(message, value),
         None => Request::new(message),
     }
-}
-
-fn bearer<T>(message: T, token: &str) -> Request<T> {
-    authorized(message, &format!("Bearer {token}"))
 }
 
 /// Both emulators and a gateway in front of them.
@@ -70,10 +54,7 @@ impl Setup {
     /// `top` (the `[callers]` tables) before the providers, which carry
     /// `zenlayer_extra`; `env` holds the variables the file names.
     async fn start(top: &str, zenlayer_extra: &str, env: &[(&str, &str)]) -> Setup {
-        let emulators = start_emulators(&EmulatorOptions::default()).await.unwrap();
-        let url = |running: Option<String>| running.expect("both emulators run");
-        let aliyun_url = url(emulators.aliyun.as_ref().map(|(r, _)| r.url()));
-        let zenlayer_url = url(emulators.zenlayer.as_ref().map(|(r, _)| r.url()));
+        let (emulators, aliyun_url, zenlayer_url) = both(&EmulatorOptions::default()).await;
         let text = format!(
             "{top}\n{}",
             providers_toml(
@@ -432,10 +413,7 @@ async fn an_accounts_spend_limit_counts_every_caller() {
 /// outcome).
 #[tokio::test]
 async fn a_restart_on_a_file_store_does_not_reset_the_spend() {
-    let emulators = start_emulators(&EmulatorOptions::default()).await.unwrap();
-    let url = |running: Option<String>| running.expect("both emulators run");
-    let aliyun_url = url(emulators.aliyun.as_ref().map(|(r, _)| r.url()));
-    let zenlayer_url = url(emulators.zenlayer.as_ref().map(|(r, _)| r.url()));
+    let (_emulators, aliyun_url, zenlayer_url) = both(&EmulatorOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "listen = \"127.0.0.1:0\"\n[server]\nshutdown_drain_ms = 0\n\
@@ -496,10 +474,7 @@ async fn a_restart_on_a_file_store_does_not_reset_the_spend() {
 #[tokio::test]
 async fn in_fleet_mode_every_gateway_counts_in_one_ledger() {
     let db = common::postgres::fresh_database().await;
-    let emulators = start_emulators(&EmulatorOptions::default()).await.unwrap();
-    let url = |running: Option<String>| running.expect("both emulators run");
-    let aliyun_url = url(emulators.aliyun.as_ref().map(|(r, _)| r.url()));
-    let zenlayer_url = url(emulators.zenlayer.as_ref().map(|(r, _)| r.url()));
+    let (_emulators, aliyun_url, zenlayer_url) = both(&EmulatorOptions::default()).await;
     let text = format!(
         "{}[callers.app]\ntoken_sha256 = [\"{}\"]\nmax_addresses_per_hour = 2\n{}",
         db.cluster_table(""),
@@ -551,4 +526,130 @@ async fn in_fleet_mode_every_gateway_counts_in_one_ledger() {
         .allocate_ip(request)
         .await
         .unwrap();
+}
+
+/// The caller named by the refusal of an Alibaba allocation (by a caller
+/// allowed only Zenlayer).
+async fn refused_aliyun_caller(
+    client: &mut pb::ip_allocation_client::IpAllocationClient<tonic::transport::Channel>,
+) -> String {
+    let request = requests::aliyun("aliyun", requests::instance("i-emuready001"));
+    let status = client.allocate_ip(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    refusal(&status, "caller").1
+}
+
+/// The tail of a caller's table that allows it only the Zenlayer account.
+const ZL_ONLY: &str = "providers = [\"zenlayer\"]\n";
+
+/// On the Unix socket, the peer's uid (then gid) names the caller: this
+/// process's uid or gid is let in (no token needed), any other is
+/// UNAUTHENTICATED, and a token still decides over the peer.
+#[tokio::test]
+async fn a_unix_socket_peer_is_known_by_its_uid_or_gid() {
+    let (_emulators, aliyun_url, zenlayer_url) = both(&EmulatorOptions::default()).await;
+    let uid = rustix::process::getuid().as_raw();
+    let gid = rustix::process::getgid().as_raw();
+    let cases = [
+        // (the callers, who the peer is, or None: refused)
+        (
+            format!("[callers.me]\nunix_uids = [{uid}]\n{ZL_ONLY}"),
+            Some("me"),
+        ),
+        (
+            format!(
+                "[callers.other]\nunix_uids = [{}]\n[callers.group]\nunix_gids = [{gid}]\n{ZL_ONLY}",
+                uid.wrapping_add(1)
+            ),
+            Some("group"),
+        ),
+        (
+            format!(
+                "[callers.other]\nunix_uids = [{}]\nunix_gids = [{}]\n",
+                uid.wrapping_add(1),
+                gid.wrapping_add(1)
+            ),
+            None,
+        ),
+    ];
+    for (callers, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.sock");
+        let text = format!(
+            "[server]\nunix_socket = \"{}\"\n{callers}\n\
+             [callers.token]\ntoken_sha256 = [\"{}\"]\nrpcs = [\"ListProviders\"]\n{}",
+            path.display(),
+            sha256_hex(APP_TOKEN),
+            providers_toml(&aliyun_url, &zenlayer_url, "", "")
+        );
+        let served = common::transport::serve(&text).await;
+        let channel = common::transport::unix_channel(&path).await;
+        let mut client = pb::ip_allocation_client::IpAllocationClient::new(channel);
+        let result = client.allocate_ip(zenlayer(1)).await;
+        match expected {
+            Some(name) => {
+                result.unwrap_or_else(|e| panic!("{callers}: {e:?}"));
+                // Which caller it was: the one allowed only Zenlayer.
+                assert_eq!(refused_aliyun_caller(&mut client).await, name, "{callers}");
+            }
+            None => {
+                let status = result.unwrap_err();
+                assert_eq!(
+                    status.code(),
+                    Code::Unauthenticated,
+                    "{callers}: {status:?}"
+                );
+                assert_eq!(refusal(&status, "grpcMethod").0, "CALLER_UNAUTHENTICATED");
+            }
+        }
+        // The token's caller may only list providers, whoever the peer is.
+        let status = client
+            .allocate_ip(bearer(zenlayer(1), APP_TOKEN))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::PermissionDenied,
+            "{callers}: {status:?}"
+        );
+        assert_eq!(refusal(&status, "caller").1, "token");
+        served.stopped().await;
+    }
+}
+
+/// With mTLS, the client certificate's SANs name the caller; a certificate
+/// the CA signed for no caller's SAN is UNAUTHENTICATED.
+#[tokio::test]
+async fn an_mtls_client_is_known_by_its_certificates_san() {
+    use common::transport::{Ca, client_tls, tls_channel, tls_table};
+    let (_emulators, aliyun_url, zenlayer_url) = both(&EmulatorOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new();
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\n{}[callers.billing]\ncert_sans = [\"spiffe://prod/ns/billing/sa/api\"]\n\
+         providers = [\"zenlayer\"]\n{}",
+        tls_table(dir.path(), &ca.server(), Some(&ca)),
+        providers_toml(&aliyun_url, &zenlayer_url, "", "")
+    );
+    let served = common::transport::serve(&text).await;
+    let addr = served.api.expect("the API on TCP");
+    let billing = ca.client(&["billing.internal", "spiffe://prod/ns/billing/sa/api"]);
+    let channel = tls_channel(addr, client_tls(&ca, Some(&billing)))
+        .await
+        .unwrap();
+    let mut client = pb::ip_allocation_client::IpAllocationClient::new(channel);
+    client.allocate_ip(zenlayer(1)).await.unwrap();
+    assert_eq!(refused_aliyun_caller(&mut client).await, "billing");
+
+    let stranger = ca.client(&["stranger.internal"]);
+    let channel = tls_channel(addr, client_tls(&ca, Some(&stranger)))
+        .await
+        .unwrap();
+    let status = pb::ip_allocation_client::IpAllocationClient::new(channel)
+        .allocate_ip(zenlayer(1))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(counters(&aliyun_url).await.requests, 0);
+    served.stopped().await;
 }

@@ -161,6 +161,17 @@ pub static CALLER_NOT_ALLOWED: Decision = Decision {
     library_code: false,
 };
 
+/// The metadata keys of both spend limit refusals.
+const SPEND_METADATA: &[&str] = &[
+    "caller",
+    "idempotencyKey",
+    "spendScope",
+    "spendWindow",
+    "spendLimit",
+    "spendUsed",
+    "spendRequested",
+];
+
 pub static SPEND_LIMIT_REACHED: Decision = Decision {
     situation: "The allocation would take the caller or the provider account past its \
                 `max_addresses_per_hour` or `max_addresses_per_day` (nothing sent; a replay \
@@ -169,15 +180,7 @@ pub static SPEND_LIMIT_REACHED: Decision = Decision {
     reason: "SPEND_LIMIT_REACHED",
     also: None,
     retry: Retry::After("until enough of the window's allocations are an hour (a day) old"),
-    metadata: &[
-        "caller",
-        "idempotencyKey",
-        "spendScope",
-        "spendWindow",
-        "spendLimit",
-        "spendUsed",
-        "spendRequested",
-    ],
+    metadata: SPEND_METADATA,
     library_code: false,
 };
 
@@ -188,15 +191,7 @@ pub static SPEND_LIMIT_TOO_SMALL: Decision = Decision {
     reason: "SPEND_LIMIT_REACHED",
     also: None,
     retry: Retry::No,
-    metadata: &[
-        "caller",
-        "idempotencyKey",
-        "spendScope",
-        "spendWindow",
-        "spendLimit",
-        "spendUsed",
-        "spendRequested",
-    ],
+    metadata: SPEND_METADATA,
     library_code: false,
 };
 

@@ -69,18 +69,11 @@ pub(super) fn audit_config(raw: &RawAudit, c: &mut Collector) -> AuditConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
-    use super::super::load;
     use super::*;
-
-    const PROVIDER: &str =
-        "[providers.zl]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\naccess_key_password = \"p\"\n";
+    use crate::testing::config::load_with;
 
     fn load_audit(text: &str) -> Result<AuditConfig, Vec<String>> {
-        let env: HashMap<String, String> = HashMap::new();
-        let lookup = move |name: &str| env.get(name).cloned();
-        load(&format!("{text}\n{PROVIDER}"), "test.toml", &lookup)
+        load_with(text, &[])
             .map(|config| config.audit)
             .map_err(|e| e.problems().iter().map(ToString::to_string).collect())
     }

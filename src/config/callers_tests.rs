@@ -2,27 +2,19 @@
 //! identity source, the allowlists, the cross-caller checks, list types and
 //! list overrides, and no token (or hash) in any message or `Debug`.
 
-use std::collections::HashMap;
-
-use super::super::{Config, ConfigError, load};
+use super::super::{Config, ConfigError};
 use super::*;
 
 const TOKEN_ENV: &str = "env-TOKEN-0123456789";
 const TOKEN_FILE: &str = "file-TOKEN-0123456789";
 const TOKEN_HASHED: &str = "hashed-TOKEN-0123456789";
 
-/// Two accounts, so that the rest of the configuration is valid.
-const PROVIDERS: &str = "[providers.zl]\nkind = \"zenlayer\"\naccess_key_id = \"i\"\n\
-    access_key_password = \"p\"\n[providers.ali]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\n\
+/// A second account (`testing::config` adds `zl`).
+const ALIYUN: &str = "[providers.ali]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\n\
     access_key_id = \"i\"\naccess_key_secret = \"s\"\n";
 
 fn load_with(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let lookup = move |name: &str| map.get(name).cloned();
-    load(&format!("{text}\n{PROVIDERS}"), "test.toml", &lookup)
+    crate::testing::config::load_with(&format!("{text}\n{ALIYUN}"), pairs)
 }
 
 fn loaded(text: &str, pairs: &[(&str, &str)]) -> Config {

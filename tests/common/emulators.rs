@@ -32,17 +32,7 @@ pub async fn start(
     aliyun_extra: &str,
     zenlayer_extra: &str,
 ) -> EmulatedGateway {
-    let emulators = start_emulators(&options).await.expect("emulators start");
-    let aliyun_url = emulators
-        .aliyun
-        .as_ref()
-        .map(|(running, _)| running.url())
-        .expect("aliyun emulator");
-    let zenlayer_url = emulators
-        .zenlayer
-        .as_ref()
-        .map(|(running, _)| running.url())
-        .expect("zenlayer emulator");
+    let (emulators, aliyun_url, zenlayer_url) = both(&options).await;
     let config = format!(
         "{top}\n{}",
         providers_toml(&aliyun_url, &zenlayer_url, aliyun_extra, zenlayer_extra)
@@ -54,6 +44,22 @@ pub async fn start(
         aliyun_url,
         zenlayer_url,
     }
+}
+
+/// Both emulators, and their URLs (Alibaba's, Zenlayer's).
+pub async fn both(options: &EmulatorOptions) -> (Emulators, String, String) {
+    let emulators = start_emulators(options).await.expect("emulators start");
+    let aliyun_url = emulators
+        .aliyun
+        .as_ref()
+        .map(|(running, _)| running.url())
+        .expect("aliyun emulator");
+    let zenlayer_url = emulators
+        .zenlayer
+        .as_ref()
+        .map(|(running, _)| running.url())
+        .expect("zenlayer emulator");
+    (emulators, aliyun_url, zenlayer_url)
 }
 
 /// `[providers.aliyun]` and `[providers.zenlayer]` on the emulators at

@@ -219,6 +219,26 @@ pub fn assert_zenlayer_capabilities(provider: &pb::ProviderInfo) {
     assert_eq!(caps.signature, "ZC2-HMAC-SHA256");
 }
 
+/// `message` carrying `authorization` metadata `value`.
+pub fn authorized<T>(message: T, value: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", value.parse().unwrap());
+    request
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    authorized(message, &format!("Bearer {token}"))
+}
+
+/// The hex SHA-256 of `text` (a caller's `token_sha256`).
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
 /// The decoded error details of a status.
 pub fn details(status: &tonic::Status) -> ErrorDetails {
     status.get_error_details()
