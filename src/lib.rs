@@ -16,8 +16,11 @@
 //!   `sandbox` wires them up.
 //! - `server`: wiring, serving, connection limits and shutdown.
 //! - `logging`: the log subscriber and the access log.
+//! - `admin`: the admin listener (`/metrics`, `/live`, `/ready`) and the
+//!   metrics every part of the gateway records.
 //! - `bounded`: bounded, escaped text for answers and logs.
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod auth;

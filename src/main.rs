@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use ipalloc_gateway::admin::{AdminServer, Readiness};
 use ipalloc_gateway::config::{self, Config};
 use ipalloc_gateway::emulator::{ApiReading, FaultConfig, RepeatAllocation};
 use ipalloc_gateway::{logging, sandbox, server};
@@ -356,6 +357,8 @@ fn sandbox_config() -> Config {
         },
         idempotency: config::IdempotencyConfig::default(),
         cluster: None,
+        // Started by run_sandbox: on 9464 when it is free.
+        admin: config::AdminConfig { listen: None },
         providers: Vec::new(),
         callers: Vec::new(),
         spend: Default::default(),
@@ -375,8 +378,11 @@ async fn run_sandbox(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr()?;
+    let admin = sandbox::admin_server(Readiness::of(&gateway.allocator)).await?;
     println!(
-        "ipalloc-gateway sandbox: gRPC on {address}, providers `aliyun` and `zenlayer` on local emulators\n"
+        "ipalloc-gateway sandbox: gRPC on {address}, providers `aliyun` and `zenlayer` on local emulators\n\
+         metrics: http://{}/metrics\n",
+        admin.address()
     );
     print!("{}", emulators.describe());
     println!();
@@ -384,6 +390,7 @@ async fn run_sandbox(
     println!("\nStop with Ctrl-C.");
     tracing::info!(%address, "sandbox listening");
     server::serve(listener, gateway, signals.into_shutdown()).await?;
+    admin.stop().await;
     drop(emulators);
     tracing::info!("stopped");
     Ok(())
@@ -405,6 +412,7 @@ async fn run(config: Config, signals: server::Signals) -> Result<(), Box<dyn std
     let gateway = server::Gateway::start(&config).await?;
     let registry = Arc::clone(&gateway.registry);
     let listeners = server::Listeners::bind(&config).await?;
+    let admin = AdminServer::start(config.admin.listen, Readiness::of(&gateway.allocator)).await?;
     for provider in registry.iter() {
         let d = provider.description();
         tracing::info!(name = %d.name, kind = %d.kind, endpoint = %d.endpoint, "provider configured");
@@ -422,6 +430,9 @@ async fn run(config: Config, signals: server::Signals) -> Result<(), Box<dyn std
     }
     listeners.log();
     server::serve_on(listeners, gateway, signals.into_shutdown()).await?;
+    if let Some(admin) = admin {
+        admin.stop().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

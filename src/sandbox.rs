@@ -1,8 +1,10 @@
 //! Sandbox mode and standalone emulators. `--sandbox` starts both provider
 //! emulators in-process on loopback and wires providers named `aliyun` and
 //! `zenlayer` to them with the emulators' sandbox credentials, so a new user
-//! sees real allocations with no cloud account. `emulate` runs only the
-//! emulators, for users' own integration tests.
+//! sees real allocations with no cloud account, and serves the admin
+//! listener (`/metrics`) on port 9464, or any free port when that one is
+//! taken. `emulate` runs only the emulators, for users' own integration
+//! tests.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +12,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::admin::{AdminError, AdminServer, Readiness};
 use crate::config::ProviderConfig;
+use crate::config::admin::DEFAULT_ADMIN_LISTEN;
 use crate::config::secret::Secret;
 use crate::emulator::aliyun::{self, AliyunEmulator, AliyunEmulatorConfig};
 use crate::emulator::zenlayer::{self, ZenlayerEmulator, ZenlayerEmulatorConfig};
@@ -159,6 +163,15 @@ impl Emulators {
             ));
         }
         out
+    }
+}
+
+/// The sandbox's admin listener: on the default `127.0.0.1:9464`, or on a
+/// port the system picks when that one is taken (another sandbox).
+pub async fn admin_server(readiness: Readiness) -> Result<AdminServer, AdminError> {
+    match AdminServer::bind(DEFAULT_ADMIN_LISTEN, readiness.clone()).await {
+        Ok(server) => Ok(server),
+        Err(_) => AdminServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), readiness).await,
     }
 }
 

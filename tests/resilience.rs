@@ -516,6 +516,8 @@ impl Child {
             .arg("--config")
             .arg(config)
             .env_clear()
+            // Never the default admin port: tests run gateways side by side.
+            .env("IPALLOC_ADMIN_LISTEN", "127.0.0.1:0")
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()

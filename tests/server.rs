@@ -135,6 +135,8 @@ fn sigterm_and_sigint_stop_the_binary_gracefully() {
             .arg("--config")
             .arg(file.path())
             .env_clear()
+            // Never the default admin port: tests run gateways side by side.
+            .env("IPALLOC_ADMIN_LISTEN", "127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -18,19 +18,16 @@ mod common;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::emulators::counters;
 use common::requests;
 use common::{channel, error_info, free_port, retry_delay};
-use ipalloc_gateway::config::ServerConfig;
 use ipalloc_gateway::emulator::{aliyun, zenlayer};
-use ipalloc_gateway::idempotency::{IdempotencyStore, IoFaults, StoreOptions};
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::sandbox::{EmulatorOptions, Emulators, start_emulators};
-use ipalloc_gateway::server::{self, Gateway};
+use ipalloc_gateway::server;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -120,15 +117,7 @@ async fn an_injected_write_error_fails_closed_and_health_follows_the_store() {
     let emulators = start_emulators(&EmulatorOptions::default()).await.unwrap();
     let providers = emulators.provider_configs();
     let dir = tempfile::tempdir().unwrap();
-    let faults = IoFaults::new();
-    let mut options = StoreOptions::new(
-        Some(&dir.path().join("idempotency.redb")),
-        Duration::from_secs(3600),
-    );
-    options.io_faults = Some(faults.clone());
-    let store = IdempotencyStore::open_with(&options).unwrap();
-    let registry = Arc::new(server::build_registry(&providers).unwrap());
-    let gateway = Gateway::with_store(registry, store, ServerConfig::default()).unwrap();
+    let (gateway, faults) = common::gateway_with_io_faults(&providers, dir.path());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -308,7 +297,12 @@ async fn a_clean_stop_after_a_failed_allocation_leaves_a_clean_store_file() {
     }
     let start = async || {
         let mut command = Command::new(BIN);
-        command.env_clear().arg("--config").arg(&config);
+        // Never the default admin port: tests run gateways side by side.
+        command
+            .env_clear()
+            .env("IPALLOC_ADMIN_LISTEN", "127.0.0.1:0")
+            .arg("--config")
+            .arg(&config);
         let mut gateway = Binary::spawn(command);
         gateway.wait_serving(port).await;
         gateway
@@ -371,7 +365,12 @@ async fn an_empty_store_file_is_refused_at_start_and_moved_aside_when_told() {
     );
     let command = || {
         let mut command = Command::new(BIN);
-        command.env_clear().arg("--config").arg(&config);
+        // Never the default admin port: tests run gateways side by side.
+        command
+            .env_clear()
+            .env("IPALLOC_ADMIN_LISTEN", "127.0.0.1:0")
+            .arg("--config")
+            .arg(&config);
         command
     };
     let mut refused = command();

@@ -124,8 +124,9 @@ pub async fn start(
     // No drain period: the bench stops the gateway only once its load ended.
     let config = format!(
         "listen = \"127.0.0.1:{port}\"\n[log]\nlevel = {log_level:?}\n\
-         [server]\nshutdown_drain_ms = 0\n{cluster}\
          [idempotency]\n{store_path}max_bytes = {max_bytes}\n\
+         [server]\nshutdown_drain_ms = 0\n{cluster}\
+         [admin]\nlisten = \"127.0.0.1:0\"\n\
          [providers.zenlayer]\nkind = \"zenlayer\"\nendpoint = \"{provider}\"\n\
          access_key_id = \"{zl_id}\"\naccess_key_password = \"{zl_password}\"\n{limits}\
          [providers.aliyun]\nkind = \"aliyun\"\nregion = \"cn-hangzhou\"\nendpoint = \"{provider}\"\n\

@@ -24,6 +24,10 @@
 //! The allocation runs in a task of its own holding the key's in-flight
 //! claim, so a caller that goes away does not cut it short; a panic inside
 //! it is caught, the outcome recorded as unknown, and the caller answered.
+//!
+//! The account's metrics count what the flow decides: waits for a call
+//! with the same key, replays, key conflicts, unknown outcomes and the
+//! results of reconciliations.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -35,6 +39,7 @@ use tokio::time::Instant;
 use tonic::Status;
 
 use super::{convert, error, follow, validate::ValidAllocate};
+use crate::admin::{AccountMetrics, Metrics, Reconciled};
 use crate::idempotency::{
     Begin, Claim, Fingerprint, InFlightRegistry, Record, Records, StoreError, WaitResult,
 };
@@ -111,15 +116,14 @@ impl Allocator {
             let guard = match self.inflight.claim(&key) {
                 Claim::Owner(guard) => guard,
                 Claim::Follower(mut waiter) => {
-                    match waiter.wait_until(deadline.unwrap_or_else(far_future)).await {
-                        WaitResult::Finished => {
-                            just_written = true;
-                            continue;
-                        }
-                        WaitResult::TimedOut => {
-                            return Err(error::key_in_progress(description, &key));
-                        }
+                    let waited = waiter.wait_until(deadline.unwrap_or_else(far_future)).await;
+                    let finished = matches!(waited, WaitResult::Finished);
+                    metrics_of(description).inflight_waited(finished);
+                    if !finished {
+                        return Err(error::key_in_progress(description, &key));
                     }
+                    just_written = true;
+                    continue;
                 }
             };
             // Spawned, holding the in-flight claim: if the caller goes away,
@@ -243,6 +247,7 @@ impl Allocator {
             }
             Begin::Completed(bytes) => {
                 CallFacts::current().replayed();
+                metrics_of(description).replayed();
                 return self
                     .replay(
                         provider,
@@ -255,6 +260,7 @@ impl Allocator {
                     .await;
             }
             Begin::Mismatch { stored } => {
+                metrics_of(description).key_conflict();
                 return Err(error::key_reused(key, &stored.differences(fingerprint)));
             }
             // The claim waits these out; one left means the wait ended.
@@ -317,6 +323,7 @@ impl Allocator {
                 // Recorded before anything else: the record, not this
                 // answer, is what keeps a retry from allocating twice.
                 owned.mark_unknown().await;
+                metrics_of(description).outcome_unknown();
                 // The provider is the source of truth: ask it straight away,
                 // unless the call's deadline (or lease) has already passed.
                 let ctx = owned.ctx();
@@ -346,6 +353,11 @@ impl Allocator {
             ..ctx.clone()
         };
         let found = with_deadline(&ctx, provider.reconcile(spec, key, &ctx)).await;
+        metrics_of(description).reconciled(match &found {
+            Ok(Some(_)) => Reconciled::Found,
+            Ok(None) => Reconciled::NotFound,
+            Err(_) => Reconciled::Failed,
+        });
         match &found {
             Ok(found) => tracing::info!(
                 provider = %description.name,
@@ -451,6 +463,11 @@ impl Allocator {
             .collect();
         response
     }
+}
+
+/// The metrics of the call's provider account.
+fn metrics_of(description: &ProviderDescription) -> Arc<AccountMetrics> {
+    Metrics::global().account(&description.name)
 }
 
 /// The allocation a call asks for, and who asks.

@@ -3,7 +3,9 @@
 //! FAILED or RELEASED) or time runs out, for `AllocateIp { wait }` and for
 //! the `WatchAllocation` stream. Never outlives the given instant. Every
 //! poll draws on the account's read share (`Lane::Read`), so polling never
-//! starves allocations.
+//! starves allocations. Metrics: an open watch counts in
+//! `ipalloc_watches_open`; an allocation a `wait` sees turn READY records
+//! its time to READY, from the allocation's answer to the poll that saw it.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use tokio::time::Instant;
 use tonic::Status;
 
 use super::{convert, error};
+use crate::admin::Metrics;
 use crate::pb;
 use crate::provider::{
     Allocation, AllocationLookup, AllocationState, CallContext, FollowSettings, Lane, Provider,
@@ -37,6 +40,8 @@ pub async fn settle(
     ctx: &CallContext,
 ) -> Vec<Allocation> {
     let mut delay = poll.poll_initial;
+    // The allocation answered just before the wait began.
+    let answered = Instant::now();
     loop {
         let pending: Vec<String> = allocations
             .iter()
@@ -73,6 +78,13 @@ pub async fn settle(
             Ok(fresh) => {
                 for update in fresh {
                     if let Some(slot) = allocations.iter_mut().find(|a| a.id == update.id) {
+                        if slot.state == AllocationState::Pending
+                            && update.state == AllocationState::Ready
+                        {
+                            Metrics::global()
+                                .account(&provider.description().name)
+                                .ready_after(answered.elapsed());
+                        }
                         *slot = update;
                     }
                 }
@@ -136,6 +148,7 @@ pub async fn watch(
     limits: WatchLimits,
     items: mpsc::Sender<Result<pb::Allocation, Status>>,
 ) {
+    let _open = Metrics::global().watch_opened();
     let streamed = watch_until_done(provider.as_ref(), &lookup, &limits, &items);
     if let Err(panic) = AssertUnwindSafe(streamed).catch_unwind().await {
         let message = panic

@@ -1,7 +1,9 @@
 //! The connection pool to the fleet database (deadpool-postgres over
 //! tokio-postgres) and the one way statements are run: a prepared statement
 //! per connection (one round trip per call once prepared), bounded by the
-//! statement timeout on both sides, counted, and feeding the health watch.
+//! statement timeout on both sides, counted, timed into the metrics
+//! (`ipalloc_store_operation_duration_seconds`, store `postgres`, by
+//! statement name), and feeding the health watch.
 
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use tokio_postgres::types::ToSql;
 
 use super::error::ClusterError;
 use super::tls;
+use crate::admin::metrics::{Metrics, STORE_POSTGRES};
 use crate::config::cluster::ClusterConfig;
 
 /// The name of the health check statement.
@@ -109,6 +112,7 @@ impl Database {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, ClusterError> {
         let timeout = self.inner.statement_timeout;
+        let started = std::time::Instant::now();
         let result = tokio::time::timeout(timeout, self.run(op, sql, params)).await;
         let result = result.unwrap_or_else(|_| {
             Err(ClusterError::Timeout {
@@ -116,6 +120,8 @@ impl Database {
                 timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             })
         });
+        let failure = result.as_ref().err().map(ClusterError::metric_kind);
+        Metrics::global().store_operation(STORE_POSTGRES, op, started.elapsed(), failure);
         match &result {
             Ok(_) => self.mark(true),
             Err(e) if e.is_unreachable() => self.mark(false),

@@ -40,6 +40,19 @@ impl ClusterError {
         )
     }
 
+    /// The kind of failure, as the metrics name it
+    /// (`ipalloc_store_operation_errors_total{error}`).
+    pub fn metric_kind(&self) -> &'static str {
+        match self {
+            ClusterError::Unreachable { .. } => "unreachable",
+            ClusterError::Timeout { .. } => "timeout",
+            ClusterError::Refused { .. } => "refused",
+            ClusterError::SchemaNewer { .. } => "schema_newer",
+            ClusterError::Tls(_) => "tls",
+            ClusterError::Unexpected { .. } => "unexpected",
+        }
+    }
+
     /// The error of a failed statement or connection.
     pub(crate) fn from_postgres(op: &'static str, error: &tokio_postgres::Error) -> Self {
         match error.as_db_error() {

@@ -9,6 +9,7 @@
 //! at once, each naming its key (with "did you mean" where it helps) and
 //! never the value, which may be a secret.
 
+pub mod admin;
 pub mod audit;
 pub mod callers;
 pub mod cluster;
@@ -32,6 +33,7 @@ mod values;
 
 use std::net::SocketAddr;
 
+pub use admin::AdminConfig;
 pub use audit::AuditConfig;
 pub use callers::CallerConfig;
 pub use cluster::{ClusterConfig, DatabaseTls};
@@ -110,6 +112,8 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     /// Fleet mode (`[cluster]`): `None` runs alone on the embedded store.
     pub cluster: Option<cluster::ClusterConfig>,
+    /// The admin listener (`[admin]`).
+    pub admin: AdminConfig,
     pub providers: Vec<ProviderConfig>,
     /// Who may call (`[callers.NAME]`); empty: authorization is off.
     pub callers: Vec<CallerConfig>,
@@ -204,6 +208,7 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
     let cluster = cluster::cluster_config(&raw.cluster, env, c, &mut warnings);
     let unix_socket = listeners::unix_socket_config(&raw.server, c);
     let tls = tls::tls_config(&raw.tls, c, &mut warnings);
+    let admin = admin::admin_config(&raw.admin, c);
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (name, provider) in &raw.providers {
@@ -232,6 +237,7 @@ fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Co
         server,
         idempotency,
         cluster,
+        admin,
         providers,
         callers,
         spend,

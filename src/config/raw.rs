@@ -22,6 +22,9 @@ pub struct RawConfig {
     /// Fleet mode: shared state on PostgreSQL.
     #[serde(default)]
     pub cluster: RawCluster,
+    /// The admin listener (metrics, liveness, readiness).
+    #[serde(default)]
+    pub admin: RawAdmin,
     /// Provider accounts by name.
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
@@ -146,6 +149,15 @@ pub struct RawIdempotency {
     pub evict_completed: Option<bool>,
     /// Move an invalid store file aside and start empty.
     pub start_fresh_if_invalid: Option<bool>,
+}
+
+/// The `[admin]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// HTTP listen address of `/metrics`, `/live` and `/ready`; `""` turns
+    /// the admin listener off.
+    pub listen: Option<String>,
 }
 
 /// The `[cluster]` table (fleet mode). Every key but `postgres_url` has a

@@ -94,6 +94,28 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The kind of failure, as the metrics name it
+    /// (`ipalloc_store_operation_errors_total{error}`); `None` for a
+    /// refusal of the record's state machine (a conflict), which is an
+    /// answer, not a failure of the store.
+    pub fn metric_kind(&self) -> Option<&'static str> {
+        Some(match self {
+            StoreError::Open { .. } => "open",
+            StoreError::Invalid { .. } => "invalid",
+            StoreError::Database { .. } => "database",
+            StoreError::Unavailable { .. } => "unavailable",
+            StoreError::Full { .. } => "full",
+            StoreError::Closed { .. } => "closed",
+            StoreError::CorruptRecord { .. } => "corrupt_record",
+            StoreError::Encode { .. } => "encode",
+            StoreError::Damaged { .. } => "damaged",
+            StoreError::Fenced { .. } => "fenced",
+            StoreError::Conflict { .. } => return None,
+        })
+    }
+}
+
 fn open_hint(error: &redb::DatabaseError) -> &'static str {
     match error {
         redb::DatabaseError::DatabaseAlreadyOpen => {

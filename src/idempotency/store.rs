@@ -9,7 +9,9 @@
 //! crash or restart; only `purge_expired` commits without fsync. Calling
 //! these methods directly from async code is acceptable for the gateway's
 //! request rates; use `tokio::task::spawn_blocking` (the store is a cheap
-//! `Clone`) if the disk is slow.
+//! `Clone`) if the disk is slow. Each transaction, read and purge is timed
+//! into the metrics (`ipalloc_store_operation_duration_seconds`, store
+//! `local`), and each failure counted by kind.
 //!
 //! Each key's record moves through these transitions (`machine`), all
 //! checked against the caller's [`Fingerprint`] (a live record with another
@@ -66,6 +68,7 @@ use super::machine::{self, Change, Refusal};
 use super::memory::MemoryBackend;
 use super::record::{self, Record};
 use super::spend;
+use crate::admin::metrics::{Metrics, STORE_LOCAL};
 use crate::spend::{SpendOutcome, SpendRequest, epoch_nanos, reservation_id};
 
 /// What the store's calls return.
@@ -319,14 +322,16 @@ impl IdempotencyStore {
 
     /// The live record of `key`, if any (expired records are `None`).
     pub fn get(&self, key: &str, now: SystemTime) -> Result<Option<Record>> {
-        let mut found = None;
-        self.inner.backend.read(key, &mut |bytes| {
-            found = self
-                .decode(key, bytes)?
-                .filter(|record| !record.is_expired(now, self.inner.retention));
-            Ok(())
-        })?;
-        Ok(found)
+        timed("get", || {
+            let mut found = None;
+            self.inner.backend.read(key, &mut |bytes| {
+                found = self
+                    .decode(key, bytes)?
+                    .filter(|record| !record.is_expired(now, self.inner.retention));
+                Ok(())
+            })?;
+            Ok(found)
+        })
     }
 
     /// Checks `request` against its spend limits at `now` and, when it fits,
@@ -339,10 +344,12 @@ impl IdempotencyStore {
     ) -> Result<SpendOutcome> {
         let now_ns = epoch_nanos(now);
         let mut outcome = None;
-        self.inner.backend.ledger("reserve spend", &mut |tables| {
-            let (decided, changed) = spend::reserve(tables, request, now_ns)?;
-            outcome = Some(decided);
-            Ok(changed)
+        timed("reserve spend", || {
+            self.inner.backend.ledger("reserve spend", &mut |tables| {
+                let (decided, changed) = spend::reserve(tables, request, now_ns)?;
+                outcome = Some(decided);
+                Ok(changed)
+            })
         })?;
         outcome.ok_or_else(|| StoreError::Unavailable {
             location: self.location().to_owned(),
@@ -354,19 +361,23 @@ impl IdempotencyStore {
     /// failure: nothing was allocated). Nothing to release is no error.
     pub fn release_spend(&self, account: &str, key: &str) -> Result<()> {
         let id = reservation_id(account, key);
-        self.inner
-            .backend
-            .ledger("release spend", &mut |tables| tables.remove(&id))
+        timed("release spend", || {
+            self.inner
+                .backend
+                .ledger("release spend", &mut |tables| tables.remove(&id))
+        })
     }
 
     /// Removes every record expired at `now` and returns how many. Records
     /// that cannot be decoded are kept (and logged).
     pub fn purge_expired(&self, now: SystemTime) -> Result<usize> {
         let retention = self.inner.retention;
-        let (removed, corrupt) = self.inner.backend.purge(&mut |bytes| {
-            record::header(bytes)
-                .ok()
-                .map(|h| record::expired(h.last_activity(), now, retention))
+        let (removed, corrupt) = timed("purge", || {
+            self.inner.backend.purge(&mut |bytes| {
+                record::header(bytes)
+                    .ok()
+                    .map(|h| record::expired(h.last_activity(), now, retention))
+            })
         })?;
         if corrupt > 0 {
             tracing::warn!(
@@ -430,8 +441,19 @@ impl IdempotencyStore {
     }
 
     /// Runs one transition of `key` atomically: decodes its live record,
-    /// applies `step`, writes the change.
+    /// applies `step`, writes the change (timed as `op`).
     fn apply<T>(
+        &self,
+        key: &str,
+        op: &'static str,
+        now: Option<SystemTime>,
+        step: impl FnMut(Option<Record>) -> Result<(T, Change), Refusal>,
+    ) -> Result<T> {
+        timed(op, || self.transition(key, op, now, step))
+    }
+
+    /// [`IdempotencyStore::apply`], untimed.
+    fn transition<T>(
         &self,
         key: &str,
         op: &'static str,
@@ -523,4 +545,14 @@ impl IdempotencyStore {
             })
         })
     }
+}
+
+/// Runs one store operation `op`, recording how long it took and, when it
+/// failed, the kind of failure.
+fn timed<T>(op: &'static str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let result = run();
+    let failure = result.as_ref().err().and_then(StoreError::metric_kind);
+    Metrics::global().store_operation(STORE_LOCAL, op, started.elapsed(), failure);
+    result
 }

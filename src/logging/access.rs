@@ -10,7 +10,8 @@
 //! Silence it with `log.level = "info,ipalloc_gateway::access=off"`.
 //!
 //! Every field is bounded ([`MAX_FIELD_CHARS`], [`MAX_EIPS`]) whatever the
-//! caller sent. Handlers add what only they know through [`CallFacts`], a
+//! caller sent. The same point times every call for the metrics
+//! (`grpc_server_call_duration_seconds`, calls in flight). Handlers add what only they know through [`CallFacts`], a
 //! slot the layer puts in the request's extensions.
 
 use std::future::Future;
@@ -26,6 +27,7 @@ use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
 use tonic_types::StatusExt;
 
+use crate::admin::metrics::{CallTimer, Metrics};
 use crate::pb;
 use crate::provider::error_table::code_name;
 use crate::server::body::{Hook, Hooked, Polled};
@@ -163,6 +165,7 @@ impl<S: GrpcService> Around<S, http::Request<Body>> for AccessLog {
         request.extensions_mut().insert(facts.clone());
         let path = request.uri().path();
         let line = Line {
+            timer: Metrics::global().call_started(path),
             start: Instant::now(),
             api: path.starts_with("/ipalloc."),
             method: bounded(path),
@@ -189,6 +192,8 @@ impl<S: GrpcService> Around<S, http::Request<Body>> for AccessLog {
 
 /// One line waiting for the end of its response.
 struct Line {
+    /// Ends with the line; dropped unended, the call counts as cancelled.
+    timer: CallTimer,
     start: Instant,
     api: bool,
     method: String,
@@ -205,6 +210,7 @@ impl Line {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i32>().ok())
             .map_or(Code::Cancelled, Code::from_i32);
+        self.timer.end(code_name(code));
         let reason = match (code, status) {
             (Code::Ok, _) | (_, None) => String::new(),
             (_, Some(headers)) => tonic::Status::from_header_map(headers)

@@ -4,24 +4,37 @@
 //! fits (measured: 291 attempts against a bound of 290, about one run in
 //! twenty). A withdrawal here holds a lock for that check-and-subtract only
 //! (no await inside; retries only, never the first attempt); deposits stay
-//! lock-free, since one landing during a withdrawal only adds.
+//! lock-free, since one landing during a withdrawal only adds. Each
+//! withdrawal is counted: granted, a retry goes out; refused, the budget
+//! stopped one.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tower::retry::budget::{Budget, TpsBudget};
+
+use crate::admin::AccountMetrics;
 
 /// One provider account's retry budget.
 #[derive(Debug)]
 pub struct RetryBudget {
     budget: TpsBudget,
     withdrawals: Mutex<()>,
+    metrics: Arc<AccountMetrics>,
 }
 
 impl RetryBudget {
+    /// A budget counting into metrics of its own.
+    #[cfg(test)]
     pub fn new(budget: TpsBudget) -> Self {
+        RetryBudget::counted(budget, AccountMetrics::detached("unnamed"))
+    }
+
+    /// A budget counting retries and refusals into `metrics`.
+    pub fn counted(budget: TpsBudget, metrics: Arc<AccountMetrics>) -> Self {
         RetryBudget {
             budget,
             withdrawals: Mutex::new(()),
+            metrics,
         }
     }
 
@@ -37,7 +50,13 @@ impl RetryBudget {
             .withdrawals
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.budget.withdraw()
+        let granted = self.budget.withdraw();
+        if granted {
+            self.metrics.retried();
+        } else {
+            self.metrics.retry_refused_by_budget();
+        }
+        granted
     }
 }
 
@@ -70,5 +89,22 @@ mod tests {
             let granted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
             assert_eq!(granted, 10);
         }
+    }
+
+    /// Every withdrawal is counted: granted ones as retries, the rest as
+    /// refusals of the budget.
+    #[test]
+    fn withdrawals_are_counted() {
+        let metrics = AccountMetrics::detached("counted");
+        let budget = RetryBudget::counted(
+            TpsBudget::new(Duration::from_secs(10), 0, 1.0),
+            Arc::clone(&metrics),
+        );
+        for _ in 0..3 {
+            budget.deposit();
+        }
+        let granted = (0..5).filter(|_| budget.withdraw()).count();
+        assert_eq!(granted, 3);
+        assert_eq!(metrics.retry_counts(), (3, 2));
     }
 }

@@ -90,7 +90,10 @@ where
         // Every attempt, retries included, is a real provider request and takes a
         // slot; above the concurrency cap, so the time it measures for the
         // reserve includes waiting for a permit.
-        .layer(rate_limit::RateLimitLayer::new(limits.admission()))
+        .layer(rate_limit::RateLimitLayer::counted(
+            limits.admission(),
+            limits.metrics(),
+        ))
         // Bounds the provider's load from this account, and the gateway's sockets.
         .layer(concurrency::ConcurrencyLayer::new(limits.in_flight()))
         // Innermost, so the permit covers the attempt and waits do not eat its time.

@@ -48,7 +48,8 @@
 //! Booking (rather than every waiter racing for the next token) serves
 //! waiters in order and refuses the ones that cannot make it straight away,
 //! instead of at their deadlines. Everything reads tokio's clock, so tests
-//! drive it with paused time.
+//! drive it with paused time. Each admitted attempt's wait for its slot(s)
+//! and each refusal are recorded in the account's metrics, by lane.
 mod admission;
 mod shared;
 #[cfg(test)]
@@ -72,6 +73,7 @@ pub use shared::{FleetRate, SharedAccount, SharedBooking, SharedRate, SharedRate
 
 use super::AttemptRequest;
 use super::deadline::{Attempt, Finish, Guard, GuardLayer, Turn};
+use crate::admin::AccountMetrics;
 use crate::provider::error::ProviderError;
 use crate::provider::{Lane, Operation};
 
@@ -79,8 +81,15 @@ use crate::provider::{Lane, Operation};
 pub type RateLimitLayer = GuardLayer<RateLimit>;
 
 impl RateLimitLayer {
+    /// The layer recording into metrics of its own.
+    #[cfg(test)]
     pub fn new(admission: Arc<Admission>) -> Self {
-        GuardLayer(RateLimit { admission })
+        RateLimitLayer::counted(admission, AccountMetrics::detached("unnamed"))
+    }
+
+    /// The layer recording waits and refusals into `metrics`.
+    pub fn counted(admission: Arc<Admission>, metrics: Arc<AccountMetrics>) -> Self {
+        GuardLayer(RateLimit { admission, metrics })
     }
 }
 
@@ -88,6 +97,7 @@ impl RateLimitLayer {
 #[derive(Debug, Clone)]
 pub struct RateLimit {
     admission: Arc<Admission>,
+    metrics: Arc<AccountMetrics>,
 }
 
 impl<S: Service<R, Error = ProviderError> + Clone, R: AttemptRequest> Guard<S, R> for RateLimit {
@@ -99,13 +109,12 @@ impl<S: Service<R, Error = ProviderError> + Clone, R: AttemptRequest> Guard<S, R
             deadline: request.deadline(),
             lane: request.lane(),
             admission: Arc::clone(&self.admission),
+            metrics: Arc::clone(&self.metrics),
+            booked: Instant::now(),
         };
         match booking.first() {
-            Step::Go => {
-                let timing = Timing::start(&booking.admission, booking.op);
-                Attempt::called(inner, request, timing)
-            }
-            Step::Fail(error) => Attempt::failed(error),
+            Step::Go => Attempt::called(inner, request, booking.admitted()),
+            Step::Fail(error) => Attempt::failed(booking.refused(error)),
             step => Attempt::waiting(inner, request, SlotWait::new(booking, step)),
         }
     }
@@ -117,6 +126,9 @@ struct Booking {
     deadline: Option<Instant>,
     lane: Lane,
     admission: Arc<Admission>,
+    metrics: Arc<AccountMetrics>,
+    /// When the attempt asked for its slot.
+    booked: Instant,
 }
 
 /// Where an attempt waits.
@@ -142,6 +154,23 @@ enum Step {
 }
 
 impl Booking {
+    /// The attempt goes now: its wait is recorded, its timing starts.
+    fn admitted(&self) -> Timing {
+        let now = Instant::now();
+        let waited = now.saturating_duration_since(self.booked);
+        self.metrics.rate_limit_waited(self.lane, waited);
+        Timing::start(&self.admission, self.op)
+    }
+
+    /// The attempt fails unsent with `error`: a refusal of the rate limit
+    /// is counted.
+    fn refused(&self, error: ProviderError) -> ProviderError {
+        if matches!(error, ProviderError::RateLimited { .. }) {
+            self.metrics.rate_limit_refused(self.lane);
+        }
+        error
+    }
+
     /// The first step: reads book the read share first.
     fn first(&self) -> Step {
         match self.lane {
@@ -285,10 +314,7 @@ impl Turn for SlotWait {
                 },
             };
             match step {
-                Step::Go => {
-                    let timing = Timing::start(&this.booking.admission, this.booking.op);
-                    return Poll::Ready(Ok(timing));
-                }
+                Step::Go => return Poll::Ready(Ok(this.booking.admitted())),
                 Step::Sleep(at, stage) => {
                     this.sleep.as_mut().reset(at);
                     *this.stage = stage;
@@ -299,7 +325,7 @@ impl Turn for SlotWait {
                     }
                     *this.stage = Stage::Asking(asked);
                 }
-                Step::Fail(error) => return Poll::Ready(Err(error)),
+                Step::Fail(error) => return Poll::Ready(Err(this.booking.refused(error))),
             }
         }
     }

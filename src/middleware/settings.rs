@@ -1,6 +1,8 @@
 //! Settings of the resilience stack, and the limits one provider account
 //! shares across all its stacks (retry budget, rate limiter, in-flight cap);
-//! in fleet mode the rate limit is shared with the other gateways too.
+//! in fleet mode the rate limit is shared with the other gateways too; and
+//! the account's metrics, which the retry budget and the rate limit record
+//! into.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use tokio::sync::Semaphore;
 use tower::retry::budget::TpsBudget;
 
 use super::budget::RetryBudget;
+use crate::admin::{AccountMetrics, Metrics};
 
 use super::rate_limit::{Admission, FleetRate, SharedAccount};
 
@@ -173,14 +176,16 @@ pub struct ProviderLimits {
     retry_budget: Arc<RetryBudget>,
     admission: Arc<Admission>,
     in_flight: Arc<Semaphore>,
+    metrics: Arc<AccountMetrics>,
 }
 
 impl ProviderLimits {
     /// Builds the limits. Out-of-range settings are clamped to the nearest
     /// valid value (zero rates and caps become 1), never a panic; see
-    /// [`ResilienceSettings::validate`].
+    /// [`ResilienceSettings::validate`]. Without an account, its metrics
+    /// are its own ([`AccountMetrics::detached`]).
     pub fn new(settings: &ResilienceSettings) -> Self {
-        Self::build(settings, None)
+        Self::build(settings, None, AccountMetrics::detached("unnamed"))
     }
 
     /// Fleet mode: like [`ProviderLimits::new`], with the account's rate
@@ -189,23 +194,25 @@ impl ProviderLimits {
     /// when it cannot be reached). The retry budget and the in-flight cap
     /// stay this process's own.
     pub fn shared(settings: &ResilienceSettings, shared: SharedAccount) -> Self {
-        Self::build(settings, Some(shared))
+        Self::build(settings, Some(shared), AccountMetrics::detached("unnamed"))
     }
 
     /// The limits of an account named `account`: fleet mode with `fleet`,
-    /// this process's own without.
+    /// this process's own without; recording into the account's metrics.
     pub fn for_account(
         settings: &ResilienceSettings,
         account: &str,
         fleet: Option<&FleetRate>,
     ) -> Self {
-        match fleet {
-            Some(fleet) => Self::shared(settings, fleet.account(account)),
-            None => Self::new(settings),
-        }
+        let shared = fleet.map(|fleet| fleet.account(account));
+        Self::build(settings, shared, Metrics::global().account(account))
     }
 
-    fn build(settings: &ResilienceSettings, shared: Option<SharedAccount>) -> Self {
+    fn build(
+        settings: &ResilienceSettings,
+        shared: Option<SharedAccount>,
+        metrics: Arc<AccountMetrics>,
+    ) -> Self {
         let budget = &settings.retry_budget;
         let ratio = if budget.retry_ratio.is_nan() {
             0.0
@@ -230,9 +237,10 @@ impl ProviderLimits {
             Some(shared) => Admission::shared(rate, burst, read_share, floor, ceiling, shared),
         };
         ProviderLimits {
-            retry_budget: Arc::new(RetryBudget::new(retry_budget)),
+            retry_budget: Arc::new(RetryBudget::counted(retry_budget, Arc::clone(&metrics))),
             admission: Arc::new(admission),
             in_flight: Arc::new(Semaphore::new(permits)),
+            metrics,
         }
     }
 
@@ -246,6 +254,10 @@ impl ProviderLimits {
 
     pub(super) fn in_flight(&self) -> Arc<Semaphore> {
         Arc::clone(&self.in_flight)
+    }
+
+    pub(super) fn metrics(&self) -> Arc<AccountMetrics> {
+        Arc::clone(&self.metrics)
     }
 }
 

@@ -1,7 +1,9 @@
 //! The adapter skeleton every cloud shares: one attempt of one provider
 //! call as the resilience stack sees it ([`Attempt`]), and the stack an
 //! adapter builds once around its sender ([`stack`]), the innermost service
-//! that signs each attempt afresh and sends it exactly once.
+//! that signs each attempt afresh and sends it exactly once. That service
+//! is where every attempt really sent is counted
+//! (`ipalloc_provider_attempts_total`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 
+use crate::admin::Metrics;
 use crate::middleware::{self, AttemptRequest, FleetRate, ProviderLimits, ResilienceSettings};
 use crate::provider::error::ProviderError;
 use crate::provider::http::HttpResponse;
@@ -77,9 +80,16 @@ pub fn stack<S: Sender>(
     fleet: Option<&FleetRate>,
 ) -> Stack<S::Payload> {
     let limits = ProviderLimits::for_account(settings, account, fleet);
+    let metrics = Metrics::global().account(account);
     let send_one = tower::service_fn(move |attempt: Attempt<S::Payload>| {
         let sender = Arc::clone(&sender);
-        async move { sender.send(attempt).await }
+        // Dropped unfinished when the attempt timeout cuts the send short.
+        let recorder = metrics.attempt(attempt.op);
+        async move {
+            let result = sender.send(attempt).await;
+            recorder.finish(&result);
+            result
+        }
     });
     middleware::stack(send_one, settings, &limits)
 }

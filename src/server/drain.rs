@@ -8,6 +8,7 @@
 //! react to it ([`Drain::stopping`]) and tracks the allocation tasks the
 //! server must wait for ([`Drain::spawn`]), so an allocation whose caller has
 //! gone still completes and records its outcome before the process exits.
+//! The first step is marked too ([`Drain::begin_draining`]), for readiness.
 
 use std::future::Future;
 
@@ -18,6 +19,7 @@ use tokio_util::task::TaskTracker;
 /// A cheap, cloneable handle on the shutdown state.
 #[derive(Clone, Debug, Default)]
 pub struct Drain {
+    draining: CancellationToken,
     stopping: CancellationToken,
     tasks: TaskTracker,
 }
@@ -37,6 +39,17 @@ impl Drain {
     /// poll it by hand).
     pub fn stopping_owned(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
         self.stopping.clone().cancelled_owned()
+    }
+
+    /// Marks the start of shutdown (the drain period: still serving, no
+    /// longer ready).
+    pub fn begin_draining(&self) {
+        self.draining.cancel();
+    }
+
+    /// True from the start of shutdown on (the drain period, then the stop).
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled() || self.stopping.is_cancelled()
     }
 
     /// True once the gateway has stopped taking work.

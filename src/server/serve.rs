@@ -180,6 +180,7 @@ pub async fn serve_on(
         .map(|address| tokio::spawn(warn_insecure(address)));
 
     shutdown.await;
+    drain.begin_draining();
     let deadline = Instant::now() + server.shutdown_timeout;
     tracing::info!(
         drain_ms = server.shutdown_drain.as_millis() as u64,

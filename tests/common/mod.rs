@@ -33,6 +33,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ipalloc_gateway::config;
+use ipalloc_gateway::idempotency::{IdempotencyStore, IoFaults, StoreOptions};
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::server;
@@ -135,6 +136,25 @@ pub async fn serve_gateway(gateway: server::Gateway) -> TestGateway {
         shutdown: Some(tx),
         task: Some(task),
     }
+}
+
+/// A gateway (not yet serving) on a redb store in `dir` whose writes fail
+/// while the returned [`IoFaults`] say so.
+pub fn gateway_with_io_faults(
+    providers: &[config::ProviderConfig],
+    dir: &std::path::Path,
+) -> (server::Gateway, IoFaults) {
+    let faults = IoFaults::new();
+    let mut options = StoreOptions::new(
+        Some(&dir.join("idempotency.redb")),
+        Duration::from_secs(3600),
+    );
+    options.io_faults = Some(faults.clone());
+    let store = IdempotencyStore::open_with(&options).unwrap();
+    let registry = std::sync::Arc::new(server::build_registry(providers).unwrap());
+    let gateway =
+        server::Gateway::with_store(registry, store, config::ServerConfig::default()).unwrap();
+    (gateway, faults)
 }
 
 /// A channel to a gateway at `addr` (`127.0.0.1:PORT`), connected.

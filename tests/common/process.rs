@@ -49,6 +49,8 @@ pub fn spawn_under(
         .arg("--config")
         .arg(&path)
         .env_clear()
+        // Never the default admin port: tests run gateways side by side.
+        .env("IPALLOC_ADMIN_LISTEN", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
@@ -190,8 +192,16 @@ impl Drop for Emulate {
 /// returns it with its banner: stdout up to "Stop with Ctrl-C" (panics
 /// after 20 s or if it exits first).
 pub fn emulate(args: &[&str]) -> (Emulate, String) {
+    let args: Vec<&str> = std::iter::once("emulate")
+        .chain(args.iter().copied())
+        .collect();
+    with_banner(&args)
+}
+
+/// [`emulate`] for any command line that prints a banner ending with
+/// "Stop with Ctrl-C" (`--sandbox ...`); killed when dropped.
+pub fn with_banner(args: &[&str]) -> (Emulate, String) {
     let mut child = Command::new(BIN)
-        .arg("emulate")
         .args(args)
         .env_clear()
         .stdout(Stdio::piped())
@@ -210,7 +220,7 @@ pub fn emulate(args: &[&str]) -> (Emulate, String) {
                 banner.push_str(&line);
                 banner.push('\n');
             }
-            _ => panic!("emulate exited: {banner}"),
+            _ => panic!("{args:?} exited: {banner}"),
         }
     }
     (running, banner)

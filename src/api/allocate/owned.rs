@@ -3,14 +3,15 @@
 //! makes afterwards, each carrying the claim's lease (fleet mode) so a late
 //! write after a takeover changes nothing. Provider calls made under a
 //! lease get a deadline no later than the lease's end: a replica never
-//! sends after its claim may have passed to another.
+//! sends after its claim may have passed to another. A wait for another
+//! replica's claim counts as an in-flight wait in the account's metrics.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tonic::Status;
 
-use super::{Allocator, convert, error, store_status};
+use super::{Allocator, convert, error, metrics_of, store_status};
 use crate::cluster::Lease;
 use crate::idempotency::{Begin, Fingerprint, Records, StoreError};
 use crate::pb;
@@ -45,6 +46,9 @@ impl Allocator {
             .deadline
             .unwrap_or_else(|| Instant::now() + BUSY_WAIT_WITHOUT_DEADLINE);
         let mut pause = BUSY_FIRST;
+        let mut busy = false;
+        // A wait for another replica is counted once, when it ends.
+        let waits = || metrics_of(description);
         loop {
             let claimed = self
                 .store
@@ -52,16 +56,22 @@ impl Allocator {
                 .await
                 .map_err(|e| store_status(description, key, &e))?;
             let (Begin::Busy { retry_after }, _) = claimed else {
+                if busy {
+                    waits().inflight_waited(true);
+                }
                 return Ok(claimed);
             };
             *waited = true;
+            busy = true;
             let wake = Instant::now() + pause.min(retry_after);
             if wake >= give_up {
+                waits().inflight_waited(false);
                 return Err(error::key_in_progress(description, key));
             }
             tokio::select! {
                 () = tokio::time::sleep_until(wake) => {}
                 () = self.drain.stopping() => {
+                    waits().inflight_waited(false);
                     return Err(error::shutting_down(
                         "another gateway is running a call with this idempotency key",
                         Some(key),

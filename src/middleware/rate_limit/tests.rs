@@ -356,3 +356,35 @@ async fn a_read_books_the_account_after_its_share() {
     }
     assert_eq!(inner.calls(), 6, "the late read was not sent");
 }
+
+/// Every admitted attempt's wait is observed and every refusal counted,
+/// on the attempt's lane.
+#[tokio::test(start_paused = true)]
+async fn waits_and_refusals_are_recorded_by_lane() {
+    let inner = Scripted::always(ok());
+    let metrics = AccountMetrics::detached("recorded");
+    let service =
+        RateLimitLayer::counted(limiter(10, 1), Arc::clone(&metrics)).layer(inner.clone());
+    // The burst: no wait.
+    assert!(
+        service
+            .clone()
+            .oneshot(TestRequest::new(ALLOCATE))
+            .await
+            .is_ok()
+    );
+    // The next slot is 100 ms away: waited for.
+    let waited = TestRequest::new(ALLOCATE).deadline_in(Duration::from_secs(1));
+    assert!(service.clone().oneshot(waited).await.is_ok());
+    // 100 ms away again, with 50 ms left: refused at once.
+    let late = TestRequest::new(ALLOCATE).deadline_in(Duration::from_millis(50));
+    let refused = service.clone().oneshot(late).await;
+    assert!(
+        matches!(refused, Err(ProviderError::RateLimited { .. })),
+        "{refused:?}"
+    );
+    let (admitted, waited_seconds, refusals) = metrics.rate_limit_counts(Lane::Allocation);
+    assert_eq!((admitted, refusals), (2, 1));
+    assert!((waited_seconds - 0.1).abs() < 1e-6, "{waited_seconds}");
+    assert_eq!(metrics.rate_limit_counts(Lane::Read), (0, 0.0, 0));
+}
