@@ -7,6 +7,9 @@
 //! - `middleware`: the tower layers around every provider attempt (retry,
 //!   rate limit, concurrency cap, per-attempt timeout).
 //! - `config`: the TOML configuration and credentials.
+//! - `auth`: caller identity and authorization (`[callers.NAME]`).
+//! - `spend`: spend limits per caller and provider account.
+//! - `audit`: the audit trail, one JSON line per allocation outcome.
 //! - `idempotency`: the idempotency record store (redb) and in-flight registry.
 //! - `emulator`: the `ipalloc-emulators` crate (`emulators/`), stateful
 //!   emulators of both provider APIs sharing no code with the gateway;
@@ -19,6 +22,8 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod bounded;
 pub mod cluster;
 pub mod config;
@@ -29,6 +34,7 @@ pub mod middleware;
 pub mod provider;
 pub mod sandbox;
 pub mod server;
+pub mod spend;
 #[cfg(test)]
 mod testing;
 

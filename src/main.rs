@@ -360,6 +360,9 @@ fn sandbox_config() -> Config {
         // Started by run_sandbox: on 9464 when it is free.
         admin: config::AdminConfig { listen: None },
         providers: Vec::new(),
+        callers: Vec::new(),
+        spend: Default::default(),
+        audit: config::AuditConfig::default(),
         warnings: Vec::new(),
     }
 }

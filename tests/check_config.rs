@@ -76,6 +76,27 @@ fn check_config_refuses_what_start_up_refuses() {
             "server.shutdown_drain_ms",
             "below",
         ),
+        (
+            format!(
+                "[audit]\npath = \"/nonexistent-dir/ipalloc/audit.jsonl\"\n{}",
+                zl("")
+            ),
+            "audit.path",
+            "does not exist",
+        ),
+        (
+            format!("[callers.app]\ntoken_env = [\"APP_TOKEN\"]\n{}", zl("")),
+            "callers.app.token_env",
+            "APP_TOKEN is not set",
+        ),
+        (
+            format!(
+                "[callers.app]\nunix_uids = [1]\nproviders = [\"zl2\"]\n{}",
+                zl("")
+            ),
+            "callers.app.providers",
+            "did you mean \"zl\"",
+        ),
     ];
     for (text, key, hint) in cases {
         let stderr = refused(&text, &[]);

@@ -2,8 +2,8 @@
 //! every transition of a shared idempotency record (claim, complete, mark
 //! unknown, mark attempt, release, end of lease, refresh, expiry, purge),
 //! each conditional write losing to a takeover (the fencing token), a race
-//! of concurrent claims, the shared GCRA booking, and the schema's
-//! migrations (idempotent; a newer schema refused). Each test has a fresh
+//! of concurrent claims, the shared GCRA booking, the shared spend ledger,
+//! and the schema's migrations (idempotent; a newer schema refused). Each test has a fresh
 //! database of its own.
 
 // Test code: a failed unwrap is a failed test.
@@ -20,6 +20,9 @@ use ipalloc_gateway::cluster::{
 use ipalloc_gateway::config::cluster::{ClusterConfig, DatabaseTls};
 use ipalloc_gateway::config::secret::Secret;
 use ipalloc_gateway::idempotency::{Begin, Fingerprint, Record};
+use ipalloc_gateway::spend::{
+    ScopeKind, SpendLimits, SpendOutcome, SpendRequest, Window, WindowLimits,
+};
 
 const ACCOUNT: &str = "zl";
 const LEASE: Duration = Duration::from_secs(30);
@@ -528,6 +531,136 @@ async fn the_shared_rate_limit_books_a_burst_then_one_slot_per_interval() {
     assert!(other < Duration::from_millis(20));
 }
 
+/// Spend limits of caller `app` (3 an hour) and account `zl` (5 a day).
+fn spend_limits() -> SpendLimits {
+    let mut limits = SpendLimits::default();
+    let limit = |per_hour, per_day| WindowLimits { per_hour, per_day };
+    limits
+        .callers
+        .insert("app".to_owned(), limit(Some(3), None));
+    limits
+        .accounts
+        .insert(ACCOUNT.to_owned(), limit(None, Some(5)));
+    limits
+}
+
+async fn reserve(
+    records: &SharedRecords,
+    caller: &str,
+    key: &str,
+    addresses: u64,
+    ahead: Duration,
+) -> SpendOutcome {
+    let scopes = spend_limits().scopes(ACCOUNT, Some(caller));
+    let request = SpendRequest {
+        account: ACCOUNT,
+        key,
+        addresses,
+        scopes: &scopes,
+    };
+    records.reserve_spend(&request, ahead).await.unwrap()
+}
+
+/// Both replicas count in one ledger: a caller's hour fills across them,
+/// frees as its reservations age (the clock moved ahead), a key is counted
+/// once, a release gives it back, and the account counts every caller.
+#[tokio::test]
+async fn the_spend_ledger_is_shared_and_frees_with_its_window() {
+    let f = fleet().await;
+    let now = Duration::ZERO;
+    assert_eq!(
+        reserve(&f.r1, "app", "k1", 2, now).await,
+        SpendOutcome::Reserved
+    );
+    assert_eq!(
+        reserve(&f.r2, "app", "k2", 1, now).await,
+        SpendOutcome::Reserved
+    );
+    // A re-send of k2 replaces its own reservation.
+    assert_eq!(
+        reserve(&f.r1, "app", "k2", 1, now).await,
+        SpendOutcome::Reserved
+    );
+    let SpendOutcome::Refused(refusal) = reserve(&f.r2, "app", "k3", 1, now).await else {
+        panic!("the caller's hour is full")
+    };
+    assert_eq!(
+        (
+            refusal.scope,
+            refusal.window,
+            refusal.limit,
+            refusal.used,
+            refusal.requested
+        ),
+        (ScopeKind::Caller, Window::Hour, 3, 3, 1)
+    );
+    let wait = refusal.retry_after.unwrap();
+    assert!(
+        wait > Duration::from_secs(3590) && wait <= Duration::from_secs(3600),
+        "{wait:?}"
+    );
+    assert_eq!(
+        reserve(&f.r2, "app", "k4", 4, now).await,
+        SpendOutcome::Refused(ipalloc_gateway::spend::SpendRefusal {
+            scope: ScopeKind::Caller,
+            name: "app".to_owned(),
+            window: Window::Hour,
+            limit: 3,
+            used: 3,
+            requested: 4,
+            retry_after: None,
+        }),
+        "more than the limit never fits"
+    );
+    // An hour later the caller fits again; the account's day holds 3 of 5.
+    let later = Duration::from_secs(3601);
+    assert_eq!(
+        reserve(&f.r2, "app", "k3", 2, later).await,
+        SpendOutcome::Reserved
+    );
+    let SpendOutcome::Refused(refusal) = reserve(&f.r1, "other", "k5", 1, later).await else {
+        panic!("the account's day is full")
+    };
+    assert_eq!(
+        (
+            refusal.scope,
+            refusal.name.as_str(),
+            refusal.window,
+            refusal.used
+        ),
+        (ScopeKind::Account, ACCOUNT, Window::Day, 5)
+    );
+    f.r1.release_spend(ACCOUNT, "k1").await.unwrap();
+    assert_eq!(
+        reserve(&f.r1, "other", "k5", 2, later).await,
+        SpendOutcome::Reserved
+    );
+}
+
+/// Concurrent reservations on both replicas never take more than the limit.
+#[tokio::test]
+async fn concurrent_reservations_never_overshoot_the_limit() {
+    let f = fleet().await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let records = if i % 2 == 0 {
+            f.r1.clone()
+        } else {
+            f.r2.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            reserve(&records, "other", &format!("k{i}"), 1, Duration::ZERO).await
+        }));
+    }
+    let mut reserved = 0;
+    for task in tasks {
+        if task.await.unwrap() == SpendOutcome::Reserved {
+            reserved += 1;
+        }
+    }
+    assert_eq!(reserved, 5, "the account's 5 a day");
+}
+
 #[tokio::test]
 async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let f = fleet().await;
@@ -573,7 +706,9 @@ async fn replicas_starting_together_migrate_once() {
         found.push(task.await.unwrap().unwrap());
     }
     found.sort();
-    assert_eq!(found, [0, 1, 1, 1]);
+    // Schema version 2 (0002_spend.sql) made this [0, 2, 2, 2], was [0, 1, 1, 1].
+    let v = migrate::SCHEMA_VERSION;
+    assert_eq!(found, [0, v, v, v]);
 }
 
 #[tokio::test]
@@ -681,9 +816,14 @@ async fn the_migrate_command_applies_the_schema() {
         "{stdout} {}",
         String::from_utf8_lossy(&first.stderr)
     );
-    assert!(stdout.contains("at version 1 (was 0)"), "{stdout}");
+    // Schema version 2 (0002_spend.sql): was "at version 1 (was 0)".
+    let v = migrate::SCHEMA_VERSION;
+    assert!(
+        stdout.contains(&format!("at version {v} (was 0)")),
+        "{stdout}"
+    );
     let second = run();
-    assert!(String::from_utf8_lossy(&second.stdout).contains("at version 1 (was 1)"));
+    assert!(String::from_utf8_lossy(&second.stdout).contains(&format!("at version {v} (was {v})")));
     let database = Database::new(&config(&db.url)).unwrap();
     assert_eq!(
         migrate::version(&database).await.unwrap(),

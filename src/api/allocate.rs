@@ -16,7 +16,10 @@
 //!   call, after the grace period, answered definitively that nothing
 //!   exists; a reconciliation that fails (throttled, 5xx, timeout) answers
 //!   ABORTED and sends nothing;
-//! - the same key with other parameters is INVALID_ARGUMENT naming them.
+//! - the same key with other parameters is INVALID_ARGUMENT naming them;
+//! - with spend limits configured, the addresses are reserved in the
+//!   ledger before anything is sent (`allocate/spend.rs`): over a limit the
+//!   call is refused and the key freed; a replay reserves nothing.
 //!
 //! The allocation runs in a task of its own holding the key's in-flight
 //! claim, so a caller that goes away does not cut it short; a panic inside
@@ -49,6 +52,7 @@ use crate::provider::{
 
 mod owned;
 mod replay;
+mod spend;
 
 use owned::Owned;
 
@@ -65,11 +69,16 @@ pub struct Allocator {
     pub inflight: InFlightRegistry,
     /// Shutdown: allocation tasks are tracked, waits end when it stops.
     pub drain: crate::server::Drain,
+    /// Spend limits and the ledger's clock; `None`: no limit configured,
+    /// no ledger kept.
+    pub spend: Option<crate::spend::Spend>,
 }
 
 /// What the caller asked besides the allocation itself.
 pub struct Request {
     pub valid: ValidAllocate,
+    /// The caller's configured name (`None` when authorization is off).
+    pub caller: Option<String>,
     pub wait: bool,
     pub wait_timeout: Option<Duration>,
     pub deadline: Option<Instant>,
@@ -82,6 +91,7 @@ impl Allocator {
     ) -> Result<pb::AllocateIpResponse, Status> {
         let Request {
             valid,
+            caller,
             wait,
             wait_timeout,
             deadline,
@@ -123,9 +133,14 @@ impl Allocator {
                 let this = Arc::clone(self);
                 let (provider, spec) = (Arc::clone(&provider), valid.spec.clone());
                 let (key, fingerprint, ctx) = (key.clone(), fingerprint.clone(), ctx.clone());
+                let caller = caller.clone();
                 self.drain.spawn(CallFacts::current().scope(async move {
-                    let run =
-                        this.run_owned(&provider, &spec, &key, &fingerprint, &ctx, just_written);
+                    let call = Call {
+                        provider: &provider,
+                        spec: &spec,
+                        caller: caller.as_deref(),
+                    };
+                    let run = this.run_owned(&call, &key, &fingerprint, &ctx, just_written);
                     let outcome = match AssertUnwindSafe(run).catch_unwind().await {
                         Ok(outcome) => outcome,
                         Err(panic) => {
@@ -192,20 +207,19 @@ impl Allocator {
     /// and give up a lease the call left held.
     async fn run_owned(
         &self,
-        provider: &Arc<dyn Provider>,
-        spec: &AllocateSpec,
+        call: &Call<'_>,
         key: &str,
         fingerprint: &Fingerprint,
         ctx: &CallContext,
         mut just_written: bool,
     ) -> Result<pb::AllocateIpResponse, Status> {
-        let description = provider.description();
+        let description = call.provider.description();
         let (began, lease) = self
             .claim(description, key, fingerprint, ctx, &mut just_written)
             .await?;
         let mut owned = Owned::new(&self.store, description, key, fingerprint, lease, ctx);
         let outcome = self
-            .run_claimed(provider, spec, &mut owned, began, just_written)
+            .run_claimed(call, &mut owned, began, just_written)
             .await;
         owned.finish().await;
         outcome
@@ -214,17 +228,23 @@ impl Allocator {
     /// The flow once `key` is claimed (`began` says what the claim found).
     async fn run_claimed(
         &self,
-        provider: &Arc<dyn Provider>,
-        spec: &AllocateSpec,
+        call: &Call<'_>,
         owned: &mut Owned<'_>,
         began: Begin,
         just_written: bool,
     ) -> Result<pb::AllocateIpResponse, Status> {
+        let (provider, spec) = (call.provider, call.spec);
         let description = provider.description();
         let (key, fingerprint) = (owned.key, owned.fingerprint);
         let mut resent = false;
         match began {
-            Begin::Started => {}
+            Begin::Started => {
+                // Past a spend limit nothing is sent, and the key is freed.
+                if let Err(status) = self.reserve_spend(call, owned).await {
+                    owned.release_key().await;
+                    return Err(status);
+                }
+            }
             Begin::Completed(bytes) => {
                 CallFacts::current().replayed();
                 metrics_of(description).replayed();
@@ -266,6 +286,10 @@ impl Allocator {
                 if age < grace {
                     return Err(error::outcome_pending(description, key, grace - age));
                 }
+                // The key's own reservation moves to now (or, if it is gone,
+                // the re-send is counted again); past a limit the record
+                // stays unknown.
+                self.reserve_spend(call, owned).await?;
                 owned.mark_attempt().await?;
                 resent = true;
             }
@@ -444,6 +468,13 @@ impl Allocator {
 /// The metrics of the call's provider account.
 fn metrics_of(description: &ProviderDescription) -> Arc<AccountMetrics> {
     Metrics::global().account(&description.name)
+}
+
+/// The allocation a call asks for, and who asks.
+struct Call<'a> {
+    provider: &'a Arc<dyn Provider>,
+    spec: &'a AllocateSpec,
+    caller: Option<&'a str>,
 }
 
 /// The status for a store failure: a corrupt record, or the store unusable.

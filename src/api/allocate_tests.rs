@@ -1,7 +1,7 @@
 //! Tests of the allocation flow's decisions against a scripted provider:
 //! panics never lose a record or an answer, no re-send without a
-//! reconciliation made after the grace period, and replays that never go
-//! backwards. (The flow against the real emulators over sockets is in
+//! reconciliation made after the grace period, replays that never go
+//! backwards, and spend reservations. (The flow against the real emulators over sockets is in
 //! `tests/`.)
 
 use std::collections::VecDeque;
@@ -201,6 +201,7 @@ impl Flow {
             ),
             inflight: InFlightRegistry::new(),
             drain: crate::server::Drain::new(),
+            spend: None,
         });
         Flow {
             fake: Fake::with_grace(grace),
@@ -208,15 +209,41 @@ impl Flow {
         }
     }
 
+    /// [`Flow::new`] with account `zl` limited to `per_hour` addresses.
+    fn with_spend_limit(grace: Duration, per_hour: u64) -> Flow {
+        let mut limits = crate::spend::SpendLimits::default();
+        limits.accounts.insert(
+            "zl".to_owned(),
+            crate::spend::WindowLimits {
+                per_hour: Some(per_hour),
+                per_day: None,
+            },
+        );
+        let mut flow = Flow::new(grace);
+        if let Some(allocator) = Arc::get_mut(&mut flow.allocator) {
+            allocator.spend = Some(crate::spend::Spend {
+                limits,
+                clock: crate::spend::SpendClock::default(),
+            });
+        }
+        flow
+    }
+
     /// AllocateIp with `key-1`, waiting for a terminal state or not.
     async fn call(&self, wait: bool) -> Result<pb::AllocateIpResponse, Status> {
+        self.call_with("key-1", wait).await
+    }
+
+    /// AllocateIp with `key`.
+    async fn call_with(&self, key: &str, wait: bool) -> Result<pb::AllocateIpResponse, Status> {
         let provider: Arc<dyn Provider> = Arc::clone(&self.fake) as Arc<dyn Provider>;
         let request = Request {
             valid: ValidAllocate {
                 provider,
                 spec: AllocateSpec::Zenlayer(zenlayer_allocate()),
-                idempotency_key: Some("key-1".to_owned()),
+                idempotency_key: Some(key.to_owned()),
             },
+            caller: None,
             wait,
             wait_timeout: Some(Duration::from_secs(5)),
             deadline: None,
@@ -413,4 +440,59 @@ async fn wait_until_never_overflows() {
     assert_eq!(wait_until(Some(Duration::MAX), Some(deadline)), deadline);
     assert_eq!(wait_until(None, Some(deadline)), deadline);
     assert!(wait_until(None, None) >= now + DEFAULT_WAIT);
+}
+
+/// Spend reservations: a definite failure gives its back, an unknown
+/// outcome keeps it (the provider may have allocated), a call over the limit
+/// sends nothing and frees its key, the re-send of an unknown key replaces
+/// its own reservation, and a replay needs none.
+#[tokio::test]
+async fn spend_is_reserved_before_sending_and_kept_unless_the_failure_is_definite() {
+    let flow = Flow::with_spend_limit(Duration::ZERO, 1);
+    let refused_zone = api(
+        ProviderKind::Zenlayer,
+        ALLOCATE,
+        "INVALID_EIP_TYPE_ZONE_NO_SELL",
+        400,
+    );
+    flow.fake.on_allocate(Act::Answer(Err(refused_zone)));
+    let status = flow.call_with("key-1", false).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+
+    // The definite failure gave its address back: key-2 may send.
+    flow.fake.on_allocate(Act::Answer(Err(lost())));
+    flow.fake.on_reconcile(Act::Answer(Err(throttled_lookup())));
+    let status = flow.call_with("key-2", false).await.unwrap_err();
+    assert_eq!(reason(&status), "PROVIDER_OUTCOME_UNKNOWN", "{status:?}");
+    assert_eq!(flow.fake.allocate_calls(), 2);
+
+    // key-2's outcome is unknown: its address stays reserved.
+    let status = flow.call_with("key-3", false).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(reason(&status), "SPEND_LIMIT_REACHED");
+    let metadata = error_info(&status).metadata;
+    assert_eq!(
+        (
+            metadata["spendScope"].as_str(),
+            metadata["spendUsed"].as_str()
+        ),
+        ("account", "1")
+    );
+    assert!(status.get_error_details().retry_info().is_some());
+    assert_eq!(flow.fake.allocate_calls(), 2, "nothing sent over the limit");
+    let store = flow.allocator.store.local().unwrap();
+    assert!(
+        store.get("key-3", SystemTime::now()).unwrap().is_none(),
+        "the refused key is free"
+    );
+
+    // The re-send of key-2 fits: its own reservation is not counted twice.
+    flow.fake.on_reconcile(Act::Answer(Ok(None)));
+    flow.fake
+        .on_allocate(Act::Answer(Ok(created(AllocationState::Ready))));
+    flow.call_with("key-2", false).await.unwrap();
+    assert_eq!(flow.fake.allocate_calls(), 3);
+    // A replay is answered at the limit.
+    flow.call_with("key-2", false).await.unwrap();
+    assert_eq!(flow.fake.allocate_calls(), 3);
 }

@@ -137,6 +137,64 @@ pub static RATE_LIMITED: Decision = Decision {
     library_code: false,
 };
 
+pub static CALLER_UNAUTHENTICATED: Decision = Decision {
+    situation: "Callers are configured (`[callers.NAME]`) and the call carries no identity of \
+                one: no bearer token and no matching client certificate or Unix socket peer, \
+                a token that matches no caller, or `authorization` metadata that is not \
+                `Bearer <token>` (health and reflection stay open; nothing sent)",
+    code: Code::Unauthenticated,
+    reason: "CALLER_UNAUTHENTICATED",
+    also: None,
+    retry: Retry::No,
+    metadata: &["grpcMethod"],
+    library_code: false,
+};
+
+pub static CALLER_NOT_ALLOWED: Decision = Decision {
+    situation: "The caller may not call this RPC (its `rpcs`) or use this provider account \
+                (its `providers`; nothing sent)",
+    code: Code::PermissionDenied,
+    reason: "CALLER_NOT_ALLOWED",
+    also: None,
+    retry: Retry::No,
+    metadata: &["caller", "grpcMethod"],
+    library_code: false,
+};
+
+/// The metadata keys of both spend limit refusals.
+const SPEND_METADATA: &[&str] = &[
+    "caller",
+    "idempotencyKey",
+    "spendScope",
+    "spendWindow",
+    "spendLimit",
+    "spendUsed",
+    "spendRequested",
+];
+
+pub static SPEND_LIMIT_REACHED: Decision = Decision {
+    situation: "The allocation would take the caller or the provider account past its \
+                `max_addresses_per_hour` or `max_addresses_per_day` (nothing sent; a replay \
+                of a completed key is still answered)",
+    code: Code::ResourceExhausted,
+    reason: "SPEND_LIMIT_REACHED",
+    also: None,
+    retry: Retry::After("until enough of the window's allocations are an hour (a day) old"),
+    metadata: SPEND_METADATA,
+    library_code: false,
+};
+
+pub static SPEND_LIMIT_TOO_SMALL: Decision = Decision {
+    situation: "One request asks for more addresses than a spend limit allows in its whole \
+                window (nothing sent; it never fits)",
+    code: Code::ResourceExhausted,
+    reason: "SPEND_LIMIT_REACHED",
+    also: None,
+    retry: Retry::No,
+    metadata: SPEND_METADATA,
+    library_code: false,
+};
+
 pub static OVERLOADED: Decision = Decision {
     situation: "Over `server.max_concurrent_calls` (open watches count)",
     code: Code::Unavailable,
@@ -319,7 +377,7 @@ pub static TIMEOUT_EXPIRED: Decision = Decision {
 };
 
 /// Every decision, in README order.
-pub static DECISIONS: [&Decision; 25] = [
+pub static DECISIONS: [&Decision; 29] = [
     &INVALID_REQUEST,
     &KEY_REUSED,
     &KEY_IN_PROGRESS,
@@ -328,6 +386,10 @@ pub static DECISIONS: [&Decision; 25] = [
     &OUTCOME_UNKNOWN,
     &ALLOCATION_INTERRUPTED,
     &RATE_LIMITED,
+    &CALLER_UNAUTHENTICATED,
+    &CALLER_NOT_ALLOWED,
+    &SPEND_LIMIT_REACHED,
+    &SPEND_LIMIT_TOO_SMALL,
     &OVERLOADED,
     &DEADLINE_EXCEEDED,
     &WATCH_LIFETIME_ENDED,

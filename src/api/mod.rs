@@ -1,9 +1,11 @@
-//! The gRPC face of the gateway: the `IpAllocation` service, request
-//! validation, the allocation flow (idempotency, reconciliation, waiting),
-//! deadlines and load shedding, domain-to-protobuf conversion, and the one
-//! place where errors become `tonic::Status`.
+//! The gRPC face of the gateway: the `IpAllocation` service, caller
+//! authorization, request validation, the allocation flow (idempotency,
+//! reconciliation, spend limits, waiting), deadlines and load shedding,
+//! domain-to-protobuf conversion, and the one place where errors become
+//! `tonic::Status`.
 
 pub mod allocate;
+mod authorize;
 pub mod catch_panic;
 pub mod codec;
 pub mod convert;

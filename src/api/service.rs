@@ -1,6 +1,7 @@
-//! The `ipalloc.v1.IpAllocation` service: read the deadline, validate,
-//! dispatch to the provider named by the request, map the outcome. Nothing
-//! provider-specific lives here beyond the `params` oneof.
+//! The `ipalloc.v1.IpAllocation` service: read the deadline, authorize the
+//! caller (`authorize`), validate, dispatch to the provider named by the
+//! request, map the outcome, and write the audit line of every `AllocateIp`
+//! answer. Nothing provider-specific lives here beyond the `params` oneof.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use tonic::{Request, Response, Status};
 use tracing::{info, warn};
 
 use super::allocate::{self, Allocator};
-use super::{convert, deadline, error, follow, validate};
+use super::{authorize, convert, deadline, error, follow, validate};
+use crate::audit::{AllocationEntry, Audit};
+use crate::auth::{Callers, Identified, Rpc};
 use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocation;
@@ -27,6 +30,10 @@ pub struct IpAllocationService {
     allocator: Arc<Allocator>,
     /// Longest life of one `WatchAllocation` stream.
     watch_lifetime: Duration,
+    /// Who may call; none configured: everyone.
+    callers: Arc<Callers>,
+    /// Where `AllocateIp` outcomes are audited; `None`: nowhere.
+    audit: Option<Audit>,
 }
 
 impl IpAllocationService {
@@ -35,7 +42,16 @@ impl IpAllocationService {
             registry,
             allocator,
             watch_lifetime: DEFAULT_WATCH_LIFETIME,
+            callers: Arc::new(Callers::default()),
+            audit: None,
         }
+    }
+
+    /// Serves only `callers` (when any is configured), auditing to `audit`.
+    pub fn with_access(mut self, callers: Arc<Callers>, audit: Audit) -> Self {
+        self.callers = callers;
+        self.audit = Some(audit);
+        self
     }
 
     /// Ends every `WatchAllocation` stream after `lifetime` at the latest.
@@ -46,16 +62,86 @@ impl IpAllocationService {
 
     /// The deadline, provider and validated lookup of a GetAllocation or
     /// WatchAllocation request.
-    fn lookup<T: WhichAllocation>(&self, request: &Request<T>) -> Result<LookupCall, Status> {
+    fn lookup<T: WhichAllocation>(
+        &self,
+        request: &Request<T>,
+        rpc: Rpc,
+    ) -> Result<LookupCall, Status> {
         let deadline = deadline::from_metadata(request.metadata(), Instant::now());
+        let who = authorize::caller(&self.callers, request, rpc)?;
         let (provider, id, region_id) = request.get_ref().which();
         CallFacts::of(request).provider(provider);
         let (provider, lookup) = validate::get_allocation(provider, id, region_id, &self.registry)?;
+        authorize::provider(who.as_ref(), rpc, provider.description())?;
         Ok(LookupCall {
             deadline,
             provider,
             lookup,
         })
+    }
+}
+
+impl IpAllocationService {
+    /// AllocateIp, noting in `entry` what the audit line says of the call.
+    async fn allocate_audited(
+        &self,
+        request: Request<pb::AllocateIpRequest>,
+        facts: &CallFacts,
+        entry: &mut AllocationEntry,
+    ) -> Result<pb::AllocateIpResponse, Status> {
+        let deadline = deadline::from_metadata(request.metadata(), Instant::now());
+        entry.provider = crate::audit::field(&request.get_ref().provider);
+        let who = authorize::identify(&self.callers, &request, Rpc::AllocateIp)?;
+        note_caller(entry, who.as_ref());
+        authorize::may_call(who.as_ref(), Rpc::AllocateIp)?;
+        let request = request.into_inner();
+        facts.provider(&request.provider);
+        let (valid, wait_timeout) = validate::allocate(&request, &self.registry)
+            .inspect_err(|status| {
+                info!(code = ?status.code(), message = status.message(), "rejected allocate request");
+            })?;
+        let description = valid.provider.description();
+        let provider = description.name.clone();
+        facts.provider(&provider);
+        entry.provider.clone_from(&provider);
+        entry.provider_kind = description.kind.as_str();
+        entry.params = valid.spec.canonical_params().into_iter().collect();
+        entry.addresses = u64::from(valid.spec.addresses());
+        authorize::provider(who.as_ref(), Rpc::AllocateIp, description)?;
+        let response = facts
+            .clone()
+            .scope(self.allocator.allocate(allocate::Request {
+                valid,
+                caller: who.as_ref().map(|who| who.name().to_owned()),
+                wait: request.wait,
+                wait_timeout,
+                deadline,
+            }))
+            .await
+            .inspect_err(|status| {
+                warn!(
+                    provider = %provider,
+                    code = ?status.code(),
+                    message = status.message(),
+                    "allocation failed"
+                );
+            })?;
+        info!(
+            provider = %provider,
+            provider_request_id = %response.provider_request_id,
+            allocations = response.allocations.len(),
+            "allocated"
+        );
+        facts.allocations(&response.allocations);
+        Ok(response)
+    }
+}
+
+/// The caller's name and how it was identified, for the audit line.
+fn note_caller(entry: &mut AllocationEntry, who: Option<&Identified>) {
+    if let Some(who) = who {
+        entry.caller = who.name().to_owned();
+        entry.caller_via = who.via.as_str();
     }
 }
 
@@ -91,41 +177,16 @@ impl IpAllocation for IpAllocationService {
         &self,
         request: Request<pb::AllocateIpRequest>,
     ) -> Result<Response<pb::AllocateIpResponse>, Status> {
-        let deadline = deadline::from_metadata(request.metadata(), Instant::now());
         let facts = CallFacts::of(&request);
-        let request = request.into_inner();
-        facts.provider(&request.provider);
-        let (valid, wait_timeout) = validate::allocate(&request, &self.registry)
-            .inspect_err(|status| {
-                info!(code = ?status.code(), message = status.message(), "rejected allocate request");
-            })?;
-        let provider = valid.provider.description().name.clone();
-        facts.provider(&provider);
-        let response = facts
-            .clone()
-            .scope(self.allocator.allocate(allocate::Request {
-                valid,
-                wait: request.wait,
-                wait_timeout,
-                deadline,
-            }))
-            .await
-            .inspect_err(|status| {
-                warn!(
-                    provider = %provider,
-                    code = ?status.code(),
-                    message = status.message(),
-                    "allocation failed"
-                );
-            })?;
-        info!(
-            provider = %provider,
-            provider_request_id = %response.provider_request_id,
-            allocations = response.allocations.len(),
-            "allocated"
-        );
-        facts.allocations(&response.allocations);
-        Ok(Response::new(response))
+        let mut entry = AllocationEntry::allocate();
+        entry.peer = authorize::peer_address(&request);
+        let result = self.allocate_audited(request, &facts, &mut entry).await;
+        if let Some(audit) = &self.audit {
+            entry.idempotency_key = facts.recorded_key();
+            entry.replay = facts.was_replayed();
+            audit.allocation(&entry.outcome(&result));
+        }
+        result.map(Response::new)
     }
 
     #[tracing::instrument(name = "get_allocation", skip_all)]
@@ -137,7 +198,7 @@ impl IpAllocation for IpAllocationService {
             deadline,
             provider,
             lookup,
-        } = self.lookup(&request)?;
+        } = self.lookup(&request, Rpc::GetAllocation)?;
         let description = provider.description();
         let ctx = CallContext {
             deadline,
@@ -160,11 +221,17 @@ impl IpAllocation for IpAllocationService {
 
     async fn list_providers(
         &self,
-        _request: Request<pb::ListProvidersRequest>,
+        request: Request<pb::ListProvidersRequest>,
     ) -> Result<Response<pb::ListProvidersResponse>, Status> {
+        let who = authorize::caller(&self.callers, &request, Rpc::ListProviders)?;
+        // A caller sees the accounts it may use.
         let providers = self
             .registry
             .iter()
+            .filter(|p| {
+                who.as_ref()
+                    .is_none_or(|who| who.may_use(&p.description().name))
+            })
             .map(|p| convert::provider_info(p.description()))
             .collect();
         Ok(Response::new(pb::ListProvidersResponse { providers }))
@@ -177,7 +244,7 @@ impl IpAllocation for IpAllocationService {
         &self,
         request: Request<pb::WatchAllocationRequest>,
     ) -> Result<Response<Self::WatchAllocationStream>, Status> {
-        let call = self.lookup(&request)?;
+        let call = self.lookup(&request, Rpc::WatchAllocation)?;
         // Whatever the deadline, a watch ends at its maximum lifetime.
         let now = Instant::now();
         let limits = follow::WatchLimits {

@@ -7,7 +7,10 @@ use super::database::Database;
 use super::error::ClusterError;
 
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: &[&str] = &[include_str!("sql/0001_fleet.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sql/0001_fleet.sql"),
+    include_str!("sql/0002_spend.sql"),
+];
 
 /// The schema version this binary writes and reads.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;

@@ -9,13 +9,14 @@
 //! - `migrate`: the embedded schema (`sql/`), applied under a lock;
 //! - `records`: the shared idempotency records, leases and fencing tokens;
 //! - `rate`: the shared GCRA limiter;
+//! - `spend`: the shared spend ledger (limits per caller and account);
 //! - `maintain`: the background task that migrates a database that was down
 //!   at start, watches it, and purges expired records.
 //!
-//! Shared: idempotency records (one row per account and key) and each
-//! account's rate limit. Per process: the retry budget, the concurrency
-//! cap, the latency window the admission reserve follows, and the waiting
-//! of duplicate calls inside one process.
+//! Shared: idempotency records (one row per account and key), each
+//! account's rate limit, and the spend ledger. Per process: the retry
+//! budget, the concurrency cap, the latency window the admission reserve
+//! follows, and the waiting of duplicate calls inside one process.
 
 mod database;
 mod error;
@@ -23,6 +24,7 @@ mod maintain;
 pub mod migrate;
 mod rate;
 mod records;
+mod spend;
 mod tls;
 
 pub use database::Database;

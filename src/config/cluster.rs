@@ -6,7 +6,6 @@
 //! environment variable (`password_env`) or a file (`password_file`): no
 //! problem message ever quotes either, only the key at fault.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -67,9 +66,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(60);
-
-/// The longest password file read (a password, not a document).
-const MAX_PASSWORD_FILE_BYTES: u64 = 4096;
 
 /// The longest `replica_id`.
 pub const MAX_REPLICA_ID_CHARS: usize = 128;
@@ -277,7 +273,8 @@ fn read_password(
         }
         (None, Some(path)) => {
             let key = t.key("password_file");
-            let value = read_password_file(Path::new(path)).map_err(|m| problem(&key, m))?;
+            let value = super::secret::read_secret_file(Path::new(path), "the password")
+                .map_err(|m| problem(&key, m))?;
             if let Some(warning) =
                 super::permissions::insecure_secret_file_warning(Path::new(path), &key)
             {
@@ -287,30 +284,6 @@ fn read_password(
         }
     };
     Ok(Some(Secret::new(password)))
-}
-
-/// A password file's text without its line end; the message on failure
-/// says what is wrong, never what the file holds.
-fn read_password_file(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot be read: {}", e.kind()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PASSWORD_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot be read: {}", e.kind()))?;
-    if bytes.len() as u64 > MAX_PASSWORD_FILE_BYTES {
-        return Err(format!(
-            "is larger than {MAX_PASSWORD_FILE_BYTES} bytes (it should hold only the password)"
-        ));
-    }
-    let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())?;
-    let password = text
-        .strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(&text);
-    if password.is_empty() {
-        return Err("is empty".to_owned());
-    }
-    Ok(password.to_owned())
 }
 
 /// A replica id: 1 to 128 characters of `[A-Za-z0-9._:-]`.

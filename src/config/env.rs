@@ -5,7 +5,8 @@
 //! (`IPALLOC_SERVER_MAX_CONCURRENT_CALLS`), and
 //! `IPALLOC_PROVIDER_<NAME>_<KEY>` for each provider in the file (NAME
 //! upper-cased, `-` as `_`). A variable's text is typed by its key (a whole
-//! number, a number, `true`/`false`/`1`/`0`, or text) and replaces the
+//! number, a number, `true`/`false`/`1`/`0`, text, or a comma-separated
+//! list of one of those) and replaces the
 //! file's value; a credential override also drops the file's `<key>_env`.
 //! An `IPALLOC_*` variable that is none of these is an error naming the
 //! closest known one: a misspelled override must not be silently ignored.
@@ -155,6 +156,19 @@ fn typed(text: &str, kind: &Kind) -> Result<Value, &'static str> {
             "false" | "0" => Ok(Value::Boolean(false)),
             _ => Err("is not true or false"),
         },
+        // Comma-separated; each element typed by the list's kind.
+        Kind::List(item) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|element| !element.is_empty())
+            .map(|element| match **item {
+                Kind::Text => Ok(Value::String(element.to_owned())),
+                Kind::Whole => typed(element, item)
+                    .map_err(|_| "is not a comma-separated list of whole numbers"),
+                _ => Err("is not a list this key takes"),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
         _ => Ok(Value::String(text.to_owned())),
     }
 }
@@ -266,6 +280,10 @@ fn named_by_env_keys(table: &toml::Table, out: &mut Vec<String>) {
     for (key, value) in table {
         match value {
             Value::String(name) if key.ends_with("_env") => out.push(name.clone()),
+            // A list of variables (`[callers.NAME] token_env`).
+            Value::Array(names) if key.ends_with("_env") => {
+                out.extend(names.iter().filter_map(|v| v.as_str()).map(str::to_owned))
+            }
             Value::Table(inner) => named_by_env_keys(inner, out),
             _ => {}
         }

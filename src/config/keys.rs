@@ -31,6 +31,7 @@ pub fn check(table: &mut toml::Table, fields: &[Field], prefix: &str, problems: 
             (Kind::Whole, Value::Integer(n)) => *n >= 0,
             (Kind::Number, Value::Integer(_) | Value::Float(_)) => true,
             (Kind::Flag, Value::Boolean(_)) => true,
+            (Kind::List(item), Value::Array(values)) => values.iter().all(|v| fits_item(item, v)),
             (Kind::Section(inner), Value::Table(section)) => {
                 check(section, inner, &format!("{path}."), problems);
                 true
@@ -55,6 +56,14 @@ pub fn check(table: &mut toml::Table, fields: &[Field], prefix: &str, problems: 
         if !fits {
             let found = match value {
                 Value::Integer(n) if *n < 0 => "a negative number",
+                Value::Array(values) => match values.iter().find(|v| match &field.kind {
+                    Kind::List(item) => !fits_item(item, v),
+                    _ => true,
+                }) {
+                    Some(Value::Integer(n)) if *n < 0 => "a list holding a negative number",
+                    Some(v) if matches!(field.kind, Kind::List(_)) => list_of(v),
+                    _ => "array",
+                },
                 other => other.type_str(),
             };
             problems.add(
@@ -63,5 +72,27 @@ pub fn check(table: &mut toml::Table, fields: &[Field], prefix: &str, problems: 
             );
             table.remove(&key);
         }
+    }
+}
+
+/// Whether one element of a list is of the list's kind.
+fn fits_item(item: &Kind, value: &Value) -> bool {
+    match (item, value) {
+        (Kind::Text, Value::String(_)) => true,
+        (Kind::Whole, Value::Integer(n)) => *n >= 0,
+        _ => false,
+    }
+}
+
+/// "a list holding a <type>", for the first element of the wrong kind.
+fn list_of(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "a list holding a string",
+        Value::Integer(_) => "a list holding an integer",
+        Value::Float(_) => "a list holding a float",
+        Value::Boolean(_) => "a list holding a boolean",
+        Value::Datetime(_) => "a list holding a datetime",
+        Value::Array(_) => "a list holding a list",
+        Value::Table(_) => "a list holding a table",
     }
 }

@@ -10,6 +10,8 @@
 //! never the value, which may be a secret.
 
 pub mod admin;
+pub mod audit;
+pub mod callers;
 pub mod cluster;
 mod credentials;
 pub mod env;
@@ -25,12 +27,15 @@ mod resilience;
 pub mod schema;
 pub mod secret;
 pub mod server;
+pub mod spend;
 pub mod tls;
 mod values;
 
 use std::net::SocketAddr;
 
 pub use admin::AdminConfig;
+pub use audit::AuditConfig;
+pub use callers::CallerConfig;
 pub use cluster::{ClusterConfig, DatabaseTls};
 pub use env::{Env, env_name};
 pub use idempotency::{IDEMPOTENCY_MAX_BYTES_RANGE, IdempotencyConfig};
@@ -98,8 +103,9 @@ pub struct Config {
     pub unix_socket: Option<UnixSocketConfig>,
     /// TLS on the API's TCP listener (`[tls]`).
     pub tls: Option<TlsConfig>,
-    /// Whether callers must authenticate (any `[callers.NAME]` table): with
-    /// it, a non-loopback `listen` is not refused.
+    /// Whether callers must authenticate (any `[callers.NAME]` table, that
+    /// is `callers` is not empty): with it, a non-loopback `listen` is not
+    /// refused.
     pub caller_authentication: bool,
     pub log: LogConfig,
     pub server: ServerConfig,
@@ -109,6 +115,12 @@ pub struct Config {
     /// The admin listener (`[admin]`).
     pub admin: AdminConfig,
     pub providers: Vec<ProviderConfig>,
+    /// Who may call (`[callers.NAME]`); empty: authorization is off.
+    pub callers: Vec<CallerConfig>,
+    /// Spend limits of callers and provider accounts.
+    pub spend: crate::spend::SpendLimits,
+    /// Where the audit trail goes (`[audit]`).
+    pub audit: AuditConfig,
     /// What start-up logs once logging is up (a secret file others can
     /// read); never a secret.
     pub warnings: Vec<String>,
@@ -145,12 +157,6 @@ pub fn load_env(text: &str, origin: &str, env: &Env<'_>) -> Result<Config, Confi
     let mut problems = Collector::default();
     env::apply(&mut table, env, &mut problems);
     env::check_unknown(&table, env, &mut problems);
-    // Read before the key check, which knows `[callers]` only once caller
-    // authentication is in the schema.
-    let caller_authentication = table
-        .get("callers")
-        .and_then(toml::Value::as_table)
-        .is_some_and(|callers| !callers.is_empty());
     keys::check(&mut table, schema::config(), "", &mut problems);
     let raw: RawConfig = match toml::Value::Table(table).try_into() {
         Ok(raw) => raw,
@@ -162,7 +168,7 @@ pub fn load_env(text: &str, origin: &str, env: &Env<'_>) -> Result<Config, Confi
             return Err(ConfigError::Invalid(problems.into_problems()));
         }
     };
-    let config = validate(&raw, env.lookup, caller_authentication, &mut problems);
+    let config = validate(&raw, env.lookup, &mut problems);
     match config {
         Some(config) if problems.is_empty() => Ok(config),
         _ => Err(ConfigError::Invalid(problems.into_problems())),
@@ -170,12 +176,7 @@ pub fn load_env(text: &str, origin: &str, env: &Env<'_>) -> Result<Config, Confi
 }
 
 /// Every check on the typed configuration; `None` when any failed.
-fn validate(
-    raw: &RawConfig,
-    env: EnvLookup<'_>,
-    caller_authentication: bool,
-    c: &mut Collector,
-) -> Option<Config> {
+fn validate(raw: &RawConfig, env: EnvLookup<'_>, c: &mut Collector) -> Option<Config> {
     let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
     let listen = listen_text.parse::<SocketAddr>().ok();
     if listen.is_none() {
@@ -215,18 +216,32 @@ fn validate(
             providers.push(config);
         }
     }
+    let accounts: Vec<&str> = raw.providers.keys().map(String::as_str).collect();
+    let callers = callers::callers_config(&raw.callers, &accounts, env, c, &mut warnings);
+    let spend = crate::spend::SpendLimits {
+        accounts: spend::account_limits(&raw.providers, c),
+        callers: callers
+            .iter()
+            .filter(|caller| !caller.limits.is_empty())
+            .map(|caller| (caller.name.clone(), caller.limits))
+            .collect(),
+    };
+    let audit = audit::audit_config(&raw.audit, c);
     let config = Config {
         listen: listen?,
         listen_tcp: listeners::listens_on_tcp(raw.listen.as_deref(), &raw.server),
         unix_socket,
         tls,
-        caller_authentication,
+        caller_authentication: !callers.is_empty(),
         log: LogConfig { json: json?, level },
         server,
         idempotency,
         cluster,
         admin,
         providers,
+        callers,
+        spend,
+        audit,
         warnings,
     };
     if config.exposure() == Exposure::Refused {

@@ -202,7 +202,9 @@ fn check_url(url: &str, key: &str, api_path: Option<&str>) -> Result<String, Pro
     })
 }
 
-fn valid_provider_name(name: &str) -> bool {
+/// A provider (or caller) name: 1 to 63 characters of `a-z0-9_-`, starting
+/// with a letter or digit.
+pub(super) fn valid_provider_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63

@@ -28,6 +28,51 @@ pub struct RawConfig {
     /// Provider accounts by name.
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
+    /// Who may call the gateway, by name; none: authorization is off.
+    #[serde(default)]
+    pub callers: BTreeMap<String, RawCaller>,
+    /// Where the audit trail goes.
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// One `[callers.NAME]` table: the identities it matches, what it may use,
+/// and its spend limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCaller {
+    /// Hex SHA-256 hashes of bearer tokens.
+    pub token_sha256: Option<Vec<String>>,
+    /// Files each holding one bearer token.
+    pub token_files: Option<Vec<String>>,
+    /// Environment variables each holding one bearer token.
+    pub token_env: Option<Vec<String>>,
+    /// Subject alternative names of mTLS client certificates.
+    pub cert_sans: Option<Vec<String>>,
+    /// Unix socket peer user ids.
+    pub unix_uids: Option<Vec<u64>>,
+    /// Unix socket peer group ids.
+    pub unix_gids: Option<Vec<u64>>,
+    /// Provider accounts it may use (absent: all).
+    pub providers: Option<Vec<String>>,
+    /// RPCs it may call (absent: all).
+    pub rpcs: Option<Vec<String>>,
+    /// Addresses it may allocate per hour.
+    pub max_addresses_per_hour: Option<u64>,
+    /// Addresses it may allocate per day.
+    pub max_addresses_per_day: Option<u64>,
+}
+
+/// The `[audit]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// A file, or "-" for stderr (the default).
+    pub path: Option<String>,
+    /// A file is rotated before it grows past this many bytes.
+    pub max_bytes: Option<u64>,
+    /// Rotated files kept.
+    pub keep: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,6 +246,8 @@ pub struct RawProvider {
     pub reconcile_grace_ms: Option<u64>,
     pub read_share: Option<f64>,
     pub reserve_floor_ms: Option<u64>,
+    pub max_addresses_per_hour: Option<u64>,
+    pub max_addresses_per_day: Option<u64>,
 }
 
 // Hand-written so inline secrets never reach a log through `{:?}`.
@@ -240,6 +287,8 @@ impl std::fmt::Debug for RawProvider {
             .field("reconcile_grace_ms", &self.reconcile_grace_ms)
             .field("read_share", &self.read_share)
             .field("reserve_floor_ms", &self.reserve_floor_ms)
+            .field("max_addresses_per_hour", &self.max_addresses_per_hour)
+            .field("max_addresses_per_day", &self.max_addresses_per_day)
             .finish()
     }
 }

@@ -1,8 +1,8 @@
 //! The shape of the configuration, read from the `raw` types themselves.
 //!
 //! A probe deserializer walks `RawConfig` once and records every field's
-//! name and type (text, whole number, number, flag, a section, or a map of
-//! named sections such as `providers`). From that one source the loader
+//! name and type (text, whole number, number, flag, a list of one of those,
+//! a section, or a map of named sections such as `providers`). From that one source the loader
 //! knows every key (unknown keys and `IPALLOC_*` variables are errors with a
 //! "did you mean"), how to type an environment override, and how to check
 //! types without repeating a value. A knob added to `raw.rs` is known here
@@ -30,6 +30,8 @@ pub enum Kind {
     Section(Vec<Field>),
     /// A table of named tables, each with the same keys (`providers`).
     Named(Vec<Field>),
+    /// A list of values of one kind (`token_sha256 = ["..."]`).
+    List(Box<Kind>),
     /// Anything else (not expected in the schema).
     Other,
 }
@@ -43,6 +45,11 @@ impl Kind {
             Kind::Number => "a number",
             Kind::Flag => "true or false",
             Kind::Section(_) | Kind::Named(_) => "a table",
+            Kind::List(item) => match **item {
+                Kind::Text => "a list of strings",
+                Kind::Whole => "a list of whole numbers",
+                _ => "a list",
+            },
             Kind::Other => "a value",
         }
     }
@@ -105,6 +112,27 @@ impl<'de> MapAccess<'de> for FieldsProbe<'_> {
             kind: kind.into_inner(),
         });
         value
+    }
+}
+
+/// Offers one element of a list, probing its type.
+struct ItemProbe<'a> {
+    kind: &'a RefCell<Kind>,
+    offered: bool,
+}
+
+impl<'de> de::SeqAccess<'de> for ItemProbe<'_> {
+    type Error = ProbeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, ProbeError> {
+        if self.offered {
+            return Ok(None);
+        }
+        self.offered = true;
+        seed.deserialize(ValueProbe { kind: self.kind }).map(Some)
     }
 }
 
@@ -184,6 +212,16 @@ impl<'de> de::Deserializer<'de> for ValueProbe<'_> {
         value
     }
 
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
+        let item = RefCell::new(Kind::Other);
+        let value = visitor.visit_seq(ItemProbe {
+            kind: &item,
+            offered: false,
+        });
+        self.set(Kind::List(Box::new(item.into_inner())));
+        value
+    }
+
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
         // One entry, named "name", whose value is probed.
         let entry = RefCell::new(Vec::new());
@@ -201,7 +239,7 @@ impl<'de> de::Deserializer<'de> for ValueProbe<'_> {
 
     serde::forward_to_deserialize_any! {
         i8 i16 i128 u128 char bytes byte_buf unit unit_struct newtype_struct
-        seq tuple tuple_struct enum identifier ignored_any
+        tuple tuple_struct enum identifier ignored_any
     }
 }
 

@@ -23,8 +23,12 @@
 //! overshoot the bound by the records of the allocations in flight. A record
 //! whose allocation is in flight or whose outcome is unknown is never
 //! evicted.
+//!
+//! Each backend also keeps the spend ledger ([`Backend::ledger`]), outside
+//! the byte bound: it holds at most a day of reservations.
 
 use super::error::StoreError;
+use super::spend::LedgerChange;
 
 /// Whether a write may be refused at the bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +139,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
         &self,
         expired: &mut dyn FnMut(&[u8]) -> Option<bool>,
     ) -> Result<(usize, usize), StoreError>;
+
+    /// Runs one atomic change of the spend ledger (`super::spend`); what
+    /// `change` wrote is kept when it answers `Ok(true)`.
+    fn ledger(&self, op: &'static str, change: &mut LedgerChange<'_>) -> Result<(), StoreError>;
 
     /// What the backend holds now (no I/O).
     fn usage(&self) -> Usage;

@@ -87,6 +87,7 @@ mod machine;
 mod memory;
 mod record;
 mod records;
+mod spend;
 mod store;
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! made, the record stays leased, and the next call for the key, once the
 //! lease ends, reconciles with the provider. The single-node store ignores
 //! leases and accounts (its keys are per gateway).
+//!
+//! The spend ledger (`crate::spend`) lives where the records do.
 
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +24,7 @@ use tokio::time::Instant;
 use super::{Begin, Fingerprint, IdempotencyStore, Record, StoreError};
 use crate::cluster::{ClusterError, Lease, SharedRecords, Written};
 use crate::pb;
+use crate::spend::{SpendClock, SpendOutcome, SpendRequest};
 
 /// Where records live (cheap to clone).
 #[derive(Debug, Clone)]
@@ -205,6 +208,33 @@ impl Records {
                     Err(e) => Err(unavailable(e)),
                 }
             }
+        }
+    }
+
+    /// Checks `request` against its spend limits and reserves it when it
+    /// fits (see `crate::spend`), on `clock` (moved ahead in tests).
+    pub async fn reserve_spend(
+        &self,
+        request: &SpendRequest<'_>,
+        clock: &SpendClock,
+    ) -> Result<SpendOutcome, StoreError> {
+        match self {
+            Records::Local(store) => store.reserve_spend(request, clock.now()),
+            Records::Shared(shared) => shared
+                .reserve_spend(request, clock.ahead())
+                .await
+                .map_err(unavailable),
+        }
+    }
+
+    /// Releases the spend reservation of `key` on `account`.
+    pub async fn release_spend(&self, account: &str, key: &str) -> Result<(), StoreError> {
+        match self {
+            Records::Local(store) => store.release_spend(account, key),
+            Records::Shared(shared) => shared
+                .release_spend(account, key)
+                .await
+                .map_err(unavailable),
         }
     }
 

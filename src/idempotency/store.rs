@@ -38,6 +38,12 @@
 //! ([`StoreStats::evicted`]). Records in flight or with an unknown outcome
 //! are never evicted; outcomes of sent calls are always recorded.
 //!
+//! # Spend limits
+//!
+//! The store also keeps the spend ledger (`spend`, see `crate::spend`):
+//! [`IdempotencyStore::reserve_spend`] checks and reserves in one atomic
+//! change, [`IdempotencyStore::release_spend`] gives a reservation back.
+//!
 //! # Health
 //!
 //! [`IdempotencyStore::health`] is a watch of whether the store can serve
@@ -61,7 +67,9 @@ use super::fingerprint::Fingerprint;
 use super::machine::{self, Change, Refusal};
 use super::memory::MemoryBackend;
 use super::record::{self, Record};
+use super::spend;
 use crate::admin::metrics::{Metrics, STORE_LOCAL};
+use crate::spend::{SpendOutcome, SpendRequest, epoch_nanos, reservation_id};
 
 /// What the store's calls return.
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -323,6 +331,40 @@ impl IdempotencyStore {
                 Ok(())
             })?;
             Ok(found)
+        })
+    }
+
+    /// Checks `request` against its spend limits at `now` and, when it fits,
+    /// reserves it, all in one atomic (on a file: durable) change; see
+    /// `crate::spend`.
+    pub fn reserve_spend(
+        &self,
+        request: &SpendRequest<'_>,
+        now: SystemTime,
+    ) -> Result<SpendOutcome> {
+        let now_ns = epoch_nanos(now);
+        let mut outcome = None;
+        timed("reserve spend", || {
+            self.inner.backend.ledger("reserve spend", &mut |tables| {
+                let (decided, changed) = spend::reserve(tables, request, now_ns)?;
+                outcome = Some(decided);
+                Ok(changed)
+            })
+        })?;
+        outcome.ok_or_else(|| StoreError::Unavailable {
+            location: self.location().to_owned(),
+            reason: "the spend reservation was not applied".to_owned(),
+        })
+    }
+
+    /// Releases the spend reservation of `key` on `account` (a definite
+    /// failure: nothing was allocated). Nothing to release is no error.
+    pub fn release_spend(&self, account: &str, key: &str) -> Result<()> {
+        let id = reservation_id(account, key);
+        timed("release spend", || {
+            self.inner
+                .backend
+                .ledger("release spend", &mut |tables| tables.remove(&id))
         })
     }
 

@@ -4,7 +4,7 @@
 //! `method` (the gRPC path), `code` (the gRPC code name, `CANCELLED` when the
 //! client left before the end), `reason` (the ErrorInfo reason of an error),
 //! `latency_ms` (request headers to the end of the response), `peer`,
-//! `provider`, `idempotency_key`, `replay` (answered from the idempotency
+//! `caller` (the configured name of the caller, with `[callers]`), `provider`, `idempotency_key`, `replay` (answered from the idempotency
 //! store), and on success `eips` (`id=address` pairs). API calls log at INFO;
 //! health checks and reflection at DEBUG (probes would flood the log).
 //! Silence it with `log.level = "info,ipalloc_gateway::access=off"`.
@@ -44,6 +44,7 @@ pub struct CallFacts(Arc<Mutex<Facts>>);
 
 #[derive(Default, Debug)]
 struct Facts {
+    caller: String,
     provider: String,
     idempotency_key: String,
     replay: bool,
@@ -83,6 +84,24 @@ impl CallFacts {
 
     pub fn provider(&self, name: &str) {
         self.with(|f| f.provider = bounded(name));
+    }
+
+    /// The caller's configured name.
+    pub fn caller(&self, name: &str) {
+        self.with(|f| f.caller = bounded(name));
+    }
+
+    /// The idempotency key recorded so far (empty before the flow set it).
+    pub fn recorded_key(&self) -> String {
+        self.0
+            .lock()
+            .map(|f| f.idempotency_key.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the answer came from the idempotency store.
+    pub fn was_replayed(&self) -> bool {
+        self.0.lock().is_ok_and(|f| f.replay)
     }
 
     pub fn idempotency_key(&self, key: &str) {
@@ -214,6 +233,7 @@ impl Line {
                     reason = %reason,
                     latency_ms,
                     peer = %self.peer,
+                    caller = %facts.caller,
                     provider = %facts.provider,
                     idempotency_key = %facts.idempotency_key,
                     replay = facts.replay,

@@ -96,6 +96,15 @@ impl AllocateSpec {
             AllocateSpec::Zenlayer(_) => ProviderKind::Zenlayer,
         }
     }
+
+    /// How many addresses it allocates (what spend limits count): one on
+    /// Alibaba, `amount` on Zenlayer.
+    pub fn addresses(&self) -> u32 {
+        match self {
+            AllocateSpec::Aliyun(_) => 1,
+            AllocateSpec::Zenlayer(z) => z.amount,
+        }
+    }
 }
 
 /// Which allocation to look up.

@@ -55,12 +55,15 @@ pub use serve::{serve, serve_on};
 pub use signals::{Signals, StopSignal, shutdown_signal};
 
 use crate::api::allocate::Allocator;
+use crate::audit::Audit;
+use crate::auth::Callers;
 use crate::cluster::Cluster;
 use crate::config::{Config, IdempotencyConfig, ProviderConfig, ServerConfig};
 use crate::idempotency::{IdempotencyStore, InFlightRegistry, Records, StoreError};
 use crate::middleware::FleetRate;
 use crate::provider::registry::build_provider;
 use crate::provider::{Provider, ProviderError, Registry};
+use crate::spend::{Spend, SpendClock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -86,6 +89,11 @@ pub enum ServeError {
     /// The message names the key and the path.
     #[error("server.unix_socket ({path}): {problem}")]
     UnixSocket { path: String, problem: String },
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    /// The message names the key, not the path.
+    #[error("audit.path: {problem}")]
+    AuditPath { problem: String },
 }
 
 /// Creates one adapter (and so one HTTP client) per configured provider.
@@ -112,14 +120,17 @@ pub fn build_fleet_registry(
 
 /// Everything start-up checks beyond the configuration itself, without
 /// side effects (nothing bound, no store created): every provider adapter is
-/// built (endpoints, credentials), the idempotency path is usable, the TLS
-/// files load and nothing but a stale socket is at the Unix socket's path.
-/// `--check-config` runs this; [`Gateway::build`] and
+/// built (endpoints, credentials), the idempotency and audit paths are
+/// usable, the TLS files load and nothing but a stale socket is at the Unix
+/// socket's path. `--check-config` runs this; [`Gateway::build`] and
 /// [`Listeners::bind`] check the same.
 pub fn preflight(config: &Config) -> Result<(), ServeError> {
     build_registry(&config.providers)?;
     if let Some(path) = &config.idempotency.path {
         check_store_path(path)?;
+    }
+    if let Some(path) = &config.audit.path {
+        check_file_path(path).map_err(|problem| ServeError::AuditPath { problem })?;
     }
     if let Some(files) = &config.tls {
         tls::ServerTls::load(files)?;
@@ -136,22 +147,33 @@ pub fn preflight(config: &Config) -> Result<(), ServeError> {
 /// The store file's directory exists, and the file, if present, is a
 /// regular file.
 fn check_store_path(path: &std::path::Path) -> Result<(), ServeError> {
-    let fail = |problem: &str| ServeError::StorePath {
-        problem: problem.to_owned(),
-    };
+    check_file_path(path).map_err(|problem| ServeError::StorePath { problem })
+}
+
+/// What is wrong with `path` as the path of a file to create or open: its
+/// directory must exist, and the file, if present, be a regular file.
+fn check_file_path(path: &std::path::Path) -> Result<(), String> {
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => std::path::Path::new("."),
     };
     match std::fs::metadata(parent) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(fail("its parent is not a directory")),
-        Err(_) => return Err(fail("its directory does not exist; create it first")),
+        Ok(_) => return Err("its parent is not a directory".to_owned()),
+        Err(_) => return Err("its directory does not exist; create it first".to_owned()),
     }
     match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => Err(fail("exists and is not a regular file")),
+        Ok(meta) if !meta.is_file() => Err("exists and is not a regular file".to_owned()),
         _ => Ok(()),
     }
+}
+
+/// The single-node store `idempotency` names, its path checked first.
+fn open_store(idempotency: &IdempotencyConfig) -> Result<IdempotencyStore, ServeError> {
+    if let Some(path) = &idempotency.path {
+        check_store_path(path)?;
+    }
+    Ok(IdempotencyStore::open_with(&idempotency.store_options())?)
 }
 
 /// Everything the server needs, built once from configuration.
@@ -159,13 +181,37 @@ pub struct Gateway {
     pub registry: Arc<Registry>,
     pub allocator: Arc<Allocator>,
     pub server: ServerConfig,
+    /// Who may call (`[callers]`); none: everyone.
+    pub callers: Arc<Callers>,
+    /// Where `AllocateIp` outcomes are audited.
+    pub audit: Audit,
 }
 
 impl Gateway {
     /// Providers (one HTTP client, one resilience stack and the follow
-    /// settings each) and the idempotency store.
+    /// settings each), the idempotency store, the callers, spend limits and
+    /// audit trail.
     pub fn build(config: &Config) -> Result<Gateway, ServeError> {
-        Gateway::from_parts(&config.providers, &config.idempotency, config.server)
+        let registry = Arc::new(build_registry(&config.providers)?);
+        let store = open_store(&config.idempotency)?;
+        Gateway::assemble(registry, Records::Local(store), config)
+    }
+
+    /// The gateway of `config` around `registry` and `store`: its callers,
+    /// spend limits and audit trail too.
+    fn assemble(
+        registry: Arc<Registry>,
+        store: Records,
+        config: &Config,
+    ) -> Result<Gateway, ServeError> {
+        let spend = config.spend.is_active().then(|| Spend {
+            limits: config.spend.clone(),
+            clock: SpendClock::default(),
+        });
+        let mut gateway = Gateway::with_records(registry, store, config.server, spend);
+        gateway.callers = Arc::new(Callers::new(config.callers.clone()));
+        gateway.audit = Audit::open(&config.audit)?;
+        Ok(gateway)
     }
 
     /// [`Gateway::build`], or in fleet mode (`[cluster]`) the gateway on the
@@ -181,11 +227,7 @@ impl Gateway {
             replicas: cluster.replicas,
         };
         let registry = Arc::new(build_fleet_registry(&config.providers, Some(&fleet))?);
-        Ok(Gateway::with_records(
-            registry,
-            Records::Shared(cluster.records.clone()),
-            config.server,
-        ))
+        Gateway::assemble(registry, Records::Shared(cluster.records.clone()), config)
     }
 
     pub fn from_parts(
@@ -194,10 +236,7 @@ impl Gateway {
         server: ServerConfig,
     ) -> Result<Gateway, ServeError> {
         let registry = Arc::new(build_registry(providers)?);
-        if let Some(path) = &idempotency.path {
-            check_store_path(path)?;
-        }
-        let store = IdempotencyStore::open_with(&idempotency.store_options())?;
+        let store = open_store(idempotency)?;
         Gateway::with_store(registry, store, server)
     }
 
@@ -212,20 +251,38 @@ impl Gateway {
             registry,
             Records::Local(store),
             server,
+            None,
         ))
     }
 
-    fn with_records(registry: Arc<Registry>, store: Records, server: ServerConfig) -> Gateway {
+    fn with_records(
+        registry: Arc<Registry>,
+        store: Records,
+        server: ServerConfig,
+        spend: Option<Spend>,
+    ) -> Gateway {
         let allocator = Arc::new(Allocator {
             store,
             inflight: InFlightRegistry::new(),
             drain: Drain::new(),
+            spend,
         });
         Gateway {
             registry,
             allocator,
             server,
+            callers: Arc::new(Callers::default()),
+            audit: Audit::stderr(),
         }
+    }
+
+    /// The spend ledger's clock (tests move it ahead to see windows pass);
+    /// `None` when no spend limit is configured.
+    pub fn spend_clock(&self) -> Option<SpendClock> {
+        self.allocator
+            .spend
+            .as_ref()
+            .map(|spend| spend.clock.clone())
     }
 }
 

@@ -80,6 +80,8 @@ pub async fn serve_on(
         registry,
         allocator,
         server,
+        callers,
+        audit,
     } = gateway;
     let drain = allocator.drain.clone();
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -111,7 +113,8 @@ pub async fn serve_on(
     let purger = tokio::spawn(purge_expired(allocator.store.clone()));
     let service = IpAllocationServer::new(
         IpAllocationService::new(registry, allocator)
-            .with_watch_lifetime(server.watch_max_lifetime),
+            .with_watch_lifetime(server.watch_max_lifetime)
+            .with_access(callers, audit),
     )
     .max_decoding_message_size(server.max_request_bytes);
     let mut routes = Routes::new(health_service.clone());

@@ -32,7 +32,23 @@ pub async fn start(
     aliyun_extra: &str,
     zenlayer_extra: &str,
 ) -> EmulatedGateway {
-    let emulators = start_emulators(&options).await.expect("emulators start");
+    let (emulators, aliyun_url, zenlayer_url) = both(&options).await;
+    let config = format!(
+        "{top}\n{}",
+        providers_toml(&aliyun_url, &zenlayer_url, aliyun_extra, zenlayer_extra)
+    );
+    let gateway = start_gateway(&config).await;
+    EmulatedGateway {
+        gateway,
+        emulators,
+        aliyun_url,
+        zenlayer_url,
+    }
+}
+
+/// Both emulators, and their URLs (Alibaba's, Zenlayer's).
+pub async fn both(options: &EmulatorOptions) -> (Emulators, String, String) {
+    let emulators = start_emulators(options).await.expect("emulators start");
     let aliyun_url = emulators
         .aliyun
         .as_ref()
@@ -43,8 +59,19 @@ pub async fn start(
         .as_ref()
         .map(|(running, _)| running.url())
         .expect("zenlayer emulator");
-    let config = format!(
-        "{top}\n[providers.aliyun]\nkind = \"aliyun\"\nregion = \"{region}\"\nendpoint = \"{aliyun_url}\"\n\
+    (emulators, aliyun_url, zenlayer_url)
+}
+
+/// `[providers.aliyun]` and `[providers.zenlayer]` on the emulators at
+/// these URLs, with the sandbox credentials and the extra TOML lines.
+pub fn providers_toml(
+    aliyun_url: &str,
+    zenlayer_url: &str,
+    aliyun_extra: &str,
+    zenlayer_extra: &str,
+) -> String {
+    format!(
+        "[providers.aliyun]\nkind = \"aliyun\"\nregion = \"{region}\"\nendpoint = \"{aliyun_url}\"\n\
          access_key_id = \"{aid}\"\naccess_key_secret = \"{asecret}\"\n{aliyun_extra}\n\
          [providers.zenlayer]\nkind = \"zenlayer\"\nendpoint = \"{zenlayer_url}\"\n\
          access_key_id = \"{zid}\"\naccess_key_password = \"{zpw}\"\n{zenlayer_extra}\n",
@@ -53,14 +80,7 @@ pub async fn start(
         asecret = aliyun::SANDBOX_ACCESS_KEY_SECRET,
         zid = zenlayer::SANDBOX_ACCESS_KEY_ID,
         zpw = zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
-    );
-    let gateway = start_gateway(&config).await;
-    EmulatedGateway {
-        gateway,
-        emulators,
-        aliyun_url,
-        zenlayer_url,
-    }
+    )
 }
 
 /// One emulator alone on 127.0.0.1:<ephemeral>, with no gateway in front.

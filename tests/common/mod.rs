@@ -99,13 +99,28 @@ pub async fn start_gateway_with_env(
     config_toml: &str,
     env: HashMap<String, String>,
 ) -> TestGateway {
+    let config = test_config(config_toml, env);
+    let mut gateway = server::Gateway::build(&config).expect("gateway builds");
+    // The audit trail would go to stderr, which tests do not capture.
+    if !config_toml.contains("[audit]") {
+        gateway.audit = ipalloc_gateway::audit::Audit::discard();
+    }
+    serve_gateway(gateway).await
+}
+
+/// A test configuration from TOML and `env`: no drain period unless the
+/// text sets one (tests stop and restart gateways).
+pub fn test_config(config_toml: &str, env: HashMap<String, String>) -> config::Config {
     let lookup = move |name: &str| env.get(name).cloned();
     let mut config = config::load(config_toml, "test", &lookup).expect("test config is valid");
-    // Tests stop and restart gateways: no drain period unless asked for.
     if !config_toml.contains("shutdown_drain_ms") {
         config.server.shutdown_drain = Duration::ZERO;
     }
-    let gateway = server::Gateway::build(&config).expect("gateway builds");
+    config
+}
+
+/// Serves an already built gateway on 127.0.0.1:<ephemeral>.
+pub async fn serve_gateway(gateway: server::Gateway) -> TestGateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -223,6 +238,26 @@ pub fn assert_zenlayer_capabilities(provider: &pb::ProviderInfo) {
     );
     assert_eq!(caps.api_version, "bmc/2026-02-01");
     assert_eq!(caps.signature, "ZC2-HMAC-SHA256");
+}
+
+/// `message` carrying `authorization` metadata `value`.
+pub fn authorized<T>(message: T, value: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", value.parse().unwrap());
+    request
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    authorized(message, &format!("Bearer {token}"))
+}
+
+/// The hex SHA-256 of `text` (a caller's `token_sha256`).
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 /// The decoded error details of a status.

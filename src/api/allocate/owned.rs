@@ -92,6 +92,8 @@ pub(super) struct Owned<'a> {
     /// Fleet mode: the lease, while this call holds it.
     lease: Option<Lease>,
     ctx: &'a CallContext,
+    /// This call reserved its addresses in the spend ledger.
+    pub(super) reserved: bool,
 }
 
 impl<'a> Owned<'a> {
@@ -110,10 +112,11 @@ impl<'a> Owned<'a> {
             fingerprint,
             lease,
             ctx,
+            reserved: false,
         }
     }
 
-    fn account(&self) -> &str {
+    pub(super) fn account(&self) -> &str {
         &self.description.name
     }
 
@@ -196,18 +199,41 @@ impl<'a> Owned<'a> {
         if resent {
             self.mark_unknown().await;
         } else {
-            let released = self
-                .records
-                .release(self.account(), self.key, self.lease.as_ref())
-                .await;
-            match released {
-                Ok(()) => self.lease = None,
-                Err(store_error) => {
-                    self.write_failed(&store_error, "could not release an idempotency key")
-                }
+            self.release_key().await;
+            if self.reserved {
+                self.release_spend().await;
             }
         }
         error::allocation_status(self.description, e, self.key)
+    }
+
+    /// Frees the key: nothing was allocated under it (a definite failure, or
+    /// nothing was sent). Ends the lease.
+    pub(super) async fn release_key(&mut self) {
+        let released = self
+            .records
+            .release(self.account(), self.key, self.lease.as_ref())
+            .await;
+        match released {
+            Ok(()) => self.lease = None,
+            Err(store_error) => {
+                self.write_failed(&store_error, "could not release an idempotency key")
+            }
+        }
+    }
+
+    /// Gives this call's spend reservation back. A failure is logged: the
+    /// reservation then counts until it leaves its window (never too few).
+    async fn release_spend(&mut self) {
+        if let Err(e) = self.records.release_spend(self.account(), self.key).await {
+            tracing::warn!(
+                provider = %self.description.name,
+                key = %self.key,
+                error = %e,
+                "could not release a spend reservation; it counts until its window passes"
+            );
+        }
+        self.reserved = false;
     }
 
     /// Gives up a lease the call still holds (its outcome is unknown, or a

@@ -14,7 +14,9 @@ use super::{
     SHUTDOWN_RETRY_DELAY,
 };
 use crate::api::gateway_errors::{self as decisions, Decision, Retry};
+use crate::auth::{Rpc, Unauthenticated};
 use crate::provider::{Operation, ProviderDescription, ProviderError};
+use crate::spend::{ScopeKind, SpendRefusal};
 
 /// The status of `decision`. Its row says which metadata keys and whether
 /// RetryInfo belong to it; the test over every constructor holds them to it.
@@ -160,6 +162,100 @@ pub fn rate_limited(
         ),
         gateway_metadata(Some(provider), Some(op), []),
         Some(retry_after),
+        Vec::new(),
+    )
+}
+
+/// UNAUTHENTICATED `CALLER_UNAUTHENTICATED`: callers are configured and the
+/// call to `rpc` carries no identity of one (`why` says which way).
+pub fn caller_unauthenticated(rpc: Rpc, why: Unauthenticated) -> Status {
+    decided(
+        &decisions::CALLER_UNAUTHENTICATED,
+        format!("{}; nothing was done", why.message()),
+        gateway_metadata(None, None, [("grpcMethod", rpc.path())]),
+        None,
+        Vec::new(),
+    )
+}
+
+/// PERMISSION_DENIED `CALLER_NOT_ALLOWED`: `caller` may not call `rpc`, or
+/// (with `provider`) may not use that provider account.
+pub fn caller_not_allowed(
+    caller: &str,
+    rpc: Rpc,
+    provider: Option<&ProviderDescription>,
+) -> Status {
+    let message = match provider {
+        Some(provider) => format!(
+            "caller {caller} may not use provider account {}; nothing was sent",
+            provider.name
+        ),
+        None => format!(
+            "caller {caller} may not call {}; nothing was done",
+            rpc.name()
+        ),
+    };
+    decided(
+        &decisions::CALLER_NOT_ALLOWED,
+        message,
+        gateway_metadata(
+            provider,
+            None,
+            [("caller", caller.to_owned()), ("grpcMethod", rpc.path())],
+        ),
+        None,
+        Vec::new(),
+    )
+}
+
+/// RESOURCE_EXHAUSTED `SPEND_LIMIT_REACHED`: the allocation under `key`
+/// would take a caller or the account past a spend limit. With RetryInfo
+/// when the window frees up enough; without, when it never fits.
+pub fn spend_limit_reached(
+    provider: &ProviderDescription,
+    caller: Option<&str>,
+    key: &str,
+    refusal: &SpendRefusal,
+) -> Status {
+    let (decision, when) = match refusal.retry_after {
+        Some(after) => (
+            &decisions::SPEND_LIMIT_REACHED,
+            format!("retry after {} s", after.as_secs().max(1)),
+        ),
+        None => (
+            &decisions::SPEND_LIMIT_TOO_SMALL,
+            "it asks for more than the limit allows in a whole window".to_owned(),
+        ),
+    };
+    let whose = match refusal.scope {
+        ScopeKind::Caller => format!("caller {}", refusal.name),
+        ScopeKind::Account => format!("provider account {}", refusal.name),
+    };
+    decided(
+        decision,
+        format!(
+            "{whose} may allocate at most {} addresses per {}; {} were allocated in the last {} \
+             and this call asks for {}: {when}; nothing was sent",
+            refusal.limit,
+            refusal.window.name(),
+            refusal.used,
+            refusal.window.name(),
+            refusal.requested,
+        ),
+        gateway_metadata(
+            Some(provider),
+            None,
+            [
+                ("caller", caller.unwrap_or_default().to_owned()),
+                ("idempotencyKey", key.to_owned()),
+                ("spendScope", refusal.scope.as_str().to_owned()),
+                ("spendWindow", refusal.window.name().to_owned()),
+                ("spendLimit", refusal.limit.to_string()),
+                ("spendUsed", refusal.used.to_string()),
+                ("spendRequested", refusal.requested.to_string()),
+            ],
+        ),
+        refusal.retry_after,
         Vec::new(),
     )
 }

@@ -16,10 +16,10 @@ mod request;
 
 pub use super::gateway_errors::{COMMON_METADATA, GATEWAY_DOMAIN};
 pub use gateway::{
-    allocation_interrupted, deadline_exceeded, internal, key_in_progress, key_reused,
-    outcome_pending, overloaded, rate_limited, reconcile_failed, record_corrupt,
-    request_body_timeout, shared_state_unavailable, shutting_down, store_unavailable,
-    timeout_expired, watch_lifetime_ended,
+    allocation_interrupted, caller_not_allowed, caller_unauthenticated, deadline_exceeded,
+    internal, key_in_progress, key_reused, outcome_pending, overloaded, rate_limited,
+    reconcile_failed, record_corrupt, request_body_timeout, shared_state_unavailable,
+    shutting_down, spend_limit_reached, store_unavailable, timeout_expired, watch_lifetime_ended,
 };
 pub use provider::{allocation_status, provider_status};
 pub use request::{

@@ -9,14 +9,28 @@ use tonic_types::{ErrorDetail, StatusExt};
 
 use super::*;
 use crate::api::gateway_errors::{self as decisions, Decision, Retry};
+use crate::auth::{Rpc, Unauthenticated};
 use crate::provider::error::ApiError;
 use crate::provider::zenlayer::client::{
     ALLOCATE_EIP_ADDRESSES as ALLOCATE, DESCRIBE_EIP_ADDRESSES as DESCRIBE,
 };
 use crate::provider::{ProviderDescription, ProviderError, ProviderKind};
+use crate::spend::{ScopeKind, SpendRefusal, Window};
 
 fn zenlayer() -> ProviderDescription {
     crate::testing::provider::zenlayer_description()
+}
+
+fn refusal(retry_after: Option<Duration>) -> SpendRefusal {
+    SpendRefusal {
+        scope: ScopeKind::Caller,
+        name: "app".to_owned(),
+        window: Window::Hour,
+        limit: 4,
+        used: 3,
+        requested: 2,
+        retry_after,
+    }
 }
 
 /// One status per gateway decision, built by its named constructor.
@@ -66,6 +80,31 @@ fn every_decision() -> Vec<(&'static Decision, Status)> {
         (
             &decisions::RATE_LIMITED,
             rate_limited(&p, ALLOCATE, Duration::from_millis(50)),
+        ),
+        (
+            &decisions::CALLER_UNAUTHENTICATED,
+            caller_unauthenticated(Rpc::AllocateIp, Unauthenticated::WrongToken),
+        ),
+        (
+            &decisions::CALLER_NOT_ALLOWED,
+            caller_not_allowed("app", Rpc::GetAllocation, None),
+        ),
+        (
+            &decisions::CALLER_NOT_ALLOWED,
+            caller_not_allowed("app", Rpc::AllocateIp, Some(&p)),
+        ),
+        (
+            &decisions::SPEND_LIMIT_REACHED,
+            spend_limit_reached(
+                &p,
+                Some("app"),
+                "k",
+                &refusal(Some(Duration::from_secs(60))),
+            ),
+        ),
+        (
+            &decisions::SPEND_LIMIT_TOO_SMALL,
+            spend_limit_reached(&p, None, "k", &refusal(None)),
         ),
         (&decisions::OVERLOADED, overloaded(8)),
         (

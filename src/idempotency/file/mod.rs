@@ -4,6 +4,7 @@
 //! - `schema`: the tables, the schema marker, what an entry costs;
 //! - `open`: creating, checking and recovering the file when it is opened;
 //! - `transactions`: the transaction of each backend call, eviction;
+//! - `ledger`: the spend ledger's tables in a write transaction;
 //! - `reopen`: an I/O error closes the database until a background thread
 //!   reopens it; a panic inside redb marks it damaged for good.
 //!
@@ -19,6 +20,7 @@
 //! copies the pages it changes, freed pages are reused but not returned);
 //! README gives measured figures.
 
+mod ledger;
 mod open;
 mod reopen;
 mod schema;
@@ -34,6 +36,7 @@ use redb::Database;
 use super::backend::{Backend, Decide, Limits, Read, Usage};
 use super::error::StoreError;
 use super::faults::IoFaults;
+use super::spend::LedgerChange;
 
 use open::open_or_create;
 pub use reopen::REOPEN_EVERY;
@@ -148,6 +151,10 @@ impl Backend for FileBackend {
         expired: &mut dyn FnMut(&[u8]) -> Option<bool>,
     ) -> Result<(usize, usize), StoreError> {
         self.shared.purge(expired)
+    }
+
+    fn ledger(&self, op: &'static str, change: &mut LedgerChange<'_>) -> Result<(), StoreError> {
+        self.shared.ledger(op, change)
     }
 
     fn usage(&self) -> Usage {

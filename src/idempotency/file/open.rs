@@ -30,7 +30,9 @@ use super::super::error::StoreError;
 use super::super::faults::FaultyFile;
 use super::FileOptions;
 use super::reopen::panic_message;
-use super::schema::{COMPLETED, FORMAT, FORMAT_KEY, META, RECORDS, initialize};
+use super::schema::{
+    COMPLETED, FORMAT, FORMAT_KEY, META, RECORDS, SPEND, SPEND_WINDOWS, initialize,
+};
 
 /// Page cache of the database; the working set is small.
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -309,7 +311,13 @@ pub(super) fn open_existing(
             .map(|t| t.name().to_owned())
             .collect()
     };
-    let ours = [RECORDS.name(), COMPLETED.name(), META.name()];
+    let ours = [
+        RECORDS.name(),
+        COMPLETED.name(),
+        META.name(),
+        SPEND.name(),
+        SPEND_WINDOWS.name(),
+    ];
     if tables.iter().any(|t| !ours.contains(&t.as_str())) {
         return Err(OpenFailure::Invalid(format!(
             "it is a redb database of another program (tables: {})",

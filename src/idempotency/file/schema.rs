@@ -5,7 +5,13 @@
 //! - `idempotency_completed_v2`: (completion time in ns, key) for every
 //!   completed record, the eviction order;
 //! - `ipalloc_meta`: `format` (names this program) and `schema` (2). A file
-//!   of schema 1 (records only) gets the index built when first opened.
+//!   of schema 1 (records only) gets the index built when first opened;
+//! - `spend_reservations_v1`: spend ledger reservation id (account, key) to
+//!   its time, amount and scopes (`idempotency::spend::Reservation`);
+//! - `spend_windows_v1`: (scope, time in ns, reservation id) to amount, each
+//!   scope's window in time order. Both appear with the first reservation
+//!   (only when spend limits are configured); a gateway older than them
+//!   refuses a file that has them.
 //!
 //! The costs here are what the backend counts against the byte bound (see
 //! the parent module).
@@ -22,6 +28,10 @@ pub(super) const RECORDS: TableDefinition<&str, &[u8]> =
 pub(super) const COMPLETED: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("idempotency_completed_v2");
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("ipalloc_meta");
+pub(super) const SPEND: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("spend_reservations_v1");
+pub(super) const SPEND_WINDOWS: TableDefinition<(&str, u64, &str), u64> =
+    TableDefinition::new("spend_windows_v1");
 
 pub(super) const FORMAT_KEY: &str = "format";
 pub(super) const FORMAT: &[u8] = b"ipalloc-gateway idempotency store";

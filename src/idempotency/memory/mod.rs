@@ -39,6 +39,7 @@
 //! in flight or with an unknown outcome are never in a segment.
 
 mod buffer;
+mod ledger;
 mod segments;
 mod table;
 #[cfg(test)]
@@ -50,6 +51,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use super::backend::{Backend, Decide, Limits, Plan, Read, Usage, Write};
 use super::error::StoreError;
 use super::record;
+use super::spend::LedgerChange;
+use ledger::MemoryLedger;
 use segments::{SEGMENT_HEADER, segment_bytes};
 use table::{Slot, State, grown_capacity, table_bytes};
 
@@ -78,6 +81,8 @@ pub(crate) struct MemoryBackend {
     completed_bytes: AtomicU64,
     evicted: AtomicU64,
     closed: AtomicBool,
+    /// The spend ledger (its own lock: never held with the records').
+    ledger: Mutex<MemoryLedger>,
 }
 
 impl MemoryBackend {
@@ -90,6 +95,7 @@ impl MemoryBackend {
             completed_bytes: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            ledger: Mutex::new(MemoryLedger::default()),
         }
     }
 
@@ -244,6 +250,17 @@ impl Backend for MemoryBackend {
         Ok((removed, unreadable))
     }
 
+    fn ledger(&self, _op: &'static str, change: &mut LedgerChange<'_>) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed {
+                location: IN_MEMORY.to_owned(),
+            });
+        }
+        // A change writes only once it has decided (nothing to roll back).
+        let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut *ledger).map(drop)
+    }
+
     fn usage(&self) -> Usage {
         Usage {
             records: self.records.load(Ordering::Relaxed),
@@ -265,5 +282,6 @@ impl Backend for MemoryBackend {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         *state = State::new(state.segments.size());
         self.publish(&state);
+        *self.ledger.lock().unwrap_or_else(PoisonError::into_inner) = MemoryLedger::default();
     }
 }

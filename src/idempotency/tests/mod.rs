@@ -1,6 +1,7 @@
 //! Tests of the store: one state-machine suite run against both backends
 //! (`machine`), the byte bound (`bound`), and what only a file does
-//! (`file`: restarts, invalid files, permissions, I/O faults, old records).
+//! (`file`: restarts, invalid files, permissions, I/O faults, old records),
+//! and the spend ledger (`spend`).
 
 use std::ops::Deref;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,6 +11,7 @@ use super::*;
 mod bound;
 mod file;
 mod machine;
+mod spend;
 
 pub(super) const DAY: Duration = Duration::from_secs(24 * 3600);
 
