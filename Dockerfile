@@ -14,7 +14,7 @@
 # Ports (see README, "Deploying"):
 #   50051  gRPC API: `listen`, 127.0.0.1:50051 by default (a sidecar's app calls it on loopback)
 #   50052  gRPC health only, for kubelet probes: `[server] health_listen`
-#   9464   admin HTTP: /metrics, /live, /ready: `[admin] listen` (planned, issue 11)
+#   9464   admin HTTP: /metrics, /live, /ready: `[admin] listen`
 # Expected size (no Docker engine runs where this is written, so not measured):
 # the binary, 14.1 MiB (README, "Performance"), on distroless/cc-debian12,
 # about 23 MiB: about 37 MiB in all, about 15 MiB compressed.
