@@ -226,9 +226,12 @@ impl Booking {
         let Some(fleet) = self.admission.fleet() else {
             return Step::Go;
         };
+        let Some(slack) = fleet.slack() else {
+            return Step::Go;
+        };
         let late = Instant::now().saturating_duration_since(earliest);
         let rebooked = self.rebooked.get();
-        if late <= fleet.slack() || rebooked >= shared::MAX_REBOOKINGS {
+        if late <= slack || rebooked >= shared::MAX_REBOOKINGS {
             return Step::Go;
         }
         self.rebooked.set(rebooked + 1);

@@ -78,7 +78,7 @@ pub struct SharedAccount {
 /// The account's schedule on the shared limiter, as [`Admission`] books it.
 ///
 /// [`Admission`]: super::Admission
-/// The least [`Fleet::slack`].
+/// The least [`Fleet::slack`] that is checked.
 const MIN_SLACK: Duration = Duration::from_millis(2);
 
 /// Most times one attempt gives a late slot up and books again; then it
@@ -119,9 +119,13 @@ impl Fleet {
     /// How late after its slot an attempt may still go: later, the slot is
     /// given up and another booked, so that late sends (an answer that came
     /// back slowly, a starved process) cannot bunch up past the account's
-    /// rate and burst. Half an interval, at least 2 ms.
-    pub(super) fn slack(&self) -> Duration {
-        (self.interval / 2).max(MIN_SLACK)
+    /// rate and burst. Half an interval; `None` (no check) when that is
+    /// under 2 ms (rates above 250/s), where a database's ordinary round
+    /// trip would re-book most slots and a late send adds at most
+    /// rate x lateness to a second's requests, a small share of them.
+    pub(super) fn slack(&self) -> Option<Duration> {
+        let half = self.interval / 2;
+        (half >= MIN_SLACK).then_some(half)
     }
 
     /// Whether the shared state answered recently.
