@@ -104,16 +104,30 @@ impl Database {
         })
     }
 
-    /// Runs one statement (`op` names it in errors) and returns its rows.
+    /// Runs one statement of a call (`op` names it in errors; counted in
+    /// [`Database::statements`]) and returns its rows.
     pub async fn query(
         &self,
         op: &'static str,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, ClusterError> {
+        self.statement(op, sql, params, true).await
+    }
+
+    /// Runs one statement, bounded by the statement timeout, timed, and
+    /// feeding the health watch; `counted` adds it to the round trips of
+    /// calls.
+    async fn statement(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+        counted: bool,
+    ) -> Result<Vec<Row>, ClusterError> {
         let timeout = self.inner.statement_timeout;
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(timeout, self.run(op, sql, params)).await;
+        let result = tokio::time::timeout(timeout, self.run(op, sql, params, counted)).await;
         let result = result.unwrap_or_else(|_| {
             Err(ClusterError::Timeout {
                 op,
@@ -152,6 +166,7 @@ impl Database {
         op: &'static str,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
+        counted: bool,
     ) -> Result<Vec<Row>, ClusterError> {
         let client = self
             .inner
@@ -166,7 +181,7 @@ impl Database {
             .prepare_cached(sql)
             .await
             .map_err(|e| ClusterError::from_postgres(op, &e))?;
-        if op != PING {
+        if counted {
             self.inner.statements.fetch_add(1, Ordering::Relaxed);
         }
         client
@@ -175,8 +190,8 @@ impl Database {
             .map_err(|e| ClusterError::from_postgres(op, &e))
     }
 
-    /// A dedicated connection outside the pool (migrations hold a session
-    /// lock on it).
+    /// A connection of the pool held by the caller (migrations hold a
+    /// session lock on it while they run).
     pub async fn dedicated(&self) -> Result<deadpool_postgres::Object, ClusterError> {
         self.inner
             .pool
@@ -191,7 +206,7 @@ impl Database {
     /// Checks that the database answers (not counted in
     /// [`Database::statements`]).
     pub async fn ping(&self) -> Result<(), ClusterError> {
-        self.query(PING, "SELECT 1", &[]).await.map(drop)
+        self.statement(PING, "SELECT 1", &[], false).await.map(drop)
     }
 
     /// Statements sent so far for calls (each one round trip), health checks
