@@ -275,6 +275,7 @@ impl Generator<'_> {
             idempotency_key: self.key(),
             wait: self.chance(0.4),
             wait_timeout: self.duration(),
+            validate_only: false,
             params,
         }
     }

@@ -160,6 +160,7 @@ impl IpAllocation for Floor {
                     provider_request_id: answer.response.request_id,
                     order_number: answer.response.order_number,
                     allocations,
+                    ..Default::default()
                 }))
             }
             Some(Params::Aliyun(p)) => {
@@ -182,6 +183,7 @@ impl IpAllocation for Floor {
                         instance_id: p.instance_id,
                         ..Default::default()
                     }],
+                    ..Default::default()
                 }))
             }
             None => Err(Status::invalid_argument("params: required")),
@@ -233,6 +235,33 @@ impl IpAllocation for Floor {
     ) -> Result<Response<Self::WatchAllocationStream>, Status> {
         Err(Status::unimplemented(
             "the floor measures AllocateIp and GetAllocation only",
+        ))
+    }
+
+    async fn release_allocation(
+        &self,
+        _request: Request<pb::ReleaseAllocationRequest>,
+    ) -> Result<Response<pb::ReleaseAllocationResponse>, Status> {
+        Err(Status::unimplemented(
+            "the floor server only allocates and looks up",
+        ))
+    }
+
+    async fn list_allocations(
+        &self,
+        _request: Request<pb::ListAllocationsRequest>,
+    ) -> Result<Response<pb::ListAllocationsResponse>, Status> {
+        Err(Status::unimplemented(
+            "the floor server only allocates and looks up",
+        ))
+    }
+
+    async fn check_availability(
+        &self,
+        _request: Request<pb::CheckAvailabilityRequest>,
+    ) -> Result<Response<pb::CheckAvailabilityResponse>, Status> {
+        Err(Status::unimplemented(
+            "the floor server only allocates and looks up",
         ))
     }
 }

@@ -78,6 +78,8 @@ pub fn allocate_response(
             .into_iter()
             .map(|a| allocation(provider, a))
             .collect(),
+        validated_only: false,
+        availability: None,
     }
 }
 

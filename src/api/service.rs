@@ -258,4 +258,31 @@ impl IpAllocation for IpAllocationService {
         tokio::spawn(follow::watch(call.provider, call.lookup, limits, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
+
+    async fn release_allocation(
+        &self,
+        _request: Request<pb::ReleaseAllocationRequest>,
+    ) -> Result<Response<pb::ReleaseAllocationResponse>, Status> {
+        Err(Status::unimplemented(
+            "ReleaseAllocation: coming in this change",
+        ))
+    }
+
+    async fn list_allocations(
+        &self,
+        _request: Request<pb::ListAllocationsRequest>,
+    ) -> Result<Response<pb::ListAllocationsResponse>, Status> {
+        Err(Status::unimplemented(
+            "ListAllocations: coming in this change",
+        ))
+    }
+
+    async fn check_availability(
+        &self,
+        _request: Request<pb::CheckAvailabilityRequest>,
+    ) -> Result<Response<pb::CheckAvailabilityResponse>, Status> {
+        Err(Status::unimplemented(
+            "CheckAvailability: coming in this change",
+        ))
+    }
 }

@@ -101,6 +101,66 @@ pub trait Provider: Send + Sync + 'static {
     /// terminated CREATE_FAILED EIP in full). Providers without failed
     /// allocations answer `Ok(false)`.
     async fn release_failed(&self, id: &str, ctx: &CallContext) -> Result<bool, ProviderError>;
+
+    /// Gives one allocation back (ReleaseAllocation). Idempotent: an
+    /// allocation already released answers `Ok` with `already_released`;
+    /// after an ambiguous answer the provider's state is read back before
+    /// anything is sent again. `spec.purge` is only set for providers that
+    /// have a recycle bin (Zenlayer).
+    async fn release(
+        &self,
+        spec: &ReleaseSpec,
+        ctx: &CallContext,
+    ) -> Result<ReleaseResult, ProviderError> {
+        let _ = (spec, ctx);
+        Err(ProviderError::Internal(format!(
+            "{}: release is not supported",
+            self.description().kind
+        )))
+    }
+
+    /// Reads the state of up to 100 allocations of one region (Aliyun; the
+    /// others ignore `region_id`) with one Describe call. Ids the provider
+    /// no longer knows are left out; an Aliyun instance without a public
+    /// IP is reported with state `Released`.
+    async fn describe_batch(
+        &self,
+        region_id: Option<&str>,
+        ids: &[String],
+        ctx: &CallContext,
+    ) -> Result<Vec<Allocation>, ProviderError> {
+        let _ = region_id;
+        self.get_allocations(ids, ctx).await
+    }
+
+    /// Whether an allocation could be made now (CheckAvailability). `spec`
+    /// is validated and its kind matches this provider's.
+    async fn check_availability(
+        &self,
+        spec: &AvailabilitySpec,
+        ctx: &CallContext,
+    ) -> Result<Availability, ProviderError> {
+        let _ = (spec, ctx);
+        Err(ProviderError::Internal(format!(
+            "{}: availability checks are not supported",
+            self.description().kind
+        )))
+    }
+
+    /// Zenlayer: page `page` (1-based) of `page_size` of every EIP in the
+    /// account, with its tags. Others: not supported.
+    async fn account_page(
+        &self,
+        page: u32,
+        page_size: u32,
+        ctx: &CallContext,
+    ) -> Result<AccountPage, ProviderError> {
+        let _ = (page, page_size, ctx);
+        Err(ProviderError::Internal(format!(
+            "{}: listing the account is not supported",
+            self.description().kind
+        )))
+    }
 }
 
 impl ProviderKind {

@@ -241,3 +241,129 @@ impl Default for FollowSettings {
         }
     }
 }
+
+/// What to release: one allocation by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseSpec {
+    /// Zenlayer eipId or Aliyun instance id.
+    pub id: String,
+    /// Aliyun only: overrides the provider's configured region.
+    pub region_id: Option<String>,
+    /// Zenlayer only: also delete the EIP from the recycle bin.
+    pub purge: bool,
+}
+
+/// The result of a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseResult {
+    /// The request id of the releasing call; empty when nothing was sent.
+    pub provider_request_id: String,
+    /// The allocation as the provider shows it now (state `Released`).
+    pub allocation: Allocation,
+    /// It was released before this call (nothing had to be sent, or the
+    /// provider answered that it already was).
+    pub already_released: bool,
+    /// Zenlayer: deleted from the recycle bin as well.
+    pub purged: bool,
+}
+
+/// What to check availability for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AvailabilitySpec {
+    /// Whether the instance can take a static public IP now.
+    Aliyun {
+        instance_id: String,
+        region_id: Option<String>,
+    },
+    /// Whether EIPs are sold in `zone_id` (every zone when `None`), of
+    /// `netmask` (every netmask when `None`).
+    Zenlayer {
+        zone_id: Option<String>,
+        netmask: Option<u32>,
+        charge: ChargeTypeName,
+    },
+}
+
+impl AvailabilitySpec {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            AvailabilitySpec::Aliyun { .. } => ProviderKind::Aliyun,
+            AvailabilitySpec::Zenlayer { .. } => ProviderKind::Zenlayer,
+        }
+    }
+
+    /// What checking before `spec` means: the same zone and netmask, or
+    /// the same instance.
+    pub fn for_allocation(spec: &AllocateSpec) -> AvailabilitySpec {
+        match spec {
+            AllocateSpec::Aliyun(a) => AvailabilitySpec::Aliyun {
+                instance_id: a.instance_id.clone(),
+                region_id: a.region_id.clone(),
+            },
+            AllocateSpec::Zenlayer(z) => AvailabilitySpec::Zenlayer {
+                zone_id: Some(z.zone_id.clone()),
+                netmask: Some(z.netmask),
+                charge: match z.charge {
+                    ChargeType::Prepaid { .. } => ChargeTypeName::Prepaid,
+                    ChargeType::Postpaid => ChargeTypeName::Postpaid,
+                },
+            },
+        }
+    }
+}
+
+/// Whether a provider sells something now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaleStatus {
+    Sell,
+    Shortage,
+    SoldOut,
+    /// A status word this gateway does not know.
+    Unknown,
+}
+
+/// Zenlayer: the sale status of one netmask in one zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneAvailability {
+    pub zone_id: String,
+    pub netmask: u32,
+    pub status: SaleStatus,
+    /// The provider's word (SELL, SELL_SHORTAGE, SOLD_OUT).
+    pub provider_status: String,
+}
+
+/// Aliyun: one condition AllocatePublicIpAddress needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// Short name, e.g. `instance_status`.
+    pub name: &'static str,
+    pub satisfied: bool,
+    /// What the condition requires, in words.
+    pub description: &'static str,
+    /// What the instance shows, e.g. `Status=Starting`.
+    pub observed: String,
+    /// When not satisfied: the code AllocatePublicIpAddress would return
+    /// (looked up in the provider's error table for the gateway's answer).
+    pub error_code: Option<&'static str>,
+}
+
+/// The answer of an availability check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Availability {
+    pub provider_request_id: String,
+    /// An allocation with these parameters could be made now.
+    pub available: bool,
+    /// Zenlayer: one entry per zone and netmask.
+    pub zones: Vec<ZoneAvailability>,
+    /// Aliyun: every condition checked.
+    pub conditions: Vec<Condition>,
+}
+
+/// Zenlayer: one page of the account's EIPs (`DescribeEipAddresses`
+/// without filters), for listing the ones this gateway did not create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountPage {
+    pub allocations: Vec<(Allocation, Vec<Tag>)>,
+    /// The provider's total count of EIPs in the account.
+    pub total: u64,
+}
