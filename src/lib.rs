@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod config;
 pub use ipalloc_emulators as emulator;
 pub mod idempotency;
+pub mod inventory;
 pub mod logging;
 pub mod middleware;
 pub mod provider;

@@ -1,0 +1,212 @@
+//! The inventory's rules, on the in-memory backend: order, paging, filters,
+//! replacement, release times, purge and the bound.
+
+use std::time::SystemTime;
+
+use super::*;
+use crate::provider::{Allocation, AllocationState, ProviderKind, Tag};
+
+fn at(ms: u64) -> SystemTime {
+    from_millis(1_700_000_000_000 + ms)
+}
+
+fn allocation(id: &str, state: AllocationState) -> Allocation {
+    Allocation {
+        id: id.to_owned(),
+        ip_address: Some("198.51.100.7".to_owned()),
+        state,
+        provider_status: "AVAILABLE".to_owned(),
+        zone_id: Some("SEL-A".to_owned()),
+        region_id: None,
+        requires_instance_restart: false,
+        instance_id: None,
+        failure_reason: None,
+        netmask: Some(32),
+    }
+}
+
+fn entry(account: &str, id: &str, key: &str, created: u64) -> Entry {
+    Entry {
+        account: account.to_owned(),
+        id: id.to_owned(),
+        kind: ProviderKind::Zenlayer,
+        idempotency_key: key.to_owned(),
+        caller: None,
+        tags: vec![Tag {
+            key: "team".to_owned(),
+            value: if created % 2 == 0 { "a" } else { "b" }.to_owned(),
+        }],
+        created: at(created),
+        allocation: allocation(id, AllocationState::Ready),
+        state_time: at(created),
+        released: None,
+    }
+}
+
+fn ids(page: &Page) -> Vec<&str> {
+    page.entries.iter().map(|e| e.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn pages_in_creation_order_with_a_cursor() {
+    let inv = Inventory::memory();
+    let entries = (0..5)
+        .rev()
+        .map(|i| entry("zl", &format!("eip-{i}"), &format!("k{i}"), i))
+        .collect();
+    inv.record(entries).await.unwrap();
+    let first = inv.page(&Filter::default(), None, 2, 100).await.unwrap();
+    assert_eq!(ids(&first), ["eip-0", "eip-1"]);
+    let second = inv
+        .page(&Filter::default(), first.next.as_ref(), 2, 100)
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), ["eip-2", "eip-3"]);
+    let last = inv
+        .page(&Filter::default(), second.next.as_ref(), 2, 100)
+        .await
+        .unwrap();
+    assert_eq!(ids(&last), ["eip-4"]);
+    assert_eq!(last.next, None);
+}
+
+#[tokio::test]
+async fn filters_by_account_key_prefix_and_tag() {
+    let inv = Inventory::memory();
+    inv.record(vec![
+        entry("zl", "eip-0", "job-1", 0),
+        entry("zl", "eip-1", "job-2", 1),
+        entry("other", "eip-2", "job-3", 2),
+        entry("zl", "eip-3", "web-1", 3),
+    ])
+    .await
+    .unwrap();
+    let only = |accounts: &[&str]| Filter {
+        accounts: Some(accounts.iter().map(|a| (*a).to_owned()).collect()),
+        ..Filter::default()
+    };
+    let page = inv.page(&only(&["zl"]), None, 10, 100).await.unwrap();
+    assert_eq!(ids(&page), ["eip-0", "eip-1", "eip-3"]);
+    let prefix = Filter {
+        key_prefix: "job-".to_owned(),
+        ..Filter::default()
+    };
+    let page = inv.page(&prefix, None, 10, 100).await.unwrap();
+    assert_eq!(ids(&page), ["eip-0", "eip-1", "eip-2"]);
+    let tagged = Filter {
+        tags: vec![Tag {
+            key: "team".to_owned(),
+            value: "b".to_owned(),
+        }],
+        ..Filter::default()
+    };
+    let page = inv.page(&tagged, None, 10, 100).await.unwrap();
+    assert_eq!(ids(&page), ["eip-1", "eip-3"]);
+}
+
+#[tokio::test]
+async fn a_bounded_scan_stops_with_a_cursor() {
+    let inv = Inventory::memory();
+    inv.record(
+        (0..10)
+            .map(|i| entry("zl", &format!("eip-{i}"), "k", i))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let none = Filter {
+        key_prefix: "nothing".to_owned(),
+        ..Filter::default()
+    };
+    let page = inv.page(&none, None, 5, 4).await.unwrap();
+    assert!(page.entries.is_empty());
+    let next = page.next.expect("the scan stopped at its bound");
+    assert_eq!(next.id, "eip-3");
+    let rest = inv.page(&none, Some(&next), 5, 100).await.unwrap();
+    assert!(rest.entries.is_empty());
+    assert_eq!(rest.next, None);
+}
+
+#[tokio::test]
+async fn updates_set_the_release_time_once_and_purge_removes_old_releases() {
+    let inv = Inventory::memory();
+    inv.record(vec![
+        entry("zl", "eip-0", "k0", 0),
+        entry("zl", "eip-1", "k1", 1),
+    ])
+    .await
+    .unwrap();
+    let released = allocation("eip-0", AllocationState::Released);
+    inv.update("zl", std::slice::from_ref(&released), at(10))
+        .await
+        .unwrap();
+    inv.update("zl", &[released], at(20)).await.unwrap();
+    // Unknown ids and other accounts are ignored.
+    inv.update(
+        "other",
+        &[allocation("eip-1", AllocationState::Released)],
+        at(20),
+    )
+    .await
+    .unwrap();
+    let e = inv.get("zl", "eip-0").await.unwrap().unwrap();
+    assert_eq!(e.released, Some(at(10)));
+    assert_eq!(e.state_time, at(20));
+    assert_eq!(e.allocation.state, AllocationState::Released);
+    assert_eq!(
+        inv.get("zl", "eip-1").await.unwrap().unwrap().released,
+        None
+    );
+
+    assert_eq!(inv.purge_released(at(10)).await.unwrap(), 0);
+    assert_eq!(inv.purge_released(at(11)).await.unwrap(), 1);
+    assert_eq!(inv.get("zl", "eip-0").await.unwrap(), None);
+    assert_eq!(inv.len().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn recording_the_same_id_again_replaces_the_entry() {
+    let inv = Inventory::memory();
+    inv.record(vec![entry("ali", "i-1", "first", 0)])
+        .await
+        .unwrap();
+    inv.update(
+        "ali",
+        &[allocation("i-1", AllocationState::Released)],
+        at(5),
+    )
+    .await
+    .unwrap();
+    inv.record(vec![entry("ali", "i-1", "second", 9)])
+        .await
+        .unwrap();
+    let e = inv.get("ali", "i-1").await.unwrap().unwrap();
+    assert_eq!(e.idempotency_key, "second");
+    assert_eq!(e.released, None);
+    assert_eq!(inv.len().await.unwrap(), 1);
+    let page = inv.page(&Filter::default(), None, 10, 10).await.unwrap();
+    assert_eq!(ids(&page), ["i-1"]);
+}
+
+#[tokio::test]
+async fn a_full_inventory_drops_the_oldest_released_entry_first() {
+    let m = MemoryInventory::default();
+    m.record(
+        (0..MAX_ENTRIES as u64)
+            .map(|i| entry("zl", &format!("eip-{i}"), "k", i))
+            .collect(),
+    );
+    m.update(
+        "zl",
+        &[allocation("eip-7", AllocationState::Released)],
+        at(1),
+    );
+    m.record(vec![entry("zl", "eip-new", "k", 1_000_000)]);
+    assert_eq!(m.len(), MAX_ENTRIES);
+    assert!(m.get("zl", "eip-7").is_none());
+    assert!(m.get("zl", "eip-new").is_some());
+    // Nothing released left: the next one is not recorded.
+    m.record(vec![entry("zl", "eip-newer", "k", 1_000_001)]);
+    assert_eq!(m.len(), MAX_ENTRIES);
+    assert!(m.get("zl", "eip-newer").is_none());
+}
