@@ -574,3 +574,25 @@ async fn account_pages_list_every_eip_with_its_tags() {
     let e = api(provider.account_page(0, 2, &ctx()).await);
     assert_eq!(e.code, "INVALID_PARAMETER_LESS_MINIMUM");
 }
+
+#[tokio::test]
+async fn purge_after_lost_answers_reads_the_eip_back_each_time() {
+    let (h, provider) = harness(Duration::ZERO).await;
+    let id = one_eip(&provider, "FRA-A").await;
+    h.set_faults(&FaultConfig {
+        drop_after_release_probability: 1.0,
+        ..FaultConfig::default()
+    })
+    .await;
+    // Terminate performed, answer lost: read back in the recycle bin.
+    // Release performed, answer lost: read back gone, so purged.
+    let released = release(&provider, &id, true).await.unwrap();
+    assert!(released.purged && !released.already_released);
+    assert!(h.emulator.eip(&id).is_none());
+    let counters = h.counters().await;
+    assert_eq!(
+        (counters.release_calls, counters.dropped),
+        (2, 2),
+        "one Terminate and one Release, neither sent twice"
+    );
+}
