@@ -596,3 +596,29 @@ async fn purge_after_lost_answers_reads_the_eip_back_each_time() {
         "one Terminate and one Release, neither sent twice"
     );
 }
+
+#[tokio::test]
+async fn purge_gives_up_at_the_deadline_and_the_eip_stays_released() {
+    let (h, provider) = recycling_harness(Duration::ZERO, Duration::from_secs(3600)).await;
+    let id = one_eip(&provider, "SEL-A").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    let spec = ReleaseSpec {
+        id: id.clone(),
+        region_id: None,
+        purge: true,
+    };
+    let ctx = CallContext {
+        deadline: Some(deadline),
+        ..CallContext::default()
+    };
+    let released = provider.release(&spec, &ctx).await.unwrap();
+    assert!(!released.purged, "still RECYCLING when the deadline came");
+    assert!(tokio::time::Instant::now() <= deadline + Duration::from_millis(200));
+    assert_eq!(released.allocation.provider_status, "RECYCLING");
+    assert_eq!(
+        h.emulator.eip(&id).unwrap().eip_status,
+        EipStatus::Recycling
+    );
+    // Only the Terminate was performed; the refused Release calls count not.
+    assert_eq!(h.counters().await.release_calls, 1);
+}
