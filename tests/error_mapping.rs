@@ -223,7 +223,8 @@ async fn every_zenlayer_row_maps_end_to_end() {
     every_row_maps(Kind::Zenlayer).await;
 }
 
-/// The codes of both API pages, with literal expectations.
+/// The codes of the API pages (Alibaba's allocation; Zenlayer's
+/// allocation, termination and release), with literal expectations.
 #[tokio::test]
 async fn api_page_codes_map_as_documented() {
     let aliyun_cases: &[(u16, &str, &str, Code, &str)] = &[
@@ -354,6 +355,52 @@ async fn api_page_codes_map_as_documented() {
             "The specified zoneId `SEL--A` is not found",
             Code::NotFound,
             "ZONE_NOT_FOUND",
+        ),
+        // A sold-out zone (the SDKs' BMC error enum; no page gives its
+        // HTTP status).
+        (
+            403,
+            "RESOURCE_INSUFFICIENT_PRODUCT_SOLD_OUT",
+            "Resources not for sale.",
+            Code::ResourceExhausted,
+            "EIP_SOLD_OUT",
+        ),
+        // The TerminateEipAddress and ReleaseEipAddresses pages: the
+        // mapping is the code's, whichever action answers it.
+        (
+            404,
+            "INVALID_EIP_NOT_FOUND",
+            "Elastic IP does not exist.",
+            Code::NotFound,
+            "EIP_NOT_FOUND",
+        ),
+        (
+            403,
+            "OPERATION_DENIED_EIP_SUBSCRIPTION",
+            "Operations on a subscription elastic IP are not supported.",
+            Code::FailedPrecondition,
+            "EIP_PREPAID_NOT_RELEASABLE",
+        ),
+        (
+            403,
+            "OPERATION_DENIED_EIP_RECYCLED",
+            "Operations on an elastic IP in recycle bin are not supported.",
+            Code::FailedPrecondition,
+            "EIP_ALREADY_RECYCLED",
+        ),
+        (
+            403,
+            "OPERATION_DENIED_EIP_NOT_RECYCLED",
+            "Elastic IP not in recycle bin.",
+            Code::FailedPrecondition,
+            "EIP_NOT_RECYCLED",
+        ),
+        (
+            403,
+            "OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT",
+            "Elastic IP status not supported.",
+            Code::FailedPrecondition,
+            "EIP_STATUS_NOT_SUPPORTED",
         ),
     ];
     for (kind, cases) in [
