@@ -70,8 +70,8 @@ const PAGE: &str = "WITH looked AS ( \
             CASE WHEN hit THEN caller END, CASE WHEN hit THEN tags::text END, \
             CASE WHEN hit THEN allocation END, state_ns, released_ns \
      FROM counted \
-     WHERE n <= coalesce((SELECT min(c.n) FROM counted AS c WHERE c.hit AND c.hits = $8::int8), \
-                         $4::int8) + 1 \
+     WHERE n <= coalesce((SELECT min(c.n) + 1 FROM counted AS c \
+                          WHERE c.hit AND c.hits = $8::int8), $4::int8) \
      ORDER BY n";
 
 const PURGE: &str = "WITH gone AS (DELETE FROM ipalloc_inventory WHERE released_ns < $1 \
@@ -308,10 +308,9 @@ impl SharedInventory {
             .await
             .map_err(unavailable)?;
         let mut page = Page::default();
-        let mut scanned = 0;
         let mut last = None;
         let mut unreadable = false;
-        for row in &rows {
+        for (scanned, row) in rows.iter().enumerate() {
             if page.entries.len() >= limit || scanned >= scan {
                 page.next = last;
                 return Ok(page);
@@ -323,7 +322,6 @@ impl SharedInventory {
             let created_ms: i64 = row.try_get(1).map_err(field)?;
             let account: String = row.try_get(2).map_err(field)?;
             let id: String = row.try_get(3).map_err(field)?;
-            scanned += 1;
             if hit {
                 match entry_of(row, 1) {
                     Ok(entry) => page.entries.push(entry),
@@ -370,6 +368,11 @@ impl SharedInventory {
             .await
             .map_err(unavailable)?;
         count(&row, "inventory len")
+    }
+
+    /// Whether the table holds no entry.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.len().await.map(|n| n == 0)
     }
 }
 

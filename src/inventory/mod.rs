@@ -106,7 +106,7 @@ impl Filter {
     pub fn matches(&self, entry: &Entry) -> bool {
         self.accounts
             .as_ref()
-            .is_none_or(|accounts| accounts.iter().any(|a| *a == entry.account))
+            .is_none_or(|accounts| accounts.contains(&entry.account))
             && entry.idempotency_key.starts_with(&self.key_prefix)
             && self.tags.iter().all(|t| entry.tags.contains(t))
     }
@@ -239,6 +239,11 @@ impl Inventory {
             Inventory::File(f) => f.len(),
             Inventory::Shared(s) => s.len().await,
         }
+    }
+
+    /// Whether it holds no entry.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.len().await.map(|n| n == 0)
     }
 }
 

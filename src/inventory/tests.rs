@@ -39,7 +39,7 @@ pub(super) fn entry(account: &str, id: &str, key: &str, created: u64) -> Entry {
         caller: None,
         tags: vec![Tag {
             key: "team".to_owned(),
-            value: if created % 2 == 0 { "a" } else { "b" }.to_owned(),
+            value: if created.is_multiple_of(2) { "a" } else { "b" }.to_owned(),
         }],
         created: at(created),
         allocation: allocation(id, AllocationState::Ready),
@@ -168,6 +168,12 @@ async fn a_bounded_scan_stops_with_a_cursor(inv: Inventory) {
     let rest = inv.page(&none, Some(&next), 5, 100).await.unwrap();
     assert!(rest.entries.is_empty());
     assert_eq!(rest.next, None);
+    // No bound at all.
+    let every = Filter::default();
+    let all = inv.page(&every, None, usize::MAX, usize::MAX);
+    let all = all.await.unwrap();
+    assert_eq!(all.entries.len(), 10);
+    assert_eq!(all.next, None);
 }
 
 async fn updates_set_the_release_time_once_and_purge_removes_old_releases(inv: Inventory) {
