@@ -347,6 +347,34 @@ async fn entries_round_trip_exactly_and_replicas_see_each_other() {
     assert_eq!(f.r1.len().await.unwrap(), 1);
 }
 
+#[tokio::test]
+async fn a_purge_goes_in_batches_oldest_release_first() {
+    let f = fleet().await;
+    f.r1.record(
+        (0..8)
+            .map(|i| entry("zl", &format!("eip-{i}"), "k", i))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    for i in 0..7u64 {
+        // Released in the reverse order of creation.
+        let released = allocation(&format!("eip-{i}"), AllocationState::Released);
+        f.r1.update("zl", &[released], at(100 - i)).await.unwrap();
+    }
+    let small = Inventory::Shared(SharedInventory::new(f.d1.clone()).with_purge_batch(3));
+    let before = f.d1.statements();
+    // eip-6 .. eip-2 were released before 99.
+    assert_eq!(small.purge_released(at(99)).await.unwrap(), 5);
+    assert_eq!(f.d1.statements() - before, 2, "batches of 3: 3 + 2");
+    let left = f.r1.page(&Filter::default(), None, 10, 10).await.unwrap();
+    assert_eq!(ids(&left), ["eip-0", "eip-1", "eip-7"]);
+    let before = f.d1.statements();
+    assert_eq!(small.purge_released(at(1000)).await.unwrap(), 2);
+    assert_eq!(f.d1.statements() - before, 1);
+    assert_eq!(f.r1.len().await.unwrap(), 1);
+}
+
 /// Ids whose byte order differs from a language collation's.
 const IDS: &[&str] = &["B", "a", "Z", "é", "a-1", "a_1", "A", "z", "10", "9"];
 

@@ -9,7 +9,9 @@
 //! looks at (up to the row after the `limit`-th match).
 //!
 //! Unlike the single-node backends the table has no entry bound: the
-//! database holds it, and `purge_released` removes released entries. A row
+//! database holds it, and `purge_released` removes released entries, in
+//! batches of [`PURGE_BATCH`] (one statement each) so that a backlog never
+//! runs into the statement timeout. A row
 //! that cannot be decoded is an error naming it for `get`; `page` logs it
 //! and goes on.
 
@@ -74,14 +76,27 @@ const PAGE: &str = "WITH looked AS ( \
                           WHERE c.hit AND c.hits = $8::int8), $4::int8) \
      ORDER BY n";
 
-const PURGE: &str = "WITH gone AS (DELETE FROM ipalloc_inventory WHERE released_ns < $1 \
-                     RETURNING 1) SELECT count(*) FROM gone";
+/// One batch of the purge: the `$2` entries released longest before `$1`
+/// (through the partial index on `released_ns`).
+const PURGE: &str = "WITH gone AS (DELETE FROM ipalloc_inventory WHERE (account, id) IN ( \
+       SELECT account, id FROM ipalloc_inventory \
+       WHERE released_ns < $1 ORDER BY released_ns LIMIT $2) RETURNING 1) \
+     SELECT count(*) FROM gone";
+
+/// Entries one purge statement removes at most, so that a large backlog
+/// does not run into the statement timeout.
+pub const PURGE_BATCH: usize = 10_000;
+
+/// Most purge statements of one `purge_released` (a backlog beyond is left
+/// to the next purge).
+const PURGE_STATEMENTS: usize = 100;
 const LEN: &str = "SELECT count(*) FROM ipalloc_inventory";
 
 /// The shared inventory of one fleet (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct SharedInventory {
     db: Database,
+    purge_batch: usize,
 }
 
 fn signed(v: u64) -> i64 {
@@ -139,7 +154,17 @@ fn entry_of(row: &Row, at: usize) -> Result<Entry, String> {
 impl SharedInventory {
     /// The inventory in `db` (migrated to schema version 3 or later).
     pub fn new(db: Database) -> Self {
-        SharedInventory { db }
+        SharedInventory {
+            db,
+            purge_batch: PURGE_BATCH,
+        }
+    }
+
+    /// The same inventory purging at most `batch` entries per statement
+    /// (at least 1; [`PURGE_BATCH`] by default).
+    pub fn with_purge_batch(mut self, batch: usize) -> Self {
+        self.purge_batch = batch.max(1);
+        self
     }
 
     /// Records `entries` in one statement; a later entry of the same
@@ -349,15 +374,27 @@ impl SharedInventory {
         Ok(page)
     }
 
-    /// Removes the entries released before `before`; returns how many.
+    /// Removes the entries released before `before`, oldest release
+    /// first, in statements of at most the purge batch (at most
+    /// `PURGE_STATEMENTS` of them: a larger backlog is left to the next
+    /// purge); returns how many.
     pub async fn purge_released(&self, before: SystemTime) -> Result<usize, StoreError> {
         let before_ns = signed(nanos(before));
-        let row = self
-            .db
-            .query_one("inventory purge", PURGE, &[&before_ns])
-            .await
-            .map_err(unavailable)?;
-        count(&row, "inventory purge")
+        let batch = i64::try_from(self.purge_batch).unwrap_or(i64::MAX);
+        let mut removed = 0;
+        for _ in 0..PURGE_STATEMENTS {
+            let row = self
+                .db
+                .query_one("inventory purge", PURGE, &[&before_ns, &batch])
+                .await
+                .map_err(unavailable)?;
+            let n = count(&row, "inventory purge")?;
+            removed += n;
+            if n < self.purge_batch {
+                break;
+            }
+        }
+        Ok(removed)
     }
 
     /// How many entries the table holds.
