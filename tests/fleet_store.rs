@@ -157,6 +157,7 @@ async fn a_new_key_is_started_then_busy_for_the_other_replica_then_replayed() {
             &fp("SEL-A"),
             b"response",
             &["req-1".to_owned()],
+            None,
         )
         .await
         .unwrap();
@@ -168,13 +169,13 @@ async fn a_new_key_is_started_then_busy_for_the_other_replica_then_replayed() {
     );
     // Completing again with the same response is a no-op; another is refused.
     assert_eq!(
-        f.r1.complete(ACCOUNT, "k", &lease, &fp("SEL-A"), b"response", &[])
+        f.r1.complete(ACCOUNT, "k", &lease, &fp("SEL-A"), b"response", &[], None)
             .await
             .unwrap(),
         Written::Ok
     );
     assert_eq!(
-        f.r1.complete(ACCOUNT, "k", &lease, &fp("SEL-A"), b"other", &[])
+        f.r1.complete(ACCOUNT, "k", &lease, &fp("SEL-A"), b"other", &[], None)
             .await
             .unwrap(),
         Written::Conflict
@@ -207,7 +208,7 @@ async fn other_parameters_are_a_mismatch_naming_the_difference() {
         fence: 1,
         until: tokio::time::Instant::now() + LEASE,
     };
-    f.r1.complete(ACCOUNT, "k", &lease, &fp("SEL-A"), b"r", &[])
+    f.r1.complete(ACCOUNT, "k", &lease, &fp("SEL-A"), b"r", &[], None)
         .await
         .unwrap();
     assert!(matches!(
@@ -239,7 +240,7 @@ async fn a_lease_that_ran_out_is_taken_over_and_the_late_writes_are_fenced() {
     // Every late write of the old holder changes nothing.
     let fp = fp("SEL-A");
     assert_eq!(
-        f.r1.complete(ACCOUNT, "k", &old, &fp, b"late", &[])
+        f.r1.complete(ACCOUNT, "k", &old, &fp, b"late", &[], None)
             .await
             .unwrap(),
         Written::Fenced
@@ -266,7 +267,7 @@ async fn a_lease_that_ran_out_is_taken_over_and_the_late_writes_are_fenced() {
 
     // The new holder's writes go through.
     assert_eq!(
-        f.r2.complete(ACCOUNT, "k", &new, &fp, b"found", &[])
+        f.r2.complete(ACCOUNT, "k", &new, &fp, b"found", &[], None)
             .await
             .unwrap(),
         Written::Ok
@@ -316,7 +317,7 @@ async fn unknown_keeps_the_lease_until_it_is_given_up_then_the_next_claim_reconc
         Some(("in_flight".into(), 2, Some("r2".into())))
     );
     // A completed record cannot go back to unknown or be re-attempted.
-    f.r2.complete(ACCOUNT, "k", &taken, &fp, b"r", &[])
+    f.r2.complete(ACCOUNT, "k", &taken, &fp, b"r", &[], None)
         .await
         .unwrap();
     assert_eq!(
@@ -345,7 +346,7 @@ async fn release_frees_the_key_but_never_a_completed_one() {
     );
     // The key is free: a new claim starts it again.
     let again = started(f.claim(&f.r2, "k").await);
-    f.r2.complete(ACCOUNT, "k", &again, &fp("SEL-A"), b"r", &[])
+    f.r2.complete(ACCOUNT, "k", &again, &fp("SEL-A"), b"r", &[], None)
         .await
         .unwrap();
     assert_eq!(
@@ -359,7 +360,7 @@ async fn release_frees_the_key_but_never_a_completed_one() {
 async fn an_expired_record_counts_as_absent_and_is_replaced_with_a_new_fence() {
     let f = fleet().await;
     let lease = started(f.claim(&f.r1, "k").await);
-    f.r1.complete(ACCOUNT, "k", &lease, &fp("SEL-A"), b"old", &[])
+    f.r1.complete(ACCOUNT, "k", &lease, &fp("SEL-A"), b"old", &[], None)
         .await
         .unwrap();
     f.expire_record("k").await;
@@ -385,7 +386,7 @@ async fn a_completed_record_is_refreshed_and_read_back() {
             .await
             .unwrap()
     );
-    f.r1.complete(ACCOUNT, "k", &lease, &fp, b"creating", &[])
+    f.r1.complete(ACCOUNT, "k", &lease, &fp, b"creating", &[], None)
         .await
         .unwrap();
     assert!(

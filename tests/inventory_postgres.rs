@@ -562,3 +562,41 @@ async fn the_file_backend_keeps_its_entries_across_a_reopen() {
     assert_eq!(ids(&page), ["eip-0", "eip-1", "eip-2"]);
     assert_eq!(page.entries[2].released, Some(at(4)));
 }
+
+#[tokio::test]
+async fn a_completion_carries_its_inventory_rows_in_the_same_round_trip() {
+    use ipalloc_gateway::cluster::Written;
+    use ipalloc_gateway::cluster::inventory::RecordRows;
+    use ipalloc_gateway::idempotency::{Begin, Fingerprint};
+    let f = fleet().await;
+    let shared = SharedRecords::new(
+        f.d1.clone(),
+        "r1".to_owned(),
+        Duration::from_secs(30),
+        Duration::from_secs(3600),
+    );
+    let fp = Fingerprint::new("zl", &[("zone_id", "SEL-A".to_owned())]);
+    let (began, lease) = shared.claim("zl", "k-1", &fp).await.unwrap();
+    assert_eq!(began, Begin::Started);
+    let lease = lease.unwrap();
+    let entries = vec![
+        entry("zl", "eip-a", "k-1", 1),
+        entry("zl", "eip-b", "k-1", 1),
+    ];
+    let rows = RecordRows::of(&entries).unwrap().unwrap();
+    let before = f.d1.statements();
+    let written = shared
+        .complete("zl", "k-1", &lease, &fp, b"response", &[], Some(&rows))
+        .await
+        .unwrap();
+    assert_eq!(f.d1.statements() - before, 1, "one statement for both");
+    assert_eq!(written, Written::Ok);
+    // Both the record and the entries are there, for every replica.
+    assert_eq!(
+        shared.claim("zl", "k-1", &fp).await.unwrap().0,
+        Begin::Completed(b"response".to_vec())
+    );
+    let page = f.r2.page(&Filter::default(), None, 10, 10).await.unwrap();
+    assert_eq!(ids(&page), ["eip-a", "eip-b"]);
+    assert_eq!(f.r2.get("zl", "eip-a").await.unwrap().unwrap(), entries[0]);
+}

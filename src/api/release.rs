@@ -105,19 +105,20 @@ impl Allocator {
         let outcome = self.release_once(request, Some(key)).await;
         let until = lease_until(request.deadline, lease.as_ref());
         let written = match &outcome {
-            Ok(response) => {
-                self.store
-                    .complete_encoded(
-                        account,
-                        key,
-                        lease.as_ref(),
-                        &fingerprint,
-                        &response.encode_to_vec(),
-                        &response.provider_request_id,
-                        until,
-                    )
-                    .await
-            }
+            Ok(response) => self
+                .store
+                .complete_encoded(
+                    account,
+                    key,
+                    lease.as_ref(),
+                    &fingerprint,
+                    &response.encode_to_vec(),
+                    &response.provider_request_id,
+                    until,
+                    &[],
+                )
+                .await
+                .map(drop),
             Err(status) if is_unknown(status) => {
                 self.store
                     .mark_unknown(account, key, lease.as_ref(), &fingerprint, until)

@@ -99,6 +99,93 @@ pub struct SharedInventory {
     purge_batch: usize,
 }
 
+/// The parameters of [`RECORD`] for a batch of entries (one row per
+/// (account, id), the last of the batch winning), also sent with a
+/// completion (`SharedRecords::complete`) so that recording a new
+/// allocation costs no round trip of its own.
+pub struct RecordRows<'a> {
+    accounts: Vec<&'a str>,
+    ids: Vec<&'a str>,
+    created: Vec<i64>,
+    kinds: Vec<&'static str>,
+    keys: Vec<&'a str>,
+    callers: Vec<Option<&'a str>>,
+    tags: Vec<String>,
+    allocations: Vec<Vec<u8>>,
+    states: Vec<i64>,
+    released: Vec<Option<i64>>,
+}
+
+impl<'a> RecordRows<'a> {
+    /// The rows of `entries`; `None` when there are none.
+    pub fn of(entries: &'a [Entry]) -> Result<Option<RecordRows<'a>>, StoreError> {
+        let mut last: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            last.insert((e.account.as_str(), e.id.as_str()), i);
+        }
+        let mut order: Vec<usize> = last.into_values().collect();
+        if order.is_empty() {
+            return Ok(None);
+        }
+        order.sort_unstable();
+        let n = order.len();
+        let mut rows = RecordRows {
+            accounts: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            created: Vec::with_capacity(n),
+            kinds: Vec::with_capacity(n),
+            keys: Vec::with_capacity(n),
+            callers: Vec::with_capacity(n),
+            tags: Vec::with_capacity(n),
+            allocations: Vec::with_capacity(n),
+            states: Vec::with_capacity(n),
+            released: Vec::with_capacity(n),
+        };
+        for e in order.into_iter().filter_map(|i| entries.get(i)) {
+            rows.accounts.push(e.account.as_str());
+            rows.ids.push(e.id.as_str());
+            rows.created.push(signed(millis(e.created)));
+            rows.kinds.push(kind_name(e.kind));
+            rows.keys.push(e.idempotency_key.as_str());
+            rows.callers.push(e.caller.as_deref());
+            rows.tags
+                .push(encode_tags(&e.tags).map_err(|r| encode_error(e, r))?);
+            rows.allocations
+                .push(encode_allocation(&e.allocation).map_err(|r| encode_error(e, r))?);
+            rows.states.push(signed(nanos(e.state_time)));
+            rows.released.push(e.released.map(|t| signed(nanos(t))));
+        }
+        Ok(Some(rows))
+    }
+
+    /// The ten parameters, in [`RECORD`]'s order.
+    pub fn refs(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 10] {
+        [
+            &self.accounts,
+            &self.ids,
+            &self.created,
+            &self.kinds,
+            &self.keys,
+            &self.callers,
+            &self.tags,
+            &self.allocations,
+            &self.states,
+            &self.released,
+        ]
+    }
+}
+
+/// [`RECORD`] with its parameters numbered from `$first` (to run it as a
+/// data-modifying `WITH` of another statement).
+pub fn record_from(first: usize) -> String {
+    let mut sql = RECORD.to_owned();
+    // Highest first, so $1 does not rewrite the start of $10.
+    for n in (1..=10).rev() {
+        sql = sql.replace(&format!("${n}:"), &format!("${}:", n + first - 1));
+    }
+    sql
+}
+
 fn signed(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -170,62 +257,11 @@ impl SharedInventory {
     /// Records `entries` in one statement; a later entry of the same
     /// (account, id), in the batch or in the table, replaces the earlier.
     pub async fn record(&self, entries: &[Entry]) -> Result<(), StoreError> {
-        // One row per (account, id): the last of the batch wins.
-        let mut last: HashMap<(&str, &str), usize> = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
-            last.insert((e.account.as_str(), e.id.as_str()), i);
-        }
-        let mut order: Vec<usize> = last.into_values().collect();
-        if order.is_empty() {
+        let Some(rows) = RecordRows::of(entries)? else {
             return Ok(());
-        }
-        order.sort_unstable();
-        let n = order.len();
-        let (mut accounts, mut ids, mut created) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut kinds, mut keys, mut callers) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut tags, mut allocations, mut states, mut released) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for e in order.into_iter().filter_map(|i| entries.get(i)) {
-            accounts.push(e.account.as_str());
-            ids.push(e.id.as_str());
-            created.push(signed(millis(e.created)));
-            kinds.push(kind_name(e.kind));
-            keys.push(e.idempotency_key.as_str());
-            callers.push(e.caller.as_deref());
-            tags.push(encode_tags(&e.tags).map_err(|r| encode_error(e, r))?);
-            allocations.push(encode_allocation(&e.allocation).map_err(|r| encode_error(e, r))?);
-            states.push(signed(nanos(e.state_time)));
-            released.push(e.released.map(|t| signed(nanos(t))));
-        }
+        };
         self.db
-            .query(
-                "inventory record",
-                RECORD,
-                &[
-                    &accounts,
-                    &ids,
-                    &created,
-                    &kinds,
-                    &keys,
-                    &callers,
-                    &tags,
-                    &allocations,
-                    &states,
-                    &released,
-                ],
-            )
+            .query("inventory record", RECORD, &rows.refs())
             .await
             .map(drop)
             .map_err(unavailable)

@@ -21,7 +21,7 @@
 
 mod database;
 mod error;
-mod inventory;
+pub mod inventory;
 mod maintain;
 pub mod migrate;
 mod rate;

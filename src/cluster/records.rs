@@ -20,9 +20,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::database::Database;
 use super::error::ClusterError;
+use super::inventory::RecordRows;
 use crate::idempotency::{Begin, Fingerprint, Record};
 
 /// A key leased to this replica: the fencing token its writes carry and
@@ -57,6 +59,13 @@ pub struct SharedRecords {
 const CLAIM: &str = "SELECT outcome, fence, state, fp_hash, fp_provider, fp_params, response, \
                      created, last_attempt, wait_ms FROM ipalloc_claim($1, $2, $3, $4, $5, $6, $7, $8)";
 const COMPLETE: &str = "SELECT ipalloc_complete($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// [`COMPLETE`] with the inventory rows of the allocation ($10..$19).
+static COMPLETE_RECORDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH inventory AS ({}) {COMPLETE}",
+        super::inventory::record_from(10)
+    )
+});
 const MARK_UNKNOWN: &str = "SELECT ipalloc_mark_unknown($1, $2, $3, $4, $5, $6, $7)";
 const MARK_ATTEMPT: &str = "SELECT ipalloc_mark_attempt($1, $2, $3, $4, $5, $6)";
 const RELEASE: &str = "SELECT ipalloc_release($1, $2, $3)";
@@ -194,7 +203,11 @@ impl SharedRecords {
         })
     }
 
-    /// Records the success of the lease holder (see `ipalloc_complete`).
+    /// Records the success of the lease holder (see `ipalloc_complete`);
+    /// with `inventory`, the allocations go into the inventory in the same
+    /// statement (one round trip for both; the rows are written even when
+    /// the completion is fenced: the allocation was made either way).
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete(
         &self,
         account: &str,
@@ -203,27 +216,34 @@ impl SharedRecords {
         fingerprint: &Fingerprint,
         response: &[u8],
         request_ids: &[String],
+        inventory: Option<&RecordRows<'_>>,
     ) -> Result<Written, ClusterError> {
         let hash: &[u8] = fingerprint.hash();
         let params = flatten(fingerprint);
-        let row = self
-            .db
-            .query_one(
-                "complete",
-                COMPLETE,
-                &[
-                    &account,
-                    &key,
-                    &lease.fence,
-                    &hash,
-                    &fingerprint.provider(),
-                    &params,
-                    &response,
-                    &request_ids,
-                    &self.retention_s(),
-                ],
-            )
-            .await?;
+        let retention = self.retention_s();
+        let provider = fingerprint.provider();
+        let completion: [&(dyn ToSql + Sync); 9] = [
+            &account,
+            &key,
+            &lease.fence,
+            &hash,
+            &provider,
+            &params,
+            &response,
+            &request_ids,
+            &retention,
+        ];
+        let row = match inventory {
+            None => self.db.query_one("complete", COMPLETE, &completion).await?,
+            Some(rows) => {
+                let rows = rows.refs();
+                let all: Vec<&(dyn ToSql + Sync)> =
+                    completion.iter().chain(rows.iter()).copied().collect();
+                self.db
+                    .query_one("complete", COMPLETE_RECORDING.as_str(), &all)
+                    .await?
+            }
+        };
         written("complete", &row)
     }
 

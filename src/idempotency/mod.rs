@@ -101,7 +101,7 @@ pub(crate) use file::{INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED, Redb
 pub use fingerprint::{Fingerprint, HASH_BYTES as FINGERPRINT_HASH_BYTES};
 pub use inflight::{Claim, InFlightRegistry, OwnerGuard, WaitResult, Waiter};
 pub use record::Record;
-pub use records::Records;
+pub use records::{Completed, Records};
 pub use store::{
     Begin, DEFAULT_MAX_BYTES, FULL_LOG_EVERY, IdempotencyStore, StoreOptions, StoreStats,
 };

@@ -22,9 +22,19 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{Begin, Fingerprint, IdempotencyStore, Record, StoreError};
+use crate::cluster::inventory::RecordRows;
 use crate::cluster::{ClusterError, Lease, SharedRecords, Written};
+use crate::inventory::Entry;
 use crate::pb;
 use crate::spend::{SpendClock, SpendOutcome, SpendRequest};
+
+/// What a completion wrote besides the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completed {
+    /// The allocation inventory's entries were written with it (fleet
+    /// mode); otherwise the caller records them in its inventory.
+    pub inventory_recorded: bool,
+}
 
 /// Where records live (cheap to clone).
 #[derive(Debug, Clone)]
@@ -70,6 +80,15 @@ impl Records {
             Records::Local(store) => store
                 .begin(key, fingerprint, SystemTime::now())
                 .map(|begin| (begin, None)),
+            // Until this binary's schema is in place (a replica that
+            // started while another was migrating), nothing is claimed, so
+            // nothing is sent: a completion could not be recorded in full.
+            Records::Shared(shared) if !shared.database().migrated() => {
+                Err(StoreError::Unavailable {
+                    location: SHARED.to_owned(),
+                    reason: "its schema is not migrated to this gateway's version yet".to_owned(),
+                })
+            }
             Records::Shared(shared) => shared
                 .claim(account, key, fingerprint)
                 .await
@@ -80,6 +99,8 @@ impl Records {
     /// Records the success of `key`: the response duplicates will get (and,
     /// in fleet mode, the provider's request id); in fleet mode retried
     /// until `until` while the database is unreachable. Ends the lease.
+    /// In fleet mode `inventory` is written in the same statement.
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete(
         &self,
         account: &str,
@@ -88,7 +109,8 @@ impl Records {
         fingerprint: &Fingerprint,
         response: &pb::AllocateIpResponse,
         until: Option<Instant>,
-    ) -> Result<(), StoreError> {
+        inventory: &[Entry],
+    ) -> Result<Completed, StoreError> {
         let encoded = response.encode_to_vec();
         self.complete_encoded(
             account,
@@ -98,6 +120,7 @@ impl Records {
             &encoded,
             &response.provider_request_id,
             until,
+            inventory,
         )
         .await
     }
@@ -115,7 +138,8 @@ impl Records {
         response: &[u8],
         request_id: &str,
         until: Option<Instant>,
-    ) -> Result<(), StoreError> {
+        inventory: &[Entry],
+    ) -> Result<Completed, StoreError> {
         match (self, lease) {
             (Records::Shared(shared), Some(lease)) => {
                 let ids: Vec<String> = if request_id.is_empty() {
@@ -123,16 +147,38 @@ impl Records {
                 } else {
                     vec![request_id.to_owned()]
                 };
-                let write = || shared.complete(account, key, lease, fingerprint, response, &ids);
+                // The inventory rows ride with the completion: no round
+                // trip of their own.
+                let rows = RecordRows::of(inventory).unwrap_or_else(|e| {
+                    tracing::warn!(key = %key, error = %e, "an inventory entry cannot be encoded");
+                    None
+                });
+                let write = || {
+                    shared.complete(
+                        account,
+                        key,
+                        lease,
+                        fingerprint,
+                        response,
+                        &ids,
+                        rows.as_ref(),
+                    )
+                };
                 written(
                     key,
                     "complete",
                     retried(write, until_for(until, lease)).await,
-                )
+                )?;
+                Ok(Completed {
+                    inventory_recorded: rows.is_some(),
+                })
             }
             (Records::Shared(_), None) => Err(no_lease(key, "complete")),
             (Records::Local(store), _) => {
-                store.complete(key, fingerprint, response, SystemTime::now())
+                store.complete(key, fingerprint, response, SystemTime::now())?;
+                Ok(Completed {
+                    inventory_recorded: false,
+                })
             }
         }
     }

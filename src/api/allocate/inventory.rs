@@ -1,7 +1,8 @@
 //! The allocation flow's entries in the allocation inventory
 //! (`crate::inventory`): each allocation is recorded when its success is
 //! recorded (a first answer or a reconciliation that found it, never a
-//! replay), and the states a `wait` settles on are stored with it. A failed
+//! replay; in fleet mode in the same statement as the record), and the
+//! states a `wait` settles on are stored with it. A failed
 //! inventory write is logged, never answered: the allocation was made, and
 //! its idempotency record is what keeps a retry from making it again.
 
@@ -24,8 +25,15 @@ impl Allocator {
         owned: &mut Owned<'_>,
         result: AllocateResult,
     ) -> Result<pb::AllocateIpResponse, Status> {
-        let response = owned.complete(result).await?;
-        let entries = entries(call, owned.key, &response, SystemTime::now());
+        let key = owned.key;
+        let (response, entries, recorded) = owned
+            .complete(result, |response| {
+                entries(call, key, response, SystemTime::now())
+            })
+            .await?;
+        if recorded {
+            return Ok(response);
+        }
         if let Err(e) = self.inventory.record(entries).await {
             tracing::warn!(
                 provider = %call.provider.description().name,

@@ -14,6 +14,7 @@ use tonic::Status;
 use super::{Allocator, convert, error, metrics_of, store_status};
 use crate::cluster::Lease;
 use crate::idempotency::{Begin, Fingerprint, Records, StoreError};
+use crate::inventory::Entry;
 use crate::pb;
 use crate::provider::{AllocateResult, CallContext, ProviderDescription, ProviderError};
 
@@ -134,11 +135,17 @@ impl<'a> Owned<'a> {
     /// Records the allocation and answers it. Losing the record only weakens
     /// a later duplicate (it reconciles with the provider), so a failed
     /// write is logged, not answered.
+    ///
+    /// `inventory` makes the entries of the allocation inventory from the
+    /// response; in fleet mode they are written with the record. Answers
+    /// whether they were (else the caller records them).
     pub(super) async fn complete(
         &mut self,
         result: AllocateResult,
-    ) -> Result<pb::AllocateIpResponse, Status> {
+        inventory: impl FnOnce(&pb::AllocateIpResponse) -> Vec<Entry>,
+    ) -> Result<(pb::AllocateIpResponse, Vec<Entry>, bool), Status> {
         let response = convert::allocate_response(self.description, result);
+        let entries = inventory(&response);
         let written = self
             .records
             .complete(
@@ -148,13 +155,20 @@ impl<'a> Owned<'a> {
                 self.fingerprint,
                 &response,
                 self.ctx.deadline,
+                &entries,
             )
             .await;
-        match written {
-            Ok(()) => self.lease = None,
-            Err(e) => self.write_failed(&e, "could not record a completed allocation"),
-        }
-        Ok(response)
+        let recorded = match written {
+            Ok(completed) => {
+                self.lease = None;
+                completed.inventory_recorded
+            }
+            Err(e) => {
+                self.write_failed(&e, "could not record a completed allocation");
+                false
+            }
+        };
+        Ok((response, entries, recorded))
     }
 
     /// Records that the attempt has an unknown outcome. A failure is
