@@ -99,8 +99,36 @@ pub async fn zenlayer_cases(run: &mut Run) {
         read_back,
     );
 
-    // With purge: terminated, read back until in the recycle bin, then
-    // deleted from it (ReleaseEipAddresses).
+    // The answer to TerminateEipAddress lost: the EIP read back (in the
+    // recycle bin: released) before anything is sent again.
+    let (outcome, [terminate, reconcile]) = exchange(
+        &server,
+        vec![Reply::Drop, zl_described("eip-rel3", "RECYCLING")],
+        ["TerminateEipAddress", "DescribeEipAddresses"],
+        "release after a lost answer",
+        run.client
+            .release_allocation(release("zl", "eip-rel3", "eq-z-release-lost", false)),
+    )
+    .await;
+    let response = outcome.expect("release after a lost answer").into_inner();
+    assert_eq!(
+        response.allocation.as_ref().map(|a| a.state),
+        Some(pb::AllocationState::Released as i32),
+        "{response:?}"
+    );
+    run.zl_case(
+        "zl-release-lost-terminate",
+        json!({"eipId": "eip-rel3"}),
+        terminate,
+    );
+    run.zl_case(
+        "zl-release-lost-reconcile",
+        json!({"eipIds": ["eip-rel3"]}),
+        reconcile,
+    );
+
+    // With purge: terminated, read back, then deleted from the recycle bin
+    // (ReleaseEipAddresses).
     let (outcome, [terminate, read_back, purge]) = exchange(
         &server,
         vec![
