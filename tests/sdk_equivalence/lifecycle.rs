@@ -15,7 +15,7 @@ use pb::check_availability_request::Params as CheckParams;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::{AliyunVariant, Run, aliyun_credentials, eip, exchange, zl_ok};
+use super::{AliyunVariant, Run, action_of, aliyun_credentials, eip, exchange, zl_ok};
 use crate::common::{Recorded, Reply, requests};
 
 /// The `ClientToken` of releasing `instance` under idempotency key `key`:
@@ -259,32 +259,72 @@ pub async fn zenlayer_cases(run: &mut Run) {
         second,
     );
 
-    // include_unmanaged, on an account where the gateway made nothing: the
-    // account's EIPs, page by page.
-    let (outcome, [page]) = exchange(
-        &server,
-        vec![zl_ok(json!({"totalCount": 2, "dataSet": [
+    // include_unmanaged, on an account where the gateway made nothing:
+    // first the pages of its own allocations (empty: each scans a bounded
+    // part of the inventory, which holds the other account's; nothing is
+    // sent), then the account's EIPs page by page (pageNum, and pageSize
+    // the caller's page size), following the page tokens.
+    let unmanaged = pb::ListAllocationsRequest {
+        provider: "zl-bare".into(),
+        include_unmanaged: true,
+        page_size: 2,
+        ..Default::default()
+    };
+    let pages = [
+        vec![
             eip("eip-u1", "SEL-A", "AVAILABLE", json!({})),
-            eip("eip-u2", "HKG-A", "AVAILABLE", json!({}))
-        ]}))],
-        ["DescribeEipAddresses"],
-        "include_unmanaged",
-        run.client.list_allocations(pb::ListAllocationsRequest {
-            provider: "zl-bare".into(),
-            include_unmanaged: true,
-            page_size: 100,
-            ..Default::default()
-        }),
-    )
-    .await;
-    let listed = outcome.expect("list unmanaged").into_inner();
-    assert_eq!(listed.allocations.len(), 2, "{listed:?}");
-    assert!(listed.allocations.iter().all(|l| !l.managed), "{listed:?}");
-    run.zl_case(
-        "zl-list-unmanaged-page",
-        json!({"pageNum": 1, "pageSize": 100}),
-        page,
+            eip("eip-u2", "HKG-A", "AVAILABLE", json!({})),
+        ],
+        vec![eip("eip-u3", "SEL-A", "ASSOCIATED", json!({}))],
+    ];
+    server.set_replies(
+        pages
+            .iter()
+            .map(|data| zl_ok(json!({"totalCount": 3, "dataSet": data})))
+            .collect(),
     );
+    let mut token = String::new();
+    let mut listed = Vec::new();
+    let mut sent = Vec::new();
+    for call in 0.. {
+        assert!(call < 100, "include_unmanaged: more than 100 pages");
+        let before = server.requests().len();
+        let page = run
+            .client
+            .list_allocations(pb::ListAllocationsRequest {
+                page_token: token.clone(),
+                ..unmanaged.clone()
+            })
+            .await
+            .expect("list unmanaged")
+            .into_inner();
+        let requests = server.requests().split_off(before);
+        assert!(requests.len() <= 1, "one provider page per call");
+        if requests.is_empty() {
+            assert!(page.allocations.is_empty(), "none of its own: {page:?}");
+        }
+        sent.extend(requests);
+        listed.extend(page.allocations);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let ids: Vec<&str> = listed
+        .iter()
+        .filter_map(|l| l.allocation.as_ref().map(|a| a.id.as_str()))
+        .collect();
+    assert_eq!(ids, ["eip-u1", "eip-u2", "eip-u3"], "{listed:?}");
+    assert!(listed.iter().all(|l| !l.managed), "{listed:?}");
+    assert_eq!(sent.len(), 2, "two provider pages");
+    for (page_num, r) in (1..).zip(sent) {
+        assert_eq!(action_of(&r), "DescribeEipAddresses");
+        run.zl_case(
+            &format!("zl-list-unmanaged-page-{page_num}"),
+            json!({"pageNum": page_num, "pageSize": 2}),
+            r,
+        );
+    }
 }
 
 /// An Alibaba instance with a static public IP, as DescribeInstances lists
