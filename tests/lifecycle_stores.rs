@@ -388,6 +388,9 @@ async fn two_replicas_share_the_inventory_on_postgres() {
         get_state(&mut first, account, &eips[0]).await,
         pb::AllocationState::Released
     );
+    // Both list it released at the moment the second saw the release (a
+    // replica with an inventory of its own would stamp its own refresh).
+    let on_second = list(&mut second, list_state(pb::AllocationState::Released)).await;
     let on_first = list(&mut first, list_state(pb::AllocationState::Released)).await;
     assert_eq!(
         listed_ids(&on_first),
@@ -395,6 +398,11 @@ async fn two_replicas_share_the_inventory_on_postgres() {
         "{on_first:?}"
     );
     assert!(on_first.iter().all(is_released), "{on_first:?}");
+    assert_eq!(listed_ids(&on_second), listed_ids(&on_first));
+    assert_eq!(
+        on_first[0].release_time, on_second[0].release_time,
+        "one shared release time"
+    );
 
     // The same key on the first replica: the second's answer, nothing sent.
     let calls = fleet.emulator().faults().snapshot().release_calls;
