@@ -19,9 +19,10 @@
 //! cases of [`lifecycle`].
 //!
 //! The SDK side of each case is written from the operation's inputs (what
-//! an SDK user would set), never copied from the gateway's request; the one
-//! exception is the idempotency key the gateway generates for a call
-//! without one, which only the gateway knows.
+//! an SDK user would set), never copied from the gateway's request; the
+//! exceptions are values only the gateway knows: the idempotency key it
+//! generates for an allocation without one, and the `ClientToken` (a fresh
+//! UUID) of an Alibaba release without one, each checked for its format.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

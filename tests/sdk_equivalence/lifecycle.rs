@@ -8,7 +8,10 @@
 //! gateway's request. The Alibaba release's `ClientToken` is derived by
 //! the gateway from the instance and the idempotency key; the test
 //! derives it again, independently, by the documented rule
-//! ([`release_client_token`]).
+//! ([`release_client_token`]). A release without a key carries a fresh
+//! UUID instead, which only the gateway knows: like the key the gateway
+//! makes up for an allocation without one, it is the one value the SDK
+//! side takes from the gateway's request (after checking its format).
 
 use ipalloc_gateway::pb;
 use pb::check_availability_request::Params as CheckParams;
@@ -497,4 +500,41 @@ pub async fn aliyun_cases(run: &mut Run, variant: &AliyunVariant) {
             modify,
         );
     }
+
+    // Without an idempotency key: the ClientToken is a fresh UUID, as an
+    // SDK user fills it; only the gateway knows its value, so the SDK side
+    // takes it from the gateway's request once its format is checked.
+    let instance = "i-eqvlan01";
+    let (outcome, [describe, modify]) = exchange(
+        &server,
+        vec![super::ali_described(instance), ali_modified()],
+        ["DescribeInstanceAttribute", "ModifyInstanceNetworkSpec"],
+        "release without a key",
+        run.client
+            .release_allocation(release(p, instance, "", false)),
+    )
+    .await;
+    outcome.unwrap_or_else(|e| panic!("{p} release without a key: {e:?}"));
+    let token = modify.param("ClientToken").unwrap_or_default();
+    assert_eq!(
+        uuid::Uuid::parse_str(&token).map(|u| u.get_version_num()),
+        Ok(4),
+        "{p}: a keyless release's ClientToken is a UUID v4: {token:?}"
+    );
+    run.push(
+        &format!("{p}-release-keyless-describe"),
+        variant.sdk,
+        json!({"InstanceId": instance}),
+        credentials.clone(),
+        "cn-hangzhou",
+        describe,
+    );
+    run.push(
+        &format!("{p}-release-keyless-modify"),
+        variant.sdk,
+        json!({"InstanceId": instance, "InternetMaxBandwidthOut": 0, "ClientToken": token}),
+        credentials,
+        "cn-hangzhou",
+        modify,
+    );
 }
