@@ -183,6 +183,14 @@ async fn get_state(client: &mut Client, provider: &str, id: &str) -> pb::Allocat
         .state()
 }
 
+/// The WARN and ERROR lines of a gateway's log.
+fn warnings(log: &str) -> String {
+    log.lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn is_released(listed: &pb::ListedAllocation) -> bool {
     allocation(listed).state() == pb::AllocationState::Released && listed.release_time.is_some()
 }
@@ -352,7 +360,12 @@ async fn two_replicas_share_the_inventory_on_postgres() {
     let mut eips: Vec<String> = first
         .allocate_ip(allocate)
         .await
-        .expect("the allocation")
+        .unwrap_or_else(|e| {
+            panic!(
+                "the allocation: {e:?}\nthe first replica's warnings:\n{}",
+                warnings(&fleet.log(0))
+            )
+        })
         .into_inner()
         .allocations
         .into_iter()
@@ -366,7 +379,9 @@ async fn two_replicas_share_the_inventory_on_postgres() {
         eips.iter()
             .map(|id| (account.to_owned(), id.clone()))
             .collect::<Vec<_>>(),
-        "{listed:?}"
+        "{listed:?}\nthe replicas' warnings:\n{}\n{}",
+        warnings(&fleet.log(0)),
+        warnings(&fleet.log(1))
     );
     assert!(
         listed
