@@ -25,7 +25,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::emulators::{both, counters, providers_toml};
-use common::fleet::{Fleet, FleetOptions};
+use common::fleet::{Fleet, FleetOptions, await_health};
 use common::{bearer, error_info, process, requests, sha256_hex};
 use ipalloc_gateway::pb;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
@@ -33,6 +33,7 @@ use ipalloc_gateway::sandbox::EmulatorOptions;
 use serde_json::Value;
 use tonic::Code;
 use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 type Client = IpAllocationClient<Channel>;
 
@@ -348,6 +349,20 @@ async fn two_replicas_share_the_inventory_on_postgres() {
     fleet
         .emulator()
         .set_creation_delay(Duration::from_millis(50));
+    // Both replicas serving: the database prepared (migrated) by one of
+    // them. Before that a replica answers NOT_SERVING, and a call it takes
+    // meanwhile may find the schema half made.
+    for replica in &fleet.replicas {
+        let mut health = replica.health.clone();
+        assert!(
+            await_health(&mut health, ServingStatus::Serving, Duration::from_secs(30))
+                .await
+                .is_some(),
+            "replica {} serving within 30 s:\n{}",
+            replica.id,
+            warnings(&replica.process.log_text())
+        );
+    }
     let account = common::fleet::ACCOUNT;
     let mut first = fleet.replicas[0].client.clone();
     let mut second = fleet.replicas[1].client.clone();
