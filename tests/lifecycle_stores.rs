@@ -595,8 +595,9 @@ async fn callers_see_and_release_only_what_they_may_and_each_release_is_audited(
         "still allocated"
     );
 
-    // Released by app; again (already released); an unknown EIP (the
-    // provider's error).
+    // Released by app; again under the same key (the first answer); again
+    // without a key (already released); an unknown EIP (the provider's
+    // error).
     let done = client
         .release_allocation(bearer(
             release("zenlayer", &app_eip, "ls-call-rel-1", false),
@@ -606,6 +607,15 @@ async fn callers_see_and_release_only_what_they_may_and_each_release_is_audited(
         .expect("app releases")
         .into_inner();
     assert!(!done.already_released, "{done:?}");
+    let repeated = client
+        .release_allocation(bearer(
+            release("zenlayer", &app_eip, "ls-call-rel-1", false),
+            APP_TOKEN,
+        ))
+        .await
+        .expect("the same release again")
+        .into_inner();
+    assert_eq!(repeated, done, "the first call's result");
     let again = client
         .release_allocation(bearer(release("zenlayer", &app_eip, "", false), APP_TOKEN))
         .await
@@ -630,34 +640,19 @@ async fn callers_see_and_release_only_what_they_may_and_each_release_is_audited(
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .filter(|line: &Value| line["action"] == "release")
         .collect();
-    let expected: [(&str, &str, &str, &str, &str, &str); 5] = [
-        // (caller, provider, id, key, code, reason)
-        (
-            "reader",
-            "zenlayer",
-            &app_eip,
-            "ls-call-rel-r",
-            "PERMISSION_DENIED",
-            "CALLER_NOT_ALLOWED",
-        ),
-        (
-            "zl",
-            "aliyun",
-            "i-emuready002",
-            "ls-call-rel-zl",
-            "PERMISSION_DENIED",
-            "CALLER_NOT_ALLOWED",
-        ),
+    // (caller, provider, id, key, code, reason). The id and key are
+    // read from the request once the caller may call ReleaseAllocation at
+    // all: the line of a caller refused the RPC names neither (as
+    // AllocateIp's do not), the line of one refused the account names
+    // both.
+    #[rustfmt::skip]
+    let expected: [(&str, &str, &str, &str, &str, &str); 6] = [
+        ("reader", "zenlayer", "", "", "PERMISSION_DENIED", "CALLER_NOT_ALLOWED"),
+        ("zl", "aliyun", "i-emuready002", "ls-call-rel-zl", "PERMISSION_DENIED", "CALLER_NOT_ALLOWED"),
+        ("app", "zenlayer", &app_eip, "ls-call-rel-1", "OK", ""),
         ("app", "zenlayer", &app_eip, "ls-call-rel-1", "OK", ""),
         ("app", "zenlayer", &app_eip, "", "OK", ""),
-        (
-            "app",
-            "zenlayer",
-            "eip-doesnotexist",
-            "",
-            &unknown_code,
-            &unknown_reason,
-        ),
+        ("app", "zenlayer", "eip-doesnotexist", "", &unknown_code, &unknown_reason),
     ];
     assert_eq!(lines.len(), expected.len(), "release lines:\n{text}");
     for (i, (line, (caller, provider, id, key, code, reason))) in
@@ -665,20 +660,25 @@ async fn callers_see_and_release_only_what_they_may_and_each_release_is_audited(
     {
         let what = format!("release line {}: {line}", i + 1);
         assert_eq!(line["caller"], caller, "{what}");
+        assert_eq!(line["caller_via"], "token", "{what}");
         assert_eq!(line["provider"], provider, "{what}");
         assert_eq!(line["code"], code, "{what}");
         assert_eq!(line["reason"], reason, "{what}");
-        // A call refused for its caller is refused before its message is
-        // read (as AllocateIp's are): the line names the caller, the
-        // account and the refusal, not the allocation.
-        if reason != "CALLER_NOT_ALLOWED" {
-            assert!(line.to_string().contains(id), "{what}: names {id}");
-            assert_eq!(line["idempotency_key"], key, "{what}");
+        assert_eq!(line["idempotency_key"], key, "{what}");
+        if id.is_empty() {
+            assert_eq!(line["params"], serde_json::json!({}), "{what}");
+        } else {
+            assert_eq!(line["params"]["id"], id, "{what}");
         }
         assert!(
             line["time"].as_str().is_some_and(|t| t.ends_with('Z')),
             "{what}"
         );
+    }
+    // A success names the released allocation and its state.
+    for line in &lines[2..5] {
+        assert_eq!(line["eips"][0]["id"], app_eip.as_str(), "{line}");
+        assert_eq!(line["eips"][0]["state"], "RELEASED", "{line}");
     }
     for token in [APP_TOKEN, ZL_TOKEN, READER_TOKEN] {
         assert!(!text.contains(token), "the trail holds a token");

@@ -163,8 +163,8 @@ pub async fn zenlayer_cases(run: &mut Run) {
     );
     run.zl_case("zl-purge-release", json!({"eipIds": ["eip-rel2"]}), purge);
 
-    // CheckAvailability: one zone (POSTPAID, the default), and every zone
-    // for PREPAID.
+    // CheckAvailability: one zone (POSTPAID, the default), one zone and
+    // netmask, and every zone for PREPAID.
     let answer = zl_ok(json!({"eipResources": [
         {"zoneId": "SEL-A", "status": "SELL", "netmask": 32},
         {"zoneId": "SEL-A", "status": "SELL_SHORTAGE", "netmask": 30}
@@ -175,6 +175,16 @@ pub async fn zenlayer_cases(run: &mut Run) {
             pb::ZenlayerAvailabilityParams {
                 zone_id: "SEL-A".into(),
                 ..Default::default()
+            },
+            json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID"}),
+        ),
+        // A netmask is filtered by the gateway: the API has no such field.
+        (
+            "zl-available-zone-netmask",
+            pb::ZenlayerAvailabilityParams {
+                zone_id: "SEL-A".into(),
+                netmask: Some(30),
+                charge_type: pb::ChargeType::Postpaid as i32,
             },
             json!({"zoneId": "SEL-A", "eipChargeType": "POSTPAID"}),
         ),
