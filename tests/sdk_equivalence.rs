@@ -14,10 +14,15 @@
 //! nothing the SDK leaves out, nothing missing; volatile fields by format,
 //! each signature recomputed by [`common::signatures`].
 //!
+//! The lifecycle RPCs' requests (ReleaseAllocation, CheckAvailability,
+//! ListAllocations' refresh and its `include_unmanaged` pages) are the
+//! cases of [`lifecycle`].
+//!
 //! The SDK side of each case is written from the operation's inputs (what
-//! an SDK user would set), never copied from the gateway's request; the one
-//! exception is the idempotency key the gateway generates for a call
-//! without one, which only the gateway knows.
+//! an SDK user would set), never copied from the gateway's request; the
+//! exceptions are values only the gateway knows: the idempotency key it
+//! generates for an allocation without one, and the `ClientToken` (a fresh
+//! UUID) of an Alibaba release without one, each checked for its format.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -25,6 +30,8 @@
 mod common;
 #[path = "sdk_equivalence/compare.rs"]
 mod compare;
+#[path = "sdk_equivalence/lifecycle.rs"]
+mod lifecycle;
 
 use std::time::Duration;
 
@@ -161,8 +168,12 @@ impl Run {
             "AllocateEipAddresses" => "AllocateEipAddresses",
             "DescribeEipAddresses" => "DescribeEipAddresses",
             "TerminateEipAddress" => "TerminateEipAddress",
+            "ReleaseEipAddresses" => "ReleaseEipAddresses",
+            "DescribeEipAvailableResources" => "DescribeEipAvailableResources",
             "AllocatePublicIpAddress" => "AllocatePublicIpAddress",
             "DescribeInstanceAttribute" => "DescribeInstanceAttribute",
+            "DescribeInstances" => "DescribeInstances",
+            "ModifyInstanceNetworkSpec" => "ModifyInstanceNetworkSpec",
             other => panic!("{id}: unexpected action {other:?}"),
         };
         self.cases.push(Case {
@@ -673,6 +684,13 @@ fn gateway_config(zenlayer: &Scripted, aliyun: &Scripted) -> String {
         &zenlayer.url(),
         "max_attempts = 1\npoll_initial_ms = 10\npoll_max_ms = 50\nterminate_failed = true",
     );
+    // An account the gateway allocates nothing on (ListAllocations'
+    // include_unmanaged lists only the account's own EIPs there).
+    config.push_str(&zenlayer_provider(
+        "zl-bare",
+        &zenlayer.url(),
+        "max_attempts = 1",
+    ));
     for variant in VARIANTS {
         let signature = if variant.sdk == Sdk::AliyunV3 {
             "v3"
@@ -711,8 +729,10 @@ async fn gateway_requests_equal_the_official_sdks_requests() {
         cases: Vec::new(),
     };
     zenlayer_cases(&mut run).await;
+    lifecycle::zenlayer_cases(&mut run).await;
     for variant in &VARIANTS {
         aliyun_cases(&mut run, variant).await;
+        lifecycle::aliyun_cases(&mut run, variant).await;
     }
 
     // The SDK side, in one Python run.

@@ -10,7 +10,8 @@ compares each recorded request with the one the gateway sent.
 Operations: Zenlayer AllocateEipAddresses, DescribeEipAddresses,
 TerminateEipAddress, ReleaseEipAddresses, DescribeEipAvailableResources;
 Alibaba AllocatePublicIpAddress, DescribeInstanceAttribute,
-ReleasePublicIpAddress, ModifyInstanceNetworkSpec (V1 and V3).
+DescribeInstances, ReleasePublicIpAddress, ModifyInstanceNetworkSpec (V1 and
+V3).
 
 SDKs: zenlayercloud-sdk-python (BmcClient, AbstractModel serialization);
 aliyun-python-sdk-core + aliyun-python-sdk-ecs (RPC signature V1, the
@@ -35,6 +36,9 @@ from aliyunsdkecs.request.v20140526.AllocatePublicIpAddressRequest import (
 )
 from aliyunsdkecs.request.v20140526.DescribeInstanceAttributeRequest import (
     DescribeInstanceAttributeRequest as LegacyDescribe,
+)
+from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import (
+    DescribeInstancesRequest as LegacyDescribeInstances,
 )
 from aliyunsdkecs.request.v20140526.ModifyInstanceNetworkSpecRequest import (
     ModifyInstanceNetworkSpecRequest as LegacyModifyNetworkSpec,
@@ -103,6 +107,7 @@ def zenlayer(case):
 LEGACY_REQUESTS = {
     "AllocatePublicIpAddress": LegacyAllocate,
     "DescribeInstanceAttribute": LegacyDescribe,
+    "DescribeInstances": LegacyDescribeInstances,
     "ReleasePublicIpAddress": LegacyReleasePublicIp,
     "ModifyInstanceNetworkSpec": LegacyModifyNetworkSpec,
 }
@@ -147,6 +152,8 @@ SNAKE = {
     "AllocatePublicIp": "allocate_public_ip",
     "AutoPay": "auto_pay",
     "ClientToken": "client_token",
+    "InstanceIds": "instance_ids",
+    "PageSize": "page_size",
 }
 
 # action -> (request model, client method) of the V3 SDK.
@@ -158,6 +165,10 @@ V3_REQUESTS = {
     "DescribeInstanceAttribute": (
         ecs_models.DescribeInstanceAttributeRequest,
         "describe_instance_attribute_with_options",
+    ),
+    "DescribeInstances": (
+        ecs_models.DescribeInstancesRequest,
+        "describe_instances_with_options",
     ),
     "ReleasePublicIpAddress": (
         ecs_models.ReleasePublicIpAddressRequest,
