@@ -40,9 +40,6 @@ const SCAN_PER_ENTRY: usize = 10;
 /// Largest page asked of a provider when listing unmanaged EIPs.
 const UNMANAGED_PAGE: u32 = 100;
 
-/// The tag a gateway puts on the EIPs it makes.
-const KEY_TAG: &str = "ipalloc-idempotency-key";
-
 impl Allocator {
     pub async fn list(
         &self,
@@ -304,16 +301,12 @@ fn unmanaged(
     tags: Vec<Tag>,
     seen: SystemTime,
 ) -> pb::ListedAllocation {
-    // A key another gateway tagged it with is shown; it is not ours.
-    let key = tags
-        .iter()
-        .find(|t| t.key == KEY_TAG)
-        .map(|t| t.value.clone())
-        .unwrap_or_default();
+    // Not ours: no key of this gateway (a key another gateway tagged it
+    // with stays visible among the tags).
     pb::ListedAllocation {
         allocation: Some(convert::allocation(provider.description(), allocation)),
         managed: false,
-        idempotency_key: key,
+        idempotency_key: String::new(),
         caller: String::new(),
         create_time: None,
         release_time: None,

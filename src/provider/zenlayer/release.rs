@@ -74,12 +74,15 @@ pub(super) async fn release(
             )
         }
         Err(e) if has_code(&e, EIP_RECYCLED) => {
+            // Released before this call: the answer names no request (the
+            // refused terminate's id is only logged), as when nothing is sent.
+            tracing::debug!(
+                eip_id = %spec.id,
+                provider_request_id = e.request_id().unwrap_or_default(),
+                "zenlayer: the EIP was already in the recycle bin"
+            );
             let shown = read_back(provider, &spec.id, ctx).await;
-            (
-                e.request_id().unwrap_or_default().to_owned(),
-                released(&spec.id, shown, RECYCLE),
-                true,
-            )
+            (String::new(), released(&spec.id, shown, RECYCLE), true)
         }
         Err(e) if has_code(&e, EIP_NOT_FOUND) => {
             return Err(ProviderError::NotFound {
