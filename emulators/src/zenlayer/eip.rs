@@ -2,8 +2,9 @@
 //! and its view as DescribeEipAddresses shows it. The status is derived
 //! from timestamps (no background tasks): CREATING until its creation time
 //! is over, then AVAILABLE (or CREATE_FAILED when it was doomed at
-//! allocation), RECYCLE once terminated, gone once purged from the recycle
-//! bin (ReleaseEipAddresses, or 24 hours after its termination).
+//! allocation), RECYCLING for the recycling delay once terminated, then
+//! RECYCLE, gone once purged from the recycle bin (ReleaseEipAddresses, or
+//! 24 hours after its termination).
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -14,7 +15,8 @@ use time::OffsetDateTime;
 use super::seed::ResourceGroup;
 
 /// `eipStatus` values (FACTS §3.3). The emulator produces CREATING,
-/// CREATE_FAILED, AVAILABLE and RECYCLE; the others are accepted as filters.
+/// CREATE_FAILED, AVAILABLE, RECYCLING and RECYCLE; the others are accepted
+/// as filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EipStatus {
@@ -146,6 +148,8 @@ pub struct Eip {
     pub address: Option<Ipv4Addr>,
     /// When TerminateEipAddress moved it to the recycle bin.
     pub terminated_at: Option<Instant>,
+    /// When RECYCLING ends and RECYCLE begins (set with `terminated_at`).
+    pub recycled_at: Option<Instant>,
     /// ReleaseEipAddresses removed it from the recycle bin.
     pub purged: bool,
 }
@@ -165,7 +169,13 @@ impl Eip {
     }
 
     pub fn status(&self, now: Instant) -> EipStatus {
-        if self.terminated_at.is_some() {
+        if let Some(recycled_at) = self.recycled_at {
+            if now < recycled_at {
+                EipStatus::Recycling
+            } else {
+                EipStatus::Recycle
+            }
+        } else if self.terminated_at.is_some() {
             EipStatus::Recycle
         } else if now < self.ready_at {
             EipStatus::Creating
@@ -179,7 +189,10 @@ impl Eip {
     pub fn view(&self, now: Instant) -> EipView {
         let status = self.status(now);
         let ip_address = match status {
-            EipStatus::Creating | EipStatus::CreateFailed | EipStatus::Recycle => None,
+            EipStatus::Creating
+            | EipStatus::CreateFailed
+            | EipStatus::Recycling
+            | EipStatus::Recycle => None,
             _ => self.address.map(|a| a.to_string()),
         };
         EipView {

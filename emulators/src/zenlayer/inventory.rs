@@ -143,13 +143,13 @@ const ERRORS: &[(&str, u16, &str, &str)] = &[
         OPERATION_DENIED_EIP_RECYCLED,
         403,
         "Terminate",
-        "terminate the same EIP twice",
+        "terminate the same EIP twice (also while it is RECYCLING)",
     ),
     (
         OPERATION_DENIED_EIP_NOT_RECYCLED,
         403,
         "Release",
-        "release an EIP that was not terminated first (nothing of the request is released)",
+        "release an EIP that was not terminated first, or one still RECYCLING (nothing of the request is released)",
     ),
 ];
 
@@ -192,7 +192,8 @@ pub fn inventory_markdown() -> String {
          Addresses are handed out lowest free first and return to the pool on TerminateEipAddress; an order \
          the pool cannot fill is accepted and ends CREATE_FAILED. DescribeEipAvailableResources counts the free \
          blocks of each netmask: more than 10 `SELL`, 1 to 10 `SELL_SHORTAGE`, none `SOLD_OUT`; it changes as \
-         EIPs are allocated and terminated. A terminated EIP stays in the recycle bin (RECYCLE) for 24 hours or \
+         EIPs are allocated and terminated. A terminated EIP is RECYCLING for the recycling delay (none unless \
+         configured), then stays in the recycle bin (RECYCLE) for 24 hours or \
          until ReleaseEipAddresses, then is gone (`INVALID_EIP_NOT_FOUND`).\n",
         seed::SOLD_NETMASKS.start(),
         seed::SOLD_NETMASKS.end()

@@ -8,7 +8,9 @@
 //! a Zenlayer account.
 //!
 //! EIP creation is asynchronous as on Zenlayer: CREATING for the creation
-//! delay (2 s by default), then AVAILABLE (or CREATE_FAILED in zone SIN-A).
+//! delay (2 s by default), then AVAILABLE (or CREATE_FAILED in zone SIN-A);
+//! a terminated EIP is RECYCLING for the recycling delay (none by default),
+//! then RECYCLE.
 //! Faults and counters come from the shared core (`crate`);
 //! [`inventory_markdown`] documents zones and how to reproduce each error.
 //!
@@ -71,14 +73,17 @@ pub struct ZenlayerEmulatorConfig {
     pub credentials: Vec<(String, String)>,
     /// How long new EIPs stay CREATING.
     pub creation_delay: Duration,
+    /// How long a terminated EIP stays RECYCLING before it is RECYCLE (and
+    /// ReleaseEipAddresses accepts it); zero by default.
+    pub recycling_delay: Duration,
     pub faults: FaultConfig,
     /// How requests are read where the docs leave a choice.
     pub reading: ApiReading,
 }
 
 impl Default for ZenlayerEmulatorConfig {
-    /// The sandbox key pair, a 2 s creation delay, no faults, the strict
-    /// reading.
+    /// The sandbox key pair, a 2 s creation delay, no recycling delay, no
+    /// faults, the strict reading.
     fn default() -> Self {
         ZenlayerEmulatorConfig {
             credentials: vec![(
@@ -86,6 +91,7 @@ impl Default for ZenlayerEmulatorConfig {
                 SANDBOX_ACCESS_KEY_PASSWORD.to_owned(),
             )],
             creation_delay: DEFAULT_CREATION_DELAY,
+            recycling_delay: Duration::ZERO,
             faults: FaultConfig::default(),
             reading: ApiReading::Strict,
         }
@@ -98,6 +104,7 @@ impl std::fmt::Debug for ZenlayerEmulatorConfig {
         f.debug_struct("ZenlayerEmulatorConfig")
             .field("access_key_ids", &ids)
             .field("creation_delay", &self.creation_delay)
+            .field("recycling_delay", &self.recycling_delay)
             .field("faults", &self.faults)
             .field("reading", &self.reading)
             .finish_non_exhaustive()
@@ -110,6 +117,7 @@ pub struct ZenlayerEmulator {
     credentials: Vec<verify::KeyPair>,
     faults: Arc<Faults>,
     creation_delay: Mutex<Duration>,
+    recycling_delay: Mutex<Duration>,
     store: Mutex<state::Store>,
     reading: ApiReading,
 }
@@ -141,6 +149,7 @@ impl ZenlayerEmulator {
                 .collect(),
             faults: Arc::new(Faults::new(config.faults)),
             creation_delay: Mutex::new(config.creation_delay.min(MAX_CREATION_DELAY)),
+            recycling_delay: Mutex::new(config.recycling_delay.min(MAX_CREATION_DELAY)),
             store: Mutex::new(state::Store::default()),
             reading: config.reading,
         }
@@ -165,6 +174,17 @@ impl ZenlayerEmulator {
     /// allocated keep theirs); clamped to [`MAX_CREATION_DELAY`].
     pub fn set_creation_delay(&self, delay: Duration) {
         *lock(&self.creation_delay) = delay.min(MAX_CREATION_DELAY);
+    }
+
+    /// How long EIPs terminated from now on stay RECYCLING.
+    pub fn recycling_delay(&self) -> Duration {
+        *lock(&self.recycling_delay)
+    }
+
+    /// Sets the recycling delay for EIPs terminated from now on; clamped to
+    /// [`MAX_CREATION_DELAY`].
+    pub fn set_recycling_delay(&self, delay: Duration) {
+        *lock(&self.recycling_delay) = delay.min(MAX_CREATION_DELAY);
     }
 
     /// One EIP as DescribeEipAddresses would show it now.

@@ -2,7 +2,8 @@
 //! derived from timestamps (no background tasks): CREATING until its
 //! creation time is over, then AVAILABLE (or CREATE_FAILED when it was
 //! doomed at allocation: zone SIN-A, or the pool had no free block),
-//! RECYCLE once terminated, and gone once released from the recycle bin.
+//! RECYCLING for the recycling delay once terminated, then RECYCLE, and gone
+//! once released from the recycle bin.
 //!
 //! The address of an EIP is reserved from the pool at allocation (hidden
 //! while CREATING) and goes back to the pool on termination; what is left
@@ -94,6 +95,7 @@ impl Store {
                 ready_at,
                 address,
                 terminated_at: None,
+                recycled_at: None,
                 purged: false,
             });
             ids.push(id);
@@ -101,9 +103,14 @@ impl Store {
         ids
     }
 
-    /// TerminateEipAddress: moves the EIP to RECYCLE and returns its address
-    /// to the pool.
-    pub fn terminate(&mut self, id: &str, now: Instant) -> Result<(), TerminateRefusal> {
+    /// TerminateEipAddress: moves the EIP to the recycle bin (RECYCLING for
+    /// `recycling_delay`, then RECYCLE) and returns its address to the pool.
+    pub fn terminate(
+        &mut self,
+        id: &str,
+        now: Instant,
+        recycling_delay: Duration,
+    ) -> Result<(), TerminateRefusal> {
         let Some(&i) = self.index.get(id) else {
             return Err(TerminateRefusal::NotFound);
         };
@@ -119,6 +126,7 @@ impl Store {
             _ => {}
         }
         eip.terminated_at = Some(now);
+        eip.recycled_at = Some(now.checked_add(recycling_delay).unwrap_or(now));
         if let Some(address) = eip.address.take()
             && let Some(pool) = self.pools.get_mut(eip.spec.zone_id)
         {
@@ -301,19 +309,22 @@ mod tests {
         let pre = store.allocate(&spec("FRA-A", ChargeType::Prepaid), 1, delay, t0, wall);
         let failed = store.allocate(&spec("SIN-A", ChargeType::Postpaid), 1, delay, t0, wall);
         assert_eq!(
-            store.terminate("eip-nope", t0),
+            store.terminate("eip-nope", t0, Duration::ZERO),
             Err(TerminateRefusal::NotFound)
         );
         assert_eq!(
-            store.terminate(&post[0], t0),
+            store.terminate(&post[0], t0, Duration::ZERO),
             Err(TerminateRefusal::Creating)
         );
         assert_eq!(
-            store.terminate(&pre[0], t0 + delay),
+            store.terminate(&pre[0], t0 + delay, Duration::ZERO),
             Err(TerminateRefusal::Subscription)
         );
         let before = store.free_addresses("FRA-A");
-        assert_eq!(store.terminate(&post[0], t0 + delay), Ok(()));
+        assert_eq!(
+            store.terminate(&post[0], t0 + delay, Duration::ZERO),
+            Ok(())
+        );
         assert_eq!(store.free_addresses("FRA-A"), before + 1);
         let view = store.get(&post[0], t0 + delay).unwrap();
         assert_eq!(
@@ -321,10 +332,46 @@ mod tests {
             (EipStatus::Recycle, None)
         );
         assert_eq!(
-            store.terminate(&post[0], t0 + delay),
+            store.terminate(&post[0], t0 + delay, Duration::ZERO),
             Err(TerminateRefusal::Recycled)
         );
-        assert_eq!(store.terminate(&failed[0], t0 + delay), Ok(()));
+        assert_eq!(
+            store.terminate(&failed[0], t0 + delay, Duration::ZERO),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn recycling_lasts_the_recycling_delay() {
+        let mut store = Store::default();
+        let t0 = Instant::now();
+        let wall = OffsetDateTime::now_utc();
+        let ids = store.allocate(
+            &spec("SEL-A", ChargeType::Postpaid),
+            1,
+            Duration::ZERO,
+            t0,
+            wall,
+        );
+        let delay = Duration::from_secs(5);
+        store.terminate(&ids[0], t0, delay).unwrap();
+        assert_eq!(
+            store.get(&ids[0], t0).unwrap().eip_status,
+            EipStatus::Recycling
+        );
+        assert_eq!(
+            store.terminate(&ids[0], t0, delay),
+            Err(TerminateRefusal::Recycled)
+        );
+        assert_eq!(
+            store.release(&[ids[0].as_str()], t0),
+            Err(ReleaseRefusal::NotRecycled(ids[0].clone()))
+        );
+        assert_eq!(
+            store.get(&ids[0], t0 + delay).unwrap().eip_status,
+            EipStatus::Recycle
+        );
+        assert_eq!(store.release(&[ids[0].as_str()], t0 + delay), Ok(()));
     }
 
     #[test]
@@ -340,8 +387,8 @@ mod tests {
             wall,
         );
         let [a, b, c] = [ids[0].as_str(), ids[1].as_str(), ids[2].as_str()];
-        store.terminate(a, t0).unwrap();
-        store.terminate(b, t0).unwrap();
+        store.terminate(a, t0, Duration::ZERO).unwrap();
+        store.terminate(b, t0, Duration::ZERO).unwrap();
         assert_eq!(
             store.release(&[a, c], t0),
             Err(ReleaseRefusal::NotRecycled(c.to_owned()))
@@ -354,13 +401,16 @@ mod tests {
         assert_eq!(store.release(&[a, b], t0), Ok(()));
         assert!(store.get(a, t0).is_none() && store.get(b, t0).is_none());
         assert_eq!(store.all(t0).len(), 1);
-        assert_eq!(store.terminate(a, t0), Err(TerminateRefusal::NotFound));
+        assert_eq!(
+            store.terminate(a, t0, Duration::ZERO),
+            Err(TerminateRefusal::NotFound)
+        );
         assert_eq!(
             store.release(&[a], t0),
             Err(ReleaseRefusal::NotFound(a.to_owned()))
         );
         // The recycle bin keeps an EIP for 24 hours.
-        store.terminate(c, t0).unwrap();
+        store.terminate(c, t0, Duration::ZERO).unwrap();
         let later = t0 + crate::zenlayer::eip::RECYCLE_RETENTION;
         assert!(store.get(c, later - Duration::from_secs(1)).is_some());
         assert!(store.get(c, later).is_none());

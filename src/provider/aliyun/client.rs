@@ -26,7 +26,8 @@ use crate::provider::error::ProviderError;
 use crate::provider::http::{self, HttpResponse};
 use crate::provider::model::{
     AliyunAllocate, AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState,
-    Capabilities, Operation, ProviderDescription, ProviderKind,
+    Availability, AvailabilitySpec, Capabilities, Operation, ProviderDescription, ProviderKind,
+    ReleaseResult, ReleaseSpec,
 };
 use crate::provider::signing::parse_base_url;
 
@@ -168,7 +169,7 @@ impl AliyunProvider {
 
     /// Pushes one call through the resilience stack; a non-2xx answer
     /// becomes an error.
-    async fn call(
+    pub(super) async fn call(
         &self,
         op: Operation,
         region: &str,
@@ -181,6 +182,32 @@ impl AliyunProvider {
         };
         let attempt = Attempt::new(op, call, ctx);
         self.stack.clone().oneshot(attempt).await
+    }
+
+    /// The request region: `requested`, or the configured one.
+    pub(super) fn region<'a>(
+        &'a self,
+        requested: Option<&'a str>,
+    ) -> Result<&'a str, ProviderError> {
+        self.shared.region(requested)
+    }
+
+    /// `DescribeInstanceAttribute` of `instance_id` in `region`.
+    pub(super) async fn describe_attribute(
+        &self,
+        instance_id: &str,
+        region: &str,
+        ctx: &CallContext,
+    ) -> Result<wire::DescribeInstanceAttributeResponse, ProviderError> {
+        let op = DESCRIBE_INSTANCE_ATTRIBUTE;
+        let params = vec![("InstanceId", instance_id.to_owned())];
+        let response = self.call(op, region, params, ctx).await?;
+        wire::parse_describe_instance_attribute(op, &response)
+    }
+
+    /// The configured provider name (for logs and messages).
+    pub(super) fn name(&self) -> &str {
+        &self.shared.settings.name
     }
 
     /// `spec` as this provider's own; `what` names the call for the error.
@@ -385,7 +412,7 @@ impl crate::provider::Provider for AliyunProvider {
             "aliyun described an instance"
         );
         let request_id = Some(body.request_id.clone()).filter(|id| !id.is_empty());
-        let Some(ip) = body.public_ip() else {
+        if body.public_ip().is_none() {
             let message = match body.eip() {
                 Some(eip) => format!(
                     "instance {instance_id} has no static public IP (EIP {eip} is bound to it)"
@@ -398,40 +425,20 @@ impl crate::provider::Provider for AliyunProvider {
                 message,
                 request_id,
             });
-        };
-        let non_empty = |value: &str| Some(value.to_owned()).filter(|v| !v.is_empty());
-        Ok(Allocation {
-            id: lookup.id.clone(),
-            ip_address: Some(ip.to_owned()),
-            state: AllocationState::Ready,
-            provider_status: body.status.clone(),
-            zone_id: non_empty(&body.zone_id),
-            region_id: non_empty(&body.region_id).or_else(|| Some(region.to_owned())),
-            requires_instance_restart: true,
-            instance_id: non_empty(&body.instance_id).or_else(|| Some(lookup.id.clone())),
-            failure_reason: None,
-            netmask: None,
-        })
+        }
+        Ok(super::allocation::from_instance(&body, &lookup.id, region))
     }
 
-    /// One instance per allocation: ids are looked up one by one.
+    /// The instances of the configured region, 100 per `DescribeInstances`
+    /// ([`Self::describe_batch`]); an instance without a static public IP
+    /// has no allocation and is left out, like one Alibaba does not know.
     async fn get_allocations(
         &self,
         ids: &[String],
         ctx: &CallContext,
     ) -> Result<Vec<Allocation>, ProviderError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            let lookup = AllocationLookup {
-                id: id.clone(),
-                region_id: None,
-            };
-            match self.get_allocation(&lookup, ctx).await {
-                Ok(allocation) => found.push(allocation),
-                Err(ProviderError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let mut found = self.describe_instances(None, ids, ctx).await?;
+        found.retain(|allocation| allocation.state == AllocationState::Ready);
         Ok(found)
     }
 
@@ -462,6 +469,34 @@ impl crate::provider::Provider for AliyunProvider {
     /// Alibaba allocations never end FAILED: nothing to release.
     async fn release_failed(&self, _id: &str, _ctx: &CallContext) -> Result<bool, ProviderError> {
         Ok(false)
+    }
+
+    /// See [`super::release`].
+    async fn release(
+        &self,
+        spec: &ReleaseSpec,
+        ctx: &CallContext,
+    ) -> Result<ReleaseResult, ProviderError> {
+        self.release_public_ip(spec, ctx).await
+    }
+
+    /// See [`super::batch`].
+    async fn describe_batch(
+        &self,
+        region_id: Option<&str>,
+        ids: &[String],
+        ctx: &CallContext,
+    ) -> Result<Vec<Allocation>, ProviderError> {
+        self.describe_instances(region_id, ids, ctx).await
+    }
+
+    /// See [`super::availability`].
+    async fn check_availability(
+        &self,
+        spec: &AvailabilitySpec,
+        ctx: &CallContext,
+    ) -> Result<Availability, ProviderError> {
+        self.check_instance(spec, ctx).await
     }
 }
 

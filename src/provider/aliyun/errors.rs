@@ -2,8 +2,12 @@
 //! `OperationDenied`, a message pattern) -> gRPC code, `ErrorInfo` reason
 //! and retry class.
 //!
-//! Sources: the `AllocatePublicIpAddress` API page's error table and the POP
+//! Sources: the error tables of the `AllocatePublicIpAddress` and
+//! `ModifyInstanceNetworkSpec` (the release) API pages, and the POP
 //! gateway's common error codes (`shared/providers/aliyun/FACTS.md` §4).
+//! `DescribeInstances` and `DescribeInstanceAttribute` answer the common
+//! codes and `InvalidInstanceId.NotFound` (`InvalidRegionId.NotFound`,
+//! `InvalidParameter`, ... fall to the `*.NotFound` and `Invalid*` rows).
 //! Classification is by `Code`, never by HTTP status (the docs disagree on
 //! statuses); the HTTP column is documentation only. The first matching row
 //! wins, so specific rows come before wildcards.
@@ -40,6 +44,36 @@ pub static TABLE: ErrorTable = ErrorTable {
         rule("AllocateIpInvalidInstanceBandwidth", None, Some(400), FailedPrecondition, "INSTANCE_BANDWIDTH_ZERO", Never),
         rule("NAT_PUBLIC_IP_BINDING_FAILED", None, Some(403), Aborted, "NAT_PUBLIC_IP_BINDING_FAILED", Never),
         rule("NAT_PUBLIC_IP_ALLOCATE_FAILED", None, Some(403), Aborted, "NAT_PUBLIC_IP_ALLOCATE_FAILED", Never),
+        // ModifyInstanceNetworkSpec API page (the release), codes not above;
+        // `IdempotentParameterMismatch` is the ECS common error of a
+        // ClientToken reused with other parameters.
+        rule("InvalidInternetMaxBandwidthIn.ValueNotSupported", None, Some(400), InvalidArgument, "BANDWIDTH_IN_INVALID", Never),
+        rule("InvalidInternetMaxBandwidthOut.ValueNotSupported", None, Some(400), InvalidArgument, "BANDWIDTH_OUT_INVALID", Never),
+        rule("ChargeTypeViolation", None, Some(403), FailedPrecondition, "INSTANCE_CHARGE_TYPE_UNSUPPORTED", Never),
+        rule("OperationDenied", Some("PrePaid"), Some(403), FailedPrecondition, "INSTANCE_CHARGE_TYPE_UNSUPPORTED", Never),
+        rule("OperationDenied", Some("After downgrade"), Some(400), FailedPrecondition, "INSTANCE_DOWNGRADED_THIS_CYCLE", Never),
+        rule("OperationDenied", Some("current user"), Some(400), PermissionDenied, "ACCOUNT_OPERATION_DENIED", Never),
+        rule("InvalidParameter.Bandwidth", None, Some(400), InvalidArgument, "BANDWIDTH_INVALID", Never),
+        rule("InvalidParameter.Conflict", None, Some(400), InvalidArgument, "PROVIDER_PARAMETER_CONFLICT", Never),
+        rule("InvalidStartTime.ValueNotSupported", None, Some(400), InvalidArgument, "PROVIDER_PARAMETER_INVALID", Never),
+        rule("Account.Arrearage", None, Some(400), FailedPrecondition, "ACCOUNT_IN_ARREARS", Never),
+        rule("InvalidInternetChargeType.ValueNotSupported", None, Some(400), InvalidArgument, "PROVIDER_PARAMETER_INVALID", Never),
+        rule("DecreasedBandwidthNotAllowed", None, Some(400), FailedPrecondition, "BANDWIDTH_DECREASE_DENIED", Never),
+        rule("BandwidthUpgradeDenied.EipBoundInstance", None, Some(400), FailedPrecondition, "INSTANCE_HAS_EIP", Never),
+        rule("InvalidClientToken.ValueNotSupported", None, Some(400), Internal, "PROVIDER_REQUEST_MALFORMED", Never),
+        rule("InvalidAccountStatus.NotEnoughBalance", None, Some(403), FailedPrecondition, "ACCOUNT_BALANCE_INSUFFICIENT", Never),
+        rule("InvalidInstance.UnPaidOrder", None, Some(403), FailedPrecondition, "INSTANCE_UNPAID_ORDER", Never),
+        rule("InvalidAction", None, Some(400), Internal, "PROVIDER_REQUEST_MALFORMED", Never),
+        rule("IpAllocationError", None, Some(400), Aborted, "PUBLIC_IP_ALLOCATION_FAILED", Never),
+        rule("InvalidParam.AllocatePublicIp", None, Some(400), InvalidArgument, "PROVIDER_PARAMETER_INVALID", Never),
+        rule("InstanceDowngrade.QuotaExceed", None, Some(400), ResourceExhausted, "INSTANCE_DOWNGRADE_QUOTA_EXCEEDED", Never),
+        rule("InvalidBandwidth.ValueNotSupported", None, Some(400), InvalidArgument, "BANDWIDTH_INVALID", Never),
+        rule("InvalidInstance.InstanceNotSupported", None, Some(403), FailedPrecondition, "INSTANCE_HAS_EIP", Never),
+        rule("InvalidInstance.EipNotSupport", None, Some(403), FailedPrecondition, "INSTANCE_HAS_EIP", Never),
+        rule("InvalidInstanceStatus", None, Some(403), FailedPrecondition, "INSTANCE_STATUS_INCORRECT", Never),
+        rule("InvalidNetworkType.ValueNotSupported", None, Some(403), FailedPrecondition, "INSTANCE_NETWORK_TYPE_UNSUPPORTED", Never),
+        rule("LastOrderProcessing", None, Some(400), Aborted, "PROVIDER_ORDER_PROCESSING", Retryable),
+        rule("IdempotentParameterMismatch", None, Some(400), Aborted, "CLIENT_TOKEN_REUSED", Never),
         // POP gateway common codes.
         rule("Throttling*", None, Some(400), ResourceExhausted, "PROVIDER_THROTTLED", Retryable),
         rule("ServiceUnavailable", None, Some(503), Unavailable, "PROVIDER_UNAVAILABLE", IdempotentOnly),
@@ -103,6 +137,33 @@ mod tests {
         ("AllocateIpInvalidInstanceBandwidth", "OperationDenied The InternetMaxBandwidthOut of the specified instance cannot be less than 0.", Some(400), Code::FailedPrecondition, "INSTANCE_BANDWIDTH_ZERO", RetryClass::Never),
         ("NAT_PUBLIC_IP_BINDING_FAILED", "Binding nat public ip failed", Some(403), Code::Aborted, "NAT_PUBLIC_IP_BINDING_FAILED", RetryClass::Never),
         ("NAT_PUBLIC_IP_ALLOCATE_FAILED", "Nat public ip binding failed.", Some(403), Code::Aborted, "NAT_PUBLIC_IP_ALLOCATE_FAILED", RetryClass::Never),
+        ("InvalidInternetMaxBandwidthIn.ValueNotSupported", "The specified InternetMaxBandwidthIn is beyond the permitted range.", Some(400), Code::InvalidArgument, "BANDWIDTH_IN_INVALID", RetryClass::Never),
+        ("InvalidInternetMaxBandwidthOut.ValueNotSupported", "The specified InternetMaxBandwidthOut is beyond the permitted range.", Some(400), Code::InvalidArgument, "BANDWIDTH_OUT_INVALID", RetryClass::Never),
+        ("ChargeTypeViolation", "The operation is not permitted due to billing method of the instance.", Some(403), Code::FailedPrecondition, "INSTANCE_CHARGE_TYPE_UNSUPPORTED", RetryClass::Never),
+        ("OperationDenied", "The operation is denied due to the instance is PrePaid.", Some(403), Code::FailedPrecondition, "INSTANCE_CHARGE_TYPE_UNSUPPORTED", RetryClass::Never),
+        ("OperationDenied", "After downgrade, you cannot upgrade or downgrade your instances again in the remaining time of the current billing cycle.", Some(400), Code::FailedPrecondition, "INSTANCE_DOWNGRADED_THIS_CYCLE", RetryClass::Never),
+        ("OperationDenied", "The current user does not support this operation.", Some(400), Code::PermissionDenied, "ACCOUNT_OPERATION_DENIED", RetryClass::Never),
+        ("InvalidParameter.Bandwidth", "The specified parameter Bandwidth is not valid.", Some(400), Code::InvalidArgument, "BANDWIDTH_INVALID", RetryClass::Never),
+        ("InvalidParameter.Conflict", "The specified parameters conflict.", Some(400), Code::InvalidArgument, "PROVIDER_PARAMETER_CONFLICT", RetryClass::Never),
+        ("InvalidStartTime.ValueNotSupported", "The end time is earlier than the start time.", Some(400), Code::InvalidArgument, "PROVIDER_PARAMETER_INVALID", RetryClass::Never),
+        ("Account.Arrearage", "Your account has an outstanding payment.", Some(400), Code::FailedPrecondition, "ACCOUNT_IN_ARREARS", RetryClass::Never),
+        ("InvalidInternetChargeType.ValueNotSupported", "The specified InternetChargeType is invalid.", Some(400), Code::InvalidArgument, "PROVIDER_PARAMETER_INVALID", RetryClass::Never),
+        ("DecreasedBandwidthNotAllowed", "The bandwidth cannot be decreased.", Some(400), Code::FailedPrecondition, "BANDWIDTH_DECREASE_DENIED", RetryClass::Never),
+        ("BandwidthUpgradeDenied.EipBoundInstance", "The specified VPC instance has bound EIP, temporary bandwidth upgrade is denied.", Some(400), Code::FailedPrecondition, "INSTANCE_HAS_EIP", RetryClass::Never),
+        ("InvalidClientToken.ValueNotSupported", "The ClientToken provided is invalid.", Some(400), Code::Internal, "PROVIDER_REQUEST_MALFORMED", RetryClass::Never),
+        ("InvalidAccountStatus.NotEnoughBalance", "Your account does not have enough balance.", Some(403), Code::FailedPrecondition, "ACCOUNT_BALANCE_INSUFFICIENT", RetryClass::Never),
+        ("InvalidInstance.UnPaidOrder", "The specified Instance has unpaid order.", Some(403), Code::FailedPrecondition, "INSTANCE_UNPAID_ORDER", RetryClass::Never),
+        ("InvalidAction", "Specified action is not valid.", Some(400), Code::Internal, "PROVIDER_REQUEST_MALFORMED", RetryClass::Never),
+        ("IpAllocationError", "Allocate public ip failed.", Some(400), Code::Aborted, "PUBLIC_IP_ALLOCATION_FAILED", RetryClass::Never),
+        ("InvalidParam.AllocatePublicIp", "The specified param AllocatePublicIp is invalid.", Some(400), Code::InvalidArgument, "PROVIDER_PARAMETER_INVALID", RetryClass::Never),
+        ("InstanceDowngrade.QuotaExceed", "Quota of instance downgrade is exceed.", Some(400), Code::ResourceExhausted, "INSTANCE_DOWNGRADE_QUOTA_EXCEEDED", RetryClass::Never),
+        ("InvalidBandwidth.ValueNotSupported", "Instance upgrade bandwidth of temporary not allow less then existed.", Some(400), Code::InvalidArgument, "BANDWIDTH_INVALID", RetryClass::Never),
+        ("InvalidInstance.InstanceNotSupported", "The special vpc instance with eip not need bandwidth.", Some(403), Code::FailedPrecondition, "INSTANCE_HAS_EIP", RetryClass::Never),
+        ("InvalidInstance.EipNotSupport", "The specified instance with eip is not supported, please unassociate eip first.", Some(403), Code::FailedPrecondition, "INSTANCE_HAS_EIP", RetryClass::Never),
+        ("InvalidInstanceStatus", "The current status of the instance does not support this operation.", Some(403), Code::FailedPrecondition, "INSTANCE_STATUS_INCORRECT", RetryClass::Never),
+        ("InvalidNetworkType.ValueNotSupported", "The specified parameter NetworkType is not valid.", Some(403), Code::FailedPrecondition, "INSTANCE_NETWORK_TYPE_UNSUPPORTED", RetryClass::Never),
+        ("LastOrderProcessing", "The previous order is still processing, please try again later.", Some(400), Code::Aborted, "PROVIDER_ORDER_PROCESSING", RetryClass::Retryable),
+        ("IdempotentParameterMismatch", "The request uses the same client token as a previous, but non-identical request.", Some(400), Code::Aborted, "CLIENT_TOKEN_REUSED", RetryClass::Never),
         ("Throttling.User", "Request was denied due to user flow control.", Some(400), Code::ResourceExhausted, "PROVIDER_THROTTLED", RetryClass::Retryable),
         ("ServiceUnavailable", "The request has failed due to a temporary failure of the server.", Some(503), Code::Unavailable, "PROVIDER_UNAVAILABLE", RetryClass::IdempotentOnly),
         ("UnknownError", "The request processing has failed due to some unknown error.", None, Code::Internal, "PROVIDER_INTERNAL_ERROR", RetryClass::IdempotentOnly),

@@ -1,12 +1,19 @@
 //! Alibaba Cloud ECS (API 2014-05-26, RPC style): `AllocatePublicIpAddress`
-//! and `DescribeInstanceAttribute`, signed with RPC signature V1 (HMAC-SHA1)
-//! or, per provider, V3 (ACS3-HMAC-SHA256).
+//! and `DescribeInstanceAttribute`; for the lifecycle, `DescribeInstances`
+//! (batch reads), `ModifyInstanceNetworkSpec` (release) and the
+//! availability check; signed with RPC signature V1 (HMAC-SHA1) or, per
+//! provider, V3 (ACS3-HMAC-SHA256).
 
+pub mod allocation;
+pub mod availability;
+pub mod batch;
 pub mod client;
+pub mod client_token;
 pub mod errors;
 pub mod existing;
 pub mod fingerprint;
 pub mod region;
+pub mod release;
 pub mod signer;
 pub mod validate;
 pub mod wire;

@@ -2,9 +2,9 @@
 //! good (they were given back by TerminateEipAddress; their addresses are
 //! already in the pool). 1 to 100 ids; all or nothing: the first id (in
 //! request order) that is unknown (or already released) answers 404
-//! `INVALID_EIP_NOT_FOUND`, one that is not RECYCLE 403
-//! `OPERATION_DENIED_EIP_NOT_RECYCLED` (the API page's code), and nothing
-//! is released.
+//! `INVALID_EIP_NOT_FOUND`, one that is not RECYCLE (also one still
+//! RECYCLING) 403 `OPERATION_DENIED_EIP_NOT_RECYCLED` (the API page's
+//! code), and nothing is released.
 //!
 //! Strict reading: `eipIds: []` is `INVALID_PARAMETER_LESS_LENGTH` and an
 //! id given twice `INVALID_PARAMETER_VALUE`. Lenient: `[]` reads as absent

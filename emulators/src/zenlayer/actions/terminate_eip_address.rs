@@ -1,8 +1,9 @@
 //! `TerminateEipAddress {eipId}`: moves an AVAILABLE, ASSOCIATED or
-//! CREATE_FAILED POSTPAID EIP to the recycle bin (status RECYCLE; its
-//! address goes back to the pool; after 24 hours, or ReleaseEipAddresses,
-//! it is gone). Refusals, in the order checked: unknown (or already
-//! released) id -> 404 `INVALID_EIP_NOT_FOUND`; already RECYCLE -> 403
+//! CREATE_FAILED POSTPAID EIP to the recycle bin (status RECYCLING for the
+//! emulator's recycling delay, then RECYCLE; its address goes back to the
+//! pool; after 24 hours, or ReleaseEipAddresses, it is gone). Refusals, in
+//! the order checked: unknown (or already released) id -> 404
+//! `INVALID_EIP_NOT_FOUND`; already RECYCLING or RECYCLE -> 403
 //! `OPERATION_DENIED_EIP_RECYCLED`; PREPAID -> 403
 //! `OPERATION_DENIED_EIP_SUBSCRIPTION` (the three codes of the API page);
 //! CREATING -> 403 `OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT` (the page
@@ -38,7 +39,10 @@ pub fn perform(
     let p = Params::root(body, emulator.reading);
     p.only(&["eipId"])?;
     let eip_id = p.req_str("eipId")?;
-    let result = emulator.store().terminate(eip_id, Instant::now());
+    let recycling_delay = emulator.recycling_delay();
+    let result = emulator
+        .store()
+        .terminate(eip_id, Instant::now(), recycling_delay);
     let shown = printable(eip_id);
     match result {
         Ok(()) => {

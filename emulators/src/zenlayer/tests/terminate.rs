@@ -128,3 +128,55 @@ async fn terminations_are_counted_and_the_answer_can_be_lost() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_terminated_eip_is_recycling_before_it_is_recycle() {
+    let h = harness_with(ZenlayerEmulatorConfig {
+        creation_delay: Duration::ZERO,
+        recycling_delay: Duration::from_secs(3600),
+        ..ZenlayerEmulatorConfig::default()
+    })
+    .await;
+    let ids = h
+        .allocate(json!({"zoneId": "FRA-A", "eipChargeType": "POSTPAID"}))
+        .await;
+    h.ok(TERMINATE, json!({"eipId": ids[0]})).await;
+    let eip = h.emulator.eip(&ids[0]).unwrap();
+    assert_eq!(
+        (eip.eip_status, eip.ip_address),
+        (EipStatus::Recycling, None)
+    );
+    let (_, recycling) = h.describe(json!({"eipStatus": "RECYCLING"})).await;
+    assert_eq!(recycling, ids);
+    // Already in the recycle bin for Terminate, not yet for Release.
+    h.fails(
+        TERMINATE,
+        json!({"eipId": ids[0]}),
+        403,
+        "OPERATION_DENIED_EIP_RECYCLED",
+    )
+    .await;
+    h.fails(
+        RELEASE,
+        json!({"eipIds": [ids[0]]}),
+        403,
+        "OPERATION_DENIED_EIP_NOT_RECYCLED",
+    )
+    .await;
+    // EIPs terminated after the delay changes follow the new delay.
+    h.emulator.set_recycling_delay(Duration::ZERO);
+    assert_eq!(h.emulator.recycling_delay(), Duration::ZERO);
+    let more = h
+        .allocate(json!({"zoneId": "FRA-A", "eipChargeType": "POSTPAID"}))
+        .await;
+    h.ok(TERMINATE, json!({"eipId": more[0]})).await;
+    assert_eq!(
+        h.emulator.eip(&more[0]).unwrap().eip_status,
+        EipStatus::Recycle
+    );
+    h.ok(RELEASE, json!({"eipIds": [more[0]]})).await;
+    assert_eq!(
+        h.emulator.eip(&ids[0]).unwrap().eip_status,
+        EipStatus::Recycling
+    );
+}

@@ -1,6 +1,7 @@
-//! Alibaba Cloud ECS response bodies: the serde types of the two calls the
+//! Alibaba Cloud ECS response bodies: the serde types of the calls the
 //! gateway makes (`AllocatePublicIpAddress`, `DescribeInstanceAttribute`,
-//! in `responses`), the error body in its JSON and XML forms (`error_body`),
+//! in `responses`; `DescribeInstances`, `ModifyInstanceNetworkSpec`, in
+//! `lifecycle`), the error body in its JSON and XML forms (`error_body`),
 //! and the functions that turn a complete HTTP response into either a typed
 //! body or a [`ProviderError`].
 //!
@@ -12,9 +13,14 @@
 //! and the length is bounded.
 
 mod error_body;
+mod lifecycle;
 mod responses;
 
 pub use error_body::{ErrorBody, error_from_response, retry_after};
+pub use lifecycle::{
+    DescribeInstancesResponse, InstanceSet, ModifyInstanceNetworkSpecResponse,
+    parse_describe_instances, parse_modify_instance_network_spec,
+};
 pub use responses::{
     AllocatePublicIpAddressResponse, DescribeInstanceAttributeResponse, EipAddress, IpAddressList,
     LockReason, OperationLocks, parse_allocate, parse_describe_instance_attribute,

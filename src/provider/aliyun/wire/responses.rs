@@ -147,7 +147,8 @@ pub fn parse_describe_instance_attribute(
     parse_json(op, response)
 }
 
-fn parse_json<T: DeserializeOwned>(
+/// Parses a 2xx JSON body as `T`.
+pub(super) fn parse_json<T: DeserializeOwned>(
     op: Operation,
     response: &HttpResponse,
 ) -> Result<T, ProviderError> {
