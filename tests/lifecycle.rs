@@ -109,7 +109,8 @@ async fn zenlayer_allocate_list_release_get_list() {
         assert_eq!(allocation.provider_status, "AVAILABLE");
     }
 
-    // Release the first of A.
+    // Release the first of A; it stays RECYCLING at the provider for a while.
+    zenlayer_emulator(&eg).set_recycling_delay(Duration::from_secs(600));
     let released_id = all[0].clone();
     let kept_a = all[1].clone();
     let before = counters(&eg.zenlayer_url).await;
@@ -122,20 +123,20 @@ async fn zenlayer_allocate_list_release_get_list() {
     let released = answer.allocation.as_ref().expect("the allocation");
     assert_eq!(released.id, released_id);
     assert_eq!(released.state(), Released, "{answer:?}");
-    assert!(is_recycled(&released.provider_status), "{answer:?}");
+    assert_eq!(released.provider_status, "RECYCLING", "{answer:?}");
     assert_eq!(released.zone_id, "SEL-A");
     let after = counters(&eg.zenlayer_url).await;
     assert_eq!(after.release_calls - before.release_calls, 1, "{after:?}");
     assert_eq!(after.released - before.released, 1, "{after:?}");
     assert_eq!(
         eip(&eg, &released_id).unwrap().eip_status,
-        EipStatus::Recycle
+        EipStatus::Recycling
     );
     assert_eq!(eip(&eg, &kept_a).unwrap().eip_status, EipStatus::Available);
 
     let got = get(&eg, "zenlayer", &released_id).await.unwrap();
     assert_eq!(got.state(), Released, "{got:?}");
-    assert!(is_recycled(&got.provider_status), "{got:?}");
+    assert_eq!(got.provider_status, "RECYCLING", "{got:?}");
 
     let again = list(&eg, listing()).await.unwrap();
     assert_eq!(
@@ -147,7 +148,7 @@ async fn zenlayer_allocate_list_release_get_list() {
         let allocation = allocation(entry);
         if allocation.id == released_id {
             assert_eq!(allocation.state(), Released, "{entry:?}");
-            assert!(is_recycled(&allocation.provider_status), "{entry:?}");
+            assert_eq!(allocation.provider_status, "RECYCLING", "{entry:?}");
             let at = entry
                 .release_time
                 .expect("release_time of the released one");
@@ -237,36 +238,60 @@ async fn zenlayer_allocate_list_release_get_list() {
     assert!(one_by_one.len() >= 4, "{one_by_one:?}");
 }
 
-/// Releasing twice: the second call answers OK with already_released, and
-/// the emulator saw one TerminateEipAddress.
+/// Releasing twice, while the EIP is RECYCLING and once it is RECYCLE
+/// (a second Terminate would be refused as recycled): the second call
+/// answers OK with already_released, and the emulator saw one
+/// TerminateEipAddress.
 #[tokio::test]
 async fn release_twice_terminates_once() {
     let eg = start(Duration::from_millis(200), "").await;
-    let response = allocate(&eg, zenlayer_waited("twice-1", "SEL-A", 1, &[]))
-        .await
-        .unwrap();
-    let id = response.allocations[0].id.clone();
-    assert_eq!(response.allocations[0].state(), Ready);
+    // (recycling delay, the status the second release finds)
+    let cases = [
+        (Duration::from_secs(600), EipStatus::Recycling),
+        (Duration::ZERO, EipStatus::Recycle),
+    ];
+    for (n, (recycling_delay, between)) in cases.into_iter().enumerate() {
+        zenlayer_emulator(&eg).set_recycling_delay(recycling_delay);
+        let key = format!("twice-{n}");
+        let response = allocate(&eg, zenlayer_waited(&key, "SEL-A", 1, &[]))
+            .await
+            .unwrap();
+        let id = response.allocations[0].id.clone();
+        assert_eq!(response.allocations[0].state(), Ready);
+        let before = counters(&eg.zenlayer_url).await;
 
-    let first = release(&eg, release_of("zenlayer", &id)).await.unwrap();
-    assert!(!first.already_released, "{first:?}");
-    assert!(!first.provider_request_id.is_empty(), "{first:?}");
-    let second = release(&eg, release_of("zenlayer", &id)).await.unwrap();
-    assert!(second.already_released, "{second:?}");
-    assert_eq!(
-        second.provider_request_id, "",
-        "nothing had to be sent: {second:?}"
-    );
-    for answer in [&first, &second] {
-        let allocation = answer.allocation.as_ref().unwrap();
-        assert_eq!(allocation.id, id);
-        assert_eq!(allocation.state(), Released, "{answer:?}");
-        assert!(is_recycled(&allocation.provider_status), "{answer:?}");
-        assert_eq!(answer.provider, "zenlayer");
+        let first = release(&eg, release_of("zenlayer", &id)).await.unwrap();
+        assert!(!first.already_released, "{between:?}: {first:?}");
+        assert!(!first.provider_request_id.is_empty(), "{first:?}");
+        assert_eq!(eip(&eg, &id).unwrap().eip_status, between);
+        let second = release(&eg, release_of("zenlayer", &id)).await.unwrap();
+        assert!(second.already_released, "{between:?}: {second:?}");
+        assert_eq!(
+            second.provider_request_id, "",
+            "nothing had to be sent: {second:?}"
+        );
+        for answer in [&first, &second] {
+            let allocation = answer.allocation.as_ref().unwrap();
+            assert_eq!(allocation.id, id);
+            assert_eq!(allocation.state(), Released, "{between:?}: {answer:?}");
+            assert!(is_recycled(&allocation.provider_status), "{answer:?}");
+            assert_eq!(answer.provider, "zenlayer");
+        }
+        assert_eq!(
+            second.allocation.as_ref().unwrap().provider_status,
+            between.as_str(),
+            "{second:?}"
+        );
+        let after = counters(&eg.zenlayer_url).await;
+        assert_eq!(
+            (
+                after.release_calls - before.release_calls,
+                after.released - before.released
+            ),
+            (1, 1),
+            "{between:?}: {after:?}"
+        );
     }
-    let seen = counters(&eg.zenlayer_url).await;
-    assert_eq!((seen.release_calls, seen.released), (1, 1), "{seen:?}");
-    assert_eq!(eip(&eg, &id).unwrap().eip_status, EipStatus::Recycle);
 }
 
 /// The answer of TerminateEipAddress is lost (the emulator terminates, then
@@ -446,8 +471,9 @@ async fn release_with_an_idempotency_key() {
     );
 }
 
-/// `purge`: terminated, then deleted from the recycle bin; the provider no
-/// longer knows the EIP, the gateway's inventory still answers RELEASED.
+/// `purge`: terminated, then (once RECYCLE) deleted from the recycle bin;
+/// the provider no longer knows the EIP, the gateway's inventory still
+/// answers RELEASED.
 #[tokio::test]
 async fn release_with_purge_deletes_it_from_the_recycle_bin() {
     let eg = start(Duration::from_millis(200), "").await;
@@ -455,6 +481,9 @@ async fn release_with_purge_deletes_it_from_the_recycle_bin() {
         .await
         .unwrap();
     let id = response.allocations[0].id.clone();
+    // ReleaseEipAddresses refuses an EIP until it is RECYCLE: the gateway
+    // waits for it, within the call's deadline.
+    zenlayer_emulator(&eg).set_recycling_delay(Duration::from_millis(500));
 
     let answer = release(
         &eg,
