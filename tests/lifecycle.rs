@@ -617,6 +617,10 @@ fn allocation_state(entry: &pb::ListedAllocation) -> pb::AllocationState {
     allocation(entry).state()
 }
 
+/// The /32 row a zone's availability must hold (status, provider word), or
+/// `None` when it must have no rows.
+type Row32 = Option<(pb::SaleStatus, &'static str)>;
+
 /// Zenlayer CheckAvailability: a selling, a short and a sold-out zone, a
 /// zone that sells nothing, the netmask filter, every zone. Nothing is
 /// allocated.
@@ -625,7 +629,7 @@ async fn check_availability_zenlayer() {
     let eg = start(Duration::from_millis(200), "").await;
     // (zone, netmask, available, the /32 row's status or None for no rows)
     #[rustfmt::skip]
-    let cases: [(&str, Option<u32>, bool, Option<(pb::SaleStatus, &str)>); 6] = [
+    let cases: [(&str, Option<u32>, bool, Row32); 6] = [
         ("SEL-A", None, true, Some((pb::SaleStatus::Sell, "SELL"))),
         ("LAX-A", None, true, Some((pb::SaleStatus::Shortage, "SELL_SHORTAGE"))),
         ("DXB-A", None, false, Some((pb::SaleStatus::SoldOut, "SOLD_OUT"))),
