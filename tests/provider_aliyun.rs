@@ -3,7 +3,9 @@
 //! 127.0.0.1: allocation then lookup, every seeded row (so every error row
 //! of the API page) with its code and HTTP status, STS tokens, bad
 //! credentials, the injected faults as the provider sees them, and the
-//! gateway's parsers reading what the emulator writes.
+//! gateway's parsers reading what the emulator writes; the lifecycle:
+//! release (ModifyInstanceNetworkSpec), batch reads (DescribeInstances),
+//! availability checks.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -26,6 +28,7 @@ use ipalloc_gateway::provider::aliyun::{AliyunProvider, SignatureVersion, signer
 use ipalloc_gateway::provider::error::{ApiError, ProviderError, SendPhase};
 use ipalloc_gateway::provider::model::{
     AliyunAllocate, AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState,
+    Availability, AvailabilitySpec, ReleaseResult, ReleaseSpec,
 };
 use ipalloc_gateway::provider::{CallContext, Provider};
 use serde_json::{Value, json};
@@ -475,4 +478,378 @@ async fn the_gateway_parser_reads_the_xml_error() {
     // The gateway's parser reads the XML error.
     let parsed = wire::ErrorBody::parse(body.as_bytes()).unwrap();
     assert_eq!(parsed.code(), Some("AllocatedAlready"));
+}
+
+// ----- the lifecycle: release, batch reads, availability -----
+
+fn release_spec(id: &str) -> ReleaseSpec {
+    ReleaseSpec {
+        id: id.into(),
+        region_id: None,
+        purge: false,
+    }
+}
+
+/// A call made on behalf of idempotency key `key`.
+fn keyed(key: &str) -> CallContext {
+    CallContext {
+        idempotency_key: Some(key.into()),
+        ..CallContext::default()
+    }
+}
+
+async fn release(
+    provider: &AliyunProvider,
+    instance: &str,
+    key: &str,
+) -> Result<ReleaseResult, ProviderError> {
+    provider.release(&release_spec(instance), &keyed(key)).await
+}
+
+#[tokio::test]
+async fn release_gives_the_static_public_ip_back() {
+    for signature in BOTH {
+        let harness = start_default().await;
+        let provider = provider(&harness, signature);
+        let result = release(&provider, "i-emuhasip001", "rel-1").await.unwrap();
+        assert!(!result.already_released, "{signature:?}");
+        assert_eq!(result.provider_request_id.len(), 36, "{result:?}");
+        assert!(!result.purged);
+        let allocation = &result.allocation;
+        assert_eq!(allocation.state, AllocationState::Released);
+        assert_eq!(allocation.id, "i-emuhasip001");
+        assert_eq!(allocation.ip_address.as_deref(), Some("47.96.0.10"));
+        assert_eq!(allocation.provider_status, "Running");
+        assert_eq!(allocation.region_id.as_deref(), Some("cn-hangzhou"));
+
+        // Gone at the emulator, and as the adapter reads it.
+        assert!(has_no_public_ip(&harness, "i-emuhasip001"));
+        let instance = harness.emulator.instance("i-emuhasip001").unwrap();
+        assert_eq!(instance.internet_max_bandwidth_out, 0);
+        let error = get(&provider, "i-emuhasip001").await.unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::NotFound { reason, .. } if *reason == PUBLIC_IP_NOT_ALLOCATED),
+            "{error:?}"
+        );
+        let counters = harness.counters().await;
+        assert_eq!((counters.release_calls, counters.released), (1, 1));
+        // DescribeInstanceAttribute, ModifyInstanceNetworkSpec, the get.
+        assert_eq!(counters.requests, 3);
+    }
+}
+
+#[tokio::test]
+async fn releasing_twice_sends_nothing_the_second_time() {
+    for signature in BOTH {
+        let harness = start_default().await;
+        let provider = provider(&harness, signature);
+        release(&provider, "i-emuhasip001", "rel-1").await.unwrap();
+        let before = harness.counters().await;
+        let again = release(&provider, "i-emuhasip001", "rel-2").await.unwrap();
+        assert!(again.already_released, "{signature:?}");
+        assert_eq!(again.provider_request_id, "");
+        assert_eq!(again.allocation.state, AllocationState::Released);
+        assert_eq!(again.allocation.ip_address, None);
+        assert_eq!(again.allocation.provider_status, "Running");
+        let after = harness.counters().await;
+        assert_eq!(after.requests, before.requests + 1, "only the describe");
+        assert_eq!((after.release_calls, after.released), (1, 1));
+
+        // An instance that never had one: released already, nothing sent.
+        let never = release(&provider, "i-emuready001", "rel-3").await.unwrap();
+        assert!(never.already_released);
+        assert_eq!(harness.counters().await.release_calls, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_release_whose_answer_is_lost_is_reconciled() {
+    for signature in BOTH {
+        let harness = start_default().await;
+        let provider = provider(&harness, signature);
+        harness
+            .set_faults(&FaultConfig {
+                drop_after_release_probability: 1.0,
+                ..FaultConfig::default()
+            })
+            .await;
+        let result = release(&provider, "i-emuhasip001", "rel-lost")
+            .await
+            .unwrap();
+        assert!(!result.already_released, "{signature:?}");
+        assert_eq!(result.provider_request_id, "", "no answer was read");
+        assert_eq!(result.allocation.state, AllocationState::Released);
+        assert_eq!(result.allocation.ip_address.as_deref(), Some("47.96.0.10"));
+        assert!(has_no_public_ip(&harness, "i-emuhasip001"));
+        let counters = harness.counters().await;
+        assert_eq!(
+            (counters.release_calls, counters.released, counters.dropped),
+            (1, 1, 1)
+        );
+        // Describe, Modify (dropped), the read-back.
+        assert_eq!(counters.requests, 3);
+    }
+}
+
+/// The token is derived from the key: a re-send of the same release is a
+/// repeat to Alibaba, answered with the first answer and performed once.
+#[tokio::test]
+async fn the_client_token_makes_a_resend_a_repeat_at_alibaba() {
+    let harness = start_default().await;
+    let provider = provider(&harness, SignatureVersion::V1);
+    release(&provider, "i-emuhasip001", "rel-token")
+        .await
+        .unwrap();
+    // The instance gets an IP again behind the gateway's back; the same key
+    // releasing it again is the same request to Alibaba: replayed, not
+    // performed.
+    let mut instance = harness.emulator.instance("i-emuhasip001").unwrap();
+    instance.public_ip = Some("47.101.0.200".parse().unwrap());
+    instance.internet_max_bandwidth_out = 5;
+    harness.emulator.upsert_instance(instance).unwrap();
+    let replayed = release(&provider, "i-emuhasip001", "rel-token")
+        .await
+        .unwrap();
+    assert!(!replayed.already_released);
+    assert!(
+        !has_no_public_ip(&harness, "i-emuhasip001"),
+        "not performed"
+    );
+    assert_eq!(harness.counters().await.release_calls, 1);
+    // Another key is another request: performed.
+    release(&provider, "i-emuhasip001", "rel-token-2")
+        .await
+        .unwrap();
+    assert!(has_no_public_ip(&harness, "i-emuhasip001"));
+    assert_eq!(harness.counters().await.release_calls, 2);
+}
+
+#[tokio::test]
+async fn refused_releases_carry_their_mapped_codes() {
+    for signature in BOTH {
+        let harness = start_default().await;
+        let provider = provider(&harness, signature);
+        let cases = [
+            // Classic network, security lock, public IP 47.101.0.3.
+            (
+                "i-emucllock01",
+                403,
+                "InstanceLockedForSecurity",
+                "INSTANCE_LOCKED_FOR_SECURITY",
+            ),
+            // Stopping, public IP 47.101.0.2.
+            (
+                "i-emuclstop01",
+                403,
+                "IncorrectInstanceStatus",
+                "INSTANCE_STATUS_INCORRECT",
+            ),
+        ];
+        for (instance, http, code, reason) in cases {
+            let result = release(&provider, instance, "rel-refused").await;
+            let error = api(result);
+            assert_eq!(
+                status_and_code(&error),
+                (http, code),
+                "{signature:?} {instance}"
+            );
+            assert_eq!(error.op.name, "ModifyInstanceNetworkSpec");
+            assert_eq!(error.rule().reason, reason);
+            assert_eq!(error.rule().grpc, tonic::Code::FailedPrecondition);
+            assert!(
+                !has_no_public_ip(&harness, instance),
+                "{instance} keeps its IP"
+            );
+        }
+        assert_eq!(harness.counters().await.release_calls, 0);
+
+        let error = api(release(&provider, "i-emudoesnotexist", "rel-unknown").await);
+        assert_eq!(status_and_code(&error), (404, "InvalidInstanceId.NotFound"));
+        assert_eq!(error.rule().grpc, tonic::Code::NotFound);
+        assert_eq!(error.rule().reason, "INSTANCE_NOT_FOUND");
+    }
+}
+
+#[tokio::test]
+async fn describe_batch_reads_several_instances_in_one_call() {
+    for signature in BOTH {
+        let harness = start_default().await;
+        let provider = provider(&harness, signature);
+        let ids: Vec<String> = [
+            "i-emuhasip001",
+            "i-emuready001",
+            "i-emudoesnotexist",
+            "i-emuclassic02",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let found = provider
+            .describe_batch(None, &ids, &CallContext::default())
+            .await
+            .unwrap();
+        let by_id = |id: &str| found.iter().find(|a| a.id == id).cloned();
+        assert_eq!(found.len(), 3, "{signature:?} {found:?}");
+        let ready = by_id("i-emuhasip001").unwrap();
+        assert_eq!(ready.state, AllocationState::Ready);
+        assert_eq!(ready.ip_address.as_deref(), Some("47.96.0.10"));
+        assert_eq!(
+            ready,
+            get(&provider, "i-emuhasip001").await.unwrap(),
+            "as get builds it"
+        );
+        let released = by_id("i-emuready001").unwrap();
+        assert_eq!(released.state, AllocationState::Released);
+        assert_eq!(released.ip_address, None);
+        assert_eq!(released.provider_status, "Running");
+        assert_eq!(
+            by_id("i-emuclassic02").unwrap().ip_address.as_deref(),
+            Some("47.100.0.10")
+        );
+        assert!(by_id("i-emudoesnotexist").is_none());
+        // One DescribeInstances, and the get.
+        assert_eq!(harness.counters().await.requests, 2);
+
+        // get_allocations: the same call, the allocations that exist.
+        let existing = provider
+            .get_allocations(&ids, &CallContext::default())
+            .await
+            .unwrap();
+        let mut names: Vec<&str> = existing.iter().map(|a| a.id.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["i-emuclassic02", "i-emuhasip001"]);
+        assert_eq!(harness.counters().await.requests, 3);
+
+        // Another region holds none of them.
+        let elsewhere = provider
+            .describe_batch(Some("cn-beijing"), &ids, &CallContext::default())
+            .await
+            .unwrap();
+        assert!(elsewhere.is_empty());
+        let none = provider
+            .describe_batch(None, &[], &CallContext::default())
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+        assert_eq!(harness.counters().await.requests, 4, "no ids, no call");
+    }
+}
+
+#[tokio::test]
+async fn more_than_100_ids_are_read_in_chunks() {
+    let harness = start_default().await;
+    let provider = provider(&harness, SignatureVersion::V3);
+    allocate(&provider, &seed::pool_instance_id(0))
+        .await
+        .unwrap();
+    allocate(&provider, &seed::pool_instance_id(149))
+        .await
+        .unwrap();
+    let before = harness.counters().await.requests;
+    let ids: Vec<String> = (0..150).map(seed::pool_instance_id).collect();
+    let found = provider
+        .describe_batch(None, &ids, &CallContext::default())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 150);
+    let ids_found: BTreeSet<&str> = found.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids_found.len(), 150);
+    let ready: Vec<&str> = found
+        .iter()
+        .filter(|a| a.state == AllocationState::Ready)
+        .map(|a| a.id.as_str())
+        .collect();
+    assert_eq!(ready, ["i-emupool0000", "i-emupool0149"]);
+    assert_eq!(harness.counters().await.requests, before + 2, "100 + 50");
+}
+
+async fn check(provider: &AliyunProvider, instance: &str) -> Availability {
+    provider
+        .check_availability(
+            &AvailabilitySpec::Aliyun {
+                instance_id: instance.into(),
+                region_id: None,
+            },
+            &CallContext::default(),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn check_availability_names_each_failed_condition() {
+    for signature in BOTH {
+        let harness = start_default().await;
+        let provider = provider(&harness, signature);
+        for good in ["i-emuready001", "i-emustopped01"] {
+            let answer = check(&provider, good).await;
+            assert!(answer.available, "{signature:?} {good}: {answer:?}");
+            assert_eq!(answer.conditions.len(), 6);
+            assert!(
+                answer
+                    .conditions
+                    .iter()
+                    .all(|c| c.satisfied && c.error_code.is_none())
+            );
+            assert_eq!(answer.provider_request_id.len(), 36);
+            assert!(answer.zones.is_empty());
+        }
+        // (instance, the condition it fails, what it shows)
+        let cases = [
+            ("i-emustarting01", "instance_status", "Status=Starting"),
+            ("i-emulockrec01", "instance_status", "recycling"),
+            ("i-emulocksec01", "security_lock", "security"),
+            ("i-emulockfin01", "financial_lock", "financial"),
+            (
+                "i-emubwzero01",
+                "public_bandwidth",
+                "InternetMaxBandwidthOut=0",
+            ),
+            ("i-emuvpceip01", "no_eip", "eip-emu00000001"),
+            ("i-emuhasip001", "no_public_ip", "47.96.0.10"),
+        ];
+        for (instance, name, observed) in cases {
+            let answer = check(&provider, instance).await;
+            assert!(!answer.available, "{instance}");
+            let failed: Vec<_> = answer.conditions.iter().filter(|c| !c.satisfied).collect();
+            assert_eq!(failed.len(), 1, "{instance}: {failed:?}");
+            let condition = failed[0];
+            assert_eq!(condition.name, name, "{instance}");
+            assert!(
+                condition.observed.contains(observed),
+                "{instance}: {condition:?}"
+            );
+            // The code named is the one AllocatePublicIpAddress answers.
+            let error = api(allocate(&provider, instance).await);
+            assert_eq!(
+                Some(error.code.as_str()),
+                condition.error_code,
+                "{instance}"
+            );
+            // A row of the table, not a fallback, by its code alone.
+            assert!(is_a_row(condition.error_code.unwrap()), "{instance}");
+            assert_ne!(error.rule().reason, "PROVIDER_ERROR_UNRECOGNIZED");
+        }
+        let error = provider
+            .check_availability(
+                &AvailabilitySpec::Aliyun {
+                    instance_id: "i-emudoesnotexist".into(),
+                    region_id: None,
+                },
+                &CallContext::default(),
+            )
+            .await;
+        assert_eq!(
+            status_and_code(&api(error)),
+            (404, "InvalidInstanceId.NotFound")
+        );
+        // Nothing was allocated by the checks.
+        assert_eq!(harness.counters().await.allocate_calls, 0);
+    }
+}
+
+/// Whether `code` matches a row of the Alibaba table.
+fn is_a_row(code: &str) -> bool {
+    ipalloc_gateway::provider::aliyun::errors::TABLE
+        .lookup(code, "")
+        .is_some()
 }

@@ -10,6 +10,7 @@ use super::error::ClusterError;
 const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_fleet.sql"),
     include_str!("sql/0002_spend.sql"),
+    include_str!("sql/0003_inventory.sql"),
 ];
 
 /// The schema version this binary writes and reads.

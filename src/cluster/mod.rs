@@ -10,16 +10,18 @@
 //! - `records`: the shared idempotency records, leases and fencing tokens;
 //! - `rate`: the shared GCRA limiter;
 //! - `spend`: the shared spend ledger (limits per caller and account);
+//! - `inventory`: the shared allocation inventory (`crate::inventory`);
 //! - `maintain`: the background task that migrates a database that was down
 //!   at start, watches it, and purges expired records.
 //!
 //! Shared: idempotency records (one row per account and key), each
-//! account's rate limit, and the spend ledger. Per process: the retry
+//! account's rate limit, the spend ledger, and the allocation inventory. Per process: the retry
 //! budget, the concurrency cap, the latency window the admission reserve
 //! follows, and the waiting of duplicate calls inside one process.
 
 mod database;
 mod error;
+mod inventory;
 mod maintain;
 pub mod migrate;
 mod rate;
@@ -29,6 +31,7 @@ mod tls;
 
 pub use database::Database;
 pub use error::ClusterError;
+pub use inventory::SharedInventory;
 pub use rate::SharedRateLimiter;
 pub use records::{Lease, SharedRecords, Written};
 

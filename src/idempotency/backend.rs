@@ -147,6 +147,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// What the backend holds now (no I/O).
     fn usage(&self) -> Usage;
 
+    /// The redb database of a file backend, for other concepts kept in the
+    /// same file (the allocation inventory); `None` for the others.
+    fn redb(&self) -> Option<super::file::RedbHandle> {
+        None
+    }
+
     /// Completed records evicted at the bound since the start.
     fn evicted(&self) -> u64;
 

@@ -97,6 +97,7 @@ pub use backend::{Limits, Usage};
 pub use error::StoreError;
 pub use faults::IoFaults;
 pub use file::REOPEN_EVERY;
+pub(crate) use file::{INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED, RedbHandle};
 pub use fingerprint::{Fingerprint, HASH_BYTES as FINGERPRINT_HASH_BYTES};
 pub use inflight::{Claim, InFlightRegistry, OwnerGuard, WaitResult, Waiter};
 pub use record::Record;

@@ -249,6 +249,12 @@ impl IdempotencyStore {
         self.inner.backend.location()
     }
 
+    /// The redb database of a file store, for other concepts kept in the
+    /// same file (the allocation inventory); `None` in memory.
+    pub(crate) fn redb(&self) -> Option<super::file::RedbHandle> {
+        self.inner.backend.redb()
+    }
+
     /// How long a record lives after its last activity.
     pub fn retention(&self) -> Duration {
         self.inner.retention

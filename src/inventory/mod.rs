@@ -13,15 +13,33 @@
 //!
 //! Entries are ordered by (creation time in ms, account, id): the order of
 //! `ListAllocations` and the position its page tokens carry.
+//!
+//! Backends (one concept per file):
+//! - `memory`: a B-tree and an index under a mutex;
+//! - `file`: three tables in the single-node store's redb file (the
+//!   entries in the versioned form of `encode`), surviving restarts;
+//! - `crate::cluster::SharedInventory`: fleet mode, one PostgreSQL table
+//!   (`ipalloc_inventory`, schema version 3) every replica reads and writes.
+//!
+//! The memory and file backends keep at most [`MAX_ENTRIES`]; the fleet
+//! table has no such bound (the database holds it; the statement timeout
+//! bounds each call, and `purge_released` removes the released entries).
+//! On a file, `record`, `update`, `page` and `purge_released` run on
+//! tokio's blocking threads (each is a write transaction with an fsync, or
+//! a scan); `get` and `len` are one short read, as the store's own lookups.
 
+pub mod encode;
+mod file;
 mod memory;
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use file::FileInventory;
 pub use memory::MemoryInventory;
 
-use crate::idempotency::StoreError;
+use crate::cluster::SharedInventory;
+use crate::idempotency::{IdempotencyStore, Records, StoreError};
 use crate::provider::{Allocation, AllocationState, ProviderKind, Tag};
 
 /// Most entries an inventory keeps. When it is full, the oldest released
@@ -109,12 +127,34 @@ pub struct Page {
 #[derive(Debug, Clone)]
 pub enum Inventory {
     Memory(Arc<MemoryInventory>),
+    File(FileInventory),
+    Shared(SharedInventory),
 }
 
 impl Inventory {
     /// A new in-memory inventory.
     pub fn memory() -> Inventory {
         Inventory::Memory(Arc::new(MemoryInventory::default()))
+    }
+
+    /// The inventory where `records` live: in memory for an in-memory
+    /// store, in the same redb file for a file store, in the fleet
+    /// database (same pool) for shared records.
+    pub fn for_records(records: &Records) -> Inventory {
+        match records {
+            Records::Local(store) => Inventory::for_store(store),
+            Records::Shared(shared) => {
+                Inventory::Shared(SharedInventory::new(shared.database().clone()))
+            }
+        }
+    }
+
+    /// The inventory of a single-node store: its redb file, or memory.
+    pub fn for_store(store: &IdempotencyStore) -> Inventory {
+        match store.redb() {
+            Some(db) => Inventory::File(FileInventory::new(db)),
+            None => Inventory::memory(),
+        }
     }
 
     /// Records newly made allocations. An entry with the same account and
@@ -126,6 +166,8 @@ impl Inventory {
                 m.record(entries);
                 Ok(())
             }
+            Inventory::File(f) => blocking(f, move |f| f.record(entries)).await,
+            Inventory::Shared(s) => s.record(&entries).await,
         }
     }
 
@@ -143,6 +185,11 @@ impl Inventory {
                 m.update(account, allocations, seen);
                 Ok(())
             }
+            Inventory::File(f) => {
+                let (account, allocations) = (account.to_owned(), allocations.to_vec());
+                blocking(f, move |f| f.update(&account, &allocations, seen)).await
+            }
+            Inventory::Shared(s) => s.update(account, allocations, seen).await,
         }
     }
 
@@ -150,6 +197,8 @@ impl Inventory {
     pub async fn get(&self, account: &str, id: &str) -> Result<Option<Entry>, StoreError> {
         match self {
             Inventory::Memory(m) => Ok(m.get(account, id)),
+            Inventory::File(f) => f.get(account, id),
+            Inventory::Shared(s) => s.get(account, id).await,
         }
     }
 
@@ -166,6 +215,11 @@ impl Inventory {
     ) -> Result<Page, StoreError> {
         match self {
             Inventory::Memory(m) => Ok(m.page(filter, after, limit, scan)),
+            Inventory::File(f) => {
+                let (filter, after) = (filter.clone(), after.cloned());
+                blocking(f, move |f| f.page(&filter, after.as_ref(), limit, scan)).await
+            }
+            Inventory::Shared(s) => s.page(filter, after, limit, scan).await,
         }
     }
 
@@ -173,6 +227,8 @@ impl Inventory {
     pub async fn purge_released(&self, before: SystemTime) -> Result<usize, StoreError> {
         match self {
             Inventory::Memory(m) => Ok(m.purge_released(before)),
+            Inventory::File(f) => blocking(f, move |f| f.purge_released(before)).await,
+            Inventory::Shared(s) => s.purge_released(before).await,
         }
     }
 
@@ -180,8 +236,27 @@ impl Inventory {
     pub async fn len(&self) -> Result<usize, StoreError> {
         match self {
             Inventory::Memory(m) => Ok(m.len()),
+            Inventory::File(f) => f.len(),
+            Inventory::Shared(s) => s.len().await,
         }
     }
+}
+
+/// Runs `work` on the file inventory on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(
+    inventory: &FileInventory,
+    work: impl FnOnce(&FileInventory) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let inventory = inventory.clone();
+    let location = inventory.location().to_owned();
+    tokio::task::spawn_blocking(move || work(&inventory))
+        .await
+        .unwrap_or_else(|e| {
+            Err(StoreError::Unavailable {
+                location,
+                reason: format!("the inventory's blocking task failed: {e}"),
+            })
+        })
 }
 
 /// Milliseconds since the epoch (0 before it, saturating far after).

@@ -1,16 +1,21 @@
-//! The inventory's rules, on the in-memory backend: order, paging, filters,
-//! replacement, release times, purge and the bound.
+//! The inventory's rules on the in-memory backend and on the file backend
+//! (a store file in a temporary directory): order, paging, filters,
+//! replacement, release times, purge and the bound; and what only the file
+//! does: surviving a reopen, and an undecodable entry that is an error for
+//! itself only.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::provider::{Allocation, AllocationState, ProviderKind, Tag};
 
-fn at(ms: u64) -> SystemTime {
+mod file_backend;
+
+pub(super) fn at(ms: u64) -> SystemTime {
     from_millis(1_700_000_000_000 + ms)
 }
 
-fn allocation(id: &str, state: AllocationState) -> Allocation {
+pub(super) fn allocation(id: &str, state: AllocationState) -> Allocation {
     Allocation {
         id: id.to_owned(),
         ip_address: Some("198.51.100.7".to_owned()),
@@ -25,7 +30,7 @@ fn allocation(id: &str, state: AllocationState) -> Allocation {
     }
 }
 
-fn entry(account: &str, id: &str, key: &str, created: u64) -> Entry {
+pub(super) fn entry(account: &str, id: &str, key: &str, created: u64) -> Entry {
     Entry {
         account: account.to_owned(),
         id: id.to_owned(),
@@ -43,13 +48,55 @@ fn entry(account: &str, id: &str, key: &str, created: u64) -> Entry {
     }
 }
 
-fn ids(page: &Page) -> Vec<&str> {
+/// Each rule as a test on every backend.
+macro_rules! on_every_backend {
+    ($($rule:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $rule() {
+                    super::$rule(super::Inventory::memory()).await;
+                }
+            )*
+        }
+        mod file {
+            $(
+                #[tokio::test]
+                async fn $rule() {
+                    let store = super::file_backend::TempStore::new();
+                    super::$rule(store.inventory()).await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    pages_in_creation_order_with_a_cursor,
+    filters_by_account_key_prefix_and_tag,
+    a_bounded_scan_stops_with_a_cursor,
+    updates_set_the_release_time_once_and_purge_removes_old_releases,
+    recording_the_same_id_again_replaces_the_entry,
+    entries_round_trip_exactly,
+);
+
+async fn entries_round_trip_exactly(inv: Inventory) {
+    let mut e = entry("zl", "eip-9", "k", 3);
+    e.caller = Some("ci".to_owned());
+    e.state_time = at(3) + Duration::from_nanos(123_456);
+    inv.record(vec![e.clone()]).await.unwrap();
+    assert_eq!(inv.get("zl", "eip-9").await.unwrap(), Some(e.clone()));
+    assert_eq!(inv.get("zl", "nothing").await.unwrap(), None);
+    let page = inv.page(&Filter::default(), None, 10, 10).await.unwrap();
+    assert_eq!(page.entries, [e]);
+    assert_eq!(inv.len().await.unwrap(), 1);
+}
+
+pub(super) fn ids(page: &Page) -> Vec<&str> {
     page.entries.iter().map(|e| e.id.as_str()).collect()
 }
 
-#[tokio::test]
-async fn pages_in_creation_order_with_a_cursor() {
-    let inv = Inventory::memory();
+async fn pages_in_creation_order_with_a_cursor(inv: Inventory) {
     let entries = (0..5)
         .rev()
         .map(|i| entry("zl", &format!("eip-{i}"), &format!("k{i}"), i))
@@ -70,9 +117,7 @@ async fn pages_in_creation_order_with_a_cursor() {
     assert_eq!(last.next, None);
 }
 
-#[tokio::test]
-async fn filters_by_account_key_prefix_and_tag() {
-    let inv = Inventory::memory();
+async fn filters_by_account_key_prefix_and_tag(inv: Inventory) {
     inv.record(vec![
         entry("zl", "eip-0", "job-1", 0),
         entry("zl", "eip-1", "job-2", 1),
@@ -104,9 +149,7 @@ async fn filters_by_account_key_prefix_and_tag() {
     assert_eq!(ids(&page), ["eip-1", "eip-3"]);
 }
 
-#[tokio::test]
-async fn a_bounded_scan_stops_with_a_cursor() {
-    let inv = Inventory::memory();
+async fn a_bounded_scan_stops_with_a_cursor(inv: Inventory) {
     inv.record(
         (0..10)
             .map(|i| entry("zl", &format!("eip-{i}"), "k", i))
@@ -127,9 +170,7 @@ async fn a_bounded_scan_stops_with_a_cursor() {
     assert_eq!(rest.next, None);
 }
 
-#[tokio::test]
-async fn updates_set_the_release_time_once_and_purge_removes_old_releases() {
-    let inv = Inventory::memory();
+async fn updates_set_the_release_time_once_and_purge_removes_old_releases(inv: Inventory) {
     inv.record(vec![
         entry("zl", "eip-0", "k0", 0),
         entry("zl", "eip-1", "k1", 1),
@@ -164,9 +205,7 @@ async fn updates_set_the_release_time_once_and_purge_removes_old_releases() {
     assert_eq!(inv.len().await.unwrap(), 1);
 }
 
-#[tokio::test]
-async fn recording_the_same_id_again_replaces_the_entry() {
-    let inv = Inventory::memory();
+async fn recording_the_same_id_again_replaces_the_entry(inv: Inventory) {
     inv.record(vec![entry("ali", "i-1", "first", 0)])
         .await
         .unwrap();

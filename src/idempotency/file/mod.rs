@@ -5,6 +5,9 @@
 //! - `open`: creating, checking and recovering the file when it is opened;
 //! - `transactions`: the transaction of each backend call, eviction;
 //! - `ledger`: the spend ledger's tables in a write transaction;
+//! - [`RedbHandle`]: the open database lent to another concept kept in the
+//!   file (the allocation inventory, `crate::inventory`), with this
+//!   backend's handling of closing, damage and I/O errors;
 //! - `reopen`: an I/O error closes the database until a background thread
 //!   reopens it; a panic inside redb marks it damaged for good.
 //!
@@ -40,6 +43,7 @@ use super::spend::LedgerChange;
 
 use open::open_or_create;
 pub use reopen::REOPEN_EVERY;
+pub(crate) use schema::{INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED};
 
 /// Reports whether the store is usable (called on every change).
 pub(crate) type HealthCallback = Arc<dyn Fn(bool) + Send + Sync>;
@@ -114,6 +118,36 @@ impl FileBackend {
     }
 }
 
+/// The open database of a file store, for another concept kept in the same
+/// file. Each call runs on the database as the store's own transactions do:
+/// refused while the store is closed, damaged or being reopened; a panic
+/// inside redb marks it damaged; an I/O error starts the reopening.
+#[derive(Clone)]
+pub(crate) struct RedbHandle {
+    shared: Arc<Shared>,
+}
+
+impl RedbHandle {
+    /// Runs `f` on the open database.
+    pub(crate) fn with_db<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.shared.with_db(f)
+    }
+
+    /// A redb error of operation `op` as the store reports it (an I/O error
+    /// makes the store unavailable until it is reopened).
+    pub(crate) fn db_error(&self, op: &'static str, error: impl Into<redb::Error>) -> StoreError {
+        self.shared.db_error(op, error)
+    }
+
+    /// The file's path, for messages.
+    pub(crate) fn location(&self) -> &str {
+        &self.shared.location
+    }
+}
+
 impl Shared {
     pub(super) fn lock_usage(&self) -> MutexGuard<'_, Usage> {
         self.usage.lock().unwrap_or_else(PoisonError::into_inner)
@@ -155,6 +189,12 @@ impl Backend for FileBackend {
 
     fn ledger(&self, op: &'static str, change: &mut LedgerChange<'_>) -> Result<(), StoreError> {
         self.shared.ledger(op, change)
+    }
+
+    fn redb(&self) -> Option<RedbHandle> {
+        Some(RedbHandle {
+            shared: Arc::clone(&self.shared),
+        })
     }
 
     fn usage(&self) -> Usage {

@@ -31,7 +31,8 @@ use super::super::faults::FaultyFile;
 use super::FileOptions;
 use super::reopen::panic_message;
 use super::schema::{
-    COMPLETED, FORMAT, FORMAT_KEY, META, RECORDS, SPEND, SPEND_WINDOWS, initialize,
+    COMPLETED, FORMAT, FORMAT_KEY, INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED, META,
+    RECORDS, SPEND, SPEND_WINDOWS, initialize,
 };
 
 /// Page cache of the database; the working set is small.
@@ -317,6 +318,9 @@ pub(super) fn open_existing(
         META.name(),
         SPEND.name(),
         SPEND_WINDOWS.name(),
+        INVENTORY_ENTRIES.name(),
+        INVENTORY_IDS.name(),
+        INVENTORY_RELEASED.name(),
     ];
     if tables.iter().any(|t| !ours.contains(&t.as_str())) {
         return Err(OpenFailure::Invalid(format!(

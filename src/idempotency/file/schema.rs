@@ -12,6 +12,16 @@
 //!   scope's window in time order. Both appear with the first reservation
 //!   (only when spend limits are configured); a gateway older than them
 //!   refuses a file that has them.
+//! - `inventory_entries_v1`: (creation in ms, account, allocation id) to
+//!   the allocation inventory's entry (`crate::inventory::encode`, versioned
+//!   JSON), in the inventory's order;
+//! - `inventory_ids_v1`: (account, allocation id) to (creation in ms,
+//!   release time in ns if released), the index by id;
+//! - `inventory_released_v1`: (release time in ns, creation in ms, account,
+//!   allocation id) of released entries, the order of purge and eviction.
+//!   The three appear with the first entry and are kept by
+//!   `crate::inventory` (bounded by its entry count, outside the byte
+//!   bound); a gateway older than them refuses a file that has them.
 //!
 //! The costs here are what the backend counts against the byte bound (see
 //! the parent module).
@@ -32,6 +42,13 @@ pub(super) const SPEND: TableDefinition<&str, &[u8]> =
     TableDefinition::new("spend_reservations_v1");
 pub(super) const SPEND_WINDOWS: TableDefinition<(&str, u64, &str), u64> =
     TableDefinition::new("spend_windows_v1");
+
+pub(crate) const INVENTORY_ENTRIES: TableDefinition<(u64, &str, &str), &[u8]> =
+    TableDefinition::new("inventory_entries_v1");
+pub(crate) const INVENTORY_IDS: TableDefinition<(&str, &str), (u64, Option<u64>)> =
+    TableDefinition::new("inventory_ids_v1");
+pub(crate) const INVENTORY_RELEASED: TableDefinition<(u64, u64, &str, &str), ()> =
+    TableDefinition::new("inventory_released_v1");
 
 pub(super) const FORMAT_KEY: &str = "format";
 pub(super) const FORMAT: &[u8] = b"ipalloc-gateway idempotency store";

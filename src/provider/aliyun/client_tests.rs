@@ -318,3 +318,124 @@ fn endpoint_resolution() {
         "http://127.0.0.1:9/"
     );
 }
+
+// ----- the lifecycle's requests -----
+
+/// The action's own parameters of a built request, V1 or V3, without the
+/// common ones (V1 carries everything in the query; V3 only the action's).
+fn own_params(request: &reqwest::Request) -> BTreeMap<String, String> {
+    const COMMON: [&str; 10] = [
+        "Action",
+        "Version",
+        "Format",
+        "AccessKeyId",
+        "SignatureMethod",
+        "SignatureType",
+        "SignatureVersion",
+        "SignatureNonce",
+        "Timestamp",
+        "Signature",
+    ];
+    query_pairs(request.url().query().unwrap())
+        .into_iter()
+        .filter(|(name, _)| !COMMON.contains(&name.as_str()) && name != "SecurityToken")
+        .collect()
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The release is what both official SDKs send for
+/// `ModifyInstanceNetworkSpec(InstanceId, InternetMaxBandwidthOut=0,
+/// ClientToken)`: V1 adds the client's RegionId (aliyun-python-sdk-core),
+/// V3 sends the three parameters alone (alibabacloud_ecs20140526).
+#[test]
+fn release_request_v1_and_v3() {
+    let token = super::super::client_token::release_token("i-bp1release0001", Some("key-1"));
+    let params = super::super::release::release_params("i-bp1release0001", token.clone());
+    let params: Vec<(&'static str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let op = super::super::release::MODIFY_INSTANCE_NETWORK_SPEC;
+    assert!(op.mutating);
+    for sts in [false, true] {
+        let v1 = built(
+            &provider(SignatureVersion::V1, sts),
+            op,
+            "cn-hangzhou",
+            &params,
+        );
+        let query = v1.url().query().unwrap();
+        let all: BTreeMap<String, String> = query_pairs(query).into_iter().collect();
+        assert_eq!(all["Action"], "ModifyInstanceNetworkSpec");
+        assert_eq!(all.len(), 14 + usize::from(sts));
+        assert_eq!(
+            own_params(&v1),
+            map(&[
+                ("ClientToken", &token),
+                ("InstanceId", "i-bp1release0001"),
+                ("InternetMaxBandwidthOut", "0"),
+                ("RegionId", "cn-hangzhou"),
+            ])
+        );
+        assert_v1_query_verifies("POST", query, SECRET);
+
+        let v3 = built(
+            &provider(SignatureVersion::V3, sts),
+            op,
+            "cn-hangzhou",
+            &params,
+        );
+        assert_eq!(
+            v3.url().query(),
+            Some(
+                format!(
+                    "ClientToken={token}&InstanceId=i-bp1release0001&InternetMaxBandwidthOut=0"
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(v3.headers()["x-acs-action"], "ModifyInstanceNetworkSpec");
+        assert_v3_request_verifies(&v3, SECRET);
+    }
+}
+
+/// `DescribeInstances(RegionId, InstanceIds, PageSize=100)`: its own
+/// RegionId, once, in V1 as in V3.
+#[test]
+fn describe_instances_request_v1_and_v3() {
+    let ids = vec!["i-a".to_owned(), "i-b".to_owned()];
+    let params = super::super::batch::describe_params("cn-beijing", &ids);
+    let params: Vec<(&'static str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let op = super::super::batch::DESCRIBE_INSTANCES;
+    assert!(!op.mutating);
+    let expected = map(&[
+        ("InstanceIds", r#"["i-a","i-b"]"#),
+        ("PageSize", "100"),
+        ("RegionId", "cn-beijing"),
+    ]);
+    let v1 = built(
+        &provider(SignatureVersion::V1, false),
+        op,
+        "cn-beijing",
+        &params,
+    );
+    let query = v1.url().query().unwrap();
+    assert_eq!(query.matches("RegionId=").count(), 1, "{query}");
+    assert_eq!(own_params(&v1), expected);
+    assert_v1_query_verifies("POST", query, SECRET);
+    let v3 = built(
+        &provider(SignatureVersion::V3, false),
+        op,
+        "cn-beijing",
+        &params,
+    );
+    assert_eq!(
+        v3.url().query(),
+        Some("InstanceIds=%5B%22i-a%22%2C%22i-b%22%5D&PageSize=100&RegionId=cn-beijing")
+    );
+    assert_eq!(own_params(&v3), expected);
+    assert_v3_request_verifies(&v3, SECRET);
+}

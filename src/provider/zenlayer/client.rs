@@ -1,6 +1,8 @@
 //! The Zenlayer BMC provider: `AllocateEipAddresses` to create EIPs (an
 //! asynchronous operation: EIPs start CREATING) and `DescribeEipAddresses`
-//! to read one back.
+//! to read them back; the release (`super::release`), the availability
+//! check (`super::availability`) and the account's pages (`super::account`)
+//! are in their own files and call through [`ZenlayerProvider::call`].
 //!
 //! Every call is a `POST <endpoint>/api/v2/bmc` whose body is serialized once
 //! to bytes; those bytes are hashed, signed (ZC2-HMAC-SHA256, see
@@ -18,6 +20,7 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
+pub use super::eip::{allocation_from_eip, state_from_status};
 use super::signer::{self, SERVICE, SignableRequest, SigningParams};
 use super::wire::{
     self, AllocateEipAddressesRequest, AllocateEipAddressesResponse, DescribeEipAddressesRequest,
@@ -32,8 +35,9 @@ use crate::provider::attempt::{self, Attempt, Sender, Stack};
 use crate::provider::error::ProviderError;
 use crate::provider::http::{self, HttpResponse};
 use crate::provider::model::{
-    AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState, Capabilities,
-    ChargeType, ChargeTypeName, Operation, ProviderDescription, ProviderKind, ZenlayerAllocate,
+    AccountPage, AllocateResult, AllocateSpec, Allocation, AllocationLookup, AllocationState,
+    Availability, AvailabilitySpec, Capabilities, ChargeType, ChargeTypeName, Operation,
+    ProviderDescription, ProviderKind, ReleaseResult, ReleaseSpec, ZenlayerAllocate,
 };
 use crate::provider::signing::{EndpointError, parse_base_url};
 
@@ -54,6 +58,19 @@ pub const DESCRIBE_EIP_ADDRESSES: Operation = Operation {
 pub const TERMINATE_EIP_ADDRESS: Operation = Operation {
     name: "TerminateEipAddress",
     mutating: true,
+};
+
+/// `ReleaseEipAddresses`: deletes EIPs from the recycle bin for good.
+pub const RELEASE_EIP_ADDRESSES: Operation = Operation {
+    name: "ReleaseEipAddresses",
+    mutating: true,
+};
+
+/// `DescribeEipAvailableResources`: whether EIPs are for sale, per zone
+/// and netmask.
+pub const DESCRIBE_EIP_AVAILABLE_RESOURCES: Operation = Operation {
+    name: "DescribeEipAvailableResources",
+    mutating: false,
 };
 
 /// The most EIP ids one DescribeEipAddresses call may filter on.
@@ -185,7 +202,7 @@ impl ZenlayerProvider {
 
     /// Serializes `body` once, pushes it through the resilience stack (each
     /// attempt signed afresh), and decodes the answer.
-    async fn call<B, T>(
+    pub(super) async fn call<B, T>(
         &self,
         op: Operation,
         body: &B,
@@ -469,6 +486,31 @@ impl crate::provider::Provider for ZenlayerProvider {
             .await?;
         Ok(true)
     }
+
+    async fn release(
+        &self,
+        spec: &ReleaseSpec,
+        ctx: &CallContext,
+    ) -> Result<ReleaseResult, ProviderError> {
+        super::release::release(self, spec, ctx).await
+    }
+
+    async fn check_availability(
+        &self,
+        spec: &AvailabilitySpec,
+        ctx: &CallContext,
+    ) -> Result<Availability, ProviderError> {
+        super::availability::check(self, spec, ctx).await
+    }
+
+    async fn account_page(
+        &self,
+        page: u32,
+        page_size: u32,
+        ctx: &CallContext,
+    ) -> Result<AccountPage, ProviderError> {
+        super::account::page(self, page, page_size, ctx).await
+    }
 }
 
 /// The reconciliation query for an idempotency key: every filter of
@@ -507,47 +549,6 @@ fn is_reconciled_eip(eip: &EipAddress, spec: &ZenlayerAllocate, key: &str) -> bo
         _ => true,
     };
     zone_ok && tag_ok && group_ok
-}
-
-/// Maps an `eipStatus` to the common lifecycle state.
-pub fn state_from_status(status: &str) -> AllocationState {
-    match status {
-        "CREATING" => AllocationState::Pending,
-        "AVAILABLE" | "ASSOCIATED" | "ASSOCIATING" | "UNASSOCIATING" | "INUSE" => {
-            AllocationState::Ready
-        }
-        "CREATE_FAILED" => AllocationState::Failed,
-        "RECYCLING" | "RECYCLE" | "RELEASING" => AllocationState::Released,
-        _ => AllocationState::Pending,
-    }
-}
-
-/// Maps one DescribeEipAddresses entry to an [`Allocation`].
-pub fn allocation_from_eip(eip: EipAddress) -> Allocation {
-    let provider_status = eip.eip_status.unwrap_or_default();
-    let state = state_from_status(&provider_status);
-    if state == AllocationState::Pending && provider_status != "CREATING" {
-        tracing::warn!(
-            eip_id = %eip.eip_id,
-            status = %provider_status,
-            "unknown zenlayer eip status, reporting pending"
-        );
-    }
-    let failure_reason =
-        (state == AllocationState::Failed).then(|| "Zenlayer reported CREATE_FAILED".to_owned());
-    let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
-    Allocation {
-        id: eip.eip_id,
-        ip_address: non_empty(eip.ip_address),
-        state,
-        provider_status,
-        zone_id: non_empty(eip.zone_id),
-        region_id: None,
-        requires_instance_restart: false,
-        instance_id: non_empty(eip.instance_id),
-        failure_reason,
-        netmask: eip.netmask,
-    }
 }
 
 /// `<endpoint without trailing slash>/api/v2/bmc`.

@@ -4,6 +4,11 @@
 //! adapter gives to the Cloudflare front's non-JSON answers (403 challenge,
 //! 451). Rows are ordered from most to least specific: the first match wins,
 //! so every exact code comes before the wildcard row of its family.
+//!
+//! `RESOURCE_INSUFFICIENT_PRODUCT_SOLD_OUT` ("resources not for sale", in
+//! the SDKs' BMC error enums) is the code a sold-out zone is answered with;
+//! no page documents its HTTP status. A zone that sells no EIPs at all is
+//! `INVALID_EIP_TYPE_ZONE_NO_SELL` (the AllocateEipAddresses page).
 
 use tonic::Code;
 
@@ -23,8 +28,14 @@ pub static TABLE: ErrorTable = ErrorTable {
     rules: &[
         // AllocateEipAddresses / EIP specific.
         rule("INVALID_EIP_TYPE_ZONE_NO_SELL", None, Some(400), FailedPrecondition, "EIP_NOT_SOLD_IN_ZONE", Never),
+        rule("RESOURCE_INSUFFICIENT_PRODUCT_SOLD_OUT", None, None, ResourceExhausted, "EIP_SOLD_OUT", Never),
         rule("INVALID_ZONE_NOT_FOUND", None, Some(404), NotFound, "ZONE_NOT_FOUND", Never),
         rule("INVALID_EIP_NOT_FOUND", None, Some(404), NotFound, "EIP_NOT_FOUND", Never),
+        // TerminateEipAddress / ReleaseEipAddresses: the EIP's state refuses.
+        rule("OPERATION_DENIED_EIP_SUBSCRIPTION", None, Some(403), FailedPrecondition, "EIP_PREPAID_NOT_RELEASABLE", Never),
+        rule("OPERATION_DENIED_EIP_RECYCLED", None, Some(403), FailedPrecondition, "EIP_ALREADY_RECYCLED", Never),
+        rule("OPERATION_DENIED_EIP_NOT_RECYCLED", None, Some(403), FailedPrecondition, "EIP_NOT_RECYCLED", Never),
+        rule("OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT", None, Some(403), FailedPrecondition, "EIP_STATUS_NOT_SUPPORTED", Never),
         // Throttling and server side.
         rule("REQUEST_LIMIT_EXCEEDED", None, Some(429), ResourceExhausted, "PROVIDER_THROTTLED", Retryable),
         rule("SERVICE_TEMPORARY_UNAVAILABLE", None, Some(503), Unavailable, "PROVIDER_UNAVAILABLE", Retryable),
@@ -58,28 +69,33 @@ mod tests {
     /// One line per row, in table order: a realistic provider code, its
     /// HTTP status, and the expected answer written out literally.
     #[rustfmt::skip]
-    const CASES: &[(&str, u16, Code, &str, RetryClass)] = &[
-        ("INVALID_EIP_TYPE_ZONE_NO_SELL", 400, Code::FailedPrecondition, "EIP_NOT_SOLD_IN_ZONE", RetryClass::Never),
-        ("INVALID_ZONE_NOT_FOUND", 404, Code::NotFound, "ZONE_NOT_FOUND", RetryClass::Never),
-        ("INVALID_EIP_NOT_FOUND", 404, Code::NotFound, "EIP_NOT_FOUND", RetryClass::Never),
-        ("REQUEST_LIMIT_EXCEEDED", 429, Code::ResourceExhausted, "PROVIDER_THROTTLED", RetryClass::Retryable),
-        ("SERVICE_TEMPORARY_UNAVAILABLE", 503, Code::Unavailable, "PROVIDER_UNAVAILABLE", RetryClass::Retryable),
-        ("INTERNAL_SERVER_ERROR", 500, Code::Internal, "PROVIDER_INTERNAL_ERROR", RetryClass::IdempotentOnly),
-        ("REQUEST_TIMED_OUT", 503, Code::DeadlineExceeded, "PROVIDER_REQUEST_TIMED_OUT", RetryClass::IdempotentOnly),
-        ("AUTHFAILURE_SIGNATURE_EXPIRED", 401, Code::FailedPrecondition, "PROVIDER_CLOCK_SKEW", RetryClass::Never),
-        ("AUTHFAILURE_UNAUTHORIZED_OPERATION", 401, Code::PermissionDenied, "PROVIDER_PERMISSION_DENIED", RetryClass::Never),
-        ("AUTHFAILURE_SIGNATURE_FAILURE", 401, Code::FailedPrecondition, "PROVIDER_SIGNATURE_REJECTED", RetryClass::Never),
-        ("AUTHFAILURE_INVALID_AUTHORIZATION", 401, Code::FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", RetryClass::Never),
-        ("AUTHFAILURE_SECRET_ID_NOT_FOUND", 401, Code::FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", RetryClass::Never),
-        ("MISSING_PARAMETER", 400, Code::InvalidArgument, "PROVIDER_PARAMETER_MISSING", RetryClass::Never),
-        ("INVALID_PARAMETER_EXCEED_MAXIMUM", 400, Code::InvalidArgument, "PROVIDER_PARAMETER_INVALID", RetryClass::Never),
-        ("OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND", 404, Code::NotFound, "RESOURCE_GROUP_NOT_FOUND", RetryClass::Never),
-        ("OPERATION_FAILED_RESOURCE_NOT_FOUND", 404, Code::NotFound, "PROVIDER_RESOURCE_NOT_FOUND", RetryClass::Never),
-        ("OPERATION_FAILED_FOR_RECYCLE_RESOURCE", 403, Code::FailedPrecondition, "RESOURCE_RECYCLING", RetryClass::Never),
-        ("OPERATION_FAILED_INSUFFICIENT_BALANCE", 403, Code::FailedPrecondition, "OPERATION_FAILED", RetryClass::Never),
-        ("OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT", 403, Code::FailedPrecondition, "OPERATION_DENIED", RetryClass::Never),
-        ("SECURITY_CHALLENGE", 403, Code::Unavailable, "PROVIDER_SECURITY_CHALLENGE", RetryClass::Retryable),
-        ("REQUEST_BLOCKED", 451, Code::FailedPrecondition, "PROVIDER_REQUEST_BLOCKED", RetryClass::Never),
+    const CASES: &[(&str, Option<u16>, Code, &str, RetryClass)] = &[
+        ("INVALID_EIP_TYPE_ZONE_NO_SELL", Some(400), Code::FailedPrecondition, "EIP_NOT_SOLD_IN_ZONE", RetryClass::Never),
+        ("RESOURCE_INSUFFICIENT_PRODUCT_SOLD_OUT", None, Code::ResourceExhausted, "EIP_SOLD_OUT", RetryClass::Never),
+        ("INVALID_ZONE_NOT_FOUND", Some(404), Code::NotFound, "ZONE_NOT_FOUND", RetryClass::Never),
+        ("INVALID_EIP_NOT_FOUND", Some(404), Code::NotFound, "EIP_NOT_FOUND", RetryClass::Never),
+        ("OPERATION_DENIED_EIP_SUBSCRIPTION", Some(403), Code::FailedPrecondition, "EIP_PREPAID_NOT_RELEASABLE", RetryClass::Never),
+        ("OPERATION_DENIED_EIP_RECYCLED", Some(403), Code::FailedPrecondition, "EIP_ALREADY_RECYCLED", RetryClass::Never),
+        ("OPERATION_DENIED_EIP_NOT_RECYCLED", Some(403), Code::FailedPrecondition, "EIP_NOT_RECYCLED", RetryClass::Never),
+        ("OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT", Some(403), Code::FailedPrecondition, "EIP_STATUS_NOT_SUPPORTED", RetryClass::Never),
+        ("REQUEST_LIMIT_EXCEEDED", Some(429), Code::ResourceExhausted, "PROVIDER_THROTTLED", RetryClass::Retryable),
+        ("SERVICE_TEMPORARY_UNAVAILABLE", Some(503), Code::Unavailable, "PROVIDER_UNAVAILABLE", RetryClass::Retryable),
+        ("INTERNAL_SERVER_ERROR", Some(500), Code::Internal, "PROVIDER_INTERNAL_ERROR", RetryClass::IdempotentOnly),
+        ("REQUEST_TIMED_OUT", Some(503), Code::DeadlineExceeded, "PROVIDER_REQUEST_TIMED_OUT", RetryClass::IdempotentOnly),
+        ("AUTHFAILURE_SIGNATURE_EXPIRED", Some(401), Code::FailedPrecondition, "PROVIDER_CLOCK_SKEW", RetryClass::Never),
+        ("AUTHFAILURE_UNAUTHORIZED_OPERATION", Some(401), Code::PermissionDenied, "PROVIDER_PERMISSION_DENIED", RetryClass::Never),
+        ("AUTHFAILURE_SIGNATURE_FAILURE", Some(401), Code::FailedPrecondition, "PROVIDER_SIGNATURE_REJECTED", RetryClass::Never),
+        ("AUTHFAILURE_INVALID_AUTHORIZATION", Some(401), Code::FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", RetryClass::Never),
+        ("AUTHFAILURE_SECRET_ID_NOT_FOUND", Some(401), Code::FailedPrecondition, "PROVIDER_CREDENTIALS_REJECTED", RetryClass::Never),
+        ("MISSING_PARAMETER", Some(400), Code::InvalidArgument, "PROVIDER_PARAMETER_MISSING", RetryClass::Never),
+        ("INVALID_PARAMETER_EXCEED_MAXIMUM", Some(400), Code::InvalidArgument, "PROVIDER_PARAMETER_INVALID", RetryClass::Never),
+        ("OPERATION_FAILED_RESOURCE_GROUP_NOT_FOUND", Some(404), Code::NotFound, "RESOURCE_GROUP_NOT_FOUND", RetryClass::Never),
+        ("OPERATION_FAILED_RESOURCE_NOT_FOUND", Some(404), Code::NotFound, "PROVIDER_RESOURCE_NOT_FOUND", RetryClass::Never),
+        ("OPERATION_FAILED_FOR_RECYCLE_RESOURCE", Some(403), Code::FailedPrecondition, "RESOURCE_RECYCLING", RetryClass::Never),
+        ("OPERATION_FAILED_INSUFFICIENT_BALANCE", Some(403), Code::FailedPrecondition, "OPERATION_FAILED", RetryClass::Never),
+        ("OPERATION_DENIED_EIP_ZONE_NOT_SAME", Some(403), Code::FailedPrecondition, "OPERATION_DENIED", RetryClass::Never),
+        ("SECURITY_CHALLENGE", Some(403), Code::Unavailable, "PROVIDER_SECURITY_CHALLENGE", RetryClass::Retryable),
+        ("REQUEST_BLOCKED", Some(451), Code::FailedPrecondition, "PROVIDER_REQUEST_BLOCKED", RetryClass::Never),
     ];
 
     #[test]
@@ -97,10 +113,14 @@ mod tests {
             assert_eq!(rule.grpc, grpc, "{code}");
             assert_eq!(rule.reason, reason, "{code}");
             assert_eq!(rule.retry, retry, "{code}");
-            assert_eq!(rule.http_status, Some(http), "{code}");
+            assert_eq!(rule.http_status, http, "{code}");
             assert_eq!(rule.message, None, "{code}");
             // resolve() agrees with lookup() for known codes.
-            assert!(std::ptr::eq(TABLE.resolve(code, "", http), rule), "{code}");
+            let status = http.unwrap_or(400);
+            assert!(
+                std::ptr::eq(TABLE.resolve(code, "", status), rule),
+                "{code}"
+            );
         }
     }
 

@@ -1,10 +1,16 @@
 //! Zenlayer Cloud BMC (API 2.0, `POST /api/v2/bmc`): `AllocateEipAddresses`
-//! and `DescribeEipAddresses`, signed with ZC2-HMAC-SHA256 over the exact
-//! body bytes sent.
+//! and `DescribeEipAddresses` (`client`), `TerminateEipAddress` and
+//! `ReleaseEipAddresses` (`release`), `DescribeEipAvailableResources`
+//! (`availability`) and the account's pages (`account`), signed with
+//! ZC2-HMAC-SHA256 over the exact body bytes sent.
 
+mod account;
+mod availability;
 pub mod client;
+mod eip;
 pub mod errors;
 pub mod fingerprint;
+mod release;
 pub mod signer;
 pub mod validate;
 pub mod wire;

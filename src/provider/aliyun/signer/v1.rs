@@ -99,8 +99,10 @@ pub(super) fn sign_request(
     stamp: &Stamp,
 ) -> Result<SigningOutput<SigningInstructions>, SigningError> {
     // As aliyun-python-sdk-core sends V1: 32 hex digits of nonce, the
-    // client's region injected as RegionId, an empty (signed)
-    // SignatureType.
+    // client's region injected as RegionId unless the action has its own
+    // (`DescribeInstances`; `RpcRequest.get_url` adds it only when absent),
+    // an empty (signed) SignatureType.
+    let own_region = request.params.iter().any(|(name, _)| *name == "RegionId");
     let mut signed: Vec<(&str, &str)> = Vec::with_capacity(11 + request.params.len());
     signed.extend_from_slice(&[
         ("Action", request.action),
@@ -112,8 +114,10 @@ pub(super) fn sign_request(
         ("SignatureVersion", V1_SIGNATURE_VERSION),
         ("SignatureNonce", stamp.nonce.as_str()),
         ("Timestamp", stamp.timestamp.as_str()),
-        ("RegionId", region),
     ]);
+    if !own_region {
+        signed.push(("RegionId", region));
+    }
     if let Some(token) = &credentials.security_token {
         signed.push(("SecurityToken", token.expose()));
     }

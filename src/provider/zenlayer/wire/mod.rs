@@ -18,12 +18,14 @@ pub use error_body::{
     ErrorBody, REQUEST_BLOCKED, REQUEST_LIMIT_EXCEEDED, SECURITY_CHALLENGE, error_from_response,
 };
 pub use requests::{
-    AllocateEipAddressesRequest, ChargePrepaid, DescribeEipAddressesRequest, EipChargeType,
-    MarketingOptions, TagSet, TerminateEipAddressRequest, WireTag,
+    AllocateEipAddressesRequest, ChargePrepaid, DescribeEipAddressesRequest,
+    DescribeEipAvailableResourcesRequest, EipChargeType, MarketingOptions,
+    ReleaseEipAddressesRequest, TagSet, TerminateEipAddressRequest, WireTag,
 };
 pub use responses::{
-    AllocateEipAddressesResponse, DescribeEipAddressesResponse, EipAddress, Envelope, HasRequestId,
-    Success, TerminateEipAddressResponse, decode,
+    AllocateEipAddressesResponse, DescribeEipAddressesResponse,
+    DescribeEipAvailableResourcesResponse, EipAddress, EipAvailable, Envelope, HasRequestId,
+    ReleaseEipAddressesResponse, Success, TerminateEipAddressResponse, decode,
 };
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Request bodies of the Zenlayer BMC API 2.0 calls the gateway makes
-//! (`AllocateEipAddresses`, `DescribeEipAddresses`, `TerminateEipAddress`)
-//! and the pieces they share with the responses (tags, charge types).
+//! (`AllocateEipAddresses`, `DescribeEipAddresses`, `TerminateEipAddress`,
+//! `ReleaseEipAddresses`, `DescribeEipAvailableResources`) and the pieces they share with the responses (tags, charge types).
 //!
 //! Bodies are camelCase JSON with absent fields omitted, in the field order
 //! of the official SDK models (the order does not matter to the server, but
@@ -156,4 +156,22 @@ pub struct DescribeEipAddressesRequest {
 #[serde(rename_all = "camelCase")]
 pub struct TerminateEipAddressRequest {
     pub eip_id: String,
+}
+
+/// `ReleaseEipAddresses` request: 1 to 100 EIPs in the recycle bin.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseEipAddressesRequest {
+    pub eip_ids: Vec<String>,
+}
+
+/// `DescribeEipAvailableResources` request, in the SDK model's field
+/// order; without `zoneId` it asks for every zone (the SDK leaves an unset
+/// zone out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeEipAvailableResourcesRequest {
+    pub eip_charge_type: EipChargeType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
 }

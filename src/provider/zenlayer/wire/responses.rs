@@ -46,6 +46,52 @@ impl HasRequestId for TerminateEipAddressResponse {
     }
 }
 
+/// `ReleaseEipAddresses` `response` object (only the request id).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseEipAddressesResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl HasRequestId for ReleaseEipAddressesResponse {
+    fn inner_request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+/// `DescribeEipAvailableResources` `response` object.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeEipAvailableResourcesResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Missing and `null` both read as empty (a zone that sells nothing).
+    #[serde(default, deserialize_with = "null_default")]
+    pub eip_resources: Vec<EipAvailable>,
+}
+
+impl HasRequestId for DescribeEipAvailableResourcesResponse {
+    fn inner_request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+/// One `eipResources` row (`EipAvailable`). Every field may be missing:
+/// the API page's own example has no `netmask`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EipAvailable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
+    /// SELL, SELL_SHORTAGE or SOLD_OUT; kept as text so a new value does
+    /// not break decoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netmask: Option<u32>,
+}
+
 /// `DescribeEipAddresses` `response` object.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

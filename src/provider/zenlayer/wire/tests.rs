@@ -245,6 +245,91 @@ fn describe_success_tolerates_nulls() {
     assert!(ok.response.data_set.is_empty());
 }
 
+/// The lifecycle requests, byte for byte as the SDK's serializer writes
+/// them (compact, SDK field order, unset fields absent).
+#[test]
+fn lifecycle_request_bodies() {
+    let terminate = TerminateEipAddressRequest {
+        eip_id: "eip-1".to_owned(),
+    };
+    assert_eq!(
+        serde_json::to_string(&terminate).unwrap(),
+        r#"{"eipId":"eip-1"}"#
+    );
+    let release = ReleaseEipAddressesRequest {
+        eip_ids: vec!["eip-1".to_owned(), "eip-2".to_owned()],
+    };
+    assert_eq!(
+        serde_json::to_string(&release).unwrap(),
+        r#"{"eipIds":["eip-1","eip-2"]}"#
+    );
+    let one_zone = DescribeEipAvailableResourcesRequest {
+        eip_charge_type: EipChargeType::Prepaid,
+        zone_id: Some("SEL-A".to_owned()),
+    };
+    assert_eq!(
+        serde_json::to_string(&one_zone).unwrap(),
+        r#"{"eipChargeType":"PREPAID","zoneId":"SEL-A"}"#
+    );
+    let every_zone = DescribeEipAvailableResourcesRequest {
+        eip_charge_type: EipChargeType::Postpaid,
+        zone_id: None,
+    };
+    assert_eq!(
+        serde_json::to_string(&every_zone).unwrap(),
+        r#"{"eipChargeType":"POSTPAID"}"#
+    );
+    // An account page: only the paging fields, in the SDK's order.
+    let page = DescribeEipAddressesRequest {
+        page_size: Some(50),
+        page_num: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(
+        serde_json::to_string(&page).unwrap(),
+        r#"{"pageSize":50,"pageNum":3}"#
+    );
+}
+
+#[test]
+fn lifecycle_answers_decode() {
+    let body = r#"{"requestId":"T-R","response":{"requestId":"T-R"}}"#;
+    let ok = decode::<ReleaseEipAddressesResponse>(OP, &resp(200, body)).unwrap();
+    assert_eq!(ok.request_id.as_deref(), Some("T-R"));
+    let inner_only = r#"{"response":{"requestId":"T-I"}}"#;
+    let ok = decode::<TerminateEipAddressResponse>(OP, &resp(200, inner_only)).unwrap();
+    assert_eq!(ok.request_id.as_deref(), Some("T-I"));
+
+    // The API page's example (no netmask), and a full row with a new field.
+    let body = r#"{"requestId":"T-A","response":{"requestId":"T-A","eipResources":[
+            {"zoneId":"SEL-A","status":"SELL"},
+            {"zoneId":"LAX-A","status":"SELL_SHORTAGE","netmask":29,"new":1}]}}"#;
+    let ok = decode::<DescribeEipAvailableResourcesResponse>(OP, &resp(200, body)).unwrap();
+    assert_eq!(
+        ok.response.eip_resources,
+        [
+            EipAvailable {
+                zone_id: Some("SEL-A".to_owned()),
+                status: Some("SELL".to_owned()),
+                netmask: None,
+            },
+            EipAvailable {
+                zone_id: Some("LAX-A".to_owned()),
+                status: Some("SELL_SHORTAGE".to_owned()),
+                netmask: Some(29),
+            },
+        ]
+    );
+    for empty in [
+        r#"{"requestId":"T-E","response":{"eipResources":[]}}"#,
+        r#"{"requestId":"T-E","response":{"eipResources":null}}"#,
+        r#"{"requestId":"T-E","response":{}}"#,
+    ] {
+        let ok = decode::<DescribeEipAvailableResourcesResponse>(OP, &resp(200, empty)).unwrap();
+        assert!(ok.response.eip_resources.is_empty(), "{empty}");
+    }
+}
+
 #[test]
 fn success_status_with_code_is_api_error() {
     let body = r#"{"requestId":"T-6","code":"INTERNAL_SERVER_ERROR","message":"boom"}"#;
