@@ -1004,3 +1004,77 @@ async fn list_allocations_input() {
     assert_eq!(seen.len(), 600);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 600, "each once");
 }
+
+/// ListAllocations reads the provider's current state: an EIP listed while
+/// CREATING is listed READY with its address once the provider says
+/// AVAILABLE. When the provider cannot be asked, the listing still answers,
+/// with the last state seen and `refreshed` false.
+#[tokio::test]
+async fn list_refreshes_the_state_from_the_provider() {
+    let eg = start(Duration::from_millis(700), "").await;
+    let response = allocate(
+        &eg,
+        requests::keyed(
+            "refresh-1",
+            requests::zenlayer("zenlayer", requests::postpaid("FRA-A")),
+        ),
+    )
+    .await
+    .unwrap();
+    let id = response.allocations[0].id.clone();
+    assert_eq!(response.allocations[0].state(), Pending);
+
+    let early = list_all(&eg, listing()).await;
+    assert_eq!(ids(&early), [id.clone()]);
+    if eip(&eg, &id).unwrap().eip_status == EipStatus::Creating {
+        assert_eq!(allocation_state(&early[0]), Pending, "{early:?}");
+        assert_eq!(allocation(&early[0]).ip_address, "");
+    }
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while eip(&eg, &id).unwrap().eip_status != EipStatus::Available {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the EIP becomes AVAILABLE"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready = list_all(&eg, listing()).await;
+    let entry = &ready[0];
+    assert_eq!(allocation_state(entry), Ready, "{ready:?}");
+    assert_eq!(
+        Some(allocation(entry).ip_address.as_str()),
+        eip(&eg, &id).unwrap().ip_address.as_deref()
+    );
+    assert!(entry.refreshed, "{entry:?}");
+    let seen_at = entry.state_time.expect("state_time");
+
+    // The provider fails every request now.
+    set_faults(
+        &eg.zenlayer_url,
+        &FaultConfig {
+            error_5xx_probability: 1.0,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let stale = list_all(&eg, listing()).await;
+    assert_eq!(ids(&stale), [id]);
+    let entry = &stale[0];
+    assert!(!entry.refreshed, "{entry:?}");
+    assert_eq!(
+        allocation_state(entry),
+        Ready,
+        "the last state seen: {entry:?}"
+    );
+    assert_eq!(
+        allocation(entry).ip_address,
+        allocation(&ready[0]).ip_address
+    );
+    let stale_at = entry.state_time.expect("state_time");
+    assert!(
+        (stale_at.seconds, stale_at.nanos) <= (seen_at.seconds, seen_at.nanos),
+        "not newer than the last read: {entry:?}"
+    );
+    assert!(counters(&eg.zenlayer_url).await.server_errors > 0);
+}
