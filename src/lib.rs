@@ -75,6 +75,11 @@ pub fn gateway_decisions_markdown() -> String {
     api::gateway_errors::to_markdown()
 }
 
+/// The RPCs of the API as Markdown, as published in README.md.
+pub fn api_table_markdown() -> String {
+    api::rpcs::to_markdown()
+}
+
 /// The emulators' seeded inventories as Markdown, as published in README.md:
 /// which instance, zone or parameter produces which answer.
 pub fn emulator_inventory_markdown() -> String {

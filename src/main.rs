@@ -63,6 +63,8 @@ enum Command {
     GatewayErrors,
     /// Print the emulators' seeded inventory (Markdown, as in README.md).
     Inventory,
+    /// Print the table of the API's RPCs (Markdown, as in README.md).
+    ApiTable,
     /// Fleet mode: bring the `[cluster]` database's schema up to this
     /// binary's version and exit (start-up also does this, under the same
     /// lock).
@@ -107,6 +109,10 @@ fn main() -> ExitCode {
         }
         Some(Command::GatewayErrors) => {
             print!("{}", ipalloc_gateway::gateway_decisions_markdown());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::ApiTable) => {
+            print!("{}", ipalloc_gateway::api_table_markdown());
             return ExitCode::SUCCESS;
         }
         Some(Command::Inventory) => {

@@ -484,3 +484,286 @@ async fn wrong_spec_kind_is_internal() {
         Err(ProviderError::Internal(_))
     ));
 }
+
+// ----- the lifecycle on the wire -----
+
+use ipalloc_gateway::provider::aliyun::batch::DESCRIBE_INSTANCES;
+use ipalloc_gateway::provider::aliyun::client_token::release_token;
+use ipalloc_gateway::provider::aliyun::release::MODIFY_INSTANCE_NETWORK_SPEC;
+use ipalloc_gateway::provider::model::ReleaseSpec;
+
+const INSTANCE: &str = "i-bp1abcdefghijk123456";
+
+/// A DescribeInstanceAttribute answer, with a static public IP when `ip`.
+fn described(ip: Option<&str>) -> Reply {
+    Reply::json(
+        200,
+        serde_json::json!({
+            "RequestId": "D-1", "InstanceId": INSTANCE, "RegionId": "cn-hangzhou",
+            "ZoneId": "cn-hangzhou-h", "Status": "Running", "InternetMaxBandwidthOut": 5,
+            "PublicIpAddress": {"IpAddress": ip.into_iter().collect::<Vec<_>>()},
+            "EipAddress": {"IpAddress": "", "AllocationId": ""},
+            "OperationLocks": {"LockReason": []}
+        }),
+    )
+}
+
+fn modified() -> Reply {
+    Reply::json(
+        200,
+        serde_json::json!({"RequestId": "M-1", "OrderId": "123457890"}),
+    )
+}
+
+fn error_reply(status: u16, code: &str) -> Reply {
+    Reply::json(
+        status,
+        serde_json::json!({"RequestId": "E-1", "Code": code, "Message": "m", "HostId": "ecs"}),
+    )
+}
+
+async fn release_with_key(
+    provider: &AliyunProvider,
+    key: &str,
+) -> Result<ipalloc_gateway::provider::model::ReleaseResult, ProviderError> {
+    let spec = ReleaseSpec {
+        id: INSTANCE.into(),
+        region_id: None,
+        purge: false,
+    };
+    let ctx = CallContext {
+        idempotency_key: Some(key.into()),
+        ..CallContext::default()
+    };
+    provider.release(&spec, &ctx).await
+}
+
+/// What the release sends: a DescribeInstanceAttribute, then
+/// ModifyInstanceNetworkSpec with exactly InstanceId,
+/// InternetMaxBandwidthOut=0 and the token derived from the key (V1 adds
+/// the client's RegionId, as aliyun-python-sdk-core does).
+#[tokio::test]
+async fn release_puts_the_sdk_request_on_the_wire() {
+    for signature in [SignatureVersion::V1, SignatureVersion::V3] {
+        for sts in [false, true] {
+            let (server, provider) = serve(
+                signature,
+                sts,
+                vec![described(Some("47.96.0.10")), modified()],
+            )
+            .await;
+            let result = release_with_key(&provider, "key-1").await.unwrap();
+            assert_eq!(result.provider_request_id, "M-1");
+            assert!(!result.already_released);
+            assert_eq!(result.allocation.state, AllocationState::Released);
+            let requests = server.requests();
+            assert_eq!(requests.len(), 2);
+            let modify = &requests[1];
+            assert_eq!(modify.method, "POST");
+            let own: Vec<(String, String)> = match signature {
+                SignatureVersion::V1 => {
+                    assert_eq!(
+                        modify.param("Action").as_deref(),
+                        Some(MODIFY_INSTANCE_NETWORK_SPEC.name)
+                    );
+                    assert_v1_verifies(modify);
+                    modify
+                        .query_pairs()
+                        .into_iter()
+                        .filter(|(k, _)| {
+                            [
+                                "InstanceId",
+                                "InternetMaxBandwidthOut",
+                                "ClientToken",
+                                "RegionId",
+                            ]
+                            .contains(&k.as_str())
+                        })
+                        .collect()
+                }
+                SignatureVersion::V3 => {
+                    assert_eq!(
+                        modify.header("x-acs-action"),
+                        Some("ModifyInstanceNetworkSpec")
+                    );
+                    assert_v3_verifies(modify);
+                    modify.query_pairs()
+                }
+            };
+            let mut expected = vec![
+                (
+                    "ClientToken".to_owned(),
+                    release_token(INSTANCE, Some("key-1")),
+                ),
+                ("InstanceId".to_owned(), INSTANCE.to_owned()),
+                ("InternetMaxBandwidthOut".to_owned(), "0".to_owned()),
+            ];
+            if signature == SignatureVersion::V1 {
+                expected.push(("RegionId".to_owned(), "cn-hangzhou".to_owned()));
+                expected.sort();
+            }
+            assert_eq!(own, expected, "{signature:?} sts={sts}");
+        }
+    }
+}
+
+/// A 5xx the provider may have performed, or a lost answer: the instance
+/// is read back. Still holding its IP: the original error, unchanged; the
+/// IP gone: released. A read-back that fails also leaves the original
+/// error.
+#[tokio::test]
+async fn an_unknown_outcome_is_read_back() {
+    let (server, provider) = serve(
+        SignatureVersion::V1,
+        false,
+        vec![
+            described(Some("47.96.0.10")),
+            error_reply(503, "ServiceUnavailable"),
+            described(Some("47.96.0.10")),
+        ],
+    )
+    .await;
+    let error = release_with_key(&provider, "k").await.unwrap_err();
+    let ProviderError::Api(api) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        (api.http_status, api.code.as_str()),
+        (503, "ServiceUnavailable")
+    );
+    assert_eq!(api.op, MODIFY_INSTANCE_NETWORK_SPEC);
+    assert!(error.outcome_unknown());
+    assert_eq!(server.requests().len(), 3);
+
+    let (server, provider) = serve(
+        SignatureVersion::V3,
+        false,
+        vec![described(Some("47.96.0.10")), Reply::Drop, described(None)],
+    )
+    .await;
+    let result = release_with_key(&provider, "k").await.unwrap();
+    assert!(!result.already_released);
+    assert_eq!(result.provider_request_id, "");
+    assert_eq!(result.allocation.ip_address.as_deref(), Some("47.96.0.10"));
+    assert_eq!(server.requests().len(), 3);
+
+    let (server, provider) = serve(
+        SignatureVersion::V1,
+        false,
+        vec![
+            described(Some("47.96.0.10")),
+            Reply::Drop,
+            error_reply(400, "Throttling.User"),
+        ],
+    )
+    .await;
+    let error = release_with_key(&provider, "k").await.unwrap_err();
+    let ProviderError::Transport(transport) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(transport.phase, SendPhase::Sent);
+    assert_eq!(transport.op, MODIFY_INSTANCE_NETWORK_SPEC);
+    assert_eq!(server.requests().len(), 3);
+
+    // A definite refusal is not read back.
+    let (server, provider) = serve(
+        SignatureVersion::V1,
+        false,
+        vec![
+            described(Some("47.96.0.10")),
+            error_reply(403, "InvalidAccountStatus.NotEnoughBalance"),
+        ],
+    )
+    .await;
+    let error = release_with_key(&provider, "k").await.unwrap_err();
+    assert!(!error.outcome_unknown());
+    assert_eq!(server.requests().len(), 2);
+}
+
+/// DescribeInstances: `InstanceIds` as a JSON array, `PageSize=100`, the
+/// region once (V1 does not add a second `RegionId`); 101 ids are two
+/// calls; an instance returned that was not asked for is ignored.
+#[tokio::test]
+async fn describe_batch_on_the_wire() {
+    let page = Reply::json(
+        200,
+        serde_json::json!({
+            "RequestId": "L-1", "TotalCount": 2, "PageNumber": 1, "PageSize": 100,
+            "Instances": {"Instance": [
+                {"InstanceId": "i-1", "Status": "Running", "RegionId": "cn-beijing",
+                 "PublicIpAddress": {"IpAddress": ["47.1.1.1"]}},
+                {"InstanceId": "i-2", "Status": "Stopped",
+                 "PublicIpAddress": {"IpAddress": []}},
+                {"InstanceId": "i-other", "Status": "Running",
+                 "PublicIpAddress": {"IpAddress": ["47.1.1.9"]}}
+            ]}
+        }),
+    );
+    for signature in [SignatureVersion::V1, SignatureVersion::V3] {
+        let (server, provider) = serve(signature, false, vec![page.clone()]).await;
+        let ids: Vec<String> = ["i-1", "i-2", "i-3"].map(str::to_owned).to_vec();
+        let found = provider
+            .describe_batch(Some("cn-beijing"), &ids, &CallContext::default())
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].state, AllocationState::Ready);
+        assert_eq!(found[0].ip_address.as_deref(), Some("47.1.1.1"));
+        assert_eq!(found[1].state, AllocationState::Released);
+        assert_eq!(found[1].provider_status, "Stopped");
+        assert_eq!(found[1].region_id.as_deref(), Some("cn-beijing"));
+        let request = server.last_request();
+        assert_eq!(
+            request.param("InstanceIds").as_deref(),
+            Some(r#"["i-1","i-2","i-3"]"#)
+        );
+        assert_eq!(request.param("PageSize").as_deref(), Some("100"));
+        let regions = request
+            .query_pairs()
+            .into_iter()
+            .filter(|(k, _)| k == "RegionId")
+            .count();
+        assert_eq!(regions, 1, "{signature:?}");
+        assert_eq!(request.param("RegionId").as_deref(), Some("cn-beijing"));
+        match signature {
+            SignatureVersion::V1 => {
+                assert_eq!(
+                    request.param("Action").as_deref(),
+                    Some(DESCRIBE_INSTANCES.name)
+                );
+                assert_v1_verifies(&request);
+            }
+            SignatureVersion::V3 => assert_v3_verifies(&request),
+        }
+
+        let many: Vec<String> = (0..101).map(|n| format!("i-{n}")).collect();
+        provider
+            .describe_batch(None, &many, &CallContext::default())
+            .await
+            .unwrap();
+        let requests = server.requests();
+        assert_eq!(requests.len(), 3, "100 + 1");
+        let last: Vec<String> =
+            serde_json::from_str(&requests[2].param("InstanceIds").unwrap()).unwrap();
+        assert_eq!(last, ["i-100"]);
+        assert_eq!(
+            requests[1].param("RegionId").as_deref(),
+            Some("cn-hangzhou")
+        );
+    }
+
+    let (_server, provider) = serve(
+        SignatureVersion::V1,
+        false,
+        vec![Reply::raw(200, "text/html", "<html>")],
+    )
+    .await;
+    let error = provider
+        .describe_batch(None, &["i-1".to_owned()], &CallContext::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::MalformedResponse { op, .. } if op == DESCRIBE_INSTANCES),
+        "{error:?}"
+    );
+}

@@ -885,3 +885,131 @@ async fn throttling_is_retried_until_it_stops() {
         }
     }
 }
+
+/// The codes of the TerminateEipAddress and DescribeEipAvailableResources
+/// pages, produced by the emulator and answered by the gateway's status
+/// mapping. ReleaseAllocation and CheckAvailability are not served over
+/// gRPC yet, so the adapter is driven directly and its error mapped as
+/// every provider error is (`provider_status`).
+#[tokio::test]
+async fn zenlayer_release_and_availability_errors_map_as_documented() {
+    use ipalloc_gateway::api::error::provider_status;
+    use ipalloc_gateway::provider::model::{
+        AllocateSpec, AvailabilitySpec, ChargeType, ChargeTypeName, ReleaseSpec,
+    };
+    use ipalloc_gateway::provider::zenlayer::ZenlayerProvider;
+    use ipalloc_gateway::provider::{CallContext, Provider};
+
+    let eg = emulators::start(EmulatorOptions::default(), "", "", FAST).await;
+    let provider = ZenlayerProvider::new(settings::zenlayer(
+        &eg.zenlayer_url,
+        zenlayer::SANDBOX_ACCESS_KEY_ID,
+        zenlayer::SANDBOX_ACCESS_KEY_PASSWORD,
+    ))
+    .unwrap();
+    let ctx = CallContext::default();
+    let one = |charge| AllocateSpec::Zenlayer(settings::zenlayer_allocate("SEL-A", charge, 1));
+    let prepaid = provider
+        .allocate(&one(ChargeType::Prepaid { period_months: 1 }), &ctx)
+        .await
+        .unwrap()
+        .allocations[0]
+        .id
+        .clone();
+    zenlayer_emulator(&eg).set_creation_delay(Duration::from_secs(3600));
+    let creating = provider
+        .allocate(&one(ChargeType::Postpaid), &ctx)
+        .await
+        .unwrap()
+        .allocations[0]
+        .id
+        .clone();
+    let release = |id: &str| ReleaseSpec {
+        id: id.to_owned(),
+        region_id: None,
+        purge: false,
+    };
+    let cases = [
+        (
+            "release a PREPAID EIP",
+            provider
+                .release(&release(&prepaid), &ctx)
+                .await
+                .unwrap_err(),
+            "TerminateEipAddress",
+            "OPERATION_DENIED_EIP_SUBSCRIPTION",
+            "is a subscription (PREPAID) EIP",
+            "403",
+            Code::FailedPrecondition,
+            "EIP_PREPAID_NOT_RELEASABLE",
+        ),
+        (
+            "release a CREATING EIP",
+            provider
+                .release(&release(&creating), &ctx)
+                .await
+                .unwrap_err(),
+            "TerminateEipAddress",
+            "OPERATION_DENIED_EIP_STATUS_NOT_SUPPORT",
+            "is being created",
+            "403",
+            Code::FailedPrecondition,
+            "EIP_STATUS_NOT_SUPPORTED",
+        ),
+        (
+            "availability of an unknown zone",
+            provider
+                .check_availability(
+                    &AvailabilitySpec::Zenlayer {
+                        zone_id: Some("XXX-A".to_owned()),
+                        netmask: None,
+                        charge: ChargeTypeName::Postpaid,
+                    },
+                    &ctx,
+                )
+                .await
+                .unwrap_err(),
+            "DescribeEipAvailableResources",
+            "INVALID_ZONE_NOT_FOUND",
+            "The specified zoneId `XXX-A` is not found",
+            "404",
+            Code::NotFound,
+            "ZONE_NOT_FOUND",
+        ),
+    ];
+    for (what, error, action, code, message, http_status, grpc, reason) in &cases {
+        let status = provider_status(provider.description(), error);
+        assert_error(
+            &status,
+            &Expected {
+                grpc: *grpc,
+                reason,
+                domain: ZENLAYER_DOMAIN,
+                provider: "zenlayer-test",
+                provider_kind: "zenlayer",
+                provider_action: action,
+                provider_code: code,
+                message,
+                http_status,
+                retry_delay: None,
+            },
+            what,
+        );
+    }
+    // An EIP the provider does not know: NOT_FOUND, for the gRPC layer to
+    // consult its own records.
+    let unknown = provider
+        .release(&release("eip-unknown"), &ctx)
+        .await
+        .unwrap_err();
+    let status = provider_status(provider.description(), &unknown);
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(error_info(&status).0, "EIP_NOT_FOUND");
+    let seen = counters(&eg.zenlayer_url).await;
+    assert_eq!((seen.release_calls, seen.allocations), (0, 2), "{seen:?}");
+    assert_eq!(
+        zenlayer_emulator(&eg).eips().len(),
+        2,
+        "nothing was released"
+    );
+}

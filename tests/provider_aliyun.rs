@@ -19,6 +19,7 @@ use common::emulators::{Alone, aliyun_alone};
 use common::settings;
 use ipalloc_gateway::emulator::FaultConfig;
 use ipalloc_gateway::emulator::aliyun::errors::API_PAGE;
+use ipalloc_gateway::emulator::aliyun::refusals::NETWORK_SPEC_REFUSALS;
 use ipalloc_gateway::emulator::aliyun::{
     self, AliyunEmulator, AliyunEmulatorConfig, EmulatorCredential, Instance, LockReason, Outcome,
     SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCESS_KEY_SECRET, SEEDED, seed,
@@ -852,4 +853,33 @@ fn is_a_row(code: &str) -> bool {
     ipalloc_gateway::provider::aliyun::errors::TABLE
         .lookup(code, "")
         .is_some()
+}
+
+/// Every designated refusal of the emulator, released through the adapter:
+/// the page's code, a row of the table (not a fallback), the IP kept. An
+/// InternalError leaves the outcome unknown: the instance is read back, and
+/// as it still holds its IP the original error is returned unchanged.
+#[tokio::test]
+async fn every_refused_release_maps_to_a_table_row() {
+    let harness = start_default().await;
+    let provider = provider(&harness, SignatureVersion::V1);
+    for (instance, http, code, message) in NETWORK_SPEC_REFUSALS {
+        let before = harness.counters().await.requests;
+        let result = release(&provider, instance, "rel-refusal").await;
+        let error = api(result);
+        assert_eq!(status_and_code(&error), (*http, *code), "{instance}");
+        assert_eq!(error.message, *message, "{instance}");
+        assert_ne!(
+            error.rule().reason,
+            "PROVIDER_ERROR_UNRECOGNIZED",
+            "{instance}: {code} is a row"
+        );
+        assert!(!has_no_public_ip(&harness, instance), "{instance}");
+        let sent = harness.counters().await.requests - before;
+        let unknown = ProviderError::Api(Box::new(error)).outcome_unknown();
+        // Describe, Modify, and the read-back after an unknown outcome.
+        assert_eq!(sent, if unknown { 3 } else { 2 }, "{instance}");
+        assert_eq!(unknown, *code == "InternalError", "{instance}");
+    }
+    assert_eq!(harness.counters().await.release_calls, 0);
 }

@@ -47,3 +47,18 @@ fn readme_gateway_decisions_match_the_code() {
         "regenerate with: cargo run -- gateway-errors"
     );
 }
+
+#[test]
+fn readme_api_table_matches_the_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let begin = "<!-- api-table:begin -->\n";
+    let end = "<!-- api-table:end -->";
+    let start = readme.find(begin).expect("begin marker") + begin.len();
+    let stop = readme.find(end).expect("end marker");
+    assert_eq!(
+        &readme[start..stop],
+        ipalloc_gateway::api_table_markdown(),
+        "regenerate with: cargo run -- api-table"
+    );
+}

@@ -567,3 +567,160 @@ fn reconcile_request_uses_every_identifying_filter() {
         r#"{"eipChargeType":"POSTPAID","zoneId":"SEL-A","pageSize":100,"tags":[{"key":"ipalloc-idempotency-key","value":"k-2"}]}"#
     );
 }
+
+/// Each request the server received: its action and its body.
+fn sent(server: &Scripted) -> Vec<(String, String)> {
+    server
+        .requests()
+        .iter()
+        .map(|r| {
+            assert_signed(r);
+            (
+                r.header("x-zc-action").unwrap_or("").to_owned(),
+                String::from_utf8(r.body.clone()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn described(status: &str) -> Reply {
+    canned(
+        200,
+        "",
+        &format!(
+            r#"{{"requestId":"T-D","response":{{"requestId":"T-D","totalCount":1,"dataSet":[{{"eipId":"eip-1","zoneId":"SEL-A","netmask":32,"eipStatus":"{status}"}}]}}}}"#
+        ),
+    )
+}
+
+async fn release_against(
+    replies: Vec<Reply>,
+    purge: bool,
+) -> (
+    Result<ipalloc_gateway::provider::model::ReleaseResult, ProviderError>,
+    Vec<(String, String)>,
+) {
+    let server = Scripted::start(replies).await;
+    let provider = provider(&server.url());
+    let spec = ipalloc_gateway::provider::model::ReleaseSpec {
+        id: "eip-1".to_owned(),
+        region_id: None,
+        purge,
+    };
+    let result = provider.release(&spec, &CallContext::default()).await;
+    (result, sent(&server))
+}
+
+const TERMINATE_BODY: (&str, &str) = ("TerminateEipAddress", r#"{"eipId":"eip-1"}"#);
+const DESCRIBE_BODY: (&str, &str) = ("DescribeEipAddresses", r#"{"eipIds":["eip-1"]}"#);
+const RELEASE_BODY: (&str, &str) = ("ReleaseEipAddresses", r#"{"eipIds":["eip-1"]}"#);
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn release_after_a_lost_answer_is_read_back_before_anything_else() {
+    // Lost, and the EIP is still AVAILABLE: the original error, nothing resent.
+    let (result, requests) = release_against(vec![Reply::Drop, described("AVAILABLE")], true).await;
+    match result.unwrap_err() {
+        ProviderError::Transport(t) => assert_eq!(t.phase, SendPhase::Sent),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(requests, pairs(&[TERMINATE_BODY, DESCRIBE_BODY]));
+
+    // Lost, and the EIP is in the recycle bin: released, then purged.
+    let ok = r#"{"requestId":"T-R","response":{"requestId":"T-R"}}"#;
+    let (result, requests) = release_against(
+        vec![Reply::Drop, described("RECYCLE"), canned(200, "", ok)],
+        true,
+    )
+    .await;
+    let released = result.unwrap();
+    assert!(released.purged && !released.already_released);
+    assert_eq!(released.provider_request_id, "");
+    assert_eq!(released.allocation.provider_status, "RECYCLE");
+    assert_eq!(
+        requests,
+        pairs(&[TERMINATE_BODY, DESCRIBE_BODY, RELEASE_BODY])
+    );
+}
+
+#[tokio::test]
+async fn release_of_a_recycled_eip_reads_it_back() {
+    let recycled = canned(
+        403,
+        "",
+        r#"{"requestId":"T-X","code":"OPERATION_DENIED_EIP_RECYCLED","message":"Operations on an elastic IP in recycle bin are not supported."}"#,
+    );
+    let (result, requests) = release_against(vec![recycled, described("RECYCLE")], false).await;
+    let released = result.unwrap();
+    assert!(released.already_released && !released.purged);
+    assert_eq!(released.provider_request_id, "T-X");
+    assert_eq!(
+        (
+            released.allocation.state,
+            released.allocation.zone_id.as_deref()
+        ),
+        (AllocationState::Released, Some("SEL-A"))
+    );
+    assert_eq!(requests, pairs(&[TERMINATE_BODY, DESCRIBE_BODY]));
+}
+
+#[tokio::test]
+async fn availability_and_account_pages_send_the_sdk_bodies() {
+    use ipalloc_gateway::provider::model::{AvailabilitySpec, SaleStatus};
+    let server = Scripted::start(vec![
+        canned(
+            200,
+            "",
+            r#"{"requestId":"T-A","response":{"requestId":"T-A","eipResources":[{"zoneId":"SEL-A","status":"SELL","netmask":32},{"zoneId":"SEL-A","status":"SOLD_OUT","netmask":29}]}}"#,
+        ),
+        canned(
+            200,
+            "",
+            r#"{"requestId":"T-P","response":{"requestId":"T-P","totalCount":7,"dataSet":[{"eipId":"eip-9","eipStatus":"RECYCLE","tags":{"tags":[{"key":"k","value":"v"}]}}]}}"#,
+        ),
+    ])
+    .await;
+    let provider = provider(&server.url());
+    let spec = AvailabilitySpec::Zenlayer {
+        zone_id: Some("SEL-A".to_owned()),
+        netmask: Some(29),
+        charge: ChargeTypeName::Prepaid,
+    };
+    let answer = provider
+        .check_availability(&spec, &CallContext::default())
+        .await
+        .unwrap();
+    assert!(!answer.available);
+    assert_eq!(answer.provider_request_id, "T-A");
+    assert_eq!(answer.zones.len(), 1);
+    assert_eq!(
+        (
+            answer.zones[0].status,
+            answer.zones[0].provider_status.as_str()
+        ),
+        (SaleStatus::SoldOut, "SOLD_OUT")
+    );
+    let page = provider
+        .account_page(4, 2, &CallContext::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total, 7);
+    assert_eq!(page.allocations[0].0.state, AllocationState::Released);
+    assert_eq!(page.allocations[0].1[0].key, "k");
+    assert_eq!(
+        sent(&server),
+        pairs(&[
+            (
+                "DescribeEipAvailableResources",
+                r#"{"eipChargeType":"PREPAID","zoneId":"SEL-A"}"#
+            ),
+            ("DescribeEipAddresses", r#"{"pageSize":2,"pageNum":4}"#),
+        ])
+    );
+}

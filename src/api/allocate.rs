@@ -50,6 +50,7 @@ use crate::provider::{
     ProviderDescription, ProviderError,
 };
 
+mod inventory;
 mod owned;
 mod replay;
 mod spend;
@@ -72,6 +73,8 @@ pub struct Allocator {
     /// Spend limits and the ledger's clock; `None`: no limit configured,
     /// no ledger kept.
     pub spend: Option<crate::spend::Spend>,
+    /// Every allocation made, for ListAllocations and releases.
+    pub inventory: crate::inventory::Inventory,
 }
 
 /// What the caller asked besides the allocation itself.
@@ -187,6 +190,7 @@ impl Allocator {
                     // Replays answer the best-known state, not the first one.
                     self.record_progress(description, &key, &fingerprint, &settled)
                         .await;
+                    self.note_settled(description, &settled).await;
                 }
                 Ok(settled)
             }
@@ -277,7 +281,7 @@ impl Allocator {
                 // may lead to a re-send.
                 let asked = SystemTime::now();
                 match self.reconcile(provider, spec, key, &owned.ctx()).await {
-                    Ok(Some(found)) => return owned.complete(found).await,
+                    Ok(Some(found)) => return self.complete(call, owned, found).await,
                     Ok(None) => {}
                     Err(e) => return Err(error::reconcile_failed(description, key, &e)),
                 }
@@ -298,11 +302,11 @@ impl Allocator {
         let ctx = owned.ctx();
         let attempt = with_deadline(&ctx, provider.allocate(spec, &ctx)).await;
         match attempt {
-            Ok(result) => owned.complete(result).await,
+            Ok(result) => self.complete(call, owned, result).await,
             Err(e) if resent && description.kind.already_allocated(&e) => {
                 // The earlier, ambiguous attempt did land: read what it made.
                 match self.reconcile(provider, spec, key, &owned.ctx()).await {
-                    Ok(Some(found)) => owned.complete(found).await,
+                    Ok(Some(found)) => self.complete(call, owned, found).await,
                     // It landed but is not visible yet: still pending, never
                     // a definite failure that frees the key.
                     Ok(None) => {
@@ -331,7 +335,7 @@ impl Allocator {
                     return Err(error::allocation_status(description, &e, key));
                 }
                 match self.reconcile(provider, spec, key, &ctx).await {
-                    Ok(Some(found)) => owned.complete(found).await,
+                    Ok(Some(found)) => self.complete(call, owned, found).await,
                     Ok(None) | Err(_) => Err(error::allocation_status(description, &e, key)),
                 }
             }
@@ -478,7 +482,7 @@ struct Call<'a> {
 }
 
 /// The status for a store failure: a corrupt record, or the store unusable.
-fn store_status(description: &ProviderDescription, key: &str, e: &StoreError) -> Status {
+pub(super) fn store_status(description: &ProviderDescription, key: &str, e: &StoreError) -> Status {
     match e {
         // The store logs these itself, at most once per interval.
         StoreError::Full { .. } => {
@@ -522,7 +526,7 @@ pub fn wait_until(wait_timeout: Option<Duration>, deadline: Option<Instant>) -> 
     }
 }
 
-fn far_future() -> Instant {
+pub(super) fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
 }
 
@@ -532,7 +536,7 @@ const GUARD_GRACE: Duration = Duration::from_millis(5);
 
 /// Runs a provider future, giving up at the call's deadline (the stack
 /// below enforces it too; this is the backstop).
-async fn with_deadline<T>(
+pub(super) async fn with_deadline<T>(
     ctx: &CallContext,
     call: impl std::future::Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {

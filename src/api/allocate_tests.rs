@@ -202,6 +202,7 @@ impl Flow {
             inflight: InFlightRegistry::new(),
             drain: crate::server::Drain::new(),
             spend: None,
+            inventory: crate::inventory::Inventory::memory(),
         });
         Flow {
             fake: Fake::with_grace(grace),

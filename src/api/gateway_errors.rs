@@ -195,6 +195,17 @@ pub static SPEND_LIMIT_TOO_SMALL: Decision = Decision {
     library_code: false,
 };
 
+pub static ZONE_SOLD_OUT: Decision = Decision {
+    situation: "`validate_only`: Zenlayer reports the zone's EIPs of that netmask SOLD_OUT (the \
+                allocation would be accepted and end CREATE_FAILED)",
+    code: Code::FailedPrecondition,
+    reason: "ZONE_SOLD_OUT",
+    also: None,
+    retry: Retry::No,
+    metadata: &["zoneId"],
+    library_code: false,
+};
+
 pub static OVERLOADED: Decision = Decision {
     situation: "Over `server.max_concurrent_calls` (open watches count)",
     code: Code::Unavailable,
@@ -377,7 +388,7 @@ pub static TIMEOUT_EXPIRED: Decision = Decision {
 };
 
 /// Every decision, in README order.
-pub static DECISIONS: [&Decision; 29] = [
+pub static DECISIONS: [&Decision; 30] = [
     &INVALID_REQUEST,
     &KEY_REUSED,
     &KEY_IN_PROGRESS,
@@ -390,6 +401,7 @@ pub static DECISIONS: [&Decision; 29] = [
     &CALLER_NOT_ALLOWED,
     &SPEND_LIMIT_REACHED,
     &SPEND_LIMIT_TOO_SMALL,
+    &ZONE_SOLD_OUT,
     &OVERLOADED,
     &DEADLINE_EXCEEDED,
     &WATCH_LIFETIME_ENDED,

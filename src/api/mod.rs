@@ -6,6 +6,7 @@
 
 pub mod allocate;
 mod authorize;
+pub mod availability;
 pub mod catch_panic;
 pub mod codec;
 pub mod convert;
@@ -14,8 +15,14 @@ pub mod error;
 pub mod follow;
 pub mod gateway_errors;
 pub mod grpc_guard;
+mod lifecycle;
+pub mod list;
+pub mod page_token;
+pub mod release;
+pub mod rpcs;
 pub mod service;
 pub mod shed;
 pub mod validate;
+pub mod validate_lifecycle;
 
 pub use service::IpAllocationService;

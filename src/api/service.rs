@@ -18,7 +18,7 @@ use crate::auth::{Callers, Identified, Rpc};
 use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocation;
-use crate::provider::{AllocationLookup, CallContext, Lane, Provider, Registry};
+use crate::provider::{AllocationLookup, CallContext, Lane, Provider, ProviderError, Registry};
 
 /// Default longest life of one `WatchAllocation` stream.
 pub const DEFAULT_WATCH_LIFETIME: Duration = Duration::from_secs(3600);
@@ -26,14 +26,15 @@ pub const DEFAULT_WATCH_LIFETIME: Duration = Duration::from_secs(3600);
 /// The gRPC service over a set of provider accounts.
 #[derive(Clone)]
 pub struct IpAllocationService {
-    registry: Arc<Registry>,
-    allocator: Arc<Allocator>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) allocator: Arc<Allocator>,
     /// Longest life of one `WatchAllocation` stream.
     watch_lifetime: Duration,
     /// Who may call; none configured: everyone.
-    callers: Arc<Callers>,
-    /// Where `AllocateIp` outcomes are audited; `None`: nowhere.
-    audit: Option<Audit>,
+    pub(super) callers: Arc<Callers>,
+    /// Where `AllocateIp` and `ReleaseAllocation` outcomes are audited;
+    /// `None`: nowhere.
+    pub(super) audit: Option<Audit>,
 }
 
 impl IpAllocationService {
@@ -108,6 +109,11 @@ impl IpAllocationService {
         entry.params = valid.spec.canonical_params().into_iter().collect();
         entry.addresses = u64::from(valid.spec.addresses());
         authorize::provider(who.as_ref(), Rpc::AllocateIp, description)?;
+        if request.validate_only {
+            entry.action = "validate_only";
+            let caller = who.as_ref().map(|who| who.name());
+            return self.validate_only(&valid, caller, deadline).await;
+        }
         let response = facts
             .clone()
             .scope(self.allocator.allocate(allocate::Request {
@@ -205,7 +211,28 @@ impl IpAllocation for IpAllocationService {
             idempotency_key: None,
             lane: Lane::Read,
         };
-        let allocation = provider.get_allocation(&lookup, &ctx).await.map_err(|e| {
+        let allocation = match provider.get_allocation(&lookup, &ctx).await {
+            // An allocation this gateway made that the provider no longer
+            // shows (a purged EIP, an instance whose IP was reclaimed) was
+            // released.
+            Err(ProviderError::NotFound { .. })
+                if self
+                    .allocator
+                    .inventory
+                    .get(&description.name, &lookup.id)
+                    .await
+                    .is_ok_and(|e| e.is_some()) =>
+            {
+                let released = self
+                    .allocator
+                    .last_known_released(description, &lookup.id)
+                    .await;
+                self.allocator.note_released(description, &released).await;
+                Ok(released)
+            }
+            other => other,
+        };
+        let allocation = allocation.map_err(|e| {
             let status = error::provider_status(description, &e);
             info!(
                 provider = %description.name,
@@ -259,30 +286,34 @@ impl IpAllocation for IpAllocationService {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
+    #[tracing::instrument(name = "release_allocation", skip_all)]
     async fn release_allocation(
         &self,
-        _request: Request<pb::ReleaseAllocationRequest>,
+        request: Request<pb::ReleaseAllocationRequest>,
     ) -> Result<Response<pb::ReleaseAllocationResponse>, Status> {
-        Err(Status::unimplemented(
-            "ReleaseAllocation: coming in this change",
-        ))
+        let facts = CallFacts::of(&request);
+        let mut entry = AllocationEntry::release();
+        entry.peer = authorize::peer_address(&request);
+        let result = self.release_audited(request, &facts, &mut entry).await;
+        if let Some(audit) = &self.audit {
+            audit.allocation(&entry.released(&result));
+        }
+        result.map(Response::new)
     }
 
+    #[tracing::instrument(name = "list_allocations", skip_all)]
     async fn list_allocations(
         &self,
-        _request: Request<pb::ListAllocationsRequest>,
+        request: Request<pb::ListAllocationsRequest>,
     ) -> Result<Response<pb::ListAllocationsResponse>, Status> {
-        Err(Status::unimplemented(
-            "ListAllocations: coming in this change",
-        ))
+        self.list(request).await.map(Response::new)
     }
 
+    #[tracing::instrument(name = "check_availability", skip_all)]
     async fn check_availability(
         &self,
-        _request: Request<pb::CheckAvailabilityRequest>,
+        request: Request<pb::CheckAvailabilityRequest>,
     ) -> Result<Response<pb::CheckAvailabilityResponse>, Status> {
-        Err(Status::unimplemented(
-            "CheckAvailability: coming in this change",
-        ))
+        self.check(request).await.map(Response::new)
     }
 }

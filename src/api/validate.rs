@@ -35,7 +35,7 @@ pub const MAX_PROVIDER_NAME: usize = 63;
 pub const MAX_WAIT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// `Ok(value)` when nothing was found, else INVALID_ARGUMENT.
-fn finish<T>(v: Violations, what: &str, value: Option<T>) -> Result<T, Status> {
+pub(super) fn finish<T>(v: Violations, what: &str, value: Option<T>) -> Result<T, Status> {
     match value {
         Some(value) if v.is_empty() => Ok(value),
         _ => Err(error::invalid_argument(what, v)),
@@ -144,7 +144,7 @@ pub fn get_allocation(
     finish(v, "GetAllocationRequest", lookup)
 }
 
-fn resolve(
+pub(super) fn resolve(
     registry: &Registry,
     name: &str,
     kind: Option<ProviderKind>,
@@ -167,7 +167,7 @@ fn resolve(
     }
 }
 
-fn idempotency_key(key: &str, v: &mut Violations) -> Option<String> {
+pub(super) fn idempotency_key(key: &str, v: &mut Violations) -> Option<String> {
     if key.is_empty() || !size_ok(key, MAX_IDEMPOTENCY_KEY, "idempotency_key", v) {
         return None;
     }

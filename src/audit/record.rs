@@ -25,7 +25,8 @@ pub const MAX_EIPS: usize = 100;
 pub struct AllocationEntry {
     /// RFC 3339, UTC, milliseconds.
     pub time: String,
-    /// `allocate` (releases will be `release`).
+    /// `allocate`, `validate_only` (an AllocateIp that allocated nothing)
+    /// or `release`.
     pub action: &'static str,
     /// The caller's configured name; empty when authorization is off or the
     /// call had no caller.
@@ -112,22 +113,57 @@ impl AllocationEntry {
                     })
                     .collect();
             }
-            Err(status) => {
-                self.code = code_name(status.code());
-                let details = status.get_error_details();
-                if let Some(info) = details.error_info() {
-                    self.reason = field(&info.reason);
-                    if let Some(id) = info
-                        .metadata
-                        .get("providerRequestId")
-                        .filter(|id| !id.is_empty())
-                    {
-                        self.provider_request_ids = vec![field(id)];
-                    }
-                }
-            }
+            Err(status) => self.failed(status),
         }
         self
+    }
+
+    /// A `release` line stamped now.
+    pub fn release() -> Self {
+        AllocationEntry {
+            time: now(),
+            action: "release",
+            ..AllocationEntry::default()
+        }
+    }
+
+    /// The outcome of a release: the released allocation and the request
+    /// id, or the error.
+    pub fn released(mut self, result: &Result<pb::ReleaseAllocationResponse, Status>) -> Self {
+        match result {
+            Ok(response) => {
+                self.code = code_name(tonic::Code::Ok);
+                if !response.provider_request_id.is_empty() {
+                    self.provider_request_ids = vec![field(&response.provider_request_id)];
+                }
+                self.eips = response
+                    .allocation
+                    .iter()
+                    .map(|a| EipEntry {
+                        id: field(&a.id),
+                        address: field(&a.ip_address),
+                        state: state_name(a.state()),
+                    })
+                    .collect();
+            }
+            Err(status) => self.failed(status),
+        }
+        self
+    }
+
+    fn failed(&mut self, status: &Status) {
+        self.code = code_name(status.code());
+        let details = status.get_error_details();
+        if let Some(info) = details.error_info() {
+            self.reason = field(&info.reason);
+            if let Some(id) = info
+                .metadata
+                .get("providerRequestId")
+                .filter(|id| !id.is_empty())
+            {
+                self.provider_request_ids = vec![field(id)];
+            }
+        }
     }
 }
 

@@ -32,14 +32,20 @@ pub enum Rpc {
     GetAllocation,
     ListProviders,
     WatchAllocation,
+    ReleaseAllocation,
+    ListAllocations,
+    CheckAvailability,
 }
 
 impl Rpc {
-    pub const ALL: [Rpc; 4] = [
+    pub const ALL: [Rpc; 7] = [
         Rpc::AllocateIp,
         Rpc::GetAllocation,
         Rpc::ListProviders,
         Rpc::WatchAllocation,
+        Rpc::ReleaseAllocation,
+        Rpc::ListAllocations,
+        Rpc::CheckAvailability,
     ];
 
     /// The method's name (`AllocateIp`).
@@ -49,6 +55,9 @@ impl Rpc {
             Rpc::GetAllocation => "GetAllocation",
             Rpc::ListProviders => "ListProviders",
             Rpc::WatchAllocation => "WatchAllocation",
+            Rpc::ReleaseAllocation => "ReleaseAllocation",
+            Rpc::ListAllocations => "ListAllocations",
+            Rpc::CheckAvailability => "CheckAvailability",
         }
     }
 

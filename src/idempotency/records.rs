@@ -89,15 +89,39 @@ impl Records {
         response: &pb::AllocateIpResponse,
         until: Option<Instant>,
     ) -> Result<(), StoreError> {
-        let request_id = &response.provider_request_id;
         let encoded = response.encode_to_vec();
-        let response = encoded.as_slice();
+        self.complete_encoded(
+            account,
+            key,
+            lease,
+            fingerprint,
+            &encoded,
+            &response.provider_request_id,
+            until,
+        )
+        .await
+    }
+
+    /// [`Records::complete`] with the answer already encoded (any message:
+    /// a ReleaseAllocation key stores its own answer) and its provider
+    /// request id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_encoded(
+        &self,
+        account: &str,
+        key: &str,
+        lease: Option<&Lease>,
+        fingerprint: &Fingerprint,
+        response: &[u8],
+        request_id: &str,
+        until: Option<Instant>,
+    ) -> Result<(), StoreError> {
         match (self, lease) {
             (Records::Shared(shared), Some(lease)) => {
                 let ids: Vec<String> = if request_id.is_empty() {
                     Vec::new()
                 } else {
-                    vec![request_id.clone()]
+                    vec![request_id.to_owned()]
                 };
                 let write = || shared.complete(account, key, lease, fingerprint, response, &ids);
                 written(
@@ -222,6 +246,22 @@ impl Records {
             Records::Local(store) => store.reserve_spend(request, clock.now()),
             Records::Shared(shared) => shared
                 .reserve_spend(request, clock.ahead())
+                .await
+                .map_err(unavailable),
+        }
+    }
+
+    /// Whether `request` would fit its spend limits now; reserves nothing
+    /// (`validate_only`).
+    pub async fn check_spend(
+        &self,
+        request: &SpendRequest<'_>,
+        clock: &SpendClock,
+    ) -> Result<SpendOutcome, StoreError> {
+        match self {
+            Records::Local(store) => store.check_spend(request, clock.now()),
+            Records::Shared(shared) => shared
+                .check_spend(request, clock.ahead())
                 .await
                 .map_err(unavailable),
         }

@@ -81,6 +81,36 @@ pub(crate) fn reserve(
     request: &SpendRequest<'_>,
     now_ns: u64,
 ) -> Result<(SpendOutcome, bool), StoreError> {
+    if let Some(refusal) = decide(tables, request, now_ns)? {
+        return Ok((SpendOutcome::Refused(refusal), false));
+    }
+    let id = request.id();
+    tables.remove(&id)?;
+    let scopes: Vec<String> = request.scopes.iter().map(|s| s.key()).collect();
+    tables.put(
+        &id,
+        &Reservation {
+            at_ns: now_ns,
+            amount: request.addresses,
+            scopes: scopes.clone(),
+        },
+    )?;
+    let before = now_ns.saturating_sub(nanos(LONGEST_WINDOW));
+    for scope in &scopes {
+        for old in tables.older(scope, before)? {
+            tables.remove(&old)?;
+        }
+    }
+    Ok((SpendOutcome::Reserved, true))
+}
+
+/// The refusal `request` gets at `now_ns` (the one that frees last), or
+/// `None` when it fits every limited window; changes nothing.
+pub(crate) fn decide(
+    tables: &dyn LedgerTables,
+    request: &SpendRequest<'_>,
+    now_ns: u64,
+) -> Result<Option<SpendRefusal>, StoreError> {
     let id = request.id();
     let mut refused: Option<SpendRefusal> = None;
     for scope in request.scopes {
@@ -114,26 +144,7 @@ pub(crate) fn reserve(
             }
         }
     }
-    if let Some(refusal) = refused {
-        return Ok((SpendOutcome::Refused(refusal), false));
-    }
-    tables.remove(&id)?;
-    let scopes: Vec<String> = request.scopes.iter().map(|s| s.key()).collect();
-    tables.put(
-        &id,
-        &Reservation {
-            at_ns: now_ns,
-            amount: request.addresses,
-            scopes: scopes.clone(),
-        },
-    )?;
-    let before = now_ns.saturating_sub(nanos(LONGEST_WINDOW));
-    for scope in &scopes {
-        for old in tables.older(scope, before)? {
-            tables.remove(&old)?;
-        }
-    }
-    Ok((SpendOutcome::Reserved, true))
+    Ok(refused)
 }
 
 #[cfg(test)]

@@ -363,6 +363,26 @@ impl IdempotencyStore {
         })
     }
 
+    /// Whether `request` would fit its spend limits at `now`, reserving
+    /// nothing (the same rule, in a change that is not kept).
+    pub fn check_spend(&self, request: &SpendRequest<'_>, now: SystemTime) -> Result<SpendOutcome> {
+        let now_ns = epoch_nanos(now);
+        let mut outcome = None;
+        timed("check spend", || {
+            self.inner.backend.ledger("check spend", &mut |tables| {
+                outcome = Some(match spend::decide(tables, request, now_ns)? {
+                    Some(refusal) => SpendOutcome::Refused(refusal),
+                    None => SpendOutcome::Reserved,
+                });
+                Ok(false)
+            })
+        })?;
+        outcome.ok_or_else(|| StoreError::Unavailable {
+            location: self.location().to_owned(),
+            reason: "the spend check was not made".to_owned(),
+        })
+    }
+
     /// Releases the spend reservation of `key` on `account` (a definite
     /// failure: nothing was allocated). Nothing to release is no error.
     pub fn release_spend(&self, account: &str, key: &str) -> Result<()> {

@@ -105,14 +105,12 @@ impl MemoryInventory {
             None => t.by_order.range(..),
         };
         let mut page = Page::default();
-        let mut scanned = 0;
         let mut last = None;
-        for (cursor, entry) in range {
+        for (scanned, (cursor, entry)) in range.enumerate() {
             if page.entries.len() >= limit || scanned >= scan {
                 page.next = last;
                 return page;
             }
-            scanned += 1;
             last = Some(cursor.clone());
             if filter.matches(entry) {
                 page.entries.push(entry.clone());
@@ -137,5 +135,9 @@ impl MemoryInventory {
 
     pub fn len(&self) -> usize {
         self.tables().by_order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

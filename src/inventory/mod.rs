@@ -106,7 +106,7 @@ impl Filter {
     pub fn matches(&self, entry: &Entry) -> bool {
         self.accounts
             .as_ref()
-            .is_none_or(|accounts| accounts.iter().any(|a| *a == entry.account))
+            .is_none_or(|accounts| accounts.contains(&entry.account))
             && entry.idempotency_key.starts_with(&self.key_prefix)
             && self.tags.iter().all(|t| entry.tags.contains(t))
     }
@@ -240,6 +240,11 @@ impl Inventory {
             Inventory::Shared(s) => s.len().await,
         }
     }
+
+    /// Whether it holds no entry.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len().await? == 0)
+    }
 }
 
 /// Runs `work` on the file inventory on tokio's blocking threads.
@@ -273,7 +278,7 @@ pub fn from_millis(ms: u64) -> SystemTime {
 }
 
 /// Applies a state read at `seen` to `entry`.
-fn apply(entry: &mut Entry, allocation: &Allocation, seen: SystemTime) {
+pub fn apply(entry: &mut Entry, allocation: &Allocation, seen: SystemTime) {
     entry.allocation = allocation.clone();
     entry.state_time = seen;
     if allocation.state == AllocationState::Released && entry.released.is_none() {

@@ -39,7 +39,7 @@ pub(super) fn entry(account: &str, id: &str, key: &str, created: u64) -> Entry {
         caller: None,
         tags: vec![Tag {
             key: "team".to_owned(),
-            value: if created % 2 == 0 { "a" } else { "b" }.to_owned(),
+            value: if created.is_multiple_of(2) { "a" } else { "b" }.to_owned(),
         }],
         created: at(created),
         allocation: allocation(id, AllocationState::Ready),

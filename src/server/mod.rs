@@ -266,6 +266,7 @@ impl Gateway {
             inflight: InFlightRegistry::new(),
             drain: Drain::new(),
             spend,
+            inventory: crate::inventory::Inventory::memory(),
         });
         Gateway {
             registry,
@@ -291,13 +292,22 @@ const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Removes idempotency records past their retention, once an hour (in
 /// fleet mode the cluster's maintenance task purges instead).
-async fn purge_expired(store: Records) {
+async fn purge_expired(store: Records, inventory: crate::inventory::Inventory) {
     let Some(store) = store.local().cloned() else {
         return;
     };
     let mut tick = tokio::time::interval(PURGE_EVERY);
     loop {
         tick.tick().await;
+        // Released allocations are listed for as long as keys are kept.
+        let before = std::time::SystemTime::now()
+            .checked_sub(store.retention())
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        match inventory.purge_released(before).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged released allocations from the inventory"),
+            Err(e) => tracing::warn!(error = %e, "purging the allocation inventory failed"),
+        }
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.purge_expired(std::time::SystemTime::now()))
             .await

@@ -110,7 +110,10 @@ pub async fn serve_on(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
 
-    let purger = tokio::spawn(purge_expired(allocator.store.clone()));
+    let purger = tokio::spawn(purge_expired(
+        allocator.store.clone(),
+        allocator.inventory.clone(),
+    ));
     let service = IpAllocationServer::new(
         IpAllocationService::new(registry, allocator)
             .with_watch_lifetime(server.watch_max_lifetime)

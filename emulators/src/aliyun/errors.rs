@@ -438,6 +438,16 @@ impl EcsError {
         )
     }
 
+    /// 400 `InvalidClientToken.ValueNotSupported`: not 1 to 64 printable
+    /// ASCII characters.
+    pub fn invalid_client_token() -> EcsError {
+        EcsError::new(
+            400,
+            "InvalidClientToken.ValueNotSupported",
+            "The ClientToken provided is invalid.",
+        )
+    }
+
     pub fn ip_allocation_error() -> EcsError {
         EcsError::new(400, "IpAllocationError", "Allocate public ip failed.")
     }
@@ -467,15 +477,13 @@ pub const RELEASE_PAGE: &[(u16, &str, &str)] = &[
     (403, "OperationTimesOverLimit", "The specified operation is denied as release public ip times over the limit."),
 ];
 
-/// The rows of the ModifyInstanceNetworkSpec API page the emulator
-/// reproduces: (HTTP, code, message). Every one is reachable from the
-/// seeded inventory. Not reproduced (billing and account state the
-/// emulator does not model): `ChargeTypeViolation`, `OperationDenied`
-/// (PrePaid / VPC wording), `InvalidParameter.Bandwidth`,
-/// `InvalidParameter.Conflict`, `Account.Arrearage`,
-/// `BandwidthUpgradeDenied.EipBoundInstance`,
-/// `InvalidAccountStatus.NotEnoughBalance`, `InstanceDowngrade.QuotaExceed`,
-/// `InvalidInstanceStatus`.
+/// Every row of the ModifyInstanceNetworkSpec API page's error table
+/// (HTTP, code, message; the English page's 40 rows, of which
+/// `InvalidInstanceId.NotFound` and `InstanceLockedForSecurity` are common
+/// errors): first the ones of the emulator's own checks, then the rows of
+/// the designated instances ([`super::refusals`]), whose state the
+/// emulator does not model. Every one is reachable from the seeded
+/// inventory.
 #[rustfmt::skip]
 pub const MODIFY_PAGE: &[(u16, &str, &str)] = &[
     (400, "InvalidInternetMaxBandwidthIn.ValueNotSupported", "The specified InternetMaxBandwidthIn is beyond the permitted range."),
@@ -487,6 +495,36 @@ pub const MODIFY_PAGE: &[(u16, &str, &str)] = &[
     (400, "IpAllocationError", "Allocate public ip failed."),
     (400, "InvalidParam.AllocatePublicIp", "The specified param AllocatePublicIp is invalid."),
     (403, "InvalidInstance.InstanceNotSupported", "The special vpc instance with eip not need bandwidth."),
+    (400, "InvalidClientToken.ValueNotSupported", "The ClientToken provided is invalid."),
+    (404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist."),
+    (403, "InstanceLockedForSecurity", "The specified operation is denied as your instance is locked for security reasons."),
+    (500, "InternalError", "The request processing has failed due to some unknown error."),
+    (403, "ChargeTypeViolation", "The operation is not permitted due to billing method of the instance."),
+    (403, "OperationDenied", "The operation is denied due to the instance is PrePaid."),
+    (400, "OperationDenied", "Specified instance is in VPC."),
+    (400, "InvalidParameter.Bandwidth", "The specified parameter Bandwidth is not valid."),
+    (400, "InvalidParameter.Conflict", "The specified parameters conflict."),
+    (400, "InvalidStartTime.ValueNotSupported", "The specified EndTime is earlier than the StartTime."),
+    (400, "Account.Arrearage", "Your account has an outstanding payment."),
+    (400, "DecreasedBandwidthNotAllowed", "The bandwidth of the instance cannot be decreased."),
+    (400, "BandwidthUpgradeDenied.EipBoundInstance", "The specified VPC instance has bound EIP, temporary bandwidth upgrade is denied."),
+    (403, "InvalidAccountStatus.NotEnoughBalance", "Your account does not have enough balance."),
+    (400, "Throttling", "Request was denied due to request throttling, please try again after 5 minutes."),
+    (400, "InvalidAction", "Specified action is not valid."),
+    (400, "InstanceDowngrade.QuotaExceed", "Quota of instance downgrade is exceed."),
+    (400, "InvalidBandwidth.ValueNotSupported", "Instance upgrade bandwidth of temporary not allow less then existed."),
+    (400, "InvalidInstanceStatus", "The specified instance status does not support this action."),
+    (403, "InvalidInstanceStatus", "The current status of the instance does not support this operation."),
+    (400, "InvalidInstance.UnPaidOrder", "Unpaid order exists in your account, please complete or cancel the payment in the expense center."),
+    (400, "OperationDenied", "After downgrade, you cannot upgrade or downgrade your instances again in the remaining time of the current billing cycle."),
+    (400, "InvalidInternetChargeType.ValueNotSupported", "The specified InternetChargeType is not supported by the instance."),
+    (400, "LastOrderProcessing", "The previous order is still processing, please try again later."),
+    (400, "OperationDenied", "The current user does not support this operation."),
+    (403, "NAT_PUBLIC_IP_BINDING_FAILED", "Binding nat public ip failed"),
+    (403, "InvalidInstance.EipNotSupport", "The specified instance with eip is not supported, please unassociate eip first."),
+    (403, "InvalidNetworkType.ValueNotSupported", "The specified parameter NetworkType is not valid."),
+    (500, "InternalError", "The request processing has failed due to some unknown error, exception or failure."),
+    (403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation."),
 ];
 
 impl std::fmt::Display for EcsError {

@@ -38,6 +38,7 @@ pub mod instance;
 pub mod inventory;
 pub mod nonce;
 pub mod params;
+pub mod refusals;
 pub mod response;
 pub mod seed;
 pub mod signature;

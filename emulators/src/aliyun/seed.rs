@@ -7,13 +7,16 @@
 //! VLAN `100` holds 47.100.0.10 to 47.100.0.14 (47.100.0.10 held by
 //! `i-emuclassic02`); VLAN `300` exists and is empty. Addresses are handed
 //! out lowest first. The instances that give an IP back hold addresses of
-//! 47.101.0.0/24, outside every pool (released, they go nowhere).
+//! 47.101.0.0/24, those designated to refuse ModifyInstanceNetworkSpec
+//! ([`super::refusals`]) of 47.101.1.0/24, outside every pool (released,
+//! they go nowhere).
 
 use std::net::Ipv4Addr;
 
 use super::instance::{
     Eip, ForcedError, Instance, InstanceStatus, LockReason, MAX_PUBLIC_IP_RELEASES, NetworkType,
 };
+use super::refusals::{NETWORK_SPEC_REFUSALS, refusal_ip};
 use super::state::Inventory;
 
 /// How many plain instances are seeded for load tests.
@@ -162,6 +165,16 @@ pub fn instances(region: &str) -> Vec<Instance> {
             ..Instance::new("i-emuunpaid01")
         },
     ];
+    // Designated to refuse ModifyInstanceNetworkSpec with one page row each.
+    all.extend(
+        NETWORK_SPEC_REFUSALS
+            .iter()
+            .enumerate()
+            .map(|(n, (id, ..))| Instance {
+                public_ip: Some(refusal_ip(n)),
+                ..Instance::new(id)
+            }),
+    );
     all.extend((0..POOL_INSTANCES).map(|n| Instance {
         internet_max_bandwidth_out: 10,
         ..Instance::new(&pool_instance_id(n))
@@ -216,7 +229,10 @@ mod tests {
     #[test]
     fn inventory_counts() {
         let inventory = inventory("cn-beijing");
-        assert_eq!(inventory.len(), 28 + POOL_INSTANCES);
+        assert_eq!(
+            inventory.len(),
+            28 + NETWORK_SPEC_REFUSALS.len() + POOL_INSTANCES
+        );
         assert_eq!(inventory.default_zone(), "cn-beijing-h");
         let pool = &inventory.zone_pools()["cn-beijing-h"];
         assert_eq!(pool.members.len(), 16 * 254);

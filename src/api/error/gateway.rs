@@ -330,6 +330,22 @@ pub fn store_unavailable(provider: Option<&ProviderDescription>) -> Status {
     )
 }
 
+/// FAILED_PRECONDITION `ZONE_SOLD_OUT`: a `validate_only` allocation in
+/// `zone_id` would be accepted and then fail, the zone's EIPs of `netmask`
+/// being sold out.
+pub fn zone_sold_out(provider: &ProviderDescription, zone_id: &str, netmask: u32) -> Status {
+    decided(
+        &decisions::ZONE_SOLD_OUT,
+        format!(
+            "validate_only: EIPs of netmask {netmask} are SOLD_OUT in zone {zone_id}: the \
+             allocation would be accepted and end CREATE_FAILED; nothing was allocated"
+        ),
+        gateway_metadata(Some(provider), None, [("zoneId", zone_id.to_owned())]),
+        None,
+        Vec::new(),
+    )
+}
+
 /// UNAVAILABLE `IDEMPOTENCY_STORE_UNAVAILABLE`: fleet mode, the account's
 /// shared rate limit cannot be reached, so `op` was not sent (the cause is
 /// logged, not told to the caller).

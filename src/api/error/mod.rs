@@ -20,6 +20,7 @@ pub use gateway::{
     internal, key_in_progress, key_reused, outcome_pending, overloaded, rate_limited,
     reconcile_failed, record_corrupt, request_body_timeout, shared_state_unavailable,
     shutting_down, spend_limit_reached, store_unavailable, timeout_expired, watch_lifetime_ended,
+    zone_sold_out,
 };
 pub use provider::{allocation_status, provider_status};
 pub use request::{

@@ -106,6 +106,7 @@ fn every_decision() -> Vec<(&'static Decision, Status)> {
             &decisions::SPEND_LIMIT_TOO_SMALL,
             spend_limit_reached(&p, None, "k", &refusal(None)),
         ),
+        (&decisions::ZONE_SOLD_OUT, zone_sold_out(&p, "DXB-A", 32)),
         (&decisions::OVERLOADED, overloaded(8)),
         (
             &decisions::DEADLINE_EXCEEDED,

@@ -1,5 +1,7 @@
 //! The Alibaba Cloud ECS provider: `AllocatePublicIpAddress` to allocate,
-//! `DescribeInstanceAttribute` to read an instance's static public IP.
+//! `DescribeInstanceAttribute` to read an instance's static public IP; the
+//! lifecycle lives beside it: [`super::release`] (ModifyInstanceNetworkSpec),
+//! [`super::batch`] (DescribeInstances), [`super::availability`].
 //!
 //! Every call is `POST /` with all parameters in the URL query and an empty
 //! body, signed afresh (new nonce, new timestamp) with RPC signature V1 or
@@ -430,7 +432,7 @@ impl crate::provider::Provider for AliyunProvider {
     }
 
     /// The instances of the configured region, 100 per `DescribeInstances`
-    /// ([`Self::describe_batch`]); an instance without a static public IP
+    /// ([`super::batch`]); an instance without a static public IP
     /// has no allocation and is left out, like one Alibaba does not know.
     async fn get_allocations(
         &self,

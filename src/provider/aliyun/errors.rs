@@ -5,9 +5,11 @@
 //! Sources: the error tables of the `AllocatePublicIpAddress` and
 //! `ModifyInstanceNetworkSpec` (the release) API pages, and the POP
 //! gateway's common error codes (`shared/providers/aliyun/FACTS.md` §4).
-//! `DescribeInstances` and `DescribeInstanceAttribute` answer the common
-//! codes and `InvalidInstanceId.NotFound` (`InvalidRegionId.NotFound`,
-//! `InvalidParameter`, ... fall to the `*.NotFound` and `Invalid*` rows).
+//! The `DescribeInstances` page adds only codes of filters the gateway never
+//! sends (`InvalidStatus.NotFound`, `InvalidNetworkType.NotFound`,
+//! `InvalidLockReason.NotFound`, `InvalidTag.Mismatch`, `InvalidTagCount`,
+//! ...): they, and `InvalidRegionId.NotFound`, fall to the `*.NotFound` and
+//! `Invalid*` rows.
 //! Classification is by `Code`, never by HTTP status (the docs disagree on
 //! statuses); the HTTP column is documentation only. The first matching row
 //! wins, so specific rows come before wildcards.

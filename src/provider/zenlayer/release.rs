@@ -203,9 +203,10 @@ async fn purge(provider: &ZenlayerProvider, id: &str, ctx: &CallContext) -> bool
         eip_ids: vec![id.to_owned()],
     };
     let follow = *provider.follow();
+    let now = Instant::now();
     let limit = ctx
         .deadline
-        .unwrap_or_else(|| Instant::now() + PURGE_WAIT_WITHOUT_DEADLINE);
+        .unwrap_or_else(|| now.checked_add(PURGE_WAIT_WITHOUT_DEADLINE).unwrap_or(now));
     let mut delay = follow.poll_initial;
     let mut polls = 0;
     let unpurged = |error: &ProviderError| {
@@ -238,7 +239,8 @@ async fn purge(provider: &ZenlayerProvider, id: &str, ctx: &CallContext) -> bool
         }
         // Not in the bin yet: wait until it is RECYCLE (or gone).
         loop {
-            if polls >= MAX_PURGE_POLLS || Instant::now() + delay > limit {
+            let wakes = Instant::now().checked_add(delay);
+            if polls >= MAX_PURGE_POLLS || wakes.is_none_or(|at| at > limit) {
                 tracing::warn!(
                     provider = %provider.description().name,
                     eip_id = %id,
@@ -247,7 +249,7 @@ async fn purge(provider: &ZenlayerProvider, id: &str, ctx: &CallContext) -> bool
                 return false;
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(follow.poll_max);
+            delay = delay.saturating_mul(2).min(follow.poll_max);
             polls += 1;
             match describe(provider, id, ctx).await {
                 Ok(None) => return true,

@@ -18,12 +18,14 @@
 //!    `NetworkChargeType` unknown: 400
 //!    `InvalidInternetChargeType.ValueNotSupported`; `AllocatePublicIp` not
 //!    a boolean: 400 `InvalidParam.AllocatePublicIp`; `AutoPay` not a
-//!    boolean, `ClientToken` not 1 to 64 ASCII characters: 400
-//!    `InvalidParameter`.
+//!    boolean: 400 `InvalidParameter`; `ClientToken` not 1 to 64 printable
+//!    ASCII characters: 400 `InvalidClientToken.ValueNotSupported`.
 //! 3. a `ClientToken` seen before: the same parameters get the first
 //!    answer again, nothing is performed; other parameters are 400
 //!    `IdempotentParameterMismatch` (ECS common error).
-//! 4. unknown instance: 404 `InvalidInstanceId.NotFound`.
+//! 4. unknown instance: 404 `InvalidInstanceId.NotFound`; an instance
+//!    designated to refuse the change ([`crate::aliyun::refusals`]): its
+//!    row of the page.
 //! 5. status not Running/Stopped: 403 `IncorrectInstanceStatus`; lock
 //!    `security`: 403 `InstanceLockedForSecurity` (ECS common), `financial`:
 //!    403 `InstanceExpiredOrInArrears`, `recycling`: 403
@@ -50,6 +52,7 @@ use crate::aliyun::AliyunEmulator;
 use crate::aliyun::errors::EcsError;
 use crate::aliyun::instance::{InstanceStatus, InternetChargeType, LockReason, NetworkType};
 use crate::aliyun::params::ApiRequest;
+use crate::aliyun::refusals::network_spec_refusal;
 use crate::aliyun::strict::action_params;
 
 /// The largest `InternetMaxBandwidthOut` (pay-by-traffic and pay-as-you-go
@@ -77,7 +80,7 @@ pub fn perform(
     let token = request.non_empty("ClientToken");
     if let Some(token) = token {
         if token.len() > 64 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(EcsError::invalid_parameter("ClientToken"));
+            return Err(EcsError::invalid_client_token());
         }
         let params = own_params(request);
         if let Some(fields) = emulator
@@ -161,6 +164,9 @@ fn apply(
         let instance = inventory
             .get(instance_id)
             .ok_or_else(EcsError::instance_not_found)?;
+        if let Some(refusal) = network_spec_refusal(instance_id) {
+            return Err(refusal);
+        }
         if !instance.is_running_or_stopped() {
             return Err(EcsError::incorrect_instance_status_for_network());
         }

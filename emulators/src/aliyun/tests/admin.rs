@@ -14,7 +14,7 @@ use crate::aliyun::admin::PoolsView;
 async fn instances_can_be_listed_added_replaced_and_removed() {
     let harness = start_default().await;
     let all = harness.admin_get("/_admin/instances").await;
-    assert_eq!(all.as_array().unwrap().len(), 2028);
+    assert_eq!(all.as_array().unwrap().len(), 2055);
     let one = harness.admin_get("/_admin/instances/i-emulocksec01").await;
     assert_eq!(one["locks"], json!(["security"]));
     assert_eq!(one["status"], "Running");

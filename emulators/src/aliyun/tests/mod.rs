@@ -441,6 +441,6 @@ fn default_config_is_the_sandbox() {
     let emulator = AliyunEmulator::new(config);
     assert!(!format!("{emulator:?}").contains("sandbox-aliyun-secret"));
     assert_eq!(emulator.host_id(), "ecs.cn-hangzhou.aliyuncs.com");
-    assert_eq!(emulator.instances().len(), 2028);
+    assert_eq!(emulator.instances().len(), 2055);
     assert!(emulator.instance("i-emuready001").is_some());
 }

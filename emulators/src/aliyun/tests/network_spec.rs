@@ -132,7 +132,7 @@ async fn parameter_and_state_refusals() {
                 ("ClientToken", &"t".repeat(65)),
             ],
             400,
-            "InvalidParameter",
+            "InvalidClientToken.ValueNotSupported",
         ),
         (
             &[

@@ -6,6 +6,7 @@
 use serde::Deserialize;
 
 use super::responses::{DescribeInstanceAttributeResponse, parse_json};
+use super::unreadable;
 use crate::provider::error::ProviderError;
 use crate::provider::http::HttpResponse;
 use crate::provider::model::Operation;
@@ -44,18 +45,36 @@ pub struct ModifyInstanceNetworkSpecResponse {
     pub order_id: String,
 }
 
-/// Parses a 2xx `DescribeInstances` body.
+/// Parses a 2xx `DescribeInstances` body. Only a JSON object is the API's
+/// answer: an array (which serde would read as a struct of defaults, here
+/// "no instance found") is [`ProviderError::MalformedResponse`].
 pub fn parse_describe_instances(
     op: Operation,
     response: &HttpResponse,
 ) -> Result<DescribeInstancesResponse, ProviderError> {
+    require_object(op, response)?;
     parse_json(op, response)
 }
 
-/// Parses a 2xx `ModifyInstanceNetworkSpec` body.
+/// Parses a 2xx `ModifyInstanceNetworkSpec` body (a JSON object).
 pub fn parse_modify_instance_network_spec(
     op: Operation,
     response: &HttpResponse,
 ) -> Result<ModifyInstanceNetworkSpecResponse, ProviderError> {
+    require_object(op, response)?;
     parse_json(op, response)
+}
+
+/// The body starts with `{` (after white space).
+fn require_object(op: Operation, response: &HttpResponse) -> Result<(), ProviderError> {
+    if response.body.trim_ascii_start().first() == Some(&b'{') {
+        Ok(())
+    } else {
+        Err(unreadable(
+            op,
+            response,
+            "the response is not a JSON object",
+            None,
+        ))
+    }
 }

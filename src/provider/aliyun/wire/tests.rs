@@ -387,3 +387,57 @@ fn error_display_names_operation_code_and_status() {
     );
     assert_eq!(error.request_id(), Some("R"));
 }
+
+// ----- DescribeInstances, ModifyInstanceNetworkSpec -----
+
+use crate::provider::aliyun::batch::DESCRIBE_INSTANCES;
+use crate::provider::aliyun::release::MODIFY_INSTANCE_NETWORK_SPEC as MODIFY;
+
+#[test]
+fn describe_instances_reads_every_instance() {
+    let body = r#"{
+            "RequestId": "R-1", "TotalCount": 2, "PageNumber": 1, "PageSize": 100, "NextToken": "",
+            "Instances": {"Instance": [
+                {"InstanceId": "i-a", "Status": "Running", "ZoneId": "cn-hangzhou-h",
+                 "PublicIpAddress": {"IpAddress": ["47.96.0.1"]},
+                 "EipAddress": {"IpAddress": "", "AllocationId": "", "IsSupportUnassociate": true}},
+                {"InstanceId": "i-b", "Status": "Stopped", "PublicIpAddress": {"IpAddress": []},
+                 "InternetMaxBandwidthOut": null}
+            ]}
+        }"#;
+    let parsed = parse_describe_instances(DESCRIBE_INSTANCES, &response(200, body)).unwrap();
+    assert_eq!(parsed.request_id, "R-1");
+    assert_eq!(parsed.total_count, Some(2));
+    let instances = &parsed.instances.instance;
+    assert_eq!(instances.len(), 2);
+    assert_eq!(instances[0].public_ip(), Some("47.96.0.1"));
+    assert_eq!(instances[0].zone_id, "cn-hangzhou-h");
+    assert_eq!(instances[1].public_ip(), None);
+    assert_eq!(instances[1].status, "Stopped");
+    assert_eq!(instances[1].internet_max_bandwidth_out, None);
+    // Nothing found, or no Instances at all.
+    for body in [
+        r#"{"Instances": {"Instance": []}}"#,
+        r#"{"Instances": null}"#,
+        "{}",
+    ] {
+        let parsed = parse_describe_instances(DESCRIBE_INSTANCES, &response(200, body)).unwrap();
+        assert!(parsed.instances.instance.is_empty(), "{body}");
+    }
+    for body in UNREADABLE_BODIES {
+        let error = parse_describe_instances(DESCRIBE_INSTANCES, &response(200, body)).unwrap_err();
+        assert_eq!(malformed_parts(error).0, 200, "{body:?}");
+    }
+}
+
+#[test]
+fn modify_instance_network_spec_success() {
+    let body = r#"{"RequestId": "04F0F334-1335-436C-A1D7-6C044FE73368", "OrderId": "123457890"}"#;
+    let parsed = parse_modify_instance_network_spec(MODIFY, &response(200, body)).unwrap();
+    assert_eq!(parsed.request_id, "04F0F334-1335-436C-A1D7-6C044FE73368");
+    assert_eq!(parsed.order_id, "123457890");
+    let parsed = parse_modify_instance_network_spec(MODIFY, &response(200, "{}")).unwrap();
+    assert_eq!(parsed.order_id, "");
+    let error = parse_modify_instance_network_spec(MODIFY, &response(200, "<html>")).unwrap_err();
+    assert_eq!(malformed_parts(error).0, 200);
+}
