@@ -692,9 +692,10 @@ async fn check_availability_zenlayer() {
 }
 
 /// The conditions CheckAvailability reports for an Alibaba instance.
-const CONDITIONS: [&str; 5] = [
+const CONDITIONS: [&str; 6] = [
     "instance_status",
     "security_lock",
+    "financial_lock",
     "public_bandwidth",
     "no_eip",
     "no_public_ip",
@@ -724,6 +725,7 @@ async fn check_availability_aliyun() {
     let cases = [
         ("i-emustarting01", "instance_status", "IncorrectInstanceStatus", "INSTANCE_STATUS_INCORRECT", "FAILED_PRECONDITION", "Starting"),
         ("i-emulocksec01", "security_lock", "InstanceLockedForSecurity", "INSTANCE_LOCKED_FOR_SECURITY", "FAILED_PRECONDITION", "security"),
+        ("i-emulockfin01", "financial_lock", "InstanceExpiredOrInArrears", "INSTANCE_EXPIRED_OR_IN_ARREARS", "FAILED_PRECONDITION", "financial"),
         ("i-emubwzero01", "public_bandwidth", "AllocateIpInvalidInstanceBandwidth", "INSTANCE_BANDWIDTH_ZERO", "FAILED_PRECONDITION", "0"),
         ("i-emuvpceip01", "no_eip", "OperationDenied", "INSTANCE_IN_VPC", "FAILED_PRECONDITION", "121.40.10.1"),
         ("i-emuhasip001", "no_public_ip", "AllocatedAlready", "PUBLIC_IP_ALREADY_ALLOCATED", "ALREADY_EXISTS", "47.96.0.10"),
@@ -750,6 +752,36 @@ async fn check_availability_aliyun() {
     }
     let seen = counters(&eg.aliyun_url).await;
     assert_eq!((seen.allocate_calls, seen.allocations), (0, 0), "{seen:?}");
+
+    // The real AllocateIp on each of them: refused with exactly the code,
+    // reason and gRPC code its condition announced.
+    for (id, _, code, reason, grpc_code, _) in cases {
+        let status = allocate(&eg, requests::aliyun("aliyun", requests::instance(id)))
+            .await
+            .unwrap_err();
+        let (got_reason, _, metadata) = error_info(&status);
+        assert_eq!(
+            (code_name(status.code()), got_reason.as_str()),
+            (grpc_code, reason),
+            "{id}: {status:?}"
+        );
+        assert_eq!(metadata["providerCode"], code, "{id}: {status:?}");
+    }
+    let seen = counters(&eg.aliyun_url).await;
+    assert_eq!((seen.allocate_calls, seen.allocations), (0, 0), "{seen:?}");
+}
+
+/// The google.rpc.Code name of `code`, as AvailabilityCondition.grpc_code
+/// spells it.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::NotFound => "NOT_FOUND",
+        other => panic!("a code these tests do not expect: {other:?}"),
+    }
 }
 
 /// `validate_only`: valid requests answer what would be allocated with the
@@ -836,12 +868,6 @@ async fn validate_only_allocates_nothing() {
     // (request, gRPC code, reason, provider code)
     let refused = [
         (
-            validate(requests::zenlayer("zenlayer", requests::postpaid("DXB-A"))),
-            Code::ResourceExhausted,
-            "EIP_SOLD_OUT",
-            "RESOURCE_INSUFFICIENT_PRODUCT_SOLD_OUT",
-        ),
-        (
             validate(requests::zenlayer("zenlayer", requests::postpaid("TYO-A"))),
             Code::FailedPrecondition,
             "EIP_NOT_SOLD_IN_ZONE",
@@ -865,6 +891,15 @@ async fn validate_only_allocates_nothing() {
             "PUBLIC_IP_ALREADY_ALLOCATED",
             "AllocatedAlready",
         ),
+        (
+            validate(requests::aliyun(
+                "aliyun",
+                requests::instance("i-emuvpceip01"),
+            )),
+            Code::FailedPrecondition,
+            "INSTANCE_IN_VPC",
+            "OperationDenied",
+        ),
     ];
     for (request, code, reason, provider_code) in refused {
         let domain = match request.params {
@@ -878,6 +913,24 @@ async fn validate_only_allocates_nothing() {
         assert_eq!(got_domain, domain, "{status:?}");
         assert_eq!(metadata["providerCode"], provider_code, "{status:?}");
     }
+    // A sold-out zone: Zenlayer would accept the order and end it
+    // CREATE_FAILED, so no provider code exists; the gateway's own decision
+    // (README, gateway decisions: ZONE_SOLD_OUT).
+    let status = allocate(
+        &eg,
+        validate(requests::zenlayer("zenlayer", requests::postpaid("DXB-A"))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let (reason, domain, metadata) = error_info(&status);
+    assert_eq!(
+        (reason.as_str(), domain.as_str()),
+        ("ZONE_SOLD_OUT", "ipalloc-gateway"),
+        "{status:?}"
+    );
+    assert_eq!(metadata["zoneId"], "DXB-A", "{status:?}");
+
     for url in [&eg.zenlayer_url, &eg.aliyun_url] {
         let seen = counters(url).await;
         assert_eq!(
