@@ -1131,3 +1131,98 @@ async fn list_refreshes_the_state_from_the_provider() {
     );
     assert!(counters(&eg.zenlayer_url).await.server_errors > 0);
 }
+
+/// A second gateway on the same Zenlayer account: what it allocates is
+/// unmanaged for the first (listed only with `include_unmanaged`, after the
+/// first's own, with `managed` false and no key), and what it releases of
+/// the first's is released outside the first: listed RELEASED with a
+/// release time, and released again with already_released.
+#[tokio::test]
+async fn another_gateway_on_the_same_account() {
+    let eg = start(Duration::from_millis(200), "").await;
+    let other = start_gateway(&common::emulators::providers_toml(
+        &eg.aliyun_url,
+        &eg.zenlayer_url,
+        "",
+        FAST_POLL,
+    ))
+    .await;
+    let other_allocate = |request: pb::AllocateIpRequest| {
+        let mut client = other.client.clone();
+        async move { client.allocate_ip(request).await.unwrap().into_inner() }
+    };
+    let own = allocate(&eg, zenlayer_waited("mine-1", "SEL-A", 2, &[]))
+        .await
+        .unwrap();
+    let own_ids: Vec<String> = own.allocations.iter().map(|a| a.id.clone()).collect();
+    let foreign = other_allocate(zenlayer_waited("theirs-1", "HKG-A", 1, &[])).await;
+    let foreign_id = foreign.allocations[0].id.clone();
+
+    let managed_only = list_all(&eg, listing()).await;
+    assert_eq!(
+        ids(&managed_only).into_iter().collect::<BTreeSet<_>>(),
+        own_ids.iter().cloned().collect(),
+        "{managed_only:?}"
+    );
+
+    let with_unmanaged = pb::ListAllocationsRequest {
+        provider: "zenlayer".into(),
+        include_unmanaged: true,
+        ..listing()
+    };
+    for page_size in [0, 1] {
+        let all = list_all(
+            &eg,
+            pb::ListAllocationsRequest {
+                page_size,
+                ..with_unmanaged.clone()
+            },
+        )
+        .await;
+        assert_eq!(all.len(), 3, "page_size {page_size}: {all:?}");
+        assert_eq!(
+            ids(&all[..2]).into_iter().collect::<BTreeSet<_>>(),
+            own_ids.iter().cloned().collect(),
+            "the gateway's own first: {all:?}"
+        );
+        for entry in &all[..2] {
+            assert!(entry.managed, "{entry:?}");
+            assert_eq!(entry.idempotency_key, "mine-1");
+        }
+        let unmanaged = &all[2];
+        assert_eq!(allocation(unmanaged).id, foreign_id);
+        assert!(!unmanaged.managed, "{unmanaged:?}");
+        assert_eq!(unmanaged.idempotency_key, "", "{unmanaged:?}");
+        assert_eq!(unmanaged.caller, "", "{unmanaged:?}");
+        assert_eq!(allocation_state(unmanaged), Ready, "{unmanaged:?}");
+        assert_eq!(
+            Some(allocation(unmanaged).ip_address.as_str()),
+            eip(&eg, &foreign_id).unwrap().ip_address.as_deref()
+        );
+    }
+
+    // The other gateway releases one of ours.
+    let victim = own_ids[0].clone();
+    let released = other
+        .client
+        .clone()
+        .release_allocation(release_of("zenlayer", &victim))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!released.already_released, "{released:?}");
+    assert_eq!(counters(&eg.zenlayer_url).await.release_calls, 1);
+
+    let listed = list_all(&eg, listing()).await;
+    let entry = listed
+        .iter()
+        .find(|e| allocation(e).id == victim)
+        .expect("still listed");
+    assert_eq!(allocation_state(entry), Released, "{entry:?}");
+    assert!(entry.release_time.is_some(), "seen released: {entry:?}");
+    assert!(entry.refreshed, "{entry:?}");
+    let again = release(&eg, release_of("zenlayer", &victim)).await.unwrap();
+    assert!(again.already_released, "released outside: {again:?}");
+    assert_eq!(again.allocation.as_ref().unwrap().state(), Released);
+    assert_eq!(counters(&eg.zenlayer_url).await.release_calls, 1);
+}
