@@ -308,3 +308,206 @@ async fn get_allocation_is_validated() {
     }
     f.assert_no_provider_called();
 }
+
+#[tokio::test]
+async fn release_allocation_is_validated() {
+    let f = fixture().await;
+    let mut client = f.gateway.client.clone();
+    let release = |provider: &str, id: &str, key: &str, purge: bool| pb::ReleaseAllocationRequest {
+        provider: provider.into(),
+        id: id.into(),
+        idempotency_key: key.into(),
+        purge,
+        ..Default::default()
+    };
+    let cases: [(pb::ReleaseAllocationRequest, &[&str]); 6] = [
+        (release("zl", "", "", false), &["id"]),
+        // Every bad field at once: the lookup's and the key's.
+        (
+            release("zl", "eip 1", "bad key!", false),
+            &["id", "idempotency_key"],
+        ),
+        (release("ali", "i-emuready001", "", true), &["purge"]),
+        (release("", "eip-1", "", false), &["provider"]),
+        (
+            release("nope", "eip-1", &"k".repeat(129), false),
+            &["provider", "idempotency_key"],
+        ),
+        (
+            pb::ReleaseAllocationRequest {
+                region_id: "x".repeat(100),
+                ..release("ali", &"i".repeat(10_000), "", false)
+            },
+            &["id", "region_id"],
+        ),
+    ];
+    for (request, fields) in cases {
+        let status = client
+            .release_allocation(request.clone())
+            .await
+            .unwrap_err();
+        assert_invalid(&status, fields, &format!("{request:?}"));
+        assert!(status.message().len() < 2048, "{}", status.message());
+    }
+    f.assert_no_provider_called();
+}
+
+#[tokio::test]
+async fn list_allocations_is_validated() {
+    let f = fixture().await;
+    let mut client = f.gateway.client.clone();
+    let many_tags: Vec<pb::Tag> = (0..11).map(|i| tag(&format!("k{i}"), "v")).collect();
+    let cases: [(pb::ListAllocationsRequest, &[&str]); 7] = [
+        (
+            pb::ListAllocationsRequest {
+                page_size: -1,
+                ..Default::default()
+            },
+            &["page_size"],
+        ),
+        (
+            pb::ListAllocationsRequest {
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            },
+            &["page_token"],
+        ),
+        (
+            pb::ListAllocationsRequest {
+                page_token: "A".repeat(100_000),
+                ..Default::default()
+            },
+            &["page_token"],
+        ),
+        (
+            pb::ListAllocationsRequest {
+                tags: many_tags,
+                ..Default::default()
+            },
+            &["tags"],
+        ),
+        (
+            pb::ListAllocationsRequest {
+                tags: vec![tag("", "v"), tag("k", &"v".repeat(129))],
+                idempotency_key_prefix: "no spaces".into(),
+                ..Default::default()
+            },
+            &["tags[0].key", "tags[1].value", "idempotency_key_prefix"],
+        ),
+        (
+            pb::ListAllocationsRequest {
+                provider: "ali".into(),
+                include_unmanaged: true,
+                state: 99,
+                ..Default::default()
+            },
+            &["include_unmanaged", "state"],
+        ),
+        (
+            pb::ListAllocationsRequest {
+                provider: "nope".into(),
+                ..Default::default()
+            },
+            &["provider"],
+        ),
+    ];
+    for (request, fields) in cases {
+        let status = client.list_allocations(request.clone()).await.unwrap_err();
+        assert_invalid(&status, fields, "ListAllocationsRequest");
+        assert!(status.message().len() < 2048, "{}", status.message());
+    }
+    // Page sizes: 0 is the default and a huge one is capped, not refused;
+    // nothing allocated yet, so the list is empty and complete.
+    for page_size in [0, 10_000] {
+        let page = client
+            .list_allocations(pb::ListAllocationsRequest {
+                page_size,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.allocations.is_empty());
+        assert_eq!(page.next_page_token, "");
+    }
+    f.assert_no_provider_called();
+}
+
+#[tokio::test]
+async fn check_availability_is_validated() {
+    use pb::check_availability_request::Params;
+    let f = fixture().await;
+    let mut client = f.gateway.client.clone();
+    let zenlayer = |zone: &str, netmask: Option<u32>, charge: i32| pb::CheckAvailabilityRequest {
+        provider: "zl".into(),
+        params: Some(Params::Zenlayer(pb::ZenlayerAvailabilityParams {
+            zone_id: zone.into(),
+            netmask,
+            charge_type: charge,
+        })),
+    };
+    let cases: [(pb::CheckAvailabilityRequest, &[&str]); 5] = [
+        (
+            pb::CheckAvailabilityRequest {
+                provider: "zl".into(),
+                params: None,
+            },
+            &["params"],
+        ),
+        (
+            zenlayer("SEL A", Some(33), 7),
+            &[
+                "zenlayer.zone_id",
+                "zenlayer.netmask",
+                "zenlayer.charge_type",
+            ],
+        ),
+        (zenlayer(&"Z".repeat(1000), None, 0), &["zenlayer.zone_id"]),
+        (
+            pb::CheckAvailabilityRequest {
+                provider: "ali".into(),
+                params: Some(Params::Aliyun(pb::AliyunAvailabilityParams {
+                    instance_id: "eip-1".into(),
+                    region_id: "nowhere".into(),
+                })),
+            },
+            &["aliyun.id", "aliyun.region_id"],
+        ),
+        (
+            pb::CheckAvailabilityRequest {
+                provider: "zl".into(),
+                params: Some(Params::Aliyun(pb::AliyunAvailabilityParams {
+                    instance_id: String::new(),
+                    region_id: String::new(),
+                })),
+            },
+            &["provider", "aliyun.instance_id"],
+        ),
+    ];
+    for (request, fields) in cases {
+        let status = client
+            .check_availability(request.clone())
+            .await
+            .unwrap_err();
+        assert_invalid(&status, fields, &format!("{request:?}"));
+    }
+    f.assert_no_provider_called();
+}
+
+#[tokio::test]
+async fn an_invalid_validate_only_request_is_refused_like_any_other() {
+    let f = fixture().await;
+    let mut request = keyed(
+        "v-1",
+        zenlayer(
+            "zl",
+            pb::ZenlayerAllocateParams {
+                zone_id: String::new(),
+                ..postpaid("SEL-A")
+            },
+        ),
+    );
+    request.validate_only = true;
+    f.rejects(request, &["zenlayer.zone_id"]).await;
+    f.assert_no_provider_called();
+}

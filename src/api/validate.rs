@@ -115,10 +115,23 @@ pub fn get_allocation(
     registry: &Registry,
 ) -> Result<(Arc<dyn Provider>, AllocationLookup), Status> {
     let mut v = Violations::default();
+    let lookup = lookup(provider, id, region_id, registry, &mut v);
+    finish(v, "GetAllocationRequest", lookup)
+}
+
+/// The provider and lookup of a request naming one allocation (Get,
+/// Watch, Release), adding what is wrong to `v`.
+pub(super) fn lookup(
+    provider: &str,
+    id: &str,
+    region_id: &str,
+    registry: &Registry,
+    v: &mut Violations,
+) -> Option<(Arc<dyn Provider>, AllocationLookup)> {
     // Sizes first: nothing oversized is trimmed, parsed or looked up.
-    let id_fits = size_ok(id, MAX_ZENLAYER_TEXT.max(MAX_INSTANCE_ID), "id", &mut v);
-    let region_fits = size_ok(region_id, MAX_REGION_ID, "region_id", &mut v);
-    let provider = resolve(registry, provider, None, &mut v);
+    let id_fits = size_ok(id, MAX_ZENLAYER_TEXT.max(MAX_INSTANCE_ID), "id", v);
+    let region_fits = size_ok(region_id, MAX_REGION_ID, "region_id", v);
+    let provider = resolve(registry, provider, None, v);
     let region_id = if region_fits {
         optional(region_id)
     } else {
@@ -130,9 +143,9 @@ pub fn get_allocation(
     }
     if let Some(provider) = &provider {
         let kind = provider.description().kind;
-        kind.check_lookup(id, region_id.as_deref(), &mut v);
+        kind.check_lookup(id, region_id.as_deref(), v);
     }
-    let lookup = provider.map(|p| {
+    provider.map(|p| {
         (
             p,
             AllocationLookup {
@@ -140,8 +153,7 @@ pub fn get_allocation(
                 region_id,
             },
         )
-    });
-    finish(v, "GetAllocationRequest", lookup)
+    })
 }
 
 pub(super) fn resolve(

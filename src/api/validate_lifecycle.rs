@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tonic::Status;
 
 use super::page_token::{self, Binding, MAX_PAGE_TOKEN, Position};
-use super::validate::{MAX_IDEMPOTENCY_KEY, finish, get_allocation, idempotency_key, resolve};
+use super::validate::{MAX_IDEMPOTENCY_KEY, finish, idempotency_key, lookup, resolve};
 use crate::pb;
 use crate::provider::aliyun::region::MAX_REGION_ID;
 use crate::provider::aliyun::validate::MAX_INSTANCE_ID;
@@ -36,18 +36,26 @@ pub fn release(
     request: &pb::ReleaseAllocationRequest,
     registry: &Registry,
 ) -> Result<ValidRelease, Status> {
-    // The lookup rules (sizes, provider, id, region) are GetAllocation's.
-    let lookup = get_allocation(&request.provider, &request.id, &request.region_id, registry);
     let mut v = Violations::default();
+    // The lookup rules (sizes, provider, id, region) are GetAllocation's.
+    let lookup = lookup(
+        &request.provider,
+        &request.id,
+        &request.region_id,
+        registry,
+        &mut v,
+    );
     let key = idempotency_key(&request.idempotency_key, &mut v);
-    let (provider, lookup) = lookup.map_err(renamed)?;
-    if request.purge && provider.description().kind != ProviderKind::Zenlayer {
+    if let Some((provider, _)) = &lookup
+        && request.purge
+        && provider.description().kind != ProviderKind::Zenlayer
+    {
         v.add(
             "purge",
             "only Zenlayer EIPs have a recycle bin; an Alibaba IP is gone once released",
         );
     }
-    let valid = ValidRelease {
+    let valid = lookup.map(|(provider, lookup)| ValidRelease {
         provider,
         spec: ReleaseSpec {
             id: lookup.id,
@@ -55,16 +63,8 @@ pub fn release(
             purge: request.purge,
         },
         idempotency_key: key,
-    };
-    finish(v, "ReleaseAllocationRequest", Some(valid))
-}
-
-/// GetAllocation's refusal, named for ReleaseAllocation.
-fn renamed(status: Status) -> Status {
-    let message = status
-        .message()
-        .replacen("GetAllocationRequest", "ReleaseAllocationRequest", 1);
-    Status::with_details(status.code(), message, status.details().to_vec().into())
+    });
+    finish(v, "ReleaseAllocationRequest", valid)
 }
 
 /// A validated ListAllocations request.

@@ -9,7 +9,9 @@
 //! looks at (up to the row after the `limit`-th match).
 //!
 //! Unlike the single-node backends the table has no entry bound: the
-//! database holds it, and `purge_released` removes released entries. A row
+//! database holds it, and `purge_released` removes released entries, in
+//! batches of [`PURGE_BATCH`] (one statement each) so that a backlog never
+//! runs into the statement timeout. A row
 //! that cannot be decoded is an error naming it for `get`; `page` logs it
 //! and goes on.
 
@@ -70,18 +72,31 @@ const PAGE: &str = "WITH looked AS ( \
             CASE WHEN hit THEN caller END, CASE WHEN hit THEN tags::text END, \
             CASE WHEN hit THEN allocation END, state_ns, released_ns \
      FROM counted \
-     WHERE n <= coalesce((SELECT min(c.n) FROM counted AS c WHERE c.hit AND c.hits = $8::int8), \
-                         $4::int8) + 1 \
+     WHERE n <= coalesce((SELECT min(c.n) + 1 FROM counted AS c \
+                          WHERE c.hit AND c.hits = $8::int8), $4::int8) \
      ORDER BY n";
 
-const PURGE: &str = "WITH gone AS (DELETE FROM ipalloc_inventory WHERE released_ns < $1 \
-                     RETURNING 1) SELECT count(*) FROM gone";
+/// One batch of the purge: the `$2` entries released longest before `$1`
+/// (through the partial index on `released_ns`).
+const PURGE: &str = "WITH gone AS (DELETE FROM ipalloc_inventory WHERE (account, id) IN ( \
+       SELECT account, id FROM ipalloc_inventory \
+       WHERE released_ns < $1 ORDER BY released_ns LIMIT $2) RETURNING 1) \
+     SELECT count(*) FROM gone";
+
+/// Entries one purge statement removes at most, so that a large backlog
+/// does not run into the statement timeout.
+pub const PURGE_BATCH: usize = 10_000;
+
+/// Most purge statements of one `purge_released` (a backlog beyond is left
+/// to the next purge).
+const PURGE_STATEMENTS: usize = 100;
 const LEN: &str = "SELECT count(*) FROM ipalloc_inventory";
 
 /// The shared inventory of one fleet (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct SharedInventory {
     db: Database,
+    purge_batch: usize,
 }
 
 fn signed(v: u64) -> i64 {
@@ -139,7 +154,17 @@ fn entry_of(row: &Row, at: usize) -> Result<Entry, String> {
 impl SharedInventory {
     /// The inventory in `db` (migrated to schema version 3 or later).
     pub fn new(db: Database) -> Self {
-        SharedInventory { db }
+        SharedInventory {
+            db,
+            purge_batch: PURGE_BATCH,
+        }
+    }
+
+    /// The same inventory purging at most `batch` entries per statement
+    /// (at least 1; [`PURGE_BATCH`] by default).
+    pub fn with_purge_batch(mut self, batch: usize) -> Self {
+        self.purge_batch = batch.max(1);
+        self
     }
 
     /// Records `entries` in one statement; a later entry of the same
@@ -308,10 +333,9 @@ impl SharedInventory {
             .await
             .map_err(unavailable)?;
         let mut page = Page::default();
-        let mut scanned = 0;
         let mut last = None;
         let mut unreadable = false;
-        for row in &rows {
+        for (scanned, row) in rows.iter().enumerate() {
             if page.entries.len() >= limit || scanned >= scan {
                 page.next = last;
                 return Ok(page);
@@ -323,7 +347,6 @@ impl SharedInventory {
             let created_ms: i64 = row.try_get(1).map_err(field)?;
             let account: String = row.try_get(2).map_err(field)?;
             let id: String = row.try_get(3).map_err(field)?;
-            scanned += 1;
             if hit {
                 match entry_of(row, 1) {
                     Ok(entry) => page.entries.push(entry),
@@ -351,15 +374,27 @@ impl SharedInventory {
         Ok(page)
     }
 
-    /// Removes the entries released before `before`; returns how many.
+    /// Removes the entries released before `before`, oldest release
+    /// first, in statements of at most the purge batch (at most
+    /// `PURGE_STATEMENTS` of them: a larger backlog is left to the next
+    /// purge); returns how many.
     pub async fn purge_released(&self, before: SystemTime) -> Result<usize, StoreError> {
         let before_ns = signed(nanos(before));
-        let row = self
-            .db
-            .query_one("inventory purge", PURGE, &[&before_ns])
-            .await
-            .map_err(unavailable)?;
-        count(&row, "inventory purge")
+        let batch = i64::try_from(self.purge_batch).unwrap_or(i64::MAX);
+        let mut removed = 0;
+        for _ in 0..PURGE_STATEMENTS {
+            let row = self
+                .db
+                .query_one("inventory purge", PURGE, &[&before_ns, &batch])
+                .await
+                .map_err(unavailable)?;
+            let n = count(&row, "inventory purge")?;
+            removed += n;
+            if n < self.purge_batch {
+                break;
+            }
+        }
+        Ok(removed)
     }
 
     /// How many entries the table holds.
@@ -370,6 +405,11 @@ impl SharedInventory {
             .await
             .map_err(unavailable)?;
         count(&row, "inventory len")
+    }
+
+    /// Whether the table holds no entry.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.len().await.map(|n| n == 0)
     }
 }
 

@@ -343,16 +343,14 @@ impl FileInventory {
                 .range::<(u64, &str, &str)>((start, Bound::Unbounded))
                 .map_err(fail)?;
             let mut page = Page::default();
-            let mut scanned = 0;
             let mut last = None;
-            for row in rows {
+            for (scanned, row) in rows.enumerate() {
                 if page.entries.len() >= limit || scanned >= scan {
                     page.next = last;
                     return Ok(page);
                 }
                 let (key, value) = row.map_err(fail)?;
                 let (created_ms, account, id) = key.value();
-                scanned += 1;
                 last = Some(Cursor {
                     created_ms,
                     account: account.to_owned(),
@@ -402,5 +400,9 @@ impl FileInventory {
                 .map_err(|e| handle.db_error("inventory len", e))
         })?;
         Ok(n.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)))
+    }
+
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        self.len().map(|n| n == 0)
     }
 }

@@ -243,7 +243,7 @@ impl Inventory {
 
     /// Whether it holds no entry.
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.len().await? == 0)
+        self.len().await.map(|n| n == 0)
     }
 }
 

@@ -168,6 +168,12 @@ async fn a_bounded_scan_stops_with_a_cursor(inv: Inventory) {
     let rest = inv.page(&none, Some(&next), 5, 100).await.unwrap();
     assert!(rest.entries.is_empty());
     assert_eq!(rest.next, None);
+    // No bound at all.
+    let every = Filter::default();
+    let all = inv.page(&every, None, usize::MAX, usize::MAX);
+    let all = all.await.unwrap();
+    assert_eq!(all.entries.len(), 10);
+    assert_eq!(all.next, None);
 }
 
 async fn updates_set_the_release_time_once_and_purge_removes_old_releases(inv: Inventory) {

@@ -21,7 +21,9 @@
 //! overhead), and each index entry's key plus 24 bytes: the data the file
 //! holds. The file itself is larger (B-tree pages are partly full, a commit
 //! copies the pages it changes, freed pages are reused but not returned);
-//! README gives measured figures.
+//! README gives measured figures. The spend ledger and the allocation
+//! inventory kept in the same file are outside this count (each has its own
+//! bound).
 
 mod ledger;
 mod open;
