@@ -1226,3 +1226,154 @@ async fn another_gateway_on_the_same_account() {
     assert_eq!(again.allocation.as_ref().unwrap().state(), Released);
     assert_eq!(counters(&eg.zenlayer_url).await.release_calls, 1);
 }
+
+/// The inventory and the keyed release answers live in the store's file:
+/// after a restart the gateway still lists its allocations (same creation
+/// times), answers RELEASED for an EIP the provider has forgotten (purged),
+/// and replays a keyed release.
+#[tokio::test]
+async fn the_inventory_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = format!(
+        "[idempotency]\npath = \"{}\"\n",
+        dir.path().join("store.redb").display()
+    );
+    let options = ipalloc_gateway::sandbox::EmulatorOptions {
+        creation_delay: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let eg = common::emulators::start(options, &top, "", FAST_POLL).await;
+    let response = allocate(
+        &eg,
+        zenlayer_waited("durable-1", "SEL-A", 2, &[tag("k", "v")]),
+    )
+    .await
+    .unwrap();
+    let purged_id = response.allocations[0].id.clone();
+    let kept_id = response.allocations[1].id.clone();
+    let purge = release_keyed(
+        "durable-release-1",
+        pb::ReleaseAllocationRequest {
+            purge: true,
+            ..release_of("zenlayer", &purged_id)
+        },
+    );
+    let purged = release(&eg, purge.clone()).await.unwrap();
+    assert!(purged.purged, "{purged:?}");
+    let before = list_all(&eg, listing()).await;
+    assert_eq!(before.len(), 2);
+
+    let common::emulators::EmulatedGateway {
+        gateway,
+        emulators,
+        aliyun_url,
+        zenlayer_url,
+    } = eg;
+    gateway.stop().await;
+    let config = format!(
+        "{top}\n{}",
+        common::emulators::providers_toml(&aliyun_url, &zenlayer_url, "", FAST_POLL)
+    );
+    let eg = common::emulators::EmulatedGateway {
+        gateway: start_gateway(&config).await,
+        emulators,
+        aliyun_url,
+        zenlayer_url,
+    };
+
+    let after = list_all(&eg, listing()).await;
+    assert_eq!(
+        ids(&after),
+        ids(&before),
+        "the same allocations, same order"
+    );
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(new.create_time, old.create_time, "{new:?}");
+        assert_eq!(new.idempotency_key, "durable-1");
+        assert_eq!(new.tags, [tag("k", "v")]);
+        assert_eq!(allocation_state(new), allocation_state(old), "{new:?}");
+    }
+    let forgotten = after
+        .iter()
+        .find(|e| allocation(e).id == purged_id)
+        .unwrap();
+    assert_eq!(allocation_state(forgotten), Released);
+    assert!(forgotten.release_time.is_some(), "{forgotten:?}");
+    let kept = after.iter().find(|e| allocation(e).id == kept_id).unwrap();
+    assert_eq!(allocation_state(kept), Ready);
+
+    assert!(eip(&eg, &purged_id).is_none(), "the provider forgot it");
+    let got = get(&eg, "zenlayer", &purged_id).await.unwrap();
+    assert_eq!(got.state(), Released, "{got:?}");
+    let replay = release(&eg, purge).await.unwrap();
+    assert_eq!(replay, purged, "the keyed answer, kept across the restart");
+    let again = release(&eg, release_of("zenlayer", &purged_id))
+        .await
+        .unwrap();
+    assert!(again.already_released, "{again:?}");
+    let seen = counters(&eg.zenlayer_url).await;
+    assert_eq!(
+        (seen.release_calls, seen.released),
+        (2, 1),
+        "one terminate and one purge: {seen:?}"
+    );
+}
+
+/// Alibaba: `purge` is INVALID_ARGUMENT (Zenlayer only), nothing sent; a
+/// release whose ModifyInstanceNetworkSpec answer is lost is read back and
+/// answers OK RELEASED (or outcome unknown, then the retry with the key
+/// answers OK), with one reclaim at the emulator.
+#[tokio::test]
+async fn aliyun_purge_refused_and_a_lost_release_answer() {
+    let eg = start(Duration::from_millis(200), "").await;
+    let id = "i-emuready003";
+    allocate(&eg, requests::aliyun("aliyun", requests::instance(id)))
+        .await
+        .unwrap();
+
+    let status = release(
+        &eg,
+        pb::ReleaseAllocationRequest {
+            purge: true,
+            ..release_of("aliyun", id)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violated_fields(&status), ["purge"], "{status:?}");
+    assert!(instance(&eg, id).public_ip.is_some(), "nothing sent");
+    assert_eq!(counters(&eg.aliyun_url).await.release_calls, 0);
+
+    set_faults(
+        &eg.aliyun_url,
+        &FaultConfig {
+            drop_after_release_probability: 1.0,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let request = release_keyed("ali-drop-1", release_of("aliyun", id));
+    let first = release(&eg, request.clone()).await;
+    set_faults(&eg.aliyun_url, &FaultConfig::default()).await;
+    let answer = match first {
+        Ok(answer) => answer,
+        Err(status) => {
+            assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+            assert_eq!(error_info(&status).0, "PROVIDER_OUTCOME_UNKNOWN");
+            release(&eg, request).await.expect("the retry answers OK")
+        }
+    };
+    assert_eq!(
+        answer.allocation.as_ref().unwrap().state(),
+        Released,
+        "{answer:?}"
+    );
+    assert_eq!(instance(&eg, id).public_ip, None);
+    let seen = counters(&eg.aliyun_url).await;
+    assert_eq!(
+        (seen.release_calls, seen.released, seen.dropped),
+        (1, 1, 1),
+        "{seen:?}"
+    );
+}
