@@ -1078,7 +1078,7 @@ async fn list_refreshes_the_state_from_the_provider() {
     assert_eq!(response.allocations[0].state(), Pending);
 
     let early = list_all(&eg, listing()).await;
-    assert_eq!(ids(&early), [id.clone()]);
+    assert_eq!(ids(&early), std::slice::from_ref(&id));
     if eip(&eg, &id).unwrap().eip_status == EipStatus::Creating {
         assert_eq!(allocation_state(&early[0]), Pending, "{early:?}");
         assert_eq!(allocation(&early[0]).ip_address, "");
