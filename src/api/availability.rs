@@ -70,10 +70,14 @@ pub fn refusal(
                 .iter()
                 .find(|c| !c.satisfied && c.error_code.is_some())?;
             let code = failed.error_code?;
-            let text = format!(
-                "{}: {} ({})",
-                failed.name, failed.description, failed.observed
-            );
+            let text = if failed.error_message.is_empty() {
+                format!(
+                    "{}: {} ({})",
+                    failed.name, failed.description, failed.observed
+                )
+            } else {
+                format!("{} ({})", failed.error_message, failed.observed)
+            };
             Some(would_fail(description, ALIYUN_ALLOCATE, code, &text))
         }
         AllocateSpec::Zenlayer(z) => {
@@ -207,7 +211,7 @@ fn condition(
     let rule = c
         .error_code
         .filter(|_| !c.satisfied)
-        .and_then(|code| table.lookup(code, ""));
+        .and_then(|code| table.lookup(code, c.error_message));
     if c.error_code.is_some() && !c.satisfied && rule.is_none() {
         tracing::warn!(
             provider_kind = %kind,

@@ -2,13 +2,15 @@
 //! unreachable at start, checks every second that it answers (so health
 //! flips to NOT_SERVING with no call failing first, and back to SERVING
 //! when it returns), and purges expired records every purge interval (one
-//! replica at a time: `ipalloc_purge` takes an advisory lock). It ends when
+//! replica at a time: `ipalloc_purge` takes an advisory lock), and released
+//! allocations kept as long from the inventory. It ends when
 //! the database is closed.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::inventory::SharedInventory;
 use super::migrate;
 use super::records::SharedRecords;
 
@@ -18,6 +20,7 @@ const CHECK_DOWN_EVERY: Duration = Duration::from_millis(250);
 
 pub async fn run(records: SharedRecords, purge_every: Duration) {
     let db = records.database().clone();
+    let inventory = SharedInventory::new(db.clone());
     let mut next_purge = Instant::now() + purge_every;
     loop {
         let pause = if db.usable() {
@@ -48,6 +51,14 @@ pub async fn run(records: SharedRecords, purge_every: Duration) {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "purged expired idempotency records"),
                 Err(e) => tracing::warn!(error = %e, "purging expired idempotency records failed"),
+            }
+            let before = std::time::SystemTime::now()
+                .checked_sub(records.retention())
+                .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+            match inventory.purge_released(before).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "purged released allocations"),
+                Err(e) => tracing::warn!(error = %e, "purging released allocations failed"),
             }
         }
     }

@@ -102,6 +102,12 @@ impl SharedRecords {
         self.lease
     }
 
+    /// How long records are kept after their last activity (released
+    /// allocations stay in the inventory as long).
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
     fn lease_ms(&self) -> i64 {
         i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
     }

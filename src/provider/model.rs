@@ -345,6 +345,10 @@ pub struct Condition {
     /// When not satisfied: the code AllocatePublicIpAddress would return
     /// (looked up in the provider's error table for the gateway's answer).
     pub error_code: Option<&'static str>,
+    /// The message the provider documents with that code (it picks the row
+    /// of a code whose rows differ by message, such as `OperationDenied`);
+    /// empty when the code alone decides.
+    pub error_message: &'static str,
 }
 
 /// The answer of an availability check.

@@ -262,11 +262,11 @@ impl Gateway {
         spend: Option<Spend>,
     ) -> Gateway {
         let allocator = Arc::new(Allocator {
-            store,
             inflight: InFlightRegistry::new(),
             drain: Drain::new(),
             spend,
-            inventory: crate::inventory::Inventory::memory(),
+            inventory: crate::inventory::Inventory::for_records(&store),
+            store,
         });
         Gateway {
             registry,

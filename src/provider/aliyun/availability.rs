@@ -58,6 +58,7 @@ pub fn conditions(instance: &DescribeInstanceAttributeResponse) -> Vec<Condition
         description,
         observed,
         error_code: (!satisfied).then_some(code),
+        error_message: "",
     };
     vec![
         condition(
@@ -105,7 +106,8 @@ pub fn conditions(instance: &DescribeInstanceAttributeResponse) -> Vec<Condition
                 )
             },
             "OperationDenied",
-        ),
+        )
+        .with_message(VPC_EIP_MESSAGE),
         condition(
             "no_public_ip",
             public_ips.is_empty(),
@@ -118,6 +120,22 @@ pub fn conditions(instance: &DescribeInstanceAttributeResponse) -> Vec<Condition
             "AllocatedAlready",
         ),
     ]
+}
+
+/// What AllocatePublicIpAddress answers, with `OperationDenied`, for a VPC
+/// instance that has an EIP bound (its page).
+const VPC_EIP_MESSAGE: &str = "Specified operation is denied as your instance is in VPC.";
+
+/// A condition with the documented message of its code.
+trait WithMessage {
+    fn with_message(self, message: &'static str) -> Self;
+}
+
+impl WithMessage for Condition {
+    fn with_message(mut self, message: &'static str) -> Self {
+        self.error_message = message;
+        self
+    }
 }
 
 impl AliyunProvider {
