@@ -1377,3 +1377,40 @@ async fn aliyun_purge_refused_and_a_lost_release_answer() {
         "{seen:?}"
     );
 }
+
+/// A page never grows past what a gRPC client accepts (4 MiB by default):
+/// 200 EIPs each carrying 40 tags of 128-character keys and values (about
+/// 10 KB each, 2 MB in all) come in several pages even when 500 are asked
+/// for, every one of them exactly once.
+#[tokio::test]
+async fn a_page_is_bounded_in_bytes_whatever_the_tags() {
+    let eg = start(Duration::ZERO, "").await;
+    let tags: Vec<pb::Tag> = (0..40)
+        .map(|i| tag(&format!("{i:0>128}"), &"v".repeat(128)))
+        .collect();
+    let mut made = BTreeSet::new();
+    for call in 0..2 {
+        let response = allocate(
+            &eg,
+            zenlayer_waited(&format!("big-{call}"), "SEL-A", 100, &tags),
+        )
+        .await
+        .unwrap();
+        made.extend(response.allocations.into_iter().map(|a| a.id));
+    }
+    assert_eq!(made.len(), 200);
+    let request = pb::ListAllocationsRequest {
+        page_size: 500,
+        ..listing()
+    };
+    let pages = pages(&eg, request, 10).await;
+    assert!(pages.len() >= 2, "{} pages", pages.len());
+    let mut listed = Vec::new();
+    for page in &pages {
+        let bytes = prost::Message::encoded_len(page);
+        assert!(bytes <= (1 << 20) + 64 * 1024, "a page of {bytes} bytes");
+        listed.extend(page.allocations.iter().map(|a| allocation(a).id.clone()));
+    }
+    assert_eq!(listed.len(), 200, "every allocation once");
+    assert_eq!(listed.iter().cloned().collect::<BTreeSet<_>>(), made);
+}

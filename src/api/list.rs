@@ -37,6 +37,16 @@ pub const REFRESH_BATCH: usize = 100;
 /// rather than reading the whole inventory.
 const SCAN_PER_ENTRY: usize = 10;
 
+/// Largest encoded page of the gateway's own allocations: far below the
+/// 4 MiB a gRPC client accepts by default, whatever the entries' tags.
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
+
+/// Most tags shown per unmanaged EIP (the provider's own limit), each key
+/// and value cut to 128 characters: a provider page cannot make an answer
+/// grow past what a client accepts.
+const MAX_UNMANAGED_TAGS: usize = 50;
+const MAX_TAG_CHARS: usize = 128;
+
 /// Largest page asked of a provider when listing unmanaged EIPs.
 const UNMANAGED_PAGE: u32 = 100;
 
@@ -89,12 +99,29 @@ impl Allocator {
         let refreshed = self
             .refresh_listed(&valid.providers, page.entries, ctx)
             .await;
-        let allocations = refreshed
-            .into_iter()
-            .filter(|(entry, _)| valid.state.is_none_or(|s| entry.allocation.state == s))
-            .map(|(entry, fresh)| listed(&valid.providers, entry, fresh))
-            .collect();
-        let next = match page.next {
+        // A page stops at MAX_PAGE_BYTES (tags make entries large): the
+        // next one starts after the last entry it holds.
+        let mut allocations = Vec::with_capacity(refreshed.len());
+        let mut bytes = 0;
+        let mut cut = None;
+        let mut last = None;
+        for (entry, fresh) in refreshed {
+            if !valid.state.is_none_or(|s| entry.allocation.state == s) {
+                last = Some(entry.cursor());
+                continue;
+            }
+            let cursor = entry.cursor();
+            let item = listed(&valid.providers, entry, fresh);
+            let size = prost::Message::encoded_len(&item);
+            if bytes + size > MAX_PAGE_BYTES && !allocations.is_empty() {
+                cut = last;
+                break;
+            }
+            bytes += size;
+            allocations.push(item);
+            last = Some(cursor);
+        }
+        let next = match cut.or(page.next) {
             Some(cursor) => Some(Position::Managed(cursor)),
             None if wants_unmanaged(valid) => Some(Position::Unmanaged {
                 account: 0,
@@ -298,9 +325,17 @@ fn listed(providers: &[Arc<dyn Provider>], entry: Entry, refreshed: bool) -> pb:
 fn unmanaged(
     provider: &dyn Provider,
     allocation: Allocation,
-    tags: Vec<Tag>,
+    mut tags: Vec<Tag>,
     seen: SystemTime,
 ) -> pb::ListedAllocation {
+    tags.truncate(MAX_UNMANAGED_TAGS);
+    for tag in &mut tags {
+        for text in [&mut tag.key, &mut tag.value] {
+            if let Some((at, _)) = text.char_indices().nth(MAX_TAG_CHARS) {
+                text.truncate(at);
+            }
+        }
+    }
     // Not ours: no key of this gateway (a key another gateway tagged it
     // with stays visible among the tags).
     pb::ListedAllocation {

@@ -188,7 +188,8 @@ pub fn gateway_config(zenlayer_url: &str, options: &FleetOptions, replica_id: &s
 
 impl Fleet {
     /// Starts the emulator, then every replica at once (they migrate the
-    /// database side by side), and connects to each once it listens.
+    /// database side by side), connects to each once it listens, and waits
+    /// until each is SERVING.
     pub async fn start(options: &FleetOptions) -> Fleet {
         let zenlayer = OwnEmulator::start(options.faults.clone());
         let zenlayer_url = zenlayer.url.clone();
@@ -213,6 +214,22 @@ impl Fleet {
                 client: IpAllocationClient::new(channel.clone()),
                 health: HealthClient::new(channel),
             });
+        }
+        // As a readiness probe would: load only once every replica serves
+        // (one that lost the race to migrate is NOT_SERVING, and refuses
+        // allocations, until its schema check passes).
+        for replica in &mut replicas {
+            let ready = await_health(
+                &mut replica.health,
+                ServingStatus::Serving,
+                Duration::from_secs(30),
+            )
+            .await;
+            assert!(
+                ready.is_some(),
+                "replica {} never became SERVING",
+                replica.id
+            );
         }
         Fleet {
             zenlayer,
