@@ -13,7 +13,7 @@ use crate::pb;
 use crate::provider::aliyun::region::MAX_REGION_ID;
 use crate::provider::aliyun::validate::MAX_INSTANCE_ID;
 use crate::provider::validate::{Violations, is_token, optional, size_ok};
-use crate::provider::zenlayer::validate::{MAX_TAG_CHARS, MAX_ZONE_ID};
+use crate::provider::zenlayer::validate::{MAX_ZONE_ID, check_tag_text};
 use crate::provider::{
     AllocationState, AvailabilitySpec, ChargeTypeName, Provider, ProviderKind, Registry,
     ReleaseSpec, Tag,
@@ -198,8 +198,8 @@ fn binding(request: &pb::ListAllocationsRequest, caller: &str) -> Binding {
     Binding::of(&parts)
 }
 
-/// At most [`MAX_FILTER_TAGS`] tags, each key and value 1 to 128
-/// characters.
+/// At most [`MAX_FILTER_TAGS`] tags, each key and value as an
+/// allocation's tags (1 to 128 characters, no control characters).
 fn filter_tags(tags: &[pb::Tag], v: &mut Violations) -> Vec<Tag> {
     if tags.len() > MAX_FILTER_TAGS {
         v.add(
@@ -210,8 +210,8 @@ fn filter_tags(tags: &[pb::Tag], v: &mut Violations) -> Vec<Tag> {
     }
     let mut out = Vec::with_capacity(tags.len());
     for (i, tag) in tags.iter().enumerate() {
-        let key = tag_text(&tag.key, &format!("tags[{i}].key"), v);
-        let value = tag_text(&tag.value, &format!("tags[{i}].value"), v);
+        let key = check_tag_text(&tag.key, &format!("tags[{i}].key"), v);
+        let value = check_tag_text(&tag.value, &format!("tags[{i}].value"), v);
         if key && value {
             out.push(Tag {
                 key: tag.key.clone(),
@@ -222,20 +222,6 @@ fn filter_tags(tags: &[pb::Tag], v: &mut Violations) -> Vec<Tag> {
     out
 }
 
-fn tag_text(text: &str, field: &str, v: &mut Violations) -> bool {
-    if !size_ok(text, 4 * MAX_TAG_CHARS, field, v) {
-        return false;
-    }
-    let chars = text.chars().count();
-    if chars == 0 || chars > MAX_TAG_CHARS {
-        v.add(
-            field,
-            format!("{chars} characters; must be 1 to {MAX_TAG_CHARS}"),
-        );
-        return false;
-    }
-    true
-}
 
 /// Validates a CheckAvailability request and picks its provider.
 pub fn check(

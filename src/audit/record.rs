@@ -64,6 +64,16 @@ pub struct EipEntry {
     pub state: &'static str,
 }
 
+impl EipEntry {
+    fn of(a: &pb::Allocation) -> EipEntry {
+        EipEntry {
+            id: field(&a.id),
+            address: field(&a.ip_address),
+            state: state_name(a.state()),
+        }
+    }
+}
+
 /// `text`, at most [`MAX_FIELD_BYTES`], control characters replaced.
 pub(crate) fn field(text: &str) -> String {
     let cut = truncate(text, MAX_FIELD_BYTES);
@@ -106,11 +116,7 @@ impl AllocationEntry {
                     .allocations
                     .iter()
                     .take(MAX_EIPS)
-                    .map(|a| EipEntry {
-                        id: field(&a.id),
-                        address: field(&a.ip_address),
-                        state: state_name(a.state()),
-                    })
+                    .map(EipEntry::of)
                     .collect();
             }
             Err(status) => self.failed(status),
@@ -136,15 +142,7 @@ impl AllocationEntry {
                 if !response.provider_request_id.is_empty() {
                     self.provider_request_ids = vec![field(&response.provider_request_id)];
                 }
-                self.eips = response
-                    .allocation
-                    .iter()
-                    .map(|a| EipEntry {
-                        id: field(&a.id),
-                        address: field(&a.ip_address),
-                        state: state_name(a.state()),
-                    })
-                    .collect();
+                self.eips = response.allocation.iter().map(EipEntry::of).collect();
             }
             Err(status) => self.failed(status),
         }

@@ -199,7 +199,7 @@ fn check_tags(tags: &[pb::Tag], v: &mut Violations) {
 
 /// A tag key or value: 1 to [`MAX_TAG_CHARS`] characters, no control
 /// characters. True when it is fine.
-fn check_tag_text(text: &str, field: &str, v: &mut Violations) -> bool {
+pub(crate) fn check_tag_text(text: &str, field: &str, v: &mut Violations) -> bool {
     // A character is at most 4 bytes: longer text is not counted.
     if !size_ok(text, 4 * MAX_TAG_CHARS, field, v) {
         return false;
