@@ -68,7 +68,8 @@ impl Records {
     ) -> Result<(Begin, Option<Lease>), StoreError> {
         match self {
             Records::Local(store) => store
-                .begin(key, fingerprint, SystemTime::now())
+                .begin_async(key, fingerprint, SystemTime::now())
+                .await
                 .map(|begin| (begin, None)),
             Records::Shared(shared) => shared
                 .claim(account, key, fingerprint)
@@ -132,7 +133,9 @@ impl Records {
             }
             (Records::Shared(_), None) => Err(no_lease(key, "complete")),
             (Records::Local(store), _) => {
-                store.complete(key, fingerprint, response, SystemTime::now())
+                store
+                    .complete_async(key, fingerprint, response, SystemTime::now())
+                    .await
             }
         }
     }
@@ -154,7 +157,11 @@ impl Records {
                 written(key, "mark unknown", result)
             }
             (Records::Shared(_), None) => Err(no_lease(key, "mark unknown")),
-            (Records::Local(store), _) => store.mark_unknown(key, fingerprint, SystemTime::now()),
+            (Records::Local(store), _) => {
+                store
+                    .mark_unknown_async(key, fingerprint, SystemTime::now())
+                    .await
+            }
         }
     }
 
@@ -174,7 +181,11 @@ impl Records {
                 shared.mark_attempt(account, key, lease).await,
             ),
             (Records::Shared(_), None) => Err(no_lease(key, "mark attempt")),
-            (Records::Local(store), _) => store.mark_attempt(key, fingerprint, SystemTime::now()),
+            (Records::Local(store), _) => {
+                store
+                    .mark_attempt_async(key, fingerprint, SystemTime::now())
+                    .await
+            }
         }
     }
 
@@ -190,7 +201,7 @@ impl Records {
                 written(key, "release", shared.release(account, key, lease).await)
             }
             (Records::Shared(_), None) => Err(no_lease(key, "release")),
-            (Records::Local(store), _) => store.release(key),
+            (Records::Local(store), _) => store.release_async(key).await,
         }
     }
 
@@ -215,7 +226,9 @@ impl Records {
     ) -> Result<(), StoreError> {
         match self {
             Records::Local(store) => {
-                store.refresh_completed(key, fingerprint, response, SystemTime::now())
+                store
+                    .refresh_completed_async(key, fingerprint, response, SystemTime::now())
+                    .await
             }
             Records::Shared(shared) => {
                 match shared

@@ -4,6 +4,7 @@
 //! - `schema`: the tables, the schema marker, what an entry costs;
 //! - `open`: creating, checking and recovering the file when it is opened;
 //! - `transactions`: the transaction of each backend call, eviction;
+//! - `committer`: group commit of the record changes on one thread;
 //! - `ledger`: the spend ledger's tables in a write transaction;
 //! - [`RedbHandle`]: the open database lent to another concept kept in the
 //!   file (the allocation inventory, `crate::inventory`), with this
@@ -11,9 +12,12 @@
 //! - `reopen`: an I/O error closes the database until a background thread
 //!   reopens it; a panic inside redb marks it damaged for good.
 //!
-//! Every change is one write transaction committed with redb's default
-//! durability (fsync before `commit` returns); only purges commit without
-//! fsync (losing one brings back expired records).
+//! Record changes are committed in batches by the committer thread
+//! (`committer`), each batch one write transaction with
+//! `Durability::Immediate` (fsync before `commit` returns), and each caller
+//! is answered once its batch is durable. The spend ledger's changes are one
+//! durable write transaction each; purges commit without fsync (losing one
+//! brings back expired records).
 //!
 //! # What is counted ([`Usage::bytes`])
 //!
@@ -25,6 +29,7 @@
 //! inventory kept in the same file are outside this count (each has its own
 //! bound).
 
+mod committer;
 mod ledger;
 mod open;
 mod reopen;
@@ -43,6 +48,7 @@ use super::error::StoreError;
 use super::faults::IoFaults;
 use super::spend::LedgerChange;
 
+pub(crate) use committer::{Committer, Queued};
 use open::open_or_create;
 pub use reopen::REOPEN_EVERY;
 pub(crate) use schema::{INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED};
@@ -62,6 +68,7 @@ pub(crate) struct FileOptions {
 
 pub(crate) struct FileBackend {
     shared: Arc<Shared>,
+    committer: Committer,
 }
 
 struct Shared {
@@ -74,6 +81,9 @@ struct Shared {
     records: AtomicU64,
     completed_bytes: AtomicU64,
     evicted: AtomicU64,
+    /// Durable batches committed, and the changes they wrote.
+    commits: AtomicU64,
+    committed_changes: AtomicU64,
     closed: AtomicBool,
     /// redb panicked: the database is not touched again.
     damaged: AtomicBool,
@@ -99,6 +109,8 @@ impl FileBackend {
             records: AtomicU64::new(0),
             completed_bytes: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            committed_changes: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             damaged: AtomicBool::new(false),
             broken: Mutex::new(None),
@@ -116,7 +128,8 @@ impl FileBackend {
             max_bytes = shared.options.limits.max_bytes,
             "idempotency store opened"
         );
-        Ok(FileBackend { shared })
+        let committer = Committer::start(&shared)?;
+        Ok(FileBackend { shared, committer })
     }
 }
 
@@ -211,6 +224,17 @@ impl Backend for FileBackend {
         self.shared.evicted.load(Ordering::Relaxed)
     }
 
+    fn committer(&self) -> Option<&Committer> {
+        Some(&self.committer)
+    }
+
+    fn commits(&self) -> (u64, u64) {
+        (
+            self.shared.commits.load(Ordering::Relaxed),
+            self.shared.committed_changes.load(Ordering::Relaxed),
+        )
+    }
+
     fn usable(&self) -> bool {
         let shared = &self.shared;
         !shared.closed.load(Ordering::Acquire)
@@ -223,6 +247,8 @@ impl Backend for FileBackend {
     }
 
     fn close(&self) {
+        // Queued changes are committed and answered first.
+        self.committer.stop();
         let shared = &self.shared;
         if shared.closed.swap(true, Ordering::AcqRel) {
             return;

@@ -1,0 +1,255 @@
+//! Group commit: the file's record changes are queued to one committer
+//! thread, which applies whatever is waiting (in arrival order, at most
+//! [`MAX_BATCH`] changes or [`MAX_BATCH_BYTES`]) in one write transaction
+//! committed with `Durability::Immediate`, then answers each caller. So no
+//! fsync runs on the async worker threads, and concurrent changes share one
+//! fsync instead of waiting for one each.
+//!
+//! A change is answered only after the commit that holds it is durable; a
+//! later change of the same key in the same batch sees the earlier one (it
+//! runs in the same transaction). A change refused by its own transition
+//! (a conflict, the byte bound, a corrupt record) wrote nothing and is
+//! answered with its error once the batch is decided. Any database error
+//! (an I/O error at the commit, a panic inside redb) aborts the batch and
+//! fails every change of it: none is answered as durable, and the store's
+//! handling of the error applies (`reopen`). The queue is bounded
+//! ([`QUEUE`] changes): callers wait for room when the disk falls behind.
+//! Closing the store stops the queue and waits until every queued change is
+//! committed and answered.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use redb::Durability;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use super::super::backend::{Decide, Write};
+use super::super::error::StoreError;
+use super::Shared;
+
+/// Most changes in one commit.
+pub const MAX_BATCH: usize = 256;
+/// Most bytes (keys and responses) in one commit.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Most changes waiting for the committer.
+pub const QUEUE: usize = 4096;
+
+/// A record change waiting for its commit.
+pub(crate) trait Queued: Send + 'static {
+    /// The key it changes.
+    fn key(&self) -> &str;
+    /// The operation's name, for errors.
+    fn op(&self) -> &'static str;
+    /// Bytes it carries, for the batch bound.
+    fn size(&self) -> usize;
+    /// Decides its write from the key's current record bytes (in the
+    /// batch's transaction: earlier changes of the batch are visible).
+    fn decide(&mut self, location: &str, bytes: Option<&[u8]>) -> Result<Write, StoreError>;
+    /// Answers the caller: `Ok` once the change is durable (or refused by
+    /// its own transition, then `Err` with the refusal).
+    fn answer(self: Box<Self>, result: Result<(), StoreError>, location: &str);
+}
+
+/// The queue's sending end and the committer thread.
+pub(crate) struct Committer {
+    location: String,
+    state: Mutex<Option<(mpsc::Sender<Box<dyn Queued>>, JoinHandle<()>)>>,
+}
+
+impl Committer {
+    /// Starts the committer thread of `shared`.
+    pub(super) fn start(shared: &Arc<Shared>) -> Result<Committer, StoreError> {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let worker = Arc::clone(shared);
+        let thread = std::thread::Builder::new()
+            .name("ipalloc-store-commit".to_owned())
+            .spawn(move || worker.commit_loop(receiver))
+            .map_err(|e| StoreError::Unavailable {
+                location: shared.location.clone(),
+                reason: format!("cannot start the committer thread: {e}"),
+            })?;
+        Ok(Committer {
+            location: shared.location.clone(),
+            state: Mutex::new(Some((sender, thread))),
+        })
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<Box<dyn Queued>>> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.as_ref().map(|(sender, _)| sender.clone())
+    }
+
+    /// Queues `change`, waiting for room; a closed store answers it
+    /// [`StoreError::Closed`] at once.
+    pub(crate) async fn send(&self, change: Box<dyn Queued>) {
+        let location = self.location.as_str();
+        match self.sender() {
+            Some(sender) => {
+                if let Err(mpsc::error::SendError(change)) = sender.send(change).await {
+                    change.answer(Err(closed(location)), location);
+                }
+            }
+            None => change.answer(Err(closed(location)), location),
+        }
+    }
+
+    /// [`Committer::send`] for a blocking caller (any thread).
+    pub(crate) fn send_blocking(&self, change: Box<dyn Queued>) {
+        let location = self.location.as_str();
+        let Some(sender) = self.sender() else {
+            return change.answer(Err(closed(location)), location);
+        };
+        let mut change = change;
+        loop {
+            match sender.try_send(change) {
+                Ok(()) => return,
+                Err(TrySendError::Closed(back)) => {
+                    return back.answer(Err(closed(location)), location);
+                }
+                Err(TrySendError::Full(back)) => {
+                    change = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    /// Stops taking changes and waits until the queued ones are committed
+    /// and answered.
+    pub(super) fn stop(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((sender, thread)) = state.take() {
+            drop(sender);
+            // The thread ends once every sender is gone and the queue is
+            // empty; held under the lock so a second close waits too.
+            if thread.join().is_err() {
+                tracing::error!("the idempotency store's committer thread panicked");
+            }
+        }
+    }
+}
+
+fn closed(location: &str) -> StoreError {
+    StoreError::Closed {
+        location: location.to_owned(),
+    }
+}
+
+/// The error of a failed batch, for each of its changes.
+fn batch_error(error: &StoreError, location: &str) -> StoreError {
+    match error {
+        StoreError::Closed { location } => StoreError::Closed {
+            location: location.clone(),
+        },
+        StoreError::Damaged { location, reason } => StoreError::Damaged {
+            location: location.clone(),
+            reason: reason.clone(),
+        },
+        StoreError::Unavailable { location, reason } => StoreError::Unavailable {
+            location: location.clone(),
+            reason: reason.clone(),
+        },
+        other => StoreError::Unavailable {
+            location: location.to_owned(),
+            reason: format!("the commit failed: {other}"),
+        },
+    }
+}
+
+/// Whether an error of one change is the database's (the batch fails) and
+/// not the change's own refusal.
+fn is_fatal(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Database { .. }
+            | StoreError::Unavailable { .. }
+            | StoreError::Damaged { .. }
+            | StoreError::Closed { .. }
+            | StoreError::Open { .. }
+            | StoreError::Invalid { .. }
+    )
+}
+
+impl Shared {
+    fn commit_loop(self: Arc<Self>, mut receiver: mpsc::Receiver<Box<dyn Queued>>) {
+        let mut carried: Option<Box<dyn Queued>> = None;
+        loop {
+            let first = match carried.take() {
+                Some(change) => change,
+                None => match receiver.blocking_recv() {
+                    Some(change) => change,
+                    None => break,
+                },
+            };
+            let mut bytes = first.size();
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                let Ok(next) = receiver.try_recv() else {
+                    break;
+                };
+                bytes += next.size();
+                if bytes > MAX_BATCH_BYTES {
+                    carried = Some(next);
+                    break;
+                }
+                batch.push(next);
+            }
+            self.commit_batch(batch);
+        }
+    }
+
+    /// Applies `batch` in one durable transaction and answers each change.
+    fn commit_batch(self: &Arc<Self>, mut batch: Vec<Box<dyn Queued>>) {
+        let op = "commit";
+        let mut refused: Vec<Option<StoreError>> = batch.iter().map(|_| None).collect();
+        let outcome = self.with_db(|db| {
+            let mut usage = self.lock_usage();
+            let mut txn = db.begin_write().map_err(|e| self.db_error(op, e))?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(|e| self.db_error(op, e))?;
+            let mut next = *usage;
+            let (mut writes, mut evicted) = (0u64, 0u64);
+            {
+                let (mut records, mut index) = self.tables(&txn, op)?;
+                for (change, refusal) in batch.iter_mut().zip(refused.iter_mut()) {
+                    let (key, name) = (change.key().to_owned(), change.op());
+                    let location = self.location.as_str();
+                    let decide: &mut Decide<'_> = &mut |bytes| change.decide(location, bytes);
+                    match self.apply(&mut records, &mut index, &mut next, &key, name, decide) {
+                        Ok((wrote, gone)) => {
+                            writes += u64::from(wrote);
+                            evicted += gone;
+                        }
+                        Err(e) if is_fatal(&e) => return Err(e),
+                        Err(e) => *refusal = Some(e),
+                    }
+                }
+            }
+            if writes > 0 {
+                txn.commit().map_err(|e| self.db_error(op, e))?;
+                self.set_usage(&mut usage, next);
+                self.evicted.fetch_add(evicted, Ordering::Relaxed);
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                self.committed_changes.fetch_add(writes, Ordering::Relaxed);
+            } else {
+                txn.abort().map_err(|e| self.db_error(op, e))?;
+            }
+            Ok(())
+        });
+        let location = self.location.as_str();
+        match outcome {
+            Ok(()) => {
+                for (change, refusal) in batch.into_iter().zip(refused) {
+                    change.answer(refusal.map_or(Ok(()), Err), location);
+                }
+            }
+            Err(error) => {
+                for change in batch {
+                    change.answer(Err(batch_error(&error, location)), location);
+                }
+            }
+        }
+    }
+}
