@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::backend::Write;
 use super::error::StoreError;
-use super::file::Queued;
+use super::file::{Batch, Queued};
 use super::fingerprint::Fingerprint;
 use super::machine::{self, Change, Refusal};
 use super::record::Record;
@@ -53,16 +53,16 @@ pub(crate) enum Answer {
     Done,
 }
 
-/// What the change's caller is waiting on.
-pub(crate) enum Reply {
+/// What a queued change's caller is waiting on.
+pub(crate) enum Reply<T = Answer> {
     /// An async caller awaiting the answer.
-    Async(oneshot::Sender<Result<Answer, StoreError>>),
+    Async(oneshot::Sender<Result<T, StoreError>>),
     /// A blocking caller waiting on a channel of one.
-    Blocking(SyncSender<Result<Answer, StoreError>>),
+    Blocking(SyncSender<Result<T, StoreError>>),
 }
 
-impl Reply {
-    fn send(self, result: Result<Answer, StoreError>) {
+impl<T> Reply<T> {
+    pub(crate) fn send(self, result: Result<T, StoreError>) {
         // A caller that gave up (a cancelled request) no longer listens.
         match self {
             Reply::Async(sender) => {
@@ -228,23 +228,19 @@ pub(crate) struct QueuedChange {
 }
 
 impl Queued for QueuedChange {
-    fn key(&self) -> &str {
-        &self.key
-    }
-
-    fn op(&self) -> &'static str {
-        self.op.name()
-    }
-
     fn size(&self) -> usize {
         self.key.len() + self.op.size()
     }
 
-    fn decide(&mut self, location: &str, bytes: Option<&[u8]>) -> Result<Write, StoreError> {
+    fn apply(&mut self, batch: &mut Batch<'_, '_>) -> Result<bool, StoreError> {
         self.answer = None;
-        let (answer, write) = decide(location, self.retention, &self.key, &self.op, bytes)?;
-        self.answer = Some(answer);
-        Ok(write)
+        let location = batch.location().to_owned();
+        let (key, op, retention, answer) = (&self.key, &self.op, self.retention, &mut self.answer);
+        batch.record(key, op.name(), &mut |bytes| {
+            let (decided, write) = decide(&location, retention, key, op, bytes)?;
+            *answer = Some(decided);
+            Ok(write)
+        })
     }
 
     fn answer(self: Box<Self>, result: Result<(), StoreError>, location: &str) {

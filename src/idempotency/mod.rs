@@ -91,6 +91,7 @@ mod record;
 mod records;
 mod run;
 mod spend;
+mod spend_change;
 mod store;
 
 #[cfg(test)]

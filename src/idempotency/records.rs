@@ -256,7 +256,7 @@ impl Records {
         clock: &SpendClock,
     ) -> Result<SpendOutcome, StoreError> {
         match self {
-            Records::Local(store) => store.reserve_spend(request, clock.now()),
+            Records::Local(store) => store.reserve_spend_async(request, clock.now()).await,
             Records::Shared(shared) => shared
                 .reserve_spend(request, clock.ahead())
                 .await
@@ -283,7 +283,7 @@ impl Records {
     /// Releases the spend reservation of `key` on `account`.
     pub async fn release_spend(&self, account: &str, key: &str) -> Result<(), StoreError> {
         match self {
-            Records::Local(store) => store.release_spend(account, key),
+            Records::Local(store) => store.release_spend_async(account, key).await,
             Records::Shared(shared) => shared
                 .release_spend(account, key)
                 .await

@@ -373,6 +373,9 @@ impl IdempotencyStore {
         request: &SpendRequest<'_>,
         now: SystemTime,
     ) -> Result<SpendOutcome> {
+        if let Some(committer) = self.inner.backend.committer() {
+            return self.reserve_spend_queued(committer, request, now);
+        }
         let now_ns = epoch_nanos(now);
         let mut outcome = None;
         timed("reserve spend", || {
@@ -411,6 +414,9 @@ impl IdempotencyStore {
     /// Releases the spend reservation of `key` on `account` (a definite
     /// failure: nothing was allocated). Nothing to release is no error.
     pub fn release_spend(&self, account: &str, key: &str) -> Result<()> {
+        if let Some(committer) = self.inner.backend.committer() {
+            return self.release_spend_queued(committer, account, key);
+        }
         let id = reservation_id(account, key);
         timed("release spend", || {
             self.inner

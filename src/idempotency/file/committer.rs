@@ -1,4 +1,4 @@
-//! Group commit: the file's record changes are queued to one committer
+//! Group commit: the file's record and spend-ledger changes are queued to one committer
 //! thread, which applies whatever is waiting (in arrival order, at most
 //! [`MAX_BATCH`] changes or [`MAX_BATCH_BYTES`]) in one write transaction
 //! committed with `Durability::Immediate`, then answers each caller. So no
@@ -22,12 +22,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use redb::Durability;
+use redb::{Durability, WriteTransaction};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use super::super::backend::{Decide, Write};
+use super::super::backend::{Decide, Usage};
 use super::super::error::StoreError;
+use super::super::spend::LedgerChange;
 use super::Shared;
+use super::schema::{Index, Records};
 
 /// Most changes in one commit.
 pub const MAX_BATCH: usize = 256;
@@ -36,20 +38,60 @@ pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Most changes waiting for the committer.
 pub const QUEUE: usize = 4096;
 
-/// A record change waiting for its commit.
+/// A change (of a record, or of the spend ledger) waiting for its commit.
 pub(crate) trait Queued: Send + 'static {
-    /// The key it changes.
-    fn key(&self) -> &str;
-    /// The operation's name, for errors.
-    fn op(&self) -> &'static str;
     /// Bytes it carries, for the batch bound.
     fn size(&self) -> usize;
-    /// Decides its write from the key's current record bytes (in the
-    /// batch's transaction: earlier changes of the batch are visible).
-    fn decide(&mut self, location: &str, bytes: Option<&[u8]>) -> Result<Write, StoreError>;
+    /// Applies it inside the batch's transaction (earlier changes of the
+    /// batch are visible); returns whether it wrote anything. An error of
+    /// the database fails the batch; any other is the change's own refusal
+    /// and must leave nothing written.
+    fn apply(&mut self, batch: &mut Batch<'_, '_>) -> Result<bool, StoreError>;
     /// Answers the caller: `Ok` once the change is durable (or refused by
     /// its own transition, then `Err` with the refusal).
     fn answer(self: Box<Self>, result: Result<(), StoreError>, location: &str);
+}
+
+/// The open transaction of a batch, as its changes see it.
+pub(crate) struct Batch<'a, 'txn> {
+    shared: &'a Shared,
+    txn: &'txn WriteTransaction,
+    records: Records<'txn>,
+    index: Index<'txn>,
+    next: Usage,
+    evicted: u64,
+}
+
+impl Batch<'_, '_> {
+    /// Where the store is, for messages.
+    pub(crate) fn location(&self) -> &str {
+        &self.shared.location
+    }
+
+    /// Applies one change of `key`'s record (see `transactions`).
+    pub(crate) fn record(
+        &mut self,
+        key: &str,
+        op: &'static str,
+        decide: &mut Decide<'_>,
+    ) -> Result<bool, StoreError> {
+        let records = &mut self.records;
+        let index = &mut self.index;
+        let (wrote, evicted) =
+            self.shared
+                .apply(records, index, &mut self.next, key, op, decide)?;
+        self.evicted += evicted;
+        Ok(wrote)
+    }
+
+    /// Applies one change of the spend ledger (see `ledger`).
+    pub(crate) fn ledger(
+        &mut self,
+        op: &'static str,
+        change: &mut LedgerChange<'_>,
+    ) -> Result<bool, StoreError> {
+        self.shared.ledger_in(self.txn, op, change)
+    }
 }
 
 /// The queue's sending end and the committer thread.
@@ -209,24 +251,26 @@ impl Shared {
             let mut txn = db.begin_write().map_err(|e| self.db_error(op, e))?;
             txn.set_durability(Durability::Immediate)
                 .map_err(|e| self.db_error(op, e))?;
-            let mut next = *usage;
-            let (mut writes, mut evicted) = (0u64, 0u64);
-            {
-                let (mut records, mut index) = self.tables(&txn, op)?;
+            let (next, evicted, writes) = {
+                let (records, index) = self.tables(&txn, op)?;
+                let mut tables = Batch {
+                    shared: self,
+                    txn: &txn,
+                    records,
+                    index,
+                    next: *usage,
+                    evicted: 0,
+                };
+                let mut writes = 0u64;
                 for (change, refusal) in batch.iter_mut().zip(refused.iter_mut()) {
-                    let (key, name) = (change.key().to_owned(), change.op());
-                    let location = self.location.as_str();
-                    let decide: &mut Decide<'_> = &mut |bytes| change.decide(location, bytes);
-                    match self.apply(&mut records, &mut index, &mut next, &key, name, decide) {
-                        Ok((wrote, gone)) => {
-                            writes += u64::from(wrote);
-                            evicted += gone;
-                        }
+                    match change.apply(&mut tables) {
+                        Ok(wrote) => writes += u64::from(wrote),
                         Err(e) if is_fatal(&e) => return Err(e),
                         Err(e) => *refusal = Some(e),
                     }
                 }
-            }
+                (tables.next, tables.evicted, writes)
+            };
             if writes > 0 {
                 txn.commit().map_err(|e| self.db_error(op, e))?;
                 self.set_usage(&mut usage, next);

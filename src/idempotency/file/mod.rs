@@ -15,8 +15,8 @@
 //! Record changes are committed in batches by the committer thread
 //! (`committer`), each batch one write transaction with
 //! `Durability::Immediate` (fsync before `commit` returns), and each caller
-//! is answered once its batch is durable. The spend ledger's changes are one
-//! durable write transaction each; purges commit without fsync (losing one
+//! is answered once its batch is durable; so are the spend ledger's
+//! reservations and releases. Purges commit without fsync (losing one
 //! brings back expired records).
 //!
 //! # What is counted ([`Usage::bytes`])
@@ -48,7 +48,7 @@ use super::error::StoreError;
 use super::faults::IoFaults;
 use super::spend::LedgerChange;
 
-pub(crate) use committer::{Committer, Queued};
+pub(crate) use committer::{Batch, Committer, Queued};
 use open::open_or_create;
 pub use reopen::REOPEN_EVERY;
 pub(crate) use schema::{INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED};

@@ -208,3 +208,65 @@ fn blocking_callers_share_the_committer_too() {
         (0, 0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_reservations_go_through_the_committer() {
+    use crate::spend::{SpendLimits, SpendOutcome, SpendRequest, WindowLimits};
+    let (store, dir) = file_store(None);
+    let mut limits = SpendLimits::default();
+    limits.accounts.insert(
+        "zl".to_owned(),
+        WindowLimits {
+            per_hour: None,
+            per_day: Some(8),
+        },
+    );
+    let scopes = limits.scopes("zl", None);
+    let request = |key| SpendRequest {
+        account: "zl",
+        key,
+        addresses: 3,
+        scopes: &scopes,
+    };
+    let writer = hold_writer(&store);
+    let f = fp("SEL-A", 1);
+    let (ra, rb, rc) = (request("a"), request("b"), request("c"));
+    let ((a, b, c, begun), ()) = tokio::join!(
+        async {
+            tokio::join!(
+                store.reserve_spend_async(&ra, t0()),
+                store.reserve_spend_async(&rb, t0()),
+                store.reserve_spend_async(&rc, t0()),
+                store.begin_async("a", &f, t0()),
+            )
+        },
+        async {
+            tokio::time::sleep(SETTLE).await;
+            drop(writer);
+        }
+    );
+    assert_eq!(a.unwrap(), SpendOutcome::Reserved);
+    assert_eq!(b.unwrap(), SpendOutcome::Reserved);
+    // The third sees the first two in the same batch: 9 > 8 a day.
+    assert!(matches!(c.unwrap(), SpendOutcome::Refused(_)));
+    assert_eq!(begun.unwrap(), Begin::Started);
+    let stats = store.stats();
+    assert_eq!(stats.committed_changes, 3, "two reservations and a claim");
+    assert!(stats.commits <= 2, "{} commits", stats.commits);
+    store.release_spend_async("zl", "a").await.unwrap();
+    drop(store);
+    let store = open_file(&dir.path().join("idempotency.redb"));
+    // a was released, b is kept: 3 more fit, 6 more do not.
+    assert_eq!(
+        store.check_spend(&request("d"), t0()).unwrap(),
+        SpendOutcome::Reserved
+    );
+    let six = SpendRequest {
+        addresses: 6,
+        ..request("e")
+    };
+    assert!(matches!(
+        store.check_spend(&six, t0()).unwrap(),
+        SpendOutcome::Refused(_)
+    ));
+}
