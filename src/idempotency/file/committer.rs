@@ -94,10 +94,13 @@ impl Batch<'_, '_> {
     }
 }
 
+/// The queue's sending end.
+type Sender = mpsc::Sender<Box<dyn Queued>>;
+
 /// The queue's sending end and the committer thread.
 pub(crate) struct Committer {
     location: String,
-    state: Mutex<Option<(mpsc::Sender<Box<dyn Queued>>, JoinHandle<()>)>>,
+    state: Mutex<Option<(Sender, JoinHandle<()>)>>,
 }
 
 impl Committer {
@@ -118,7 +121,7 @@ impl Committer {
         })
     }
 
-    fn sender(&self) -> Option<mpsc::Sender<Box<dyn Queued>>> {
+    fn sender(&self) -> Option<Sender> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.as_ref().map(|(sender, _)| sender.clone())
     }
