@@ -1,4 +1,5 @@
-//! Group commit: the file's record and spend-ledger changes are queued to one committer
+//! Group commit: the file's durable changes (records, the spend ledger,
+//! the allocation inventory) are queued to one committer
 //! thread, which applies whatever is waiting (in arrival order, at most
 //! [`MAX_BATCH`] changes or [`MAX_BATCH_BYTES`]) in one write transaction
 //! committed with `Durability::Immediate`, then answers each caller. So no
@@ -84,6 +85,12 @@ impl Batch<'_, '_> {
         Ok(wrote)
     }
 
+    /// The batch's transaction, for a change of another concept kept in
+    /// the file (the allocation inventory).
+    pub(crate) fn txn(&self) -> &WriteTransaction {
+        self.txn
+    }
+
     /// Applies one change of the spend ledger (see `ledger`).
     pub(crate) fn ledger(
         &mut self,
@@ -91,6 +98,45 @@ impl Batch<'_, '_> {
         change: &mut LedgerChange<'_>,
     ) -> Result<bool, StoreError> {
         self.shared.ledger_in(self.txn, op, change)
+    }
+}
+
+/// A write of another concept kept in the file (`RedbHandle::write_queued`)
+/// waiting for its commit, with its blocking caller.
+pub(super) struct QueuedWrite<T, F> {
+    pub(super) op: &'static str,
+    pub(super) change: Option<F>,
+    pub(super) out: Option<T>,
+    pub(super) reply: std::sync::mpsc::SyncSender<Result<T, StoreError>>,
+}
+
+impl<T, F> Queued for QueuedWrite<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&WriteTransaction) -> Result<(T, bool), StoreError> + Send + 'static,
+{
+    fn size(&self) -> usize {
+        1024
+    }
+
+    fn apply(&mut self, batch: &mut Batch<'_, '_>) -> Result<bool, StoreError> {
+        let Some(change) = self.change.take() else {
+            return Ok(false);
+        };
+        let (out, wrote) = change(batch.txn())?;
+        self.out = Some(out);
+        Ok(wrote)
+    }
+
+    fn answer(self: Box<Self>, result: Result<(), StoreError>, location: &str) {
+        let QueuedWrite { op, out, reply, .. } = *self;
+        let result = result.and_then(|()| {
+            out.ok_or_else(|| StoreError::Unavailable {
+                location: location.to_owned(),
+                reason: format!("{op} was not applied"),
+            })
+        });
+        let _ = reply.send(result);
     }
 }
 
