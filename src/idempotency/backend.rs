@@ -156,6 +156,18 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Completed records evicted at the bound since the start.
     fn evicted(&self) -> u64;
 
+    /// The committer that batches this backend's record changes (the file);
+    /// `None`: changes run at once through [`Backend::update`] (memory).
+    fn committer(&self) -> Option<&super::file::Committer> {
+        None
+    }
+
+    /// Durable commits of record changes since the start, and the changes
+    /// they wrote (both 0 without a committer).
+    fn commits(&self) -> (u64, u64) {
+        (0, 0)
+    }
+
     /// Whether the backend can serve calls now (false while a file store is
     /// being reopened after an I/O error, or once it is closed).
     fn usable(&self) -> bool;

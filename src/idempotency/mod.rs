@@ -69,13 +69,15 @@
 //!
 //! # Durability and time
 //!
-//! Each call is one short local transaction (see `store`): on a file,
-//! writes fsync before returning, except `purge_expired`. Callers pass
+//! Each call is one short local change (see `store`): on a file, changes
+//! are group-committed by one thread (`file::committer`) and a call returns
+//! once its change is fsync'd, except `purge_expired`. Callers pass
 //! `now`, so tests need no sleeping; a record expires once `now` is more
 //! than the retention after its last activity (its latest attempt or
 //! completion).
 
 mod backend;
+mod change;
 mod compact;
 mod error;
 mod faults;
@@ -87,7 +89,9 @@ mod machine;
 mod memory;
 mod record;
 mod records;
+mod run;
 mod spend;
+mod spend_change;
 mod store;
 
 #[cfg(test)]

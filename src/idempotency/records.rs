@@ -78,7 +78,8 @@ impl Records {
     ) -> Result<(Begin, Option<Lease>), StoreError> {
         match self {
             Records::Local(store) => store
-                .begin(key, fingerprint, SystemTime::now())
+                .begin_async(key, fingerprint, SystemTime::now())
+                .await
                 .map(|begin| (begin, None)),
             // Until this binary's schema is in place (a replica that
             // started while another was migrating), nothing is claimed, so
@@ -175,7 +176,9 @@ impl Records {
             }
             (Records::Shared(_), None) => Err(no_lease(key, "complete")),
             (Records::Local(store), _) => {
-                store.complete(key, fingerprint, response, SystemTime::now())?;
+                store
+                    .complete_async(key, fingerprint, response, SystemTime::now())
+                    .await?;
                 Ok(Completed {
                     inventory_recorded: false,
                 })
@@ -200,7 +203,11 @@ impl Records {
                 written(key, "mark unknown", result)
             }
             (Records::Shared(_), None) => Err(no_lease(key, "mark unknown")),
-            (Records::Local(store), _) => store.mark_unknown(key, fingerprint, SystemTime::now()),
+            (Records::Local(store), _) => {
+                store
+                    .mark_unknown_async(key, fingerprint, SystemTime::now())
+                    .await
+            }
         }
     }
 
@@ -220,7 +227,11 @@ impl Records {
                 shared.mark_attempt(account, key, lease).await,
             ),
             (Records::Shared(_), None) => Err(no_lease(key, "mark attempt")),
-            (Records::Local(store), _) => store.mark_attempt(key, fingerprint, SystemTime::now()),
+            (Records::Local(store), _) => {
+                store
+                    .mark_attempt_async(key, fingerprint, SystemTime::now())
+                    .await
+            }
         }
     }
 
@@ -236,7 +247,7 @@ impl Records {
                 written(key, "release", shared.release(account, key, lease).await)
             }
             (Records::Shared(_), None) => Err(no_lease(key, "release")),
-            (Records::Local(store), _) => store.release(key),
+            (Records::Local(store), _) => store.release_async(key).await,
         }
     }
 
@@ -261,7 +272,9 @@ impl Records {
     ) -> Result<(), StoreError> {
         match self {
             Records::Local(store) => {
-                store.refresh_completed(key, fingerprint, response, SystemTime::now())
+                store
+                    .refresh_completed_async(key, fingerprint, response, SystemTime::now())
+                    .await
             }
             Records::Shared(shared) => {
                 match shared
@@ -289,7 +302,7 @@ impl Records {
         clock: &SpendClock,
     ) -> Result<SpendOutcome, StoreError> {
         match self {
-            Records::Local(store) => store.reserve_spend(request, clock.now()),
+            Records::Local(store) => store.reserve_spend_async(request, clock.now()).await,
             Records::Shared(shared) => shared
                 .reserve_spend(request, clock.ahead())
                 .await
@@ -316,7 +329,7 @@ impl Records {
     /// Releases the spend reservation of `key` on `account`.
     pub async fn release_spend(&self, account: &str, key: &str) -> Result<(), StoreError> {
         match self {
-            Records::Local(store) => store.release_spend(account, key),
+            Records::Local(store) => store.release_spend_async(account, key).await,
             Records::Shared(shared) => shared
                 .release_spend(account, key)
                 .await

@@ -1,17 +1,17 @@
 //! The record store: idempotency key to [`Record`], in memory or in a redb
 //! file, bounded in bytes, with its health.
 //!
-//! Every method is one short atomic change of one key and blocks its thread
-//! for it. In memory that is a map operation under a mutex. On a file it is
-//! one redb write transaction that waits for the single writer and for one
-//! fsync, so a record is on disk when `begin`, `complete`, `mark_unknown`,
-//! `mark_attempt`, `release` or `refresh_completed` returns and survives a
-//! crash or restart; only `purge_expired` commits without fsync. Calling
-//! these methods directly from async code is acceptable for the gateway's
-//! request rates; use `tokio::task::spawn_blocking` (the store is a cheap
-//! `Clone`) if the disk is slow. Each transaction, read and purge is timed
-//! into the metrics (`ipalloc_store_operation_duration_seconds`, store
-//! `local`), and each failure counted by kind.
+//! Every method is one short atomic change of one key. In memory that is a
+//! map operation under a mutex, on the caller's thread. On a file the change
+//! is queued to the committer thread (`file::committer`), which commits
+//! batches of queued changes in one fsync'd redb transaction each: a record
+//! is on disk when `begin`, `complete`, `mark_unknown`, `mark_attempt`,
+//! `release` or `refresh_completed` returns and survives a crash or restart;
+//! only `purge_expired` commits without fsync. These methods block until
+//! then; async code calls their `_async` twins (`run`), which await
+//! the commit without blocking a worker thread. Each change, read and purge
+//! is timed into the metrics (`ipalloc_store_operation_duration_seconds`,
+//! store `local`), and each failure counted by kind.
 //!
 //! Each key's record moves through these transitions (`machine`), all
 //! checked against the caller's [`Fingerprint`] (a live record with another
@@ -51,6 +51,7 @@
 //! fail with [`StoreError::Unavailable`] meanwhile), once it is found
 //! damaged, and after [`IdempotencyStore::close`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,14 +60,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::backend::{Backend, Limits, Write};
+use super::backend::{Backend, Limits};
+use super::change::Op;
 use super::error::StoreError;
 use super::faults::IoFaults;
 use super::file::{FileBackend, FileOptions};
 use super::fingerprint::Fingerprint;
-use super::machine::{self, Change, Refusal};
 use super::memory::MemoryBackend;
 use super::record::{self, Record};
+use super::run::begun;
 use super::spend;
 use crate::admin::metrics::{Metrics, STORE_LOCAL};
 use crate::spend::{SpendOutcome, SpendRequest, epoch_nanos, reservation_id};
@@ -163,6 +165,11 @@ pub struct StoreStats {
     pub evicted: u64,
     /// Whether the store can serve calls now.
     pub usable: bool,
+    /// Durable commits of record changes (file store: each commit holds a
+    /// batch of queued changes; 0 in memory).
+    pub commits: u64,
+    /// Record changes written by those commits.
+    pub committed_changes: u64,
 }
 
 /// Idempotency records of `AllocateIp`, keyed by idempotency key. Cheap to
@@ -255,6 +262,11 @@ impl IdempotencyStore {
         self.inner.backend.redb()
     }
 
+    /// The backend, for the ways changes run (`run`).
+    pub(super) fn backend(&self) -> &dyn Backend {
+        self.inner.backend.as_ref()
+    }
+
     /// How long a record lives after its last activity.
     pub fn retention(&self) -> Duration {
         self.inner.retention
@@ -266,9 +278,11 @@ impl IdempotencyStore {
     /// reports the live record (see [`Begin`]). An expired record counts as
     /// absent and is replaced.
     pub fn begin(&self, key: &str, fingerprint: &Fingerprint, now: SystemTime) -> Result<Begin> {
-        self.apply(key, "begin", Some(now), |current| {
-            Ok(machine::begin(current, fingerprint, now))
-        })
+        let op = Op::Begin {
+            fingerprint: Cow::Borrowed(fingerprint),
+            now,
+        };
+        begun(self.run(key, op), self.location())
     }
 
     /// Records the success of `key`: `response` is the encoded
@@ -281,9 +295,12 @@ impl IdempotencyStore {
         response: &[u8],
         now: SystemTime,
     ) -> Result<()> {
-        self.change(key, "complete", Some(now), |current| {
-            machine::complete(current, fingerprint, response, now)
-        })
+        let op = Op::Complete {
+            fingerprint: Cow::Borrowed(fingerprint),
+            response: Cow::Borrowed(response),
+            now,
+        };
+        self.run(key, op).map(drop)
     }
 
     /// Replaces the stored response of `key`'s completed record with
@@ -297,25 +314,33 @@ impl IdempotencyStore {
         response: &[u8],
         now: SystemTime,
     ) -> Result<()> {
-        let refresh = |current| machine::refresh_completed(current, fingerprint, response);
-        self.change(key, "refresh", Some(now), refresh)
+        let op = Op::Refresh {
+            fingerprint: Cow::Borrowed(fingerprint),
+            response: Cow::Borrowed(response),
+            now,
+        };
+        self.run(key, op).map(drop)
     }
 
     /// Records that the attempt on `key` ended without a definite answer: the
     /// provider may have allocated. The record keeps the attempt's start time
     /// as `last_attempt`; without a record, `now` is used.
     pub fn mark_unknown(&self, key: &str, fp: &Fingerprint, now: SystemTime) -> Result<()> {
-        self.change(key, "mark unknown", Some(now), |current| {
-            machine::mark_unknown(current, fp, now)
-        })
+        let op = Op::MarkUnknown {
+            fingerprint: Cow::Borrowed(fp),
+            now,
+        };
+        self.run(key, op).map(drop)
     }
 
     /// Records a new attempt on `key` starting at `now` (a re-send after
     /// reconciliation found nothing): the record becomes `InFlight` again.
     pub fn mark_attempt(&self, key: &str, fp: &Fingerprint, now: SystemTime) -> Result<()> {
-        self.change(key, "mark attempt", Some(now), |current| {
-            machine::mark_attempt(current, fp, now)
-        })
+        let op = Op::MarkAttempt {
+            fingerprint: Cow::Borrowed(fp),
+            now,
+        };
+        self.run(key, op).map(drop)
     }
 
     /// Forgets `key` after a definite failure (nothing was allocated), so the
@@ -323,7 +348,7 @@ impl IdempotencyStore {
     pub fn release(&self, key: &str) -> Result<()> {
         // Whatever the record's age (release has no clock): a completed
         // record, even an expired one, is never forgotten this way.
-        self.change(key, "release", None, machine::release)
+        self.run(key, Op::Release).map(drop)
     }
 
     /// The live record of `key`, if any (expired records are `None`).
@@ -348,6 +373,9 @@ impl IdempotencyStore {
         request: &SpendRequest<'_>,
         now: SystemTime,
     ) -> Result<SpendOutcome> {
+        if let Some(committer) = self.inner.backend.committer() {
+            return self.reserve_spend_queued(committer, request, now);
+        }
         let now_ns = epoch_nanos(now);
         let mut outcome = None;
         timed("reserve spend", || {
@@ -386,6 +414,9 @@ impl IdempotencyStore {
     /// Releases the spend reservation of `key` on `account` (a definite
     /// failure: nothing was allocated). Nothing to release is no error.
     pub fn release_spend(&self, account: &str, key: &str) -> Result<()> {
+        if let Some(committer) = self.inner.backend.committer() {
+            return self.release_spend_queued(committer, account, key);
+        }
         let id = reservation_id(account, key);
         timed("release spend", || {
             self.inner
@@ -428,6 +459,7 @@ impl IdempotencyStore {
     /// Counters: records, bytes against the bound, refusals, evictions.
     pub fn stats(&self) -> StoreStats {
         let usage = self.inner.backend.usage();
+        let (commits, committed_changes) = self.inner.backend.commits();
         StoreStats {
             records: usage.records,
             bytes: usage.bytes,
@@ -436,6 +468,8 @@ impl IdempotencyStore {
             refused_full: self.inner.refused_full.load(Ordering::Relaxed),
             evicted: self.inner.backend.evicted(),
             usable: self.inner.backend.usable(),
+            commits,
+            committed_changes,
         }
     }
 
@@ -452,79 +486,6 @@ impl IdempotencyStore {
         self.inner.health.send_replace(false);
     }
 
-    /// [`IdempotencyStore::apply`] for a transition that answers nothing but
-    /// its change.
-    fn change(
-        &self,
-        key: &str,
-        op: &'static str,
-        now: Option<SystemTime>,
-        mut step: impl FnMut(Option<Record>) -> Result<Change, Refusal>,
-    ) -> Result<()> {
-        self.apply(key, op, now, |current| {
-            step(current).map(|change| ((), change))
-        })
-    }
-
-    /// Runs one transition of `key` atomically: decodes its live record,
-    /// applies `step`, writes the change (timed as `op`).
-    fn apply<T>(
-        &self,
-        key: &str,
-        op: &'static str,
-        now: Option<SystemTime>,
-        step: impl FnMut(Option<Record>) -> Result<(T, Change), Refusal>,
-    ) -> Result<T> {
-        timed(op, || self.transition(key, op, now, step))
-    }
-
-    /// [`IdempotencyStore::apply`], untimed.
-    fn transition<T>(
-        &self,
-        key: &str,
-        op: &'static str,
-        now: Option<SystemTime>,
-        mut step: impl FnMut(Option<Record>) -> Result<(T, Change), Refusal>,
-    ) -> Result<T> {
-        let retention = self.inner.retention;
-        let mut out = None;
-        let result = self.inner.backend.update(key, op, &mut |bytes| {
-            let current = self
-                .decode(key, bytes)?
-                .filter(|record| now.is_none_or(|now| !record.is_expired(now, retention)));
-            let (value, change) = step(current).map_err(|reason| StoreError::Conflict {
-                location: self.location().to_owned(),
-                key: key.to_owned(),
-                op,
-                reason,
-            })?;
-            out = Some(value);
-            Ok(match change {
-                Change::Keep => Write::Keep,
-                Change::Remove => Write::Remove,
-                Change::Put(record, admission) => Write::Put {
-                    bytes: record.encode().map_err(|reason| StoreError::Encode {
-                        location: self.location().to_owned(),
-                        key: key.to_owned(),
-                        reason,
-                    })?,
-                    admission,
-                },
-            })
-        });
-        if let Err(StoreError::Full {
-            bytes, max_bytes, ..
-        }) = &result
-        {
-            self.note_full(*bytes, *max_bytes);
-        }
-        result?;
-        out.ok_or_else(|| StoreError::Unavailable {
-            location: self.location().to_owned(),
-            reason: format!("{op} was not applied"),
-        })
-    }
-
     fn decode(&self, key: &str, bytes: Option<&[u8]>) -> Result<Option<Record>> {
         bytes
             .map(|bytes| {
@@ -539,7 +500,7 @@ impl IdempotencyStore {
 
     /// Counts a refusal at the bound and logs it, at most once per
     /// [`FULL_LOG_EVERY`].
-    fn note_full(&self, bytes: u64, max_bytes: u64) {
+    pub(super) fn note_full(&self, bytes: u64, max_bytes: u64) {
         let total = self.inner.refused_full.fetch_add(1, Ordering::Relaxed) + 1;
         let mut log = self
             .inner
@@ -565,7 +526,7 @@ impl IdempotencyStore {
     #[cfg(test)]
     pub(super) fn put_raw(&self, key: &str, bytes: &[u8]) -> Result<()> {
         self.inner.backend.update(key, "put raw", &mut |_| {
-            Ok(Write::Put {
+            Ok(super::backend::Write::Put {
                 bytes: bytes.to_vec(),
                 admission: super::backend::Admission::Existing,
             })
@@ -575,10 +536,16 @@ impl IdempotencyStore {
 
 /// Runs one store operation `op`, recording how long it took and, when it
 /// failed, the kind of failure.
-fn timed<T>(op: &'static str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(super) fn timed<T>(op: &'static str, run: impl FnOnce() -> Result<T>) -> Result<T> {
     let started = Instant::now();
     let result = run();
+    record_timing(op, started, &result);
+    result
+}
+
+/// Records how long operation `op`, started at `started`, took and, when it
+/// failed, the kind of failure.
+pub(super) fn record_timing<T>(op: &'static str, started: Instant, result: &Result<T>) {
     let failure = result.as_ref().err().and_then(StoreError::metric_kind);
     Metrics::global().store_operation(STORE_LOCAL, op, started.elapsed(), failure);
-    result
 }

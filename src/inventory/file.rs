@@ -6,7 +6,8 @@
 //! order of purge and of eviction at [`super::MAX_ENTRIES`]). Entries are
 //! stored in the versioned form of `encode`.
 //!
-//! Every change is one write transaction, durable (fsync) when it returns;
+//! Every change is one write transaction, durable (fsync) when it returns:
+//! the store's committer runs it in a batch with the store's own changes;
 //! a purge commits without fsync, as the store's own purge does (a lost
 //! purge only brings back released entries). The entries are outside the
 //! store's byte bound: [`super::MAX_ENTRIES`] bounds them the way it bounds
@@ -156,36 +157,42 @@ impl FileInventory {
     }
 
     /// Runs `change` in one write transaction, committed when it answers
-    /// true (with fsync unless `durable` is false).
-    fn write<T>(
+    /// true: a durable change through the store's committer (it shares the
+    /// fsync of the store's own changes, `idempotency::file::committer`), a
+    /// change that need not be durable (`durable` false) in a transaction of
+    /// its own without fsync.
+    fn write<T: Send + 'static>(
         &self,
         op: &'static str,
         durable: bool,
-        change: impl FnOnce(&mut Tables<'_, '_>) -> Result<(T, bool), StoreError>,
+        change: impl FnOnce(&mut Tables<'_, '_>) -> Result<(T, bool), StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let handle = self.db.clone();
+        let run = move |txn: &redb::WriteTransaction| {
+            let mut tables = Tables {
+                entries: txn
+                    .open_table(INVENTORY_ENTRIES)
+                    .map_err(|e| handle.db_error(op, e))?,
+                ids: txn
+                    .open_table(INVENTORY_IDS)
+                    .map_err(|e| handle.db_error(op, e))?,
+                released: txn
+                    .open_table(INVENTORY_RELEASED)
+                    .map_err(|e| handle.db_error(op, e))?,
+                db: &handle,
+                op,
+            };
+            change(&mut tables)
+        };
+        if durable {
+            return self.db.write_queued(op, run);
+        }
         let handle = &self.db;
         handle.with_db(|db| {
             let mut txn = db.begin_write().map_err(|e| handle.db_error(op, e))?;
-            if !durable {
-                txn.set_durability(Durability::None)
-                    .map_err(|e| handle.db_error(op, e))?;
-            }
-            let (out, changed) = {
-                let mut tables = Tables {
-                    entries: txn
-                        .open_table(INVENTORY_ENTRIES)
-                        .map_err(|e| handle.db_error(op, e))?,
-                    ids: txn
-                        .open_table(INVENTORY_IDS)
-                        .map_err(|e| handle.db_error(op, e))?,
-                    released: txn
-                        .open_table(INVENTORY_RELEASED)
-                        .map_err(|e| handle.db_error(op, e))?,
-                    db: handle,
-                    op,
-                };
-                change(&mut tables)?
-            };
+            txn.set_durability(Durability::None)
+                .map_err(|e| handle.db_error(op, e))?;
+            let (out, changed) = run(&txn)?;
             if changed {
                 txn.commit().map_err(|e| handle.db_error(op, e))?;
             } else {
@@ -227,7 +234,7 @@ impl FileInventory {
             return Ok(());
         }
         let max = self.max_entries;
-        self.write("inventory record", true, |t| {
+        self.write("inventory record", true, move |t| {
             let mut changed = false;
             for entry in &entries {
                 changed |= t.remove(&entry.account, &entry.id)?;
@@ -257,9 +264,11 @@ impl FileInventory {
         if allocations.is_empty() {
             return Ok(());
         }
-        self.write("inventory update", true, |t| {
+        let (account, allocations) = (account.to_owned(), allocations.to_vec());
+        self.write("inventory update", true, move |t| {
+            let account = account.as_str();
             let mut changed = false;
-            for allocation in allocations {
+            for allocation in &allocations {
                 let id = allocation.id.as_str();
                 let known = t
                     .ids
@@ -374,7 +383,7 @@ impl FileInventory {
 
     pub fn purge_released(&self, before: SystemTime) -> Result<usize, StoreError> {
         let before_ns = nanos(before);
-        self.write("inventory purge", false, |t| {
+        self.write("inventory purge", false, move |t| {
             let mut old: Vec<(String, String)> = Vec::new();
             for row in t
                 .released

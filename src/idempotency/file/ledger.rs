@@ -1,10 +1,10 @@
 //! The spend ledger in the redb file: its two tables (see `schema`) inside
-//! one write transaction per change, committed (fsync) only when the change
-//! reserved or released something.
+//! a write transaction (a batch of the committer, or a check of its own),
+//! committed (fsync) only when a change reserved or released something.
 
 use std::sync::Arc;
 
-use redb::{ReadableTable, Table};
+use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::super::error::StoreError;
 use super::super::spend::{LedgerChange, LedgerTables, Reservation, WindowRow};
@@ -95,6 +95,9 @@ impl LedgerTables for RedbLedger<'_, '_> {
 }
 
 impl Shared {
+    /// One change of the ledger in its own durable write transaction (the
+    /// store's ledger changes go through the committer, `committer`; this
+    /// serves the checks, whose transaction is never kept).
     pub(super) fn ledger(
         self: &Arc<Self>,
         op: &'static str,
@@ -103,22 +106,30 @@ impl Shared {
         let shared = self;
         shared.with_db(|db| {
             let txn = db.begin_write().map_err(|e| shared.db_error(op, e))?;
-            let changed = {
-                let mut tables = RedbLedger {
-                    reservations: txn.open_table(SPEND).map_err(|e| shared.db_error(op, e))?,
-                    windows: txn
-                        .open_table(SPEND_WINDOWS)
-                        .map_err(|e| shared.db_error(op, e))?,
-                    shared,
-                    op,
-                };
-                change(&mut tables)?
-            };
-            if changed {
+            if shared.ledger_in(&txn, op, change)? {
                 txn.commit().map_err(|e| shared.db_error(op, e))
             } else {
                 txn.abort().map_err(|e| shared.db_error(op, e))
             }
         })
+    }
+
+    /// Runs `change` on the ledger's tables inside `txn`; returns whether it
+    /// wrote anything (a change that answers `false` writes nothing).
+    pub(super) fn ledger_in(
+        &self,
+        txn: &WriteTransaction,
+        op: &'static str,
+        change: &mut LedgerChange<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tables = RedbLedger {
+            reservations: txn.open_table(SPEND).map_err(|e| self.db_error(op, e))?,
+            windows: txn
+                .open_table(SPEND_WINDOWS)
+                .map_err(|e| self.db_error(op, e))?,
+            shared: self,
+            op,
+        };
+        change(&mut tables)
     }
 }

@@ -4,6 +4,7 @@
 //! - `schema`: the tables, the schema marker, what an entry costs;
 //! - `open`: creating, checking and recovering the file when it is opened;
 //! - `transactions`: the transaction of each backend call, eviction;
+//! - `committer`: group commit of every durable change on one thread;
 //! - `ledger`: the spend ledger's tables in a write transaction;
 //! - [`RedbHandle`]: the open database lent to another concept kept in the
 //!   file (the allocation inventory, `crate::inventory`), with this
@@ -11,9 +12,12 @@
 //! - `reopen`: an I/O error closes the database until a background thread
 //!   reopens it; a panic inside redb marks it damaged for good.
 //!
-//! Every change is one write transaction committed with redb's default
-//! durability (fsync before `commit` returns); only purges commit without
-//! fsync (losing one brings back expired records).
+//! Record changes are committed in batches by the committer thread
+//! (`committer`), each batch one write transaction with
+//! `Durability::Immediate` (fsync before `commit` returns), and each caller
+//! is answered once its batch is durable; so are the spend ledger's
+//! reservations and releases. Purges commit without fsync (losing one
+//! brings back expired records).
 //!
 //! # What is counted ([`Usage::bytes`])
 //!
@@ -25,6 +29,7 @@
 //! inventory kept in the same file are outside this count (each has its own
 //! bound).
 
+mod committer;
 mod ledger;
 mod open;
 mod reopen;
@@ -34,15 +39,17 @@ mod transactions;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
-use redb::Database;
+use redb::{Database, WriteTransaction};
 
 use super::backend::{Backend, Decide, Limits, Read, Usage};
 use super::error::StoreError;
 use super::faults::IoFaults;
 use super::spend::LedgerChange;
 
+use committer::QueuedWrite;
+pub(crate) use committer::{Batch, Committer, Queued};
 use open::open_or_create;
 pub use reopen::REOPEN_EVERY;
 pub(crate) use schema::{INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED};
@@ -74,6 +81,11 @@ struct Shared {
     records: AtomicU64,
     completed_bytes: AtomicU64,
     evicted: AtomicU64,
+    /// The committer of every durable change to the file (set once open).
+    committer: OnceLock<Committer>,
+    /// Durable batches committed, and the changes they wrote.
+    commits: AtomicU64,
+    committed_changes: AtomicU64,
     closed: AtomicBool,
     /// redb panicked: the database is not touched again.
     damaged: AtomicBool,
@@ -99,6 +111,9 @@ impl FileBackend {
             records: AtomicU64::new(0),
             completed_bytes: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
+            committer: OnceLock::new(),
+            commits: AtomicU64::new(0),
+            committed_changes: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             damaged: AtomicBool::new(false),
             broken: Mutex::new(None),
@@ -116,6 +131,7 @@ impl FileBackend {
             max_bytes = shared.options.limits.max_bytes,
             "idempotency store opened"
         );
+        let _ = shared.committer.set(Committer::start(&shared)?);
         Ok(FileBackend { shared })
     }
 }
@@ -136,6 +152,36 @@ impl RedbHandle {
         f: impl FnOnce(&Database) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.shared.with_db(f)
+    }
+
+    /// Runs `change` in a write transaction that the committer shares with
+    /// the store's own changes (`committer`), kept when it answers true and
+    /// durable when this returns; blocks until then (call it off the async
+    /// worker threads). `change` must write nothing when it answers false
+    /// or fails with an error other than the database's.
+    pub(crate) fn write_queued<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        change: impl FnOnce(&WriteTransaction) -> Result<(T, bool), StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let Some(committer) = self.shared.committer.get() else {
+            return Err(StoreError::Closed {
+                location: self.shared.location.clone(),
+            });
+        };
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        committer.send_blocking(Box::new(QueuedWrite {
+            op,
+            change: Some(change),
+            out: None,
+            reply,
+        }));
+        answer.recv().unwrap_or_else(|_| {
+            Err(StoreError::Unavailable {
+                location: self.shared.location.clone(),
+                reason: format!("{op} was not applied"),
+            })
+        })
     }
 
     /// A redb error of operation `op` as the store reports it (an I/O error
@@ -211,6 +257,17 @@ impl Backend for FileBackend {
         self.shared.evicted.load(Ordering::Relaxed)
     }
 
+    fn committer(&self) -> Option<&Committer> {
+        self.shared.committer.get()
+    }
+
+    fn commits(&self) -> (u64, u64) {
+        (
+            self.shared.commits.load(Ordering::Relaxed),
+            self.shared.committed_changes.load(Ordering::Relaxed),
+        )
+    }
+
     fn usable(&self) -> bool {
         let shared = &self.shared;
         !shared.closed.load(Ordering::Acquire)
@@ -223,6 +280,10 @@ impl Backend for FileBackend {
     }
 
     fn close(&self) {
+        // Queued changes are committed and answered first.
+        if let Some(committer) = self.shared.committer.get() {
+            committer.stop();
+        }
         let shared = &self.shared;
         if shared.closed.swap(true, Ordering::AcqRel) {
             return;

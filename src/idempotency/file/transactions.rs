@@ -1,6 +1,7 @@
-//! The store's transactions on the file: one write transaction per change
-//! (durable when it returns), read transactions for lookups, purges without
-//! fsync, and eviction of the oldest completed records inside a write.
+//! The store's transactions on the file: one change applied inside a write
+//! transaction (the committer's batches, `committer`), read transactions for
+//! lookups, purges without fsync, and eviction of the oldest completed
+//! records inside a write.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,7 +35,7 @@ impl Shared {
     }
 
     /// The records table and the eviction index of a write transaction.
-    fn tables<'txn>(
+    pub(super) fn tables<'txn>(
         &self,
         txn: &'txn WriteTransaction,
         op: &'static str,
@@ -96,6 +97,106 @@ impl Shared {
         Ok((freed, evicted))
     }
 
+    /// Applies one change of `key` inside a write transaction: reads its
+    /// record, lets `decide` choose the write, applies it (evicting at the
+    /// bound when allowed) and updates `next`. Returns whether it wrote and
+    /// how many records it evicted. A refusal (an error of `decide`, or
+    /// [`StoreError::Full`]) leaves the tables and `next` unchanged.
+    pub(super) fn apply(
+        &self,
+        records: &mut Records<'_>,
+        index: &mut Index<'_>,
+        next: &mut Usage,
+        key: &str,
+        op: &'static str,
+        decide: &mut Decide<'_>,
+    ) -> Result<(bool, u64), StoreError> {
+        let shared = self;
+        let current = records
+            .get(key)
+            .map_err(|e| shared.db_error(op, e))?
+            .map(|v| v.value().to_vec());
+        let old_at = current.as_deref().and_then(completed_at);
+        let (old_cost, old_completed) =
+            current.as_deref().map_or((0, false), |v| full_cost(key, v));
+        match decide(current.as_deref())? {
+            Write::Keep => Ok((false, 0)),
+            Write::Remove => {
+                records.remove(key).map_err(|e| shared.db_error(op, e))?;
+                if let Some(at) = old_at {
+                    index
+                        .remove((at, key))
+                        .map_err(|e| shared.db_error(op, e))?;
+                }
+                if current.is_some() {
+                    next.records -= 1;
+                    next.bytes -= old_cost;
+                    if old_completed {
+                        next.completed_bytes -= old_cost;
+                    }
+                }
+                Ok((true, 0))
+            }
+            Write::Put { bytes, admission } => {
+                let new_at = completed_at(&bytes);
+                let (new_cost, new_completed) = full_cost(key, &bytes);
+                let grow = new_cost as i64 - old_cost as i64;
+                let evictable = next.completed_bytes - if old_completed { old_cost } else { 0 };
+                let mut evicted = 0;
+                match shared
+                    .options
+                    .limits
+                    .plan(next.bytes, evictable, grow, admission)
+                {
+                    Plan::Write => {}
+                    Plan::EvictThenWrite { free } => {
+                        let (freed, gone) = shared.evict(records, index, free, key)?;
+                        next.bytes -= freed;
+                        next.completed_bytes -= freed;
+                        next.records -= gone;
+                        evicted = gone;
+                    }
+                    Plan::Refuse => {
+                        return Err(StoreError::Full {
+                            location: shared.location.clone(),
+                            bytes: next.bytes,
+                            max_bytes: shared.options.limits.max_bytes,
+                        });
+                    }
+                }
+                records
+                    .insert(key, bytes.as_slice())
+                    .map_err(|e| shared.db_error(op, e))?;
+                if old_at != new_at {
+                    if let Some(at) = old_at {
+                        index
+                            .remove((at, key))
+                            .map_err(|e| shared.db_error(op, e))?;
+                    }
+                    if let Some(at) = new_at {
+                        index
+                            .insert((at, key), ())
+                            .map_err(|e| shared.db_error(op, e))?;
+                    }
+                }
+                if current.is_none() {
+                    next.records += 1;
+                }
+                next.bytes = next.bytes - old_cost + new_cost;
+                if old_completed {
+                    next.completed_bytes -= old_cost;
+                }
+                if new_completed {
+                    next.completed_bytes += new_cost;
+                }
+                Ok((true, evicted))
+            }
+        }
+    }
+
+    /// One change in its own write transaction, committed (fsync) before it
+    /// returns. The store's record changes go through the committer
+    /// (`committer`); this serves the test hook that stores raw bytes.
     pub(super) fn update(
         self: &Arc<Self>,
         key: &str,
@@ -107,93 +208,14 @@ impl Shared {
             let mut usage = shared.lock_usage();
             let txn = db.begin_write().map_err(|e| shared.db_error(op, e))?;
             let mut next = *usage;
-            let changed = {
+            let (changed, evicted) = {
                 let (mut records, mut index) = shared.tables(&txn, op)?;
-                let current = records
-                    .get(key)
-                    .map_err(|e| shared.db_error(op, e))?
-                    .map(|v| v.value().to_vec());
-                let old_at = current.as_deref().and_then(completed_at);
-                let (old_cost, old_completed) =
-                    current.as_deref().map_or((0, false), |v| full_cost(key, v));
-                match decide(current.as_deref())? {
-                    Write::Keep => false,
-                    Write::Remove => {
-                        records.remove(key).map_err(|e| shared.db_error(op, e))?;
-                        if let Some(at) = old_at {
-                            index
-                                .remove((at, key))
-                                .map_err(|e| shared.db_error(op, e))?;
-                        }
-                        if current.is_some() {
-                            next.records -= 1;
-                            next.bytes -= old_cost;
-                            if old_completed {
-                                next.completed_bytes -= old_cost;
-                            }
-                        }
-                        true
-                    }
-                    Write::Put { bytes, admission } => {
-                        let new_at = completed_at(&bytes);
-                        let (new_cost, new_completed) = full_cost(key, &bytes);
-                        let grow = new_cost as i64 - old_cost as i64;
-                        let evictable =
-                            next.completed_bytes - if old_completed { old_cost } else { 0 };
-                        match shared
-                            .options
-                            .limits
-                            .plan(next.bytes, evictable, grow, admission)
-                        {
-                            Plan::Write => {}
-                            Plan::EvictThenWrite { free } => {
-                                let (freed, evicted) =
-                                    shared.evict(&mut records, &mut index, free, key)?;
-                                next.bytes -= freed;
-                                next.completed_bytes -= freed;
-                                next.records -= evicted;
-                                shared.evicted.fetch_add(evicted, Ordering::Relaxed);
-                            }
-                            Plan::Refuse => {
-                                return Err(StoreError::Full {
-                                    location: shared.location.clone(),
-                                    bytes: next.bytes,
-                                    max_bytes: shared.options.limits.max_bytes,
-                                });
-                            }
-                        }
-                        records
-                            .insert(key, bytes.as_slice())
-                            .map_err(|e| shared.db_error(op, e))?;
-                        if old_at != new_at {
-                            if let Some(at) = old_at {
-                                index
-                                    .remove((at, key))
-                                    .map_err(|e| shared.db_error(op, e))?;
-                            }
-                            if let Some(at) = new_at {
-                                index
-                                    .insert((at, key), ())
-                                    .map_err(|e| shared.db_error(op, e))?;
-                            }
-                        }
-                        if current.is_none() {
-                            next.records += 1;
-                        }
-                        next.bytes = next.bytes - old_cost + new_cost;
-                        if old_completed {
-                            next.completed_bytes -= old_cost;
-                        }
-                        if new_completed {
-                            next.completed_bytes += new_cost;
-                        }
-                        true
-                    }
-                }
+                shared.apply(&mut records, &mut index, &mut next, key, op, decide)?
             };
             if changed {
                 txn.commit().map_err(|e| shared.db_error(op, e))?;
                 shared.set_usage(&mut usage, next);
+                shared.evicted.fetch_add(evicted, Ordering::Relaxed);
             } else {
                 txn.abort().map_err(|e| shared.db_error(op, e))?;
             }

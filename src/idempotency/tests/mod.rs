@@ -1,6 +1,7 @@
 //! Tests of the store: one state-machine suite run against both backends
 //! (`machine`), the byte bound (`bound`), and what only a file does
 //! (`file`: restarts, invalid files, permissions, I/O faults, old records),
+//! group commit on a file (`commit`),
 //! and the spend ledger (`spend`).
 
 use std::ops::Deref;
@@ -9,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::*;
 
 mod bound;
+mod commit;
 mod file;
 mod machine;
 mod spend;
