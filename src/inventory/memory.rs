@@ -1,5 +1,9 @@
 //! The in-memory inventory: entries in a B-tree by their order, an index
 //! by (account, id), under one mutex. Bounded by [`super::MAX_ENTRIES`].
+//!
+//! The tables count their released entries, so that a full inventory of
+//! live allocations refuses a new entry at once instead of scanning every
+//! entry for a released one on each allocation.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -18,11 +22,16 @@ pub struct MemoryInventory {
 struct Tables {
     by_order: BTreeMap<Cursor, Entry>,
     by_id: HashMap<(String, String), Cursor>,
+    /// How many entries of `by_order` are released.
+    released: usize,
 }
 
 impl Tables {
     fn remove(&mut self, cursor: &Cursor) {
         if let Some(entry) = self.by_order.remove(cursor) {
+            if entry.released.is_some() {
+                self.released = self.released.saturating_sub(1);
+            }
             self.by_id.remove(&(entry.account, entry.id));
         }
     }
@@ -30,6 +39,9 @@ impl Tables {
     /// Makes room for one entry: drops the oldest released one. False when
     /// none is released.
     fn make_room(&mut self) -> bool {
+        if self.released == 0 {
+            return false;
+        }
         let oldest = self
             .by_order
             .iter()
@@ -71,6 +83,9 @@ impl MemoryInventory {
                 continue;
             }
             let cursor = entry.cursor();
+            if entry.released.is_some() {
+                t.released += 1;
+            }
             t.by_id.insert(id, cursor.clone());
             t.by_order.insert(cursor, entry);
         }
@@ -84,7 +99,13 @@ impl MemoryInventory {
                 continue;
             };
             if let Some(entry) = t.by_order.get_mut(&cursor) {
+                let was = entry.released.is_some();
                 apply(entry, allocation, seen);
+                match (was, entry.released.is_some()) {
+                    (false, true) => t.released += 1,
+                    (true, false) => t.released = t.released.saturating_sub(1),
+                    _ => {}
+                }
             }
         }
     }
