@@ -222,7 +222,6 @@ fn filter_tags(tags: &[pb::Tag], v: &mut Violations) -> Vec<Tag> {
     out
 }
 
-
 /// Validates a CheckAvailability request and picks its provider.
 pub fn check(
     request: &pb::CheckAvailabilityRequest,

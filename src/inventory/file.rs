@@ -240,12 +240,7 @@ impl FileInventory {
                 changed |= t.remove(&entry.account, &entry.id)?;
                 let full = t.entries.len().map_err(|e| t.fail(e))? >= max as u64;
                 if full && !t.make_room()? {
-                    tracing::warn!(
-                        account = %entry.account,
-                        id = %entry.id,
-                        max,
-                        "the allocation inventory is full of live allocations; not listed"
-                    );
+                    super::warn_full(entry, max);
                     continue;
                 }
                 t.put(entry)?;

@@ -74,12 +74,7 @@ impl MemoryInventory {
                 t.remove(&old);
             }
             if t.by_order.len() >= MAX_ENTRIES && !t.make_room() {
-                tracing::warn!(
-                    account = %entry.account,
-                    id = %entry.id,
-                    max = MAX_ENTRIES,
-                    "the allocation inventory is full of live allocations; not listed"
-                );
+                super::warn_full(&entry, MAX_ENTRIES);
                 continue;
             }
             let cursor = entry.cursor();

@@ -264,6 +264,33 @@ async fn blocking<T: Send + 'static>(
         })
 }
 
+/// Logs that `entry` was not recorded, the inventory being full of live
+/// allocations: at most once a minute (a full inventory would otherwise
+/// log on every allocation), with how many went unlisted meanwhile.
+pub(crate) fn warn_full(entry: &Entry, max: usize) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static UNLISTED: AtomicU64 = AtomicU64::new(0);
+    let unlisted = UNLISTED.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = millis(SystemTime::now()) / 1000;
+    let last = LAST.load(Ordering::Relaxed);
+    if (last == 0 || now.saturating_sub(last) >= 60)
+        && LAST
+            .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        UNLISTED.store(0, Ordering::Relaxed);
+        tracing::warn!(
+            account = %entry.account,
+            id = %entry.id,
+            max,
+            unlisted,
+            "the allocation inventory is full of live allocations; new ones are not listed \
+             (release some, or raise the bound); logged at most once a minute"
+        );
+    }
+}
+
 /// Milliseconds since the epoch (0 before it, saturating far after).
 pub fn millis(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
