@@ -407,7 +407,9 @@ impl Allocator {
             // which the next call takes over (and reconciles) once it ends.
             Ok(Some(Record::InFlight { .. })) => {
                 if let Some(store) = self.store.local()
-                    && let Err(e) = store.mark_unknown(key, fingerprint, SystemTime::now())
+                    && let Err(e) = store
+                        .mark_unknown_async(key, fingerprint, SystemTime::now())
+                        .await
                 {
                     tracing::error!(error = %e, key = %key, "could not record an unknown outcome");
                 }
