@@ -12,6 +12,10 @@ use ipalloc_gateway::config::{self, Config};
 use ipalloc_gateway::emulator::{ApiReading, FaultConfig, RepeatAllocation};
 use ipalloc_gateway::{logging, sandbox, server};
 
+/// The allocator of the whole process (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `--version`: the crate version and the commit it was built from
 /// (`IPALLOC_GIT_COMMIT`, set by build.rs: 12 hex digits, `-dirty` when the
 /// sources differed from it, or `unknown` without git).
@@ -177,20 +181,27 @@ fn main() -> ExitCode {
         if let Some(listen) = cli.listen {
             config.listen = listen;
         }
-        if let Err(e) = logging::init(&config.log) {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        let _log = match logging::init(&config.log) {
+            Ok(guard) => guard,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
         return block_on(&runtime, run_sandbox(config, signals));
     }
     let config = match load_config(&cli) {
         Ok(config) => config,
         Err(code) => return code,
     };
-    if let Err(e) = logging::init(&config.log) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
+    // Held to the end of main: dropping it flushes the queued log lines.
+    let _log = match logging::init(&config.log) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if let Some(path) = cli.config.as_deref()
         && let Some(warning) = config::permissions::insecure_config_warning(path.as_ref())
     {

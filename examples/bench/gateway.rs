@@ -4,6 +4,7 @@
 //! limiter) and the in-memory or the file store, or fleet mode (`[cluster]`
 //! on the bench's PostgreSQL database); its start-to-SERVING time (spawn
 //! until the gRPC health check answers SERVING); and its clean stop
+//! its idle RSS (`VmRSS` a second after SERVING, before any call); and its clean stop
 //! (SIGTERM, no drain period) with, in fleet mode, the statements it sent
 //! for calls, read from the line its database pool logs when it closes
 //! (target `ipalloc_gateway::cluster::database`, field `statements`:
@@ -25,6 +26,9 @@ use crate::server::Server;
 /// Longest wait for SERVING, and the pause between health checks.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const START_POLL: Duration = Duration::from_millis(1);
+
+/// How long the gateway idles after SERVING before its idle RSS is read.
+const IDLE_SETTLE: Duration = Duration::from_secs(1);
 
 /// Longest wait for the exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,6 +66,8 @@ pub fn binary(explicit: Option<&Path>) -> Result<PathBuf, BoxError> {
 pub struct Started {
     pub server: Server,
     pub start_to_serving: Duration,
+    /// RSS (`VmRSS`) a second after SERVING, before any call.
+    pub idle_rss: u64,
     pub log: GatewayLog,
 }
 
@@ -186,9 +192,14 @@ pub async fn start(
         }
         tokio::time::sleep(START_POLL).await;
     }
+    let start_to_serving = spawned.elapsed();
+    // Idle: SERVING, no call yet, its start-up work settled.
+    tokio::time::sleep(IDLE_SETTLE).await;
+    let idle_rss = server.rss()?;
     Ok(Started {
         server,
-        start_to_serving: spawned.elapsed(),
+        start_to_serving,
+        idle_rss,
         log,
     })
 }

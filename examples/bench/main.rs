@@ -48,7 +48,6 @@ mod zenlayer_request;
 use std::error::Error;
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
 
@@ -106,7 +105,7 @@ async fn run(
         max_calls: args.max_calls,
     };
     print!("{}", report::header(plan.measure, plan.warm_up));
-    let mut starts: Vec<(Store, Duration)> = Vec::new();
+    let mut starts: Vec<report::Start> = Vec::new();
     let mut results: Vec<(Scenario, Vec<LevelRow>)> = Vec::new();
     let mut fleet: Vec<FleetRun> = Vec::new();
     let mut errors = 0;
@@ -131,7 +130,11 @@ async fn run(
             database.map(|d| d.url.as_str()),
         )
         .await?;
-        starts.push((scenario.store, started.start_to_serving));
+        starts.push(report::Start {
+            store: scenario.store,
+            to_serving: started.start_to_serving,
+            idle_rss: started.idle_rss,
+        });
         let gateway = Target::connect(started.server).await?;
         let mut rows = Vec::with_capacity(args.levels.len());
         for &concurrency in &args.levels {

@@ -217,31 +217,46 @@ pub fn round_trips(runs: &[FleetRun]) -> String {
 }
 
 /// Start-to-SERVING of every gateway started, and the binary's size.
-pub fn gateway(binary: &Path, starts: &[(Store, Duration)]) -> String {
+/// One start of the gateway.
+pub struct Start {
+    pub store: Store,
+    pub to_serving: Duration,
+    pub idle_rss: u64,
+}
+
+pub fn gateway(binary: &Path, starts: &[Start]) -> String {
     let mut out = String::from("\n## Gateway start and size\n\n");
     for store in Store::ALL {
-        let times: Vec<String> = starts
-            .iter()
-            .filter(|(s, _)| *s == store)
-            .map(|(_, d)| ms(*d))
-            .collect();
-        if !times.is_empty() {
-            let name = match store {
-                Store::Memory => "in-memory store",
-                Store::File => "file store (new file)",
-                Store::Postgres => "PostgreSQL (new database, migrated at start)",
-            };
-            let _ = writeln!(out, "- start to SERVING, {name}: {} ms", times.join(", "));
+        let of_store: Vec<&Start> = starts.iter().filter(|s| s.store == store).collect();
+        if of_store.is_empty() {
+            continue;
         }
+        let name = match store {
+            Store::Memory => "in-memory store",
+            Store::File => "file store (new file)",
+            Store::Postgres => "PostgreSQL (new database, migrated at start)",
+        };
+        let times: Vec<String> = of_store.iter().map(|s| ms(s.to_serving)).collect();
+        let _ = writeln!(out, "- start to SERVING, {name}: {} ms", times.join(", "));
+        let rss: Vec<String> = of_store.iter().map(|s| mib(s.idle_rss)).collect();
+        let _ = writeln!(
+            out,
+            "- idle RSS 1 s after SERVING, {name}: {} MiB",
+            rss.join(", ")
+        );
     }
     let size = std::fs::metadata(binary).map_or(0, |m| m.len());
     let _ = writeln!(
         out,
-        "- gateway binary: {} ({:.1} MiB)",
+        "- gateway binary: {} ({} MiB)",
         binary.display(),
-        size as f64 / 1_048_576.0
+        mib(size)
     );
     out
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1_048_576.0)
 }
 
 fn ms(d: Duration) -> String {

@@ -77,14 +77,23 @@ impl Server {
 
     /// Peak resident set size (`VmHWM`), in bytes.
     pub fn peak_rss(&self) -> Result<u64, BoxError> {
+        self.status_kib("VmHWM:").map(|kib| kib * 1024)
+    }
+
+    /// Resident set size now (`VmRSS`), in bytes.
+    pub fn rss(&self) -> Result<u64, BoxError> {
+        self.status_kib("VmRSS:").map(|kib| kib * 1024)
+    }
+
+    /// A `kB` field of `/proc/PID/status`.
+    fn status_kib(&self, field: &str) -> Result<u64, BoxError> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib: u64 = status
+        Ok(status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
-            .ok_or("no VmHWM in /proc/PID/status")?
-            .parse()?;
-        Ok(kib * 1024)
+            .ok_or_else(|| format!("no {field} in /proc/PID/status"))?
+            .parse()?)
     }
 
     /// Resets the peak RSS to the current RSS (`echo 5 > clear_refs`);

@@ -132,7 +132,8 @@ impl IpAllocationService {
                     "allocation failed"
                 );
             })?;
-        info!(
+        // The access line and the audit line say it at INFO already.
+        tracing::debug!(
             provider = %provider,
             provider_request_id = %response.provider_request_id,
             allocations = response.allocations.len(),

@@ -13,7 +13,6 @@
 mod file;
 mod record;
 
-use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -120,7 +119,7 @@ impl Audit {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             match &mut *sink {
-                Sink::Stderr => std::io::stderr().lock().write_all(&line),
+                Sink::Stderr => crate::logging::stderr::write_line(&line),
                 Sink::File(file) => file.write_line(&line),
                 Sink::Discard => Ok(()),
             }

@@ -1,5 +1,5 @@
-//! Logging: the tracing subscriber (text or JSON on stderr) and the
-//! access log ([`access`]).
+//! Logging: the tracing subscriber (text or JSON on stderr, written by a
+//! thread of its own: [`stderr`]) and the access log ([`access`]).
 //!
 //! ANSI colours are used only when stderr is a terminal (and `NO_COLOR` is
 //! unset): a log file or a collector gets plain text. `log.level` is checked
@@ -7,6 +7,7 @@
 //! the name of a target, after which nothing at all is logged.
 
 pub mod access;
+pub mod stderr;
 
 use std::io::IsTerminal;
 
@@ -73,20 +74,25 @@ fn use_colours(json: bool) -> bool {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Installs the process's log subscriber.
-pub fn init(config: &LogConfig) -> Result<(), LogError> {
+/// Installs the process's log subscriber. Keep the guard until the
+/// process ends: dropping it flushes the lines still queued.
+pub fn init(config: &LogConfig) -> Result<stderr::StderrGuard, LogError> {
     check_level(&config.level).map_err(LogError::Level)?;
     let filter = EnvFilter::try_new(&config.level).map_err(|e| LogError::Level(e.to_string()))?;
+    let ansi = use_colours(config.json);
+    let (writer, guard) = stderr::install();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(use_colours(config.json));
+        .with_writer(writer)
+        .with_ansi(ansi);
     let installed = if config.json {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
-    installed.map_err(|e| LogError::Install(e.to_string()))
+    installed
+        .map(|()| guard)
+        .map_err(|e| LogError::Install(e.to_string()))
 }
 
 #[cfg(test)]
