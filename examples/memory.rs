@@ -13,8 +13,10 @@
 //! callers in a closed loop over one HTTP/2 connection, a new idempotency
 //! key per call, up to `--calls` calls or `--duration` seconds. Before the
 //! load, at each `--checkpoint` and at the end (after 2 s idle) the child
-//! reports its RSS (`VmRSS`) and its store's counted bytes; the table shows
-//! RSS minus store bytes against the idle RSS: what grows outside the store.
+//! reports its RSS (`VmRSS`), its store's counted bytes and its allocation
+//! inventory's (in memory, bounded by a quarter of `--max-bytes`); the
+//! table shows RSS minus both against the idle RSS: what grows outside
+//! them.
 //!
 //! Exit code 1 when a call fails other than by the store's bound.
 
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ipalloc_gateway::config;
 use ipalloc_gateway::emulator::zenlayer;
+use ipalloc_gateway::inventory::Inventory;
 use ipalloc_gateway::pb::ip_allocation_client::IpAllocationClient;
 use ipalloc_gateway::server::{self, Gateway};
 use tokio::task::JoinSet;
@@ -97,7 +100,8 @@ fn rss_kib() -> u64 {
 }
 
 /// The gateway: serves on 127.0.0.1:0, prints `PORT <n>`, then answers each
-/// `stats` line on stdin with `STATS <rss KiB> <store bytes> <records>`.
+/// `stats` line on stdin with
+/// `STATS <rss KiB> <store bytes> <records> <inventory bytes> <entries>`.
 async fn child(args: &Args, provider: &str) -> Result<(), BoxError> {
     let text = format!(
         "listen = \"127.0.0.1:0\"\n[idempotency]\nmax_bytes = {}\nevict_completed = {}\n\
@@ -114,6 +118,9 @@ async fn child(args: &Args, provider: &str) -> Result<(), BoxError> {
     let Some(store) = gateway.allocator.store.local().cloned() else {
         return Err("the memory example runs on the embedded store".into());
     };
+    let Inventory::Memory(inventory) = gateway.allocator.inventory.clone() else {
+        return Err("the memory example runs on the in-memory inventory".into());
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("PORT {}", listener.local_addr()?.port());
     std::io::stdout().flush()?;
@@ -122,7 +129,14 @@ async fn child(args: &Args, provider: &str) -> Result<(), BoxError> {
             let Ok(line) = line else { break };
             if line.trim() == "stats" {
                 let stats = store.stats();
-                println!("STATS {} {} {}", rss_kib(), stats.bytes, stats.records);
+                println!(
+                    "STATS {} {} {} {} {}",
+                    rss_kib(),
+                    stats.bytes,
+                    stats.records,
+                    inventory.bytes(),
+                    inventory.len()
+                );
                 let _ = std::io::stdout().flush();
             }
         }
@@ -165,8 +179,25 @@ struct Child {
     stdout: BufReader<std::process::ChildStdout>,
 }
 
+/// What the child reports.
+#[derive(Clone, Copy)]
+struct Stats {
+    rss_kib: u64,
+    store_bytes: u64,
+    records: u64,
+    inventory_bytes: u64,
+    entries: u64,
+}
+
+impl Stats {
+    /// RSS minus the counted bytes of the store and the inventory, in MiB.
+    fn uncounted_mib(&self) -> f64 {
+        self.rss_kib as f64 / 1024.0 - (self.store_bytes + self.inventory_bytes) as f64 / 1048576.0
+    }
+}
+
 impl Child {
-    fn stats(&mut self) -> Result<(u64, u64, u64), BoxError> {
+    fn stats(&mut self) -> Result<Stats, BoxError> {
         writeln!(self.stdin, "stats")?;
         self.stdin.flush()?;
         let mut line = String::new();
@@ -178,7 +209,13 @@ impl Child {
             .map(str::parse)
             .collect::<Result<_, _>>()?;
         match fields[..] {
-            [rss, bytes, records] => Ok((rss, bytes, records)),
+            [rss_kib, store_bytes, records, inventory_bytes, entries] => Ok(Stats {
+                rss_kib,
+                store_bytes,
+                records,
+                inventory_bytes,
+                entries,
+            }),
             _ => Err(format!("unexpected child output {line:?}").into()),
         }
     }
@@ -242,25 +279,39 @@ async fn parent(args: &Args) -> Result<ExitCode, BoxError> {
         "\nmax_bytes {} evict_completed {}; results: {codes:?}\n",
         args.max_bytes, args.evict
     );
-    println!("| Point | RSS | Store bytes | Records | RSS - store bytes | vs idle |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    let base = idle.0 as f64 / 1024.0 - idle.1 as f64 / 1048576.0;
-    for (name, (rss, bytes, records), _) in &rows {
-        let rss_mib = *rss as f64 / 1024.0;
-        let store_mib = *bytes as f64 / 1048576.0;
+    println!(
+        "| Point | RSS | Store bytes | Records | Inventory bytes | Entries | \
+         RSS - store - inventory | vs idle |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mib = |bytes: u64| bytes as f64 / 1048576.0;
+    for (name, s, _) in &rows {
         println!(
-            "| {name} | {rss_mib:.1} MiB | {store_mib:.1} MiB | {records} | {:.1} MiB | {:+.1} MiB |",
-            rss_mib - store_mib,
-            rss_mib - store_mib - base
+            "| {name} | {:.1} MiB | {:.1} MiB | {} | {:.1} MiB | {} | {:.1} MiB | {:+.1} MiB |",
+            s.rss_kib as f64 / 1024.0,
+            mib(s.store_bytes),
+            s.records,
+            mib(s.inventory_bytes),
+            s.entries,
+            s.uncounted_mib(),
+            s.uncounted_mib() - idle.uncounted_mib()
         );
     }
-    if let Some((_, (rss, bytes, records), _)) = rows.last()
-        && *records > 0
+    if let Some((_, s, _)) = rows.last()
+        && s.records > 0
     {
         println!(
             "\nper record: {:.0} bytes counted, {:.0} bytes of RSS above idle",
-            *bytes as f64 / *records as f64,
-            (*rss as f64 * 1024.0 - idle.0 as f64 * 1024.0) / *records as f64
+            s.store_bytes as f64 / s.records as f64,
+            (s.rss_kib as f64 - idle.rss_kib as f64) * 1024.0 / s.records as f64
+        );
+    }
+    if let Some((_, s, _)) = rows.last()
+        && s.entries > 0
+    {
+        println!(
+            "per inventory entry: {:.0} bytes counted",
+            s.inventory_bytes as f64 / s.entries as f64
         );
     }
     let _ = child.process.kill();

@@ -104,6 +104,7 @@ pub use file::REOPEN_EVERY;
 pub(crate) use file::{INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED, RedbHandle};
 pub use fingerprint::{Fingerprint, HASH_BYTES as FINGERPRINT_HASH_BYTES};
 pub use inflight::{Claim, InFlightRegistry, OwnerGuard, WaitResult, Waiter};
+pub(crate) use memory::heap_bytes;
 pub use record::Record;
 pub use records::{Completed, Records};
 pub use store::{

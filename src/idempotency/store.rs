@@ -456,6 +456,11 @@ impl IdempotencyStore {
         Ok(self.len()? == 0)
     }
 
+    /// The byte bound of the records (`[idempotency] max_bytes`).
+    pub fn max_bytes(&self) -> u64 {
+        self.inner.limits.max_bytes
+    }
+
     /// Counters: records, bytes against the bound, refusals, evictions.
     pub fn stats(&self) -> StoreStats {
         let usage = self.inner.backend.usage();

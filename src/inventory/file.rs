@@ -240,7 +240,7 @@ impl FileInventory {
                 changed |= t.remove(&entry.account, &entry.id)?;
                 let full = t.entries.len().map_err(|e| t.fail(e))? >= max as u64;
                 if full && !t.make_room()? {
-                    super::warn_full(entry, max);
+                    super::warn_full(entry, max, None);
                     continue;
                 }
                 t.put(entry)?;

@@ -21,8 +21,10 @@
 //! - `crate::cluster::SharedInventory`: fleet mode, one PostgreSQL table
 //!   (`ipalloc_inventory`, schema version 3) every replica reads and writes.
 //!
-//! The memory and file backends keep at most [`MAX_ENTRIES`]; the fleet
-//! table has no such bound (the database holds it; the statement timeout
+//! The memory and file backends keep at most [`MAX_ENTRIES`]; in memory
+//! the entries' bytes are also counted and bounded by a quarter of the
+//! store's `max_bytes` ([`memory_max_bytes`]); the fleet table has no such
+//! bound (the database holds it; the statement timeout
 //! bounds each call, and `purge_released` removes the released entries).
 //! On a file, `record`, `update`, `page` and `purge_released` run on
 //! tokio's blocking threads (each is a write transaction with an fsync, or
@@ -46,6 +48,14 @@ use crate::provider::{Allocation, AllocationState, ProviderKind, Tag};
 /// entries make room; when none is released, a new allocation is not
 /// recorded (logged) rather than refused: it was already made.
 pub const MAX_ENTRIES: usize = 100_000;
+
+/// The byte bound of the in-memory inventory beside a store whose records
+/// may take `store_max_bytes`: a quarter of it (16 MiB at the default
+/// bound). At it, as at [`MAX_ENTRIES`], the oldest released entries make
+/// room, else a new allocation is not recorded.
+pub fn memory_max_bytes(store_max_bytes: u64) -> u64 {
+    store_max_bytes / 4
+}
 
 /// One allocation the gateway made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,9 +142,15 @@ pub enum Inventory {
 }
 
 impl Inventory {
-    /// A new in-memory inventory.
+    /// A new in-memory inventory, bounded as beside a store of the default
+    /// size.
     pub fn memory() -> Inventory {
         Inventory::Memory(Arc::new(MemoryInventory::default()))
+    }
+
+    /// A new in-memory inventory whose entries may take `max_bytes`.
+    pub fn memory_within(max_bytes: u64) -> Inventory {
+        Inventory::Memory(Arc::new(MemoryInventory::new(max_bytes)))
     }
 
     /// The inventory where `records` live: in memory for an in-memory
@@ -149,11 +165,22 @@ impl Inventory {
         }
     }
 
-    /// The inventory of a single-node store: its redb file, or memory.
+    /// The inventory of a single-node store: its redb file, or memory
+    /// (bounded by [`memory_max_bytes`] of the store's bound).
     pub fn for_store(store: &IdempotencyStore) -> Inventory {
         match store.redb() {
             Some(db) => Inventory::File(FileInventory::new(db)),
-            None => Inventory::memory(),
+            None => Inventory::memory_within(memory_max_bytes(store.max_bytes())),
+        }
+    }
+
+    /// The bytes an in-memory inventory's entries take, as counted against
+    /// its bound; `None` for the others (their entries are not in this
+    /// process's memory).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        match self {
+            Inventory::Memory(m) => Some(m.bytes()),
+            Inventory::File(_) | Inventory::Shared(_) => None,
         }
     }
 
@@ -267,7 +294,8 @@ async fn blocking<T: Send + 'static>(
 /// Logs that `entry` was not recorded, the inventory being full of live
 /// allocations: at most once a minute (a full inventory would otherwise
 /// log on every allocation), with how many went unlisted meanwhile.
-pub(crate) fn warn_full(entry: &Entry, max: usize) {
+/// `max_bytes`: the byte bound of an in-memory inventory.
+pub(crate) fn warn_full(entry: &Entry, max: usize, max_bytes: Option<u64>) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
     static UNLISTED: AtomicU64 = AtomicU64::new(0);
@@ -284,6 +312,7 @@ pub(crate) fn warn_full(entry: &Entry, max: usize) {
             account = %entry.account,
             id = %entry.id,
             max,
+            max_bytes,
             unlisted,
             "the allocation inventory is full of live allocations; new ones are not listed \
              (release some, or raise the bound); logged at most once a minute"

@@ -1,8 +1,8 @@
 //! The inventory's rules on the in-memory backend and on the file backend
 //! (a store file in a temporary directory): order, paging, filters,
-//! replacement, release times, purge and the bound; and what only the file
+//! replacement, release times, purge and the bound; what only the file
 //! does: surviving a reopen, and an undecodable entry that is an error for
-//! itself only.
+//! itself only; and what only memory does: its byte bound.
 
 use std::time::{Duration, SystemTime};
 
@@ -10,6 +10,7 @@ use super::*;
 use crate::provider::{Allocation, AllocationState, ProviderKind, Tag};
 
 mod file_backend;
+mod memory_bytes;
 
 pub(super) fn at(ms: u64) -> SystemTime {
     from_millis(1_700_000_000_000 + ms)
@@ -235,7 +236,8 @@ async fn recording_the_same_id_again_replaces_the_entry(inv: Inventory) {
 
 #[tokio::test]
 async fn a_full_inventory_drops_the_oldest_released_entry_first() {
-    let m = MemoryInventory::default();
+    // The count bound only (the byte bound: `memory_bytes`).
+    let m = MemoryInventory::new(u64::MAX);
     m.record(
         (0..MAX_ENTRIES as u64)
             .map(|i| entry("zl", &format!("eip-{i}"), "k", i))
