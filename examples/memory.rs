@@ -40,6 +40,11 @@ use ipalloc_gateway::server::{self, Gateway};
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
 
+/// The gateway binary's allocator (see Cargo.toml), so that the child's RSS
+/// is what the binary's would be.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "common/zenlayer_request.rs"]
 mod zenlayer_request;
 use zenlayer_request::zenlayer_request;

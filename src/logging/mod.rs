@@ -1,5 +1,5 @@
-//! Logging: the tracing subscriber (text or JSON on stderr, written by a
-//! thread of its own: [`stderr`]) and the access log ([`access`]).
+//! Logging: the tracing subscriber (text or JSON on stderr, written in
+//! batches: [`stderr`]) and the access log ([`access`]).
 //!
 //! ANSI colours are used only when stderr is a terminal (and `NO_COLOR` is
 //! unset): a log file or a collector gets plain text. `log.level` is checked

@@ -1,37 +1,182 @@
-//! The process's stderr, written by a thread of its own.
+//! The process's stderr, written in batches.
 //!
 //! Log lines and audit lines (when the audit trail goes to stderr) are
-//! handed, one message per line, to a writer thread through a bounded
-//! channel ([`MAX_QUEUED_LINES`]); the thread writes what it drained in one
-//! `write` (a 64 KiB buffer flushed whenever the channel is empty), so a
-//! loaded gateway makes one system call per batch of lines instead of one
-//! per line, and a slow stderr (a full pipe) does not stall the async
-//! workers until the queue is full. When it is, writers wait: lines are
-//! never dropped, and the queue bounds the memory they take.
+//! appended to one in-memory buffer under a short lock; a flusher thread
+//! writes the buffer out with one `write` at most [`FLUSH_DELAY`] after the
+//! first line that found it empty. So a loaded gateway makes one system call
+//! per batch of lines instead of one per line, and nothing is woken per line:
+//! the flusher is notified only when a line finds the buffer empty, at most
+//! once per flush. An idle gateway wakes nothing.
 //!
-//! The [`StderrGuard`] returned by [`install`] flushes what is queued when
-//! it is dropped (at the end of `main`, also when unwinding from a panic);
-//! lines queued when the process is killed are lost (at most a few ms).
-//! Before [`install`], and in tests, [`write_line`] writes to stderr
-//! directly.
+//! Memory is bounded: a line that finds [`MAX_BUFFER_BYTES`] waiting writes
+//! the buffer out itself before adding to it (lines are never dropped, and
+//! their order is kept: a lock is held from taking the buffer to the end of
+//! its write).
+//!
+//! The [`StderrGuard`] returned by [`install`] flushes what is left when it
+//! is dropped (at the end of `main`, also when unwinding from a panic);
+//! lines buffered when the process is killed are lost (at most
+//! [`FLUSH_DELAY`] of them). Before [`install`], and in tests that do not
+//! call it, [`write_line`] writes to stderr directly.
 
 use std::io::{self, Write};
-use std::sync::OnceLock;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+/// Longest time a line waits in the buffer.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(2);
 
-/// Most lines waiting for the writer thread.
-pub const MAX_QUEUED_LINES: usize = 1024;
+/// Most bytes waiting: a line finding this many writes them out first.
+pub const MAX_BUFFER_BYTES: usize = 256 * 1024;
 
-/// Size of the writer thread's buffer.
-const BUFFER_BYTES: usize = 64 * 1024;
+/// Where a [`Batched`] writes: stderr, or a test's sink.
+type Sink = Box<dyn Write + Send>;
 
-static WRITER: OnceLock<NonBlocking> = OnceLock::new();
+struct Shared {
+    /// Lines waiting, and whether the guard has stopped the flusher.
+    pending: Mutex<Pending>,
+    /// Notified when a line finds the buffer empty, and at stop.
+    wake: Condvar,
+    /// The output, locked from taking the buffer to the end of its write.
+    sink: Mutex<Sink>,
+}
 
-/// Keeps the writer thread; dropping it flushes the queued lines.
-#[must_use = "dropping the guard stops the stderr writer"]
+#[derive(Default)]
+struct Pending {
+    buffer: Vec<u8>,
+    stopped: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves consistent data (an append, a swap).
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A handle on the batched output (cheap to clone); `io::Write` appends.
+#[derive(Clone)]
+pub struct Batched {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Batched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Batched")
+    }
+}
+
+impl Batched {
+    /// A batched writer over `sink` and its flusher thread.
+    fn start(sink: Sink) -> io::Result<(Batched, StderrGuard)> {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            sink: Mutex::new(sink),
+        });
+        let flusher = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("ipalloc-stderr".to_owned())
+                .spawn(move || flusher(&shared))?
+        };
+        let batched = Batched { shared };
+        let guard = StderrGuard {
+            stop: Some((batched.clone(), flusher)),
+        };
+        Ok((batched, guard))
+    }
+
+    /// Appends one whole line (or several).
+    pub fn append(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut pending = lock(&self.shared.pending);
+        if pending.stopped {
+            drop(pending);
+            return lock(&self.shared.sink).write_all(bytes);
+        }
+        if pending.buffer.len().saturating_add(bytes.len()) > MAX_BUFFER_BYTES {
+            drop(pending);
+            self.flush_now()?;
+            pending = lock(&self.shared.pending);
+        }
+        let was_empty = pending.buffer.is_empty();
+        pending.buffer.extend_from_slice(bytes);
+        drop(pending);
+        if was_empty {
+            self.shared.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Writes out what is buffered, in order.
+    pub fn flush_now(&self) -> io::Result<()> {
+        let mut sink = lock(&self.shared.sink);
+        let batch = std::mem::take(&mut lock(&self.shared.pending).buffer);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        sink.write_all(&batch)?;
+        sink.flush()
+    }
+
+    /// Flushes what is left and makes later lines go straight to the sink.
+    fn stop(&self) {
+        lock(&self.shared.pending).stopped = true;
+        self.shared.wake.notify_one();
+        // A failing stderr cannot be reported anywhere.
+        let _ = self.flush_now();
+    }
+}
+
+impl Write for Batched {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.append(bytes).map(|()| bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Batched {
+    type Writer = Batched;
+
+    fn make_writer(&'a self) -> Batched {
+        self.clone()
+    }
+}
+
+/// The flusher: waits for a first line, lets [`FLUSH_DELAY`] pass so that
+/// more join it, writes the batch.
+fn flusher(shared: &Arc<Shared>) {
+    let batched = Batched {
+        shared: Arc::clone(shared),
+    };
+    loop {
+        {
+            let mut pending = lock(&shared.pending);
+            while pending.buffer.is_empty() && !pending.stopped {
+                pending = shared
+                    .wake
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if pending.stopped {
+                return;
+            }
+        }
+        std::thread::sleep(FLUSH_DELAY);
+        // A failing stderr cannot be reported anywhere; the next batch tries
+        // again.
+        let _ = batched.flush_now();
+    }
+}
+
+static WRITER: OnceLock<Batched> = OnceLock::new();
+
+/// Keeps the flusher; dropping it writes out what is buffered.
+#[must_use = "dropping the guard stops the batching of stderr"]
 pub struct StderrGuard {
-    _worker: Option<WorkerGuard>,
+    stop: Option<(Batched, JoinHandle<()>)>,
 }
 
 impl std::fmt::Debug for StderrGuard {
@@ -40,42 +185,61 @@ impl std::fmt::Debug for StderrGuard {
     }
 }
 
-/// Starts the writer thread (once per process) and returns the writer the
-/// log subscriber uses, with the guard that flushes it.
-pub fn install() -> (NonBlocking, StderrGuard) {
-    if let Some(writer) = WRITER.get() {
-        return (writer.clone(), StderrGuard { _worker: None });
-    }
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(MAX_QUEUED_LINES)
-        .thread_name("ipalloc-stderr")
-        .finish(io::BufWriter::with_capacity(BUFFER_BYTES, io::stderr()));
-    match WRITER.set(writer.clone()) {
-        Ok(()) => (
-            writer,
-            StderrGuard {
-                _worker: Some(guard),
-            },
-        ),
-        // Installed by another thread meanwhile: use that one.
-        Err(_) => match WRITER.get() {
-            Some(installed) => (installed.clone(), StderrGuard { _worker: None }),
-            None => (
-                writer,
-                StderrGuard {
-                    _worker: Some(guard),
-                },
-            ),
-        },
+impl Drop for StderrGuard {
+    fn drop(&mut self) {
+        if let Some((batched, flusher)) = self.stop.take() {
+            batched.stop();
+            let _ = flusher.join();
+        }
     }
 }
 
-/// Writes one whole line (with its line end) to stderr: through the writer
-/// thread once [`install`]ed, else directly.
+/// Starts batching stderr (once per process) and returns the writer the log
+/// subscriber uses, with the guard that flushes it. When the flusher thread
+/// cannot be started, lines go to stderr directly.
+pub fn install() -> (Batched, StderrGuard) {
+    if let Some(writer) = WRITER.get() {
+        return (writer.clone(), StderrGuard { stop: None });
+    }
+    match Batched::start(Box::new(io::stderr())) {
+        Ok((writer, guard)) => match WRITER.set(writer.clone()) {
+            Ok(()) => (writer, guard),
+            // Installed by another thread meanwhile: use that one (this
+            // guard stops the unused flusher).
+            Err(_) => match WRITER.get() {
+                Some(installed) => (installed.clone(), StderrGuard { stop: None }),
+                None => (writer, guard),
+            },
+        },
+        Err(_) => {
+            let (writer, guard) = direct();
+            (writer, guard)
+        }
+    }
+}
+
+/// A writer without a flusher: every line straight to stderr.
+fn direct() -> (Batched, StderrGuard) {
+    let shared = Arc::new(Shared {
+        pending: Mutex::new(Pending {
+            buffer: Vec::new(),
+            stopped: true,
+        }),
+        wake: Condvar::new(),
+        sink: Mutex::new(Box::new(io::stderr())),
+    });
+    (Batched { shared }, StderrGuard { stop: None })
+}
+
+/// Writes one whole line (with its line end) to stderr: batched once
+/// [`install`]ed, else directly.
 pub fn write_line(line: &[u8]) -> io::Result<()> {
     match WRITER.get() {
-        Some(writer) => writer.clone().write_all(line),
+        Some(writer) => writer.append(line),
         None => io::stderr().lock().write_all(line),
     }
 }
+
+#[cfg(test)]
+#[path = "stderr_tests.rs"]
+mod tests;
