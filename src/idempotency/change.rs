@@ -217,6 +217,12 @@ pub(crate) fn decide(
     Ok((answer, write))
 }
 
+/// A write of another concept kept in the same file (the allocation
+/// inventory's entries of a completed allocation), made in the transaction
+/// of a record change once that change is applied; answers whether it wrote.
+pub(crate) type AlsoInTransaction =
+    Box<dyn FnOnce(&redb::WriteTransaction) -> Result<bool, StoreError> + Send>;
+
 /// A change waiting in the committer's queue, with its caller.
 pub(crate) struct QueuedChange {
     pub(crate) key: String,
@@ -225,6 +231,9 @@ pub(crate) struct QueuedChange {
     pub(crate) reply: Reply,
     /// The answer decided inside the batch, sent once it is durable.
     pub(crate) answer: Option<Answer>,
+    /// Written in the same transaction after the change (so in the same
+    /// commit); a failure that is not the file's is logged, the change kept.
+    pub(crate) also: Option<AlsoInTransaction>,
 }
 
 impl Queued for QueuedChange {
@@ -236,11 +245,22 @@ impl Queued for QueuedChange {
         self.answer = None;
         let location = batch.location().to_owned();
         let (key, op, retention, answer) = (&self.key, &self.op, self.retention, &mut self.answer);
-        batch.record(key, op.name(), &mut |bytes| {
+        let wrote = batch.record(key, op.name(), &mut |bytes| {
             let (decided, write) = decide(&location, retention, key, op, bytes)?;
             *answer = Some(decided);
             Ok(write)
-        })
+        })?;
+        let Some(also) = self.also.take() else {
+            return Ok(wrote);
+        };
+        match also(batch.txn()) {
+            Ok(also_wrote) => Ok(wrote || also_wrote),
+            Err(e) if super::file::is_fatal(&e) => Err(e),
+            Err(e) => {
+                tracing::warn!(key = %key, error = %e, "a write made with a record change failed; the record change is kept");
+                Ok(wrote)
+            }
+        }
     }
 
     fn answer(self: Box<Self>, result: Result<(), StoreError>, location: &str) {

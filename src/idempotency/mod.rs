@@ -98,6 +98,7 @@ mod store;
 mod tests;
 
 pub use backend::{Limits, Usage};
+pub(crate) use change::AlsoInTransaction;
 pub use error::StoreError;
 pub use faults::IoFaults;
 pub use file::REOPEN_EVERY;

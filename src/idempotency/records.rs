@@ -100,7 +100,8 @@ impl Records {
     /// Records the success of `key`: the response duplicates will get (and,
     /// in fleet mode, the provider's request id); in fleet mode retried
     /// until `until` while the database is unreachable. Ends the lease.
-    /// In fleet mode `inventory` is written in the same statement.
+    /// In fleet mode `inventory` is written in the same statement, on a file
+    /// in the same durable commit ([`Completed::inventory_recorded`]).
     #[allow(clippy::too_many_arguments)]
     pub async fn complete(
         &self,
@@ -175,6 +176,24 @@ impl Records {
                 })
             }
             (Records::Shared(_), None) => Err(no_lease(key, "complete")),
+            // On a file, the inventory entries ride in the completion's
+            // commit: one fsync for both.
+            (Records::Local(store), _) if !inventory.is_empty() && store.commits_with_records() => {
+                let Some(db) = store.redb() else {
+                    return Err(StoreError::Unavailable {
+                        location: store.location().to_owned(),
+                        reason: "the store has no file".to_owned(),
+                    });
+                };
+                let also = crate::inventory::FileInventory::new(db)
+                    .record_with_completion(inventory.to_vec());
+                store
+                    .complete_async_with(key, fingerprint, response, SystemTime::now(), also)
+                    .await?;
+                Ok(Completed {
+                    inventory_recorded: true,
+                })
+            }
             (Records::Local(store), _) => {
                 store
                     .complete_async(key, fingerprint, response, SystemTime::now())

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use tokio::sync::oneshot;
 
-use super::change::{self, Answer, Op, QueuedChange, Reply};
+use super::change::{self, AlsoInTransaction, Answer, Op, QueuedChange, Reply};
 use super::error::StoreError;
 use super::fingerprint::Fingerprint;
 use super::store::{Begin, IdempotencyStore, record_timing, timed};
@@ -42,15 +42,27 @@ impl IdempotencyStore {
     /// [`IdempotencyStore::run`] for async callers: the same in memory; on a
     /// file, awaits the commit.
     async fn run_async(&self, key: &str, op: Op<'_>) -> Result<Answer> {
+        self.run_async_with(key, op, None).await
+    }
+
+    /// [`Self::run_async`], with `also` written in the change's transaction
+    /// (on a file; in memory there is none and `also` is dropped: callers
+    /// ask [`IdempotencyStore::commits_with_records`] first).
+    async fn run_async_with(
+        &self,
+        key: &str,
+        op: Op<'_>,
+        also: Option<AlsoInTransaction>,
+    ) -> Result<Answer> {
         let Some(committer) = self.backend().committer() else {
             return self.run(key, op);
         };
         let name = op.name();
         let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
-        committer
-            .send(self.queued(key, op, Reply::Async(reply)))
-            .await;
+        let mut change = self.queued(key, op, Reply::Async(reply));
+        change.also = also;
+        committer.send(change).await;
         let result = answer.await.unwrap_or_else(|_| Err(self.not_applied(name)));
         let result = self.noted(result);
         record_timing(name, started, &result);
@@ -65,6 +77,7 @@ impl IdempotencyStore {
             retention: self.retention(),
             reply,
             answer: None,
+            also: None,
         })
     }
 
@@ -127,6 +140,31 @@ impl IdempotencyStore {
             now,
         };
         self.run_async(key, op).await.map(drop)
+    }
+
+    /// [`Self::complete_async`] with `also` (the allocation inventory's
+    /// entries) written in the same transaction, so in the same durable
+    /// commit. Only on a store that [`Self::commits_with_records`].
+    pub async fn complete_async_with(
+        &self,
+        key: &str,
+        fingerprint: &Fingerprint,
+        response: &[u8],
+        now: SystemTime,
+        also: AlsoInTransaction,
+    ) -> Result<()> {
+        let op = Op::Complete {
+            fingerprint: Cow::Borrowed(fingerprint),
+            response: Cow::Borrowed(response),
+            now,
+        };
+        self.run_async_with(key, op, Some(also)).await.map(drop)
+    }
+
+    /// Whether record changes are committed by a committer, so that
+    /// [`Self::complete_async_with`] writes its `also` with them (a file).
+    pub fn commits_with_records(&self) -> bool {
+        self.backend().committer().is_some()
     }
 
     /// [`IdempotencyStore::refresh_completed`] for async callers.

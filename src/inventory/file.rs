@@ -25,6 +25,7 @@ use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, T
 
 use super::encode::{decode_entry, encode_entry, nanos};
 use super::{Cursor, Entry, Filter, MAX_ENTRIES, Page, apply};
+use crate::idempotency::AlsoInTransaction;
 use crate::idempotency::{
     INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED, RedbHandle, StoreError,
 };
@@ -167,23 +168,7 @@ impl FileInventory {
         durable: bool,
         change: impl FnOnce(&mut Tables<'_, '_>) -> Result<(T, bool), StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let handle = self.db.clone();
-        let run = move |txn: &redb::WriteTransaction| {
-            let mut tables = Tables {
-                entries: txn
-                    .open_table(INVENTORY_ENTRIES)
-                    .map_err(|e| handle.db_error(op, e))?,
-                ids: txn
-                    .open_table(INVENTORY_IDS)
-                    .map_err(|e| handle.db_error(op, e))?,
-                released: txn
-                    .open_table(INVENTORY_RELEASED)
-                    .map_err(|e| handle.db_error(op, e))?,
-                db: &handle,
-                op,
-            };
-            change(&mut tables)
-        };
+        let run = self.in_tables(op, change);
         if durable {
             return self.db.write_queued(op, run);
         }
@@ -200,6 +185,32 @@ impl FileInventory {
             }
             Ok(out)
         })
+    }
+
+    /// `change` on the inventory's tables of a write transaction.
+    fn in_tables<T>(
+        &self,
+        op: &'static str,
+        change: impl FnOnce(&mut Tables<'_, '_>) -> Result<(T, bool), StoreError> + Send + 'static,
+    ) -> impl FnOnce(&redb::WriteTransaction) -> Result<(T, bool), StoreError> + Send + 'static
+    {
+        let handle = self.db.clone();
+        move |txn: &redb::WriteTransaction| {
+            let mut tables = Tables {
+                entries: txn
+                    .open_table(INVENTORY_ENTRIES)
+                    .map_err(|e| handle.db_error(op, e))?,
+                ids: txn
+                    .open_table(INVENTORY_IDS)
+                    .map_err(|e| handle.db_error(op, e))?,
+                released: txn
+                    .open_table(INVENTORY_RELEASED)
+                    .map_err(|e| handle.db_error(op, e))?,
+                db: &handle,
+                op,
+            };
+            change(&mut tables)
+        }
     }
 
     /// Runs `read` in a read transaction on the entries and the index; an
@@ -235,19 +246,19 @@ impl FileInventory {
         }
         let max = self.max_entries;
         self.write("inventory record", true, move |t| {
-            let mut changed = false;
-            for entry in &entries {
-                changed |= t.remove(&entry.account, &entry.id)?;
-                let full = t.entries.len().map_err(|e| t.fail(e))? >= max as u64;
-                if full && !t.make_room()? {
-                    super::warn_full(entry, max, None);
-                    continue;
-                }
-                t.put(entry)?;
-                changed = true;
-            }
-            Ok(((), changed))
+            record_entries(t, &entries, max)
         })
+    }
+
+    /// [`Self::record`] as a write made in the transaction of a record
+    /// change (the completion of the allocation that made `entries`), so
+    /// that both share one durable commit.
+    pub(crate) fn record_with_completion(&self, entries: Vec<Entry>) -> AlsoInTransaction {
+        let max = self.max_entries;
+        let run = self.in_tables("inventory record", move |t| {
+            record_entries(t, &entries, max)
+        });
+        Box::new(move |txn| run(txn).map(|((), wrote)| wrote))
     }
 
     pub fn update(
@@ -409,4 +420,26 @@ impl FileInventory {
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         self.len().map(|n| n == 0)
     }
+}
+
+/// Records `entries` in the tables (an entry with the same account and id
+/// replaced), at most `max` in all: when full, the oldest released entry
+/// makes room, else the entry is left out (logged).
+fn record_entries(
+    t: &mut Tables<'_, '_>,
+    entries: &[Entry],
+    max: usize,
+) -> Result<((), bool), StoreError> {
+    let mut changed = false;
+    for entry in entries {
+        changed |= t.remove(&entry.account, &entry.id)?;
+        let full = t.entries.len().map_err(|e| t.fail(e))? >= max as u64;
+        if full && !t.make_room()? {
+            super::warn_full(entry, max, None);
+            continue;
+        }
+        t.put(entry)?;
+        changed = true;
+    }
+    Ok(((), changed))
 }

@@ -11,6 +11,7 @@ use crate::provider::{Allocation, AllocationState, ProviderKind, Tag};
 
 mod file_backend;
 mod memory_bytes;
+mod with_completion;
 
 pub(super) fn at(ms: u64) -> SystemTime {
     from_millis(1_700_000_000_000 + ms)

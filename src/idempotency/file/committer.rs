@@ -251,7 +251,7 @@ fn batch_error(error: &StoreError, location: &str) -> StoreError {
 
 /// Whether an error of one change is the database's (the batch fails) and
 /// not the change's own refusal.
-fn is_fatal(error: &StoreError) -> bool {
+pub(crate) fn is_fatal(error: &StoreError) -> bool {
     matches!(
         error,
         StoreError::Database { .. }

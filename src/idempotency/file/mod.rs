@@ -49,7 +49,7 @@ use super::faults::IoFaults;
 use super::spend::LedgerChange;
 
 use committer::QueuedWrite;
-pub(crate) use committer::{Batch, Committer, Queued};
+pub(crate) use committer::{Batch, Committer, Queued, is_fatal};
 use open::open_or_create;
 pub use reopen::REOPEN_EVERY;
 pub(crate) use schema::{INVENTORY_ENTRIES, INVENTORY_IDS, INVENTORY_RELEASED};

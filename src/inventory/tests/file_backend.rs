@@ -17,7 +17,7 @@ const RETENTION: Duration = Duration::from_secs(3600);
 pub(crate) struct TempStore {
     _dir: tempfile::TempDir,
     path: PathBuf,
-    store: IdempotencyStore,
+    pub(crate) store: IdempotencyStore,
 }
 
 impl TempStore {
