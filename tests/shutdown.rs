@@ -235,6 +235,10 @@ const UNDER_LOAD_AT_ONCE: usize = 3;
 
 /// One run of the under-load test: a binary serving six callers, signalled
 /// after `delay`; returns how many calls were answered and EIPs made.
+/// Longest wait for one call of the load: beyond the gateway's 20 s
+/// shutdown timeout, a call can only be lost by the client.
+const CALL_BOUND: Duration = Duration::from_secs(30);
+
 async fn signal_one_gateway_under_load(run: usize, delay: Duration) -> (usize, usize) {
     let mut answered = 0;
     let (emulators, endpoint) = zenlayer_emulator(Duration::from_secs(600)).await;
@@ -263,11 +267,15 @@ async fn signal_one_gateway_under_load(run: usize, delay: Duration) -> (usize, u
             let mut answered = Vec::new();
             for n in 0..200 {
                 let key = format!("load-{run}-{caller}-{n}");
-                match client.allocate_ip(allocate(&key, false)).await {
-                    Ok(response) => {
+                // Bounded: a tonic client can wait forever on a call sent as
+                // the server's GOAWAY arrives (grpc/grpc-rust#2185); the
+                // gateway's own bound is shutdown_timeout_ms (20 s).
+                let call = client.allocate_ip(allocate(&key, false));
+                match tokio::time::timeout(CALL_BOUND, call).await {
+                    Ok(Ok(response)) => {
                         answered.push((key, response.into_inner().allocations[0].id.clone()))
                     }
-                    Err(_) => break,
+                    Ok(Err(_)) | Err(_) => break,
                 }
             }
             answered
