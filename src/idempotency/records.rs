@@ -176,31 +176,30 @@ impl Records {
                 })
             }
             (Records::Shared(_), None) => Err(no_lease(key, "complete")),
-            // On a file, the inventory entries ride in the completion's
-            // commit: one fsync for both.
-            (Records::Local(store), _) if !inventory.is_empty() && store.commits_with_records() => {
-                let Some(db) = store.redb() else {
-                    return Err(StoreError::Unavailable {
-                        location: store.location().to_owned(),
-                        reason: "the store has no file".to_owned(),
-                    });
-                };
-                let also = crate::inventory::FileInventory::new(db)
-                    .record_with_completion(inventory.to_vec());
-                store
-                    .complete_async_with(key, fingerprint, response, SystemTime::now(), also)
-                    .await?;
-                Ok(Completed {
-                    inventory_recorded: true,
-                })
-            }
             (Records::Local(store), _) => {
-                store
-                    .complete_async(key, fingerprint, response, SystemTime::now())
-                    .await?;
-                Ok(Completed {
-                    inventory_recorded: false,
-                })
+                let now = SystemTime::now();
+                // On a file, the inventory entries ride in the completion's
+                // commit: one fsync for both.
+                match store.redb().filter(|_| !inventory.is_empty()) {
+                    Some(db) => {
+                        let also = crate::inventory::FileInventory::new(db)
+                            .record_with_completion(inventory.to_vec());
+                        store
+                            .complete_async_with(key, fingerprint, response, now, also)
+                            .await?;
+                        Ok(Completed {
+                            inventory_recorded: true,
+                        })
+                    }
+                    None => {
+                        store
+                            .complete_async(key, fingerprint, response, now)
+                            .await?;
+                        Ok(Completed {
+                            inventory_recorded: false,
+                        })
+                    }
+                }
             }
         }
     }

@@ -47,7 +47,7 @@ impl IdempotencyStore {
 
     /// [`Self::run_async`], with `also` written in the change's transaction
     /// (on a file; in memory there is none and `also` is dropped: callers
-    /// ask [`IdempotencyStore::commits_with_records`] first).
+    /// pass it only for a store with a file, [`IdempotencyStore::redb`]).
     async fn run_async_with(
         &self,
         key: &str,
@@ -144,7 +144,7 @@ impl IdempotencyStore {
 
     /// [`Self::complete_async`] with `also` (the allocation inventory's
     /// entries) written in the same transaction, so in the same durable
-    /// commit. Only on a store that [`Self::commits_with_records`].
+    /// commit. Only for a store with a file.
     pub async fn complete_async_with(
         &self,
         key: &str,
@@ -159,12 +159,6 @@ impl IdempotencyStore {
             now,
         };
         self.run_async_with(key, op, Some(also)).await.map(drop)
-    }
-
-    /// Whether record changes are committed by a committer, so that
-    /// [`Self::complete_async_with`] writes its `also` with them (a file).
-    pub fn commits_with_records(&self) -> bool {
-        self.backend().committer().is_some()
     }
 
     /// [`IdempotencyStore::refresh_completed`] for async callers.

@@ -142,8 +142,9 @@ pub(super) fn entry_bytes(entry: &Entry) -> u64 {
 
 impl Tables {
     fn cursor_of(&self, account: &str, id: &str) -> Option<Cursor> {
-        let (account, id) = (account.to_owned(), id.to_owned());
-        let created_ms = *self.by_id.get(&(account.clone(), id.clone()))?;
+        let key = (account.to_owned(), id.to_owned());
+        let created_ms = *self.by_id.get(&key)?;
+        let (account, id) = key;
         Some(Cursor {
             created_ms,
             account,

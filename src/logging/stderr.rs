@@ -127,7 +127,7 @@ impl Batched {
     }
 }
 
-impl Write for Batched {
+impl Write for &Batched {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.append(bytes).map(|()| bytes.len())
     }
@@ -137,11 +137,12 @@ impl Write for Batched {
     }
 }
 
+/// Each event writes through a reference: nothing cloned per line.
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Batched {
-    type Writer = Batched;
+    type Writer = &'a Batched;
 
-    fn make_writer(&'a self) -> Batched {
-        self.clone()
+    fn make_writer(&'a self) -> &'a Batched {
+        self
     }
 }
 
@@ -211,10 +212,7 @@ pub fn install() -> (Batched, StderrGuard) {
                 None => (writer, guard),
             },
         },
-        Err(_) => {
-            let (writer, guard) = direct();
-            (writer, guard)
-        }
+        Err(_) => direct(),
     }
 }
 
