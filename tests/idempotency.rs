@@ -369,3 +369,42 @@ async fn an_invisible_unknown_outcome_waits_out_the_grace_period() {
         .count();
     assert_eq!(allocations, 2, "re-sent once, only after the grace period");
 }
+
+/// A caller that goes away mid-call does not cut its allocation short: it
+/// runs to its end and is recorded, so the retry is a plain replay of the
+/// same allocation (no reconciliation, no second request to the provider).
+#[tokio::test]
+async fn a_caller_that_goes_away_leaves_its_allocation_to_complete() {
+    let env = emulators::start(EmulatorOptions::default(), "", "", "").await;
+    set_faults(
+        &env.aliyun_url,
+        &FaultConfig {
+            latency_ms: 400,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let mut gone = env.gateway.client.clone();
+    let first =
+        tokio::spawn(async move { gone.allocate_ip(aliyun("left-1", "i-emuready001")).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The caller goes away while the provider is still answering.
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    assert_eq!(counters(&env.aliyun_url).await.allocate_calls, 0);
+
+    let mut client = env.gateway.client.clone();
+    let retry = client
+        .allocate_ip(aliyun("left-1", "i-emuready001"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(&retry), ["i-emuready001"]);
+    assert!(!retry.allocations[0].ip_address.is_empty(), "{retry:?}");
+    let seen = counters(&env.aliyun_url).await;
+    assert_eq!(seen.allocate_calls, 1);
+    assert_eq!(
+        seen.requests, 1,
+        "the first call's allocation was the only request: no reconciliation"
+    );
+}

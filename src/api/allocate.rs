@@ -21,9 +21,10 @@
 //!   ledger before anything is sent (`allocate/spend.rs`): over a limit the
 //!   call is refused and the key freed; a replay reserves nothing.
 //!
-//! The allocation runs in a task of its own holding the key's in-flight
-//! claim, so a caller that goes away does not cut it short; a panic inside
-//! it is caught, the outcome recorded as unknown, and the caller answered.
+//! The allocation runs holding the key's in-flight claim, in the caller's
+//! task and, if the caller goes away, in a task of its own
+//! (`server::finishing`), so it is never cut short; a panic inside it is
+//! caught, the outcome recorded as unknown, and the caller answered.
 //!
 //! The account's metrics count what the flow decides: waits for a call
 //! with the same key, replays, key conflicts, unknown outcomes and the
@@ -115,7 +116,7 @@ impl Allocator {
         // Set once this call waited for another one with the same key: the
         // stored answer is then as fresh as a lookup would make it.
         let mut just_written = false;
-        let response = loop {
+        let (outcome, key, fingerprint, ctx) = loop {
             let guard = match self.inflight.claim(&key) {
                 Claim::Owner(guard) => guard,
                 Claim::Follower(mut waiter) => {
@@ -129,50 +130,46 @@ impl Allocator {
                     continue;
                 }
             };
-            // Spawned, holding the in-flight claim: if the caller goes away,
-            // the allocation still completes and its outcome is recorded
-            // (the server waits for these tasks when it shuts down).
-            let owned = {
-                let this = Arc::clone(self);
-                let (provider, spec) = (Arc::clone(&provider), valid.spec.clone());
-                let (key, fingerprint, ctx) = (key.clone(), fingerprint.clone(), ctx.clone());
-                let caller = caller.clone();
-                self.drain.spawn(CallFacts::current().scope(async move {
-                    let call = Call {
-                        provider: &provider,
-                        spec: &spec,
-                        caller: caller.as_deref(),
-                    };
-                    let run = this.run_owned(&call, &key, &fingerprint, &ctx, just_written);
-                    let outcome = match AssertUnwindSafe(run).catch_unwind().await {
-                        Ok(outcome) => outcome,
-                        Err(panic) => {
-                            let panic = panic_message(&*panic).to_owned();
-                            this.interrupted(provider.description(), &key, &fingerprint, &panic)
-                                .await
-                        }
-                    };
-                    drop(guard);
-                    outcome
-                }))
-            };
-            break match owned.await {
-                Ok(outcome) => outcome?,
-                // Only a runtime shutting down cancels the task (panics are
-                // caught inside it); its record says what is known.
-                Err(e) => {
-                    tracing::error!(error = %e, key = %key, "the allocation task ended early");
-                    return Err(error::allocation_interrupted(description, &key));
-                }
-            };
+            // Run to its end holding the in-flight claim, in this task or,
+            // if the caller goes away, in one of its own: the allocation
+            // still completes and its outcome is recorded (the server waits
+            // for it when it shuts down). The call's values go in and come
+            // back out, so nothing is copied for it.
+            let this = Arc::clone(self);
+            let task_provider = Arc::clone(&provider);
+            let spec = valid.spec;
+            let work = self.drain.finish(CallFacts::current().scope(async move {
+                let call = Call {
+                    provider: &task_provider,
+                    spec: &spec,
+                    caller: caller.as_deref(),
+                };
+                // Boxed: the futures around it (this block, the call facts'
+                // scope, `Finishing`) then hold a pointer, not the whole
+                // flow's state, and moving them copies a few words.
+                let run = Box::pin(this.run_owned(&call, &key, &fingerprint, &ctx, just_written));
+                let outcome = match AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(outcome) => outcome,
+                    Err(panic) => {
+                        let panic = panic_message(&*panic).to_owned();
+                        let description = task_provider.description();
+                        Box::pin(this.interrupted(description, &key, &fingerprint, &panic)).await
+                    }
+                };
+                drop(guard);
+                (outcome, key, fingerprint, ctx)
+            }));
+            break work.await;
         };
+        let response = outcome?;
 
         if !wait {
             return Ok(response);
         }
         let until = wait_until(wait_timeout, deadline);
         let before = response.clone();
-        let settle = AssertUnwindSafe(self.settle(&provider, response, until, &ctx)).catch_unwind();
+        let settle = AssertUnwindSafe(Box::pin(self.settle(&provider, response, until, &ctx)))
+            .catch_unwind();
         // The allocation is recorded: a wait cut short by a shutdown tells
         // the caller to retry with the key (a replay, then a new wait).
         let settled = tokio::select! {

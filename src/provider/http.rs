@@ -65,14 +65,25 @@ pub async fn send(
     {
         return Err(too_large(op, status));
     }
+    // A small answer arrives as one chunk: kept as it is, not copied.
+    let mut first: Option<Bytes> = None;
     let mut body = BytesMut::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                let held = first.as_ref().map_or(0, Bytes::len);
+                if held + body.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(too_large(op, status));
                 }
-                body.extend_from_slice(&chunk);
+                match first.take() {
+                    None if body.is_empty() => first = Some(chunk),
+                    earlier => {
+                        if let Some(earlier) = earlier {
+                            body.extend_from_slice(&earlier);
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
+                }
             }
             Ok(None) => break,
             Err(e) => {
@@ -89,7 +100,7 @@ pub async fn send(
     Ok(HttpResponse {
         status,
         headers,
-        body: body.freeze(),
+        body: first.unwrap_or_else(|| body.freeze()),
     })
 }
 
@@ -136,3 +147,7 @@ fn error_chain(error: reqwest::Error) -> String {
     }
     redact::relayed(&text, redact::MAX_MESSAGE_BYTES)
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

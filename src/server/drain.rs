@@ -5,16 +5,17 @@
 //! NOT_SERVING while still serving (the drain period), then it *stops*: no
 //! new connections, streams and waits end with UNAVAILABLE, unary calls and
 //! allocation tasks finish. `Drain` carries the second step to whoever must
-//! react to it ([`Drain::stopping`]) and tracks the allocation tasks the
-//! server must wait for ([`Drain::spawn`]), so an allocation whose caller has
-//! gone still completes and records its outcome before the process exits.
+//! react to it ([`Drain::stopping`]) and tracks the allocations the server
+//! must wait for ([`Drain::finish`]), so an allocation whose caller has gone
+//! still completes and records its outcome before the process exits.
 //! The first step is marked too ([`Drain::begin_draining`]), for readiness.
 
 use std::future::Future;
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use super::finishing::Finishing;
 
 /// A cheap, cloneable handle on the shutdown state.
 #[derive(Clone, Debug, Default)]
@@ -57,14 +58,16 @@ impl Drain {
         self.stopping.is_cancelled()
     }
 
-    /// Spawns work the process must finish before it exits (an allocation
-    /// whose outcome must be recorded).
-    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    /// Work the process must finish before it exits (an allocation whose
+    /// outcome must be recorded): it runs in the task that awaits it and,
+    /// if that task drops it, goes on as a task of its own (see
+    /// [`Finishing`]); tracked either way.
+    pub fn finish<F>(&self, work: F) -> Finishing<F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.tasks.spawn(task)
+        Finishing::new(work, self.tasks.token())
     }
 
     /// How many tracked tasks are still running.
@@ -77,7 +80,7 @@ impl Drain {
         self.stopping.cancel();
     }
 
-    /// Completes once every task spawned through [`Drain::spawn`] has ended
+    /// Completes once all work run through [`Drain::finish`] has ended
     /// (tasks may still be spawned until [`Drain::stop`]; the tracker closes
     /// here, so this completes when the running ones end).
     pub async fn tasks_finished(&self) {
@@ -99,10 +102,10 @@ mod tests {
             async move { drain.stopping().await }
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = drain.spawn(async move {
+        let task = tokio::spawn(drain.finish(async move {
             let _ = rx.await;
             7
-        });
+        }));
         assert_eq!(drain.running_tasks(), 1);
         drain.stop();
         waiter.await.unwrap();
@@ -114,6 +117,49 @@ mod tests {
         tx.send(()).unwrap();
         assert_eq!(task.await.unwrap(), 7);
         finished.await.unwrap();
+        assert_eq!(drain.running_tasks(), 0);
+    }
+
+    #[tokio::test]
+    async fn finished_work_runs_in_the_awaiting_task() {
+        let drain = Drain::new();
+        let here = tokio::task::try_id();
+        let ran_in = drain.finish(async { tokio::task::try_id() }).await;
+        assert_eq!(ran_in, here);
+        assert_eq!(drain.running_tasks(), 0);
+    }
+
+    #[tokio::test]
+    async fn dropped_work_goes_on_and_is_awaited_at_shutdown() {
+        let drain = Drain::new();
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let (done, finished_work) = tokio::sync::oneshot::channel::<u32>();
+        let mut work = Box::pin(drain.finish(async move {
+            let _ = wait.await;
+            let _ = done.send(7);
+        }));
+        // Started (polled once, now waiting), then its caller goes away.
+        assert!(futures_util::poll!(work.as_mut()).is_pending());
+        drop(work);
+        assert_eq!(drain.running_tasks(), 1, "the rest runs as a tracked task");
+        let shutdown = tokio::spawn({
+            let drain = drain.clone();
+            async move { drain.tasks_finished().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!shutdown.is_finished(), "shutdown waits for the work");
+        go.send(()).unwrap();
+        assert_eq!(finished_work.await.unwrap(), 7);
+        shutdown.await.unwrap();
+        assert_eq!(drain.running_tasks(), 0);
+    }
+
+    #[test]
+    fn dropped_outside_a_runtime_is_dropped_quietly() {
+        let drain = Drain::new();
+        let work = drain.finish(async { 1 });
+        assert_eq!(drain.running_tasks(), 1);
+        drop(work);
         assert_eq!(drain.running_tasks(), 0);
     }
 }

@@ -23,6 +23,8 @@
 //! - `health`: health follows the idempotency store, NOT_SERVING on shutdown;
 //! - `health_only`: the health-only port serves health alone;
 //! - `drain`: the shutdown state shared with the allocation flow;
+//! - `finishing`: work that runs in its caller's task and goes on when it is
+//!   dropped (an allocation whose caller has gone);
 //! - `signals`: SIGINT/SIGTERM handlers installed before binding;
 //! - `serve`: the stack of layers and the shutdown sequence.
 
@@ -32,6 +34,7 @@ pub(crate) mod body;
 mod connection;
 pub mod drain;
 mod end_streams;
+pub mod finishing;
 mod grpc_timeout;
 mod health;
 mod health_only;
