@@ -117,15 +117,17 @@ impl IpAllocationService {
             let caller = who.as_ref().map(|who| who.name());
             return self.validate_only(&valid, caller, deadline).await;
         }
+        // Boxed: the futures of this call and its layers hold a pointer to
+        // the flow's state instead of copying all of it at every level.
         let response = facts
             .clone()
-            .scope(self.allocator.allocate(allocate::Request {
+            .scope(Box::pin(self.allocator.allocate(allocate::Request {
                 valid,
                 caller: who.as_ref().map(|who| who.name().to_owned()),
                 wait: request.wait,
                 wait_timeout,
                 deadline,
-            }))
+            })))
             .await
             .inspect_err(|status| {
                 warn!(

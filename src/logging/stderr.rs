@@ -13,6 +13,11 @@
 //! their order is kept: a lock is held from taking the buffer to the end of
 //! its write).
 //!
+//! Two buffers take turns (the one being written and the one filling), so
+//! a loaded gateway appends into capacity already there instead of growing
+//! a new buffer for every batch; a buffer is kept for reuse only up to
+//! [`KEPT_BUFFER_BYTES`] of capacity.
+//!
 //! The [`StderrGuard`] returned by [`install`] flushes what is left when it
 //! is dropped (at the end of `main`, also when unwinding from a panic);
 //! lines buffered when the process is killed are lost (at most
@@ -30,8 +35,17 @@ pub const FLUSH_DELAY: Duration = Duration::from_millis(2);
 /// Most bytes waiting: a line finding this many writes them out first.
 pub const MAX_BUFFER_BYTES: usize = 256 * 1024;
 
+/// Largest capacity of a written buffer kept for the next batch.
+pub const KEPT_BUFFER_BYTES: usize = 64 * 1024;
+
 /// Where a [`Batched`] writes: stderr, or a test's sink.
 type Sink = Box<dyn Write + Send>;
+
+/// The output and the buffer written last, kept empty for the next swap.
+struct Output {
+    sink: Sink,
+    spare: Vec<u8>,
+}
 
 struct Shared {
     /// Lines waiting, and whether the guard has stopped the flusher.
@@ -39,7 +53,7 @@ struct Shared {
     /// Notified when a line finds the buffer empty, and at stop.
     wake: Condvar,
     /// The output, locked from taking the buffer to the end of its write.
-    sink: Mutex<Sink>,
+    sink: Mutex<Output>,
 }
 
 #[derive(Default)]
@@ -71,7 +85,10 @@ impl Batched {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
-            sink: Mutex::new(sink),
+            sink: Mutex::new(Output {
+                sink,
+                spare: Vec::new(),
+            }),
         });
         let flusher = {
             let shared = Arc::clone(&shared);
@@ -91,7 +108,7 @@ impl Batched {
         let mut pending = lock(&self.shared.pending);
         if pending.stopped {
             drop(pending);
-            return lock(&self.shared.sink).write_all(bytes);
+            return lock(&self.shared.sink).sink.write_all(bytes);
         }
         if pending.buffer.len().saturating_add(bytes.len()) > MAX_BUFFER_BYTES {
             drop(pending);
@@ -109,13 +126,22 @@ impl Batched {
 
     /// Writes out what is buffered, in order.
     pub fn flush_now(&self) -> io::Result<()> {
-        let mut sink = lock(&self.shared.sink);
-        let batch = std::mem::take(&mut lock(&self.shared.pending).buffer);
+        let mut output = lock(&self.shared.sink);
+        let mut batch = std::mem::take(&mut output.spare);
+        std::mem::swap(&mut lock(&self.shared.pending).buffer, &mut batch);
         if batch.is_empty() {
+            output.spare = batch;
             return Ok(());
         }
-        sink.write_all(&batch)?;
-        sink.flush()
+        let written = output
+            .sink
+            .write_all(&batch)
+            .and_then(|()| output.sink.flush());
+        if batch.capacity() <= KEPT_BUFFER_BYTES {
+            batch.clear();
+            output.spare = batch;
+        }
+        written
     }
 
     /// Flushes what is left and makes later lines go straight to the sink.
@@ -224,7 +250,10 @@ fn direct() -> (Batched, StderrGuard) {
             stopped: true,
         }),
         wake: Condvar::new(),
-        sink: Mutex::new(Box::new(io::stderr())),
+        sink: Mutex::new(Output {
+            sink: Box::new(io::stderr()),
+            spare: Vec::new(),
+        }),
     });
     (Batched { shared }, StderrGuard { stop: None })
 }
