@@ -28,6 +28,12 @@ pub struct Args {
     /// Measured seconds per level and server.
     #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
+    /// Rounds per level: floor then gateway, measured this many times in
+    /// turn. The tables show the round with the median CPU ratio, and the
+    /// spread of the ratios over all rounds (a noisy host's figures move
+    /// between runs of the same binary; their ratio in one round moves less).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
     /// Unmeasured warm-up seconds before each level.
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
@@ -80,6 +86,9 @@ impl Args {
             return Err(
                 "--seconds must be above 0 and --warmup at least 0, both at most 3600".into(),
             );
+        }
+        if !(1..=20).contains(&self.rounds) {
+            return Err("--rounds must be from 1 to 20".to_owned());
         }
         if self.max_calls == 0 {
             return Err("--max-calls must be at least 1".to_owned());

@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo build --release            # the gateway binary the bench starts
 //! cargo run --release --example bench -- [--scenarios zenlayer,aliyun,replay,get,zenlayer-file]
-//!     [--levels 1,8,64] [--seconds 5] [--warmup 1] [--quick]
+//!     [--levels 1,8,64] [--seconds 5] [--warmup 1] [--rounds 1] [--quick]
 //!     [--postgres-url postgres://postgres@127.0.0.1:5432/postgres]
 //! ```
 //!
@@ -16,7 +16,9 @@
 //! store, or in fleet mode on a PostgreSQL database the bench creates
 //! afresh for each `-postgres` scenario (`postgres`; the server at
 //! `--postgres-url`, env `IPALLOC_BENCH_POSTGRES_URL`). Each gets the same closed-loop load (`load`) at each level over
-//! one HTTP/2 connection, floor then gateway, after a warm-up; their CPU
+//! one HTTP/2 connection, floor then gateway, after a warm-up (`--rounds
+//! N`: N times in turn; the tables show the round with the median CPU
+//! ratio, and the ratios' spread over the rounds); their CPU
 //! time and peak RSS come from `/proc/PID` (`server`, `measure`). Prints
 //! Markdown (`report`): per scenario calls/s, p50/p90/p99, server CPU per
 //! call, peak RSS, provider requests per call (a replay answered from the
@@ -138,14 +140,14 @@ async fn run(
         let gateway = Target::connect(started.server).await?;
         let mut rows = Vec::with_capacity(args.levels.len());
         for &concurrency in &args.levels {
-            let floor = measure::level(&floor, scenario.call, concurrency, &plan).await?;
-            let gateway = measure::level(&gateway, scenario.call, concurrency, &plan).await?;
-            errors += floor.sample.errors + gateway.sample.errors;
-            rows.push(LevelRow {
-                concurrency,
-                floor,
-                gateway,
-            });
+            let mut rounds = Vec::with_capacity(args.rounds);
+            for _ in 0..args.rounds {
+                let floor = measure::level(&floor, scenario.call, concurrency, &plan).await?;
+                let gateway = measure::level(&gateway, scenario.call, concurrency, &plan).await?;
+                errors += floor.sample.errors + gateway.sample.errors;
+                rounds.push((floor, gateway));
+            }
+            rows.push(LevelRow::from_rounds(concurrency, rounds)?);
         }
         print!("{}", report::scenario(scenario, &rows));
         results.push((*scenario, rows));

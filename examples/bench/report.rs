@@ -12,11 +12,45 @@ use std::time::Duration;
 use crate::measure::Measured;
 use crate::scenario::{Call, Scenario, Store};
 
-/// One level of a scenario: the floor's figures and the gateway's.
+/// One level of a scenario: the floor's figures and the gateway's (of the
+/// round with the median CPU ratio, when there were several).
 pub struct LevelRow {
     pub concurrency: usize,
     pub floor: Measured,
     pub gateway: Measured,
+    /// Every round's gateway/floor ratios (CPU per call, calls/s), sorted
+    /// by the CPU ratio.
+    pub ratios: Vec<(f64, f64)>,
+}
+
+impl LevelRow {
+    /// The row of `rounds` (floor, gateway), at least one: the figures of
+    /// the round with the median CPU ratio, and every round's ratios.
+    pub fn from_rounds(
+        concurrency: usize,
+        rounds: Vec<(Measured, Measured)>,
+    ) -> Result<LevelRow, crate::BoxError> {
+        let ratio_of = |(f, g): &(Measured, Measured)| {
+            let cpu = g.cpu_per_call().as_secs_f64() / f.cpu_per_call().as_secs_f64();
+            let rate = g.sample.calls_per_second() / f.sample.calls_per_second();
+            (cpu, rate)
+        };
+        let mut rounds: Vec<((f64, f64), (Measured, Measured))> =
+            rounds.into_iter().map(|r| (ratio_of(&r), r)).collect();
+        rounds.sort_by(|a, b| a.0.0.total_cmp(&b.0.0));
+        let ratios = rounds.iter().map(|(r, _)| *r).collect();
+        let middle = rounds.len() / 2;
+        let (_, (floor, gateway)) = rounds
+            .into_iter()
+            .nth(middle)
+            .ok_or("a level needs at least one round")?;
+        Ok(LevelRow {
+            concurrency,
+            floor,
+            gateway,
+            ratios,
+        })
+    }
 }
 
 /// The heading: machine, kernel, CPU, date, and what the run does.
@@ -90,6 +124,25 @@ pub fn scenario(scenario: &Scenario, rows: &[LevelRow]) -> String {
             ),
             p50 * 1e3,
         );
+    }
+    if rows.iter().any(|r| r.ratios.len() > 1) {
+        out.push_str(
+            "\n| c | rounds | CPU/call gateway/floor: min, median, max | calls/s gateway/floor: min, median, max |\n\
+             |---:|---:|---|---|\n",
+        );
+        for row in rows {
+            let cpu: Vec<f64> = row.ratios.iter().map(|r| r.0).collect();
+            let mut rate: Vec<f64> = row.ratios.iter().map(|r| r.1).collect();
+            rate.sort_by(f64::total_cmp);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                row.concurrency,
+                row.ratios.len(),
+                spread(&cpu),
+                spread(&rate),
+            );
+        }
     }
     if rows
         .iter()
@@ -268,5 +321,15 @@ fn ratio(a: f64, b: f64) -> String {
         format!("{:.2}x", a / b)
     } else {
         "-".to_owned()
+    }
+}
+
+/// Min, median and max of sorted ratios.
+fn spread(sorted: &[f64]) -> String {
+    match (sorted.first(), sorted.get(sorted.len() / 2), sorted.last()) {
+        (Some(min), Some(median), Some(max)) => {
+            format!("{min:.2}x, {median:.2}x, {max:.2}x")
+        }
+        _ => "-".to_owned(),
     }
 }
