@@ -30,9 +30,14 @@ impl LevelRow {
         concurrency: usize,
         rounds: Vec<(Measured, Measured)>,
     ) -> Result<LevelRow, crate::BoxError> {
+        // NaN when the floor's figure is zero (shown as "-").
+        let quotient = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
         let ratio_of = |(f, g): &(Measured, Measured)| {
-            let cpu = g.cpu_per_call().as_secs_f64() / f.cpu_per_call().as_secs_f64();
-            let rate = g.sample.calls_per_second() / f.sample.calls_per_second();
+            let cpu = quotient(
+                g.cpu_per_call().as_secs_f64(),
+                f.cpu_per_call().as_secs_f64(),
+            );
+            let rate = quotient(g.sample.calls_per_second(), f.sample.calls_per_second());
             (cpu, rate)
         };
         let mut rounds: Vec<((f64, f64), (Measured, Measured))> =
@@ -326,6 +331,9 @@ fn ratio(a: f64, b: f64) -> String {
 
 /// Min, median and max of sorted ratios.
 fn spread(sorted: &[f64]) -> String {
+    if sorted.iter().any(|r| r.is_nan()) {
+        return "-".to_owned();
+    }
     match (sorted.first(), sorted.get(sorted.len() / 2), sorted.last()) {
         (Some(min), Some(median), Some(max)) => {
             format!("{min:.2}x, {median:.2}x, {max:.2}x")

@@ -65,24 +65,24 @@ pub async fn send(
     {
         return Err(too_large(op, status));
     }
-    // A small answer arrives as one chunk: kept as it is, not copied.
+    // A small answer arrives as one chunk: kept as it is (`first`), copied
+    // into `rest` only once a second chunk comes.
     let mut first: Option<Bytes> = None;
-    let mut body = BytesMut::new();
+    let mut rest = BytesMut::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                let held = first.as_ref().map_or(0, Bytes::len);
-                if held + body.len() + chunk.len() > MAX_BODY_BYTES {
+                let held = first.as_ref().map_or(rest.len(), Bytes::len);
+                if held + chunk.len() > MAX_BODY_BYTES {
                     return Err(too_large(op, status));
                 }
-                match first.take() {
-                    None if body.is_empty() => first = Some(chunk),
-                    earlier => {
-                        if let Some(earlier) = earlier {
-                            body.extend_from_slice(&earlier);
-                        }
-                        body.extend_from_slice(&chunk);
+                if first.is_none() && rest.is_empty() {
+                    first = Some(chunk);
+                } else {
+                    if let Some(earlier) = first.take() {
+                        rest.extend_from_slice(&earlier);
                     }
+                    rest.extend_from_slice(&chunk);
                 }
             }
             Ok(None) => break,
@@ -100,7 +100,7 @@ pub async fn send(
     Ok(HttpResponse {
         status,
         headers,
-        body: first.unwrap_or_else(|| body.freeze()),
+        body: first.unwrap_or_else(|| rest.freeze()),
     })
 }
 
