@@ -627,6 +627,38 @@ async fn timeout_after_sending_is_outcome_unknown_for_allocations() {
     }
 }
 
+/// An answer whose body stops halfway (headers and a full content-length
+/// sent, the connection left open): the attempt still ends at
+/// `request_timeout_ms`, enforced by the resilience stack around the whole
+/// exchange (the HTTP client has no timer of its own), not at the 60 s the
+/// provider holds it.
+#[tokio::test]
+async fn an_answer_body_that_stalls_ends_at_the_request_timeout() {
+    for kind in [Kind::Aliyun, Kind::Zenlayer] {
+        let server = Scripted::start(vec![
+            kind.error_reply(200, "never", "read", "late").stalled(),
+        ])
+        .await;
+        let gateway = start_gateway(&kind.config(&server.url(), "request_timeout_ms = 300")).await;
+        let mut client = gateway.client.clone();
+        let started = std::time::Instant::now();
+        let status = client.allocate_ip(kind.allocate()).await.unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_eq!(error_info(&status).0, "PROVIDER_OUTCOME_UNKNOWN");
+        assert!(retry_delay(&status).is_none(), "never invite a blind retry");
+        let status = client.get_allocation(kind.get()).await.unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert_eq!(error_info(&status).0, "PROVIDER_TIMEOUT");
+        // Far below the stall: both calls ended at their attempt timeouts.
+        assert!(
+            started.elapsed() < common::scripted::STALL / 4,
+            "{:?}: {:?}",
+            kind.table_kind(),
+            started.elapsed()
+        );
+    }
+}
+
 /// The provider read the request and dropped the connection.
 #[tokio::test]
 async fn dropped_connection_after_sending_is_outcome_unknown() {

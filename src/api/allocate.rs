@@ -297,7 +297,12 @@ impl Allocator {
         }
 
         let ctx = owned.ctx();
-        let attempt = with_deadline(&ctx, provider.allocate(spec, &ctx)).await;
+        // No backstop timer around the attempt: every await inside it is a
+        // pass through the provider's stack, which ends it at this same
+        // deadline (`middleware::timeout`, the waits for a token or a permit,
+        // the retry sleeps) with the right "sent or not" answer. A caller's
+        // `grpc-timeout` is also enforced around the whole call by the server.
+        let attempt = provider.allocate(spec, &ctx).await;
         match attempt {
             Ok(result) => self.complete(call, owned, result).await,
             Err(e) if resent && description.kind.already_allocated(&e) => {

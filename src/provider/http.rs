@@ -39,9 +39,13 @@ pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, Provider
     // reqwest is built without a bundled crypto provider; ring is ours.
     // Installing twice is harmless (the second call reports the first).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // No `timeout` here: every request goes through the provider's tower
+    // stack, whose `timeout` layer ends each attempt (send to last body
+    // byte) at `request_timeout` or the deadline. A second, later timer in
+    // reqwest would never fire first, and each timer costs a registration
+    // (and often a wake-up of the runtime's driver) per request.
     reqwest::Client::builder()
         .connect_timeout(settings.connect_timeout)
-        .timeout(settings.request_timeout)
         .pool_idle_timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("ipalloc-gateway/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -78,7 +78,18 @@ pub enum Reply {
     /// The answer is built from the request itself, as by a provider or a
     /// proxy that echoes what it received.
     Echo(fn(&Recorded) -> Reply),
+    /// The status line, the headers (a full `content-length`) and the first
+    /// half of the body, then nothing more while the connection stays open
+    /// (up to [`STALL`]).
+    Stalled {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
 }
+
+/// How long a [`Reply::Stalled`] holds its connection open.
+pub const STALL: Duration = Duration::from_secs(60);
 
 impl Reply {
     pub fn json(status: u16, body: serde_json::Value) -> Reply {
@@ -107,6 +118,23 @@ impl Reply {
             headers.push((name.into(), value.into()));
         }
         self
+    }
+
+    /// This answer, cut off halfway through its body ([`Reply::Stalled`]).
+    pub fn stalled(self) -> Reply {
+        match self {
+            Reply::Respond {
+                status,
+                headers,
+                body,
+                ..
+            } => Reply::Stalled {
+                status,
+                headers,
+                body,
+            },
+            other => other,
+        }
     }
 
     pub fn delayed(mut self, by: Duration) -> Reply {
@@ -199,20 +227,40 @@ impl Scripted {
                     delay,
                 } => {
                     tokio::time::sleep(delay).await;
-                    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-                    for (name, value) in &headers {
-                        head.push_str(&format!("{name}: {value}\r\n"));
-                    }
-                    head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+                    let head = head(status, &headers, body.len());
                     if stream.write_all(head.as_bytes()).await.is_err()
                         || stream.write_all(&body).await.is_err()
                     {
                         return;
                     }
                 }
+                Reply::Stalled {
+                    status,
+                    headers,
+                    body,
+                } => {
+                    let head = head(status, &headers, body.len());
+                    let half = &body[..body.len() / 2];
+                    if stream.write_all(head.as_bytes()).await.is_ok()
+                        && stream.write_all(half).await.is_ok()
+                    {
+                        tokio::time::sleep(STALL).await;
+                    }
+                    return;
+                }
             }
         }
     }
+}
+
+/// The status line and headers of an answer with a `content-length` body.
+fn head(status: u16, headers: &[(String, String)], body_len: usize) -> String {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("content-length: {body_len}\r\n\r\n"));
+    head
 }
 
 fn reason(status: u16) -> &'static str {
