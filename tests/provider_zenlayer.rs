@@ -52,7 +52,7 @@ async fn recycling_harness(delay: Duration, recycling: Duration) -> (Harness, Ze
         SANDBOX_ACCESS_KEY_ID,
         SANDBOX_ACCESS_KEY_PASSWORD,
     );
-    settings.http.request_timeout = Duration::from_secs(10);
+    settings.resilience.attempt_timeout = Duration::from_secs(10);
     settings.follow.poll_initial = Duration::from_millis(20);
     settings.follow.poll_max = Duration::from_millis(100);
     let provider = ZenlayerProvider::new(settings).unwrap();

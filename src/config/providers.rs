@@ -49,7 +49,7 @@ pub(super) fn provider_config(
     let mut t = Table::new(c, format!("providers.{name}."));
     let http = super::resilience::http_settings(raw, &mut t);
     let follow = super::follow::follow_settings(raw, &mut t);
-    let resilience = super::resilience::resilience_settings(raw, &http, &mut t);
+    let resilience = super::resilience::resilience_settings(raw, &mut t);
     match raw.kind.as_deref() {
         Some("aliyun") => {
             reject_fields(

@@ -1,6 +1,6 @@
 //! How a provider account is called: its HTTP timeouts and its resilience
 //! settings (retries and their budget, rate limit and read share,
-//! concurrency cap; one attempt's timeout is the HTTP request timeout).
+//! concurrency cap; one attempt's timeout, `request_timeout_ms`).
 
 use super::raw::RawProvider;
 use super::values::{Table, setting};
@@ -11,7 +11,6 @@ use crate::provider::HttpSettings;
 pub(super) fn http_settings(raw: &RawProvider, t: &mut Table<'_>) -> HttpSettings {
     let mut http = HttpSettings::default();
     setting!(t, http.connect_timeout = raw.connect_timeout_ms in 1..=600_000);
-    setting!(t, http.request_timeout = raw.request_timeout_ms in 1..=600_000);
     http
 }
 
@@ -19,14 +18,11 @@ pub(super) fn http_settings(raw: &RawProvider, t: &mut Table<'_>) -> HttpSetting
 /// contradict each other.
 pub(super) fn resilience_settings(
     raw: &RawProvider,
-    http: &HttpSettings,
     t: &mut Table<'_>,
 ) -> Option<ResilienceSettings> {
-    let mut settings = ResilienceSettings {
-        // One attempt's timeout is the HTTP request timeout.
-        attempt_timeout: http.request_timeout,
-        ..ResilienceSettings::default()
-    };
+    let mut settings = ResilienceSettings::default();
+    // One attempt (one HTTP request, send to last body byte).
+    setting!(t, settings.attempt_timeout = raw.request_timeout_ms in 1..=600_000);
     let ratio = &mut settings.retry_budget.retry_ratio;
     match raw.retry_budget_ratio {
         None => {}

@@ -85,7 +85,7 @@ fn parses_both_kinds_with_defaults_and_named_env_vars() {
         ali.credentials.security_token.as_ref().map(|s| s.expose()),
         Some(STS_TOKEN)
     );
-    assert_eq!(ali.http.request_timeout, Duration::from_millis(36000));
+    assert_eq!(ali.resilience.attempt_timeout, Duration::from_millis(36000));
     assert_eq!(ali.http.connect_timeout, Duration::from_secs(5));
     let ProviderConfig::Zenlayer(zl) = &config.providers[1] else {
         panic!("second provider should be zenlayer")
@@ -165,7 +165,7 @@ fn environment_overrides_file_values() {
     };
     assert_eq!(ali.endpoint.as_deref(), Some("http://127.0.0.1:9"));
     assert_eq!(ali.signature, SignatureVersion::V3);
-    assert_eq!(ali.http.request_timeout, Duration::from_millis(1500));
+    assert_eq!(ali.resilience.attempt_timeout, Duration::from_millis(1500));
     let ProviderConfig::Zenlayer(zl) = &config.providers[1] else {
         panic!()
     };

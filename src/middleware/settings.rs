@@ -62,9 +62,9 @@ impl Default for ResilienceSettings {
     /// against a throttling provider only makes the throttling longer.
     fn default() -> Self {
         ResilienceSettings {
-            // The same 30 s as `HttpSettings::request_timeout` (Alibaba's SDK
-            // reads for 36 s): a short timeout on an allocation turns a slow
-            // success into an unknown outcome.
+            // `request_timeout_ms`, 30 s (Alibaba's SDK reads for 36 s): a
+            // short timeout on an allocation turns a slow success into an
+            // unknown outcome.
             attempt_timeout: Duration::from_secs(30),
             // 1 + 3 retries, what both Alibaba's and Zenlayer's SDKs do.
             max_attempts: 4,

@@ -41,9 +41,9 @@ pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, Provider
     let _ = rustls::crypto::ring::default_provider().install_default();
     // No `timeout` here: every request goes through the provider's tower
     // stack, whose `timeout` layer ends each attempt (send to last body
-    // byte) at `request_timeout` or the deadline. A second, later timer in
-    // reqwest would never fire first, and each timer costs a registration
-    // (and often a wake-up of the runtime's driver) per request.
+    // byte) at `attempt_timeout` (`request_timeout_ms`) or the deadline. A
+    // second timer in reqwest would cost a registration (and often a
+    // wake-up of the runtime's driver) per request.
     reqwest::Client::builder()
         .connect_timeout(settings.connect_timeout)
         .pool_idle_timeout(std::time::Duration::from_secs(60))

@@ -192,22 +192,20 @@ pub enum ChargeTypeName {
     Postpaid,
 }
 
-/// Timeouts of the HTTP client a provider uses.
+/// Timeouts of the HTTP client a provider uses. One whole request, from
+/// sending to the last body byte, is bounded by the resilience stack's
+/// `ResilienceSettings::attempt_timeout` (`request_timeout_ms`), not here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpSettings {
     /// TCP (and TLS) connection establishment.
     pub connect_timeout: Duration,
-    /// One whole provider request, from sending to the last body byte.
-    pub request_timeout: Duration,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        // Alibaba's legacy SDK uses 5 s connect and 36 s read for this action;
-        // a longer read timeout means fewer ambiguous allocations.
+        // Alibaba's legacy SDK uses 5 s to connect for this action.
         HttpSettings {
             connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
         }
     }
 }

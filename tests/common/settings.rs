@@ -15,19 +15,19 @@ use ipalloc_gateway::provider::zenlayer::{
     DEFAULT_API_VERSION, ZenlayerCredentials, ZenlayerSettings,
 };
 
-/// Never retry; otherwise the defaults.
+/// Never retry, 5 s an attempt; otherwise the defaults.
 pub fn one_attempt() -> ResilienceSettings {
     ResilienceSettings {
         max_attempts: 1,
+        attempt_timeout: Duration::from_secs(5),
         ..ResilienceSettings::default()
     }
 }
 
-/// 2 s to connect, 5 s for a whole request.
+/// 2 s to connect.
 pub fn http() -> HttpSettings {
     HttpSettings {
         connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(5),
     }
 }
 
