@@ -12,6 +12,7 @@
 mod common;
 
 use std::time::Duration;
+use tokio::time::Instant;
 
 use common::postgres::{TestDatabase, fresh_database};
 use ipalloc_gateway::cluster::{
@@ -474,38 +475,41 @@ async fn the_shared_rate_limit_books_a_burst_then_one_slot_per_interval() {
     let tolerance = interval * 4; // burst 5
     // Each booking's slot, as an interval of this process's clock: the
     // delay counts from the statement's start, which is between the call's
-    // start and its answer.
-    let start = std::time::Instant::now();
+    // start and its answer, so the interval lies within the call's span
+    // shifted by the delay, and is no wider than the call.
     let mut slots = Vec::new();
     for _ in 0..7 {
-        let before = start.elapsed();
-        let delay = rate
+        let before = Instant::now();
+        let slot = rate
             .book("acct", interval, tolerance, None)
             .await
             .unwrap()
             .unwrap();
-        let after = start.elapsed();
-        slots.push((before, after, delay));
+        let after = Instant::now();
+        assert!(
+            slot.earliest >= before && slot.earliest <= slot.latest,
+            "{slot:?}"
+        );
+        assert!(slot.latest - slot.earliest <= after - before, "{slot:?}");
+        slots.push((before, after, slot));
     }
-    let (first_before, first_after, _) = slots[0];
-    for (k, &(before, after, delay)) in slots.iter().enumerate() {
+    let (_, _, first) = slots[0];
+    for (k, &(_, after, slot)) in slots.iter().enumerate() {
         if k < 5 {
             // The burst: at once (the delay counts from the statement's
             // start, so "now" is the moment it booked, within the call).
-            assert!(before + delay <= after, "booking {k}: {slots:?}");
+            assert!(slot.latest <= after, "booking {k}: {slots:?}");
             continue;
         }
         // Then one per interval after the first: at the first booking's
         // time + (k - 4) intervals, or at once if that has passed.
         let due = interval * (k as u32 - 4);
-        let slot_latest = after + delay;
-        let slot_earliest = before + delay;
         assert!(
-            slot_latest >= first_before + due,
+            slot.latest >= first.earliest + due,
             "booking {k} too early: {slots:?}"
         );
         assert!(
-            slot_earliest <= (first_after + due).max(after) + Duration::from_millis(1),
+            slot.earliest <= (first.latest + due).max(after) + Duration::from_millis(1),
             "booking {k} too late: {slots:?}"
         );
     }
@@ -516,22 +520,23 @@ async fn the_shared_rate_limit_books_a_burst_then_one_slot_per_interval() {
         .unwrap();
     let wait = refused.unwrap_err();
     assert!(wait > Duration::from_millis(50), "{wait:?}");
+    let asked = Instant::now();
     let next = rate
         .book("acct", interval, tolerance, None)
         .await
         .unwrap()
         .unwrap();
     assert!(
-        next < wait + Duration::from_millis(10),
+        next.earliest - asked < wait + Duration::from_millis(10),
         "{next:?} vs {wait:?}"
     );
-    // Accounts are independent.
+    // Accounts are independent: the other's burst slot is at once.
     let other = rate
         .book("other", interval, tolerance, None)
         .await
         .unwrap()
         .unwrap();
-    assert!(other < Duration::from_millis(20));
+    assert!(other.latest <= Instant::now(), "{other:?}");
 }
 
 /// Spend limits of caller `app` (3 an hour) and account `zl` (5 a day).

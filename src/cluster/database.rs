@@ -112,19 +112,41 @@ impl Database {
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, ClusterError> {
-        self.statement(op, sql, params, true).await
+        self.statement(op, sql, params, true)
+            .await
+            .map(|(rows, _)| rows)
+    }
+
+    /// [`Database::query_one`], also answering when the statement was
+    /// handed to its connection (after any wait for a pooled connection):
+    /// the server began it no earlier than that.
+    pub async fn query_one_sent(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Row, tokio::time::Instant), ClusterError> {
+        let (mut rows, sent) = self.statement(op, sql, params, true).await?;
+        match (rows.pop(), rows.is_empty()) {
+            (Some(row), true) => Ok((row, sent)),
+            _ => Err(ClusterError::Unexpected {
+                op,
+                detail: "not exactly one row".to_owned(),
+            }),
+        }
     }
 
     /// Runs one statement, bounded by the statement timeout, timed, and
     /// feeding the health watch; `counted` adds it to the round trips of
-    /// calls.
+    /// calls. Answers its rows and the moment it was handed to its
+    /// connection.
     async fn statement(
         &self,
         op: &'static str,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
         counted: bool,
-    ) -> Result<Vec<Row>, ClusterError> {
+    ) -> Result<(Vec<Row>, tokio::time::Instant), ClusterError> {
         let timeout = self.inner.statement_timeout;
         let started = std::time::Instant::now();
         let result = tokio::time::timeout(timeout, self.run(op, sql, params, counted)).await;
@@ -151,14 +173,9 @@ impl Database {
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, ClusterError> {
-        let mut rows = self.query(op, sql, params).await?;
-        match (rows.pop(), rows.is_empty()) {
-            (Some(row), true) => Ok(row),
-            _ => Err(ClusterError::Unexpected {
-                op,
-                detail: "not exactly one row".to_owned(),
-            }),
-        }
+        self.query_one_sent(op, sql, params)
+            .await
+            .map(|(row, _)| row)
     }
 
     async fn run(
@@ -167,7 +184,7 @@ impl Database {
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
         counted: bool,
-    ) -> Result<Vec<Row>, ClusterError> {
+    ) -> Result<(Vec<Row>, tokio::time::Instant), ClusterError> {
         let client = self
             .inner
             .pool
@@ -184,9 +201,11 @@ impl Database {
         if counted {
             self.inner.statements.fetch_add(1, Ordering::Relaxed);
         }
+        let sent = tokio::time::Instant::now();
         client
             .query(&statement, params)
             .await
+            .map(|rows| (rows, sent))
             .map_err(|e| ClusterError::from_postgres(op, &e))
     }
 

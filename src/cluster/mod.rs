@@ -9,6 +9,8 @@
 //! - `migrate`: the embedded schema (`sql/`), applied under a lock;
 //! - `records`: the shared idempotency records, leases and fencing tokens;
 //! - `rate`: the shared GCRA limiter;
+//! - `clock`: where the database's moments (the limiter's slots) fall on
+//!   this process's clock;
 //! - `spend`: the shared spend ledger (limits per caller and account);
 //! - `inventory`: the shared allocation inventory (`crate::inventory`);
 //! - `maintain`: the background task that migrates a database that was down
@@ -19,6 +21,7 @@
 //! budget, the concurrency cap, the latency window the admission reserve
 //! follows, and the waiting of duplicate calls inside one process.
 
+mod clock;
 mod database;
 mod error;
 pub mod inventory;

@@ -46,7 +46,9 @@ use crate::provider::error::ProviderError;
 use crate::provider::http::HttpResponse;
 use crate::provider::{Lane, Operation};
 
-pub use rate_limit::{FleetRate, SharedAccount, SharedBooking, SharedRate, SharedRateError};
+pub use rate_limit::{
+    FleetRate, SharedAccount, SharedBooking, SharedRate, SharedRateError, SharedSlot,
+};
 pub use retry::is_retryable;
 pub use settings::{BudgetSettings, InvalidSettings, ProviderLimits, ResilienceSettings};
 

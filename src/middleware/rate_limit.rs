@@ -33,10 +33,14 @@
 //! slot only within `deadline - now - reserve` (any, without a deadline);
 //! a deadline too short for the reserve is refused at once without asking.
 //! The attempt waits for the answer (never past its deadline:
-//! `DeadlineExceeded`, unsent), then for the slot, counted from the
-//! answer's arrival; a slot the answer came too late for is refused.
-//! Refused: `RateLimited { retry_after }` as above. When the shared state
-//! cannot be reached, an allocation ([`Lane::Allocation`]) fails closed
+//! `DeadlineExceeded`, unsent), then for the slot: the shared state places
+//! it on its own clock, so on this one it is known only within some
+//! uncertainty ([`SharedSlot`]); the attempt goes at the latest the slot
+//! can be, never before it, and a slot it may have missed by more than the
+//! slack (half an interval) is given up and another booked, twice at most,
+//! then refused, so that neither early nor late sends bunch past the rate.
+//! A slot the answer came too late for is refused. Refused: `RateLimited
+//! { retry_after }` as above. When the shared state cannot be reached, an allocation ([`Lane::Allocation`]) fails closed
 //! with `SharedStateUnavailable`, nothing sent, never retried. Reads keep
 //! working: their read share is a local limiter at this replica's part of
 //! it (divided by the configured replica count, bursts at least 1), and
@@ -69,7 +73,9 @@ use tower::Service;
 
 pub use admission::Admission;
 use admission::Asked;
-pub use shared::{FleetRate, SharedAccount, SharedBooking, SharedRate, SharedRateError};
+pub use shared::{
+    FleetRate, SharedAccount, SharedBooking, SharedRate, SharedRateError, SharedSlot,
+};
 
 use super::AttemptRequest;
 use super::deadline::{Attempt, Finish, Guard, GuardLayer, Turn};
@@ -218,10 +224,13 @@ impl Booking {
         }
     }
 
-    /// A shared slot has come: the attempt goes, unless it is later than the
-    /// slack after the slot's earliest time (the answer came back slowly, or
-    /// the process was starved): then the slot is given up and another
-    /// booked, at most [`shared::MAX_REBOOKINGS`] times.
+    /// A shared slot has come: the attempt goes, unless it may be later
+    /// than the slack after the slot (counted from the slot's earliest
+    /// time: the booking's way there or back was slow, or the process was
+    /// starved): then the slot is given up and another booked, at most
+    /// [`shared::MAX_REBOOKINGS`] times; a slot still not kept after that
+    /// is refused (`RateLimited`, nothing sent), since going late could
+    /// bunch sends past the account's rate and burst.
     fn on_time(&self, earliest: Instant) -> Step {
         let Some(fleet) = self.admission.fleet() else {
             return Step::Go;
@@ -230,9 +239,20 @@ impl Booking {
             return Step::Go;
         };
         let late = Instant::now().saturating_duration_since(earliest);
-        let rebooked = self.rebooked.get();
-        if late <= slack || rebooked >= shared::MAX_REBOOKINGS {
+        if late <= slack {
             return Step::Go;
+        }
+        let rebooked = self.rebooked.get();
+        if rebooked >= shared::MAX_REBOOKINGS {
+            tracing::debug!(
+                op = self.op.name,
+                late_ms = late.as_millis(),
+                "no shared rate-limit slot could be kept on time; refused"
+            );
+            return Step::Fail(ProviderError::RateLimited {
+                op: self.op,
+                retry_after: fleet.interval(),
+            });
         }
         self.rebooked.set(rebooked + 1);
         tracing::debug!(
@@ -252,9 +272,14 @@ impl Booking {
     fn answered(&self, asked: &Asked, answer: Result<SharedBooking, SharedRateError>) -> Step {
         let now = Instant::now();
         match answer {
-            Ok(Ok(delay)) => match asked.slot(self.op, self.deadline, delay, now) {
-                Ok(slot) if slot <= now => self.on_time(slot),
-                Ok(slot) => Step::Sleep(slot, Stage::Shared { earliest: slot }),
+            Ok(Ok(slot)) => match asked.slot(self.op, self.deadline, slot, now) {
+                Ok(slot) if slot.latest <= now => self.on_time(slot.earliest),
+                Ok(slot) => Step::Sleep(
+                    slot.latest,
+                    Stage::Shared {
+                        earliest: slot.earliest,
+                    },
+                ),
                 Err(error) => Step::Fail(error),
             },
             Ok(Err(retry_after)) => Step::Fail(ProviderError::RateLimited {

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::{AttemptRequest, SharedBooking, SharedRate, SharedRateError};
+use super::{AttemptRequest, SharedBooking, SharedRate, SharedRateError, SharedSlot};
 use crate::provider::error::{ApiError, ProviderError, SendPhase, TransportError};
 use crate::provider::http::HttpResponse;
 use crate::provider::{Lane, Operation, ProviderKind};
@@ -295,13 +295,18 @@ pub fn malformed(op: Operation, http_status: u16) -> ProviderError {
 }
 
 /// A [`SharedRate`] in this process, on tokio's clock: one GCRA per account
-/// behind a mutex, as the database keeps them, answering after
-/// `round_trip` (the booking made halfway, as a database would). It can be
-/// made unreachable, and can claim to be usable when it is not.
+/// behind a mutex, as the database keeps them, booking after a way there
+/// and answering after a way back (`round_trip` halved, or as set with
+/// [`InProcessRate::with_ways`]). It answers as a database would, with the
+/// slot known only between the booking's sending and its answer's
+/// arrival. It can be made unreachable, and can
+/// claim to be usable when it is not.
 #[derive(Debug, Clone, Default)]
 pub struct InProcessRate {
     state: Arc<Mutex<RateState>>,
-    round_trip: Duration,
+    /// The way there of successive bookings, in turn (empty: none).
+    there: Arc<Vec<Duration>>,
+    back: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -320,10 +325,19 @@ impl InProcessRate {
         Self::default()
     }
 
-    /// Answers every booking `round_trip` after it was asked.
+    /// Books `round_trip / 2` after being asked, answers `round_trip` after.
     pub fn with_round_trip(round_trip: Duration) -> Self {
+        let half = round_trip / 2;
+        Self::with_ways(&[half], round_trip - half)
+    }
+
+    /// The n-th booking reaches the state `there[n % len]` after being
+    /// asked (a wait for a pooled connection, a slow network), and its
+    /// answer comes `back` after that.
+    pub fn with_ways(there: &[Duration], back: Duration) -> Self {
         InProcessRate {
-            round_trip,
+            there: Arc::new(there.to_vec()),
+            back,
             ..Self::default()
         }
     }
@@ -351,17 +365,15 @@ impl InProcessRate {
         self.state.lock().unwrap().booked
     }
 
-    /// Books at the moment the booking arrives; the delay is counted from
-    /// `asked` (the state knows when the request was sent: its way there
-    /// is taken as nothing, as the gateway assumes of PostgreSQL's).
+    /// Books at the moment the booking arrives: the delay is counted from
+    /// then, as PostgreSQL counts it from the statement's start.
     fn book_now(
         &self,
-        asked: Instant,
         account: &str,
         interval: Duration,
         tolerance: Duration,
         max_delay: Option<Duration>,
-    ) -> Result<SharedBooking, SharedRateError> {
+    ) -> Result<Result<Duration, Duration>, SharedRateError> {
         let mut state = self.state.lock().unwrap();
         if state.unreachable {
             return Err(SharedRateError("connection refused".into()));
@@ -372,7 +384,7 @@ impl InProcessRate {
         let slot = base
             .checked_sub(tolerance)
             .map_or(now, |earliest| earliest.max(now));
-        let delay = slot.saturating_duration_since(asked);
+        let delay = slot.saturating_duration_since(now);
         if max_delay.is_some_and(|max| delay > max) {
             return Ok(Err(delay));
         }
@@ -380,6 +392,16 @@ impl InProcessRate {
         state.booked += 1;
         Ok(Ok(delay))
     }
+}
+
+/// The slot of one booking alone, as a database's answer places it: sent
+/// at `sent`, answered at `arrived`, the slot `delay` after a moment
+/// between them.
+fn placed(sent: Instant, arrived: Instant, delay: Duration) -> Option<SharedSlot> {
+    Some(SharedSlot {
+        earliest: sent.checked_add(delay)?,
+        latest: arrived.max(sent).checked_add(delay)?,
+    })
 }
 
 impl SharedRate for InProcessRate {
@@ -390,20 +412,31 @@ impl SharedRate for InProcessRate {
         tolerance: Duration,
         max_delay: Option<Duration>,
     ) -> BoxFuture<'static, Result<SharedBooking, SharedRateError>> {
-        self.state.lock().unwrap().asked += 1;
+        let n = {
+            let mut state = self.state.lock().unwrap();
+            state.asked += 1;
+            state.asked - 1
+        };
+        let there = match self.there.len() {
+            0 => Duration::ZERO,
+            len => self.there[n % len],
+        };
         let this = self.clone();
         let account = account.to_owned();
-        let asked = Instant::now();
+        let sent = Instant::now();
         Box::pin(async move {
-            let half = this.round_trip / 2;
-            if !half.is_zero() {
-                tokio::time::sleep(half).await;
+            if !there.is_zero() {
+                tokio::time::sleep(there).await;
             }
-            let answer = this.book_now(asked, &account, interval, tolerance, max_delay);
-            if !this.round_trip.is_zero() {
-                tokio::time::sleep(this.round_trip - half).await;
+            let answer = this.book_now(&account, interval, tolerance, max_delay);
+            if !this.back.is_zero() {
+                tokio::time::sleep(this.back).await;
             }
-            answer
+            let arrived = Instant::now();
+            Ok(match answer? {
+                Ok(delay) => placed(sent, arrived, delay).ok_or(delay),
+                Err(wait) => Err(wait),
+            })
         })
     }
 

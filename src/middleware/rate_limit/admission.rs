@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::super::deadline;
 use super::super::latency::{self, LatencyWindow};
-use super::shared::{Fleet, SharedAccount, SharedBooking, SharedRateError};
+use super::shared::{Fleet, SharedAccount, SharedBooking, SharedRateError, SharedSlot};
 use crate::provider::Operation;
 use crate::provider::error::ProviderError;
 use futures_util::future::BoxFuture;
@@ -255,7 +255,6 @@ impl Admission {
             answer: fleet.book(max_delay),
             reserve,
             admitted,
-            asked_at: now,
         })
     }
 }
@@ -266,43 +265,32 @@ pub struct Asked {
     /// The reserve the attempt needs, as when it was asked.
     reserve: Duration,
     pub(super) admitted: bool,
-    /// When it was asked: the shared slot is no earlier than this plus the
-    /// delay the answer gives.
-    pub(super) asked_at: Instant,
 }
 
 impl Asked {
-    /// The slot `delay` after the attempt asked, if the attempt still fits
-    /// in it: a slot the answer came too late for is refused like one that
-    /// never fitted (booked, and left unused), unless the attempt was
-    /// admitted and the slot is now. The shared state counts `delay` from
-    /// when the booking reached it, so the slot is placed on the shared
-    /// schedule less only the request's way there (not its wait for the
-    /// row lock, nor the answer's way back); a slot already past when the
-    /// answer comes is checked against the slack (see `Fleet::slack`).
+    /// The booked `slot`, if the attempt still fits in it: a slot the
+    /// answer came too late for is refused like one that never fitted
+    /// (booked, and left unused), unless the attempt was admitted and the
+    /// slot is now. The attempt goes at the slot's latest time on this
+    /// clock (or now, if that has passed): never before the slot; a slot
+    /// already past when the answer comes is checked against the slack
+    /// (see `Fleet::slack`).
     pub(super) fn slot(
         &self,
         op: Operation,
         deadline: Option<Instant>,
-        delay: Duration,
+        slot: SharedSlot,
         now: Instant,
-    ) -> Result<Instant, ProviderError> {
-        // Counted from the moment of asking (see `SharedRate::book`).
-        let Some(slot) = self.asked_at.checked_add(delay) else {
-            return Err(ProviderError::RateLimited {
-                op,
-                retry_after: delay,
-            });
-        };
-        let refused = ProviderError::RateLimited {
-            op,
-            retry_after: slot.saturating_duration_since(now),
-        };
-        // It goes at the slot, or now if the answer came after it.
-        if (self.admitted && delay.is_zero()) || fits(slot.max(now), self.reserve, deadline) {
+    ) -> Result<SharedSlot, ProviderError> {
+        if (self.admitted && slot.latest <= now)
+            || fits(slot.latest.max(now), self.reserve, deadline)
+        {
             Ok(slot)
         } else {
-            Err(refused)
+            Err(ProviderError::RateLimited {
+                op,
+                retry_after: slot.latest.saturating_duration_since(now),
+            })
         }
     }
 }

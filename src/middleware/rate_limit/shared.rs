@@ -7,10 +7,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use tokio::time::Instant;
 
-/// The answer to one booking: `Ok(delay)`, booked, the slot is `delay`
-/// away; `Err(wait)`, refused, nothing booked, the slot was `wait` away.
-pub type SharedBooking = Result<Duration, Duration>;
+/// The answer to one booking: `Ok(slot)`, booked; `Err(wait)`, refused,
+/// nothing booked, the slot was `wait` away.
+pub type SharedBooking = Result<SharedSlot, Duration>;
+
+/// Where a booked slot falls on this process's clock. The shared state
+/// places it on its own clock, which this process cannot read: it lies
+/// somewhere in `earliest..=latest`, as closely as the implementation can
+/// tell (one booking alone: within its way there and back; PostgreSQL's
+/// learns the two clocks' offset from every booking, `cluster::clock`).
+/// The attempt goes at `latest`, never before the slot, and counts
+/// lateness from `earliest`, so that a slot it cannot keep within the
+/// slack is given up (see [`Fleet::slack`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedSlot {
+    pub earliest: Instant,
+    pub latest: Instant,
+}
 
 /// A GCRA limiter whose state lives outside this process (fleet mode:
 /// PostgreSQL), shared by every gateway using the account.
@@ -18,11 +33,10 @@ pub trait SharedRate: Send + Sync + std::fmt::Debug + 'static {
     /// Books the earliest slot for `account` (one per `interval`, up to
     /// `tolerance` ahead of the theoretical arrival time, i.e. (burst-1)
     /// intervals) if it comes within `max_delay` from now (at most that
-    /// far; None: any). Ok(Ok(delay)): booked, go `delay` after the moment
-    /// of asking (the shared state counts it from when the booking reached
-    /// it, before any wait for a lock there). Ok(Err(wait)):
-    /// refused, nothing booked, the slot was `wait` away. Err: the shared
-    /// state cannot be reached (nothing booked).
+    /// far; None: any). Ok(Ok(slot)): booked, where the slot falls on this
+    /// process's clock ([`SharedSlot`]). Ok(Err(wait)): refused, nothing booked,
+    /// the slot was `wait` away. Err: the shared state cannot be reached
+    /// (nothing booked).
     fn book(
         &self,
         account: &str,
@@ -81,8 +95,8 @@ pub struct SharedAccount {
 /// The least [`Fleet::slack`] that is checked.
 const MIN_SLACK: Duration = Duration::from_millis(2);
 
-/// Most times one attempt gives a late slot up and books again; then it
-/// goes late rather than wait on.
+/// Most times one attempt gives a late slot up and books again; then it is
+/// refused rather than go late or wait on.
 pub(super) const MAX_REBOOKINGS: u8 = 2;
 
 #[derive(Debug)]
@@ -126,6 +140,11 @@ impl Fleet {
     pub(super) fn slack(&self) -> Option<Duration> {
         let half = self.interval / 2;
         (half >= MIN_SLACK).then_some(half)
+    }
+
+    /// The time between the account's slots.
+    pub(super) fn interval(&self) -> Duration {
+        self.interval
     }
 
     /// Whether the shared state answered recently.

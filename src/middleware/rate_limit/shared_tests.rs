@@ -49,26 +49,30 @@ fn stacks(
         .collect()
 }
 
-/// Two replicas, each offered 60 allocations at once, booking on one
-/// shared limiter (answering after a 2 ms round trip): together they never
-/// exceed the account's rate and burst, and they get all of it.
-#[tokio::test(start_paused = true)]
-async fn replicas_sharing_a_limiter_never_exceed_rate_plus_burst_together() {
-    const RATE: u32 = 10;
-    const BURST: u32 = 5;
-    let settings = ResilienceSettings {
+const RATE: u32 = 10;
+const BURST: u32 = 5;
+
+/// An account at [`RATE`] with a burst of [`BURST`], 30 s attempts.
+fn ten_a_second() -> ResilienceSettings {
+    ResilienceSettings {
         rate_per_second: RATE,
         burst: BURST,
         attempt_timeout: Duration::from_secs(30),
         ..quick()
-    };
-    let rate = InProcessRate::with_round_trip(Duration::from_millis(2));
-    let inner = Scripted::always(ok());
-    let limits = replicas(&settings, &rate, 2);
-    let start = Instant::now();
+    }
+}
+
+/// Offers `each` allocations at once to every replica's stack, sending to
+/// `inner`; every one succeeds.
+async fn allocate_all(
+    settings: &ResilienceSettings,
+    limits: &[ProviderLimits],
+    inner: &Scripted,
+    each: u32,
+) {
     let mut tasks = Vec::new();
-    for (replica, service) in stacks(&settings, &limits, &inner).into_iter().enumerate() {
-        for id in 0..60 {
+    for (replica, service) in stacks(settings, limits, inner).into_iter().enumerate() {
+        for id in 0..each {
             let request = TestRequest::new(ALLOCATE).id(replica as u32 * 100 + id);
             tasks.push(tokio::spawn(service.clone().oneshot(request)));
         }
@@ -76,17 +80,77 @@ async fn replicas_sharing_a_limiter_never_exceed_rate_plus_burst_together() {
     for task in tasks {
         assert!(task.await.unwrap().is_ok());
     }
+}
+
+/// Two replicas, each offered 60 allocations at once, booking on one
+/// shared limiter (answering after a 2 ms round trip): together they never
+/// exceed the account's rate and burst, and they get all of it.
+#[tokio::test(start_paused = true)]
+async fn replicas_sharing_a_limiter_never_exceed_rate_plus_burst_together() {
+    let settings = ten_a_second();
+    let rate = InProcessRate::with_round_trip(Duration::from_millis(2));
+    let inner = Scripted::always(ok());
+    let limits = replicas(&settings, &rate, 2);
+    let start = Instant::now();
+    allocate_all(&settings, &limits, &inner, 60).await;
     assert_eq!(inner.calls(), 120);
     assert_eq!(rate.booked(), 120);
-    // A slot that is "now" goes when its answer is back (1 ms late, the
-    // answer's way), a later one at its time: within the slack, never more.
+    // Every slot goes at the latest it can be on this clock: 1 ms (the
+    // answer's way back) after it, within the slack, never before.
     assert_within_rate_late(&inner, RATE, BURST, Duration::from_millis(1));
     // (120 - 5) / 10 s after the first booking reached the shared state
-    // (half the round trip): slots are counted from there.
+    // (half the round trip), plus the way back.
     assert_eq!(
         start.elapsed(),
-        Duration::from_millis(11_500 + 1),
+        Duration::from_millis(1 + 11_500 + 1),
         "the replicas together use the whole rate"
+    );
+}
+
+/// Bookings whose way to the shared state takes 0 or 40 ms in turn (a wait
+/// for a pooled connection, a starved database), 1 ms back: no attempt
+/// goes before its slot, so the sends keep the rate and burst to within the
+/// way back. (Placing a slot from the moment of asking sent the slow ones
+/// up to 40 ms early: 31 calls in 2.56 s, where rate x time + burst is
+/// 30.6.)
+#[tokio::test(start_paused = true)]
+async fn a_slow_way_to_the_shared_state_never_sends_before_the_slot() {
+    let settings = ten_a_second();
+    let ways = [Duration::ZERO, Duration::from_millis(40)];
+    let rate = InProcessRate::with_ways(&ways, Duration::from_millis(1));
+    let inner = Scripted::always(ok());
+    let limits = replicas(&settings, &rate, 2);
+    allocate_all(&settings, &limits, &inner, 30).await;
+    assert_eq!(inner.calls(), 60);
+    // 40 ms of uncertainty is within the slack (50 ms): nothing rebooked.
+    assert_eq!(rate.booked(), 60);
+    assert_within_rate_late(&inner, RATE, BURST, Duration::from_millis(1));
+}
+
+/// Bookings whose way there takes 80 ms, more than the slack (half of
+/// 100 ms): where the slot falls cannot be known closely enough, so each
+/// attempt gives its slot up twice and is then refused with RetryInfo,
+/// unsent, rather than risk bunching sends.
+#[tokio::test(start_paused = true)]
+async fn a_slot_that_cannot_be_placed_within_the_slack_is_refused_unsent() {
+    let settings = ten_a_second();
+    let rate = InProcessRate::with_ways(&[Duration::from_millis(80)], Duration::from_millis(1));
+    let inner = Scripted::always(ok());
+    let limits = replicas(&settings, &rate, 1);
+    let service = stacks(&settings, &limits, &inner).remove(0);
+    let error = service
+        .oneshot(TestRequest::new(ALLOCATE))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::RateLimited { retry_after, .. } if retry_after == Duration::from_millis(100)),
+        "{error:?}"
+    );
+    assert_eq!(inner.calls(), 0, "never sent");
+    assert_eq!(rate.booked(), 1 + shared::MAX_REBOOKINGS as usize);
+    assert!(
+        !is_retryable(&error, ALLOCATE),
+        "refused, not retried by the stack"
     );
 }
 
