@@ -38,7 +38,8 @@
 //! uncertainty ([`SharedSlot`]); the attempt goes at the latest the slot
 //! can be, never before it, and a slot it may have missed by more than the
 //! slack (half an interval) is given up and another booked, twice at most,
-//! then refused, so that neither early nor late sends bunch past the rate.
+//! then refused (a read takes the local fallback below), so that neither
+//! early nor late sends bunch past the rate.
 //! A slot the answer came too late for is refused. Refused: `RateLimited
 //! { retry_after }` as above. When the shared state cannot be reached, an allocation ([`Lane::Allocation`]) fails closed
 //! with `SharedStateUnavailable`, nothing sent, never retried. Reads keep
@@ -229,8 +230,10 @@ impl Booking {
     /// time: the booking's way there or back was slow, or the process was
     /// starved): then the slot is given up and another booked, at most
     /// [`shared::MAX_REBOOKINGS`] times; a slot still not kept after that
-    /// is refused (`RateLimited`, nothing sent), since going late could
-    /// bunch sends past the account's rate and burst.
+    /// is refused to an allocation (`RateLimited`, nothing sent), since
+    /// going late could bunch sends past the account's rate and burst, and
+    /// a read books the local fallback, as when the shared state cannot be
+    /// reached.
     fn on_time(&self, earliest: Instant) -> Step {
         let Some(fleet) = self.admission.fleet() else {
             return Step::Go;
@@ -247,12 +250,16 @@ impl Booking {
             tracing::debug!(
                 op = self.op.name,
                 late_ms = late.as_millis(),
-                "no shared rate-limit slot could be kept on time; refused"
+                "no shared rate-limit slot could be kept on time"
             );
-            return Step::Fail(ProviderError::RateLimited {
-                op: self.op,
-                retry_after: fleet.interval(),
-            });
+            return match self.lane {
+                Lane::Allocation => Step::Fail(ProviderError::RateLimited {
+                    op: self.op,
+                    retry_after: fleet.interval(),
+                }),
+                // As when the shared state cannot be reached.
+                Lane::Read => self.local_account(true),
+            };
         }
         self.rebooked.set(rebooked + 1);
         tracing::debug!(

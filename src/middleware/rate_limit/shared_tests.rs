@@ -129,16 +129,19 @@ async fn a_slow_way_to_the_shared_state_never_sends_before_the_slot() {
 
 /// Bookings whose way there takes 80 ms, more than the slack (half of
 /// 100 ms): where the slot falls cannot be known closely enough, so each
-/// attempt gives its slot up twice and is then refused with RetryInfo,
-/// unsent, rather than risk bunching sends.
+/// allocation gives its slot up twice and is then refused with RetryInfo,
+/// unsent, rather than risk bunching sends; a read takes the local
+/// fallback.
 #[tokio::test(start_paused = true)]
-async fn a_slot_that_cannot_be_placed_within_the_slack_is_refused_unsent() {
+async fn a_slot_that_cannot_be_placed_within_the_slack_refuses_an_allocation_and_a_read_goes_local()
+{
     let settings = ten_a_second();
     let rate = InProcessRate::with_ways(&[Duration::from_millis(80)], Duration::from_millis(1));
     let inner = Scripted::always(ok());
     let limits = replicas(&settings, &rate, 1);
     let service = stacks(&settings, &limits, &inner).remove(0);
     let error = service
+        .clone()
         .oneshot(TestRequest::new(ALLOCATE))
         .await
         .unwrap_err();
@@ -152,6 +155,13 @@ async fn a_slot_that_cannot_be_placed_within_the_slack_is_refused_unsent() {
         !is_retryable(&error, ALLOCATE),
         "refused, not retried by the stack"
     );
+
+    // A read books the local fallback instead, as when the shared state
+    // cannot be reached, and is sent.
+    let read = TestRequest::new(READ).lane(Lane::Read);
+    assert!(service.oneshot(read).await.is_ok());
+    assert_eq!(inner.calls(), 1);
+    assert_eq!(rate.booked(), 2 * (1 + shared::MAX_REBOOKINGS as usize));
 }
 
 /// The admission rule on the shared path: 100 allocations with 2 s
