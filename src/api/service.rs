@@ -106,7 +106,10 @@ impl IpAllocationService {
             })?;
         let description = valid.provider.description();
         let provider = description.name.clone();
-        facts.provider(&provider);
+        // The configured name, when the request left it to the default.
+        if provider != request.provider {
+            facts.provider(&provider);
+        }
         entry.provider.clone_from(&provider);
         entry.provider_kind = description.kind.as_str();
         entry.params = valid.spec.canonical_params().into_iter().collect();

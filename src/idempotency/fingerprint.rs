@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -37,10 +38,17 @@ pub const HASH_BYTES: usize = 32;
 /// The parameters of one allocation request, as a hash (equality) and a
 /// summary (for messages). Two fingerprints are equal exactly when their
 /// hashes are.
+/// Cloned into every change of a key's record: the summary is shared, not
+/// copied.
 #[derive(Clone)]
 pub struct Fingerprint {
     /// SHA-256 of the canonical encoding.
     hash: [u8; HASH_BYTES],
+    named: Arc<Named>,
+}
+
+/// What a fingerprint names, for messages.
+struct Named {
     /// Provider name, as given.
     provider: String,
     /// Parameters sorted by name (stable), values abbreviated when long.
@@ -75,8 +83,10 @@ impl Fingerprint {
             .collect();
         Fingerprint {
             hash,
-            provider: provider.to_owned(),
-            params,
+            named: Arc::new(Named {
+                provider: provider.to_owned(),
+                params,
+            }),
         }
     }
 
@@ -88,8 +98,7 @@ impl Fingerprint {
     ) -> Self {
         Fingerprint {
             hash,
-            provider,
-            params,
+            named: Arc::new(Named { provider, params }),
         }
     }
 
@@ -105,18 +114,18 @@ impl Fingerprint {
 
     /// The provider name the request was for.
     pub fn provider(&self) -> &str {
-        &self.provider
+        &self.named.provider
     }
 
     /// The parameters sorted by name; long values are abbreviated.
     pub fn params(&self) -> &[(String, String)] {
-        &self.params
+        &self.named.params
     }
 
     /// A one-line human summary, e.g. `provider=zl zone=SEL-A amount=2`.
     pub fn summary(&self) -> String {
-        let mut out = format!("provider={}", display_value(&self.provider));
-        for (name, value) in &self.params {
+        let mut out = format!("provider={}", display_value(self.provider()));
+        for (name, value) in self.params() {
             out.push(' ');
             out.push_str(name);
             out.push('=');
@@ -136,11 +145,11 @@ impl Fingerprint {
             return Vec::new();
         }
         let mut out = Vec::new();
-        if self.provider != other.provider {
+        if self.provider() != other.provider() {
             out.push("provider".to_owned());
         }
-        let mine = by_name(&self.params);
-        let theirs = by_name(&other.params);
+        let mine = by_name(self.params());
+        let theirs = by_name(other.params());
         let mut names: Vec<&str> = mine.keys().chain(theirs.keys()).copied().collect();
         names.sort_unstable();
         names.dedup();

@@ -140,6 +140,11 @@ impl CallFacts {
 
 /// At most [`MAX_FIELD_CHARS`] characters, control characters replaced.
 fn bounded(text: &str) -> String {
+    // The usual field: short, printable ASCII or text without C1 controls
+    // (all of them start with byte 0xC2 in UTF-8), copied as it is.
+    if text.len() <= MAX_FIELD_CHARS && !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return text.to_owned();
+    }
     let mut out: String = text
         .chars()
         .take(MAX_FIELD_CHARS)
@@ -294,6 +299,17 @@ mod tests {
         let b = bounded(&long);
         assert_eq!(b.chars().count(), MAX_FIELD_CHARS + 3);
         assert_eq!(bounded("a\nb\u{1b}[31m"), "a?b?[31m");
+        // At the bound exactly: whole; one over: cut and marked.
+        let at = "k".repeat(MAX_FIELD_CHARS);
+        assert_eq!(bounded(&at), at);
+        assert_eq!(bounded(&format!("{at}k")), format!("{at}..."));
+        // DEL and the C1 controls are replaced; other text is kept, counted
+        // in characters, not bytes.
+        assert_eq!(bounded("a\u{7f}b\u{85}c\u{9f}"), "a?b?c?");
+        assert_eq!(bounded("¢ é 日本"), "¢ é 日本");
+        let wide = "日".repeat(MAX_FIELD_CHARS);
+        assert_eq!(bounded(&wide), wide);
+        assert_eq!(bounded(&format!("{wide}日")), format!("{wide}..."));
         let facts = CallFacts::default();
         let many: Vec<pb::Allocation> = (0..150)
             .map(|i| pb::Allocation {
