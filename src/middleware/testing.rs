@@ -299,8 +299,8 @@ pub fn malformed(op: Operation, http_status: u16) -> ProviderError {
 /// and answering after a way back (`round_trip` halved, or as set with
 /// [`InProcessRate::with_ways`]). It answers as a database would, with the
 /// slot known only between the booking's sending and its answer's
-/// arrival. It can be made unreachable, and can
-/// claim to be usable when it is not.
+/// arrival. It can be made unreachable, and can claim to be usable when it
+/// is not.
 #[derive(Debug, Clone, Default)]
 pub struct InProcessRate {
     state: Arc<Mutex<RateState>>,

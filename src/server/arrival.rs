@@ -12,8 +12,9 @@
 //! complete, so a slot is taken only by a call whose message arrived (one
 //! that came with its headers, the usual case, is taken as it is: no timer,
 //! no copy). A body that is not complete within
-//! `server.request_body_timeout_ms` of the headers gets DEADLINE_EXCEEDED with reason `REQUEST_BODY_TIMEOUT` (the
-//! stream then ends; nothing was done). Reading stops at
+//! `server.request_body_timeout_ms` of the headers gets DEADLINE_EXCEEDED
+//! with reason `REQUEST_BODY_TIMEOUT` (the stream then ends; nothing was
+//! done). Reading stops at
 //! `server.max_request_bytes` plus the 5-byte gRPC frame header: what comes
 //! after is passed on unread, so tonic refuses an oversized message as it
 //! always has. Reflection (a bidirectional stream) passes through untouched.

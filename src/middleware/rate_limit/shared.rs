@@ -95,8 +95,9 @@ pub struct SharedAccount {
 /// The least [`Fleet::slack`] that is checked.
 const MIN_SLACK: Duration = Duration::from_millis(2);
 
-/// Most times one attempt gives a late slot up and books again; then it is
-/// refused rather than go late or wait on.
+/// Most times one attempt gives a late slot up and books again; then,
+/// rather than go late or wait on, an allocation is refused and a read
+/// books the local fallback.
 pub(super) const MAX_REBOOKINGS: u8 = 2;
 
 #[derive(Debug)]
