@@ -102,6 +102,17 @@ impl DatabaseClock {
         Some(LocalSpan { earliest, latest })
     }
 
+    /// The latest moment of the database's clock (µs since the epoch) that
+    /// is surely no later than `at` on this clock, by what is known `now`:
+    /// a slot the database places no later than this comes by `at`.
+    /// `None` before any reading (or beyond either clock).
+    pub fn surely_by(&self, at: Instant, now: Instant) -> Option<i64> {
+        let now_us = self.local_us(now)?;
+        let bounds = *self.bounds.lock().unwrap_or_else(|e| e.into_inner());
+        let (lo, _) = bounds?.aged(now_us);
+        self.local_us(at)?.checked_add(lo)
+    }
+
     fn local_us(&self, at: Instant) -> Option<i64> {
         let since = at.checked_duration_since(self.base)?;
         i64::try_from(since.as_micros()).ok()

@@ -190,3 +190,32 @@ fn readings_beyond_any_clock_are_refused() {
         .unwrap();
     assert!(span.earliest <= span.latest);
 }
+
+#[test]
+fn a_moment_surely_by_a_local_one_is_never_after_it() {
+    let clock = DatabaseClock::new();
+    assert_eq!(
+        clock.surely_by(at(&clock, 5_000), at(&clock, 5_000)),
+        None,
+        "nothing read yet"
+    );
+    let mut ways = Ways {
+        state: 9,
+        fast_every: 7,
+        n: 0,
+    };
+    for k in 0..200 {
+        let t = 1_000_000 + k * 5_000;
+        booking(&clock, OFFSET, t, ways.next(), 0);
+        let now = at(&clock, t + 200_000);
+        let by = at(&clock, t + 1_000_000);
+        let db = clock.surely_by(by, now).unwrap();
+        // The database reads `db` at local db - OFFSET: no later than `by`,
+        // and (readings this tight) within a millisecond of it.
+        let local = db - OFFSET;
+        assert!(local <= t + 1_000_000, "booking {k}: {local}");
+        if k > 10 {
+            assert!(local > t + 1_000_000 - 1_000, "booking {k}: {local}");
+        }
+    }
+}

@@ -22,11 +22,16 @@ use crate::middleware::{SharedBooking, SharedRate, SharedRateError, SharedSlot};
 /// that start on the database's clock, and how long the statement had run
 /// when its answer was ready (the wait for the account's row lock
 /// included), read after `ipalloc_book` returned (PL/pgSQL materializes its
-/// rows first).
+/// rows first). The longest delay is `$4` (µs, negative: any) or, once
+/// the database's clock is known here, counted in the statement from `$5`:
+/// the latest slot on the database's clock, so that a wait for a pooled
+/// connection or for the statement to start does not move the slot past
+/// what the caller's deadline allows.
 const BOOK: &str = "SELECT booked, delay_us, \
      floor(extract(epoch FROM now()) * 1000000)::bigint, \
      greatest(0, floor(extract(epoch FROM clock_timestamp() - now()) * 1000000))::bigint \
-     FROM ipalloc_book($1, $2, $3, $4)";
+     FROM ipalloc_book($1, $2, $3, CASE WHEN $5::bigint IS NULL THEN $4::bigint \
+         ELSE greatest(0, $5::bigint - floor(extract(epoch FROM now()) * 1000000)::bigint) END)";
 
 /// Bookings on the fleet database.
 #[derive(Debug, Clone)]
@@ -62,16 +67,38 @@ impl SharedRateLimiter {
         tolerance: Duration,
         max_delay: Option<Duration>,
     ) -> Result<Result<SharedSlot, Duration>, ClusterError> {
+        self.book_from(Instant::now(), account, interval, tolerance, max_delay)
+            .await
+    }
+
+    /// [`SharedRateLimiter::book`], `max_delay` counted from `asked`.
+    async fn book_from(
+        &self,
+        asked: Instant,
+        account: &str,
+        interval: Duration,
+        tolerance: Duration,
+        max_delay: Option<Duration>,
+    ) -> Result<Result<SharedSlot, Duration>, ClusterError> {
         let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         let interval_us = micros(interval).max(1);
         let tolerance_us = micros(tolerance);
         let max_delay_us = max_delay.map_or(-1, micros);
+        let latest_slot_us: Option<i64> = max_delay
+            .and_then(|max| asked.checked_add(max))
+            .and_then(|latest| self.clock.surely_by(latest, Instant::now()));
         let (row, sent) = self
             .db
             .query_one_sent(
                 "rate limit",
                 BOOK,
-                &[&account, &interval_us, &tolerance_us, &max_delay_us],
+                &[
+                    &account,
+                    &interval_us,
+                    &tolerance_us,
+                    &max_delay_us,
+                    &latest_slot_us,
+                ],
             )
             .await?;
         let arrived = Instant::now();
@@ -113,9 +140,9 @@ impl SharedRate for SharedRateLimiter {
         tolerance: Duration,
         max_delay: Option<Duration>,
     ) -> BoxFuture<'static, Result<SharedBooking, SharedRateError>> {
-        let (this, account) = (self.clone(), account.to_owned());
+        let (this, account, asked) = (self.clone(), account.to_owned(), Instant::now());
         Box::pin(async move {
-            SharedRateLimiter::book(&this, &account, interval, tolerance, max_delay)
+            this.book_from(asked, &account, interval, tolerance, max_delay)
                 .await
                 .map_err(|e| SharedRateError(e.to_string()))
         })

@@ -271,10 +271,13 @@ impl Asked {
     /// The booked `slot`, if the attempt still fits in it: a slot the
     /// answer came too late for is refused like one that never fitted
     /// (booked, and left unused), unless the attempt was admitted and the
-    /// slot is now. The attempt goes at the slot's latest time on this
-    /// clock (or now, if that has passed): never before the slot; a slot
-    /// already past when the answer comes is checked against the slack
-    /// (see `Fleet::slack`).
+    /// slot is now. The fit is judged from the slot's earliest time, as the
+    /// shared state judged `max_delay` on its own clock: judged from the
+    /// latest, a slot booked at the edge of the deadline would be refused
+    /// here, and left unused, for the booking's round trip. The attempt
+    /// goes at the slot's latest time on this clock (or now, if that has
+    /// passed): never before the slot; a slot already past when the answer
+    /// comes is checked against the slack (see `Fleet::slack`).
     pub(super) fn slot(
         &self,
         op: Operation,
@@ -283,7 +286,7 @@ impl Asked {
         now: Instant,
     ) -> Result<SharedSlot, ProviderError> {
         if (self.admitted && slot.latest <= now)
-            || fits(slot.latest.max(now), self.reserve, deadline)
+            || fits(slot.earliest.max(now), self.reserve, deadline)
         {
             Ok(slot)
         } else {
