@@ -528,7 +528,10 @@ async fn the_shared_rate_limit_books_a_burst_then_one_slot_per_interval() {
         .await
         .unwrap()
         .unwrap();
-    assert!(within.latest - asked <= wait + interval, "{within:?} vs {wait:?}");
+    assert!(
+        within.latest - asked <= wait + interval,
+        "{within:?} vs {wait:?}"
+    );
     let wait = wait + interval;
     let asked = Instant::now();
     let next = rate
