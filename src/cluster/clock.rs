@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::middleware::SharedSlot;
+
 /// The most a clock is slewed, in parts per million (the kernel's limit
 /// for NTP adjustments): how fast a bound of the offset ages.
 const DRIFT_PPM: i64 = 500;
@@ -54,19 +56,6 @@ impl Bounds {
     }
 }
 
-/// Where a moment of the database's clock lies on this process's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalSpan {
-    pub earliest: Instant,
-    pub latest: Instant,
-}
-
-impl Default for DatabaseClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl DatabaseClock {
     pub fn new() -> Self {
         DatabaseClock {
@@ -77,10 +66,11 @@ impl DatabaseClock {
 
     /// Takes in a reading `db_us` of the database's clock (µs since the
     /// epoch) made at some moment between `sent` and `by` on this clock,
-    /// and answers where the database moment `at_us` lies on this clock,
-    /// by everything read so far. `None`: beyond what this clock can
+    /// and answers where the database moment `at_us` lies on this clock
+    /// (between the span's `earliest` and `latest`), by everything read so
+    /// far. `None`: beyond what this clock can
     /// represent (or `by` before `sent`).
-    pub fn place(&self, db_us: i64, sent: Instant, by: Instant, at_us: i64) -> Option<LocalSpan> {
+    pub fn place(&self, db_us: i64, sent: Instant, by: Instant, at_us: i64) -> Option<SharedSlot> {
         let sent_us = self.local_us(sent)?;
         let by_us = self.local_us(by)?.max(sent_us);
         // The reading came after `sent` and before `by`.
@@ -99,7 +89,7 @@ impl DatabaseClock {
         // The moment is at_us - offset on this clock.
         let earliest = self.instant(at_us.checked_sub(hi)?)?;
         let latest = self.instant(at_us.checked_sub(lo)?)?;
-        Some(LocalSpan { earliest, latest })
+        Some(SharedSlot { earliest, latest })
     }
 
     /// The latest moment of the database's clock (µs since the epoch) that

@@ -17,6 +17,14 @@ struct Ways {
 }
 
 impl Ways {
+    fn new(seed: u64, fast_every: u64) -> Self {
+        Ways {
+            state: seed,
+            fast_every,
+            n: 0,
+        }
+    }
+
     fn next(&mut self) -> (i64, i64) {
         self.n += 1;
         if self.fast_every > 0 && self.n.is_multiple_of(self.fast_every) {
@@ -45,7 +53,7 @@ fn booking(
     t: i64,
     (there, back): (i64, i64),
     delay: i64,
-) -> (LocalSpan, Instant) {
+) -> (SharedSlot, Instant) {
     let reading = t + there + offset;
     let span = clock
         .place(
@@ -58,7 +66,15 @@ fn booking(
     (span, at(clock, t + there + delay))
 }
 
-fn width(span: &LocalSpan) -> Duration {
+/// The span of booking `k` holds the true moment.
+fn assert_holds(span: &SharedSlot, truth: Instant, k: i64) {
+    assert!(
+        span.earliest <= truth && truth <= span.latest,
+        "booking {k}: {span:?}"
+    );
+}
+
+fn width(span: &SharedSlot) -> Duration {
     span.latest - span.earliest
 }
 
@@ -77,19 +93,12 @@ fn one_reading_places_the_moment_within_its_round_trip() {
 #[test]
 fn spans_always_hold_the_truth_and_tighten_to_the_fastest_round_trip() {
     let clock = DatabaseClock::new();
-    let mut ways = Ways {
-        state: 7,
-        fast_every: 50,
-        n: 0,
-    };
+    let mut ways = Ways::new(7, 50);
     let mut widest_after_fast = Duration::ZERO;
     for k in 0..2_000 {
         let t = 1_000_000 + k * 5_000;
         let (span, truth) = booking(&clock, OFFSET, t, ways.next(), 25_000);
-        assert!(
-            span.earliest <= truth && truth <= span.latest,
-            "booking {k}: {span:?}"
-        );
+        assert_holds(&span, truth, k);
         if k >= 50 {
             widest_after_fast = widest_after_fast.max(width(&span));
         }
@@ -107,18 +116,11 @@ fn spans_always_hold_the_truth_and_tighten_to_the_fastest_round_trip() {
 #[test]
 fn without_a_fast_round_trip_spans_stay_as_wide_as_the_round_trips() {
     let clock = DatabaseClock::new();
-    let mut ways = Ways {
-        state: 11,
-        fast_every: 0,
-        n: 0,
-    };
+    let mut ways = Ways::new(11, 0);
     for k in 0..500 {
         let t = 1_000_000 + k * 5_000;
         let (span, truth) = booking(&clock, OFFSET, t, ways.next(), 0);
-        assert!(
-            span.earliest <= truth && truth <= span.latest,
-            "booking {k}: {span:?}"
-        );
+        assert_holds(&span, truth, k);
         // The tightest bound on each side comes from some reading: never
         // narrower than the shortest way there plus the shortest way back.
         assert!(width(&span) >= Duration::from_millis(40), "{span:?}");
@@ -128,41 +130,27 @@ fn without_a_fast_round_trip_spans_stay_as_wide_as_the_round_trips() {
 #[test]
 fn a_slewed_clock_stays_within_the_aged_bounds() {
     let clock = DatabaseClock::new();
-    let mut ways = Ways {
-        state: 3,
-        fast_every: 500,
-        n: 0,
-    };
+    let mut ways = Ways::new(3, 500);
     // The database's clock runs 400 ppm fast (within the 500 allowed):
     // readings are seconds apart, so only the aging keeps the truth in.
     for k in 0..300 {
         let t = 1_000_000 + k * 1_000_000;
         let offset = OFFSET + t * 400 / 1_000_000;
         let (span, truth) = booking(&clock, offset, t, ways.next(), 10_000);
-        assert!(
-            span.earliest <= truth && truth <= span.latest,
-            "booking {k}: {span:?}"
-        );
+        assert_holds(&span, truth, k);
     }
 }
 
 #[test]
 fn a_stepped_clock_is_learned_anew() {
     let clock = DatabaseClock::new();
-    let mut ways = Ways {
-        state: 5,
-        fast_every: 10,
-        n: 0,
-    };
+    let mut ways = Ways::new(5, 10);
     for k in 0..100 {
         let t = 1_000_000 + k * 10_000;
         // At booking 50 the database's clock steps 2 s back.
         let offset = if k < 50 { OFFSET } else { OFFSET - 2_000_000 };
         let (span, truth) = booking(&clock, offset, t, ways.next(), 5_000);
-        assert!(
-            span.earliest <= truth && truth <= span.latest,
-            "booking {k}: {span:?}"
-        );
+        assert_holds(&span, truth, k);
         if k > 60 {
             assert!(
                 width(&span) < Duration::from_millis(1),
@@ -199,11 +187,7 @@ fn a_moment_surely_by_a_local_one_is_never_after_it() {
         None,
         "nothing read yet"
     );
-    let mut ways = Ways {
-        state: 9,
-        fast_every: 7,
-        n: 0,
-    };
+    let mut ways = Ways::new(9, 7);
     for k in 0..200 {
         let t = 1_000_000 + k * 5_000;
         booking(&clock, OFFSET, t, ways.next(), 0);

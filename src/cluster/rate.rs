@@ -113,17 +113,10 @@ impl SharedRateLimiter {
         }
         let held = Duration::from_micros(u64::try_from(held_us).unwrap_or(0));
         // The statement began after `sent` and `held` before the answer.
-        let by = arrived.checked_sub(held).unwrap_or(sent).max(sent);
+        let by = arrived.checked_sub(held).unwrap_or(sent);
         let slot = start_us.saturating_add(delay_us.max(0));
         // A slot beyond this clock's range is booked and left unused.
-        Ok(self
-            .clock
-            .place(start_us, sent, by, slot)
-            .map(|span| SharedSlot {
-                earliest: span.earliest,
-                latest: span.latest,
-            })
-            .ok_or(delay))
+        Ok(self.clock.place(start_us, sent, by, slot).ok_or(delay))
     }
 
     /// Whether the database answered its last statement.

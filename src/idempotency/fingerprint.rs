@@ -38,6 +38,7 @@ pub const HASH_BYTES: usize = 32;
 /// The parameters of one allocation request, as a hash (equality) and a
 /// summary (for messages). Two fingerprints are equal exactly when their
 /// hashes are.
+///
 /// Cloned into every change of a key's record: the summary is shared, not
 /// copied.
 #[derive(Clone)]

@@ -39,10 +39,11 @@
 //! can be, never before it, and a slot it may have missed by more than the
 //! slack (half an interval) is given up and another booked, twice at most,
 //! then refused (a read takes the local fallback below), so that neither
-//! early nor late sends bunch past the rate.
-//! A slot the answer came too late for is refused. Refused: `RateLimited
-//! { retry_after }` as above. When the shared state cannot be reached, an allocation ([`Lane::Allocation`]) fails closed
-//! with `SharedStateUnavailable`, nothing sent, never retried. Reads keep
+//! early nor late sends bunch past the rate. A slot the answer came too
+//! late for is refused. Refused: `RateLimited { retry_after }` as above.
+//! When the shared state cannot be reached, an allocation
+//! ([`Lane::Allocation`]) fails closed with `SharedStateUnavailable`,
+//! nothing sent, never retried. Reads keep
 //! working: their read share is a local limiter at this replica's part of
 //! it (divided by the configured replica count, bursts at least 1), and
 //! they book the account's slot on the shared limiter while it is
