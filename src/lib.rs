@@ -19,6 +19,7 @@
 //! - `admin`: the admin listener (`/metrics`, `/live`, `/ready`) and the
 //!   metrics every part of the gateway records.
 //! - `bounded`: bounded, escaped text for answers and logs.
+//! - `runtime`: the async runtime (one worker thread unless told otherwise).
 
 pub mod admin;
 pub mod api;
@@ -33,6 +34,7 @@ pub mod inventory;
 pub mod logging;
 pub mod middleware;
 pub mod provider;
+pub mod runtime;
 pub mod sandbox;
 pub mod server;
 pub mod spend;

@@ -3,6 +3,7 @@
 //! start-up leads to a clean exit), loads and checks the configuration, sets
 //! up logging, and serves until a signal.
 
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use ipalloc_gateway::admin::{AdminServer, Readiness};
 use ipalloc_gateway::config::{self, Config};
 use ipalloc_gateway::emulator::{ApiReading, FaultConfig, RepeatAllocation};
-use ipalloc_gateway::{logging, sandbox, server};
+use ipalloc_gateway::{logging, runtime, sandbox, server};
 
 /// The allocator of the whole process (see Cargo.toml).
 #[global_allocator]
@@ -54,6 +55,19 @@ struct Cli {
     /// in-process on loopback and serve providers `aliyun` and `zenlayer`.
     #[arg(long, conflicts_with = "config")]
     sandbox: bool,
+
+    /// Threads that run the gateway's calls (tokio workers), 1 to 256. One
+    /// serves more than ten thousand calls a second at the least CPU per
+    /// call; a shared service answering many reads may raise it.
+    #[arg(
+        long,
+        global = true,
+        env = "IPALLOC_WORKER_THREADS",
+        default_value_t = NonZeroUsize::MIN,
+        value_parser = worker_threads,
+        value_name = "N"
+    )]
+    worker_threads: NonZeroUsize,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -162,7 +176,7 @@ fn main() -> ExitCode {
                 },
                 repeat_allocation: aliyun_repeat,
             };
-            let Some((runtime, signals)) = runtime_with_signals() else {
+            let Some((runtime, signals)) = runtime_with_signals(cli.worker_threads) else {
                 return ExitCode::FAILURE;
             };
             return block_on(&runtime, emulate(options, signals));
@@ -173,7 +187,7 @@ fn main() -> ExitCode {
         return check_config(&cli);
     }
     // Handlers first: from here on SIGINT/SIGTERM end the process cleanly.
-    let Some((runtime, signals)) = runtime_with_signals() else {
+    let Some((runtime, signals)) = runtime_with_signals(cli.worker_threads) else {
         return ExitCode::FAILURE;
     };
     if cli.sandbox {
@@ -211,6 +225,18 @@ fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     block_on(&runtime, run(config, signals))
+}
+
+/// `--worker-threads`: a whole number from 1 to
+/// [`runtime::MAX_WORKER_THREADS`].
+fn worker_threads(text: &str) -> Result<NonZeroUsize, String> {
+    let bound = runtime::MAX_WORKER_THREADS;
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=bound).contains(n))
+        .and_then(NonZeroUsize::new)
+        .ok_or_else(|| format!("must be a whole number from 1 to {bound}"))
 }
 
 /// Environment variables the command line reads (`IPALLOC_CONFIG`, ...):
@@ -290,7 +316,7 @@ fn migrate(cli: &Cli) -> ExitCode {
         eprintln!("error: migrate needs a [cluster] postgres_url (fleet mode)");
         return ExitCode::from(2);
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime::build(cli.worker_threads) {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -317,8 +343,10 @@ fn migrate(cli: &Cli) -> ExitCode {
 }
 
 /// A runtime with the signal handlers installed in it.
-fn runtime_with_signals() -> Option<(tokio::runtime::Runtime, server::Signals)> {
-    let runtime = match tokio::runtime::Runtime::new() {
+fn runtime_with_signals(
+    worker_threads: NonZeroUsize,
+) -> Option<(tokio::runtime::Runtime, server::Signals)> {
+    let runtime = match runtime::build(worker_threads) {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -98,6 +98,7 @@ pub async fn start(
     store: Store,
     log_level: &str,
     postgres_url: Option<&str>,
+    worker_threads: u16,
 ) -> Result<Started, BoxError> {
     let dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -164,6 +165,8 @@ pub async fn start(
     let child = command
         .arg("--config")
         .arg(&config_path)
+        .arg("--worker-threads")
+        .arg(worker_threads.to_string())
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -65,15 +65,20 @@ type BoxError = Box<dyn Error + Send + Sync>;
 fn main() -> Result<ExitCode, BoxError> {
     let args = Args::parse();
     args.check()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     match &args.serve_floor {
         Some(provider) => {
-            runtime.block_on(floor::serve(provider))?;
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(usize::from(args.worker_threads))
+                .enable_all()
+                .build()?
+                .block_on(floor::serve(provider))?;
             Ok(ExitCode::SUCCESS)
         }
-        None => runtime.block_on(bench(&args)),
+        // The load and the fake provider: tokio's default (one worker per core).
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(bench(&args)),
     }
 }
 
@@ -106,7 +111,10 @@ async fn run(
         measure: args.measure(),
         max_calls: args.max_calls,
     };
-    print!("{}", report::header(plan.measure, plan.warm_up));
+    print!(
+        "{}",
+        report::header(plan.measure, plan.warm_up, args.worker_threads)
+    );
     let mut starts: Vec<report::Start> = Vec::new();
     let mut results: Vec<(Scenario, Vec<LevelRow>)> = Vec::new();
     let mut fleet: Vec<FleetRun> = Vec::new();
@@ -114,7 +122,11 @@ async fn run(
     for scenario in &args.scenarios {
         eprintln!("running {} ...", scenario.name());
         let mut floor = Command::new(std::env::current_exe()?);
-        floor.arg("--serve-floor").arg(&provider.url);
+        floor
+            .arg("--serve-floor")
+            .arg(&provider.url)
+            .arg("--worker-threads")
+            .arg(args.worker_threads.to_string());
         let floor = Target::connect(Server::spawn_announcing(floor)?).await?;
         let database = match scenario.store {
             Store::Postgres => {
@@ -130,6 +142,7 @@ async fn run(
             scenario.store,
             &args.gateway_log,
             database.map(|d| d.url.as_str()),
+            args.worker_threads,
         )
         .await?;
         starts.push(report::Start {

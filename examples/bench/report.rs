@@ -59,7 +59,7 @@ impl LevelRow {
 }
 
 /// The heading: machine, kernel, CPU, date, and what the run does.
-pub fn header(measure: Duration, warm_up: Duration) -> String {
+pub fn header(measure: Duration, warm_up: Duration, worker_threads: u16) -> String {
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -78,7 +78,8 @@ pub fn header(measure: Duration, warm_up: Duration) -> String {
          - date: {date}\n- machine: {nproc} CPUs ({cpu}), Linux {}\n\
          - load: closed loop over one HTTP/2 connection, {:.1} s per level after {:.1} s of \
          warm-up; fake provider and client in the bench process, floor and gateway in \
-         child processes of their own (CPU from /proc/PID/stat)\n",
+         child processes of their own (CPU from /proc/PID/stat), {worker_threads} worker \
+         thread(s) each\n",
         kernel.trim(),
         measure.as_secs_f64(),
         warm_up.as_secs_f64(),

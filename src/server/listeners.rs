@@ -111,7 +111,10 @@ impl Listeners {
                 Some(tls) if tls.mutual() => "mtls",
                 Some(_) => "on",
             };
-            tracing::info!(%address, tls, "ipalloc-gateway listening");
+            // The runtime's own count (`--worker-threads`): what serves calls.
+            let worker_threads =
+                tokio::runtime::Handle::try_current().map_or(0, |h| h.metrics().num_workers());
+            tracing::info!(%address, tls, worker_threads, "ipalloc-gateway listening");
         }
         if let Some(unix) = &self.unix {
             tracing::info!(path = %unix.path().display(), "serving the API on a Unix socket");
