@@ -118,6 +118,9 @@ async fn one_access_line_per_rpc_with_every_field() {
 async fn no_colours_when_stderr_is_a_file() {
     let (log, _) = run_calls("format = \"text\"").await;
     assert!(log.contains("ipalloc_gateway::access: rpc"), "{log}");
+    // Text fields as they are, unquoted.
+    assert!(log.contains(" peer=127.0.0.1:"), "{log}");
+    assert!(log.contains(" code=OK "), "{log}");
     assert!(
         !log.contains('\u{1b}'),
         "escape codes in a log file:\n{log}"

@@ -160,7 +160,7 @@ async fn idle_connections_are_closed_and_busy_ones_are_not() {
     .await;
     let (idle_client, idle_driver) = h2_connect(gateway.addr).await;
     let (mut busy_client, busy_driver) = h2_connect(gateway.addr).await;
-    let mut open = header_only_streams(&mut busy_client, gateway.addr, 1).await;
+    let mut open = header_only_streams(&mut busy_client, gateway.addr, 3).await;
     let closed = tokio::time::timeout(EVENTUALLY, idle_driver)
         .await
         .expect("the idle connection is closed");
@@ -173,10 +173,19 @@ async fn idle_connections_are_closed_and_busy_ones_are_not() {
         !busy_driver.is_finished(),
         "a connection with an open stream is not idle"
     );
-    let (response, mut body) = open.remove(0);
-    body.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
-        .unwrap();
-    assert_eq!(grpc_status(response).await.0, "0");
+    // Its streams end one by one (3 open, 2, 1, none): once the last has
+    // ended, it is idle and closed in its turn.
+    for (response, mut body) in open {
+        assert!(!busy_driver.is_finished(), "closed with streams open");
+        body.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+            .unwrap();
+        assert_eq!(grpc_status(response).await.0, "0");
+    }
+    let closed = tokio::time::timeout(EVENTUALLY, busy_driver)
+        .await
+        .expect("the connection whose streams all ended is closed when idle");
+    assert!(closed.unwrap().is_ok(), "closed with a GOAWAY, not reset");
+    drop(busy_client);
 }
 
 /// Reads until the server closes the connection (EOF or reset).

@@ -38,6 +38,22 @@ pub const MAX_FIELD_CHARS: usize = 128;
 /// Most EIPs listed in one line (one AllocateIp makes at most 100).
 pub const MAX_EIPS: usize = 100;
 
+/// The client's address as the access line shows it (empty on a Unix
+/// socket), formatted once per connection; the connection puts it in every
+/// request's extensions.
+#[derive(Clone, Debug, Default)]
+pub struct PeerAddress(Arc<str>);
+
+impl PeerAddress {
+    pub fn of(remote: Option<std::net::SocketAddr>) -> PeerAddress {
+        PeerAddress(remote.map_or_else(|| Arc::from(""), |a| Arc::from(a.to_string())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// What a handler learned about its call, for the access line.
 #[derive(Clone, Default, Debug)]
 pub struct CallFacts(Arc<Mutex<Facts>>);
@@ -174,12 +190,17 @@ impl<S: GrpcService> Around<S, http::Request<Body>> for AccessLog {
             start: Instant::now(),
             api: path.starts_with("/ipalloc."),
             method: bounded(path),
-            peer: request
-                .extensions()
-                .get::<TcpConnectInfo>()
-                .and_then(TcpConnectInfo::remote_addr)
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
+            peer: match request.extensions().get::<PeerAddress>() {
+                Some(shown) => shown.clone(),
+                // A request that did not come through our connections
+                // (an in-process service in tests).
+                None => PeerAddress::of(
+                    request
+                        .extensions()
+                        .get::<TcpConnectInfo>()
+                        .and_then(TcpConnectInfo::remote_addr),
+                ),
+            },
             facts,
         };
         let future = inner.call(request);
@@ -202,7 +223,7 @@ struct Line {
     start: Instant,
     api: bool,
     method: String,
-    peer: String,
+    peer: PeerAddress,
     facts: CallFacts,
 }
 
@@ -237,7 +258,7 @@ impl Line {
                     code = %code_name(code),
                     reason = %reason,
                     latency_ms,
-                    peer = %self.peer,
+                    peer = %self.peer.as_str(),
                     caller = %facts.caller,
                     provider = %facts.provider,
                     idempotency_key = %facts.idempotency_key,
@@ -322,6 +343,15 @@ mod tests {
         let eips = facts.take().eips;
         assert_eq!(eips.matches('=').count(), MAX_EIPS);
         assert!(eips.ends_with(",+50 more"), "{eips}");
+    }
+
+    #[test]
+    fn a_peer_address_is_the_socket_address_or_empty() {
+        let v4: std::net::SocketAddr = "127.0.0.1:5150".parse().unwrap();
+        let v6: std::net::SocketAddr = "[::1]:443".parse().unwrap();
+        assert_eq!(PeerAddress::of(Some(v4)).as_str(), "127.0.0.1:5150");
+        assert_eq!(PeerAddress::of(Some(v6)).as_str(), "[::1]:443");
+        assert_eq!(PeerAddress::of(None).as_str(), "");
     }
 
     #[tokio::test]

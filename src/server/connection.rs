@@ -33,6 +33,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
+
+use crate::logging::access::PeerAddress;
 use tower::Service;
 
 use super::body::{Hook, Hooked};
@@ -114,6 +116,8 @@ pub async fn serve<S>(
         inner: service,
         open_streams: Arc::new(streams_tx),
         peer: client.clone(),
+        // Formatted once per connection, not once per call.
+        shown: PeerAddress::of(tcp.as_ref().and_then(TcpConnectInfo::remote_addr)),
         tcp,
         health_only: settings.health_only,
     };
@@ -201,6 +205,7 @@ struct Tracked<S> {
     inner: S,
     open_streams: Arc<watch::Sender<usize>>,
     peer: Peer,
+    shown: PeerAddress,
     tcp: Option<TcpConnectInfo>,
     health_only: bool,
 }
@@ -212,15 +217,24 @@ struct StreamGuard(Arc<watch::Sender<usize>>);
 impl Hook for StreamGuard {}
 
 impl StreamGuard {
+    /// The connection's loop only cares whether any stream is open: it is
+    /// woken when the count leaves or reaches zero, not on every stream
+    /// (which cost two wake-ups of the loop per call).
     fn new(counter: &Arc<watch::Sender<usize>>) -> Self {
-        counter.send_modify(|open| *open += 1);
+        counter.send_if_modified(|open| {
+            *open += 1;
+            *open == 1
+        });
         StreamGuard(Arc::clone(counter))
     }
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.send_modify(|open| *open = open.saturating_sub(1));
+        self.0.send_if_modified(|open| {
+            *open = open.saturating_sub(1);
+            *open == 0
+        });
     }
 }
 
@@ -240,6 +254,7 @@ where
         let guard = StreamGuard::new(&self.open_streams);
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(self.peer.clone());
+        request.extensions_mut().insert(self.shown.clone());
         if let Some(tcp) = &self.tcp {
             request.extensions_mut().insert(tcp.clone());
         }
