@@ -160,7 +160,7 @@ async fn idle_connections_are_closed_and_busy_ones_are_not() {
     .await;
     let (idle_client, idle_driver) = h2_connect(gateway.addr).await;
     let (mut busy_client, busy_driver) = h2_connect(gateway.addr).await;
-    let mut open = header_only_streams(&mut busy_client, gateway.addr, 3).await;
+    let open = header_only_streams(&mut busy_client, gateway.addr, 3).await;
     let closed = tokio::time::timeout(EVENTUALLY, idle_driver)
         .await
         .expect("the idle connection is closed");
