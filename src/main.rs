@@ -63,7 +63,7 @@ struct Cli {
         long,
         global = true,
         env = "IPALLOC_WORKER_THREADS",
-        default_value_t = NonZeroUsize::MIN,
+        default_value_t = runtime::DEFAULT_WORKER_THREADS,
         value_parser = worker_threads,
         value_name = "N"
     )]

@@ -21,18 +21,19 @@
 use std::num::NonZeroUsize;
 
 /// Worker threads when nothing else is said.
-pub const DEFAULT_WORKER_THREADS: usize = 1;
+pub const DEFAULT_WORKER_THREADS: NonZeroUsize = NonZeroUsize::MIN;
 
 /// Most worker threads `--worker-threads` accepts (each has a stack of its
 /// own; more than the host's cores only adds hand-overs).
 pub const MAX_WORKER_THREADS: usize = 256;
 
 /// Builds the runtime: `worker_threads` workers (at most
-/// [`MAX_WORKER_THREADS`]), I/O and timers enabled.
+/// [`MAX_WORKER_THREADS`]), I/O and timers enabled. Its threads, the
+/// workers and the blocking pool's, are named `ipalloc-runtime`.
 pub fn build(worker_threads: NonZeroUsize) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(worker_threads.get().min(MAX_WORKER_THREADS))
-        .thread_name("ipalloc-worker")
+        .thread_name("ipalloc-runtime")
         .enable_all()
         .build()
 }
