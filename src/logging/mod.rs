@@ -1,5 +1,6 @@
 //! Logging: the tracing subscriber (text or JSON on stderr, written in
-//! batches: [`stderr`]) and the access log ([`access`]).
+//! batches: [`stderr`]; text fields by [`fields`]) and the access log
+//! ([`access`]).
 //!
 //! ANSI colours are used only when stderr is a terminal (and `NO_COLOR` is
 //! unset): a log file or a collector gets plain text. `log.level` is checked
@@ -7,6 +8,7 @@
 //! the name of a target, after which nothing at all is logged.
 
 pub mod access;
+pub mod fields;
 pub mod stderr;
 
 use std::io::IsTerminal;
@@ -88,7 +90,7 @@ pub fn init(config: &LogConfig) -> Result<stderr::StderrGuard, LogError> {
     let installed = if config.json {
         builder.json().try_init()
     } else {
-        builder.try_init()
+        builder.fmt_fields(fields::PlainFields).try_init()
     };
     installed
         .map(|()| guard)
