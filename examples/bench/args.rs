@@ -63,7 +63,12 @@ pub struct Args {
     /// Worker threads of the floor's and the gateway's runtimes (the
     /// gateway's `--worker-threads`; the same number for both, so that the
     /// ratios compare the work per call, not the scheduler).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u16)
+            .range(1..=ipalloc_gateway::runtime::MAX_WORKER_THREADS as i64)
+    )]
     pub worker_threads: u16,
     /// Internal: serve the floor against this fake provider URL.
     #[arg(long, hide = true)]

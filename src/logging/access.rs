@@ -24,7 +24,6 @@ use http_body::Body as HttpBody;
 use tokio::time::Instant;
 use tonic::Code;
 use tonic::body::Body;
-use tonic::transport::server::TcpConnectInfo;
 use tonic_types::StatusExt;
 
 use crate::admin::metrics::{CallTimer, Metrics};
@@ -190,17 +189,12 @@ impl<S: GrpcService> Around<S, http::Request<Body>> for AccessLog {
             start: Instant::now(),
             api: path.starts_with("/ipalloc."),
             method: bounded(path),
-            peer: match request.extensions().get::<PeerAddress>() {
-                Some(shown) => shown.clone(),
-                // A request that did not come through our connections
-                // (an in-process service in tests).
-                None => PeerAddress::of(
-                    request
-                        .extensions()
-                        .get::<TcpConnectInfo>()
-                        .and_then(TcpConnectInfo::remote_addr),
-                ),
-            },
+            // Every request comes through `server::connection`, which puts it there.
+            peer: request
+                .extensions()
+                .get::<PeerAddress>()
+                .cloned()
+                .unwrap_or_default(),
             facts,
         };
         let future = inner.call(request);

@@ -76,16 +76,16 @@ impl PlainVisitor<'_> {
 }
 
 impl Visit for PlainVisitor<'_> {
+    /// As `DefaultVisitor` does: a string is its `Debug` (quoted), except
+    /// the message, written as it is.
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.result.is_err() {
+        if field.name() == "message" {
+            if self.result.is_ok() {
+                self.delegate(field, |v| v.record_str(field, value));
+            }
             return;
         }
-        if Self::is_special(field.name()) {
-            return self.delegate(field, |v| v.record_str(field, value));
-        }
-        self.result = self
-            .name(field.name())
-            .and_then(|()| write!(self.writer, "{value:?}"));
+        self.record_debug(field, &value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
