@@ -185,9 +185,8 @@ impl Allocator {
             Ok(settled) => {
                 if settled != before {
                     // Replays answer the best-known state, not the first one.
-                    self.record_progress(description, &key, &fingerprint, &settled)
-                        .await;
-                    self.note_settled(description, &settled).await;
+                    Box::pin(self.record_progress(description, &key, &fingerprint, &settled)).await;
+                    Box::pin(self.note_settled(description, &settled)).await;
                 }
                 Ok(settled)
             }
@@ -249,16 +248,18 @@ impl Allocator {
             Begin::Completed(bytes) => {
                 CallFacts::current().replayed();
                 metrics_of(description).replayed();
-                return self
-                    .replay(
-                        provider,
-                        key,
-                        fingerprint,
-                        &bytes,
-                        &owned.ctx(),
-                        just_written,
-                    )
-                    .await;
+                // Boxed (as the wait's record updates): a replay's state is
+                // not carried, and copied, in every new key's future.
+                let ctx = owned.ctx();
+                return Box::pin(self.replay(
+                    provider,
+                    key,
+                    fingerprint,
+                    &bytes,
+                    &ctx,
+                    just_written,
+                ))
+                .await;
             }
             Begin::Mismatch { stored } => {
                 metrics_of(description).key_conflict();

@@ -14,6 +14,10 @@
 //! leases and accounts (its keys are per gateway).
 //!
 //! The spend ledger (`crate::spend`) lives where the records do.
+//!
+//! The fleet database's calls are awaited boxed (one allocation beside a
+//! round trip): unboxed, their large futures would make every single-node
+//! call's future as large, copied at each level of the allocation flow.
 
 use std::time::{Duration, SystemTime};
 
@@ -90,8 +94,7 @@ impl Records {
                     reason: "its schema is not migrated to this gateway's version yet".to_owned(),
                 })
             }
-            Records::Shared(shared) => shared
-                .claim(account, key, fingerprint)
+            Records::Shared(shared) => Box::pin(shared.claim(account, key, fingerprint))
                 .await
                 .map_err(unavailable),
         }
@@ -169,7 +172,7 @@ impl Records {
                 written(
                     key,
                     "complete",
-                    retried(write, until_for(until, lease)).await,
+                    Box::pin(retried(write, until_for(until, lease))).await,
                 )?;
                 Ok(Completed {
                     inventory_recorded: rows.is_some(),
@@ -217,7 +220,7 @@ impl Records {
         match (self, lease) {
             (Records::Shared(shared), Some(lease)) => {
                 let write = || shared.mark_unknown(account, key, lease, fingerprint);
-                let result = retried(write, until_for(until, lease)).await;
+                let result = Box::pin(retried(write, until_for(until, lease))).await;
                 written(key, "mark unknown", result)
             }
             (Records::Shared(_), None) => Err(no_lease(key, "mark unknown")),
@@ -242,7 +245,7 @@ impl Records {
             (Records::Shared(shared), Some(lease)) => written(
                 key,
                 "mark attempt",
-                shared.mark_attempt(account, key, lease).await,
+                Box::pin(shared.mark_attempt(account, key, lease)).await,
             ),
             (Records::Shared(_), None) => Err(no_lease(key, "mark attempt")),
             (Records::Local(store), _) => {
@@ -262,7 +265,8 @@ impl Records {
     ) -> Result<(), StoreError> {
         match (self, lease) {
             (Records::Shared(shared), Some(lease)) => {
-                written(key, "release", shared.release(account, key, lease).await)
+                let result = Box::pin(shared.release(account, key, lease)).await;
+                written(key, "release", result)
             }
             (Records::Shared(_), None) => Err(no_lease(key, "release")),
             (Records::Local(store), _) => store.release_async(key).await,
@@ -273,7 +277,7 @@ impl Records {
     /// key, so the next call anywhere takes it over at once.
     pub async fn end_lease(&self, account: &str, key: &str, lease: &Lease) {
         if let Records::Shared(shared) = self
-            && let Err(e) = shared.end_lease(account, key, lease).await
+            && let Err(e) = Box::pin(shared.end_lease(account, key, lease)).await
         {
             tracing::warn!(error = %e, key = %key, "could not give up a lease; it will run out");
         }
@@ -295,9 +299,7 @@ impl Records {
                     .await
             }
             Records::Shared(shared) => {
-                match shared
-                    .refresh_completed(account, key, fingerprint, response)
-                    .await
+                match Box::pin(shared.refresh_completed(account, key, fingerprint, response)).await
                 {
                     Ok(true) => Ok(()),
                     Ok(false) => Err(StoreError::Conflict {
@@ -321,8 +323,7 @@ impl Records {
     ) -> Result<SpendOutcome, StoreError> {
         match self {
             Records::Local(store) => store.reserve_spend_async(request, clock.now()).await,
-            Records::Shared(shared) => shared
-                .reserve_spend(request, clock.ahead())
+            Records::Shared(shared) => Box::pin(shared.reserve_spend(request, clock.ahead()))
                 .await
                 .map_err(unavailable),
         }
@@ -337,8 +338,7 @@ impl Records {
     ) -> Result<SpendOutcome, StoreError> {
         match self {
             Records::Local(store) => store.check_spend(request, clock.now()),
-            Records::Shared(shared) => shared
-                .check_spend(request, clock.ahead())
+            Records::Shared(shared) => Box::pin(shared.check_spend(request, clock.ahead()))
                 .await
                 .map_err(unavailable),
         }
@@ -348,8 +348,7 @@ impl Records {
     pub async fn release_spend(&self, account: &str, key: &str) -> Result<(), StoreError> {
         match self {
             Records::Local(store) => store.release_spend_async(account, key).await,
-            Records::Shared(shared) => shared
-                .release_spend(account, key)
+            Records::Shared(shared) => Box::pin(shared.release_spend(account, key))
                 .await
                 .map_err(unavailable),
         }
@@ -359,7 +358,9 @@ impl Records {
     pub async fn get(&self, account: &str, key: &str) -> Result<Option<Record>, StoreError> {
         match self {
             Records::Local(store) => store.get(key, SystemTime::now()),
-            Records::Shared(shared) => shared.get(account, key).await.map_err(unavailable),
+            Records::Shared(shared) => Box::pin(shared.get(account, key))
+                .await
+                .map_err(unavailable),
         }
     }
 

@@ -29,6 +29,10 @@
 //! On a file, `record`, `update`, `page` and `purge_released` run on
 //! tokio's blocking threads (each is a write transaction with an fsync, or
 //! a scan); `get` and `len` are one short read, as the store's own lookups.
+//!
+//! The fleet database's calls are awaited boxed: their futures (a pooled
+//! connection, a statement) are large, and unboxed every in-memory call's
+//! future would be as large, copied at each level of the allocation flow.
 
 pub mod encode;
 mod file;
@@ -194,7 +198,7 @@ impl Inventory {
                 Ok(())
             }
             Inventory::File(f) => blocking(f, move |f| f.record(entries)).await,
-            Inventory::Shared(s) => s.record(&entries).await,
+            Inventory::Shared(s) => Box::pin(s.record(&entries)).await,
         }
     }
 
@@ -216,7 +220,7 @@ impl Inventory {
                 let (account, allocations) = (account.to_owned(), allocations.to_vec());
                 blocking(f, move |f| f.update(&account, &allocations, seen)).await
             }
-            Inventory::Shared(s) => s.update(account, allocations, seen).await,
+            Inventory::Shared(s) => Box::pin(s.update(account, allocations, seen)).await,
         }
     }
 
@@ -225,7 +229,7 @@ impl Inventory {
         match self {
             Inventory::Memory(m) => Ok(m.get(account, id)),
             Inventory::File(f) => f.get(account, id),
-            Inventory::Shared(s) => s.get(account, id).await,
+            Inventory::Shared(s) => Box::pin(s.get(account, id)).await,
         }
     }
 
@@ -246,7 +250,7 @@ impl Inventory {
                 let (filter, after) = (filter.clone(), after.cloned());
                 blocking(f, move |f| f.page(&filter, after.as_ref(), limit, scan)).await
             }
-            Inventory::Shared(s) => s.page(filter, after, limit, scan).await,
+            Inventory::Shared(s) => Box::pin(s.page(filter, after, limit, scan)).await,
         }
     }
 
@@ -255,7 +259,7 @@ impl Inventory {
         match self {
             Inventory::Memory(m) => Ok(m.purge_released(before)),
             Inventory::File(f) => blocking(f, move |f| f.purge_released(before)).await,
-            Inventory::Shared(s) => s.purge_released(before).await,
+            Inventory::Shared(s) => Box::pin(s.purge_released(before)).await,
         }
     }
 
@@ -264,7 +268,7 @@ impl Inventory {
         match self {
             Inventory::Memory(m) => Ok(m.len()),
             Inventory::File(f) => f.len(),
-            Inventory::Shared(s) => s.len().await,
+            Inventory::Shared(s) => Box::pin(s.len()).await,
         }
     }
 
