@@ -81,6 +81,8 @@ pub struct Allocator {
 /// What the caller asked besides the allocation itself.
 pub struct Request {
     pub valid: ValidAllocate,
+    /// Of `valid.spec` under the account's name (see [`fingerprint`]).
+    pub fingerprint: Fingerprint,
     /// The caller's configured name (`None` when authorization is off).
     pub caller: Option<String>,
     pub wait: bool,
@@ -95,6 +97,7 @@ impl Allocator {
     ) -> Result<pb::AllocateIpResponse, Status> {
         let Request {
             valid,
+            fingerprint,
             caller,
             wait,
             wait_timeout,
@@ -106,7 +109,6 @@ impl Allocator {
             .idempotency_key
             .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4().simple()));
         CallFacts::current().idempotency_key(&key);
-        let fingerprint = fingerprint(&description.name, &valid.spec);
         let ctx = CallContext {
             deadline,
             idempotency_key: Some(key.clone()),

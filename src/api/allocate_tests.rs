@@ -238,10 +238,12 @@ impl Flow {
     /// AllocateIp with `key`.
     async fn call_with(&self, key: &str, wait: bool) -> Result<pb::AllocateIpResponse, Status> {
         let provider: Arc<dyn Provider> = Arc::clone(&self.fake) as Arc<dyn Provider>;
+        let spec = AllocateSpec::Zenlayer(zenlayer_allocate());
         let request = Request {
+            fingerprint: super::fingerprint(&provider.description().name, &spec),
             valid: ValidAllocate {
                 provider,
-                spec: AllocateSpec::Zenlayer(zenlayer_allocate()),
+                spec,
                 idempotency_key: Some(key.to_owned()),
             },
             caller: None,

@@ -9,7 +9,7 @@ use tonic::{Request, Status};
 
 use super::error;
 use crate::auth::{Callers, Identified, Rpc};
-use crate::logging::access::CallFacts;
+use crate::logging::access::{CallFacts, PeerAddress};
 use crate::provider::ProviderDescription;
 use crate::server::peer::Peer;
 
@@ -85,6 +85,10 @@ pub(super) fn provider(
 
 /// The peer's address (`ip:port`), empty when unknown (a Unix socket).
 pub(super) fn peer_address<T>(request: &Request<T>) -> String {
+    // Formatted once per connection by `server::connection`.
+    if let Some(shown) = request.extensions().get::<PeerAddress>() {
+        return shown.as_str().to_owned();
+    }
     request
         .remote_addr()
         .or_else(|| request.extensions().get::<Peer>().and_then(|p| p.remote))

@@ -18,6 +18,7 @@ use super::allocate::{self, Allocator};
 use super::{authorize, convert, deadline, error, follow, validate};
 use crate::audit::{AllocationEntry, Audit};
 use crate::auth::{Callers, Identified, Rpc};
+use crate::idempotency::Fingerprint;
 use crate::logging::access::CallFacts;
 use crate::pb;
 use crate::pb::ip_allocation_server::IpAllocation;
@@ -112,7 +113,11 @@ impl IpAllocationService {
         }
         entry.provider.clone_from(&provider);
         entry.provider_kind = description.kind.as_str();
-        entry.params = valid.spec.canonical_params().into_iter().collect();
+        // Made once: the fingerprint hashes them, then the audit line keeps
+        // them (moved, not copied).
+        let canonical = valid.spec.canonical_params();
+        let fingerprint = Fingerprint::new(&provider, &canonical);
+        entry.params = canonical.into_iter().collect();
         entry.addresses = u64::from(valid.spec.addresses());
         authorize::provider(who.as_ref(), Rpc::AllocateIp, description)?;
         if request.validate_only {
@@ -126,6 +131,7 @@ impl IpAllocationService {
             .clone()
             .scope(Box::pin(self.allocator.allocate(allocate::Request {
                 valid,
+                fingerprint,
                 caller: who.as_ref().map(|who| who.name().to_owned()),
                 wait: request.wait,
                 wait_timeout,

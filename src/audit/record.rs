@@ -77,6 +77,11 @@ impl EipEntry {
 /// `text`, at most [`MAX_FIELD_BYTES`], control characters replaced.
 pub(crate) fn field(text: &str) -> String {
     let cut = truncate(text, MAX_FIELD_BYTES);
+    // Printable ASCII (nearly every field) is kept as it is, without
+    // decoding and re-encoding it a character at a time.
+    if cut.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return cut.into_owned();
+    }
     cut.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
@@ -84,12 +89,7 @@ pub(crate) fn field(text: &str) -> String {
 
 /// Now, as the audit trail writes times.
 fn now() -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::now_utc()
-        .format(format)
-        .unwrap_or_default()
+    crate::logging::clock::utc_millis(std::time::SystemTime::now())
 }
 
 impl AllocationEntry {
@@ -210,5 +210,7 @@ mod tests {
         assert_eq!(err.reason, "GATEWAY_OVERLOADED");
         assert!(err.eips.is_empty() && err.provider_request_ids.is_empty());
         assert_eq!(field(&"x\n".repeat(1000)).len(), MAX_FIELD_BYTES);
+        assert_eq!(field("eip-1 ~"), "eip-1 ~");
+        assert_eq!(field("a\u{7f}b\u{85}c\u{1b}d é"), "a?b?c?d é");
     }
 }

@@ -422,7 +422,7 @@ impl SharedRecords {
 fn flatten(fingerprint: &Fingerprint) -> Vec<&str> {
     let mut out = Vec::with_capacity(fingerprint.params().len() * 2);
     for (name, value) in fingerprint.params() {
-        out.push(name.as_str());
+        out.push(name.as_ref());
         out.push(value.as_str());
     }
     out

@@ -16,6 +16,7 @@
 //! [`Fingerprint::differences`] never names a parameter that is empty on one
 //! side and absent on the other.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -53,7 +54,9 @@ struct Named {
     /// Provider name, as given.
     provider: String,
     /// Parameters sorted by name (stable), values abbreviated when long.
-    params: Vec<(String, String)>,
+    /// A new fingerprint's names are the static ones of the providers'
+    /// canonical parameters, borrowed; a stored one's are read back.
+    params: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Fingerprint {
@@ -61,8 +64,8 @@ impl Fingerprint {
     /// parameters. The order of differently named parameters does not matter
     /// (they are sorted by name); repeated names keep their relative order.
     /// Put no secrets in: the summary is stored and shown in errors.
-    pub fn new(provider: &str, canonical_params: &[(&str, String)]) -> Self {
-        let mut sorted: Vec<(&str, &str)> = canonical_params
+    pub fn new(provider: &str, canonical_params: &[(&'static str, String)]) -> Self {
+        let mut sorted: Vec<(&'static str, &str)> = canonical_params
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
@@ -80,7 +83,7 @@ impl Fingerprint {
 
         let params = sorted
             .iter()
-            .map(|(name, value)| ((*name).to_owned(), abbreviate(value)))
+            .map(|(name, value)| (Cow::Borrowed(*name), abbreviate(value)))
             .collect();
         Fingerprint {
             hash,
@@ -97,6 +100,10 @@ impl Fingerprint {
         provider: String,
         params: Vec<(String, String)>,
     ) -> Self {
+        let params = params
+            .into_iter()
+            .map(|(name, value)| (Cow::Owned(name), value))
+            .collect();
         Fingerprint {
             hash,
             named: Arc::new(Named { provider, params }),
@@ -119,7 +126,7 @@ impl Fingerprint {
     }
 
     /// The parameters sorted by name; long values are abbreviated.
-    pub fn params(&self) -> &[(String, String)] {
+    pub fn params(&self) -> &[(Cow<'static, str>, String)] {
         &self.named.params
     }
 
@@ -190,10 +197,10 @@ fn put_field(hasher: &mut Sha256, bytes: &[u8]) {
 }
 
 /// Non-empty values by name (an empty value counts as absent).
-fn by_name(params: &[(String, String)]) -> BTreeMap<&str, Vec<&str>> {
+fn by_name<'a>(params: &'a [(Cow<'static, str>, String)]) -> BTreeMap<&'a str, Vec<&'a str>> {
     let mut map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, value) in params.iter().filter(|(_, value)| !value.is_empty()) {
-        map.entry(name.as_str()).or_default().push(value.as_str());
+        map.entry(name.as_ref()).or_default().push(value.as_str());
     }
     map
 }
@@ -230,8 +237,9 @@ fn display_value(value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn fp(provider: &str, params: &[(&str, &str)]) -> Fingerprint {
-        let owned: Vec<(&str, String)> = params.iter().map(|(n, v)| (*n, v.to_string())).collect();
+    fn fp(provider: &str, params: &[(&'static str, &str)]) -> Fingerprint {
+        let owned: Vec<(&'static str, String)> =
+            params.iter().map(|(n, v)| (*n, v.to_string())).collect();
         Fingerprint::new(provider, &owned)
     }
 

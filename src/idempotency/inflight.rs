@@ -36,7 +36,8 @@ struct Shared {
 #[derive(Default)]
 struct Slots {
     next_id: u64,
-    by_key: HashMap<String, Slot>,
+    /// Keyed by a seeded foldhash (the keys are the callers').
+    by_key: HashMap<String, Slot, foldhash::quality::RandomState>,
 }
 
 struct Slot {

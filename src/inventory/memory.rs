@@ -60,7 +60,7 @@ struct Tables {
     /// an entry inline would cost 11/6 of its 360 bytes.
     by_order: BTreeMap<Cursor, Box<Entry>>,
     /// (account, id) to the entry's created time (with them, its cursor).
-    by_id: HashMap<(String, String), u64>,
+    by_id: HashMap<(String, String), u64, foldhash::quality::RandomState>,
     /// The released entries, oldest release first.
     released: BTreeSet<(SystemTime, Cursor)>,
     /// Counted bytes of every entry ([`entry_bytes`]).

@@ -1,6 +1,6 @@
 //! Logging: the tracing subscriber (text or JSON on stderr, written in
-//! batches: [`stderr`]; text fields by [`fields`]) and the access log
-//! ([`access`]).
+//! batches: [`stderr`]; text fields by [`fields`]; timestamps by [`clock`])
+//! and the access log ([`access`]).
 //!
 //! ANSI colours are used only when stderr is a terminal (and `NO_COLOR` is
 //! unset): a log file or a collector gets plain text. `log.level` is checked
@@ -8,6 +8,7 @@
 //! the name of a target, after which nothing at all is logged.
 
 pub mod access;
+pub mod clock;
 pub mod fields;
 pub mod stderr;
 
@@ -86,6 +87,7 @@ pub fn init(config: &LogConfig) -> Result<stderr::StderrGuard, LogError> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_timer(clock::LogTimer)
         .with_ansi(ansi);
     let installed = if config.json {
         builder.json().try_init()

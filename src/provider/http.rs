@@ -48,6 +48,12 @@ pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, Provider
         .connect_timeout(settings.connect_timeout)
         .pool_idle_timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("ipalloc-gateway/", env!("CARGO_PKG_VERSION")))
+        // reqwest's own retries are of HTTP/2 protocol refusals only, and
+        // reqwest is built without HTTP/2 here: they can never happen, but
+        // their policy copies every request (headers, extensions) in case.
+        // Retries are the provider stack's (`retry` layer), which knows
+        // whether a call may be repeated.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .build()
         .map_err(|e| ProviderError::Internal(format!("building HTTP client: {}", e.without_url())))
 }

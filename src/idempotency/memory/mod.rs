@@ -21,8 +21,9 @@
 //!   Completed records leave in completion order (expiry counts from
 //!   completion; eviction takes the oldest), so whole segments empty out and
 //!   are freed; a segment is freed when its last live record goes.
-//! - The table (`hashbrown::HashTable`, keyed by a `RandomState` hash of the
-//!   key, which callers control) holds one small slot per record.
+//! - The table (`hashbrown::HashTable`, keyed by a per-process seeded
+//!   foldhash of the key, which callers control) holds one small slot per
+//!   record.
 //!
 //! # What is counted ([`Usage::bytes`])
 //!
@@ -140,13 +141,12 @@ impl Backend for MemoryBackend {
         let mut guard = self.lock()?;
         let state = &mut *guard;
         let hash = state.hash(key);
-        let current = state
-            .find(hash, key)
-            .map(|slot| slot.record(&state.segments));
-        let old_heap = match state.find(hash, key) {
+        let found = state.find(hash, key);
+        let old_heap = match found {
             Some(Slot::Heap(bytes)) => heap_bytes(bytes.len()),
             _ => 0,
         };
+        let current = found.map(|slot| slot.record(&state.segments));
         let exists = current.is_some();
         let (bytes, admission) = match decide(current)? {
             Write::Keep => return Ok(()),

@@ -6,7 +6,9 @@
 //! The layout of a heap record and of the table is described in the parent
 //! module.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::quality::RandomState;
 use std::mem::size_of;
 
 use hashbrown::HashTable;
@@ -120,7 +122,7 @@ impl State {
     pub(super) fn new(segment_size: usize) -> Self {
         State {
             table: HashTable::new(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             segments: Segments::new(segment_size),
             heap: 0,
         }

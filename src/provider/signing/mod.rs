@@ -19,7 +19,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::provider::error::ProviderError;
 
-pub use digest::{hmac_sha1, hmac_sha256, sha256_hex};
+pub use digest::{hmac_sha1, hmac_sha256, lower_hex, sha256_hex};
 pub use endpoint::{EndpointError, host_header, parse_base_url};
 
 /// Why a request could not be signed. Never carries a header's value: it
@@ -56,6 +56,19 @@ impl Header {
             .map_err(|_| SigningError::InvalidHeaderValue(name.clone()))?;
         value.set_sensitive(sensitive);
         Ok(Header { name, value })
+    }
+
+    /// A header whose value is one of the gateway's constants: not copied,
+    /// and free to clone (the HTTP client keeps a copy of every header).
+    pub fn fixed(name: HeaderName, value: &'static str) -> Result<Header, SigningError> {
+        // The bytes `HeaderValue::from_static` accepts (it panics on others).
+        if !value.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t') {
+            return Err(SigningError::InvalidHeaderValue(name));
+        }
+        Ok(Header {
+            name,
+            value: HeaderValue::from_static(value),
+        })
     }
 
     pub fn name(&self) -> &HeaderName {
@@ -181,6 +194,29 @@ mod tests {
         let mut url = Url::parse("http://h/path").unwrap();
         SigningInstructions::new(None, vec![]).apply_to(&mut url, &mut HeaderMap::new());
         assert_eq!(url.as_str(), "http://h/path");
+    }
+
+    #[test]
+    fn a_fixed_header_is_the_header_new_makes_and_refuses_what_it_refuses() {
+        let name = HeaderName::from_static("x-zc-service");
+        for value in ["bmc", "application/json", "a\tb", ""] {
+            assert_eq!(
+                Header::fixed(name.clone(), value).unwrap(),
+                Header::new(name.clone(), value, false).unwrap(),
+                "{value:?}"
+            );
+        }
+        for value in ["a\nb", "a\rb", "\u{7f}", "\0"] {
+            assert!(
+                Header::new(name.clone(), value, false).is_err(),
+                "{value:?}"
+            );
+            assert_eq!(
+                Header::fixed(name.clone(), value),
+                Err(SigningError::InvalidHeaderValue(name.clone())),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@ use super::canonical::{canonical_headers, canonical_query};
 use super::{SignableRequest, Stamp, X_ACS_ACTION, X_ACS_VERSION};
 use crate::provider::aliyun::{API_VERSION, AliyunCredentials};
 use crate::provider::signing::{
-    Header, SigningError, SigningInstructions, SigningOutput, hmac_sha256, host_header, sha256_hex,
+    Header, SigningError, SigningInstructions, SigningOutput, hmac_sha256, host_header, lower_hex,
+    sha256_hex,
 };
 
 /// The V3 algorithm name, first word of `Authorization` and of the
@@ -104,7 +105,7 @@ pub fn sign_v3<V: AsRef<str>>(
 
     let hashed_canonical_request = sha256_hex(canonical_request.as_bytes());
     let string_to_sign = format!("{V3_ALGORITHM}\n{hashed_canonical_request}");
-    let signature = hex::encode(hmac_sha256(
+    let signature = lower_hex(&hmac_sha256(
         access_key_secret.as_bytes(),
         string_to_sign.as_bytes(),
     ));

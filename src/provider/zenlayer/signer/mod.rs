@@ -59,7 +59,7 @@ pub struct SignableRequest<'a> {
     /// The URL it goes to (its host is signed).
     pub url: &'a Url,
     /// The API action (`AllocateEipAddresses`), sent as `X-ZC-Action`.
-    pub action: &'a str,
+    pub action: &'static str,
     /// The body, byte for byte as sent.
     pub body: &'a [u8],
 }
@@ -92,12 +92,12 @@ pub fn sign(
     });
     let authorization = authorization_header(params.access_key_id, &signature);
     let headers = vec![
-        Header::new(CONTENT_TYPE, CONTENT_TYPE_JSON, false)?,
-        Header::new(X_ZC_ACTION, request.action, false)?,
+        Header::fixed(CONTENT_TYPE, CONTENT_TYPE_JSON)?,
+        Header::fixed(X_ZC_ACTION, request.action)?,
         Header::new(X_ZC_VERSION, params.api_version, false)?,
-        Header::new(X_ZC_SERVICE, SERVICE, false)?,
+        Header::fixed(X_ZC_SERVICE, SERVICE)?,
         Header::new(X_ZC_TIMESTAMP, &timestamp, false)?,
-        Header::new(X_ZC_SIGNATURE_METHOD, ALGORITHM, false)?,
+        Header::fixed(X_ZC_SIGNATURE_METHOD, ALGORITHM)?,
         Header::new(AUTHORIZATION, &authorization, true)?,
     ];
     Ok(SigningOutput::new(

@@ -4,7 +4,7 @@
 
 use super::ALGORITHM;
 use super::canonical::{SIGNED_HEADERS, canonical_request, hashed_payload};
-use crate::provider::signing::{hmac_sha256, sha256_hex};
+use crate::provider::signing::{hmac_sha256, lower_hex, sha256_hex};
 
 /// Everything one signature covers.
 #[derive(Clone, Copy)]
@@ -30,7 +30,7 @@ pub fn string_to_sign(timestamp: &str, hashed_canonical_request: &str) -> String
 /// Lowercase hex HMAC-SHA256 of the string to sign, keyed with the raw
 /// access key password.
 pub fn signature(access_key_password: &str, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(
+    lower_hex(&hmac_sha256(
         access_key_password.as_bytes(),
         string_to_sign.as_bytes(),
     ))
