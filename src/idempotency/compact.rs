@@ -27,6 +27,7 @@
 //! and that nothing follows the record: bad bytes are an error, never a panic
 //! or a wrong record.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::fingerprint::{Fingerprint, HASH_BYTES};
@@ -142,10 +143,10 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Record, String> {
     if count > (reader.remaining() / 3) as u64 {
         return Err(format!("parameter count {count} exceeds the record"));
     }
-    let mut params: Vec<(String, String)> = Vec::with_capacity(count as usize);
+    let mut params: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let shared = usize::try_from(reader.varint()?).unwrap_or(usize::MAX);
-        let previous = params.last().map_or("", |(name, _)| name.as_str());
+        let previous = params.last().map_or("", |(name, _)| name.as_ref());
         let prefix = previous
             .as_bytes()
             .get(..shared)
@@ -159,9 +160,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Record, String> {
             return Err("parameters are not in name order".to_owned());
         }
         let value = reader.string()?;
-        params.push((name, value));
+        params.push((Cow::Owned(name), value));
     }
-    let fingerprint = Fingerprint::from_parts(hash, provider, params);
+    let fingerprint = Fingerprint::from_named_parts(hash, provider, params);
     let record = match state {
         IN_FLIGHT => Record::InFlight {
             fingerprint,

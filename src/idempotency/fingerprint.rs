@@ -104,6 +104,15 @@ impl Fingerprint {
             .into_iter()
             .map(|(name, value)| (Cow::Owned(name), value))
             .collect();
+        Fingerprint::from_named_parts(hash, provider, params)
+    }
+
+    /// [`Fingerprint::from_parts`] without converting the names.
+    pub(crate) fn from_named_parts(
+        hash: [u8; HASH_BYTES],
+        provider: String,
+        params: Vec<(Cow<'static, str>, String)>,
+    ) -> Self {
         Fingerprint {
             hash,
             named: Arc::new(Named { provider, params }),

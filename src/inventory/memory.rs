@@ -31,7 +31,7 @@
 //! `examples/memory.rs` reports RSS minus these bytes and the store's: it
 //! stays within a few MiB of idle at 100,000 entries.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::mem::size_of;
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -60,7 +60,7 @@ struct Tables {
     /// an entry inline would cost 11/6 of its 360 bytes.
     by_order: BTreeMap<Cursor, Box<Entry>>,
     /// (account, id) to the entry's created time (with them, its cursor).
-    by_id: HashMap<(String, String), u64, foldhash::quality::RandomState>,
+    by_id: hashbrown::HashMap<(String, String), u64, foldhash::quality::RandomState>,
     /// The released entries, oldest release first.
     released: BTreeSet<(SystemTime, Cursor)>,
     /// Counted bytes of every entry ([`entry_bytes`]).
@@ -140,15 +140,25 @@ pub(super) fn entry_bytes(entry: &Entry) -> u64 {
         + released
 }
 
+/// An `(account, id)` key looked up without building it: hashes as
+/// `(String, String)` does (each string in turn), so a miss (every new
+/// allocation) copies nothing.
+#[derive(Hash)]
+struct IdRef<'a>(&'a str, &'a str);
+
+impl hashbrown::Equivalent<(String, String)> for IdRef<'_> {
+    fn equivalent(&self, key: &(String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
 impl Tables {
     fn cursor_of(&self, account: &str, id: &str) -> Option<Cursor> {
-        let key = (account.to_owned(), id.to_owned());
-        let created_ms = *self.by_id.get(&key)?;
-        let (account, id) = key;
+        let created_ms = *self.by_id.get(&IdRef(account, id))?;
         Some(Cursor {
             created_ms,
-            account,
-            id,
+            account: account.to_owned(),
+            id: id.to_owned(),
         })
     }
 
@@ -319,5 +329,28 @@ impl MemoryInventory {
     /// The bound of [`MemoryInventory::bytes`].
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn an_id_ref_hashes_and_compares_as_its_owned_key() {
+        let hasher = foldhash::quality::RandomState::default();
+        let mut map = hashbrown::HashMap::with_hasher(hasher);
+        let pairs = [("", ""), ("zl", "eip-1"), ("a", "bc"), ("ab", "c")];
+        for (n, (account, id)) in pairs.into_iter().enumerate() {
+            let owned = (account.to_owned(), id.to_owned());
+            assert_eq!(hasher.hash_one(IdRef(account, id)), hasher.hash_one(&owned));
+            map.insert(owned, n as u64);
+        }
+        for (n, (account, id)) in pairs.into_iter().enumerate() {
+            assert_eq!(map.get(&IdRef(account, id)), Some(&(n as u64)));
+        }
+        assert_eq!(map.get(&IdRef("zl", "eip-2")), None);
     }
 }

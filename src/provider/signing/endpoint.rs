@@ -46,10 +46,25 @@ pub fn parse_base_url(endpoint: &str) -> Result<Url, EndpointError> {
 /// default (`Url::port` is `None` for the default).
 pub fn host_header(url: &Url) -> Result<String, SigningError> {
     let host = url.host_str().ok_or(SigningError::NoHost)?;
-    Ok(match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    })
+    let mut value = String::with_capacity(host.len() + 6);
+    value.push_str(host);
+    if let Some(port) = url.port() {
+        // Signed on every attempt: the digits by hand, not through `fmt`.
+        let mut digits = [0u8; 5];
+        let mut at = digits.len();
+        let mut rest = port;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        value.push(':');
+        value.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -98,6 +113,10 @@ mod tests {
             ("http://127.0.0.1:8081/", "127.0.0.1:8081"),
             ("https://h:80/", "h:80"),
             ("http://[::1]:9000/", "[::1]:9000"),
+            ("http://h:1/", "h:1"),
+            ("http://h:10/", "h:10"),
+            ("https://h:65535/", "h:65535"),
+            ("http://h:0/", "h:0"),
         ] {
             assert_eq!(
                 host_header(&Url::parse(url).unwrap()).unwrap(),

@@ -18,9 +18,19 @@ pub fn hashed_payload(body: &[u8]) -> String {
 /// The canonical request for a POST with the given signed header values and
 /// hashed payload.
 pub fn canonical_request(content_type: &str, host: &str, hashed_payload: &str) -> String {
-    format!(
-        "POST\n{CANONICAL_URI}\n\ncontent-type:{content_type}\nhost:{host}\n\n{SIGNED_HEADERS}\n{hashed_payload}"
-    )
+    [
+        "POST\n",
+        CANONICAL_URI,
+        "\n\ncontent-type:",
+        content_type,
+        "\nhost:",
+        host,
+        "\n\n",
+        SIGNED_HEADERS,
+        "\n",
+        hashed_payload,
+    ]
+    .concat()
 }
 
 #[cfg(test)]

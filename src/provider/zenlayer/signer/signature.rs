@@ -24,7 +24,9 @@ pub struct SigningInput<'a> {
 
 /// `ZC2-HMAC-SHA256\n<timestamp>\n<hashed canonical request>`.
 pub fn string_to_sign(timestamp: &str, hashed_canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{timestamp}\n{hashed_canonical_request}")
+    // `concat` sizes the string once; `format!` costs several times more
+    // and every attempt signs.
+    [ALGORITHM, "\n", timestamp, "\n", hashed_canonical_request].concat()
 }
 
 /// Lowercase hex HMAC-SHA256 of the string to sign, keyed with the raw
@@ -38,9 +40,16 @@ pub fn signature(access_key_password: &str, string_to_sign: &str) -> String {
 
 /// The `Authorization` header value for a computed signature.
 pub fn authorization_header(access_key_id: &str, signature: &str) -> String {
-    format!(
-        "{ALGORITHM} Credential={access_key_id}, SignedHeaders={SIGNED_HEADERS}, Signature={signature}"
-    )
+    [
+        ALGORITHM,
+        " Credential=",
+        access_key_id,
+        ", SignedHeaders=",
+        SIGNED_HEADERS,
+        ", Signature=",
+        signature,
+    ]
+    .concat()
 }
 
 /// All steps at once: the signature of `input`.
