@@ -105,9 +105,7 @@ impl Allocator {
         } = request;
         let provider = valid.provider;
         let description = provider.description();
-        let key = valid
-            .idempotency_key
-            .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4().simple()));
+        let key = valid.idempotency_key.unwrap_or_else(generated_key);
         CallFacts::current().idempotency_key(&key);
         let ctx = CallContext {
             deadline,
@@ -564,6 +562,14 @@ pub(super) async fn with_deadline<T>(
             }
         }
     }
+}
+
+/// The idempotency key of a request that named none: `gw-` and a random
+/// UUID's 32 hex digits (encoded in place, not through `fmt`).
+fn generated_key() -> String {
+    let mut digits = [0u8; uuid::fmt::Simple::LENGTH];
+    let digits = uuid::Uuid::new_v4().simple().encode_lower(&mut digits);
+    ["gw-", digits].concat()
 }
 
 /// The request's canonical parameters: what must match for a key to be

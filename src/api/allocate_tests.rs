@@ -499,3 +499,21 @@ async fn spend_is_reserved_before_sending_and_kept_unless_the_failure_is_definit
     flow.call_with("key-2", false).await.unwrap();
     assert_eq!(flow.fake.allocate_calls(), 3);
 }
+
+#[test]
+fn a_generated_key_is_gw_and_a_random_uuid_in_lowercase_hex() {
+    let (a, b) = (generated_key(), generated_key());
+    for key in [&a, &b] {
+        let digits = key.strip_prefix("gw-").unwrap();
+        assert_eq!(digits.len(), 32, "{key}");
+        assert!(
+            digits
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+            "{key}"
+        );
+        let uuid = uuid::Uuid::parse_str(digits).unwrap();
+        assert_eq!(uuid.get_version_num(), 4, "{key}");
+    }
+    assert_ne!(a, b);
+}
