@@ -3,8 +3,8 @@
 //! above the load, so the gateway itself is measured, not its rate
 //! limiter) and the in-memory or the file store, or fleet mode (`[cluster]`
 //! on the bench's PostgreSQL database); its start-to-SERVING time (spawn
-//! until the gRPC health check answers SERVING); and its clean stop
-//! its idle RSS (`VmRSS` a second after SERVING, before any call); and its clean stop
+//! until the gRPC health check answers SERVING); its idle RSS (`VmRSS` a
+//! second after SERVING, before any call); and its clean stop
 //! (SIGTERM, no drain period) with, in fleet mode, the statements it sent
 //! for calls, read from the line its database pool logs when it closes
 //! (target `ipalloc_gateway::cluster::database`, field `statements`:
