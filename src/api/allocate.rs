@@ -81,7 +81,8 @@ pub struct Allocator {
 /// What the caller asked besides the allocation itself.
 pub struct Request {
     pub valid: ValidAllocate,
-    /// Of `valid.spec` under the account's name (see [`fingerprint`]).
+    /// The fingerprint of `valid.spec`'s canonical parameters under the
+    /// account's name (the service builds it with the audit line's).
     pub fingerprint: Fingerprint,
     /// The caller's configured name (`None` when authorization is off).
     pub caller: Option<String>,
@@ -573,7 +574,10 @@ fn generated_key() -> String {
 }
 
 /// The request's canonical parameters: what must match for a key to be
-/// reused (each cloud names its own, see [`AllocateSpec::canonical_params`]).
+/// reused (each cloud names its own, see [`AllocateSpec::canonical_params`]),
+/// as `IpAllocationService::allocate_audited` builds them (with the audit
+/// line's parameters) for a [`Request`]; for tests and examples that make
+/// one or pin a stored fingerprint.
 pub fn fingerprint(provider: &str, spec: &AllocateSpec) -> Fingerprint {
     Fingerprint::new(provider, &spec.canonical_params())
 }

@@ -52,47 +52,44 @@ fn second_text(secs: u64) -> Option<String> {
 }
 
 /// Writes `at` as `YYYY-MM-DDTHH:MM:SS.fffZ` or `....ffffffZ` (the fraction
-/// cut, not rounded). Answers `false`, writing nothing, for a time outside
-/// 1970 to 9999.
-pub fn write_utc(out: &mut dyn fmt::Write, at: SystemTime, fraction: Fraction) -> bool {
-    let Ok(since) = at.duration_since(UNIX_EPOCH) else {
-        return false;
-    };
+/// cut, not rounded) and answers what `out` did; `None`, having written
+/// nothing, for a time outside 1970 to 9999.
+pub fn write_utc(
+    out: &mut dyn fmt::Write,
+    at: SystemTime,
+    fraction: Fraction,
+) -> Option<fmt::Result> {
+    let since = at.duration_since(UNIX_EPOCH).ok()?;
     let secs = since.as_secs();
-    let written = SECOND.with(|cell| {
+    let second = SECOND.with(|cell| {
         let mut cached = cell.borrow_mut();
         if cached.0 != secs {
-            let Some(text) = second_text(secs) else {
-                return false;
-            };
-            *cached = (secs, text);
+            *cached = (secs, second_text(secs)?);
         }
-        out.write_str(&cached.1).is_ok()
-    });
-    if !written {
-        return false;
-    }
+        Some(out.write_str(&cached.1))
+    })?;
     let (value, width) = match fraction {
-        Fraction::Millis => (since.subsec_millis(), 3),
+        Fraction::Millis => (since.subsec_millis(), 3usize),
         Fraction::Micros => (since.subsec_micros(), 6),
     };
-    let mut digits = [b'0'; 6];
-    let mut rest = value;
-    for digit in digits[..width].iter_mut().rev() {
-        *digit = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    let digits = std::str::from_utf8(&digits[..width]).unwrap_or("000000");
-    out.write_str(digits).is_ok() && out.write_char('Z').is_ok()
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(value);
+    let zeros = "000000"
+        .get(..width.saturating_sub(digits.len()))
+        .unwrap_or("");
+    Some(second.and_then(|()| {
+        out.write_str(zeros)?;
+        out.write_str(digits)?;
+        out.write_char('Z')
+    }))
 }
 
 /// `at` as the audit trail writes it (milliseconds), empty outside 1970
 /// to 9999.
 pub fn utc_millis(at: SystemTime) -> String {
     let mut text = String::with_capacity(24);
-    if !write_utc(&mut text, at, Fraction::Millis) {
-        text.clear();
-    }
+    // Writing to a String cannot fail; out of range, nothing is written.
+    let _ = write_utc(&mut text, at, Fraction::Millis);
     text
 }
 
@@ -103,11 +100,9 @@ pub struct LogTimer;
 
 impl FormatTime for LogTimer {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
-        let mut line = String::with_capacity(27);
-        if write_utc(&mut line, SystemTime::now(), Fraction::Micros) {
-            w.write_str(&line)
-        } else {
-            tracing_subscriber::fmt::time::SystemTime.format_time(w)
+        match write_utc(w, SystemTime::now(), Fraction::Micros) {
+            Some(written) => written,
+            None => tracing_subscriber::fmt::time::SystemTime.format_time(w),
         }
     }
 }
@@ -166,7 +161,11 @@ mod tests {
                 let at = UNIX_EPOCH + Duration::new(secs, nanos);
                 for fraction in [Fraction::Millis, Fraction::Micros] {
                     let mut text = String::new();
-                    assert!(write_utc(&mut text, at, fraction), "{secs}.{nanos}");
+                    assert_eq!(
+                        write_utc(&mut text, at, fraction),
+                        Some(Ok(())),
+                        "{secs}.{nanos}"
+                    );
                     assert_eq!(text, reference(at, fraction), "{secs}.{nanos} {fraction:?}");
                 }
             }
@@ -188,11 +187,11 @@ mod tests {
     fn a_time_it_cannot_place_is_left_to_the_original() {
         let before = UNIX_EPOCH - Duration::from_secs(1);
         let mut text = String::new();
-        assert!(!write_utc(&mut text, before, Fraction::Micros));
+        assert_eq!(write_utc(&mut text, before, Fraction::Micros), None);
         assert!(text.is_empty());
         assert_eq!(utc_millis(before), "");
         let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
-        assert!(!write_utc(&mut text, far, Fraction::Millis));
+        assert_eq!(write_utc(&mut text, far, Fraction::Millis), None);
         assert!(text.is_empty());
     }
 }

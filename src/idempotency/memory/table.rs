@@ -7,10 +7,9 @@
 //! module.
 
 use std::hash::BuildHasher;
-
-use foldhash::quality::RandomState;
 use std::mem::size_of;
 
+use foldhash::quality::RandomState;
 use hashbrown::HashTable;
 
 use super::heap_bytes;

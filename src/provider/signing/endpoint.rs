@@ -49,20 +49,9 @@ pub fn host_header(url: &Url) -> Result<String, SigningError> {
     let mut value = String::with_capacity(host.len() + 6);
     value.push_str(host);
     if let Some(port) = url.port() {
-        // Signed on every attempt: the digits by hand, not through `fmt`.
-        let mut digits = [0u8; 5];
-        let mut at = digits.len();
-        let mut rest = port;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
+        // Signed on every attempt: `itoa`, not `fmt`.
         value.push(':');
-        value.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+        value.push_str(itoa::Buffer::new().format(port));
     }
     Ok(value)
 }
