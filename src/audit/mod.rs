@@ -11,6 +11,7 @@
 //! counted; the call's answer does not change: the allocation happened.
 
 mod file;
+mod json;
 mod record;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,11 +108,7 @@ impl Audit {
 
     /// Writes `entry` as one line.
     pub fn allocation(&self, entry: &AllocationEntry) {
-        let mut line = match serde_json::to_vec(entry) {
-            Ok(line) => line,
-            Err(e) => return self.failed(&e.to_string()),
-        };
-        line.push(b'\n');
+        let line = json::line(entry);
         let written = {
             let mut sink = self
                 .inner

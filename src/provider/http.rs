@@ -58,13 +58,29 @@ pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, Provider
         .map_err(|e| ProviderError::Internal(format!("building HTTP client: {}", e.without_url())))
 }
 
-/// Sends a request and reads its whole response.
+/// The request a provider sends: `url` with `headers` (moved in as they
+/// are, not re-inserted one by one as `RequestBuilder::headers` does) and
+/// `body`.
+pub fn request(
+    method: reqwest::Method,
+    url: reqwest::Url,
+    headers: HeaderMap,
+    body: Option<reqwest::Body>,
+) -> reqwest::Request {
+    let mut request = reqwest::Request::new(method, url);
+    *request.headers_mut() = headers;
+    *request.body_mut() = body;
+    request
+}
+
+/// Sends a request on `client` and reads its whole response.
 pub async fn send(
     op: Operation,
-    request: reqwest::RequestBuilder,
+    client: &reqwest::Client,
+    request: reqwest::Request,
 ) -> Result<HttpResponse, ProviderError> {
-    let mut response = request
-        .send()
+    let mut response = client
+        .execute(request)
         .await
         .map_err(|e| ProviderError::Transport(classify(op, e)))?;
     let status = response.status().as_u16();

@@ -250,7 +250,7 @@ impl Sender for Shared {
             region,
             "sending aliyun request"
         );
-        let response = match http::send(op, request).await {
+        let response = match http::send(op, &self.client, request).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::debug!(
@@ -307,11 +307,7 @@ impl Shared {
 
     /// A request for `op` signed afresh (a new nonce, the current time),
     /// ready to send.
-    fn build_request(
-        &self,
-        op: Operation,
-        call: &Call,
-    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+    fn build_request(&self, op: Operation, call: &Call) -> Result<reqwest::Request, ProviderError> {
         let mut url = self.base_url(&call.region)?;
         let signed = signer::sign(
             &SignableRequest {
@@ -331,7 +327,7 @@ impl Shared {
         let mut headers = HeaderMap::with_capacity(10);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         signed.into_output().apply_to(&mut url, &mut headers);
-        Ok(self.client.post(url).headers(headers))
+        Ok(http::request(reqwest::Method::POST, url, headers, None))
     }
 }
 

@@ -49,12 +49,7 @@ fn built(
         region: region.to_owned(),
         params: params.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
     };
-    provider
-        .shared
-        .build_request(op, &call)
-        .unwrap()
-        .build()
-        .unwrap()
+    provider.shared.build_request(op, &call).unwrap()
 }
 
 fn decode(text: &str) -> String {

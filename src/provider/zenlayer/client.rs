@@ -272,8 +272,8 @@ impl Sender for Shared {
             bytes = payload.len(),
             "sending zenlayer request"
         );
-        let request = self.client.post(url).headers(headers).body(payload);
-        let response = http::send(op, request).await?;
+        let request = http::request(reqwest::Method::POST, url, headers, Some(payload.into()));
+        let response = http::send(op, &self.client, request).await?;
         if response.status == 200 {
             Ok(response)
         } else {
