@@ -26,6 +26,7 @@ use tonic::Code;
 use tonic::body::Body;
 use tonic_types::StatusExt;
 
+use super::plain::AccessFields;
 use crate::admin::metrics::{CallTimer, Metrics};
 use crate::pb;
 use crate::provider::error_table::code_name;
@@ -243,30 +244,54 @@ impl Line {
         };
         let facts = self.facts.take();
         let latency_ms = (self.start.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-        macro_rules! line {
-            ($level:expr) => {
-                tracing::event!(
-                    target: "ipalloc_gateway::access",
-                    $level,
-                    method = %self.method,
-                    code = %code_name(code),
-                    reason = %reason,
-                    latency_ms,
-                    peer = %self.peer.as_str(),
-                    caller = %facts.caller,
-                    provider = %facts.provider,
-                    idempotency_key = %facts.idempotency_key,
-                    replay = facts.replay,
-                    eips = %facts.eips,
-                    "rpc"
-                )
-            };
-        }
-        if self.api {
-            line!(tracing::Level::INFO);
+        let level = if self.api {
+            tracing::Level::INFO
         } else {
-            line!(tracing::Level::DEBUG);
+            tracing::Level::DEBUG
+        };
+        let fields = AccessFields {
+            method: &self.method,
+            code: code_name(code),
+            reason: &reason,
+            latency_ms,
+            peer: self.peer.as_str(),
+            caller: &facts.caller,
+            provider: &facts.provider,
+            idempotency_key: &facts.idempotency_key,
+            replay: facts.replay,
+            eips: &facts.eips,
+        };
+        if !super::plain::write_access(level, &fields) {
+            traced(level, &fields);
         }
+    }
+}
+
+/// The access event through the tracing subscriber (JSON, colours, a
+/// span, or no [`super::init`]: see `plain`).
+pub(super) fn traced(level: tracing::Level, f: &AccessFields<'_>) {
+    macro_rules! line {
+        ($level:expr) => {
+            tracing::event!(
+                target: super::plain::TARGET,
+                $level,
+                method = %f.method,
+                code = %f.code,
+                reason = %f.reason,
+                latency_ms = f.latency_ms,
+                peer = %f.peer,
+                caller = %f.caller,
+                provider = %f.provider,
+                idempotency_key = %f.idempotency_key,
+                replay = f.replay,
+                eips = %f.eips,
+                "rpc"
+            )
+        };
+    }
+    match level {
+        tracing::Level::INFO => line!(tracing::Level::INFO),
+        _ => line!(tracing::Level::DEBUG),
     }
 }
 

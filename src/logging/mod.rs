@@ -10,6 +10,7 @@
 pub mod access;
 pub mod clock;
 pub mod fields;
+mod plain;
 pub mod stderr;
 
 use std::io::IsTerminal;
@@ -94,9 +95,11 @@ pub fn init(config: &LogConfig) -> Result<stderr::StderrGuard, LogError> {
     } else {
         builder.fmt_fields(fields::PlainFields).try_init()
     };
-    installed
-        .map(|()| guard)
-        .map_err(|e| LogError::Install(e.to_string()))
+    installed.map_err(|e| LogError::Install(e.to_string()))?;
+    if !config.json && !ansi {
+        plain::turn_on();
+    }
+    Ok(guard)
 }
 
 #[cfg(test)]
