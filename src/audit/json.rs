@@ -87,17 +87,21 @@ impl<'a> Object<'a> {
         Object { out, first: true }
     }
 
-    /// `"name":` after the separator; the caller writes the value.
-    fn name(&mut self, name: &str) {
+    /// `"name":` after the separator; the caller writes the value. Names
+    /// are the entry's field names and the canonical parameters' names,
+    /// constants that need no escape: copied as they are.
+    fn name(&mut self, name: &'static str) {
+        debug_assert!(!any_escape(name.as_bytes()), "{name}");
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        string(self.out, name);
-        self.out.push(b':');
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
     }
 
-    fn str(&mut self, name: &str, value: &str) {
+    fn str(&mut self, name: &'static str, value: &str) {
         self.name(name);
         string(self.out, value);
     }
