@@ -110,35 +110,11 @@ impl Visit for PlainVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    use tracing_subscriber::fmt::MakeWriter;
     use tracing_subscriber::fmt::format::DefaultFields;
 
+    use crate::logging::captured::Captured;
+
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut held) = self.0.lock() {
-                held.extend_from_slice(bytes);
-            }
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
 
     #[derive(Debug)]
     struct Outer(Inner);
@@ -210,7 +186,7 @@ mod tests {
             .fmt_fields(fields)
             .finish();
         tracing::subscriber::with_default(subscriber, emit);
-        let bytes = captured.0.lock().map(|b| b.clone()).unwrap_or_default();
+        let bytes = captured.bytes();
         String::from_utf8(bytes).unwrap()
     }
 

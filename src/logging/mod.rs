@@ -8,6 +8,8 @@
 //! the name of a target, after which nothing at all is logged.
 
 pub mod access;
+#[cfg(test)]
+mod captured;
 pub mod clock;
 pub mod fields;
 mod plain;

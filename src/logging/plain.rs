@@ -167,32 +167,9 @@ fn field(out: &mut String, name: &str, value: &str) {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    use tracing_subscriber::fmt::MakeWriter;
+    use crate::logging::captured::Captured;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
 
     /// What the subscriber of `init` (text, no colours) writes for the
     /// access event with `fields` at `level`.
@@ -208,7 +185,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             super::super::access::traced(level, fields);
         });
-        let bytes = captured.0.lock().unwrap().clone();
+        let bytes = captured.bytes();
         String::from_utf8(bytes).unwrap()
     }
 
